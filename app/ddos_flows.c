@@ -1,0 +1,629 @@
+/* ddos_flows.c - `ddos-flows`, the CICFlowMeter-compatible flow extractor.
+ *
+ * Reads captures (files, directories) or a live interface, decodes every packet, keeps the flow
+ * table and writes one CSV row per flow. It is the same capture -> decode -> flow table ->
+ * feature path the daemon runs, in one thread, run to completion: per packet there is no
+ * allocation, no system call and no lock; rows are formatted into a stack buffer and written
+ * through a large stdio buffer.
+ *
+ * Exit status: 0 success; 1 usage or start-up error (one line on stderr); 2 finished, but some
+ * input was damaged (a capture cut short): every flow read so far was still written. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app/manifest.h"
+#include "capture/decode.h"
+#include "capture/source.h"
+#include "common/log.h"
+#include "features/flow_csv.h"
+#include "features/flow_table.h"
+
+enum { BURST = 256, EXPIRE_BUDGET = 4096, OUT_BUFFER = 1 << 20 };
+
+struct options {
+    const char **inputs;
+    size_t ninputs;
+    const char *iface;
+    const char *out_path;
+    const char *manifest_path;
+    const char *summary_json;
+    struct capture_options capture;
+    struct flow_table_config table;
+    enum feat_mode mode;
+    double idle_s, active_s; /* < 0: mode default */
+    uint32_t max_flows;
+    uint64_t seed;
+    int progress; /* -1: auto (a terminal) */
+    bool quiet;
+};
+
+struct run {
+    struct options *opt;
+    struct flow_table *table;
+    FILE *out;
+    const struct manifest *manifest;
+    const struct manifest_capture *labels; /* of the current input, NULL when unlabelled */
+    int linktype;
+    uint64_t packets;
+    uint64_t bytes;
+    uint64_t decode[DECODE_STATUS_COUNT];
+    uint64_t rows;
+    uint64_t write_errors;
+    uint64_t damaged_inputs;
+    double start_wall, last_progress;
+    struct capture_source *src;   /* the source being read (for progress and breaks) */
+    size_t input_index, ninputs;
+};
+
+static volatile sig_atomic_t stop_requested;
+static struct capture_source *volatile active_source;
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+    if (active_source)
+        capture_source_break(active_source);
+}
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+            "usage: ddos-flows -r FILE|DIR [-r ...] | -i IFACE  [options]\n"
+            "\n"
+            "Turns packet captures into CICFlowMeter-compatible flow CSV: one row per\n"
+            "bidirectional flow with its identifiers and %d features.\n"
+            "\n"
+            "input:\n"
+            "  -r, --read FILE|DIR     a pcap/pcapng file, or a directory of them (sorted by\n"
+            "                          name); repeatable. Files are read as one stream.\n"
+            "  -i, --interface IFACE   capture live until Ctrl-C (needs root or CAP_NET_RAW)\n"
+            "  -f, --filter BPF        only packets matching this filter, e.g. 'tcp or udp'\n"
+            "      --snaplen N         live: bytes kept per packet (default 262144)\n"
+            "      --no-promisc        live: do not put the interface in promiscuous mode\n"
+            "output:\n"
+            "  -o, --output FILE       CSV destination (default: standard output)\n"
+            "      --manifest M.json   add a Label column from a ground-truth manifest; without\n"
+            "                          -r, reads every capture the manifest lists\n"
+            "      --summary-json F    also write the end-of-run summary as JSON to F\n"
+            "  -q, --quiet             no summary on stderr\n"
+            "      --progress/--no-progress  force the progress line on or off (default: on\n"
+            "                          when stderr is a terminal)\n"
+            "flows:\n"
+            "      --compat MODE       fixed (default): correct definitions, IPv6, 1-packet\n"
+            "                          flows, ICMP type/code, TCP teardown kept in its flow;\n"
+            "                          cic: reproduce legacy CICFlowMeter (CIC-IDS2017 and\n"
+            "                          CIC-DDoS2019 CSVs) quirks and exact column names\n"
+            "      --idle-timeout S    end a flow after S seconds without packets\n"
+            "                          (fixed default 60; cic has none)\n"
+            "      --active-timeout S  end a flow S seconds after its first packet (default 120)\n"
+            "      --max-flows N       flow table capacity (default 1048576); when full, the\n"
+            "                          least recently seen of a few sampled flows is ended\n"
+            "      --seed N            hash seed (default random); output does not depend on it\n"
+            "\n"
+            "examples:\n"
+            "  ddos-flows -r attack.pcap -o flows.csv\n"
+            "  ddos-flows -r captures/ --compat cic -o cic.csv\n"
+            "  ddos-flows --manifest ../shared/data/manifest.json -o labelled.csv\n"
+            "  ddos-flows -i eth0 -f 'not port 22' -o live.csv\n"
+            "\n"
+            "exit status: 0 ok; 1 usage or input error; 2 done, but a capture was damaged\n"
+            "(flows read before the damage are still written).\n",
+            FEAT_COUNT);
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end != '\0' || !(v > 0) || v > 4000)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end != '\0' || s[0] == '-')
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    enum {
+        OPT_COMPAT = 256,
+        OPT_IDLE,
+        OPT_ACTIVE,
+        OPT_MANIFEST,
+        OPT_SUMMARY,
+        OPT_MAXFLOWS,
+        OPT_SEED,
+        OPT_PROGRESS,
+        OPT_NOPROGRESS,
+        OPT_SNAPLEN,
+        OPT_NOPROMISC,
+        OPT_VERSION,
+    };
+    static const struct option longopts[] = {
+        {"read", required_argument, NULL, 'r'},
+        {"interface", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},
+        {"filter", required_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"compat", required_argument, NULL, OPT_COMPAT},
+        {"idle-timeout", required_argument, NULL, OPT_IDLE},
+        {"active-timeout", required_argument, NULL, OPT_ACTIVE},
+        {"manifest", required_argument, NULL, OPT_MANIFEST},
+        {"summary-json", required_argument, NULL, OPT_SUMMARY},
+        {"max-flows", required_argument, NULL, OPT_MAXFLOWS},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"progress", no_argument, NULL, OPT_PROGRESS},
+        {"no-progress", no_argument, NULL, OPT_NOPROGRESS},
+        {"snaplen", required_argument, NULL, OPT_SNAPLEN},
+        {"no-promisc", no_argument, NULL, OPT_NOPROMISC},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    o->inputs = calloc((size_t)argc, sizeof(char *));
+    if (!o->inputs) {
+        fprintf(stderr, "ddos-flows: out of memory\n");
+        return -ENOMEM;
+    }
+    o->idle_s = o->active_s = -1;
+    o->progress = -1;
+    o->capture.promiscuous = true;
+    o->capture.immediate = true;
+    int c;
+    uint64_t u;
+    while ((c = getopt_long(argc, argv, "r:i:o:f:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            o->inputs[o->ninputs++] = optarg;
+            break;
+        case 'i':
+            o->iface = optarg;
+            break;
+        case 'o':
+            o->out_path = optarg;
+            break;
+        case 'f':
+            o->capture.filter = optarg;
+            break;
+        case 'q':
+            o->quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        case OPT_VERSION:
+            printf("ddos-flows %s\n", DDOSD_VERSION);
+            exit(0);
+        case OPT_COMPAT:
+            if (feat_mode_parse(optarg, &o->mode) != 0) {
+                fprintf(stderr, "ddos-flows: --compat must be 'fixed' or 'cic', not '%s'\n",
+                        optarg);
+                return -EINVAL;
+            }
+            break;
+        case OPT_IDLE:
+        case OPT_ACTIVE:
+            if (parse_seconds(optarg, c == OPT_IDLE ? &o->idle_s : &o->active_s) != 0) {
+                fprintf(stderr, "ddos-flows: --%s takes seconds in (0, 4000], not '%s'\n",
+                        c == OPT_IDLE ? "idle-timeout" : "active-timeout", optarg);
+                return -EINVAL;
+            }
+            break;
+        case OPT_MANIFEST:
+            o->manifest_path = optarg;
+            break;
+        case OPT_SUMMARY:
+            o->summary_json = optarg;
+            break;
+        case OPT_MAXFLOWS:
+            if (parse_u64(optarg, &u) != 0 || u < 16 || u > (1u << 30)) {
+                fprintf(stderr, "ddos-flows: --max-flows takes 16..1073741824, not '%s'\n",
+                        optarg);
+                return -EINVAL;
+            }
+            o->max_flows = (uint32_t)u;
+            break;
+        case OPT_SEED:
+            if (parse_u64(optarg, &o->seed) != 0) {
+                fprintf(stderr, "ddos-flows: --seed takes a non-negative integer\n");
+                return -EINVAL;
+            }
+            break;
+        case OPT_PROGRESS:
+            o->progress = 1;
+            break;
+        case OPT_NOPROGRESS:
+            o->progress = 0;
+            break;
+        case OPT_SNAPLEN:
+            if (parse_u64(optarg, &u) != 0 || u < 64 || u > 262144) {
+                fprintf(stderr, "ddos-flows: --snaplen takes 64..262144\n");
+                return -EINVAL;
+            }
+            o->capture.snaplen = (int)u;
+            break;
+        case OPT_NOPROMISC:
+            o->capture.promiscuous = false;
+            break;
+        default:
+            fprintf(stderr, "Try 'ddos-flows --help'.\n");
+            return -EINVAL;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ddos-flows: unexpected argument '%s' (inputs are given with -r)\n",
+                argv[optind]);
+        return -EINVAL;
+    }
+    if (o->iface && o->ninputs) {
+        fprintf(stderr, "ddos-flows: give either -r or -i, not both\n");
+        return -EINVAL;
+    }
+    if (!o->iface && !o->ninputs && !o->manifest_path) {
+        fprintf(stderr, "ddos-flows: nothing to read: give -r FILE|DIR, -i IFACE or "
+                        "--manifest M.json (see --help)\n");
+        return -EINVAL;
+    }
+    flow_table_config_defaults(&o->table, o->mode);
+    if (o->idle_s > 0) {
+        if (o->mode == FEAT_MODE_CIC)
+            fprintf(stderr, "ddos-flows: note: --idle-timeout changes cic mode's legacy "
+                            "behaviour (CICFlowMeter has no idle timeout)\n");
+        o->table.idle_timeout_us = (uint64_t)llround(o->idle_s * 1e6);
+    }
+    if (o->active_s > 0)
+        o->table.active_timeout_us = (uint64_t)llround(o->active_s * 1e6);
+    if (o->max_flows)
+        o->table.capacity = o->max_flows;
+    o->table.seed = o->seed;
+    char why[200];
+    if (flow_table_config_check(&o->table, why, sizeof(why)) != 0) {
+        fprintf(stderr, "ddos-flows: %s\n", why);
+        return -EINVAL;
+    }
+    if (o->progress < 0)
+        o->progress = isatty(STDERR_FILENO) && !o->quiet;
+    return 0;
+}
+
+static void write_row(void *user, const struct flow *f, enum flow_end why)
+{
+    struct run *r = user;
+    double v[FEAT_COUNT];
+    char row[FLOW_CSV_ROW_MAX];
+    (void)why;
+    flow_features_compute(f, v);
+    size_t n = flow_csv_format_row(row, sizeof(row), f, v, r->opt->mode);
+    if (r->manifest) {
+        const char *label = r->labels ? manifest_label_flow(r->labels, f) : "unknown";
+        row[n++] = ',';
+        size_t l = strlen(label);
+        memcpy(row + n, label, l);
+        n += l;
+    }
+    row[n++] = '\n';
+    if (fwrite(row, 1, n, r->out) != n)
+        r->write_errors++;
+    r->rows++;
+}
+
+static void on_packet(void *user, const struct capture_packet *pkt)
+{
+    struct run *r = user;
+    struct pkt_info info;
+    r->packets++;
+    r->bytes += pkt->wire_len;
+    enum decode_status st = decode_packet(r->linktype, pkt->data, pkt->caplen, pkt->wire_len,
+                                          &info);
+    r->decode[st]++;
+    if (st == DECODE_OK)
+        (void)flow_table_add(r->table, &info, pkt->ts_us);
+}
+
+static void show_progress(struct run *r, bool final)
+{
+    double now = wall_now();
+    if (!final && now - r->last_progress < 0.5)
+        return;
+    r->last_progress = now;
+    double elapsed = now - r->start_wall;
+    double pps = elapsed > 0 ? r->packets / elapsed : 0;
+    const struct flow_table_stats *ts = flow_table_stats(r->table);
+    if (r->src && capture_source_progress(r->src) >= 0)
+        fprintf(stderr, "\r[%zu/%zu] %5.1f%%  %" PRIu64 " packets  %.2f Mpps  %" PRIu32
+                        " active flows  %" PRIu64 " rows\033[K",
+                r->input_index + 1, r->ninputs, 100.0 * capture_source_progress(r->src),
+                r->packets, pps / 1e6, ts->active, r->rows);
+    else
+        fprintf(stderr, "\r%" PRIu64 " packets  %.2f Mpps  %" PRIu32 " active flows  %" PRIu64
+                        " rows\033[K",
+                r->packets, pps / 1e6, ts->active, r->rows);
+    if (final)
+        fputc('\n', stderr);
+}
+
+/* Reads one source to its end (or until stopped). Returns 0, or 1 if the capture is damaged. */
+static int run_source(struct run *r, struct capture_source *src, bool live)
+{
+    r->src = src;
+    r->linktype = capture_source_linktype(src);
+    active_source = src;
+    int damaged = 0;
+    while (!stop_requested) {
+        int n = capture_source_dispatch(src, BURST, on_packet, r);
+        if (n == CAPTURE_END || n == CAPTURE_BROKEN)
+            break;
+        if (n == CAPTURE_FAILED) {
+            fprintf(stderr, "%sddos-flows: warning: %s; keeping the %" PRIu64
+                            " packets read so far\n",
+                    r->opt->progress ? "\n" : "", capture_source_error(src), r->packets);
+            damaged = 1;
+            break;
+        }
+        uint64_t now = flow_table_now(r->table);
+        if (live && n == 0) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+        }
+        (void)flow_table_expire(r->table, now, EXPIRE_BUDGET);
+        if (r->opt->progress)
+            show_progress(r, false);
+    }
+    active_source = NULL;
+    r->src = NULL;
+    return damaged;
+}
+
+static void print_summary(struct run *r, FILE *to, double elapsed)
+{
+    const struct flow_table_stats *ts = flow_table_stats(r->table);
+    const struct flow_table_config *cfg = flow_table_config(r->table);
+    double pps = elapsed > 0 ? r->packets / elapsed : 0;
+    fprintf(to,
+            "ddos-flows: %" PRIu64 " packets, %" PRIu64 " flows written (%s mode) in %.3f s: "
+            "%.0f packets/s\n",
+            r->packets, r->rows, feat_mode_name(cfg->mode), elapsed, pps);
+    uint64_t problems = 0;
+    for (int i = DECODE_UNSUPPORTED_LINK; i < DECODE_STATUS_COUNT; i++)
+        problems += r->decode[i];
+    fprintf(to, "  decoded %" PRIu64 ", not IP %" PRIu64 ", decode problems %" PRIu64,
+            r->decode[DECODE_OK], r->decode[DECODE_NOT_IP], problems);
+    for (int i = DECODE_UNSUPPORTED_LINK; i < DECODE_STATUS_COUNT; i++)
+        if (r->decode[i])
+            fprintf(to, "%s %s %" PRIu64, i == DECODE_UNSUPPORTED_LINK ? ":" : ",",
+                    decode_status_name((enum decode_status)i), r->decode[i]);
+    fprintf(to, "\n");
+    if (ts->packets_skipped || ts->ts_backwards)
+        fprintf(to, "  packets outside %s flows %" PRIu64 ", timestamps going backwards %" PRIu64
+                    "\n",
+                feat_mode_name(cfg->mode), ts->packets_skipped, ts->ts_backwards);
+    fprintf(to, "  flows ended:");
+    for (int i = 0; i < FLOW_END_COUNT; i++)
+        fprintf(to, " %s %" PRIu64, flow_end_name((enum flow_end)i), ts->flows_ended[i]);
+    if (ts->flows_suppressed)
+        fprintf(to, "; not written (< %" PRIu32 " packets) %" PRIu64, cfg->emit_min_packets,
+                ts->flows_suppressed);
+    fprintf(to, "\n  flow table: %" PRIu32 " slots, %zu bytes per flow, peak %" PRIu32
+                " concurrent flows\n",
+            cfg->capacity, flow_table_memory(r->table) / cfg->capacity, ts->peak_active);
+    if (r->write_errors)
+        fprintf(to, "  write errors: %" PRIu64 " rows could not be written\n", r->write_errors);
+}
+
+static int write_summary_json(struct run *r, const char *path, double elapsed)
+{
+    const struct flow_table_stats *ts = flow_table_stats(r->table);
+    const struct flow_table_config *cfg = flow_table_config(r->table);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "ddos-flows: cannot write %s: %s\n", path, strerror(errno));
+        return -errno;
+    }
+    fprintf(f,
+            "{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"flows\":%" PRIu64
+            ",\"elapsed_s\":%.6f,\"pps\":%.1f,\"mode\":\"%s\",\"flow_capacity\":%" PRIu32
+            ",\"flow_table_bytes\":%zu,\"bytes_per_flow\":%.1f,\"flow_struct_bytes\":%zu"
+            ",\"peak_flows\":%" PRIu32 ",\"flows_created\":%" PRIu64
+            ",\"flows_suppressed\":%" PRIu64 ",\"packets_skipped\":%" PRIu64
+            ",\"ts_backwards\":%" PRIu64 ",\"damaged_inputs\":%" PRIu64 ",\"decode\":{",
+            r->packets, r->bytes, r->rows, elapsed, elapsed > 0 ? r->packets / elapsed : 0.0,
+            feat_mode_name(cfg->mode), cfg->capacity, flow_table_memory(r->table),
+            (double)flow_table_memory(r->table) / cfg->capacity, sizeof(struct flow),
+            ts->peak_active, ts->flows_created, ts->flows_suppressed, ts->packets_skipped,
+            ts->ts_backwards, r->damaged_inputs);
+    for (int i = 0; i < DECODE_STATUS_COUNT; i++)
+        fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", decode_status_name((enum decode_status)i),
+                r->decode[i]);
+    fprintf(f, "},\"flows_ended\":{");
+    for (int i = 0; i < FLOW_END_COUNT; i++)
+        fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", flow_end_name((enum flow_end)i),
+                ts->flows_ended[i]);
+    fprintf(f, "}}\n");
+    return fclose(f) == 0 ? 0 : -EIO;
+}
+
+int main(int argc, char **argv)
+{
+    struct options opt = {0};
+    struct run r = {.opt = &opt};
+    struct manifest *manifest = NULL;
+    char **files = NULL;
+    size_t nfiles = 0;
+    char err[CAPTURE_ERRBUF_SIZE];
+    int status = 1;
+    /* static: stdout keeps using its buffer until exit */
+    static char outbuf[OUT_BUFFER];
+
+    log_configure(stderr, LOG_LEVEL_WARN);
+    if (parse_args(argc, argv, &opt) != 0)
+        goto out;
+
+    if (opt.manifest_path) {
+        char merr[512];
+        manifest = manifest_load(opt.manifest_path, merr, sizeof(merr));
+        if (!manifest) {
+            fprintf(stderr, "ddos-flows: %s\n", merr);
+            goto out;
+        }
+        r.manifest = manifest;
+    }
+
+    /* Resolve and open-check every input before writing anything: a typo fails fast. */
+    if (opt.ninputs) {
+        if (capture_inputs_expand(opt.inputs, opt.ninputs, &files, &nfiles, err) != 0) {
+            fprintf(stderr, "ddos-flows: %s\n", err);
+            goto out;
+        }
+    } else if (manifest) {
+        files = calloc(manifest->ncaptures + 1, sizeof(char *));
+        if (!files)
+            goto out;
+        for (size_t i = 0; i < manifest->ncaptures; i++) {
+            files[i] = strdup(manifest->captures[i].path);
+            if (!files[i])
+                goto out;
+            nfiles = i + 1;
+        }
+    }
+    for (size_t i = 0; i < nfiles; i++) {
+        struct capture_source *probe = capture_source_open_file(files[i], &opt.capture, err);
+        if (!probe) {
+            fprintf(stderr, "ddos-flows: %s\n", err);
+            goto out;
+        }
+        int lt = capture_source_linktype(probe);
+        capture_source_close(probe);
+        if (!decode_linktype_supported(lt)) {
+            fprintf(stderr, "ddos-flows: %s: link type %d is not supported (Ethernet, 802.1Q, "
+                            "Linux SLL/SLL2, raw IP and BSD loopback are)\n",
+                    files[i], lt);
+            goto out;
+        }
+        if (manifest && !manifest_find(manifest, files[i]))
+            fprintf(stderr, "ddos-flows: warning: %s is not in the manifest; its flows are "
+                            "labelled 'unknown'\n",
+                    files[i]);
+    }
+
+    r.table = flow_table_create(&opt.table, write_row, &r);
+    if (!r.table)
+        goto out;
+    if (opt.out_path) {
+        r.out = fopen(opt.out_path, "w");
+        if (!r.out) {
+            fprintf(stderr, "ddos-flows: cannot write %s: %s\n", opt.out_path, strerror(errno));
+            goto out;
+        }
+    } else {
+        r.out = stdout;
+    }
+    setvbuf(r.out, outbuf, _IOFBF, OUT_BUFFER);
+
+    char header[FLOW_CSV_ROW_MAX];
+    size_t hn = flow_csv_format_header(header, sizeof(header), opt.mode);
+    fwrite(header, 1, hn, r.out);
+    if (manifest)
+        fputs(opt.mode == FEAT_MODE_CIC ? ", Label" : ",Label", r.out);
+    fputc('\n', r.out);
+
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    r.start_wall = wall_now();
+    status = 0;
+    if (opt.iface) {
+        struct capture_source *src = capture_source_open_live(opt.iface, &opt.capture, err);
+        if (!src) {
+            fprintf(stderr, "ddos-flows: %s\n", err);
+            status = 1;
+            goto out;
+        }
+        if (!decode_linktype_supported(capture_source_linktype(src))) {
+            fprintf(stderr, "ddos-flows: %s: link type %d is not supported\n", opt.iface,
+                    capture_source_linktype(src));
+            capture_source_close(src);
+            status = 1;
+            goto out;
+        }
+        r.ninputs = 1;
+        if (!opt.quiet)
+            fprintf(stderr, "ddos-flows: capturing on %s, Ctrl-C to stop\n", opt.iface);
+        run_source(&r, src, true);
+        struct capture_kernel_stats ks;
+        if (capture_source_kernel_stats(src, &ks) == 0 && !opt.quiet)
+            fprintf(stderr, "  kernel: received %" PRIu64 ", dropped %" PRIu64
+                            ", interface dropped %" PRIu64 "\n",
+                    ks.received, ks.dropped, ks.if_dropped);
+        capture_source_close(src);
+    } else {
+        r.ninputs = nfiles;
+        for (size_t i = 0; i < nfiles && !stop_requested; i++) {
+            struct capture_source *src = capture_source_open_file(files[i], &opt.capture, err);
+            if (!src) { /* it opened a moment ago: it changed under us */
+                fprintf(stderr, "ddos-flows: %s\n", err);
+                r.damaged_inputs++;
+                continue;
+            }
+            r.input_index = i;
+            r.labels = manifest ? manifest_find(manifest, files[i]) : NULL;
+            if (run_source(&r, src, false))
+                r.damaged_inputs++;
+            capture_source_close(src);
+            /* Labels belong to one capture: its flows end with it. */
+            if (manifest)
+                flow_table_flush(r.table);
+        }
+    }
+    flow_table_flush(r.table);
+    if (fflush(r.out) != 0 || ferror(r.out)) {
+        fprintf(stderr, "ddos-flows: writing %s failed: %s\n",
+                opt.out_path ? opt.out_path : "standard output", strerror(errno));
+        status = 1;
+    }
+    double elapsed = wall_now() - r.start_wall;
+    if (opt.progress)
+        show_progress(&r, true);
+    if (!opt.quiet)
+        print_summary(&r, stderr, elapsed);
+    if (opt.summary_json && write_summary_json(&r, opt.summary_json, elapsed) != 0)
+        status = 1;
+    if (status == 0 && (r.damaged_inputs || r.write_errors))
+        status = 2;
+
+out:
+    if (r.out && r.out != stdout)
+        fclose(r.out);
+    else if (r.out)
+        fflush(r.out);
+    flow_table_destroy(r.table);
+    capture_inputs_free(files, nfiles);
+    manifest_free(manifest);
+    free(opt.inputs);
+    return status;
+}

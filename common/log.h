@@ -1,0 +1,47 @@
+/* log.h - leveled logging for start-up, shutdown and once-a-second summaries.
+ *
+ * Never call these per packet: the data path counts events and a summary is logged later.
+ * The macros test the level before evaluating their arguments, so a disabled DD_DEBUG costs one
+ * branch; in release builds (NDEBUG) DD_DEBUG compiles out entirely.
+ *
+ * Thread safety: each call formats into a local buffer and writes it with one fwrite, which
+ * stdio serialises, so lines from different threads never interleave. */
+#ifndef DD_COMMON_LOG_H
+#define DD_COMMON_LOG_H
+
+#include <stdio.h>
+
+#include "common/compiler.h"
+
+enum log_level { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+/* The current threshold; messages above it are skipped. Written at start-up only. */
+extern enum log_level log_threshold;
+
+/* Sets where lines go (NULL means stderr) and the threshold. Call before threads start. */
+void log_configure(FILE *out, enum log_level threshold);
+
+/* Parses "error", "warn", "info" or "debug". Returns 0, or -EINVAL for anything else. */
+DD_NODISCARD int log_level_parse(const char *name, enum log_level *out);
+
+void log_write(enum log_level level, const char *file, int line, const char *fmt, ...)
+    DD_PRINTF(4, 5);
+
+#define DD_LOG_AT(lvl, ...)                                                                        \
+    do {                                                                                           \
+        if ((lvl) <= log_threshold)                                                                \
+            log_write((lvl), __FILE__, __LINE__, __VA_ARGS__);                                     \
+    } while (0)
+
+#define DD_ERROR(...) DD_LOG_AT(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define DD_WARN(...)  DD_LOG_AT(LOG_LEVEL_WARN, __VA_ARGS__)
+#define DD_INFO(...)  DD_LOG_AT(LOG_LEVEL_INFO, __VA_ARGS__)
+#ifdef NDEBUG
+#define DD_DEBUG(...)                                                                              \
+    do {                                                                                           \
+    } while (0)
+#else
+#define DD_DEBUG(...) DD_LOG_AT(LOG_LEVEL_DEBUG, __VA_ARGS__)
+#endif
+
+#endif

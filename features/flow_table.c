@@ -1,0 +1,481 @@
+/* flow_table.c - flow lookup, lifecycle (timeouts, TCP teardown, eviction) and expiry.
+ *
+ * Owns the slot array (struct flow[capacity]) and the bucket array (uint32 heads of chains
+ * linked through flow.chain_next). Slots are handed out by a bump index and recycled through a
+ * free stack, so slots above the high-water mark are never touched (their pages stay unmapped).
+ *
+ * DESIGN: no per-flow timer structures. A linked LRU would cost two extra cache misses per
+ * packet (the neighbours); instead timeouts are checked lazily when a flow's next packet
+ * arrives, and a cursor sweeps the slots in order, a bounded number per call, so that every
+ * slot is visited once per sweep_period of packet time. Expiry is therefore late by at most one
+ * sweep period, which only delays when a flow is reported, never what it contains: a packet
+ * that arrives after a flow's deadline always starts a new flow. Slot order (not hash order) is
+ * also the emission order, so output does not depend on the random hash seed.
+ *
+ * The hash is keyed with a seed drawn at start-up, so an attacker cannot aim packets at one
+ * bucket chain without knowing it. */
+#include "features/flow_table.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common/log.h"
+
+#define SLOT_NONE UINT32_MAX
+
+struct flow_table {
+    struct flow_table_config cfg;
+    flow_end_fn on_end;
+    void *user;
+    struct flow *slots;     /* capacity entries */
+    uint32_t *buckets;      /* nbuckets chain heads */
+    uint32_t bucket_mask;
+    uint32_t high_water;    /* slots [0, high_water) have been used */
+    uint32_t free_head;     /* free stack through chain_next */
+    uint32_t sweep_cursor;
+    double sweep_credit;    /* slots owed to the sweep */
+    uint64_t sweep_last;    /* packet time of the last expire call */
+    uint64_t now;           /* newest packet time */
+    uint64_t rng;           /* eviction sampling */
+    struct flow_table_stats stats;
+};
+
+static const char *const end_names[FLOW_END_COUNT] = {
+    [FLOW_END_IDLE] = "idle",       [FLOW_END_ACTIVE] = "active", [FLOW_END_FIN] = "fin",
+    [FLOW_END_RST] = "rst",         [FLOW_END_EVICTED] = "evicted", [FLOW_END_FLUSH] = "flush",
+};
+
+const char *flow_end_name(enum flow_end why)
+{
+    return (unsigned)why < FLOW_END_COUNT ? end_names[why] : "unknown";
+}
+
+void flow_table_config_defaults(struct flow_table_config *c, enum feat_mode mode)
+{
+    memset(c, 0, sizeof(*c));
+    c->capacity = 1u << 20;
+    c->mode = mode;
+    c->active_timeout_us = 120ull * 1000000;
+    c->activity_timeout_us = 5ull * 1000000;
+    c->sweep_period_us = 1000000;
+    if (mode == FEAT_MODE_CIC) {
+        c->idle_timeout_us = 0;
+        c->close_linger_us = 0;
+        c->emit_min_packets = 2;
+    } else {
+        c->idle_timeout_us = 60ull * 1000000;
+        c->close_linger_us = 2ull * 1000000;
+        c->emit_min_packets = 1;
+    }
+}
+
+int flow_table_config_check(const struct flow_table_config *c, char *why, size_t why_len)
+{
+    if (c->capacity < 16 || c->capacity > (1u << 30)) {
+        snprintf(why, why_len, "flow table capacity %" PRIu32 " is outside 16..2^30",
+                 c->capacity);
+        return -EINVAL;
+    }
+    if (c->active_timeout_us == 0 || c->active_timeout_us > FLOW_MAX_ACTIVE_TIMEOUT_US) {
+        snprintf(why, why_len, "active timeout must be between 1 us and %llu s",
+                 FLOW_MAX_ACTIVE_TIMEOUT_US / 1000000);
+        return -EINVAL;
+    }
+    if (c->idle_timeout_us > c->active_timeout_us) {
+        snprintf(why, why_len, "idle timeout (%.3f s) is longer than the active timeout (%.3f s)",
+                 c->idle_timeout_us / 1e6, c->active_timeout_us / 1e6);
+        return -EINVAL;
+    }
+    if (c->close_linger_us > c->active_timeout_us || c->activity_timeout_us == 0 ||
+        c->sweep_period_us == 0) {
+        snprintf(why, why_len, "linger, activity and sweep periods must be positive and short");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
+uint32_t flow_key_hash(const struct flow_key *key, uint64_t seed)
+{
+    uint64_t w[5];
+    memcpy(w, key, sizeof(w));
+    uint64_t h = seed;
+    for (int i = 0; i < 5; i++)
+        h = mix64(h ^ w[i]) + 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+bool flow_key_from_packet(enum feat_mode mode, const struct pkt_info *p, uint64_t ts,
+                          struct flow_key *key, struct flow_pkt *fp)
+{
+    const bool has_l4 = (p->flags & PKT_F_L4) != 0;
+    const bool is_tcp = has_l4 && p->proto == IPPROTO_NUM_TCP;
+    const bool is_udp = has_l4 && p->proto == IPPROTO_NUM_UDP;
+    uint16_t sport = 0, dport = 0;
+
+    memset(key, 0, sizeof(*key));
+    memset(fp, 0, sizeof(*fp));
+    fp->ts = ts;
+    fp->window = -1;
+
+    if (mode == FEAT_MODE_CIC) {
+        /* cic: IPv6 is ignored; everything but TCP/UDP (ICMP, other protocols, non-first
+         * fragments) is one protocol-0 flow per IP pair without lengths or flags (§4.5). */
+        if (p->ip_version != 4)
+            return false;
+        if (is_tcp || is_udp) {
+            key->proto = p->proto;
+            sport = p->sport;
+            dport = p->dport;
+            fp->payload = p->payload_captured;
+            fp->header = p->l4_header_len;
+            if (is_tcp) {
+                fp->tcp_flags = p->tcp_flags;
+                fp->window = p->tcp_window;
+            }
+        }
+    } else {
+        key->proto = p->proto;
+        fp->payload = p->payload_len;
+        fp->header = p->l4_header_len;
+        if (is_tcp || is_udp) {
+            sport = p->sport;
+            dport = p->dport;
+            if (is_tcp) {
+                fp->tcp_flags = p->tcp_flags;
+                fp->window = p->tcp_window;
+            }
+        } else if (has_l4 && (p->proto == IPPROTO_NUM_ICMP || p->proto == IPPROTO_NUM_ICMPV6)) {
+            /* Echo request and reply share the identifier: it keeps pings apart. */
+            sport = dport = p->icmp_id;
+            fp->icmp_type = p->icmp_type;
+            fp->icmp_code = p->icmp_code;
+        }
+    }
+    key->ip_version = p->ip_version;
+
+    int c = memcmp(p->src, p->dst, 16);
+    int src_ep = (c < 0 || (c == 0 && sport <= dport)) ? 0 : 1;
+    memcpy(key->addr[src_ep], p->src, 16);
+    memcpy(key->addr[src_ep ^ 1], p->dst, 16);
+    key->port[src_ep] = sport;
+    key->port[src_ep ^ 1] = dport;
+    fp->from_ep = (uint8_t)src_ep;
+    return true;
+}
+
+struct flow_table *flow_table_create(const struct flow_table_config *config, flow_end_fn on_end,
+                                     void *user)
+{
+    char why[160];
+    if (flow_table_config_check(config, why, sizeof(why)) != 0) {
+        DD_ERROR("flow table: %s", why);
+        return NULL;
+    }
+    struct flow_table *t = calloc(1, sizeof(*t));
+    if (!t)
+        goto fail;
+    t->cfg = *config;
+    t->on_end = on_end;
+    t->user = user;
+    if (t->cfg.seed == 0 && getrandom(&t->cfg.seed, sizeof(t->cfg.seed), 0) != sizeof(uint64_t))
+        t->cfg.seed = 0x5eed5eed5eedull ^ (uint64_t)(uintptr_t)t;
+    t->rng = t->cfg.seed ^ 0xa5a5a5a5a5a5a5a5ull;
+
+    uint32_t nbuckets = 16;
+    while (nbuckets < config->capacity)
+        nbuckets <<= 1;
+    t->bucket_mask = nbuckets - 1;
+    /* calloc: pages of slots never used stay untouched (and unbacked). */
+    t->slots = calloc(config->capacity, sizeof(struct flow));
+    t->buckets = malloc((size_t)nbuckets * sizeof(uint32_t));
+    if (!t->slots || !t->buckets)
+        goto fail;
+    memset(t->buckets, 0xff, (size_t)nbuckets * sizeof(uint32_t));
+    t->free_head = SLOT_NONE;
+    return t;
+
+fail:
+    DD_ERROR("flow table: cannot allocate %" PRIu32 " flows (%zu bytes each): out of memory",
+             config->capacity, sizeof(struct flow));
+    flow_table_destroy(t);
+    return NULL;
+}
+
+void flow_table_destroy(struct flow_table *t)
+{
+    if (!t)
+        return;
+    free(t->slots);
+    free(t->buckets);
+    free(t);
+}
+
+static void chain_unlink(struct flow_table *t, uint32_t idx)
+{
+    struct flow *f = &t->slots[idx];
+    uint32_t *link = &t->buckets[f->hash & t->bucket_mask];
+    while (*link != idx)
+        link = &t->slots[*link].chain_next;
+    *link = f->chain_next;
+}
+
+/* Ends the flow in slot idx: reports it, unlinks it and returns the slot to the free stack. */
+static void flow_end_slot(struct flow_table *t, uint32_t idx, enum flow_end why)
+{
+    struct flow *f = &t->slots[idx];
+    t->stats.flows_ended[why]++;
+    if (flow_packets(f) >= t->cfg.emit_min_packets) {
+        t->stats.flows_emitted++;
+        if (t->on_end)
+            t->on_end(t->user, f, why);
+    } else {
+        t->stats.flows_suppressed++;
+    }
+    chain_unlink(t, idx);
+    f->in_use = 0;
+    f->chain_next = t->free_head;
+    t->free_head = idx;
+    t->stats.active--;
+}
+
+/* Picks the least recently seen of a few random in-use slots (approximated LRU, as Redis does
+ * for maxmemory): O(1), no list maintenance on the hot path. */
+static uint32_t evict_candidate(struct flow_table *t)
+{
+    uint32_t best = SLOT_NONE;
+    for (int i = 0; i < FLOW_TABLE_EVICT_SAMPLES; i++) {
+        uint32_t idx = (uint32_t)(splitmix64(&t->rng) % t->high_water);
+        const struct flow *f = &t->slots[idx];
+        if (f->in_use && (best == SLOT_NONE || f->last_ts < t->slots[best].last_ts))
+            best = idx;
+    }
+    if (best == SLOT_NONE) { /* unlucky sampling of a full table is impossible; be safe */
+        for (uint32_t i = 0; i < t->high_water; i++)
+            if (t->slots[i].in_use)
+                return i;
+    }
+    return best;
+}
+
+static uint32_t slot_alloc(struct flow_table *t)
+{
+    if (t->free_head != SLOT_NONE) {
+        uint32_t idx = t->free_head;
+        t->free_head = t->slots[idx].chain_next;
+        return idx;
+    }
+    if (t->high_water < t->cfg.capacity)
+        return t->high_water++;
+    t->stats.evictions++;
+    flow_end_slot(t, evict_candidate(t), FLOW_END_EVICTED);
+    uint32_t idx = t->free_head;
+    t->free_head = t->slots[idx].chain_next;
+    return idx;
+}
+
+static struct flow *flow_create(struct flow_table *t, const struct flow_key *key, uint32_t hash,
+                                const struct flow_pkt *fp)
+{
+    uint32_t idx = slot_alloc(t);
+    struct flow *f = &t->slots[idx];
+    flow_start(f, key, t->cfg.mode, fp);
+    f->in_use = 1;
+    f->hash = hash;
+    uint32_t *head = &t->buckets[hash & t->bucket_mask];
+    f->chain_next = *head;
+    *head = idx;
+    t->stats.flows_created++;
+    if (++t->stats.active > t->stats.peak_active)
+        t->stats.peak_active = t->stats.active;
+    return f;
+}
+
+static inline bool key_equal(const struct flow_key *a, const struct flow_key *b)
+{
+    return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+/* Why a flow's time is up at `now`, or FLOW_END_COUNT if it is not. */
+static enum flow_end flow_deadline_passed(const struct flow_table *t, const struct flow *f,
+                                          uint64_t now)
+{
+    if (now > f->first_ts && now - f->first_ts > t->cfg.active_timeout_us)
+        return FLOW_END_ACTIVE;
+    if (t->cfg.mode == FEAT_MODE_CIC)
+        return FLOW_END_COUNT;
+    if (t->cfg.idle_timeout_us && now > f->last_ts && now - f->last_ts > t->cfg.idle_timeout_us)
+        return FLOW_END_IDLE;
+    if ((f->tcp_state & FLOW_TCP_CLOSED) ||
+        (f->tcp_state & (FLOW_TCP_FIN_FWD | FLOW_TCP_FIN_BWD)) ==
+            (FLOW_TCP_FIN_FWD | FLOW_TCP_FIN_BWD)) {
+        uint64_t closed_at = f->first_ts + f->close_off;
+        if (now > closed_at && now - closed_at >= t->cfg.close_linger_us)
+            return (f->tcp_state & FLOW_TCP_RST) ? FLOW_END_RST : FLOW_END_FIN;
+    }
+    return FLOW_END_COUNT;
+}
+
+/* fixed mode: track the TCP teardown of f after packet fp was added. */
+static void flow_tcp_track(struct flow *f, const struct flow_pkt *fp, bool fwd)
+{
+    const uint8_t both = FLOW_TCP_FIN_FWD | FLOW_TCP_FIN_BWD;
+    uint8_t before = f->tcp_state;
+    uint32_t off = (uint32_t)(f->last_ts - f->first_ts);
+    if (fp->tcp_flags & TCP_RST) {
+        f->tcp_state |= FLOW_TCP_RST | FLOW_TCP_CLOSED;
+    } else if (fp->tcp_flags & TCP_FIN) {
+        f->tcp_state |= fwd ? FLOW_TCP_FIN_FWD : FLOW_TCP_FIN_BWD;
+    } else if ((before & both) == both && (fp->tcp_flags & TCP_ACK)) {
+        f->tcp_state |= FLOW_TCP_CLOSED; /* the last ACK of the teardown */
+    }
+    if (f->tcp_state != before)
+        f->close_off = off;
+}
+
+struct flow *flow_table_add(struct flow_table *t, const struct pkt_info *p, uint64_t ts)
+{
+    struct flow_key key;
+    struct flow_pkt fp;
+
+    t->stats.packets++;
+    if (ts < t->now)
+        t->stats.ts_backwards++;
+    else
+        t->now = ts;
+    if (!flow_key_from_packet(t->cfg.mode, p, ts, &key, &fp)) {
+        t->stats.packets_skipped++;
+        return NULL;
+    }
+
+    uint32_t hash = flow_key_hash(&key, t->cfg.seed);
+    uint32_t idx = t->buckets[hash & t->bucket_mask];
+    while (idx != SLOT_NONE) {
+        const struct flow *c = &t->slots[idx];
+        if (c->hash == hash && key_equal(&c->key, &key))
+            break;
+        idx = c->chain_next;
+    }
+    if (idx == SLOT_NONE)
+        return flow_create(t, &key, hash, &fp); /* its first packet defines forward */
+
+    struct flow *f = &t->slots[idx];
+    const bool cic = t->cfg.mode == FEAT_MODE_CIC;
+    enum flow_end due = flow_deadline_passed(t, f, ts);
+    bool new_syn = !cic && (fp.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
+                   (f->tcp_state & (FLOW_TCP_CLOSED | FLOW_TCP_FIN_FWD | FLOW_TCP_FIN_BWD));
+    if (due == FLOW_END_COUNT && new_syn)
+        due = (f->tcp_state & FLOW_TCP_RST) ? FLOW_END_RST : FLOW_END_FIN;
+    if (due != FLOW_END_COUNT) {
+        /* cic: the continuation flow inherits the old flow's orientation and books its first
+         * packet as forward whatever its direction (§4.2). */
+        uint8_t inherited_fwd = f->fwd_ep;
+        flow_end_slot(t, idx, due);
+        f = flow_create(t, &key, hash, &fp);
+        if (cic && due == FLOW_END_ACTIVE)
+            f->fwd_ep = inherited_fwd;
+        return f;
+    }
+
+    bool fwd = flow_add_packet(f, &fp, t->cfg.activity_timeout_us);
+    if (cic) {
+        /* cic: the first FIN in either direction ends the flow, FIN packet included (§4.3). */
+        if (fp.tcp_flags & TCP_FIN) {
+            flow_end_slot(t, idx, FLOW_END_FIN);
+            return NULL;
+        }
+    } else if (key.proto == IPPROTO_NUM_TCP) {
+        flow_tcp_track(f, &fp, fwd);
+    }
+    return f;
+}
+
+size_t flow_table_expire(struct flow_table *t, uint64_t now, size_t budget)
+{
+    if (t->sweep_last == 0 || now < t->sweep_last)
+        t->sweep_last = now;
+    /* Owe the sweep a share of the used slots proportional to the packet time that passed. */
+    t->sweep_credit += (double)t->high_water * (double)(now - t->sweep_last) /
+                       (double)t->cfg.sweep_period_us;
+    t->sweep_last = now;
+    if (t->sweep_credit > t->high_water)
+        t->sweep_credit = t->high_water;
+    size_t scan = (size_t)t->sweep_credit;
+    if (scan > budget)
+        scan = budget;
+    if (scan == 0 || t->high_water == 0)
+        return 0;
+    t->sweep_credit -= (double)scan;
+
+    size_t ended = 0;
+    for (size_t i = 0; i < scan; i++) {
+        if (t->sweep_cursor >= t->high_water)
+            t->sweep_cursor = 0;
+        uint32_t idx = t->sweep_cursor++;
+        struct flow *f = &t->slots[idx];
+        if (!f->in_use)
+            continue;
+        enum flow_end due = flow_deadline_passed(t, f, now);
+        if (due != FLOW_END_COUNT) {
+            flow_end_slot(t, idx, due);
+            ended++;
+        }
+    }
+    return ended;
+}
+
+void flow_table_flush(struct flow_table *t)
+{
+    for (uint32_t i = 0; i < t->high_water; i++)
+        if (t->slots[i].in_use)
+            flow_end_slot(t, i, FLOW_END_FLUSH);
+}
+
+void flow_table_foreach(struct flow_table *t, void (*fn)(void *user, struct flow *f), void *user)
+{
+    for (uint32_t i = 0; i < t->high_water; i++)
+        if (t->slots[i].in_use)
+            fn(user, &t->slots[i]);
+}
+
+const struct flow_table_stats *flow_table_stats(const struct flow_table *t)
+{
+    return &t->stats;
+}
+
+const struct flow_table_config *flow_table_config(const struct flow_table *t)
+{
+    return &t->cfg;
+}
+
+size_t flow_table_memory(const struct flow_table *t)
+{
+    return (size_t)t->cfg.capacity * sizeof(struct flow) +
+           ((size_t)t->bucket_mask + 1) * sizeof(uint32_t);
+}
+
+uint64_t flow_table_now(const struct flow_table *t)
+{
+    return t->now;
+}
