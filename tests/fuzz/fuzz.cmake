@@ -1,2 +1,4 @@
 # One line per libFuzzer harness: ddosd_fuzz_target(fuzz_<unit> <corpus dir> LIBS <libraries>).
+# With DDOSD_FUZZ=ON every library is built with -fsanitize=fuzzer-no-link (root CMakeLists.txt),
+# so coverage reaches the code under test, not only the harness.
 ddosd_fuzz_target(fuzz_decode decode LIBS ddosd_decode)

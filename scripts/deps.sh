@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# deps.sh - install the Debian 12 packages ddosd needs to build, test and run. Idempotent: when
+# every package is already installed it does nothing (no apt-get update, no network).
+#
+# usage: scripts/deps.sh [build|test|all]   (default: test)
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config libpcap-dev libjansson-dev libcmocka-dev)
+test_pkgs=(clang libclang-rt-14-dev clang-format python3 tshark valgrind)
+run_pkgs=()
+
+case "${1:-test}" in
+build) want=("${build_pkgs[@]}") ;;
+test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+all) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${run_pkgs[@]}") ;;
+*) echo "usage: $0 [build|test|all]" >&2; exit 1 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: missing packages: ${missing[*]}" >&2
+    echo "deps: run as root, or: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
