@@ -2,9 +2,17 @@
  *
  * Reads captures (files, directories) or a live interface, decodes every packet, keeps the flow
  * table and writes one CSV row per flow. It is the same capture -> decode -> flow table ->
- * feature path the daemon runs, in one thread, run to completion: per packet there is no
- * allocation, no system call and no lock; rows are formatted into a stack buffer and written
- * through a large stdio buffer.
+ * feature path the daemon runs.
+ *
+ * DESIGN: two threads. The reader thread owns the libpcap sources: it reads and decodes bursts
+ * of packets into preallocated burst buffers and passes their indices over an SPSC ring to the
+ * main thread, which owns the flow table and the CSV output (a second ring returns free
+ * buffers). Reading a capture (kernel copies) and decoding is about a third of the work, so it
+ * overlaps with the flow table instead of adding to it. Nothing is lost offline: when no buffer
+ * is free the reader waits (back-pressure) rather than drop. Per packet there is no allocation,
+ * no system call and no lock; rows are formatted into a stack buffer and written through a
+ * large stdio buffer. Markers in the burst stream tell the main thread where each input ends
+ * (labels are per capture) and when everything has been read.
  *
  * Exit status: 0 success; 1 usage or start-up error (one line on stderr); 2 finished, but some
  * input was damaged (a capture cut short): every flow read so far was still written. */
@@ -12,6 +20,8 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,10 +33,11 @@
 #include "capture/decode.h"
 #include "capture/source.h"
 #include "common/log.h"
+#include "common/ring.h"
 #include "features/flow_csv.h"
 #include "features/flow_table.h"
 
-enum { BURST = 256, EXPIRE_BUDGET = 4096, OUT_BUFFER = 1 << 20 };
+enum { BURST = 256, NBURSTS = 32, EXPIRE_BUDGET = 4096, OUT_BUFFER = 1 << 20 };
 
 struct options {
     const char **inputs;
@@ -45,22 +56,48 @@ struct options {
     bool quiet;
 };
 
+enum burst_kind { BURST_PACKETS, BURST_INPUT_END, BURST_ALL_END };
+
+/* One unit of work from the reader to the main thread. */
+struct burst {
+    uint8_t kind;            /* enum burst_kind */
+    uint8_t damaged;         /* BURST_INPUT_END: the input was cut short */
+    uint32_t n;              /* packets in pkts/ts */
+    uint32_t input;          /* index of the input these packets come from */
+    uint64_t packets_read;   /* reader's running total, for progress */
+    double file_progress;    /* fraction of the current file read, < 0 live */
+    struct pkt_info pkts[BURST];
+    uint64_t ts[BURST];
+};
+
 struct run {
     struct options *opt;
-    struct flow_table *table;
-    FILE *out;
-    const struct manifest *manifest;
-    const struct manifest_capture *labels; /* of the current input, NULL when unlabelled */
+    char **files;
+    size_t nfiles;
+    struct capture_source *live_src; /* opened by main for -i, read by the reader */
+    struct burst *bursts;            /* NBURSTS, shared through the rings below */
+    struct ring_spsc *full;          /* reader -> main: indices of filled bursts */
+    struct ring_spsc *free;          /* main -> reader: indices of bursts to refill */
+
+    /* Reader thread only (main reads them after joining it). */
+    struct burst *cur;
     int linktype;
     uint64_t packets;
     uint64_t bytes;
     uint64_t decode[DECODE_STATUS_COUNT];
+
+    /* Main thread only. */
+    struct flow_table *table;
+    FILE *out;
+    const struct manifest *manifest;
+    const struct manifest_capture *labels; /* of the current input, NULL when unlabelled */
     uint64_t rows;
     uint64_t write_errors;
     uint64_t damaged_inputs;
     double start_wall, last_progress;
-    struct capture_source *src;   /* the source being read (for progress and breaks) */
-    size_t input_index, ninputs;
+    uint64_t shown_packets;
+    double shown_progress;
+    size_t shown_input;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -333,50 +370,70 @@ static void write_row(void *user, const struct flow *f, enum flow_end why)
     r->rows++;
 }
 
+/* Reader thread: decodes one packet into the burst being filled (at most BURST per dispatch,
+ * so it cannot overflow). Packet bytes are borrowed from libpcap; only the decoded copy stays. */
 static void on_packet(void *user, const struct capture_packet *pkt)
 {
     struct run *r = user;
-    struct pkt_info info;
+    struct burst *b = r->cur;
     r->packets++;
     r->bytes += pkt->wire_len;
     enum decode_status st = decode_packet(r->linktype, pkt->data, pkt->caplen, pkt->wire_len,
-                                          &info);
+                                          &b->pkts[b->n]);
     r->decode[st]++;
     if (st == DECODE_OK)
-        (void)flow_table_add(r->table, &info, pkt->ts_us);
+        b->ts[b->n++] = pkt->ts_us;
 }
 
-static void show_progress(struct run *r, bool final)
+/* Waits a little longer each time nothing was there: spin, then yield, then sleep. */
+static void backoff(unsigned *spins)
 {
-    double now = wall_now();
-    if (!final && now - r->last_progress < 0.5)
+    if (++*spins < 64)
         return;
-    r->last_progress = now;
-    double elapsed = now - r->start_wall;
-    double pps = elapsed > 0 ? r->packets / elapsed : 0;
-    const struct flow_table_stats *ts = flow_table_stats(r->table);
-    if (r->src && capture_source_progress(r->src) >= 0)
-        fprintf(stderr, "\r[%zu/%zu] %5.1f%%  %" PRIu64 " packets  %.2f Mpps  %" PRIu32
-                        " active flows  %" PRIu64 " rows\033[K",
-                r->input_index + 1, r->ninputs, 100.0 * capture_source_progress(r->src),
-                r->packets, pps / 1e6, ts->active, r->rows);
-    else
-        fprintf(stderr, "\r%" PRIu64 " packets  %.2f Mpps  %" PRIu32 " active flows  %" PRIu64
-                        " rows\033[K",
-                r->packets, pps / 1e6, ts->active, r->rows);
-    if (final)
-        fputc('\n', stderr);
+    if (*spins < 128) {
+        sched_yield();
+        return;
+    }
+    struct timespec ts = {0, *spins < 1024 ? 50000 : 1000000};
+    nanosleep(&ts, NULL);
 }
 
-/* Reads one source to its end (or until stopped). Returns 0, or 1 if the capture is damaged. */
-static int run_source(struct run *r, struct capture_source *src, bool live)
+/* Reader thread: takes a free burst, waiting for the main thread to return one if needed. */
+static struct burst *reader_take_burst(struct run *r)
 {
-    r->src = src;
+    uint32_t idx;
+    unsigned spins = 0;
+    while (ring_spsc_pop_burst(r->free, &idx, 1) == 0)
+        backoff(&spins);
+    struct burst *b = &r->bursts[idx];
+    b->kind = BURST_PACKETS;
+    b->n = 0;
+    b->damaged = 0;
+    return b;
+}
+
+/* Reader thread: hands a burst to the main thread (never fails: the ring holds every index). */
+static void reader_give_burst(struct run *r, struct burst *b)
+{
+    uint32_t idx = (uint32_t)(b - r->bursts);
+    b->packets_read = r->packets;
+    unsigned spins = 0;
+    while (ring_spsc_push_burst(r->full, &idx, 1) == 0)
+        backoff(&spins);
+}
+
+/* Reader thread: reads one source to its end (or until stopped). Returns 1 if it was damaged. */
+static int reader_run_source(struct run *r, struct capture_source *src, uint32_t input)
+{
+    int damaged = 0;
     r->linktype = capture_source_linktype(src);
     active_source = src;
-    int damaged = 0;
     while (!stop_requested) {
+        r->cur = reader_take_burst(r);
+        r->cur->input = input;
         int n = capture_source_dispatch(src, BURST, on_packet, r);
+        r->cur->file_progress = capture_source_progress(src);
+        reader_give_burst(r, r->cur); /* even when empty: a live tick for wall-clock expiry */
         if (n == CAPTURE_END || n == CAPTURE_BROKEN)
             break;
         if (n == CAPTURE_FAILED) {
@@ -386,26 +443,127 @@ static int run_source(struct run *r, struct capture_source *src, bool live)
             damaged = 1;
             break;
         }
-        uint64_t now = flow_table_now(r->table);
-        if (live && n == 0) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-        }
-        (void)flow_table_expire(r->table, now, EXPIRE_BUDGET);
-        if (r->opt->progress)
-            show_progress(r, false);
     }
     active_source = NULL;
-    r->src = NULL;
     return damaged;
+}
+
+static void reader_mark(struct run *r, enum burst_kind kind, uint32_t input, int damaged)
+{
+    struct burst *b = reader_take_burst(r);
+    b->kind = (uint8_t)kind;
+    b->input = input;
+    b->damaged = (uint8_t)damaged;
+    reader_give_burst(r, b);
+}
+
+static void *reader_main(void *arg)
+{
+    struct run *r = arg;
+    char err[CAPTURE_ERRBUF_SIZE];
+    if (r->live_src) {
+        reader_mark(r, BURST_INPUT_END, 0, reader_run_source(r, r->live_src, 0));
+    } else {
+        for (size_t i = 0; i < r->nfiles && !stop_requested; i++) {
+            struct capture_source *src = capture_source_open_file(r->files[i], &r->opt->capture,
+                                                                  err);
+            if (!src) { /* it opened a moment ago: it changed under us */
+                fprintf(stderr, "ddos-flows: %s\n", err);
+                reader_mark(r, BURST_INPUT_END, (uint32_t)i, 1);
+                continue;
+            }
+            int damaged = reader_run_source(r, src, (uint32_t)i);
+            capture_source_close(src);
+            reader_mark(r, BURST_INPUT_END, (uint32_t)i, damaged);
+        }
+    }
+    reader_mark(r, BURST_ALL_END, 0, 0);
+    return NULL;
+}
+
+static void show_progress(struct run *r, bool final)
+{
+    double now = wall_now();
+    if (!final && now - r->last_progress < 0.5)
+        return;
+    r->last_progress = now;
+    double elapsed = now - r->start_wall;
+    double pps = elapsed > 0 ? r->shown_packets / elapsed : 0;
+    const struct flow_table_stats *ts = flow_table_stats(r->table);
+    if (r->shown_progress >= 0 && !r->live_src)
+        fprintf(stderr, "\r[%zu/%zu] %5.1f%%  %" PRIu64 " packets  %.2f Mpps  %" PRIu32
+                        " active flows  %" PRIu64 " rows\033[K",
+                r->shown_input + 1, r->nfiles, 100.0 * r->shown_progress, r->shown_packets,
+                pps / 1e6, ts->active, r->rows);
+    else
+        fprintf(stderr, "\r%" PRIu64 " packets  %.2f Mpps  %" PRIu32 " active flows  %" PRIu64
+                        " rows\033[K",
+                r->shown_packets, pps / 1e6, ts->active, r->rows);
+    if (final)
+        fputc('\n', stderr);
+}
+
+static const struct manifest_capture *labels_for(struct run *r, size_t input)
+{
+    if (!r->manifest || input >= r->nfiles)
+        return NULL;
+    return manifest_find(r->manifest, r->files[input]);
+}
+
+/* Main thread: consumes bursts until the reader says everything was read. */
+static void run_pipeline(struct run *r)
+{
+    bool live = r->live_src != NULL;
+    unsigned spins = 0;
+    double idle_since = 0;
+    r->labels = labels_for(r, 0);
+    for (;;) {
+        uint32_t idx;
+        if (ring_spsc_pop_burst(r->full, &idx, 1) == 0) {
+            backoff(&spins);
+            if (live && idle_since == 0)
+                idle_since = wall_now();
+            continue;
+        }
+        spins = 0;
+        struct burst *b = &r->bursts[idx];
+        enum burst_kind kind = (enum burst_kind)b->kind;
+        if (kind == BURST_PACKETS) {
+            flow_table_add_burst(r->table, b->pkts, b->ts, b->n);
+            uint64_t now = flow_table_now(r->table);
+            if (live && b->n == 0) { /* a quiet link: let the wall clock expire flows */
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+            }
+            (void)flow_table_expire(r->table, now, EXPIRE_BUDGET);
+            r->shown_packets = b->packets_read;
+            r->shown_progress = b->file_progress;
+            r->shown_input = b->input;
+            if (r->opt->progress)
+                show_progress(r, false);
+        } else if (kind == BURST_INPUT_END) {
+            if (b->damaged)
+                r->damaged_inputs++;
+            /* Labels belong to one capture: its flows end with it. */
+            if (r->manifest) {
+                flow_table_flush(r->table);
+                r->labels = labels_for(r, (size_t)b->input + 1);
+            }
+        }
+        /* The free ring has room for every index, so this cannot fail. */
+        size_t returned = ring_spsc_push_burst(r->free, &idx, 1);
+        (void)returned;
+        if (kind == BURST_ALL_END)
+            break;
+    }
 }
 
 static void print_summary(struct run *r, FILE *to, double elapsed)
 {
     const struct flow_table_stats *ts = flow_table_stats(r->table);
     const struct flow_table_config *cfg = flow_table_config(r->table);
-    double pps = elapsed > 0 ? r->packets / elapsed : 0;
+    double pps = elapsed > 0 ? (double)r->packets / elapsed : 0;
     fprintf(to,
             "ddos-flows: %" PRIu64 " packets, %" PRIu64 " flows written (%s mode) in %.3f s: "
             "%.0f packets/s\n",
@@ -553,52 +711,52 @@ int main(int argc, char **argv)
         fputs(opt.mode == FEAT_MODE_CIC ? ", Label" : ",Label", r.out);
     fputc('\n', r.out);
 
+    r.files = files;
+    r.nfiles = nfiles;
+    if (opt.iface) {
+        r.live_src = capture_source_open_live(opt.iface, &opt.capture, err);
+        if (!r.live_src) {
+            fprintf(stderr, "ddos-flows: %s\n", err);
+            goto out;
+        }
+        if (!decode_linktype_supported(capture_source_linktype(r.live_src))) {
+            fprintf(stderr, "ddos-flows: %s: link type %d is not supported\n", opt.iface,
+                    capture_source_linktype(r.live_src));
+            goto out;
+        }
+        r.nfiles = 1;
+        if (!opt.quiet)
+            fprintf(stderr, "ddos-flows: capturing on %s, Ctrl-C to stop\n", opt.iface);
+    }
+    r.bursts = calloc(NBURSTS, sizeof(struct burst));
+    r.full = ring_spsc_create(NBURSTS, sizeof(uint32_t));
+    r.free = ring_spsc_create(NBURSTS, sizeof(uint32_t));
+    if (!r.bursts || !r.full || !r.free) {
+        fprintf(stderr, "ddos-flows: out of memory\n");
+        goto out;
+    }
+    for (uint32_t i = 0; i < NBURSTS; i++) {
+        size_t pushed = ring_spsc_push_burst(r.free, &i, 1); /* empty ring of NBURSTS: fits */
+        (void)pushed;
+    }
+
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     r.start_wall = wall_now();
+    pthread_t reader;
+    if (pthread_create(&reader, NULL, reader_main, &r) != 0) {
+        fprintf(stderr, "ddos-flows: cannot start the reader thread\n");
+        goto out;
+    }
+    run_pipeline(&r);
+    pthread_join(reader, NULL);
     status = 0;
-    if (opt.iface) {
-        struct capture_source *src = capture_source_open_live(opt.iface, &opt.capture, err);
-        if (!src) {
-            fprintf(stderr, "ddos-flows: %s\n", err);
-            status = 1;
-            goto out;
-        }
-        if (!decode_linktype_supported(capture_source_linktype(src))) {
-            fprintf(stderr, "ddos-flows: %s: link type %d is not supported\n", opt.iface,
-                    capture_source_linktype(src));
-            capture_source_close(src);
-            status = 1;
-            goto out;
-        }
-        r.ninputs = 1;
-        if (!opt.quiet)
-            fprintf(stderr, "ddos-flows: capturing on %s, Ctrl-C to stop\n", opt.iface);
-        run_source(&r, src, true);
+    if (r.live_src) {
         struct capture_kernel_stats ks;
-        if (capture_source_kernel_stats(src, &ks) == 0 && !opt.quiet)
+        if (capture_source_kernel_stats(r.live_src, &ks) == 0 && !opt.quiet)
             fprintf(stderr, "  kernel: received %" PRIu64 ", dropped %" PRIu64
                             ", interface dropped %" PRIu64 "\n",
                     ks.received, ks.dropped, ks.if_dropped);
-        capture_source_close(src);
-    } else {
-        r.ninputs = nfiles;
-        for (size_t i = 0; i < nfiles && !stop_requested; i++) {
-            struct capture_source *src = capture_source_open_file(files[i], &opt.capture, err);
-            if (!src) { /* it opened a moment ago: it changed under us */
-                fprintf(stderr, "ddos-flows: %s\n", err);
-                r.damaged_inputs++;
-                continue;
-            }
-            r.input_index = i;
-            r.labels = manifest ? manifest_find(manifest, files[i]) : NULL;
-            if (run_source(&r, src, false))
-                r.damaged_inputs++;
-            capture_source_close(src);
-            /* Labels belong to one capture: its flows end with it. */
-            if (manifest)
-                flow_table_flush(r.table);
-        }
     }
     flow_table_flush(r.table);
     if (fflush(r.out) != 0 || ferror(r.out)) {
@@ -622,6 +780,10 @@ out:
     else if (r.out)
         fflush(r.out);
     flow_table_destroy(r.table);
+    capture_source_close(r.live_src);
+    ring_spsc_destroy(r.full);
+    ring_spsc_destroy(r.free);
+    free(r.bursts);
     capture_inputs_free(files, nfiles);
     manifest_free(manifest);
     free(opt.inputs);

@@ -131,8 +131,10 @@ static void flags_count(struct flow *f, uint8_t flags)
 void flow_start(struct flow *f, const struct flow_key *key, enum feat_mode mode,
                 const struct flow_pkt *p)
 {
-    /* Keep the table's bookkeeping; everything before it is statistics. */
-    memset(f, 0, offsetof(struct flow, in_use));
+    /* Keep the table's bookkeeping; zero the state and every statistic. */
+    f->tcp_state = 0;
+    f->close_off = 0;
+    memset(&f->dir, 0, sizeof(*f) - offsetof(struct flow, dir));
     f->key = *key;
     f->mode = (uint8_t)mode;
     f->first_ts = f->last_ts = p->ts;

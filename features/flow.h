@@ -58,9 +58,20 @@ enum {
     FLOW_TCP_CLOSED = 1u << 3, /* both FINs and the last ACK, or a RST: waiting for stragglers */
 };
 
+/* Field order matters: the first 72 bytes hold everything a hash-chain walk and an expiry check
+ * read (hash, chain link, state, times, key), so those touch at most two cache lines. */
 struct flow {
-    struct flow_key key;
+    /* Bookkeeping owned by flow_table; flow_start() leaves hash, chain_next, in_use alone. */
+    uint32_t hash;
+    uint32_t chain_next;
+    uint8_t in_use;
+    uint8_t tcp_state;          /* FLOW_TCP_* */
+    uint8_t mode;               /* enum feat_mode the flow was built with */
+    uint8_t fwd_ep;             /* key endpoint (0/1) that is the forward source */
+    uint32_t close_off;         /* when FLOW_TCP_CLOSED was set */
     uint64_t first_ts, last_ts; /* microseconds since the epoch */
+    struct flow_key key;
+    /* Statistics: flow_start() zeroes everything from here on. */
     struct flow_dir dir[2];
     double iat_mean, iat_m2;    /* all packets, arrival order */
     double active_mean, active_m2, idle_mean, idle_m2;
@@ -71,19 +82,10 @@ struct flow {
     uint32_t flag_cnt[8];       /* packets with each TCP flag, bit order FIN..CWR */
     uint32_t first_payload;     /* payload of the first packet (cic double count) */
     uint32_t subflow_gaps;      /* gaps > 1 s between consecutive packets */
-    uint32_t close_off;         /* when FLOW_TCP_CLOSED was set */
-    uint8_t first_flags;        /* TCP flags of the first packet */
-    uint8_t fwd_ep;             /* key endpoint (0/1) that is the forward source */
-    uint8_t tcp_state;          /* FLOW_TCP_* */
-    uint8_t icmp_type, icmp_code;
-    uint8_t mode;               /* enum feat_mode the flow was built with */
-    uint8_t pad0;
     uint32_t pkts_at_report;    /* for callers that report flows while they run */
     uint32_t report_off;
-    /* Bookkeeping owned by flow_table; flow_start() leaves everything from here on alone. */
-    uint32_t in_use;
-    uint32_t hash;
-    uint32_t chain_next;
+    uint8_t first_flags;        /* TCP flags of the first packet */
+    uint8_t icmp_type, icmp_code;
 };
 
 /* Packet as seen by a flow: what flow_add_packet() needs, already mode-adjusted by the table. */
