@@ -60,12 +60,12 @@ enum burst_kind { BURST_PACKETS, BURST_INPUT_END, BURST_ALL_END };
 
 /* One unit of work from the reader to the main thread. */
 struct burst {
-    uint8_t kind;            /* enum burst_kind */
-    uint8_t damaged;         /* BURST_INPUT_END: the input was cut short */
-    uint32_t n;              /* packets in pkts/ts */
-    uint32_t input;          /* index of the input these packets come from */
-    uint64_t packets_read;   /* reader's running total, for progress */
-    double file_progress;    /* fraction of the current file read, < 0 live */
+    uint8_t kind;          /* enum burst_kind */
+    uint8_t damaged;       /* BURST_INPUT_END: the input was cut short */
+    uint32_t n;            /* packets in pkts/ts */
+    uint32_t input;        /* index of the input these packets come from */
+    uint64_t packets_read; /* reader's running total, for progress */
+    double file_progress;  /* fraction of the current file read, < 0 live */
     struct pkt_info pkts[BURST];
     uint64_t ts[BURST];
 };
@@ -280,8 +280,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case OPT_MAXFLOWS:
             if (parse_u64(optarg, &u) != 0 || u < 16 || u > (1u << 30)) {
-                fprintf(stderr, "ddos-flows: --max-flows takes 16..1073741824, not '%s'\n",
-                        optarg);
+                fprintf(stderr, "ddos-flows: --max-flows takes 16..1073741824, not '%s'\n", optarg);
                 return -EINVAL;
             }
             o->max_flows = (uint32_t)u;
@@ -378,8 +377,8 @@ static void on_packet(void *user, const struct capture_packet *pkt)
     struct burst *b = r->cur;
     r->packets++;
     r->bytes += pkt->wire_len;
-    enum decode_status st = decode_packet(r->linktype, pkt->data, pkt->caplen, pkt->wire_len,
-                                          &b->pkts[b->n]);
+    enum decode_status st =
+        decode_packet(r->linktype, pkt->data, pkt->caplen, pkt->wire_len, &b->pkts[b->n]);
     r->decode[st]++;
     if (st == DECODE_OK)
         b->ts[b->n++] = pkt->ts_us;
@@ -437,8 +436,8 @@ static int reader_run_source(struct run *r, struct capture_source *src, uint32_t
         if (n == CAPTURE_END || n == CAPTURE_BROKEN)
             break;
         if (n == CAPTURE_FAILED) {
-            fprintf(stderr, "%sddos-flows: warning: %s; keeping the %" PRIu64
-                            " packets read so far\n",
+            fprintf(stderr,
+                    "%sddos-flows: warning: %s; keeping the %" PRIu64 " packets read so far\n",
                     r->opt->progress ? "\n" : "", capture_source_error(src), r->packets);
             damaged = 1;
             break;
@@ -465,8 +464,8 @@ static void *reader_main(void *arg)
         reader_mark(r, BURST_INPUT_END, 0, reader_run_source(r, r->live_src, 0));
     } else {
         for (size_t i = 0; i < r->nfiles && !stop_requested; i++) {
-            struct capture_source *src = capture_source_open_file(r->files[i], &r->opt->capture,
-                                                                  err);
+            struct capture_source *src =
+                capture_source_open_file(r->files[i], &r->opt->capture, err);
             if (!src) { /* it opened a moment ago: it changed under us */
                 fprintf(stderr, "ddos-flows: %s\n", err);
                 reader_mark(r, BURST_INPUT_END, (uint32_t)i, 1);
@@ -491,13 +490,15 @@ static void show_progress(struct run *r, bool final)
     double pps = elapsed > 0 ? r->shown_packets / elapsed : 0;
     const struct flow_table_stats *ts = flow_table_stats(r->table);
     if (r->shown_progress >= 0 && !r->live_src)
-        fprintf(stderr, "\r[%zu/%zu] %5.1f%%  %" PRIu64 " packets  %.2f Mpps  %" PRIu32
-                        " active flows  %" PRIu64 " rows\033[K",
+        fprintf(stderr,
+                "\r[%zu/%zu] %5.1f%%  %" PRIu64 " packets  %.2f Mpps  %" PRIu32
+                " active flows  %" PRIu64 " rows\033[K",
                 r->shown_input + 1, r->nfiles, 100.0 * r->shown_progress, r->shown_packets,
                 pps / 1e6, ts->active, r->rows);
     else
-        fprintf(stderr, "\r%" PRIu64 " packets  %.2f Mpps  %" PRIu32 " active flows  %" PRIu64
-                        " rows\033[K",
+        fprintf(stderr,
+                "\r%" PRIu64 " packets  %.2f Mpps  %" PRIu32 " active flows  %" PRIu64
+                " rows\033[K",
                 r->shown_packets, pps / 1e6, ts->active, r->rows);
     if (final)
         fputc('\n', stderr);
@@ -579,8 +580,8 @@ static void print_summary(struct run *r, FILE *to, double elapsed)
                     decode_status_name((enum decode_status)i), r->decode[i]);
     fprintf(to, "\n");
     if (ts->packets_skipped || ts->ts_backwards)
-        fprintf(to, "  packets outside %s flows %" PRIu64 ", timestamps going backwards %" PRIu64
-                    "\n",
+        fprintf(to,
+                "  packets outside %s flows %" PRIu64 ", timestamps going backwards %" PRIu64 "\n",
                 feat_mode_name(cfg->mode), ts->packets_skipped, ts->ts_backwards);
     fprintf(to, "  flows ended:");
     for (int i = 0; i < FLOW_END_COUNT; i++)
@@ -588,8 +589,9 @@ static void print_summary(struct run *r, FILE *to, double elapsed)
     if (ts->flows_suppressed)
         fprintf(to, "; not written (< %" PRIu32 " packets) %" PRIu64, cfg->emit_min_packets,
                 ts->flows_suppressed);
-    fprintf(to, "\n  flow table: %" PRIu32 " slots, %zu bytes per flow, peak %" PRIu32
-                " concurrent flows\n",
+    fprintf(to,
+            "\n  flow table: %" PRIu32 " slots, %zu bytes per flow, peak %" PRIu32
+            " concurrent flows\n",
             cfg->capacity, flow_table_memory(r->table) / cfg->capacity, ts->peak_active);
     if (r->write_errors)
         fprintf(to, "  write errors: %" PRIu64 " rows could not be written\n", r->write_errors);
@@ -679,14 +681,16 @@ int main(int argc, char **argv)
         int lt = capture_source_linktype(probe);
         capture_source_close(probe);
         if (!decode_linktype_supported(lt)) {
-            fprintf(stderr, "ddos-flows: %s: link type %d is not supported (Ethernet, 802.1Q, "
-                            "Linux SLL/SLL2, raw IP and BSD loopback are)\n",
+            fprintf(stderr,
+                    "ddos-flows: %s: link type %d is not supported (Ethernet, 802.1Q, "
+                    "Linux SLL/SLL2, raw IP and BSD loopback are)\n",
                     files[i], lt);
             goto out;
         }
         if (manifest && !manifest_find(manifest, files[i]))
-            fprintf(stderr, "ddos-flows: warning: %s is not in the manifest; its flows are "
-                            "labelled 'unknown'\n",
+            fprintf(stderr,
+                    "ddos-flows: warning: %s is not in the manifest; its flows are "
+                    "labelled 'unknown'\n",
                     files[i]);
     }
 
@@ -754,8 +758,9 @@ int main(int argc, char **argv)
     if (r.live_src) {
         struct capture_kernel_stats ks;
         if (capture_source_kernel_stats(r.live_src, &ks) == 0 && !opt.quiet)
-            fprintf(stderr, "  kernel: received %" PRIu64 ", dropped %" PRIu64
-                            ", interface dropped %" PRIu64 "\n",
+            fprintf(stderr,
+                    "  kernel: received %" PRIu64 ", dropped %" PRIu64
+                    ", interface dropped %" PRIu64 "\n",
                     ks.received, ks.dropped, ks.if_dropped);
     }
     flow_table_flush(r.table);

@@ -122,8 +122,8 @@ struct manifest *manifest_load(const char *path, char *err, size_t err_len)
     json_error_t jerr;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        snprintf(err, err_len, "cannot read manifest %s: %s (line %d, column %d)", path,
-                 jerr.text, jerr.line, jerr.column);
+        snprintf(err, err_len, "cannot read manifest %s: %s (line %d, column %d)", path, jerr.text,
+                 jerr.line, jerr.column);
         return NULL;
     }
     struct manifest *m = calloc(1, sizeof(*m));

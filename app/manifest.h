@@ -25,16 +25,16 @@ enum { MANIFEST_LABEL_MAX = 64 };
 struct manifest_rule {
     bool has_ip;
     uint8_t ip_version;
-    uint8_t prefix;           /* CIDR prefix length */
+    uint8_t prefix; /* CIDR prefix length */
     uint8_t net[16];
-    int proto;                /* -1: any */
-    int port;                 /* -1: any */
+    int proto; /* -1: any */
+    int port;  /* -1: any */
     char label[MANIFEST_LABEL_MAX];
 };
 
 struct manifest_capture {
-    char *path;               /* resolved against the manifest's directory */
-    char *real_path;          /* realpath() of path, NULL if it does not exist */
+    char *path;      /* resolved against the manifest's directory */
+    char *real_path; /* realpath() of path, NULL if it does not exist */
     char label[MANIFEST_LABEL_MAX];
     struct manifest_rule *rules;
     size_t nrules;

@@ -18,7 +18,7 @@
 
 struct capture_source {
     pcap_t *pcap;
-    FILE *file;          /* the file libpcap reads (for progress), NULL when live */
+    FILE *file; /* the file libpcap reads (for progress), NULL when live */
     uint64_t file_size;
     int linktype;
     bool live;
@@ -47,8 +47,7 @@ static int source_set_filter(struct capture_source *s, const char *filter, char 
     if (!filter || !*filter)
         return 0;
     if (pcap_compile(s->pcap, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-        snprintf(err, CAPTURE_ERRBUF_SIZE, "bad filter \"%s\": %s", filter,
-                 pcap_geterr(s->pcap));
+        snprintf(err, CAPTURE_ERRBUF_SIZE, "bad filter \"%s\": %s", filter, pcap_geterr(s->pcap));
         return -EINVAL;
     }
     int rc = pcap_setfilter(s->pcap, &prog);
@@ -93,8 +92,8 @@ struct capture_source *capture_source_open_file(const char *path,
         free(s);
         if (strstr(pcap_err, "unknown file format") || strstr(pcap_err, "truncated dump") ||
             strstr(pcap_err, "bad dump file format"))
-            snprintf(err, CAPTURE_ERRBUF_SIZE,
-                     "%s is not a pcap or pcapng capture (libpcap: %s)", path, pcap_err);
+            snprintf(err, CAPTURE_ERRBUF_SIZE, "%s is not a pcap or pcapng capture (libpcap: %s)",
+                     path, pcap_err);
         else
             snprintf(err, CAPTURE_ERRBUF_SIZE, "cannot read %s: %s", path, pcap_err);
         return NULL;

@@ -20,27 +20,27 @@
 enum { CAPTURE_ERRBUF_SIZE = 512 };
 
 struct capture_options {
-    const char *filter;  /* BPF expression, or NULL for every packet */
-    int snaplen;         /* live only; 0 means 262144 */
-    bool promiscuous;    /* live only */
-    bool immediate;      /* live only: deliver packets as they arrive */
-    int buffer_mb;       /* live only: kernel buffer; 0 means libpcap's default */
-    int timeout_ms;      /* live only: read timeout when not immediate; 0 means 100 */
+    const char *filter; /* BPF expression, or NULL for every packet */
+    int snaplen;        /* live only; 0 means 262144 */
+    bool promiscuous;   /* live only */
+    bool immediate;     /* live only: deliver packets as they arrive */
+    int buffer_mb;      /* live only: kernel buffer; 0 means libpcap's default */
+    int timeout_ms;     /* live only: read timeout when not immediate; 0 means 100 */
 };
 
 /* One packet as delivered to the callback. */
 struct capture_packet {
-    uint64_t ts_us;        /* packet time, microseconds since the epoch */
-    uint32_t caplen;       /* bytes in data */
-    uint32_t wire_len;     /* bytes on the wire */
-    const uint8_t *data;   /* borrowed; valid during the callback only */
+    uint64_t ts_us;      /* packet time, microseconds since the epoch */
+    uint32_t caplen;     /* bytes in data */
+    uint32_t wire_len;   /* bytes on the wire */
+    const uint8_t *data; /* borrowed; valid during the callback only */
 };
 
 /* Kernel-side counters of a live source (pcap_stats); zero for files. */
 struct capture_kernel_stats {
     uint64_t received;
-    uint64_t dropped;     /* dropped by the kernel: the ring was full */
-    uint64_t if_dropped;  /* dropped by the interface/driver */
+    uint64_t dropped;    /* dropped by the kernel: the ring was full */
+    uint64_t if_dropped; /* dropped by the interface/driver */
 };
 
 typedef void (*capture_packet_fn)(void *user, const struct capture_packet *pkt);

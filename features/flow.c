@@ -18,9 +18,9 @@
 #include <string.h>
 
 enum {
-    BULK_MIN_PKTS = 4,           /* CICFlowMeter: a bulk is >= 4 data packets ... */
-    BULK_MAX_GAP_US = 1000000,   /* ... with gaps of at most 1 s */
-    SUBFLOW_GAP_US = 1000000,    /* a gap over 1 s starts a new subflow */
+    BULK_MIN_PKTS = 4,         /* CICFlowMeter: a bulk is >= 4 data packets ... */
+    BULK_MAX_GAP_US = 1000000, /* ... with gaps of at most 1 s */
+    SUBFLOW_GAP_US = 1000000,  /* a gap over 1 s starts a new subflow */
 };
 
 static inline void welford_add(double *mean, double *m2, uint32_t n_after, double x)
@@ -169,8 +169,8 @@ static void flow_activity_update(struct flow *f, uint32_t off, uint64_t activity
     if ((uint64_t)(off - f->active_end) > activity_us) {
         uint32_t active = f->active_end - f->active_start;
         if (active > 0)
-            stat_add(&f->active_mean, &f->active_m2, &f->active_n, &f->active_min,
-                     &f->active_max, active);
+            stat_add(&f->active_mean, &f->active_m2, &f->active_n, &f->active_min, &f->active_max,
+                     active);
         stat_add(&f->idle_mean, &f->idle_m2, &f->idle_n, &f->idle_min, &f->idle_max,
                  off - f->active_end);
         f->active_start = f->active_end = off;
@@ -213,8 +213,8 @@ bool flow_add_packet(struct flow *f, const struct flow_pkt *p, uint64_t activity
 }
 
 /* Mean and m2 of the union of two Welford accumulators (Chan et al.). */
-static void moments_combine(uint64_t na, double ma, double m2a, uint64_t nb, double mb,
-                            double m2b, double *mean, double *m2)
+static void moments_combine(uint64_t na, double ma, double m2a, uint64_t nb, double mb, double m2b,
+                            double *mean, double *m2)
 {
     uint64_t n = na + nb;
     if (na == 0) {
@@ -414,8 +414,7 @@ void flow_features_compute(const struct flow *f, double out[FEAT_COUNT])
     double act_mean = f->active_mean, act_m2 = f->active_m2;
     uint32_t act_n = f->active_n, act_min = f->active_min, act_max = f->active_max;
     if (!cic && f->active_end > f->active_start)
-        stat_add(&act_mean, &act_m2, &act_n, &act_min, &act_max,
-                 f->active_end - f->active_start);
+        stat_add(&act_mean, &act_m2, &act_n, &act_min, &act_max, f->active_end - f->active_start);
     period_features(act_n, act_mean, act_m2, act_max, act_min, &out[FEAT_ACTIVE_MEAN]);
     period_features(f->idle_n, f->idle_mean, f->idle_m2, f->idle_max, f->idle_min,
                     &out[FEAT_IDLE_MEAN]);

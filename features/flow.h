@@ -41,10 +41,10 @@ struct flow_dir {
     uint32_t len_min, len_max;
     uint32_t first_off, last_off; /* time of first/last packet in this direction */
     uint32_t iat_min, iat_max;
-    uint32_t psh, urg;       /* packets with PSH / URG */
-    uint32_t act_data;       /* packets with payload >= 1 (cic: first packet excluded) */
-    int32_t hdr_min;         /* smallest L4 header; INT32_MAX until a packet is seen */
-    int32_t win_first, win_last; /* TCP window of the first/last packet; -1 when none */
+    uint32_t psh, urg;              /* packets with PSH / URG */
+    uint32_t act_data;              /* packets with payload >= 1 (cic: first packet excluded) */
+    int32_t hdr_min;                /* smallest L4 header; INT32_MAX until a packet is seen */
+    int32_t win_first, win_last;    /* TCP window of the first/last packet; -1 when none */
     uint32_t bulk_start, bulk_last; /* candidate bulk: first/last packet time */
     uint32_t bulk_cand_pkts, bulk_cand_bytes;
     uint32_t bulks, bulk_pkts, bulk_dur;
@@ -73,29 +73,29 @@ struct flow {
     struct flow_key key;
     /* Statistics: flow_start() zeroes everything from here on. */
     struct flow_dir dir[2];
-    double iat_mean, iat_m2;    /* all packets, arrival order */
+    double iat_mean, iat_m2; /* all packets, arrival order */
     double active_mean, active_m2, idle_mean, idle_m2;
     uint32_t iat_min, iat_max;
     uint32_t active_n, active_min, active_max;
     uint32_t idle_n, idle_min, idle_max;
     uint32_t active_start, active_end; /* current activity period (offsets) */
-    uint32_t flag_cnt[8];       /* packets with each TCP flag, bit order FIN..CWR */
-    uint32_t first_payload;     /* payload of the first packet (cic double count) */
-    uint32_t subflow_gaps;      /* gaps > 1 s between consecutive packets */
-    uint32_t pkts_at_report;    /* for callers that report flows while they run */
+    uint32_t flag_cnt[8];              /* packets with each TCP flag, bit order FIN..CWR */
+    uint32_t first_payload;            /* payload of the first packet (cic double count) */
+    uint32_t subflow_gaps;             /* gaps > 1 s between consecutive packets */
+    uint32_t pkts_at_report;           /* for callers that report flows while they run */
     uint32_t report_off;
-    uint8_t first_flags;        /* TCP flags of the first packet */
+    uint8_t first_flags; /* TCP flags of the first packet */
     uint8_t icmp_type, icmp_code;
 };
 
 /* Packet as seen by a flow: what flow_add_packet() needs, already mode-adjusted by the table. */
 struct flow_pkt {
-    uint64_t ts;         /* microseconds */
-    uint32_t payload;    /* mode's payload length */
-    int32_t header;      /* mode's L4 header length */
-    int32_t window;      /* TCP window, or -1 */
+    uint64_t ts;      /* microseconds */
+    uint32_t payload; /* mode's payload length */
+    int32_t header;   /* mode's L4 header length */
+    int32_t window;   /* TCP window, or -1 */
     uint8_t tcp_flags;
-    uint8_t from_ep;     /* key endpoint (0/1) that sent it */
+    uint8_t from_ep; /* key endpoint (0/1) that sent it */
     uint8_t icmp_type, icmp_code;
 };
 

@@ -11,12 +11,12 @@
 #include <string.h>
 #include <time.h>
 
-static const char *const id_names_cic[] = {"Flow ID",          " Source IP", " Source Port",
-                                           " Destination IP", " Destination Port",
-                                           " Protocol",       " Timestamp"};
-static const char *const id_names_fixed[] = {"Flow ID",        "Source IP", "Source Port",
-                                             "Destination IP", "Destination Port",
-                                             "Protocol",       "Timestamp"};
+static const char *const id_names_cic[] = {"Flow ID",         " Source IP",        " Source Port",
+                                           " Destination IP", " Destination Port", " Protocol",
+                                           " Timestamp"};
+static const char *const id_names_fixed[] = {"Flow ID",        "Source IP",        "Source Port",
+                                             "Destination IP", "Destination Port", "Protocol",
+                                             "Timestamp"};
 
 static char *put_str(char *p, const char *s)
 {
@@ -187,8 +187,8 @@ size_t flow_csv_format_header(char *buf, size_t cap, enum feat_mode mode)
     return (size_t)(p - buf);
 }
 
-size_t flow_csv_format_row(char *buf, size_t cap, const struct flow *f,
-                           const double v[FEAT_COUNT], enum feat_mode mode)
+size_t flow_csv_format_row(char *buf, size_t cap, const struct flow *f, const double v[FEAT_COUNT],
+                           enum feat_mode mode)
 {
     if (cap < FLOW_CSV_ROW_MAX / 2)
         return 0;

@@ -27,8 +27,8 @@ size_t flow_csv_format_header(char *buf, size_t cap, enum feat_mode mode);
 
 /* Writes the identifier and feature columns of f (values v from flow_features_compute) into
  * buf, without a newline. Returns the length, or 0 if cap < FLOW_CSV_ROW_MAX / 2. */
-size_t flow_csv_format_row(char *buf, size_t cap, const struct flow *f,
-                           const double v[FEAT_COUNT], enum feat_mode mode);
+size_t flow_csv_format_row(char *buf, size_t cap, const struct flow *f, const double v[FEAT_COUNT],
+                           enum feat_mode mode);
 
 /* Formats one number as described above into p (at least 40 bytes); returns the end. */
 char *flow_csv_format_number(char *p, double v);

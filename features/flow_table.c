@@ -32,23 +32,23 @@ struct flow_table {
     struct flow_table_config cfg;
     flow_end_fn on_end;
     void *user;
-    struct flow *slots;     /* capacity entries, mmap'd */
+    struct flow *slots; /* capacity entries, mmap'd */
     size_t slots_bytes;
-    uint32_t *buckets;      /* nbuckets chain heads */
+    uint32_t *buckets; /* nbuckets chain heads */
     uint32_t bucket_mask;
-    uint32_t high_water;    /* slots [0, high_water) have been used */
-    uint32_t free_head;     /* free stack through chain_next */
+    uint32_t high_water; /* slots [0, high_water) have been used */
+    uint32_t free_head;  /* free stack through chain_next */
     uint32_t sweep_cursor;
-    double sweep_credit;    /* slots owed to the sweep */
-    uint64_t sweep_last;    /* packet time of the last expire call */
-    uint64_t now;           /* newest packet time */
-    uint64_t rng;           /* eviction sampling */
+    double sweep_credit; /* slots owed to the sweep */
+    uint64_t sweep_last; /* packet time of the last expire call */
+    uint64_t now;        /* newest packet time */
+    uint64_t rng;        /* eviction sampling */
     struct flow_table_stats stats;
 };
 
 static const char *const end_names[FLOW_END_COUNT] = {
-    [FLOW_END_IDLE] = "idle",       [FLOW_END_ACTIVE] = "active", [FLOW_END_FIN] = "fin",
-    [FLOW_END_RST] = "rst",         [FLOW_END_EVICTED] = "evicted", [FLOW_END_FLUSH] = "flush",
+    [FLOW_END_IDLE] = "idle", [FLOW_END_ACTIVE] = "active",   [FLOW_END_FIN] = "fin",
+    [FLOW_END_RST] = "rst",   [FLOW_END_EVICTED] = "evicted", [FLOW_END_FLUSH] = "flush",
 };
 
 const char *flow_end_name(enum flow_end why)
@@ -80,8 +80,7 @@ void flow_table_config_defaults(struct flow_table_config *c, enum feat_mode mode
 int flow_table_config_check(const struct flow_table_config *c, char *why, size_t why_len)
 {
     if (c->capacity < 16 || c->capacity > (1u << 30)) {
-        snprintf(why, why_len, "flow table capacity %" PRIu32 " is outside 16..2^30",
-                 c->capacity);
+        snprintf(why, why_len, "flow table capacity %" PRIu32 " is outside 16..2^30", c->capacity);
         return -EINVAL;
     }
     if (c->active_timeout_us == 0 || c->active_timeout_us > FLOW_MAX_ACTIVE_TIMEOUT_US) {
@@ -214,8 +213,8 @@ struct flow_table *flow_table_create(const struct flow_table_config *config, flo
     /* Anonymous mmap: zero pages on first touch, so slots never used cost no memory. (Huge
      * pages were measured slower here: first-touch zeroing dominates either way.) */
     t->slots_bytes = (size_t)config->capacity * sizeof(struct flow);
-    t->slots = mmap(NULL, t->slots_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                    -1, 0);
+    t->slots =
+        mmap(NULL, t->slots_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (t->slots == MAP_FAILED) {
         t->slots = NULL;
         goto fail;
@@ -484,8 +483,8 @@ size_t flow_table_expire(struct flow_table *t, uint64_t now, size_t budget)
     if (t->sweep_last == 0 || now < t->sweep_last)
         t->sweep_last = now;
     /* Owe the sweep a share of the used slots proportional to the packet time that passed. */
-    t->sweep_credit += (double)t->high_water * (double)(now - t->sweep_last) /
-                       (double)t->cfg.sweep_period_us;
+    t->sweep_credit +=
+        (double)t->high_water * (double)(now - t->sweep_last) / (double)t->cfg.sweep_period_us;
     t->sweep_last = now;
     if (t->sweep_credit > t->high_water)
         t->sweep_credit = t->high_water;

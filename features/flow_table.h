@@ -34,7 +34,7 @@
 #define FLOW_TABLE_EVICT_SAMPLES   8
 
 struct flow_table_config {
-    uint32_t capacity;            /* max concurrent flows */
+    uint32_t capacity; /* max concurrent flows */
     enum feat_mode mode;
     uint64_t idle_timeout_us;     /* fixed mode; 0 disables */
     uint64_t active_timeout_us;   /* from the first packet; 1 .. FLOW_MAX_ACTIVE_TIMEOUT_US */
@@ -55,8 +55,8 @@ DD_NODISCARD int flow_table_config_check(const struct flow_table_config *c, char
 
 enum flow_end {
     FLOW_END_IDLE = 0,
-    FLOW_END_ACTIVE,  /* active timeout */
-    FLOW_END_FIN,     /* TCP FIN (cic: first FIN; fixed: both FINs) */
+    FLOW_END_ACTIVE, /* active timeout */
+    FLOW_END_FIN,    /* TCP FIN (cic: first FIN; fixed: both FINs) */
     FLOW_END_RST,
     FLOW_END_EVICTED, /* table full */
     FLOW_END_FLUSH,   /* end of input or shutdown */
@@ -70,9 +70,9 @@ const char *flow_end_name(enum flow_end why);
 typedef void (*flow_end_fn)(void *user, const struct flow *f, enum flow_end why);
 
 struct flow_table_stats {
-    uint64_t packets;          /* offered to flow_table_add */
-    uint64_t packets_skipped;  /* not part of this mode's flows (cic: IPv6) */
-    uint64_t ts_backwards;     /* packets stamped earlier than the newest seen */
+    uint64_t packets;         /* offered to flow_table_add */
+    uint64_t packets_skipped; /* not part of this mode's flows (cic: IPv6) */
+    uint64_t ts_backwards;    /* packets stamped earlier than the newest seen */
     uint64_t flows_created;
     uint64_t flows_ended[FLOW_END_COUNT];
     uint64_t flows_emitted;

@@ -4,8 +4,9 @@
 #   1. Release build with -Werror; ctest runs unit and integration tests.
 #   2. ASan+UBSan build; ctest runs the unit and integration tests again (the integration tests
 #      push every capture in ../shared/data through the sanitized extractor when it is present).
-#   3. clang libFuzzer build; each fuzz harness runs briefly over its committed corpus.
-#   4. clang-format check of every C file.
+#   3. ThreadSanitizer build of the stress tests (rings pushed from two threads).
+#   4. clang libFuzzer build; each fuzz harness runs briefly over its committed corpus.
+#   5. clang-format check of every C file.
 #
 # usage: scripts/test.sh [--quick]    (--quick: step 1 only)
 # env:   JOBS (default: nproc), DDOSD_FUZZ_SECONDS (default 20)
@@ -64,6 +65,11 @@ cmake --build build-asan -j "$jobs"
 step "sanitizer tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'unit|integration'
+
+step "thread sanitizer build (stress tests)"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DDDOSD_SANITIZE=thread -DDDOSD_WERROR=ON >/dev/null
+cmake --build build-tsan -j "$jobs" --target stress_ring
+TSAN_OPTIONS=halt_on_error=1 run_ctest --test-dir build-tsan --output-on-failure -L stress
 
 step "fuzz build (clang, libFuzzer)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DDDOSD_FUZZ=ON \
