@@ -152,6 +152,9 @@ static void usage(FILE *to)
             "      --max-flows N       flow table capacity (default 1048576); when full, the\n"
             "                          least recently seen of a few sampled flows is ended\n"
             "      --seed N            hash seed (default random); output does not depend on it\n"
+            "other:\n"
+            "  -h, --help              this text\n"
+            "      --version           print the version\n"
             "\n"
             "examples:\n"
             "  ddos-flows -r attack.pcap -o flows.csv\n"
@@ -333,8 +336,14 @@ static int parse_args(int argc, char **argv, struct options *o)
                             "behaviour (CICFlowMeter has no idle timeout)\n");
         o->table.idle_timeout_us = (uint64_t)llround(o->idle_s * 1e6);
     }
-    if (o->active_s > 0)
+    if (o->active_s > 0) {
         o->table.active_timeout_us = (uint64_t)llround(o->active_s * 1e6);
+        /* A short active timeout caps the defaults that would otherwise exceed it. */
+        if (o->idle_s <= 0 && o->table.idle_timeout_us > o->table.active_timeout_us)
+            o->table.idle_timeout_us = o->table.active_timeout_us;
+        if (o->table.close_linger_us > o->table.active_timeout_us)
+            o->table.close_linger_us = o->table.active_timeout_us;
+    }
     if (o->max_flows)
         o->table.capacity = o->max_flows;
     o->table.seed = o->seed;

@@ -312,7 +312,7 @@ int capture_inputs_expand(const char *const *args, size_t nargs, char ***files, 
         closedir(d);
         if (rc == 0 && n == first) {
             snprintf(err, CAPTURE_ERRBUF_SIZE,
-                     "no capture files (*.pcap, *.pcapng, *.cap) in directory %s", args[i]);
+                     "no capture files (*.pcap, *.pcapng, *.cap, *.dmp) in directory %s", args[i]);
             rc = -ENOENT;
         }
         if (rc == 0)

@@ -92,7 +92,7 @@ const char *capture_source_name(const struct capture_source *src);
 void capture_source_close(struct capture_source *src);
 
 /* Expands input arguments into a list of capture files: a file is taken as is, a directory
- * contributes its regular files whose names end in .pcap, .pcapng or .cap (sorted by name,
+ * contributes its regular files whose names end in .pcap, .pcapng, .cap or .dmp (sorted by name,
  * not recursive). Returns 0 and a malloc'd array of malloc'd
  * strings (free with capture_inputs_free), or -errno with a message in err. An empty directory
  * is an error ("no capture files in DIR"). */

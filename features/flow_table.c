@@ -93,9 +93,14 @@ int flow_table_config_check(const struct flow_table_config *c, char *why, size_t
                  c->idle_timeout_us / 1e6, c->active_timeout_us / 1e6);
         return -EINVAL;
     }
-    if (c->close_linger_us > c->active_timeout_us || c->activity_timeout_us == 0 ||
-        c->sweep_period_us == 0) {
-        snprintf(why, why_len, "linger, activity and sweep periods must be positive and short");
+    if (c->close_linger_us > c->active_timeout_us) {
+        snprintf(why, why_len,
+                 "TCP close linger (%.3f s) is longer than the active timeout (%.3f s)",
+                 c->close_linger_us / 1e6, c->active_timeout_us / 1e6);
+        return -EINVAL;
+    }
+    if (c->activity_timeout_us == 0 || c->sweep_period_us == 0) {
+        snprintf(why, why_len, "the activity threshold and the sweep period must be positive");
         return -EINVAL;
     }
     return 0;
@@ -334,10 +339,11 @@ static enum flow_end flow_deadline_passed(const struct flow_table *t, const stru
 {
     if (now > f->first_ts && now - f->first_ts > t->cfg.active_timeout_us)
         return FLOW_END_ACTIVE;
-    if (t->cfg.mode == FEAT_MODE_CIC)
-        return FLOW_END_COUNT;
+    /* cic has no idle timeout by default, but honours one when asked (--idle-timeout). */
     if (t->cfg.idle_timeout_us && now > f->last_ts && now - f->last_ts > t->cfg.idle_timeout_us)
         return FLOW_END_IDLE;
+    if (t->cfg.mode == FEAT_MODE_CIC)
+        return FLOW_END_COUNT;
     if ((f->tcp_state & FLOW_TCP_CLOSED) ||
         (f->tcp_state & (FLOW_TCP_FIN_FWD | FLOW_TCP_FIN_BWD)) ==
             (FLOW_TCP_FIN_FWD | FLOW_TCP_FIN_BWD)) {

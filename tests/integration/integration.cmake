@@ -1,0 +1,18 @@
+# Integration tests (label "integration"): ddos-flows run end to end on captures.
+#   fixtures         the crafted captures of tests/data (tests/data/make_fixtures.py writes them
+#                    and the expected numbers in fixtures.json); needs nothing outside the repo.
+#   shared_captures  every capture of ../shared/data/captures (third-party traffic); meant for
+#                    the sanitizer build; skipped (exit 77) when ../shared/data is absent.
+# Both are stdlib-only Python scripts; tshark, when installed, is used as an independent decoder.
+set(DDOSD_PYTHON /usr/bin/python3)
+
+add_test(NAME fixtures
+  COMMAND ${DDOSD_PYTHON} ${PROJECT_SOURCE_DIR}/tests/integration/run_fixtures.py
+    --bin $<TARGET_FILE:ddos-flows> --data ${PROJECT_SOURCE_DIR}/tests/data)
+set_tests_properties(fixtures PROPERTIES LABELS integration TIMEOUT 300)
+
+add_test(NAME shared_captures
+  COMMAND ${DDOSD_PYTHON} ${PROJECT_SOURCE_DIR}/tests/integration/shared_captures.py
+    --bin $<TARGET_FILE:ddos-flows>)
+set_tests_properties(shared_captures PROPERTIES SKIP_RETURN_CODE 77 LABELS integration
+  TIMEOUT 600)
