@@ -16,3 +16,9 @@ add_test(NAME shared_captures
     --bin $<TARGET_FILE:ddos-flows>)
 set_tests_properties(shared_captures PROPERTIES SKIP_RETURN_CODE 77 LABELS integration
   TIMEOUT 600)
+
+# Live capture on a veth pair in a namespace the test creates (root only; 77 = skipped).
+add_test(NAME live_capture
+  COMMAND bash ${PROJECT_SOURCE_DIR}/tests/integration/live_capture.sh $<TARGET_FILE:ddos-flows>)
+set_tests_properties(live_capture PROPERTIES LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 120
+  RUN_SERIAL TRUE)
