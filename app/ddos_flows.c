@@ -52,6 +52,9 @@ struct options {
     double idle_s, active_s; /* < 0: mode default */
     uint32_t max_flows;
     uint64_t seed;
+    bool snapshots;
+    uint32_t snapshot_packets;
+    double snapshot_interval_s;
     int progress; /* -1: auto (a terminal) */
     bool quiet;
 };
@@ -152,6 +155,11 @@ static void usage(FILE *to)
             "      --max-flows N       flow table capacity (default 1048576); when full, the\n"
             "                          least recently seen of a few sampled flows is ended\n"
             "      --seed N            hash seed (default random); output does not depend on it\n"
+            "      --snapshots         also write rows for running flows, as the detector scores\n"
+            "                          them: after their first packets and then at intervals;\n"
+            "                          adds an Emit column (end or snapshot)\n"
+            "      --snapshot-packets N   first snapshot after N packets (default 5)\n"
+            "      --snapshot-interval S  then at most every S seconds of packet time (default 1)\n"
             "other:\n"
             "  -h, --help              this text\n"
             "      --version           print the version\n"
@@ -204,6 +212,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         OPT_SNAPLEN,
         OPT_NOPROMISC,
         OPT_VERSION,
+        OPT_SNAPSHOTS,
+        OPT_SNAP_PACKETS,
+        OPT_SNAP_INTERVAL,
     };
     static const struct option longopts[] = {
         {"read", required_argument, NULL, 'r'},
@@ -224,6 +235,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"snaplen", required_argument, NULL, OPT_SNAPLEN},
         {"no-promisc", no_argument, NULL, OPT_NOPROMISC},
         {"version", no_argument, NULL, OPT_VERSION},
+        {"snapshots", no_argument, NULL, OPT_SNAPSHOTS},
+        {"snapshot-packets", required_argument, NULL, OPT_SNAP_PACKETS},
+        {"snapshot-interval", required_argument, NULL, OPT_SNAP_INTERVAL},
         {NULL, 0, NULL, 0},
     };
     o->inputs = calloc((size_t)argc, sizeof(char *));
@@ -307,6 +321,22 @@ static int parse_args(int argc, char **argv, struct options *o)
             }
             o->capture.snaplen = (int)u;
             break;
+        case OPT_SNAPSHOTS:
+            o->snapshots = true;
+            break;
+        case OPT_SNAP_PACKETS:
+            if (parse_u64(optarg, &u) != 0 || u < 1 || u > 1000000) {
+                fprintf(stderr, "ddos-flows: --snapshot-packets takes 1..1000000\n");
+                return -EINVAL;
+            }
+            o->snapshot_packets = (uint32_t)u;
+            break;
+        case OPT_SNAP_INTERVAL:
+            if (parse_seconds(optarg, &o->snapshot_interval_s) != 0) {
+                fprintf(stderr, "ddos-flows: --snapshot-interval takes seconds in (0, 4000]\n");
+                return -EINVAL;
+            }
+            break;
         case OPT_NOPROMISC:
             o->capture.promiscuous = false;
             break;
@@ -318,6 +348,11 @@ static int parse_args(int argc, char **argv, struct options *o)
     if (optind < argc) {
         fprintf(stderr, "ddos-flows: unexpected argument '%s' (inputs are given with -r)\n",
                 argv[optind]);
+        return -EINVAL;
+    }
+    if (o->iface && o->manifest_path) {
+        fprintf(stderr, "ddos-flows: --manifest labels capture files; it cannot label a live "
+                        "interface (-i)\n");
         return -EINVAL;
     }
     if (o->iface && o->ninputs) {
@@ -347,6 +382,11 @@ static int parse_args(int argc, char **argv, struct options *o)
     if (o->max_flows)
         o->table.capacity = o->max_flows;
     o->table.seed = o->seed;
+    if (o->snapshots) {
+        o->table.report_first_packets = o->snapshot_packets ? o->snapshot_packets : 5;
+        o->table.report_interval_us =
+            (uint64_t)llround((o->snapshot_interval_s > 0 ? o->snapshot_interval_s : 1.0) * 1e6);
+    }
     char why[200];
     if (flow_table_config_check(&o->table, why, sizeof(why)) != 0) {
         fprintf(stderr, "ddos-flows: %s\n", why);
@@ -357,12 +397,10 @@ static int parse_args(int argc, char **argv, struct options *o)
     return 0;
 }
 
-static void write_row(void *user, const struct flow *f, enum flow_end why)
+static void write_flow(struct run *r, const struct flow *f, const char *emit)
 {
-    struct run *r = user;
     double v[FEAT_COUNT];
     char row[FLOW_CSV_ROW_MAX];
-    (void)why;
     flow_features_compute(f, v);
     size_t n = flow_csv_format_row(row, sizeof(row), f, v, r->opt->mode);
     if (r->manifest) {
@@ -372,10 +410,27 @@ static void write_row(void *user, const struct flow *f, enum flow_end why)
         memcpy(row + n, label, l);
         n += l;
     }
+    if (r->opt->snapshots) {
+        row[n++] = ',';
+        size_t l = strlen(emit);
+        memcpy(row + n, emit, l);
+        n += l;
+    }
     row[n++] = '\n';
     if (fwrite(row, 1, n, r->out) != n)
         r->write_errors++;
     r->rows++;
+}
+
+static void write_row(void *user, const struct flow *f, enum flow_end why)
+{
+    (void)why;
+    write_flow(user, f, "end");
+}
+
+static void write_snapshot(void *user, const struct flow *f)
+{
+    write_flow(user, f, "snapshot");
 }
 
 /* Reader thread: decodes one packet into the burst being filled (at most BURST per dispatch,
@@ -598,6 +653,8 @@ static void print_summary(struct run *r, FILE *to, double elapsed)
     if (ts->flows_suppressed)
         fprintf(to, "; not written (< %" PRIu32 " packets) %" PRIu64, cfg->emit_min_packets,
                 ts->flows_suppressed);
+    if (ts->reports)
+        fprintf(to, "; snapshots of running flows %" PRIu64, ts->reports);
     fprintf(to,
             "\n  flow table: %" PRIu32 " slots, %zu bytes per flow, peak %" PRIu32
             " concurrent flows\n",
@@ -621,12 +678,13 @@ static int write_summary_json(struct run *r, const char *path, double elapsed)
             ",\"flow_table_bytes\":%zu,\"bytes_per_flow\":%.1f,\"flow_struct_bytes\":%zu"
             ",\"peak_flows\":%" PRIu32 ",\"flows_created\":%" PRIu64
             ",\"flows_suppressed\":%" PRIu64 ",\"packets_skipped\":%" PRIu64
-            ",\"ts_backwards\":%" PRIu64 ",\"damaged_inputs\":%" PRIu64 ",\"decode\":{",
+            ",\"ts_backwards\":%" PRIu64 ",\"damaged_inputs\":%" PRIu64 ",\"snapshots\":%" PRIu64
+            ",\"decode\":{",
             r->packets, r->bytes, r->rows, elapsed, elapsed > 0 ? r->packets / elapsed : 0.0,
             feat_mode_name(cfg->mode), cfg->capacity, flow_table_memory(r->table),
             (double)flow_table_memory(r->table) / cfg->capacity, sizeof(struct flow),
             ts->peak_active, ts->flows_created, ts->flows_suppressed, ts->packets_skipped,
-            ts->ts_backwards, r->damaged_inputs);
+            ts->ts_backwards, r->damaged_inputs, ts->reports);
     for (int i = 0; i < DECODE_STATUS_COUNT; i++)
         fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", decode_status_name((enum decode_status)i),
                 r->decode[i]);
@@ -706,6 +764,8 @@ int main(int argc, char **argv)
     r.table = flow_table_create(&opt.table, write_row, &r);
     if (!r.table)
         goto out;
+    if (opt.snapshots)
+        flow_table_set_report(r.table, write_snapshot, &r);
     if (opt.out_path) {
         r.out = fopen(opt.out_path, "w");
         if (!r.out) {
@@ -722,6 +782,8 @@ int main(int argc, char **argv)
     fwrite(header, 1, hn, r.out);
     if (manifest)
         fputs(opt.mode == FEAT_MODE_CIC ? ", Label" : ",Label", r.out);
+    if (opt.snapshots)
+        fputs(",Emit", r.out);
     fputc('\n', r.out);
 
     r.files = files;

@@ -48,7 +48,9 @@ static int parse_cidr(const char *text, struct manifest_rule *r)
         *slash = '\0';
         char *end;
         prefix = strtol(slash + 1, &end, 10);
-        if (*end != '\0' || slash[1] == '\0')
+        /* Digits only: strtol alone would take "/-1" (read as "no prefix", i.e. /32), "/+8"
+         * and "/ 8". */
+        if (*end != '\0' || slash[1] < '0' || slash[1] > '9')
             return -EINVAL;
     }
     memset(r->net, 0, sizeof(r->net));
@@ -111,7 +113,8 @@ static int parse_rule(const json_t *jr, struct manifest_rule *r, char *what, siz
         r->port = (int)json_integer_value(v);
     }
     if (copy_label(r->label, json_object_get(jr, "label")) != 0) {
-        snprintf(what, what_len, "rule \"label\" must be a short string without commas");
+        snprintf(what, what_len,
+                 "rule \"label\" must be a short string without commas, quotes or line breaks");
         return -EINVAL;
     }
     return 0;
@@ -162,7 +165,8 @@ struct manifest *manifest_load(const char *path, char *err, size_t err_len)
             snprintf(c->path, need, "%s/%s", base, p);
         c->real_path = realpath(c->path, NULL);
         if (copy_label(c->label, json_object_get(jc, "label")) != 0) {
-            snprintf(what, sizeof(what), "\"label\" must be a short string without commas");
+            snprintf(what, sizeof(what),
+                     "\"label\" must be a short string without commas, quotes or line breaks");
             goto bad_entry;
         }
         const json_t *rules = json_object_get(jc, "rules");
@@ -241,8 +245,14 @@ static bool rule_matches(const struct manifest_rule *r, const struct flow *f)
     }
     if (r->proto >= 0 && r->proto != f->key.proto)
         return false;
-    if (r->port >= 0 && r->port != f->key.port[0] && r->port != f->key.port[1])
-        return false;
+    if (r->port >= 0) {
+        /* Only TCP and UDP flows have ports: an ICMP echo flow keeps its identifier in the
+         * key's port fields (flow_key_from_packet), which a port rule must not match. */
+        if (f->key.proto != IPPROTO_NUM_TCP && f->key.proto != IPPROTO_NUM_UDP)
+            return false;
+        if (r->port != f->key.port[0] && r->port != f->key.port[1])
+            return false;
+    }
     return true;
 }
 

@@ -9,7 +9,8 @@
  *
  * DESIGN: the legacy (cic) quirks live in flow_features_compute and in three spots of the update
  * path, each marked "cic:". Everything else is shared, so the two modes cannot drift apart.
- * References to "§n" are sections of docs/features.md (and of the CICFlowMeter reference). */
+ * References to "§n" are sections of the CICFlowMeter reference (../shared/docs/
+ * cicflowmeter-features.md); docs/features.md explains every column for users. */
 #include "features/flow.h"
 
 #include <limits.h>

@@ -32,6 +32,8 @@ struct flow_table {
     struct flow_table_config cfg;
     flow_end_fn on_end;
     void *user;
+    flow_report_fn on_report;
+    void *report_user;
     struct flow *slots; /* capacity entries, mmap'd */
     size_t slots_bytes;
     uint32_t *buckets; /* nbuckets chain heads */
@@ -209,7 +211,8 @@ struct flow_table *flow_table_create(const struct flow_table_config *config, flo
     t->user = user;
     if (t->cfg.seed == 0 && getrandom(&t->cfg.seed, sizeof(t->cfg.seed), 0) != sizeof(uint64_t))
         t->cfg.seed = 0x5eed5eed5eedull ^ (uint64_t)(uintptr_t)t;
-    t->rng = t->cfg.seed ^ 0xa5a5a5a5a5a5a5a5ull;
+    /* Eviction sampling must not depend on the (random) hash seed: output stays reproducible. */
+    t->rng = 0xa5a5a5a5a5a5a5a5ull;
 
     uint32_t nbuckets = 16;
     while (nbuckets < config->capacity)
@@ -371,6 +374,27 @@ static void flow_tcp_track(struct flow *f, const struct flow_pkt *fp, bool fwd)
         f->close_off = off;
 }
 
+void flow_table_set_report(struct flow_table *t, flow_report_fn on_report, void *user)
+{
+    t->on_report = on_report;
+    t->report_user = user;
+}
+
+/* Reports a running flow when it is due (after its first packets, then at intervals). */
+static void flow_maybe_report(struct flow_table *t, struct flow *f)
+{
+    uint32_t n = flow_packets(f);
+    uint32_t off = (uint32_t)(f->last_ts - f->first_ts);
+    bool due = (t->cfg.report_first_packets && n == t->cfg.report_first_packets) ||
+               (t->cfg.report_interval_us && off - f->report_off >= t->cfg.report_interval_us);
+    if (!due)
+        return;
+    f->report_off = off;
+    f->pkts_at_report = n;
+    t->stats.reports++;
+    t->on_report(t->report_user, f);
+}
+
 /* The body of flow_table_add once the key and hash are known. */
 static struct flow *flow_table_add_keyed(struct flow_table *t, const struct flow_key *keyp,
                                          const struct flow_pkt *fpp, uint32_t hash)
@@ -385,8 +409,12 @@ static struct flow *flow_table_add_keyed(struct flow_table *t, const struct flow
             break;
         idx = c->chain_next;
     }
-    if (idx == SLOT_NONE)
-        return flow_create(t, &key, hash, &fp); /* its first packet defines forward */
+    if (idx == SLOT_NONE) {
+        struct flow *nf = flow_create(t, &key, hash, &fp); /* its first packet defines forward */
+        if (t->on_report)
+            flow_maybe_report(t, nf);
+        return nf;
+    }
 
     struct flow *f = &t->slots[idx];
     const bool cic = t->cfg.mode == FEAT_MODE_CIC;
@@ -403,6 +431,8 @@ static struct flow *flow_table_add_keyed(struct flow_table *t, const struct flow
         f = flow_create(t, &key, hash, &fp);
         if (cic && due == FLOW_END_ACTIVE)
             f->fwd_ep = inherited_fwd;
+        if (t->on_report)
+            flow_maybe_report(t, f);
         return f;
     }
 
@@ -416,6 +446,8 @@ static struct flow *flow_table_add_keyed(struct flow_table *t, const struct flow
     } else if (key.proto == IPPROTO_NUM_TCP) {
         flow_tcp_track(f, &fp, fwd);
     }
+    if (t->on_report)
+        flow_maybe_report(t, f);
     return f;
 }
 

@@ -43,6 +43,11 @@ struct flow_table_config {
     uint64_t sweep_period_us;     /* the expiry scan covers the table once per this */
     uint64_t seed;                /* hash and eviction seed; 0 picks a random one */
     uint32_t emit_min_packets;    /* flows with fewer packets are ended silently */
+    /* Reports of running flows (snapshots), for scoring a flood while it lasts: a flow is
+     * reported when it reaches report_first_packets packets, and again whenever a packet comes
+     * report_interval_us or more after its previous report. 0 disables either. */
+    uint32_t report_first_packets;
+    uint64_t report_interval_us;
 };
 
 /* Fills c with the defaults of a mode: fixed: idle 60 s, active 120 s, linger 2 s, emit >= 1;
@@ -69,6 +74,10 @@ const char *flow_end_name(enum flow_end why);
  * during the call. The callback must not call back into the table. */
 typedef void (*flow_end_fn)(void *user, const struct flow *f, enum flow_end why);
 
+/* Called with a running flow that is due a report (see report_first_packets). f stays in the
+ * table; the callback may read it (flow_features_compute) but must not call into the table. */
+typedef void (*flow_report_fn)(void *user, const struct flow *f);
+
 struct flow_table_stats {
     uint64_t packets;         /* offered to flow_table_add */
     uint64_t packets_skipped; /* not part of this mode's flows (cic: IPv6) */
@@ -78,6 +87,7 @@ struct flow_table_stats {
     uint64_t flows_emitted;
     uint64_t flows_suppressed; /* ended below emit_min_packets (cic: 1-packet flows) */
     uint64_t evictions;        /* == flows_ended[FLOW_END_EVICTED] */
+    uint64_t reports;          /* snapshots of running flows handed to the report callback */
     uint32_t active;
     uint32_t peak_active;
 };
@@ -88,6 +98,9 @@ struct flow_table;
  * memory). on_end may be NULL. */
 struct flow_table *flow_table_create(const struct flow_table_config *config, flow_end_fn on_end,
                                      void *user);
+
+/* Sets the callback for reports of running flows (NULL disables them). */
+void flow_table_set_report(struct flow_table *t, flow_report_fn on_report, void *user);
 
 /* Frees the table without emitting anything (call flow_table_flush first). Accepts NULL. */
 void flow_table_destroy(struct flow_table *t);
