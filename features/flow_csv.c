@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -76,7 +77,11 @@ char *flow_csv_format_number(char *p, double v)
         }
         return p;
     }
-    return p + snprintf(p, 40, "%.10g", v);
+    /* Rare (tiny or huge values): the shortest text that reads back as the same double. */
+    int n = snprintf(p, 40, "%.15g", v);
+    if (strtod(p, NULL) != v)
+        n = snprintf(p, 40, "%.17g", v);
+    return p + n;
 }
 
 char *flow_csv_format_addr(char *p, const uint8_t addr[16], int ip_version)

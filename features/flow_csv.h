@@ -6,10 +6,11 @@
  * identifier and feature columns with clean names, without the duplicate, plus ICMP Type and
  * ICMP Code. Callers append their own columns (Label, predictions) and the newline.
  *
- * Numbers: integral values print as integers; others with up to 6 decimals (more significant
- * digits for tiny values); infinities and NaN as Java prints them ("Infinity", "NaN"), which
- * pandas reads as floats. Formatting avoids printf on the common paths: a one-packet-per-flow
- * flood makes this the hot path of the extractor. */
+ * Numbers: integral values below 1e15 print as integers; others between 1e-3 and 9e12 with up to
+ * 6 decimals; anything else as the shortest of %.15g / %.17g that reads back exactly; infinities
+ * and NaN as Java prints them ("Infinity", "NaN"), which pandas reads as floats. Formatting avoids
+ * printf on the common paths: a one-packet-per-flow flood makes this the hot path of the extractor.
+ */
 #ifndef DD_FEATURES_FLOW_CSV_H
 #define DD_FEATURES_FLOW_CSV_H
 

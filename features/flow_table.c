@@ -91,13 +91,13 @@ int flow_table_config_check(const struct flow_table_config *c, char *why, size_t
         return -EINVAL;
     }
     if (c->idle_timeout_us > c->active_timeout_us) {
-        snprintf(why, why_len, "idle timeout (%.3f s) is longer than the active timeout (%.3f s)",
+        snprintf(why, why_len, "idle timeout (%.6f s) is longer than the active timeout (%.6f s)",
                  c->idle_timeout_us / 1e6, c->active_timeout_us / 1e6);
         return -EINVAL;
     }
     if (c->close_linger_us > c->active_timeout_us) {
         snprintf(why, why_len,
-                 "TCP close linger (%.3f s) is longer than the active timeout (%.3f s)",
+                 "TCP close linger (%.6f s) is longer than the active timeout (%.6f s)",
                  c->close_linger_us / 1e6, c->active_timeout_us / 1e6);
         return -EINVAL;
     }
