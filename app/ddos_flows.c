@@ -36,6 +36,7 @@
 #include "common/ring.h"
 #include "features/flow_csv.h"
 #include "features/flow_table.h"
+#include "inference/model.h"
 
 enum { BURST = 256, NBURSTS = 32, EXPIRE_BUDGET = 4096, OUT_BUFFER = 1 << 20 };
 
@@ -46,6 +47,7 @@ struct options {
     const char *out_path;
     const char *manifest_path;
     const char *summary_json;
+    const char *model_path;
     struct capture_options capture;
     struct flow_table_config table;
     enum feat_mode mode;
@@ -94,6 +96,8 @@ struct run {
     FILE *out;
     const struct manifest *manifest;
     const struct manifest_capture *labels; /* of the current input, NULL when unlabelled */
+    struct model *model;                   /* --model, NULL without */
+    uint64_t predicted_attacks;
     uint64_t rows;
     uint64_t write_errors;
     uint64_t damaged_inputs;
@@ -141,6 +145,9 @@ static void usage(FILE *to)
             "      --manifest M.json   add a Label column from a ground-truth manifest; without\n"
             "                          -r, reads every capture the manifest lists\n"
             "      --summary-json F    also write the end-of-run summary as JSON to F\n"
+            "      --model FILE        score every row with a ddosd model file (see\n"
+            "                          docs/model-format.md): adds Predicted Label and Attack\n"
+            "                          Score (the model's attack probability) columns\n"
             "  -q, --quiet             no summary on stderr\n"
             "      --progress/--no-progress  force the progress line on or off (default: on\n"
             "                          when stderr is a terminal)\n"
@@ -213,6 +220,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         OPT_NOPROMISC,
         OPT_VERSION,
         OPT_SNAPSHOTS,
+        OPT_MODEL,
         OPT_SNAP_PACKETS,
         OPT_SNAP_INTERVAL,
     };
@@ -236,6 +244,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"no-promisc", no_argument, NULL, OPT_NOPROMISC},
         {"version", no_argument, NULL, OPT_VERSION},
         {"snapshots", no_argument, NULL, OPT_SNAPSHOTS},
+        {"model", required_argument, NULL, OPT_MODEL},
         {"snapshot-packets", required_argument, NULL, OPT_SNAP_PACKETS},
         {"snapshot-interval", required_argument, NULL, OPT_SNAP_INTERVAL},
         {NULL, 0, NULL, 0},
@@ -320,6 +329,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return -EINVAL;
             }
             o->capture.snaplen = (int)u;
+            break;
+        case OPT_MODEL:
+            o->model_path = optarg;
             break;
         case OPT_SNAPSHOTS:
             o->snapshots = true;
@@ -409,6 +421,17 @@ static void write_flow(struct run *r, const struct flow *f, const char *emit)
         size_t l = strlen(label);
         memcpy(row + n, label, l);
         n += l;
+    }
+    if (r->model) {
+        struct model_score sc;
+        model_score(r->model, v, &sc);
+        r->predicted_attacks += sc.is_attack;
+        row[n++] = ',';
+        size_t l = strlen(sc.label);
+        memcpy(row + n, sc.label, l);
+        n += l;
+        row[n++] = ',';
+        n = (size_t)(flow_csv_format_number(row + n, sc.p_attack) - row);
     }
     if (r->opt->snapshots) {
         row[n++] = ',';
@@ -655,6 +678,9 @@ static void print_summary(struct run *r, FILE *to, double elapsed)
                 ts->flows_suppressed);
     if (ts->reports)
         fprintf(to, "; snapshots of running flows %" PRIu64, ts->reports);
+    if (r->model)
+        fprintf(to, "\n  model: %" PRIu64 " of %" PRIu64 " rows scored as attacks",
+                r->predicted_attacks, r->rows);
     fprintf(to,
             "\n  flow table: %" PRIu32 " slots, %zu bytes per flow, peak %" PRIu32
             " concurrent flows\n",
@@ -722,6 +748,21 @@ int main(int argc, char **argv)
         r.manifest = manifest;
     }
 
+    if (opt.model_path) {
+        char merr[MODEL_ERR_LEN];
+        r.model = model_load_file(opt.model_path, merr, sizeof(merr));
+        if (!r.model) {
+            fprintf(stderr, "ddos-flows: %s\n", merr);
+            goto out;
+        }
+        if (model_feature_mode(r.model) != opt.mode) {
+            fprintf(stderr, "ddos-flows: %s was trained on %s features; add --compat %s\n",
+                    opt.model_path, feat_mode_name(model_feature_mode(r.model)),
+                    feat_mode_name(model_feature_mode(r.model)));
+            goto out;
+        }
+    }
+
     /* Resolve and open-check every input before writing anything: a typo fails fast. */
     if (opt.ninputs) {
         if (capture_inputs_expand(opt.inputs, opt.ninputs, &files, &nfiles, err) != 0) {
@@ -782,6 +823,8 @@ int main(int argc, char **argv)
     fwrite(header, 1, hn, r.out);
     if (manifest)
         fputs(opt.mode == FEAT_MODE_CIC ? ", Label" : ",Label", r.out);
+    if (r.model)
+        fputs(",Predicted Label,Attack Score", r.out);
     if (opt.snapshots)
         fputs(",Emit", r.out);
     fputc('\n', r.out);
@@ -862,6 +905,7 @@ out:
     free(r.bursts);
     capture_inputs_free(files, nfiles);
     manifest_free(manifest);
+    model_unref(r.model);
     free(opt.inputs);
     return status;
 }

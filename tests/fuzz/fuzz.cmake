@@ -2,3 +2,4 @@
 # With DDOSD_FUZZ=ON every library is built with -fsanitize=fuzzer-no-link (root CMakeLists.txt),
 # so coverage reaches the code under test, not only the harness.
 ddosd_fuzz_target(fuzz_decode decode LIBS ddosd_decode)
+ddosd_fuzz_target(fuzz_model model LIBS ddosd_inference)

@@ -22,3 +22,4 @@ add_test(NAME live_capture
   COMMAND bash ${PROJECT_SOURCE_DIR}/tests/integration/live_capture.sh $<TARGET_FILE:ddos-flows>)
 set_tests_properties(live_capture PROPERTIES LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 120
   RUN_SERIAL TRUE)
+ddosd_inference_integration_test(model_parity integration/model_parity.py ARGS --bin $<TARGET_FILE:ddos-model>)
