@@ -18,18 +18,16 @@ Usage: /usr/bin/python3 tests/integration/run_fixtures.py --bin build/app/ddos-f
            --data tests/data
 """
 import argparse
-import csv
-import io
 import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 
-MODES = ("fixed", "cic")
-SANITIZER_MARKS = ("runtime error", "AddressSanitizer", "LeakSanitizer")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from flowcheck import MODES, Checks, Run, run_flows, sanitizer_marks  # noqa: E402
+
 # Columns before the features: Flow ID, Source IP, Source Port, Destination IP,
 # Destination Port, Protocol, Timestamp.
 N_ID_COLUMNS = 7
@@ -38,65 +36,6 @@ ALL_OPTIONS = ["--read", "--interface", "--filter", "--snaplen", "--no-promisc",
                "--manifest", "--summary-json", "--quiet", "--progress", "--no-progress",
                "--compat", "--idle-timeout", "--active-timeout", "--max-flows", "--seed",
                "--version", "--help"]
-
-
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("PASS %s" % name)
-        else:
-            self.failed += 1
-            print("FAIL %s%s" % (name, " -- " + detail if detail else ""))
-        sys.stdout.flush()
-        return ok
-
-    def equal(self, name, got, want):
-        return self.check(name, got == want, "expected %r, got %r" % (want, got))
-
-
-class Run:
-    """One ddos-flows invocation and everything it produced."""
-
-    def __init__(self, rc, stdout, stderr, csv_text, summary):
-        self.rc = rc
-        self.stdout = stdout
-        self.stderr = stderr
-        self.csv_text = csv_text
-        self.summary = summary
-        self.header = []
-        self.rows = []
-        self.csv_error = None
-        if csv_text is not None:
-            try:
-                table = list(csv.reader(io.StringIO(csv_text), strict=True))
-                if not table:
-                    raise csv.Error("empty output: no header")
-                self.header = [c.strip() for c in table[0]]
-                self.rows = table[1:]
-            except csv.Error as e:
-                self.csv_error = str(e)
-
-    def col(self, name):
-        """Index of the first column called name (cic repeats Fwd Header Length)."""
-        return self.header.index(name)
-
-    def dicts(self):
-        out = []
-        for r in self.rows:
-            d = {}
-            for k, v in zip(self.header, r):
-                d.setdefault(k, v)
-            out.append(d)
-        return out
-
-    def packet_sum(self):
-        fi, bi = self.col("Total Fwd Packets"), self.col("Total Backward Packets")
-        return sum(int(float(r[fi])) + int(float(r[bi])) for r in self.rows)
 
 
 class Tool:
@@ -110,40 +49,17 @@ class Tool:
         """Runs ddos-flows with args (plus -o/--summary-json in a fresh temp folder)."""
         self.n += 1
         work = os.path.join(self.tmp, "run%03d" % self.n)
-        os.makedirs(work)
-        out = os.path.join(work, "flows.csv")
-        summ = os.path.join(work, "summary.json")
-        cmd = [self.bin] + list(args)
-        if want_csv and not stdout_csv:
-            cmd += ["-o", out]
-        if want_summary:
-            cmd += ["--summary-json", summ]
-        try:
-            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
-        except subprocess.TimeoutExpired:
+        r = run_flows(self.bin, args, work, 300, want_csv=want_csv, want_summary=want_summary,
+                      stdout_csv=stdout_csv)
+        if r.timed_out:
             self.c.check("run %s" % " ".join(args), False, "timed out after 300 s")
             return Run(-1, "", "", None, None)
-        stdout = p.stdout.decode("utf-8", "replace")
-        stderr = p.stderr.decode("utf-8", "replace")
-        marks = [m for m in SANITIZER_MARKS if m in stderr]
+        marks = sanitizer_marks(r.stderr)
         if marks:
             self.c.check("sanitizers quiet: %s" % " ".join(args), False,
-                         "stderr mentions %s:\n%s" % (", ".join(marks), stderr[-3000:]))
-        csv_text = None
-        if stdout_csv:
-            csv_text = stdout
-        elif want_csv and os.path.exists(out):
-            with open(out, encoding="utf-8", errors="replace") as f:
-                csv_text = f.read()
-        summary = None
-        if want_summary and os.path.exists(summ):
-            try:
-                with open(summ) as f:
-                    summary = json.load(f)
-            except ValueError as e:
-                self.c.check("summary json parses", False, str(e))
-        r = Run(p.returncode, stdout, stderr, csv_text, summary)
-        r.out_path = out
+                         "stderr mentions %s:\n%s" % (", ".join(marks), r.stderr[-3000:]))
+        if r.summary_error is not None:
+            self.c.check("summary json parses", False, r.summary_error)
         return r
 
     def extract(self, inputs, mode, extra=(), **kw):
@@ -529,8 +445,7 @@ def main():
         check_stdout(c, tool, data)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (c.passed, c.failed))
-    return 1 if c.failed else 0
+    return c.report()
 
 
 if __name__ == "__main__":

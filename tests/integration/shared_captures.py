@@ -20,19 +20,16 @@ Usage: /usr/bin/python3 tests/integration/shared_captures.py --bin build-asan/ap
            [--shared-dir ../shared/data]
 """
 import argparse
-import csv
-import io
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from flowcheck import MODES, Checks, run_flows, sanitizer_marks  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MODES = ("fixed", "cic")
-SANITIZER_MARKS = ("runtime error", "AddressSanitizer", "LeakSanitizer")
 # One-way floods: every packet's 5-tuple is a flow of its own or repeats one, with no TCP
 # teardown and no gap near a timeout, so flows == distinct 5-tuples.
 FLOODS = ("syn2020-chunk", "syn-ecn-cwr-spoofed", "isakmp-amplification", "udp-flood-port0",
@@ -41,48 +38,10 @@ TSHARK_FIELDS = ("ip.src", "ipv6.src", "ip.dst", "ipv6.dst", "tcp.srcport", "udp
                  "tcp.dstport", "udp.dstport", "ip.proto")
 
 
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("PASS %s" % name)
-        else:
-            self.failed += 1
-            print("FAIL %s%s" % (name, " -- " + detail if detail else ""))
-        sys.stdout.flush()
-        return ok
-
-
 def run_tool(binary, capture, mode, work):
-    out = os.path.join(work, "flows-%s.csv" % mode)
-    summ = os.path.join(work, "summary-%s.json" % mode)
-    cmd = [binary, "-r", capture, "--compat", mode, "-q", "-o", out, "--summary-json", summ]
-    t = time.monotonic()
-    try:
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=500)
-        rc, stderr = p.returncode, p.stderr.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired:
-        rc, stderr = None, "timed out after 500 s"
-    elapsed = time.monotonic() - t
-    header, rows, err = [], [], None
-    try:
-        with open(out, newline="", encoding="utf-8", errors="replace") as f:
-            table = list(csv.reader(f, strict=True))
-        header = [h.strip() for h in table[0]]
-        rows = table[1:]
-    except (OSError, IndexError, csv.Error) as e:
-        err = "%s: %s" % (type(e).__name__, e)
-    summary = None
-    try:
-        with open(summ) as f:
-            summary = json.load(f)
-    except (OSError, ValueError):
-        pass
-    return rc, stderr, header, rows, err, summary, elapsed
+    """ddos-flows -r capture --compat mode into work/<mode>; a flowcheck.Run."""
+    return run_flows(binary, ["-r", capture, "--compat", mode, "-q"], os.path.join(work, mode),
+                     500)
 
 
 def first(value):
@@ -145,30 +104,30 @@ def main():
             work = os.path.join(tmp, name)
             os.makedirs(work)
             res = {m: run_tool(binary, path, m, work) for m in MODES}
-            sf, sc = res["fixed"][5] or {}, res["cic"][5] or {}
+            sf = res["fixed"].summary or {}
             print("%s: %s packets, flows fixed %d / cic %d, elapsed %.2f s / %.2f s"
-                  % (name, sf.get("packets", "?"), len(res["fixed"][3]), len(res["cic"][3]),
-                     res["fixed"][6], res["cic"][6]))
+                  % (name, sf.get("packets", "?"), len(res["fixed"].rows), len(res["cic"].rows),
+                     res["fixed"].elapsed, res["cic"].elapsed))
             for mode in MODES:
-                rc, stderr, header, rows, err, summary, _ = res[mode]
+                r = res[mode]
+                rc, stderr, header, rows, summary = r.rc, r.stderr, r.header, r.rows, r.summary
+                err = r.csv_error if r.csv_text is not None else "no CSV written"
                 label = "%s [%s]" % (name, mode)
                 c.check("%s: exit 0" % label, rc == 0, "exit %s, stderr: %s" % (rc, stderr[-2000:]))
-                marks = [m for m in SANITIZER_MARKS if m in stderr]
+                marks = sanitizer_marks(stderr)
                 c.check("%s: no sanitizer report" % label, not marks,
                         "%s in stderr:\n%s" % (", ".join(marks), stderr[-4000:]))
                 if not c.check("%s: csv and summary written" % label,
                                err is None and summary is not None, err or "no summary"):
                     continue
-                bad = [i + 2 for i, r in enumerate(rows) if len(r) != len(header)]
+                bad = [i + 2 for i, row in enumerate(rows) if len(row) != len(header)]
                 c.check("%s: %d rows have the header's %d columns" % (label, len(rows),
                                                                      len(header)),
                         not bad, "lines %s" % bad[:10])
                 c.check("%s: summary flows == rows" % label, summary.get("flows") == len(rows),
                         "summary %s, rows %d" % (summary.get("flows"), len(rows)))
                 try:
-                    fi = header.index("Total Fwd Packets")
-                    bi = header.index("Total Backward Packets")
-                    total = sum(int(float(r[fi])) + int(float(r[bi])) for r in rows)
+                    total = r.packet_sum()
                 except (ValueError, IndexError) as e:
                     c.check("%s: no packet lost" % label, False, "cannot sum packets: %s" % e)
                     continue
@@ -190,7 +149,7 @@ def main():
                     print("SKIP %s: flows == distinct 5-tuples (tshark not installed)" % name)
                     continue
                 tuples, terr = tshark_tuples(tshark, path)
-                rows = res["fixed"][3]
+                rows = res["fixed"].rows
                 if tuples is None:
                     c.check("%s: tshark reads it" % name, False, terr)
                     continue
@@ -198,8 +157,7 @@ def main():
                         % (name, len(rows), len(tuples)), len(rows) == len(tuples))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (c.passed, c.failed))
-    return 1 if c.failed else 0
+    return c.report()
 
 
 if __name__ == "__main__":

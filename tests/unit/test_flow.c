@@ -30,73 +30,11 @@
 #include "features/flow.h"
 #include "features/flow_table.h"
 
-#define SEC 1000000ull
-/* 2017-07-07 14:00:00 UTC, the CIC-IDS2017 Friday. */
-#define T0 1499436000000000ull
+#include "flow_test_util.h"
 
 /* ---- packets ---------------------------------------------------------------------------- */
 
-/* The skeleton of a decoded IPv4/IPv6 packet with an L4 header. */
-static struct pkt_info pkt_base(int ipv, const char *src, uint16_t sport, const char *dst,
-                                uint16_t dport, uint8_t proto)
-{
-    struct pkt_info p;
-    memset(&p, 0, sizeof(p));
-    int af = ipv == 6 ? AF_INET6 : AF_INET;
-    assert_int_equal(inet_pton(af, src, p.src), 1);
-    assert_int_equal(inet_pton(af, dst, p.dst), 1);
-    p.ip_version = (uint8_t)ipv;
-    p.proto = proto;
-    p.sport = sport;
-    p.dport = dport;
-    p.flags = PKT_F_L4;
-    p.ip_header_len = ipv == 6 ? 40 : 20;
-    return p;
-}
-
-/* payload_len: L4 payload from the IP lengths; captured: CICFlowMeter's length (Ethernet padding
- * included). */
-static void pkt_set_payload(struct pkt_info *p, uint32_t payload_len, uint32_t captured)
-{
-    p->payload_len = payload_len;
-    p->payload_captured = captured;
-    p->ip_total_len = p->ip_header_len + p->l4_header_len + payload_len;
-    p->wire_len = p->caplen = 14 + p->ip_total_len + (captured - payload_len);
-}
-
-static struct pkt_info tcp_pkt(int ipv, const char *src, uint16_t sport, const char *dst,
-                               uint16_t dport, uint8_t flags, uint16_t window, uint16_t hdr,
-                               uint32_t payload_len, uint32_t captured)
-{
-    struct pkt_info p = pkt_base(ipv, src, sport, dst, dport, IPPROTO_NUM_TCP);
-    p.tcp_flags = flags;
-    p.tcp_window = window;
-    p.l4_header_len = hdr;
-    pkt_set_payload(&p, payload_len, captured);
-    return p;
-}
-
-static struct pkt_info udp_pkt(int ipv, const char *src, uint16_t sport, const char *dst,
-                               uint16_t dport, uint32_t payload_len, uint32_t captured)
-{
-    struct pkt_info p = pkt_base(ipv, src, sport, dst, dport, IPPROTO_NUM_UDP);
-    p.l4_header_len = 8;
-    pkt_set_payload(&p, payload_len, captured);
-    return p;
-}
-
-static struct pkt_info icmp_pkt(int ipv, const char *src, const char *dst, uint8_t type,
-                                uint8_t code, uint16_t id, uint32_t payload_len)
-{
-    struct pkt_info p =
-        pkt_base(ipv, src, 0, dst, 0, ipv == 6 ? IPPROTO_NUM_ICMPV6 : IPPROTO_NUM_ICMP);
-    p.icmp_type = type;
-    p.icmp_code = code;
-    p.icmp_id = id;
-    p.l4_header_len = 8;
-    pkt_set_payload(&p, payload_len, payload_len);
-    return p;
-}
+/* pkt_base, pkt_tcp, pkt_udp and pkt_icmp (flow_test_util.h) build the decoded packets. */
 
 /* A non-first IPv4 fragment: no L4 header, so no ports, flags or lengths for the flow table. */
 static struct pkt_info frag_pkt(const char *src, const char *dst, uint8_t proto, uint32_t bytes)
@@ -123,16 +61,16 @@ static struct pkt_info conv_tcp(const struct conv *c, int from_a, uint8_t flags,
                                 uint16_t hdr, uint32_t payload_len, uint32_t captured)
 {
     if (from_a)
-        return tcp_pkt(c->ipv, c->a, c->aport, c->b, c->bport, flags, win, hdr, payload_len,
+        return pkt_tcp(c->ipv, c->a, c->aport, c->b, c->bport, flags, win, hdr, payload_len,
                        captured);
-    return tcp_pkt(c->ipv, c->b, c->bport, c->a, c->aport, flags, win, hdr, payload_len, captured);
+    return pkt_tcp(c->ipv, c->b, c->bport, c->a, c->aport, flags, win, hdr, payload_len, captured);
 }
 
 static struct pkt_info conv_udp(const struct conv *c, int from_a, uint32_t payload_len)
 {
     if (from_a)
-        return udp_pkt(c->ipv, c->a, c->aport, c->b, c->bport, payload_len, payload_len);
-    return udp_pkt(c->ipv, c->b, c->bport, c->a, c->aport, payload_len, payload_len);
+        return pkt_udp(c->ipv, c->a, c->aport, c->b, c->bport, payload_len, payload_len);
+    return pkt_udp(c->ipv, c->b, c->bport, c->a, c->aport, payload_len, payload_len);
 }
 
 /* ---- tables and ended flows ------------------------------------------------------------- */
@@ -163,19 +101,11 @@ static void sink_on_end(void *user, const struct flow *f, enum flow_end why)
 static struct flow_table *table_new(enum feat_mode mode, struct sink *s)
 {
     struct flow_table_config c;
-    flow_table_config_defaults(&c, mode);
-    c.capacity = 1024;
-    c.seed = 0x1234;
-    c.sweep_period_us = SEC; /* the sweep covers the table once per second of packet time */
+    config_for(&c, mode, 1024, 0x1234);
     memset(s, 0, sizeof(*s));
     struct flow_table *t = flow_table_create(&c, sink_on_end, s);
     assert_non_null(t);
     return t;
-}
-
-static struct flow *add(struct flow_table *t, struct pkt_info p, uint64_t ts)
-{
-    return flow_table_add(t, &p, ts);
 }
 
 /* ---- assertions ------------------------------------------------------------------------- */
@@ -474,7 +404,7 @@ static void test_flow_cic_golden_first_fragments(void **state)
 {
     struct sink s;
     struct flow_table *t = table_new(FEAT_MODE_CIC, &s);
-    struct pkt_info p = udp_pkt(4, "172.16.0.5", 900, "192.168.50.1", 1808, 1472, 1472);
+    struct pkt_info p = pkt_udp(4, "172.16.0.5", 900, "192.168.50.1", 1808, 1472, 1472);
     p.flags |= PKT_F_FRAGMENT;
     add(t, p, T0);
     add(t, p, T0 + 1);
@@ -503,18 +433,18 @@ static void test_flow_cic_golden_protocol0(void **state)
     uint64_t ts = T0;
     assert_non_null(add(t, frag_pkt(a, b, IPPROTO_NUM_UDP, 1480), ts));
     assert_non_null(add(t, frag_pkt(a, b, IPPROTO_NUM_UDP, 1480), ts += 10));
-    assert_non_null(add(t, icmp_pkt(4, a, b, 8, 0, 77, 56), ts += 10));
-    assert_non_null(add(t, icmp_pkt(4, b, a, 0, 0, 77, 56), ts += 10));
+    assert_non_null(add(t, pkt_icmp(4, a, b, 8, 0, 77, 56), ts += 10));
+    assert_non_null(add(t, pkt_icmp(4, b, a, 0, 0, 77, 56), ts += 10));
     struct pkt_info gre = pkt_base(4, a, 0, b, 0, 47);
     gre.flags = 0; /* no L4 decoded */
     gre.payload_len = 100;
     assert_non_null(add(t, gre, ts += 10));
     assert_non_null(add(t, frag_pkt(a, b, IPPROTO_NUM_UDP, 1480), ts += 10));
     /* TCP between the same hosts and protocol 0 between other hosts are other flows. */
-    add(t, tcp_pkt(4, a, 1000, b, 80, TCP_SYN, 1024, 20, 0, 6), ts += 10);
-    add(t, tcp_pkt(4, b, 80, a, 1000, TCP_SYN | TCP_ACK, 1024, 20, 0, 6), ts += 10);
-    add(t, icmp_pkt(4, "10.1.1.1", b, 8, 0, 77, 56), ts += 10);
-    add(t, icmp_pkt(4, "10.1.1.1", b, 8, 0, 78, 56), ts += 10);
+    add(t, pkt_tcp(4, a, 1000, b, 80, TCP_SYN, 1024, 20, 0, 6), ts += 10);
+    add(t, pkt_tcp(4, b, 80, a, 1000, TCP_SYN | TCP_ACK, 1024, 20, 0, 6), ts += 10);
+    add(t, pkt_icmp(4, "10.1.1.1", b, 8, 0, 77, 56), ts += 10);
+    add(t, pkt_icmp(4, "10.1.1.1", b, 8, 0, 78, 56), ts += 10);
     flow_table_flush(t);
     assert_int_equal(flow_table_stats(t)->flows_created, 3);
     assert_int_equal(s.n, 3);
@@ -659,9 +589,9 @@ static void test_flow_cic_single_packet_flows_suppressed(void **state)
 {
     struct sink s;
     struct flow_table *t = table_new(FEAT_MODE_CIC, &s);
-    add(t, tcp_pkt(4, "203.0.113.9", 1234, "10.0.0.2", 80, TCP_SYN, 1024, 20, 0, 6), T0);
-    add(t, udp_pkt(4, "203.0.113.10", 1234, "10.0.0.2", 53, 30, 30), T0 + 1);
-    add(t, icmp_pkt(4, "203.0.113.11", "10.0.0.2", 8, 0, 1, 56), T0 + 2);
+    add(t, pkt_tcp(4, "203.0.113.9", 1234, "10.0.0.2", 80, TCP_SYN, 1024, 20, 0, 6), T0);
+    add(t, pkt_udp(4, "203.0.113.10", 1234, "10.0.0.2", 53, 30, 30), T0 + 1);
+    add(t, pkt_icmp(4, "203.0.113.11", "10.0.0.2", 8, 0, 1, 56), T0 + 2);
     flow_table_flush(t);
     const struct flow_table_stats *st = flow_table_stats(t);
     assert_int_equal(s.n, 0);
@@ -747,9 +677,9 @@ static void test_flow_cic_ipv6_skipped(void **state)
     struct sink s;
     struct flow_table *t = table_new(FEAT_MODE_CIC, &s);
     assert_null(
-        add(t, tcp_pkt(6, "2001:db8::1", 40000, "2001:db8::2", 80, TCP_SYN, 1000, 40, 0, 0), T0));
-    assert_null(add(t, udp_pkt(6, "2001:db8::2", 80, "2001:db8::1", 40000, 10, 10), T0 + 1));
-    assert_null(add(t, icmp_pkt(6, "2001:db8::1", "2001:db8::2", 128, 0, 1, 8), T0 + 2));
+        add(t, pkt_tcp(6, "2001:db8::1", 40000, "2001:db8::2", 80, TCP_SYN, 1000, 40, 0, 0), T0));
+    assert_null(add(t, pkt_udp(6, "2001:db8::2", 80, "2001:db8::1", 40000, 10, 10), T0 + 1));
+    assert_null(add(t, pkt_icmp(6, "2001:db8::1", "2001:db8::2", 128, 0, 1, 8), T0 + 2));
     const struct flow_table_stats *st = flow_table_stats(t);
     assert_int_equal(st->packets, 3);
     assert_int_equal(st->packets_skipped, 3);
@@ -841,8 +771,8 @@ static void test_flow_cic_zero_duration_rates(void **state)
     const struct conv c = {4, "10.0.0.1", 5000, "10.0.0.2", 6000};
     add(t, conv_udp(&c, FROM_A, 100), T0);
     add(t, conv_udp(&c, FROM_B, 100), T0);
-    add(t, icmp_pkt(4, "10.0.0.3", "10.0.0.4", 8, 0, 1, 56), T0);
-    add(t, icmp_pkt(4, "10.0.0.4", "10.0.0.3", 0, 0, 1, 56), T0);
+    add(t, pkt_icmp(4, "10.0.0.3", "10.0.0.4", 8, 0, 1, 56), T0);
+    add(t, pkt_icmp(4, "10.0.0.4", "10.0.0.3", 0, 0, 1, 56), T0);
     flow_table_flush(t);
     assert_int_equal(s.n, 2);
     const double *v = s.e[0].v;
@@ -1086,7 +1016,7 @@ static void test_flow_fixed_single_syn_emitted(void **state)
     struct flow_table *t = table_new(FEAT_MODE_FIXED, &s);
     const char *src[] = {"198.51.100.7", "203.0.113.99", "192.0.2.200"};
     for (int i = 0; i < 3; i++)
-        add(t, tcp_pkt(4, src[i], (uint16_t)(1024 + i), "10.0.0.2", 80, TCP_SYN, 512, 20, 0, 6),
+        add(t, pkt_tcp(4, src[i], (uint16_t)(1024 + i), "10.0.0.2", 80, TCP_SYN, 512, 20, 0, 6),
             T0 + (uint64_t)i);
     (void)flow_table_expire(t, T0 + 2, 1024);
     assert_int_equal(flow_table_expire(t, T0 + 61 * SEC, 1024), 3);
@@ -1155,12 +1085,12 @@ static void test_flow_fixed_icmp_echo(void **state)
 {
     struct sink s;
     struct flow_table *t = table_new(FEAT_MODE_FIXED, &s);
-    struct flow *f = add(t, icmp_pkt(4, "10.0.0.1", "10.0.0.2", 8, 0, 0x1234, 56), T0);
-    assert_ptr_equal(add(t, icmp_pkt(4, "10.0.0.2", "10.0.0.1", 0, 0, 0x1234, 56), T0 + 300), f);
-    assert_ptr_not_equal(add(t, icmp_pkt(4, "10.0.0.1", "10.0.0.2", 8, 0, 0x1235, 56), T0 + 400),
+    struct flow *f = add(t, pkt_icmp(4, "10.0.0.1", "10.0.0.2", 8, 0, 0x1234, 56), T0);
+    assert_ptr_equal(add(t, pkt_icmp(4, "10.0.0.2", "10.0.0.1", 0, 0, 0x1234, 56), T0 + 300), f);
+    assert_ptr_not_equal(add(t, pkt_icmp(4, "10.0.0.1", "10.0.0.2", 8, 0, 0x1235, 56), T0 + 400),
                          f);
-    struct flow *f6 = add(t, icmp_pkt(6, "2001:db8::1", "2001:db8::2", 128, 0, 7, 16), T0 + 500);
-    assert_ptr_equal(add(t, icmp_pkt(6, "2001:db8::2", "2001:db8::1", 129, 0, 7, 16), T0 + 600),
+    struct flow *f6 = add(t, pkt_icmp(6, "2001:db8::1", "2001:db8::2", 128, 0, 7, 16), T0 + 500);
+    assert_ptr_equal(add(t, pkt_icmp(6, "2001:db8::2", "2001:db8::1", 129, 0, 7, 16), T0 + 600),
                      f6);
     flow_table_flush(t);
     assert_int_equal(s.n, 3);
@@ -1216,7 +1146,7 @@ static void test_flow_fixed_icmp_echo(void **state)
     /* An unreachable (type 3, code 3) keeps its own type and code. */
     flow_table_destroy(t);
     t = table_new(FEAT_MODE_FIXED, &s);
-    add(t, icmp_pkt(4, "10.0.0.2", "10.0.0.1", 3, 3, 0, 36), T0);
+    add(t, pkt_icmp(4, "10.0.0.2", "10.0.0.1", 3, 3, 0, 36), T0);
     flow_table_flush(t);
     ASSERT_FEAT(s.e[0].v, FEAT_ICMP_TYPE, 3);
     ASSERT_FEAT(s.e[0].v, FEAT_ICMP_CODE, 3);
@@ -1426,13 +1356,10 @@ static void test_flow_fixed_backwards_timestamps(void **state)
 
 static void assert_vectors_identical(const double *a, const double *b)
 {
-    for (int i = 0; i < FEAT_COUNT; i++) {
-        bool same = (isnan(a[i]) && isnan(b[i])) || a[i] == b[i];
-        if (!same) {
-            print_error("%s: snapshot %.17g, ended %.17g\n", feat_name((enum feat_id)i), a[i],
-                        b[i]);
-            fail();
-        }
+    int i = feat_first_difference(a, b);
+    if (i < FEAT_COUNT) {
+        print_error("%s: snapshot %.17g, ended %.17g\n", feat_name((enum feat_id)i), a[i], b[i]);
+        fail();
     }
 }
 

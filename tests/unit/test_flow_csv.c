@@ -21,63 +21,24 @@
 #include "features/flow_csv.h"
 #include "features/flow_table.h"
 
-#define SEC 1000000ull
-#define T0  1499436000000000ull /* 2017-07-07 14:00:00 UTC */
+#include "flow_test_util.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static struct pkt_info pkt_base(int ipv, const char *src, uint16_t sport, const char *dst,
-                                uint16_t dport, uint8_t proto)
-{
-    struct pkt_info p;
-    memset(&p, 0, sizeof(p));
-    int af = ipv == 6 ? AF_INET6 : AF_INET;
-    assert_int_equal(inet_pton(af, src, p.src), 1);
-    assert_int_equal(inet_pton(af, dst, p.dst), 1);
-    p.ip_version = (uint8_t)ipv;
-    p.proto = proto;
-    p.sport = sport;
-    p.dport = dport;
-    p.flags = PKT_F_L4;
-    return p;
-}
+/* This file's packets (built with flow_test_util.h): TCP with a 20-byte header, UDP with the
+ * payload captured as it is. Flows from them: flow_build (flow_test_util.h). */
 
 static struct pkt_info tcp_pkt(int ipv, const char *src, uint16_t sport, const char *dst,
                                uint16_t dport, uint8_t flags, uint16_t window, uint32_t payload_len,
                                uint32_t captured)
 {
-    struct pkt_info p = pkt_base(ipv, src, sport, dst, dport, IPPROTO_NUM_TCP);
-    p.tcp_flags = flags;
-    p.tcp_window = window;
-    p.l4_header_len = 20;
-    p.payload_len = payload_len;
-    p.payload_captured = captured;
-    return p;
+    return pkt_tcp(ipv, src, sport, dst, dport, flags, window, 20, payload_len, captured);
 }
 
 static struct pkt_info udp_pkt(int ipv, const char *src, uint16_t sport, const char *dst,
                                uint16_t dport, uint32_t payload)
 {
-    struct pkt_info p = pkt_base(ipv, src, sport, dst, dport, IPPROTO_NUM_UDP);
-    p.l4_header_len = 8;
-    p.payload_len = p.payload_captured = payload;
-    return p;
-}
-
-/* Builds f from n packets exactly as the flow table would (one flow, no timeouts). */
-static void flow_build(struct flow *f, enum feat_mode mode, const struct pkt_info *pkts,
-                       const uint64_t *ts, size_t n)
-{
-    struct flow_key k, k2;
-    struct flow_pkt fp;
-    memset(f, 0, sizeof(*f));
-    assert_true(flow_key_from_packet(mode, &pkts[0], ts[0], &k, &fp));
-    flow_start(f, &k, mode, &fp);
-    for (size_t i = 1; i < n; i++) {
-        assert_true(flow_key_from_packet(mode, &pkts[i], ts[i], &k2, &fp));
-        assert_memory_equal(&k, &k2, sizeof(k));
-        (void)flow_add_packet(f, &fp, 5 * SEC);
-    }
+    return pkt_udp(ipv, src, sport, dst, dport, payload, payload);
 }
 
 /* Formats v with flow_csv_format_number into a NUL-terminated static buffer. */

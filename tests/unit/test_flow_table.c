@@ -22,58 +22,29 @@
 #include "features/flow.h"
 #include "features/flow_table.h"
 
-#define SEC 1000000ull
-#define T0  1499436000000000ull /* 2017-07-07 14:00:00 UTC */
+#include "flow_test_util.h"
 
 /* ---- packets ---------------------------------------------------------------------------- */
 
-static struct pkt_info pkt_base(int ipv, const char *src, uint16_t sport, const char *dst,
-                                uint16_t dport, uint8_t proto)
-{
-    struct pkt_info p;
-    memset(&p, 0, sizeof(p));
-    int af = ipv == 6 ? AF_INET6 : AF_INET;
-    assert_int_equal(inet_pton(af, src, p.src), 1);
-    assert_int_equal(inet_pton(af, dst, p.dst), 1);
-    p.ip_version = (uint8_t)ipv;
-    p.proto = proto;
-    p.sport = sport;
-    p.dport = dport;
-    p.flags = PKT_F_L4;
-    p.ip_header_len = ipv == 6 ? 40 : 20;
-    return p;
-}
+/* This file's packets (built with flow_test_util.h): TCP with window 1024 and a 20-byte header,
+ * ICMP with 56 bytes of payload, the payload captured as it is. */
 
 static struct pkt_info tcp_pkt(int ipv, const char *src, uint16_t sport, const char *dst,
                                uint16_t dport, uint8_t flags, uint32_t payload)
 {
-    struct pkt_info p = pkt_base(ipv, src, sport, dst, dport, IPPROTO_NUM_TCP);
-    p.tcp_flags = flags;
-    p.tcp_window = 1024;
-    p.l4_header_len = 20;
-    p.payload_len = p.payload_captured = payload;
-    return p;
+    return pkt_tcp(ipv, src, sport, dst, dport, flags, 1024, 20, payload, payload);
 }
 
 static struct pkt_info udp_pkt(int ipv, const char *src, uint16_t sport, const char *dst,
                                uint16_t dport, uint32_t payload)
 {
-    struct pkt_info p = pkt_base(ipv, src, sport, dst, dport, IPPROTO_NUM_UDP);
-    p.l4_header_len = 8;
-    p.payload_len = p.payload_captured = payload;
-    return p;
+    return pkt_udp(ipv, src, sport, dst, dport, payload, payload);
 }
 
 static struct pkt_info icmp_pkt(int ipv, const char *src, const char *dst, uint8_t type,
                                 uint16_t id)
 {
-    struct pkt_info p =
-        pkt_base(ipv, src, 0, dst, 0, ipv == 6 ? IPPROTO_NUM_ICMPV6 : IPPROTO_NUM_ICMP);
-    p.icmp_type = type;
-    p.icmp_id = id;
-    p.l4_header_len = 8;
-    p.payload_len = p.payload_captured = 56;
-    return p;
+    return pkt_icmp(ipv, src, dst, type, 0, id, 56);
 }
 
 /* Reverses a packet's direction. */
@@ -93,11 +64,6 @@ static struct pkt_info udp_flow_pkt(uint32_t i)
     char src[32];
     snprintf(src, sizeof(src), "10.%u.%u.%u", (i >> 16) & 255, (i >> 8) & 255, i & 255);
     return udp_pkt(4, src, 40000, "192.0.2.1", 53, 40);
-}
-
-static struct flow *add(struct flow_table *t, struct pkt_info p, uint64_t ts)
-{
-    return flow_table_add(t, &p, ts);
 }
 
 /* ---- ended flows ------------------------------------------------------------------------ */
@@ -149,15 +115,6 @@ static size_t sink_count(const struct sink *s, enum flow_end why)
     for (size_t i = 0; i < s->n; i++)
         n += s->r[i].why == why;
     return n;
-}
-
-static void config_for(struct flow_table_config *c, enum feat_mode mode, uint32_t capacity,
-                       uint64_t seed)
-{
-    flow_table_config_defaults(c, mode);
-    c->capacity = capacity;
-    c->seed = seed;
-    c->sweep_period_us = SEC;
 }
 
 static struct flow_table *table_new(enum feat_mode mode, uint32_t capacity, uint64_t seed,
@@ -715,9 +672,7 @@ static void assert_same_sequence(const struct sink *a, const struct sink *b)
         const struct rec *x = &a->r[i], *y = &b->r[i];
         bool same = memcmp(&x->key, &y->key, sizeof(x->key)) == 0 && x->fwd_ep == y->fwd_ep &&
                     x->why == y->why && x->first_ts == y->first_ts && x->last_ts == y->last_ts &&
-                    x->packets == y->packets;
-        for (int k = 0; same && k < FEAT_COUNT; k++)
-            same = (isnan(x->v[k]) && isnan(y->v[k])) || x->v[k] == y->v[k];
+                    x->packets == y->packets && feat_first_difference(x->v, y->v) == FEAT_COUNT;
         if (!same) {
             print_error("emitted flow #%zu differs\n", i);
             fail();

@@ -5,7 +5,6 @@
  * they only need to exist for realpath), manifests written with mkstemp, a symlink. Flows to
  * label are built from struct pkt_info values with flow_key_from_packet + flow_start, the way
  * the flow table builds them. */
-#include <arpa/inet.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +22,8 @@
 #include "app/manifest.h"
 #include "features/flow.h"
 #include "features/flow_table.h"
+
+#include "flow_test_util.h"
 
 /* ---- scratch directory ------------------------------------------------------------------ */
 
@@ -102,29 +103,18 @@ static const char *scratch_manifest(struct scratch *s, const char *json)
 static struct flow flow_of(int ipv, const char *src, uint16_t sport, const char *dst,
                            uint16_t dport, uint8_t proto, uint16_t icmp_id)
 {
-    struct pkt_info p;
-    memset(&p, 0, sizeof(p));
-    int af = ipv == 6 ? AF_INET6 : AF_INET;
-    assert_int_equal(inet_pton(af, src, p.src), 1);
-    assert_int_equal(inet_pton(af, dst, p.dst), 1);
-    p.ip_version = (uint8_t)ipv;
-    p.proto = proto;
-    p.flags = PKT_F_L4;
-    if (proto == IPPROTO_NUM_TCP || proto == IPPROTO_NUM_UDP) {
-        p.sport = sport;
-        p.dport = dport;
+    const bool ports = proto == IPPROTO_NUM_TCP || proto == IPPROTO_NUM_UDP;
+    struct pkt_info p = pkt_base(ipv, src, ports ? sport : 0, dst, ports ? dport : 0, proto);
+    if (ports) {
         p.l4_header_len = proto == IPPROTO_NUM_TCP ? 20 : 8;
     } else {
         p.icmp_type = ipv == 6 ? 128 : 8;
         p.icmp_id = icmp_id;
         p.l4_header_len = 8;
     }
-    struct flow_key k;
-    struct flow_pkt fp;
+    const uint64_t ts = 1;
     struct flow f;
-    memset(&f, 0, sizeof(f));
-    assert_true(flow_key_from_packet(FEAT_MODE_FIXED, &p, 1, &k, &fp));
-    flow_start(&f, &k, FEAT_MODE_FIXED, &fp);
+    flow_build(&f, FEAT_MODE_FIXED, &p, &ts, 1);
     return f;
 }
 
