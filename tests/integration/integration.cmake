@@ -23,3 +23,9 @@ add_test(NAME live_capture
 set_tests_properties(live_capture PROPERTIES LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 120
   RUN_SERIAL TRUE)
 ddosd_inference_integration_test(model_parity integration/model_parity.py ARGS --bin $<TARGET_FILE:ddos-model>)
+# Redis sink against a real redis-server the test starts itself on a free loopback port (no
+# persistence, a temporary directory); skipped (77) when redis-server is not installed.
+add_executable(redis_sink_test ${CMAKE_CURRENT_LIST_DIR}/redis_sink_test.c)
+target_link_libraries(redis_sink_test PRIVATE ddosd_verdicts ddosd_options)
+add_test(NAME redis_sink COMMAND redis_sink_test)
+set_tests_properties(redis_sink PROPERTIES LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 180)

@@ -1,0 +1,95 @@
+/* verdict.h - the per-IP verdict: what ddosd concluded about one address.
+ *
+ * A value type: verdicts are copied between the verdict stage, the Redis sink and the API, never
+ * shared by pointer across threads. The verdict stage (one thread) owns the live table of
+ * verdicts; everything else receives copies.
+ *
+ * Threat levels are ordered (a merge keeps the highest); reasons are a bit set because a verdict
+ * usually has several (the model flagged flows AND a rate rule fired). */
+#ifndef DD_VERDICTS_VERDICT_H
+#define DD_VERDICTS_VERDICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+
+enum verdict_role { VERDICT_ROLE_ATTACKER = 0, VERDICT_ROLE_VICTIM = 1 };
+
+enum threat_level {
+    THREAT_LOW = 0,
+    THREAT_MEDIUM = 1,
+    THREAT_HIGH = 2,
+    THREAT_CRITICAL = 3,
+};
+
+/* Why a verdict says what it says (verdict.reasons bits). */
+enum verdict_reason {
+    VERDICT_REASON_MODEL = 1u << 0,        /* the model scored this IP's flows as attacks */
+    VERDICT_REASON_RATE_PPS = 1u << 1,     /* packets/s over its threshold */
+    VERDICT_REASON_RATE_BPS = 1u << 2,     /* bits/s over its threshold */
+    VERDICT_REASON_RATE_SYN = 1u << 3,     /* SYN/s over threshold, or SYN vs SYN-ACK imbalance */
+    VERDICT_REASON_RATE_FLOWS = 1u << 4,   /* new flows/s over threshold */
+    VERDICT_REASON_RATE_SOURCES = 1u << 5, /* distinct sources over threshold (victim) */
+    VERDICT_REASON_REFLECTION = 1u << 6,   /* UDP from reflector ports over threshold */
+    VERDICT_REASON_REPORT = 1u << 7,       /* an operator or gateway reported it (API) */
+};
+
+enum {
+    VERDICT_ATTACK_TYPE_MAX = 32, /* "syn_flood", "udp_amplification", ... */
+    VERDICT_SENSOR_MAX = 64,
+    VERDICT_MODEL_VERSION_MAX = 24, /* the first 16 hex digits of the model's SHA-256 */
+    VERDICT_IP_TEXT_MAX = 46,       /* INET6_ADDRSTRLEN */
+    VERDICT_REASONS_TEXT_MAX = 96,  /* every reason name, comma-separated, fits */
+};
+
+struct verdict {
+    uint8_t ip[16];     /* IPv4 in the first 4 bytes, rest zero */
+    uint8_t ip_version; /* 4 or 6 */
+    uint8_t role;       /* enum verdict_role */
+    uint8_t level;      /* enum threat_level */
+    uint8_t pad;
+    uint32_t reasons; /* enum verdict_reason bits */
+    double score;     /* 0..1: the strongest evidence (model probability or rule excess) */
+    char attack_type[VERDICT_ATTACK_TYPE_MAX]; /* "" when unknown */
+    uint64_t flows_total;                      /* flows of this IP seen while the verdict lived */
+    uint64_t flows_attack;                     /* of those, flows the model called attacks */
+    double pps;                                /* smoothed packets/s at the last update */
+    double bps;                                /* smoothed bits/s at the last update */
+    uint64_t first_seen_us;                    /* packet time, microseconds since the epoch */
+    uint64_t last_seen_us;
+    char sensor[VERDICT_SENSOR_MAX];               /* the sensor that wrote it */
+    char model_version[VERDICT_MODEL_VERSION_MAX]; /* "" when no model was involved */
+};
+/* Verdicts are copied through rings and the Redis sink's backlog: a size change is a decision. */
+_Static_assert(sizeof(struct verdict) == 200, "struct verdict changed size");
+
+/* "low", "medium", "high", "critical". Never NULL ("low" for out-of-range values). */
+const char *threat_level_name(enum threat_level level);
+/* Parses the names above. Returns 0 or -EINVAL. */
+DD_NODISCARD int threat_level_parse(const char *s, enum threat_level *out);
+
+/* "attacker" or "victim". Never NULL ("attacker" for out-of-range values). */
+const char *verdict_role_name(enum verdict_role role);
+/* Parses the names above. Returns 0 or -EINVAL. */
+DD_NODISCARD int verdict_role_parse(const char *s, enum verdict_role *out);
+
+/* Writes the reason names ("model,rate_pps,report") into buf (NUL-terminated, truncated to
+ * len). Returns buf. Names come in bit order; unknown bits are skipped; truncation drops whole
+ * names, never half of one ("" when no reason or len is too small). VERDICT_REASONS_TEXT_MAX
+ * always fits. */
+char *verdict_reasons_format(uint32_t reasons, char *buf, size_t len);
+/* Parses a comma-separated list of the names above ("" is no reason). Returns 0 or -EINVAL
+ * (unknown or empty name; *out is then unchanged). */
+DD_NODISCARD int verdict_reasons_parse(const char *s, uint32_t *out);
+
+/* Formats the verdict's address (dotted quad or RFC 5952) into buf of VERDICT_IP_TEXT_MAX.
+ * Returns buf; "?" when ip_version is neither 4 nor 6. */
+char *verdict_ip_format(const struct verdict *v, char buf[VERDICT_IP_TEXT_MAX]);
+
+/* Parses an IPv4 or IPv6 address into v->ip / v->ip_version (other fields untouched). Returns 0
+ * or -EINVAL (v unchanged). */
+DD_NODISCARD int verdict_ip_parse(const char *text, struct verdict *v);
+
+#endif
