@@ -3,3 +3,4 @@
 # so coverage reaches the code under test, not only the harness.
 ddosd_fuzz_target(fuzz_decode decode LIBS ddosd_decode)
 ddosd_fuzz_target(fuzz_model model LIBS ddosd_inference)
+ddosd_fuzz_target(fuzz_config config LIBS ddosd_common)

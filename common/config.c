@@ -1,0 +1,2162 @@
+/* config.c - loads, checks, overrides, dumps and frees struct ddosd_config.
+ *
+ * Owns the key table (cfg_keys): one row per config.json key with its type, range, flags and the
+ * offset of its field. Every operation walks that one table: the loader (unknown keys, type and
+ * range checks, suggestions), config_set() for command-line flags, config_dump() and
+ * config_free(). A key added to the table is therefore parsed, overridable, dumped and freed
+ * with nothing else to remember; docs/configuration.md must be updated by hand.
+ *
+ * DESIGN: an object row (K_OBJ) re-bases its children: their offsets are relative to the
+ * object's own struct (struct config_capture, struct config_thresholds, ...), so one row set
+ * such as the rate thresholds serves the global roles and every host group alike. Rows under
+ * "rules.hostgroups[]" describe one element of that array. Children are applied in table order,
+ * not file order, so a value that depends on another (host groups inherit the global thresholds,
+ * redis.url overrides host/port/db) sees its dependency first.
+ *
+ * Placeholders are expanded when a string value is read, with the variable table of the .env
+ * file that the loader opened (environment first). Messages quote user text with control
+ * characters escaped and never quote a secret, so every error stays one line and safe to log.
+ *
+ * Calls jansson, libc and common/env.c; used at start-up only (not thread-safe). */
+#include "common/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/env.h"
+
+_Static_assert(sizeof(enum config_flows_mode) == sizeof(int), "K_CHOICE writes an int");
+_Static_assert(sizeof(enum log_level) == sizeof(int), "K_CHOICE writes an int");
+
+enum cfg_kind {
+    K_OBJ,       /* nested object; children re-based at off */
+    K_STR,       /* char * */
+    K_BOOL,      /* bool */
+    K_INT,       /* int */
+    K_NUM,       /* double */
+    K_CHOICE,    /* int (an enum) indexing choices */
+    K_STRLIST,   /* struct config_strlist */
+    K_CIDRLIST,  /* struct config_cidr_list */
+    K_LISTEN,    /* struct config_listen */
+    K_LEVELS,    /* unsigned bit set of level names */
+    K_BOUNCERS,  /* the bouncer_keys array */
+    K_REDIS_URL, /* applied to the enclosing struct config_redis; not stored */
+    K_GROUPS,    /* rules.hostgroups; elements described by "rules.hostgroups[]" rows */
+};
+
+enum cfg_flags {
+    F_NONEMPTY = 1u << 0, /* strings: not ""; lists: at least one item */
+    F_SECRET = 1u << 1,   /* never echoed; dumped as "***"; must be a ${VAR} in config.json */
+    F_NULLABLE = 1u << 2, /* null stores null_value (0: rule disabled; -1: unset) */
+    F_MIN_EXCL = 1u << 3, /* the minimum itself is out of range */
+    F_NODUMP = 1u << 4,
+};
+
+struct cfg_ctx;
+
+struct cfg_key {
+    const char *path; /* dotted, "[]" marks an array element */
+    enum cfg_kind kind;
+    size_t off;
+    double min, max; /* numbers: range; lists: max is the item limit */
+    unsigned flags;
+    double null_value;
+    const char *const *choices;
+    /* Extra check of a string (or of each list item). Returns 0 or fails through cfg_fail. */
+    int (*check)(struct cfg_ctx *c, const char *dpath, const char *value);
+};
+
+struct cfg_ctx {
+    const char *origin; /* "config.json" or "--threads": the prefix of every message */
+    char *err;
+    size_t err_len;
+    const struct ddosd_config *cfg; /* read for its variable table */
+    const char *env_hint;           /* the .env file named in "is not set" messages */
+    bool literal;                   /* command line: no ${} expansion, strings may hold numbers */
+};
+
+static const char *const cfg_modes[] = {"fixed", "cic", NULL};
+static const char *const cfg_log_levels[] = {"error", "warn", "info", "debug", NULL};
+static const char *const cfg_level_names[] = {"low", "medium", "high", "critical", NULL};
+
+static int cfg_check_sensor_id(struct cfg_ctx *c, const char *dpath, const char *v);
+static int cfg_check_ifname(struct cfg_ctx *c, const char *dpath, const char *v);
+static int cfg_check_host(struct cfg_ctx *c, const char *dpath, const char *v);
+static int cfg_check_group_name(struct cfg_ctx *c, const char *dpath, const char *v);
+static int cfg_check_user(struct cfg_ctx *c, const char *dpath, const char *v);
+static char *cfg_default_sensor_id(void);
+
+#define OFF(type, member) offsetof(struct type, member)
+/* clang-format off */
+#define THRESHOLD(prefix, name)                                                                    \
+    {.path = prefix "." #name, .kind = K_NUM, .off = OFF(config_thresholds, name), .min = 0,       \
+     .max = INFINITY, .flags = F_NULLABLE | F_MIN_EXCL}
+#define THRESHOLDS(prefix)                                                                         \
+    THRESHOLD(prefix, pps), THRESHOLD(prefix, bps), THRESHOLD(prefix, syn_per_s),                  \
+    THRESHOLD(prefix, new_flows_per_s), THRESHOLD(prefix, distinct_sources),                       \
+    THRESHOLD(prefix, syn_ack_ratio), THRESHOLD(prefix, reflector_pps)
+/* clang-format on */
+
+static const struct cfg_key cfg_keys[] = {
+    {.path = "sensor", .kind = K_OBJ, .off = OFF(ddosd_config, sensor)},
+    {.path = "sensor.id",
+     .kind = K_STR,
+     .off = OFF(config_sensor, id),
+     .check = cfg_check_sensor_id},
+
+    {.path = "capture", .kind = K_OBJ, .off = OFF(ddosd_config, capture)},
+    {.path = "capture.interfaces",
+     .kind = K_STRLIST,
+     .off = OFF(config_capture, interfaces),
+     .max = CONFIG_INTERFACES_MAX,
+     .check = cfg_check_ifname},
+    {.path = "capture.files",
+     .kind = K_STRLIST,
+     .off = OFF(config_capture, files),
+     .max = CONFIG_FILES_MAX},
+    {.path = "capture.filter", .kind = K_STR, .off = OFF(config_capture, filter)},
+    {.path = "capture.snaplen",
+     .kind = K_INT,
+     .off = OFF(config_capture, snaplen),
+     .min = 64,
+     .max = 262144},
+    {.path = "capture.promiscuous", .kind = K_BOOL, .off = OFF(config_capture, promiscuous)},
+    {.path = "capture.buffer_mb",
+     .kind = K_INT,
+     .off = OFF(config_capture, buffer_mb),
+     .max = 4096},
+    {.path = "capture.threads",
+     .kind = K_INT,
+     .off = OFF(config_capture, threads),
+     .min = 1,
+     .max = 64},
+
+    {.path = "flows", .kind = K_OBJ, .off = OFF(ddosd_config, flows)},
+    {.path = "flows.mode", .kind = K_CHOICE, .off = OFF(config_flows, mode), .choices = cfg_modes},
+    {.path = "flows.max_flows",
+     .kind = K_INT,
+     .off = OFF(config_flows, max_flows),
+     .min = 16,
+     .max = 1 << 30},
+    {.path = "flows.idle_timeout",
+     .kind = K_NUM,
+     .off = OFF(config_flows, idle_timeout),
+     .max = CONFIG_TIMEOUT_MAX_S},
+    {.path = "flows.active_timeout",
+     .kind = K_NUM,
+     .off = OFF(config_flows, active_timeout),
+     .max = CONFIG_TIMEOUT_MAX_S,
+     .flags = F_MIN_EXCL},
+
+    {.path = "scoring", .kind = K_OBJ, .off = OFF(ddosd_config, scoring)},
+    {.path = "scoring.first_packets",
+     .kind = K_INT,
+     .off = OFF(config_scoring, first_packets),
+     .max = 1000000},
+    {.path = "scoring.interval", .kind = K_NUM, .off = OFF(config_scoring, interval), .max = 3600},
+
+    {.path = "ml_model", .kind = K_OBJ, .off = OFF(ddosd_config, ml_model)},
+    {.path = "ml_model.path", .kind = K_STR, .off = OFF(config_ml_model, path)},
+    {.path = "ml_model.threshold",
+     .kind = K_NUM,
+     .off = OFF(config_ml_model, threshold),
+     .max = 1,
+     .flags = F_NULLABLE,
+     .null_value = -1},
+
+    {.path = "redis", .kind = K_OBJ, .off = OFF(ddosd_config, redis)},
+    {.path = "redis.enabled", .kind = K_BOOL, .off = OFF(config_redis, enabled)},
+    {.path = "redis.host",
+     .kind = K_STR,
+     .off = OFF(config_redis, host),
+     .flags = F_NONEMPTY,
+     .check = cfg_check_host},
+    {.path = "redis.port", .kind = K_INT, .off = OFF(config_redis, port), .min = 1, .max = 65535},
+    {.path = "redis.db", .kind = K_INT, .off = OFF(config_redis, db), .max = INT_MAX},
+    {.path = "redis.password",
+     .kind = K_STR,
+     .off = OFF(config_redis, password),
+     .flags = F_SECRET},
+    /* Last in its section: a URL overrides host, port, db and password. */
+    {.path = "redis.url", .kind = K_REDIS_URL, .off = 0, .flags = F_SECRET | F_NODUMP},
+
+    {.path = "cache", .kind = K_OBJ, .off = OFF(ddosd_config, cache)},
+    {.path = "cache.enabled", .kind = K_BOOL, .off = OFF(config_cache, enabled)},
+    {.path = "cache.ttl",
+     .kind = K_INT,
+     .off = OFF(config_cache, ttl),
+     .min = 1,
+     .max = 30 * 86400},
+
+    {.path = "rules", .kind = K_OBJ, .off = OFF(ddosd_config, rules)},
+    {.path = "rules.victim", .kind = K_OBJ, .off = OFF(config_rules, victim)},
+    THRESHOLDS("rules.victim"),
+    {.path = "rules.attacker", .kind = K_OBJ, .off = OFF(config_rules, attacker)},
+    THRESHOLDS("rules.attacker"),
+    /* After victim and attacker: groups start from the global thresholds. */
+    {.path = "rules.hostgroups",
+     .kind = K_GROUPS,
+     .off = OFF(config_rules, hostgroups),
+     .max = CONFIG_HOSTGROUPS_MAX},
+    {.path = "rules.hostgroups[].name",
+     .kind = K_STR,
+     .off = OFF(config_hostgroup, name),
+     .flags = F_NONEMPTY,
+     .check = cfg_check_group_name},
+    {.path = "rules.hostgroups[].cidrs",
+     .kind = K_CIDRLIST,
+     .off = OFF(config_hostgroup, cidrs),
+     .max = CONFIG_CIDRS_MAX,
+     .flags = F_NONEMPTY},
+    {.path = "rules.hostgroups[].victim", .kind = K_OBJ, .off = OFF(config_hostgroup, victim)},
+    THRESHOLDS("rules.hostgroups[].victim"),
+    {.path = "rules.hostgroups[].attacker", .kind = K_OBJ, .off = OFF(config_hostgroup, attacker)},
+    THRESHOLDS("rules.hostgroups[].attacker"),
+    {.path = "rules.whitelist", .kind = K_OBJ, .off = OFF(config_rules, whitelist)},
+    {.path = "rules.whitelist.sources",
+     .kind = K_CIDRLIST,
+     .off = OFF(config_whitelist, sources),
+     .max = CONFIG_CIDRS_MAX},
+    {.path = "rules.whitelist.destinations",
+     .kind = K_CIDRLIST,
+     .off = OFF(config_whitelist, destinations),
+     .max = CONFIG_CIDRS_MAX},
+
+    {.path = "api", .kind = K_OBJ, .off = OFF(ddosd_config, api)},
+    {.path = "api.listen", .kind = K_LISTEN, .off = OFF(config_api, listen)},
+    {.path = "api.threads", .kind = K_INT, .off = OFF(config_api, threads), .min = 1, .max = 256},
+    {.path = "api.max_connections",
+     .kind = K_INT,
+     .off = OFF(config_api, max_connections),
+     .min = 1,
+     .max = 1000000},
+    {.path = "api.timeout",
+     .kind = K_NUM,
+     .off = OFF(config_api, timeout),
+     .max = 3600,
+     .flags = F_MIN_EXCL},
+    {.path = "api.body_limit",
+     .kind = K_INT,
+     .off = OFF(config_api, body_limit),
+     .min = 1,
+     .max = 64 << 20},
+
+    {.path = "decisions", .kind = K_OBJ, .off = OFF(ddosd_config, decisions)},
+    {.path = "decisions.levels",
+     .kind = K_LEVELS,
+     .off = OFF(config_decisions, levels),
+     .choices = cfg_level_names},
+
+    {.path = "bouncer_keys",
+     .kind = K_BOUNCERS,
+     .off = OFF(ddosd_config, bouncer_keys),
+     .max = CONFIG_BOUNCERS_MAX},
+
+    {.path = "log", .kind = K_OBJ, .off = OFF(ddosd_config, log)},
+    {.path = "log.dir", .kind = K_STR, .off = OFF(config_log, dir)},
+    {.path = "log.level",
+     .kind = K_CHOICE,
+     .off = OFF(config_log, level),
+     .choices = cfg_log_levels},
+
+    {.path = "notify", .kind = K_OBJ, .off = OFF(ddosd_config, notify)},
+    {.path = "notify.script", .kind = K_STR, .off = OFF(config_notify, script)},
+    {.path = "notify.timeout",
+     .kind = K_NUM,
+     .off = OFF(config_notify, timeout),
+     .max = 3600,
+     .flags = F_MIN_EXCL},
+
+    {.path = "user", .kind = K_STR, .off = OFF(ddosd_config, user), .check = cfg_check_user},
+};
+
+#define GROUP_ELEM "rules.hostgroups[]"
+
+/* ---- messages ---------------------------------------------------------------------------- */
+
+DD_PRINTF(2, 3) static int cfg_fail(struct cfg_ctx *c, const char *fmt, ...)
+{
+    if (c->err != NULL && c->err_len > 0) {
+        int n = snprintf(c->err, c->err_len, "%s: ", c->origin);
+        if (n >= 0 && (size_t)n < c->err_len) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(c->err + n, c->err_len - (size_t)n, fmt, ap);
+            va_end(ap);
+        }
+    }
+    return -EINVAL;
+}
+
+/* Writes s as a double-quoted string with control characters, quotes and backslashes escaped,
+ * cut after 60 bytes, so a message stays one readable line whatever the input. */
+static char *cfg_quote(const char *s, char *buf, size_t len)
+{
+    size_t n = 0;
+    if (len < 8) {
+        if (len > 0)
+            buf[0] = '\0';
+        return buf;
+    }
+    buf[n++] = '"';
+    size_t i = 0;
+    for (; s[i] != '\0' && i < 60 && n + 9 <= len;
+         i++) { /* room for an escape, "...", the quote and NUL */
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') {
+            buf[n++] = '\\';
+            buf[n++] = (char)ch;
+        } else if (ch < 0x20 || ch == 0x7f) {
+            n += (size_t)snprintf(buf + n, len - n, "\\x%02x", ch);
+        } else {
+            buf[n++] = (char)ch;
+        }
+    }
+    if (s[i] != '\0') {
+        memcpy(buf + n, "...", 3);
+        n += 3;
+    }
+    buf[n++] = '"';
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Describes a JSON value for "got ..." (a secret's value is never shown, only its type). */
+static char *cfg_describe(const json_t *v, bool secret, char *buf, size_t len)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        if (secret)
+            snprintf(buf, len, "a string");
+        else
+            cfg_quote(json_string_value(v), buf, len);
+        break;
+    case JSON_INTEGER:
+        if (secret)
+            snprintf(buf, len, "a number");
+        else
+            snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        break;
+    case JSON_REAL:
+        if (secret)
+            snprintf(buf, len, "a number");
+        else
+            snprintf(buf, len, "%.15g", json_real_value(v));
+        break;
+    case JSON_TRUE:
+        snprintf(buf, len, "true");
+        break;
+    case JSON_FALSE:
+        snprintf(buf, len, "false");
+        break;
+    case JSON_NULL:
+        snprintf(buf, len, "null");
+        break;
+    case JSON_ARRAY:
+        snprintf(buf, len, "an array");
+        break;
+    case JSON_OBJECT:
+    default:
+        snprintf(buf, len, "an object");
+        break;
+    }
+    return buf;
+}
+
+/* Describes a string after expansion: "abc" (from "${PORT}") when a placeholder produced it. */
+static char *cfg_describe_expanded(const char *raw, const char *value, char *buf, size_t len)
+{
+    char q1[80], q2[80];
+    cfg_quote(value, q1, sizeof(q1));
+    if (strcmp(raw, value) == 0)
+        snprintf(buf, len, "%s", q1);
+    else
+        snprintf(buf, len, "%s (from %s)", q1, cfg_quote(raw, q2, sizeof(q2)));
+    return buf;
+}
+
+/* Optimal string alignment distance (edits and adjacent swaps), case-insensitive; SIZE_MAX for
+ * strings too long to be a misspelt key. */
+static size_t cfg_distance(const char *a, const char *b)
+{
+    enum { MAXLEN = 48 };
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > MAXLEN || lb > MAXLEN)
+        return SIZE_MAX;
+    unsigned char d[MAXLEN + 1][MAXLEN + 1];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (unsigned char)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (unsigned char)j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
+            unsigned best = d[i - 1][j - 1] + (ca != cb);
+            if (d[i - 1][j] + 1u < best)
+                best = d[i - 1][j] + 1u;
+            if (d[i][j - 1] + 1u < best)
+                best = d[i][j - 1] + 1u;
+            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == cb && d[i - 2][j - 2] + 1u < best)
+                best = d[i - 2][j - 2] + 1u;
+            d[i][j] = (unsigned char)best;
+        }
+    }
+    return d[la][lb];
+}
+
+/* True when candidate is close enough to typed to be offered as "did you mean". */
+static bool cfg_close(const char *typed, const char *candidate, size_t *dist)
+{
+    size_t d = cfg_distance(typed, candidate);
+    size_t longest = strlen(typed) > strlen(candidate) ? strlen(typed) : strlen(candidate);
+    size_t limit = longest <= 4 ? 1 : longest <= 8 ? 2 : 3;
+    *dist = d;
+    return d <= limit && d < longest;
+}
+
+/* The closest of a NULL-terminated list, or NULL. */
+static const char *cfg_suggest(const char *typed, const char *const *choices)
+{
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX, d;
+    for (size_t i = 0; choices[i] != NULL; i++)
+        if (cfg_close(typed, choices[i], &d) && d < best_d) {
+            best = choices[i];
+            best_d = d;
+        }
+    return best;
+}
+
+/* ---- the key table ----------------------------------------------------------------------- */
+
+static const char *cfg_leaf(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    return dot ? dot + 1 : path;
+}
+
+static bool cfg_is_child(const char *parent, const char *path)
+{
+    if (parent[0] == '\0')
+        return strchr(path, '.') == NULL;
+    size_t n = strlen(parent);
+    return strncmp(path, parent, n) == 0 && path[n] == '.' && strchr(path + n + 1, '.') == NULL;
+}
+
+static const struct cfg_key *cfg_child(const char *parent, const char *name)
+{
+    for (size_t i = 0; i < DD_ARRAY_LEN(cfg_keys); i++)
+        if (cfg_is_child(parent, cfg_keys[i].path) && strcmp(cfg_leaf(cfg_keys[i].path), name) == 0)
+            return &cfg_keys[i];
+    return NULL;
+}
+
+static const struct cfg_key *cfg_key_find(const char *path)
+{
+    for (size_t i = 0; i < DD_ARRAY_LEN(cfg_keys); i++)
+        if (strcmp(cfg_keys[i].path, path) == 0)
+            return &cfg_keys[i];
+    return NULL;
+}
+
+static void cfg_join(char *buf, size_t len, const char *parent, const char *name)
+{
+    if (parent[0] == '\0')
+        snprintf(buf, len, "%s", name);
+    else
+        snprintf(buf, len, "%s.%s", parent, name);
+}
+
+/* An unknown key: suggest the nearest sibling, else the same name elsewhere, else list the
+ * siblings. Secrets get their own message: they never belong in config.json. */
+static int cfg_unknown(struct cfg_ctx *c, const char *spath, const char *dpath, const char *key)
+{
+    char q[80], full[512], where[512];
+    cfg_join(full, sizeof(full), dpath, key);
+    cfg_quote(full, q, sizeof(q));
+    if (strcasestr(key, "secret") != NULL)
+        return cfg_fail(c,
+                        "%s does not belong in config.json: secrets live only in the "
+                        "environment or in .env (e.g. SECRET_KEY=...)",
+                        q);
+    if (strchr(key, '.') != NULL || strchr(key, '[') != NULL)
+        return cfg_fail(c,
+                        "unknown key %s: write nested objects, not dotted names "
+                        "(e.g. {\"redis\": {\"port\": 6379}})",
+                        q);
+    const struct cfg_key *best = NULL;
+    size_t best_d = SIZE_MAX, d;
+    for (size_t i = 0; i < DD_ARRAY_LEN(cfg_keys); i++)
+        if (cfg_is_child(spath, cfg_keys[i].path) &&
+            cfg_close(key, cfg_leaf(cfg_keys[i].path), &d) && d < best_d) {
+            best = &cfg_keys[i];
+            best_d = d;
+        }
+    if (best != NULL) {
+        cfg_join(where, sizeof(where), dpath, cfg_leaf(best->path));
+        return cfg_fail(c, "unknown key %s; did you mean \"%s\"?", q, where);
+    }
+    for (size_t i = 0; i < DD_ARRAY_LEN(cfg_keys); i++)
+        if (strcasecmp(cfg_leaf(cfg_keys[i].path), key) == 0)
+            return cfg_fail(c, "unknown key %s; did you mean \"%s\"?", q, cfg_keys[i].path);
+    size_t n = 0;
+    where[0] = '\0';
+    for (size_t i = 0; i < DD_ARRAY_LEN(cfg_keys) && n + 40 < sizeof(where); i++)
+        if (cfg_is_child(spath, cfg_keys[i].path))
+            n += (size_t)snprintf(where + n, sizeof(where) - n, "%s%s", n ? ", " : "",
+                                  cfg_leaf(cfg_keys[i].path));
+    return cfg_fail(c, "unknown key %s (valid keys here: %s)", q, where);
+}
+
+/* ---- placeholders -------------------------------------------------------------------------- */
+
+/* True for well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF): config.json
+ * is JSON, so every value must stay representable in it (config_dump) after expansion. */
+static bool cfg_utf8_valid(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    while (*s != '\0') {
+        unsigned ch = *s++, need, min;
+        if (ch < 0x80)
+            continue;
+        if (ch >= 0xc2 && ch <= 0xdf)
+            need = 1, min = 0x80, ch &= 0x1f;
+        else if (ch >= 0xe0 && ch <= 0xef)
+            need = 2, min = 0x800, ch &= 0x0f;
+        else if (ch >= 0xf0 && ch <= 0xf4)
+            need = 3, min = 0x10000, ch &= 0x07;
+        else
+            return false;
+        for (unsigned i = 0; i < need; i++, s++) {
+            if ((*s & 0xc0) != 0x80)
+                return false;
+            ch = ch << 6 | (*s & 0x3fu);
+        }
+        if (ch < min || ch > 0x10ffff || (ch >= 0xd800 && ch <= 0xdfff))
+            return false;
+    }
+    return true;
+}
+
+struct cfg_buf {
+    char *p;
+    size_t n, cap;
+};
+
+static bool cfg_buf_add(struct cfg_buf *b, const char *s, size_t n)
+{
+    if (b->n + n > CONFIG_STRING_MAX)
+        return false;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (p == NULL)
+            return false;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+    return true;
+}
+
+/* Expands ${VAR} and ${VAR:-default} (and $$) in raw into a malloc'd *out. *whole is true when
+ * raw is exactly one placeholder, which lets a number or boolean key convert the result. On the
+ * command line (c->literal) the text is taken as is and may always convert. */
+static int cfg_expand(struct cfg_ctx *c, const char *dpath, const char *raw, char **out,
+                      bool *whole)
+{
+    struct cfg_buf b = {0};
+    *out = NULL;
+    *whole = c->literal;
+    if (c->literal) {
+        if (strlen(raw) > CONFIG_STRING_MAX)
+            goto too_long;
+        if ((*out = strdup(raw)) == NULL)
+            return cfg_fail(c, "out of memory");
+        return 0;
+    }
+    const char *p = raw;
+    while (*p != '\0') {
+        const char *dollar = strchr(p, '$');
+        if (dollar == NULL) {
+            if (!cfg_buf_add(&b, p, strlen(p)))
+                goto too_long;
+            break;
+        }
+        if (dollar > p) {
+            if (!cfg_buf_add(&b, p, (size_t)(dollar - p)))
+                goto too_long;
+        }
+        p = dollar;
+        if (p[1] != '{') { /* "$$" is one "$"; a lone "$" is itself */
+            if (!cfg_buf_add(&b, "$", 1))
+                goto too_long;
+            p += p[1] == '$' ? 2 : 1;
+            continue;
+        }
+        const char *close = strchr(p + 2, '}');
+        if (close == NULL) {
+            free(b.p);
+            return cfg_fail(c,
+                            "%s: unterminated ${ (a placeholder is ${NAME} or "
+                            "${NAME:-default}; write $$ for a literal $)",
+                            dpath);
+        }
+        const char *name = p + 2, *sep = strstr(name, ":-");
+        if (sep != NULL && sep > close)
+            sep = NULL;
+        size_t name_len = (size_t)((sep ? sep : close) - name);
+        if (!env_name_valid(name, name_len)) {
+            char inner[80], q[96];
+            snprintf(inner, sizeof(inner), "%.*s", (int)(close - p + 1 < 70 ? close - p + 1 : 70),
+                     p);
+            free(b.p);
+            return cfg_fail(c,
+                            "%s: bad placeholder %s: write ${NAME} or ${NAME:-default} with a "
+                            "NAME of letters, digits and _",
+                            dpath, cfg_quote(inner, q, sizeof(q)));
+        }
+        char var[256];
+        snprintf(var, sizeof(var), "%.*s", (int)name_len, name);
+        const char *value = env_file_lookup(c->cfg->env, var);
+        if (sep != NULL && (value == NULL || value[0] == '\0')) {
+            if (!cfg_buf_add(&b, sep + 2, (size_t)(close - sep - 2)))
+                goto too_long;
+        } else if (value == NULL) {
+            free(b.p);
+            return cfg_fail(c,
+                            "%s: ${%s} is not set; set %s in the environment or in %s, or give a "
+                            "default: ${%s:-value}",
+                            dpath, var, var, c->env_hint, var);
+        } else if (!cfg_buf_add(&b, value, strlen(value))) {
+            goto too_long;
+        }
+        if (p == raw && close[1] == '\0')
+            *whole = true;
+        p = close + 1;
+    }
+    if (b.p == NULL && (b.p = strdup("")) == NULL)
+        goto too_long;
+    if (!cfg_utf8_valid(b.p)) {
+        free(b.p);
+        return cfg_fail(
+            c, "%s is not valid UTF-8 after ${} expansion (check the variables it uses)", dpath);
+    }
+    *out = b.p;
+    return 0;
+too_long:
+    free(b.p);
+    return cfg_fail(c, "%s is longer than %d bytes (after ${} expansion)", dpath,
+                    CONFIG_STRING_MAX);
+}
+
+/* ---- scalar readers ----------------------------------------------------------------------- */
+
+/* A strict decimal number: [+-]digits[.digits][e[+-]digits], finite. */
+static bool cfg_parse_number(const char *s, double *out)
+{
+    const char *p = s;
+    if (*p == '+' || *p == '-')
+        p++;
+    size_t digits = 0;
+    while (isdigit((unsigned char)*p))
+        p++, digits++;
+    if (*p == '.') {
+        p++;
+        while (isdigit((unsigned char)*p))
+            p++, digits++;
+    }
+    if (digits == 0)
+        return false;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!isdigit((unsigned char)*p))
+            return false;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    if (*p != '\0')
+        return false;
+    double d = strtod(s, NULL);
+    if (!isfinite(d))
+        return false;
+    *out = d;
+    return true;
+}
+
+static bool cfg_parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no",
+                                                                                "off", "0"};
+    for (size_t i = 0; i < DD_ARRAY_LEN(yes); i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return true;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void cfg_expect(const struct cfg_key *k, char *buf, size_t len)
+{
+    if (k->kind == K_INT)
+        snprintf(buf, len, "an integer between %.0f and %.0f", k->min, k->max);
+    else if ((k->flags & F_MIN_EXCL) && k->min == 0 && isinf(k->max))
+        snprintf(buf, len, "a positive number");
+    else if (k->flags & F_MIN_EXCL)
+        snprintf(buf, len, "a number greater than %g and at most %g", k->min, k->max);
+    else if (isinf(k->max))
+        snprintf(buf, len, "a number >= %g", k->min);
+    else
+        snprintf(buf, len, "a number between %g and %g", k->min, k->max);
+}
+
+/* Reads a number key: a JSON number, or a string that is one placeholder (or a command-line
+ * value) holding one. A nullable key also takes null (and "" from a placeholder). */
+static int cfg_read_number(struct cfg_ctx *c, const struct cfg_key *k, const char *dpath, json_t *v,
+                           double *out, bool *is_null)
+{
+    char got[200], expect[96];
+    const char *hint = "";
+    bool ok = true;
+    double d = 0;
+    *is_null = false;
+    cfg_expect(k, expect, sizeof(expect));
+    if (json_is_null(v) && (k->flags & F_NULLABLE)) {
+        *is_null = true;
+        return 0;
+    }
+    if (json_is_integer(v) || json_is_real(v)) {
+        d = json_number_value(v);
+        cfg_describe(v, false, got, sizeof(got));
+    } else if (json_is_string(v)) {
+        char *s;
+        bool whole;
+        int rc = cfg_expand(c, dpath, json_string_value(v), &s, &whole);
+        if (rc != 0)
+            return rc;
+        if (whole && (k->flags & F_NULLABLE) && (s[0] == '\0' || strcmp(s, "null") == 0)) {
+            free(s);
+            *is_null = true;
+            return 0;
+        }
+        ok = cfg_parse_number(s, &d);
+        if (ok && !whole)
+            hint = " (write numbers without quotes)";
+        ok = ok && whole;
+        cfg_describe_expanded(json_string_value(v), s, got, sizeof(got));
+        free(s);
+    } else {
+        ok = false;
+        cfg_describe(v, false, got, sizeof(got));
+    }
+    if (ok && (d < k->min || d > k->max || ((k->flags & F_MIN_EXCL) && d <= k->min)))
+        ok = false;
+    if (ok && k->kind == K_INT && d != (double)(long long)d) /* in range, so the cast is safe */
+        ok = false;
+    if (!ok)
+        return cfg_fail(c, "%s must be %s, got %s%s", dpath, expect, got, hint);
+    *out = d;
+    return 0;
+}
+
+static int cfg_read_bool(struct cfg_ctx *c, const char *dpath, json_t *v, bool *out)
+{
+    char got[200];
+    if (json_is_boolean(v)) {
+        *out = json_is_true(v);
+        return 0;
+    }
+    if (!json_is_string(v))
+        return cfg_fail(c, "%s must be true or false, got %s", dpath,
+                        cfg_describe(v, false, got, sizeof(got)));
+    char *s;
+    bool whole, b;
+    int rc = cfg_expand(c, dpath, json_string_value(v), &s, &whole);
+    if (rc != 0)
+        return rc;
+    bool ok = cfg_parse_bool(s, &b);
+    cfg_describe_expanded(json_string_value(v), s, got, sizeof(got));
+    free(s);
+    if (ok && whole) {
+        *out = b;
+        return 0;
+    }
+    return cfg_fail(c, "%s must be true or false, got %s%s", dpath, got,
+                    ok ? " (write true or false without quotes)" : "");
+}
+
+/* Reads a string key into a malloc'd *out (expanded). */
+static int cfg_read_string(struct cfg_ctx *c, const struct cfg_key *k, const char *dpath, json_t *v,
+                           char **out)
+{
+    char got[200];
+    *out = NULL;
+    bool secret = k && (k->flags & F_SECRET);
+    if (!json_is_string(v))
+        return cfg_fail(c, "%s must be a string, got %s", dpath,
+                        cfg_describe(v, secret, got, sizeof(got)));
+    const char *raw = json_string_value(v);
+    /* A secret written into config.json leaks through backups, repositories and dumps. */
+    if (secret && !c->literal && k->kind == K_STR && raw[0] != '\0' && strstr(raw, "${") == NULL)
+        return cfg_fail(c,
+                        "%s must not hold the secret itself: write a placeholder such as "
+                        "\"${REDIS_PASSWORD}\" and set the value in the environment or in .env",
+                        dpath);
+    bool whole;
+    int rc = cfg_expand(c, dpath, raw, out, &whole);
+    if (rc != 0)
+        return rc;
+    if (k && (k->flags & F_NONEMPTY) && (*out)[0] == '\0')
+        rc = cfg_fail(c, "%s must not be empty", dpath);
+    else if (k && k->check != NULL)
+        rc = k->check(c, dpath, *out);
+    if (rc != 0) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static int cfg_read_choice(struct cfg_ctx *c, const char *dpath, json_t *v,
+                           const char *const *choices, int *out)
+{
+    char got[200], list[160];
+    size_t n = 0;
+    for (size_t i = 0; choices[i] != NULL && n + 20 < sizeof(list); i++)
+        n += (size_t)snprintf(list + n, sizeof(list) - n, "%s\"%s\"", i ? ", " : "", choices[i]);
+    if (!json_is_string(v))
+        return cfg_fail(c, "%s must be one of %s, got %s", dpath, list,
+                        cfg_describe(v, false, got, sizeof(got)));
+    char *s;
+    bool whole;
+    int rc = cfg_expand(c, dpath, json_string_value(v), &s, &whole);
+    if (rc != 0)
+        return rc;
+    for (int i = 0; choices[i] != NULL; i++) {
+        if (strcmp(s, choices[i]) == 0) {
+            free(s);
+            *out = i;
+            return 0;
+        }
+    }
+    const char *near = cfg_suggest(s, choices);
+    cfg_describe_expanded(json_string_value(v), s, got, sizeof(got));
+    free(s);
+    if (near != NULL)
+        return cfg_fail(c, "%s must be one of %s, got %s; did you mean \"%s\"?", dpath, list, got,
+                        near);
+    return cfg_fail(c, "%s must be one of %s, got %s", dpath, list, got);
+}
+
+/* ---- value checks -------------------------------------------------------------------------- */
+
+static bool cfg_chars_ok(const char *s, const char *extra)
+{
+    for (; *s != '\0'; s++)
+        if (!isalnum((unsigned char)*s) && strchr(extra, *s) == NULL)
+            return false;
+    return true;
+}
+
+static int cfg_check_sensor_id(struct cfg_ctx *c, const char *dpath, const char *v)
+{
+    char q[80];
+    if (strlen(v) > CONFIG_SENSOR_ID_MAX || !cfg_chars_ok(v, "._:-")) /* "": the host name */
+        return cfg_fail(c,
+                        "%s must be up to %d letters, digits, '.', '_', ':' or '-' (\"\" for the "
+                        "host name), got %s",
+                        dpath, CONFIG_SENSOR_ID_MAX, cfg_quote(v, q, sizeof(q)));
+    return 0;
+}
+
+static int cfg_check_ifname(struct cfg_ctx *c, const char *dpath, const char *v)
+{
+    char q[80];
+    if (strlen(v) > CONFIG_IFNAME_MAX || strchr(v, '/') != NULL || !cfg_chars_ok(v, "._:@-"))
+        return cfg_fail(c,
+                        "%s must be an interface name (at most %d characters, e.g. \"eth0\"), "
+                        "got %s",
+                        dpath, CONFIG_IFNAME_MAX, cfg_quote(v, q, sizeof(q)));
+    return 0;
+}
+
+static bool cfg_host_valid(const char *v)
+{
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, v, addr) == 1 || inet_pton(AF_INET6, v, addr) == 1)
+        return true;
+    size_t n = strlen(v);
+    return n > 0 && n <= 253 && v[0] != '-' && v[0] != '.' && cfg_chars_ok(v, ".-_");
+}
+
+static int cfg_check_host(struct cfg_ctx *c, const char *dpath, const char *v)
+{
+    char q[80];
+    if (!cfg_host_valid(v))
+        return cfg_fail(c, "%s must be a host name or an IP address, got %s", dpath,
+                        cfg_quote(v, q, sizeof(q)));
+    return 0;
+}
+
+static int cfg_check_group_name(struct cfg_ctx *c, const char *dpath, const char *v)
+{
+    char q[80];
+    if (strlen(v) > 63 || !cfg_chars_ok(v, "._-"))
+        return cfg_fail(c, "%s must be 1 to 63 letters, digits, '.', '_' or '-', got %s", dpath,
+                        cfg_quote(v, q, sizeof(q)));
+    return 0;
+}
+
+static int cfg_check_user(struct cfg_ctx *c, const char *dpath, const char *v)
+{
+    char q[80];
+    if (strlen(v) > 32 || v[0] == '-' || !cfg_chars_ok(v, "._-"))
+        return cfg_fail(c, "%s must be a user name (e.g. \"ddosd\") or \"\", got %s", dpath,
+                        cfg_quote(v, q, sizeof(q)));
+    return 0;
+}
+
+/* ---- CIDRs --------------------------------------------------------------------------------- */
+
+static bool cfg_errf(char *err, size_t err_len, const char *fmt, ...) DD_PRINTF(3, 4);
+static bool cfg_errf(char *err, size_t err_len, const char *fmt, ...)
+{
+    if (err != NULL && err_len > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_len, fmt, ap);
+        va_end(ap);
+    }
+    return false;
+}
+
+int config_cidr_parse(const char *text, struct config_cidr *out, char *err, size_t err_len)
+{
+    char addr_text[INET6_ADDRSTRLEN + 1], q[80];
+    const char *slash = strchr(text, '/');
+    size_t alen = slash ? (size_t)(slash - text) : strlen(text);
+    struct config_cidr r = {0};
+    cfg_quote(text, q, sizeof(q));
+    if (alen == 0 || alen >= sizeof(addr_text)) {
+        cfg_errf(err, err_len, "%s is not an IPv4 or IPv6 address or CIDR", q);
+        return -EINVAL;
+    }
+    memcpy(addr_text, text, alen);
+    addr_text[alen] = '\0';
+    if (inet_pton(AF_INET, addr_text, r.addr) == 1) {
+        r.version = 4;
+    } else if (inet_pton(AF_INET6, addr_text, r.addr) == 1) {
+        r.version = 6;
+    } else {
+        cfg_errf(err, err_len,
+                 "%s is not an IPv4 or IPv6 address or CIDR (e.g. \"10.0.0.0/8\", "
+                 "\"2001:db8::/32\")",
+                 q);
+        return -EINVAL;
+    }
+    unsigned maxbits = r.version == 4 ? 32 : 128, len = maxbits;
+    if (slash != NULL) {
+        const char *p = slash + 1;
+        size_t nd = strspn(p, "0123456789");
+        if (nd == 0 || nd > 3 || p[nd] != '\0' || (len = (unsigned)atoi(p)) > maxbits) {
+            cfg_errf(err, err_len, "%s: the prefix length must be 0 to %u", q, maxbits);
+            return -EINVAL;
+        }
+    }
+    r.prefix_len = (uint8_t)len;
+    struct config_cidr net = r;
+    for (unsigned bit = len; bit < maxbits; bit++)
+        net.addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
+    if (memcmp(net.addr, r.addr, sizeof(r.addr)) != 0) {
+        char fixed[64], qf[80];
+        config_cidr_format(&net, fixed, sizeof(fixed));
+        cfg_errf(err, err_len, "%s has host bits set; did you mean %s?", q,
+                 cfg_quote(fixed, qf, sizeof(qf)));
+        return -EINVAL;
+    }
+    *out = r;
+    return 0;
+}
+
+char *config_cidr_format(const struct config_cidr *cidr, char *buf, size_t len)
+{
+    char a[INET6_ADDRSTRLEN];
+    if (inet_ntop(cidr->version == 4 ? AF_INET : AF_INET6, cidr->addr, a, sizeof(a)) == NULL)
+        snprintf(a, sizeof(a), "?");
+    snprintf(buf, len, "%s/%u", a, (unsigned)cidr->prefix_len);
+    return buf;
+}
+
+bool config_cidr_contains(const struct config_cidr *cidr, uint8_t version, const uint8_t *addr)
+{
+    if (version != cidr->version)
+        return false;
+    unsigned full = cidr->prefix_len / 8u, rest = cidr->prefix_len % 8u;
+    if (memcmp(cidr->addr, addr, full) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    uint8_t mask = (uint8_t)(0xffu << (8 - rest));
+    return (cidr->addr[full] & mask) == (addr[full] & mask);
+}
+
+const char *config_level_name(unsigned bit)
+{
+    return bit < 4 ? cfg_level_names[bit] : NULL;
+}
+
+/* ---- composite values ---------------------------------------------------------------------- */
+
+static void cfg_strlist_free(struct config_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+static int cfg_check_array(struct cfg_ctx *c, const struct cfg_key *k, const char *dpath, json_t *v,
+                           const char *what)
+{
+    char got[200];
+    if (!json_is_array(v))
+        return cfg_fail(c, "%s must be an array of %s, got %s", dpath, what,
+                        cfg_describe(v, (k->flags & F_SECRET) != 0, got, sizeof(got)));
+    if (json_array_size(v) > (size_t)k->max)
+        return cfg_fail(c, "%s has %zu items; at most %.0f are allowed", dpath, json_array_size(v),
+                        k->max);
+    if ((k->flags & F_NONEMPTY) && json_array_size(v) == 0)
+        return cfg_fail(c, "%s must list at least one %s", dpath, what);
+    return 0;
+}
+
+static int cfg_set_strlist(struct cfg_ctx *c, const struct cfg_key *k, const char *dpath, json_t *v,
+                           struct config_strlist *field)
+{
+    int rc = cfg_check_array(c, k, dpath, v, "strings");
+    if (rc != 0)
+        return rc;
+    struct config_strlist l = {calloc(json_array_size(v) + 1, sizeof(char *)), 0};
+    if (l.items == NULL)
+        return cfg_fail(c, "out of memory");
+    char ip[512];
+    struct cfg_key item = *k;
+    item.flags |= F_NONEMPTY;
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        snprintf(ip, sizeof(ip), "%s[%zu]", dpath, i);
+        rc = cfg_read_string(c, &item, ip, json_array_get(v, i), &l.items[i]);
+        if (rc != 0) {
+            cfg_strlist_free(&l);
+            return rc;
+        }
+        l.n++;
+    }
+    cfg_strlist_free(field);
+    *field = l;
+    return 0;
+}
+
+static int cfg_set_cidrlist(struct cfg_ctx *c, const struct cfg_key *k, const char *dpath,
+                            json_t *v, struct config_cidr_list *field)
+{
+    int rc = cfg_check_array(c, k, dpath, v, "CIDRs");
+    if (rc != 0)
+        return rc;
+    struct config_cidr_list l = {calloc(json_array_size(v) + 1, sizeof(struct config_cidr)), 0};
+    if (l.items == NULL)
+        return cfg_fail(c, "out of memory");
+    char ip[512], why[200];
+    for (size_t i = 0; i < json_array_size(v) && rc == 0; i++) {
+        snprintf(ip, sizeof(ip), "%s[%zu]", dpath, i);
+        char *s;
+        rc = cfg_read_string(c, NULL, ip, json_array_get(v, i), &s);
+        if (rc != 0)
+            break;
+        if (config_cidr_parse(s, &l.items[i], why, sizeof(why)) != 0)
+            rc = cfg_fail(c, "%s: %s", ip, why);
+        else
+            l.n++;
+        free(s);
+    }
+    if (rc != 0) {
+        free(l.items);
+        return rc;
+    }
+    free(field->items);
+    *field = l;
+    return 0;
+}
+
+/* Parses "HOST:PORT", "[V6]:PORT" or "none" into *out (host malloc'd). */
+static bool cfg_listen_parse(const char *s, struct config_listen *out, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    if (strcmp(s, "none") == 0) {
+        out->host = strdup("");
+        *why = "out of memory";
+        return out->host != NULL;
+    }
+    const char *host = s, *host_end, *colon;
+    unsigned char addr[16];
+    char hbuf[256];
+    if (s[0] == '[') {
+        host = s + 1;
+        host_end = strchr(host, ']');
+        if (host_end == NULL || host_end[1] != ':') {
+            *why = "an IPv6 address is written [ADDR]:PORT";
+            return false;
+        }
+        colon = host_end + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL) {
+            *why = "the port is missing";
+            return false;
+        }
+        host_end = colon;
+        if (memchr(s, ':', (size_t)(colon - s)) != NULL) {
+            *why = "write an IPv6 address in brackets, e.g. [::1]:8000";
+            return false;
+        }
+    }
+    size_t hlen = (size_t)(host_end - host);
+    if (hlen == 0 || hlen >= sizeof(hbuf)) {
+        *why = "the host is missing (use 0.0.0.0 or [::] for every address)";
+        return false;
+    }
+    memcpy(hbuf, host, hlen);
+    hbuf[hlen] = '\0';
+    if (s[0] == '[' ? inet_pton(AF_INET6, hbuf, addr) != 1 : !cfg_host_valid(hbuf)) {
+        *why = "the host is not a valid address or host name";
+        return false;
+    }
+    const char *port = colon + 1;
+    size_t nd = strspn(port, "0123456789");
+    long pv = nd > 0 && nd <= 5 && port[nd] == '\0' ? atol(port) : 0;
+    if (pv < 1 || pv > 65535) {
+        *why = "the port must be 1 to 65535";
+        return false;
+    }
+    out->enabled = true;
+    out->port = (int)pv;
+    out->host = strdup(hbuf);
+    *why = "out of memory";
+    return out->host != NULL;
+}
+
+static int cfg_set_listen(struct cfg_ctx *c, const struct cfg_key *k, const char *dpath, json_t *v,
+                          struct config_listen *field)
+{
+    char *s;
+    int rc = cfg_read_string(c, k, dpath, v, &s);
+    if (rc != 0)
+        return rc;
+    struct config_listen l;
+    const char *why;
+    char got[80];
+    if (!cfg_listen_parse(s, &l, &why)) {
+        cfg_quote(s, got, sizeof(got));
+        free(s);
+        free(l.host);
+        return cfg_fail(c,
+                        "%s must be HOST:PORT (e.g. \"127.0.0.1:8000\", \"[::1]:8000\") or "
+                        "\"none\", got %s: %s",
+                        dpath, got, why);
+    }
+    free(s);
+    free(field->host);
+    *field = l;
+    return 0;
+}
+
+static int cfg_set_levels(struct cfg_ctx *c, const struct cfg_key *k, const char *dpath, json_t *v,
+                          unsigned *field)
+{
+    struct cfg_key lim = *k;
+    lim.max = 64;
+    int rc = cfg_check_array(c, &lim, dpath, v, "threat levels");
+    if (rc != 0)
+        return rc;
+    unsigned bits = 0;
+    char ip[512];
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        int level;
+        snprintf(ip, sizeof(ip), "%s[%zu]", dpath, i);
+        rc = cfg_read_choice(c, ip, json_array_get(v, i), k->choices, &level);
+        if (rc != 0)
+            return rc;
+        bits |= 1u << level;
+    }
+    *field = bits;
+    return 0;
+}
+
+static void cfg_bouncers_free(struct config_bouncer_key *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].name);
+        if (items[i].key != NULL) {
+            explicit_bzero(items[i].key, strlen(items[i].key));
+            free(items[i].key);
+        }
+    }
+    free(items);
+}
+
+/* bouncer_keys: names of variables, each resolved now so a missing key stops start-up. */
+static int cfg_set_bouncers(struct cfg_ctx *c, const struct cfg_key *k, const char *dpath,
+                            json_t *v, void *field)
+{
+    struct config_bouncer_keys *dst = field, l = {NULL, 0};
+    int rc = cfg_check_array(c, k, dpath, v, "variable names");
+    if (rc != 0)
+        return rc;
+    l.items = calloc(json_array_size(v) + 1, sizeof(*l.items));
+    if (l.items == NULL)
+        return cfg_fail(c, "out of memory");
+    char ip[512];
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        snprintf(ip, sizeof(ip), "%s[%zu]", dpath, i);
+        char *name;
+        rc = cfg_read_string(c, NULL, ip, json_array_get(v, i), &name);
+        if (rc != 0)
+            goto fail;
+        l.items[l.n++].name = name;
+        /* Never echo the text: if it is not a name it may well be a key pasted by mistake. */
+        if (!env_name_valid(name, strlen(name))) {
+            rc = cfg_fail(c,
+                          "%s must name the environment variable that holds a bouncer's key "
+                          "(e.g. \"BOUNCER_KEY_FIREWALL\"), not the key itself",
+                          ip);
+            goto fail;
+        }
+        for (size_t j = 0; j + 1 < l.n; j++)
+            if (strcmp(l.items[j].name, name) == 0) {
+                rc = cfg_fail(c, "%s: %s is listed twice", ip, name);
+                goto fail;
+            }
+        const char *key = env_file_lookup(c->cfg->env, name);
+        if (key == NULL) {
+            rc = cfg_fail(c, "%s: %s is not set; set it in the environment or in %s", ip, name,
+                          c->env_hint);
+            goto fail;
+        }
+        if (strlen(key) < CONFIG_BOUNCER_KEY_MIN) {
+            rc = cfg_fail(c,
+                          "%s: %s holds %zu characters; a bouncer key needs at least %d "
+                          "(generate one: openssl rand -hex 32)",
+                          ip, name, strlen(key), CONFIG_BOUNCER_KEY_MIN);
+            goto fail;
+        }
+        if ((l.items[l.n - 1].key = strdup(key)) == NULL) {
+            rc = cfg_fail(c, "out of memory");
+            goto fail;
+        }
+    }
+    cfg_bouncers_free(dst->items, dst->n);
+    dst->items = l.items;
+    dst->n = l.n;
+    return 0;
+fail:
+    cfg_bouncers_free(l.items, l.n);
+    return rc;
+}
+
+/* ---- Redis URL ----------------------------------------------------------------------------- */
+
+struct cfg_redis_url {
+    bool none;
+    char host[256];
+    int port, db;
+    char *password; /* malloc'd, "" when the URL has none */
+};
+
+static bool cfg_digits(const char *p, size_t n, long max, long *out)
+{
+    if (n == 0 || n > 10)
+        return false;
+    long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)p[i]))
+            return false;
+        v = v * 10 + (p[i] - '0');
+    }
+    if (v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int cfg_hex(char ch)
+{
+    return isdigit((unsigned char)ch)    ? ch - '0'
+           : isxdigit((unsigned char)ch) ? tolower((unsigned char)ch) - 'a' + 10
+                                         : -1;
+}
+
+/* Never puts the URL or the password into *why. */
+static bool cfg_redis_url_parse(const char *url, struct cfg_redis_url *u, const char **why)
+{
+    memset(u, 0, sizeof(*u));
+    u->port = 6379;
+    if (strcmp(url, "none") == 0) {
+        u->none = true;
+        return true;
+    }
+    if (strncasecmp(url, "rediss://", 9) == 0) {
+        *why = "TLS (rediss://) is not supported";
+        return false;
+    }
+    if (strncasecmp(url, "redis://", 8) != 0) {
+        *why = "it must start with redis://";
+        return false;
+    }
+    const char *p = url + 8, *at = strrchr(p, '@');
+    if (at != NULL) { /* the last @: host, port and db never hold one, a password may */
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon == NULL) {
+            *why = "the part before @ must be :PASSWORD";
+            return false;
+        }
+        size_t ulen = (size_t)(colon - p);
+        if (ulen != 0 && !(ulen == 7 && strncmp(p, "default", 7) == 0)) {
+            *why = "user names other than \"default\" are not supported; write :PASSWORD@";
+            return false;
+        }
+        u->password = malloc((size_t)(at - colon));
+        if (u->password == NULL) {
+            *why = "out of memory";
+            return false;
+        }
+        size_t n = 0;
+        for (const char *q = colon + 1; q < at; q++) {
+            if (*q == '%') {
+                int hi = q + 2 < at ? cfg_hex(q[1]) : -1, lo = hi >= 0 ? cfg_hex(q[2]) : -1;
+                if (lo < 0 || (hi == 0 && lo == 0)) {
+                    *why = "the password has a bad %-escape (write %XX, e.g. %40 for @)";
+                    goto fail;
+                }
+                u->password[n++] = (char)(hi * 16 + lo);
+                q += 2;
+            } else {
+                u->password[n++] = *q;
+            }
+        }
+        u->password[n] = '\0';
+        p = at + 1;
+    }
+    const char *host = p, *host_end;
+    bool bracketed = *p == '[';
+    if (bracketed) {
+        host = p + 1;
+        host_end = strchr(host, ']');
+        if (host_end == NULL) {
+            *why = "an IPv6 host is written [ADDR]";
+            goto fail;
+        }
+        p = host_end + 1;
+    } else {
+        host_end = host + strcspn(host, ":/");
+        p = host_end;
+    }
+    size_t hlen = (size_t)(host_end - host);
+    if (hlen == 0 || hlen >= sizeof(u->host)) {
+        *why = "the host is missing";
+        goto fail;
+    }
+    memcpy(u->host, host, hlen);
+    u->host[hlen] = '\0';
+    unsigned char addr[16];
+    if (bracketed ? inet_pton(AF_INET6, u->host, addr) != 1 : !cfg_host_valid(u->host)) {
+        *why = "the host is not a valid address or host name";
+        goto fail;
+    }
+    long v;
+    if (*p == ':') {
+        size_t nd = strcspn(p + 1, "/");
+        if (!cfg_digits(p + 1, nd, 65535, &v) || v == 0) {
+            *why = "the port must be 1 to 65535";
+            goto fail;
+        }
+        u->port = (int)v;
+        p += 1 + nd;
+    }
+    if (*p == '/') {
+        p++;
+        size_t nd = strlen(p);
+        if (nd > 0 && !cfg_digits(p, nd, INT_MAX, &v)) {
+            *why = "the database must be a number (e.g. /0); query options are not supported";
+            goto fail;
+        }
+        u->db = nd > 0 ? (int)v : 0;
+        p += nd;
+    }
+    if (*p != '\0') {
+        *why = "unexpected text after the host";
+        goto fail;
+    }
+    if (u->password == NULL && (u->password = strdup("")) == NULL) {
+        *why = "out of memory";
+        return false;
+    }
+    return true;
+fail:
+    free(u->password);
+    u->password = NULL;
+    return false;
+}
+
+static void cfg_secret_free(char *s)
+{
+    if (s != NULL) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
+static int cfg_redis_apply(struct cfg_ctx *c, const char *what, struct config_redis *r,
+                           const char *url, bool from_file_literal)
+{
+    struct cfg_redis_url u;
+    const char *why;
+    if (!cfg_redis_url_parse(url, &u, &why))
+        return cfg_fail(c, "%s must be redis://[:password@]host[:port][/db] or \"none\": %s", what,
+                        why);
+    if (u.none) {
+        r->enabled = false;
+        return 0;
+    }
+    if (from_file_literal && u.password[0] != '\0') {
+        cfg_secret_free(u.password);
+        return cfg_fail(c,
+                        "%s must not hold the password itself: write "
+                        "redis://:${REDIS_PASSWORD}@host:port/db (or use redis.password) and "
+                        "set REDIS_PASSWORD in the environment or in .env",
+                        what);
+    }
+    char *host = strdup(u.host);
+    if (host == NULL) {
+        cfg_secret_free(u.password);
+        return cfg_fail(c, "out of memory");
+    }
+    free(r->host);
+    cfg_secret_free(r->password);
+    r->host = host;
+    r->password = u.password;
+    r->port = u.port;
+    r->db = u.db;
+    r->enabled = true;
+    return 0;
+}
+
+static int cfg_set_redis_url(struct cfg_ctx *c, const struct cfg_key *k, const char *dpath,
+                             json_t *v, struct config_redis *r)
+{
+    char *s;
+    int rc = cfg_read_string(c, k, dpath, v, &s);
+    if (rc != 0)
+        return rc;
+    if (s[0] != '\0') /* "" (e.g. from ${REDIS_URL:-}) leaves host/port/db as they are */
+        rc = cfg_redis_apply(c, dpath, r, s,
+                             !c->literal && strstr(json_string_value(v), "${") == NULL);
+    cfg_secret_free(s);
+    return rc;
+}
+
+/* ---- the walk ------------------------------------------------------------------------------ */
+
+static int cfg_walk(struct cfg_ctx *c, const char *spath, const char *dpath, json_t *obj,
+                    void *base);
+static void cfg_free_obj(const char *spath, void *base);
+
+static int cfg_set_groups(struct cfg_ctx *c, const struct cfg_key *k, const char *dpath, json_t *v,
+                          struct config_rules *rules)
+{
+    int rc = cfg_check_array(c, k, dpath, v, "host groups");
+    if (rc != 0)
+        return rc;
+    size_t n = json_array_size(v);
+    struct config_hostgroup *items = calloc(n + 1, sizeof(*items));
+    if (items == NULL)
+        return cfg_fail(c, "out of memory");
+    char ip[512];
+    for (size_t i = 0; i < n; i++) {
+        struct config_hostgroup *g = &items[i];
+        snprintf(ip, sizeof(ip), "%s[%zu]", dpath, i);
+        g->victim = rules->victim; /* a group overrides only the thresholds it names */
+        g->attacker = rules->attacker;
+        rc = cfg_walk(c, GROUP_ELEM, ip, json_array_get(v, i), g);
+        if (rc != 0)
+            goto fail;
+        if (g->name == NULL) {
+            rc = cfg_fail(c, "%s.name is required", ip);
+            goto fail;
+        }
+        if (g->cidrs.n == 0) {
+            rc = cfg_fail(c,
+                          "%s.cidrs is required: the addresses of the group, e.g. "
+                          "[\"192.0.2.0/24\"]",
+                          ip);
+            goto fail;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(items[j].name, g->name) == 0) {
+                rc =
+                    cfg_fail(c, "%s.name \"%s\" is already used by %s[%zu]", ip, g->name, dpath, j);
+                goto fail;
+            }
+    }
+    for (size_t i = 0; i < rules->hostgroups.n; i++)
+        cfg_free_obj(GROUP_ELEM, &rules->hostgroups.items[i]);
+    free(rules->hostgroups.items);
+    rules->hostgroups.items = items;
+    rules->hostgroups.n = n;
+    return 0;
+fail:
+    for (size_t i = 0; i < n; i++)
+        cfg_free_obj(GROUP_ELEM, &items[i]);
+    free(items);
+    return rc;
+}
+
+/* Applies one value v of key k to the struct at base (the key's parent). */
+static int cfg_set_value(struct cfg_ctx *c, const struct cfg_key *k, const char *dpath, json_t *v,
+                         void *base)
+{
+    void *field = (char *)base + k->off;
+    int rc;
+    switch (k->kind) {
+    case K_OBJ: {
+        /* A redis section in the file means Redis is configured: on unless it says otherwise. */
+        if (strcmp(k->path, "redis") == 0 && json_is_object(v))
+            ((struct config_redis *)field)->enabled = true;
+        rc = cfg_walk(c, k->path, dpath, v, field);
+        /* cic mode has no idle timeout: its default follows the mode chosen in the file. */
+        if (rc == 0 && strcmp(k->path, "flows") == 0 &&
+            json_object_get(v, "idle_timeout") == NULL &&
+            ((struct config_flows *)field)->mode == CONFIG_FLOWS_CIC)
+            ((struct config_flows *)field)->idle_timeout = 0;
+        return rc;
+    }
+    case K_STR: {
+        char *s;
+        rc = cfg_read_string(c, k, dpath, v, &s);
+        if (rc == 0 && s[0] == '\0' && k->check == cfg_check_sensor_id) {
+            free(s); /* "" (e.g. from ${DDOSD_SENSOR_ID:-}) means the default: the host name */
+            if ((s = cfg_default_sensor_id()) == NULL)
+                rc = cfg_fail(c, "out of memory");
+        }
+        if (rc == 0) {
+            char **slot = field;
+            if (k->flags & F_SECRET)
+                cfg_secret_free(*slot);
+            else
+                free(*slot);
+            *slot = s;
+        }
+        return rc;
+    }
+    case K_BOOL:
+        return cfg_read_bool(c, dpath, v, field);
+    case K_INT:
+    case K_NUM: {
+        double d;
+        bool is_null;
+        rc = cfg_read_number(c, k, dpath, v, &d, &is_null);
+        if (rc == 0 && is_null)
+            d = k->null_value;
+        if (rc == 0 && k->kind == K_INT)
+            *(int *)field = (int)d;
+        else if (rc == 0)
+            *(double *)field = d;
+        return rc;
+    }
+    case K_CHOICE: {
+        int i;
+        rc = cfg_read_choice(c, dpath, v, k->choices, &i);
+        if (rc == 0)
+            memcpy(field, &i, sizeof(i));
+        return rc;
+    }
+    case K_STRLIST:
+        return cfg_set_strlist(c, k, dpath, v, field);
+    case K_CIDRLIST:
+        return cfg_set_cidrlist(c, k, dpath, v, field);
+    case K_LISTEN:
+        return cfg_set_listen(c, k, dpath, v, field);
+    case K_LEVELS:
+        return cfg_set_levels(c, k, dpath, v, field);
+    case K_BOUNCERS:
+        return cfg_set_bouncers(c, k, dpath, v, field);
+    case K_REDIS_URL:
+        return cfg_set_redis_url(c, k, dpath, v, base);
+    case K_GROUPS:
+        return cfg_set_groups(c, k, dpath, v, base);
+    }
+    return -EINVAL;
+}
+
+static int cfg_walk(struct cfg_ctx *c, const char *spath, const char *dpath, json_t *obj,
+                    void *base)
+{
+    char got[200], child[512];
+    if (!json_is_object(obj)) {
+        if (dpath[0] == '\0')
+            return cfg_fail(c, "the top level must be a JSON object ({ ... }), got %s",
+                            cfg_describe(obj, false, got, sizeof(got)));
+        return cfg_fail(c, "%s must be an object, got %s", dpath,
+                        cfg_describe(obj, false, got, sizeof(got)));
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        if (strchr(key, '.') != NULL || strchr(key, '[') != NULL || cfg_child(spath, key) == NULL)
+            return cfg_unknown(c, spath, dpath, key);
+    }
+    for (size_t i = 0; i < DD_ARRAY_LEN(cfg_keys); i++) {
+        const struct cfg_key *k = &cfg_keys[i];
+        if (!cfg_is_child(spath, k->path) || (v = json_object_get(obj, cfg_leaf(k->path))) == NULL)
+            continue;
+        cfg_join(child, sizeof(child), dpath, cfg_leaf(k->path));
+        int rc = cfg_set_value(c, k, child, v, base);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- free, defaults, validate ---------------------------------------------------------------- */
+
+static void cfg_free_obj(const char *spath, void *base)
+{
+    for (size_t i = 0; i < DD_ARRAY_LEN(cfg_keys); i++) {
+        const struct cfg_key *k = &cfg_keys[i];
+        if (!cfg_is_child(spath, k->path))
+            continue;
+        void *field = (char *)base + k->off;
+        switch (k->kind) {
+        case K_OBJ:
+            cfg_free_obj(k->path, field);
+            break;
+        case K_STR:
+            if (k->flags & F_SECRET)
+                cfg_secret_free(*(char **)field);
+            else
+                free(*(char **)field);
+            *(char **)field = NULL;
+            break;
+        case K_STRLIST:
+            cfg_strlist_free(field);
+            break;
+        case K_CIDRLIST: {
+            struct config_cidr_list *l = field;
+            free(l->items);
+            l->items = NULL;
+            l->n = 0;
+            break;
+        }
+        case K_LISTEN: {
+            struct config_listen *l = field;
+            free(l->host);
+            l->host = NULL;
+            break;
+        }
+        case K_BOUNCERS: {
+            struct config_bouncer_keys *l = field;
+            cfg_bouncers_free(l->items, l->n);
+            l->items = NULL;
+            l->n = 0;
+            break;
+        }
+        case K_GROUPS: {
+            struct config_hostgroups *l = field;
+            for (size_t j = 0; j < l->n; j++)
+                cfg_free_obj(GROUP_ELEM, &l->items[j]);
+            free(l->items);
+            l->items = NULL;
+            l->n = 0;
+            break;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+void config_free(struct ddosd_config *c)
+{
+    if (c == NULL)
+        return;
+    cfg_free_obj("", c);
+    free(c->env_path);
+    env_file_free(c->env);
+    memset(c, 0, sizeof(*c));
+}
+
+static char *cfg_default_sensor_id(void)
+{
+    char host[256] = "";
+    if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+        snprintf(host, sizeof(host), "ddosd");
+    host[CONFIG_SENSOR_ID_MAX] = '\0';
+    for (char *p = host; *p != '\0'; p++)
+        if (!isalnum((unsigned char)*p) && strchr("._:-", *p) == NULL)
+            *p = '-';
+    return strdup(host);
+}
+
+int config_defaults(struct ddosd_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->sensor.id = cfg_default_sensor_id();
+
+    c->capture.filter = strdup("");
+    c->capture.snaplen = 262144;
+    c->capture.promiscuous = true;
+    c->capture.buffer_mb = 64;
+    c->capture.threads = 1;
+
+    c->flows.mode = CONFIG_FLOWS_FIXED;
+    c->flows.max_flows = 1 << 20;
+    c->flows.idle_timeout = 60;
+    c->flows.active_timeout = 120;
+
+    c->scoring.first_packets = 5;
+    c->scoring.interval = 1;
+
+    c->ml_model.path = strdup("models/ddosd-model.msgpack");
+    c->ml_model.threshold = -1;
+
+    c->redis.enabled = false; /* "none configured": verdicts live in memory only */
+    c->redis.host = strdup("127.0.0.1");
+    c->redis.port = 6379;
+    c->redis.db = 0;
+    c->redis.password = strdup("");
+
+    c->cache.enabled = true;
+    c->cache.ttl = 300;
+
+    /* Starting points for a 1 Gbit/s uplink; tune per site. */
+    c->rules.victim = (struct config_thresholds){
+        .pps = 100000,
+        .bps = 1e9,
+        .syn_per_s = 10000,
+        .new_flows_per_s = 5000,
+        .distinct_sources = 2000,
+        .syn_ack_ratio = 3,
+        .reflector_pps = 10000,
+    };
+    c->rules.attacker = (struct config_thresholds){
+        .pps = 50000,
+        .bps = 5e8,
+        .syn_per_s = 2000,
+        .new_flows_per_s = 2000,
+        .distinct_sources = 0,
+        .syn_ack_ratio = 10,
+        .reflector_pps = 0,
+    };
+
+    c->api.listen.enabled = true;
+    c->api.listen.host = strdup("127.0.0.1");
+    c->api.listen.port = 8000;
+    c->api.threads = 4;
+    c->api.max_connections = 1024;
+    c->api.timeout = 10;
+    c->api.body_limit = 65536;
+
+    c->decisions.levels = CONFIG_LEVEL_HIGH | CONFIG_LEVEL_CRITICAL;
+
+    c->log.dir = strdup("");
+    c->log.level = LOG_LEVEL_INFO;
+
+    c->notify.script = strdup("");
+    c->notify.timeout = 5;
+
+    c->user = strdup("");
+
+    if (c->sensor.id == NULL || c->capture.filter == NULL || c->ml_model.path == NULL ||
+        c->redis.host == NULL || c->redis.password == NULL || c->api.listen.host == NULL ||
+        c->log.dir == NULL || c->notify.script == NULL || c->user == NULL) {
+        config_free(c);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static int cfg_validate(struct cfg_ctx *c)
+{
+    const struct ddosd_config *g = c->cfg;
+    if (g->flows.mode == CONFIG_FLOWS_CIC && g->flows.idle_timeout > 0)
+        return cfg_fail(c, "flows.idle_timeout applies to mode \"fixed\" only; set it to 0 (or "
+                           "leave it out) with flows.mode \"cic\"");
+    if (g->flows.idle_timeout > g->flows.active_timeout)
+        return cfg_fail(c, "flows.idle_timeout (%g s) is longer than flows.active_timeout (%g s)",
+                        g->flows.idle_timeout, g->flows.active_timeout);
+    if (g->redis.enabled && (g->redis.host == NULL || g->redis.host[0] == '\0'))
+        return cfg_fail(c, "redis.host must be set when Redis is enabled (or use --redis none)");
+    return 0;
+}
+
+int config_validate(const struct ddosd_config *c, char *err, size_t err_len)
+{
+    struct cfg_ctx ctx = {"configuration", err, err_len, c, ".env", true};
+    return cfg_validate(&ctx);
+}
+
+/* ---- loading ------------------------------------------------------------------------------- */
+
+static int cfg_env_open(struct ddosd_config *c, const char *path, bool required, char *err,
+                        size_t err_len)
+{
+    if (c->env != NULL)
+        return 0;
+    struct env_file *env;
+    int rc = env_file_load(path, ENV_FILE_PRIVATE, &env, err, err_len);
+    if (rc == -ENOENT && !required)
+        return 0;
+    if (rc != 0)
+        return rc;
+    c->env = env;
+    return 0;
+}
+
+static int cfg_apply_json(struct ddosd_config *c, json_t *root, const char *name,
+                          const char *env_hint, char *err, size_t err_len)
+{
+    struct cfg_ctx ctx = {name, err, err_len, c, env_hint, false};
+    int rc = cfg_walk(&ctx, "", "", root, c);
+    if (rc == 0)
+        rc = cfg_validate(&ctx);
+    return rc;
+}
+
+static int cfg_json_error(const char *name, const json_error_t *je, char *err, size_t err_len)
+{
+    char q[JSON_ERROR_TEXT_LENGTH];
+    /* jansson quotes the offending token itself; only keep control bytes off the line. */
+    size_t n = 0;
+    for (; je->text[n] != '\0' && n + 1 < sizeof(q); n++)
+        q[n] = (unsigned char)je->text[n] < 0x20 ? '?' : je->text[n];
+    q[n] = '\0';
+    if (je->line > 0)
+        cfg_errf(err, err_len, "%s:%d:%d: invalid JSON: %s", name, je->line, je->column, q);
+    else
+        cfg_errf(err, err_len, "%s: invalid JSON: %s", name, q);
+    return -EINVAL;
+}
+
+int config_load_buffer(const char *buf, size_t len, const char *name, struct ddosd_config *c,
+                       char *err, size_t err_len)
+{
+    if (name == NULL)
+        name = "config.json";
+    const char *hint = c->env_path ? c->env_path : "a .env file";
+    if (c->env_path != NULL) {
+        int rc = cfg_env_open(c, c->env_path, true, err, err_len);
+        if (rc != 0)
+            return rc;
+    }
+    json_error_t je;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+    if (root == NULL)
+        return cfg_json_error(name, &je, err, err_len);
+    int rc = cfg_apply_json(c, root, name, c->env ? env_file_path(c->env) : hint, err, err_len);
+    json_decref(root);
+    return rc;
+}
+
+int config_load_file(const char *path, struct ddosd_config *c, char *err, size_t err_len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        int e = errno;
+        cfg_errf(err, err_len, "cannot open %s: %s (give another one with -c)", path, strerror(e));
+        return -e;
+    }
+    json_error_t je;
+    json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    fclose(f);
+    if (root == NULL)
+        return cfg_json_error(path, &je, err, err_len);
+    char env_path[4096];
+    const char *slash = strrchr(path, '/');
+    if (c->env_path != NULL)
+        snprintf(env_path, sizeof(env_path), "%s", c->env_path);
+    else if (slash != NULL)
+        snprintf(env_path, sizeof(env_path), "%.*s/.env", (int)(slash - path), path);
+    else
+        snprintf(env_path, sizeof(env_path), ".env");
+    int rc = cfg_env_open(c, env_path, c->env_path != NULL, err, err_len);
+    if (rc == 0)
+        rc = cfg_apply_json(c, root, path, c->env ? env_file_path(c->env) : env_path, err, err_len);
+    json_decref(root);
+    return rc;
+}
+
+int config_set_env_file(struct ddosd_config *c, const char *path)
+{
+    char *p = strdup(path);
+    if (p == NULL)
+        return -ENOMEM;
+    free(c->env_path);
+    c->env_path = p;
+    return 0;
+}
+
+void config_set_env(struct ddosd_config *c, struct env_file *env)
+{
+    if (c->env != env)
+        env_file_free(c->env);
+    c->env = env;
+}
+
+const char *config_env_lookup(const struct ddosd_config *c, const char *name)
+{
+    return env_file_lookup(c->env, name);
+}
+
+/* ---- command-line overrides ---------------------------------------------------------------- */
+
+/* The struct a key's offset is relative to: walk the object rows of its ancestors. */
+static void *cfg_key_base(struct ddosd_config *c, const char *path)
+{
+    char prefix[256];
+    void *base = c;
+    for (const char *dot = strchr(path, '.'); dot != NULL; dot = strchr(dot + 1, '.')) {
+        snprintf(prefix, sizeof(prefix), "%.*s", (int)(dot - path), path);
+        const struct cfg_key *k = cfg_key_find(prefix);
+        if (k == NULL || k->kind != K_OBJ)
+            return NULL;
+        base = (char *)base + k->off;
+    }
+    return base;
+}
+
+static bool cfg_is_list(enum cfg_kind kind)
+{
+    return kind == K_STRLIST || kind == K_CIDRLIST || kind == K_LEVELS || kind == K_BOUNCERS;
+}
+
+static int cfg_override(struct ddosd_config *c, const char *origin, const char *key, json_t *v,
+                        char *err, size_t err_len)
+{
+    struct cfg_ctx ctx = {origin ? origin : "command line",        err, err_len, c,
+                          c->env ? env_file_path(c->env) : ".env", true};
+    if (v == NULL)
+        return cfg_fail(&ctx, "out of memory");
+    const struct cfg_key *k = strstr(key, "[]") ? NULL : cfg_key_find(key);
+    void *base = k ? cfg_key_base(c, key) : NULL;
+    if (k == NULL || base == NULL || k->kind == K_OBJ || k->kind == K_GROUPS) {
+        char parent[256];
+        const char *dot = strrchr(key, '.');
+        snprintf(parent, sizeof(parent), "%.*s", dot ? (int)(dot - key) : 0, key);
+        const struct cfg_key *pk = cfg_key_find(parent);
+        if (parent[0] == '\0' || (pk != NULL && pk->kind == K_OBJ))
+            return cfg_unknown(&ctx, parent, parent, cfg_leaf(key));
+        char q[80];
+        return cfg_fail(&ctx, "unknown key %s", cfg_quote(key, q, sizeof(q)));
+    }
+    if (json_is_array(v) && !cfg_is_list(k->kind))
+        return cfg_fail(&ctx, "%s takes one value, not a list", key);
+    if (cfg_is_list(k->kind) && !json_is_array(v)) {
+        json_t *one = json_array();
+        if (one == NULL || json_array_append(one, v) != 0) {
+            json_decref(one);
+            return cfg_fail(&ctx, "out of memory");
+        }
+        int rc = cfg_set_value(&ctx, k, key, one, base);
+        json_decref(one);
+        return rc;
+    }
+    return cfg_set_value(&ctx, k, key, v, base);
+}
+
+static bool cfg_utf8_all(const char *const *values, size_t n, const char *origin, const char *key,
+                         char *err, size_t err_len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!cfg_utf8_valid(values[i])) {
+            cfg_errf(err, err_len, "%s: the value of %s is not valid UTF-8",
+                     origin ? origin : "command line", key);
+            return false;
+        }
+    return true;
+}
+
+int config_set(struct ddosd_config *c, const char *origin, const char *key, const char *value,
+               char *err, size_t err_len)
+{
+    if (!cfg_utf8_all(&value, 1, origin, key, err, err_len))
+        return -EINVAL;
+    json_t *v = json_string(value);
+    int rc = cfg_override(c, origin, key, v, err, err_len);
+    json_decref(v);
+    return rc;
+}
+
+int config_set_list(struct ddosd_config *c, const char *origin, const char *key,
+                    const char *const *values, size_t n, char *err, size_t err_len)
+{
+    if (!cfg_utf8_all(values, n, origin, key, err, err_len))
+        return -EINVAL;
+    json_t *v = json_array();
+    for (size_t i = 0; v != NULL && i < n; i++)
+        if (json_array_append_new(v, json_string(values[i])) != 0) {
+            json_decref(v);
+            v = NULL;
+        }
+    int rc = cfg_override(c, origin, key, v, err, err_len);
+    json_decref(v);
+    return rc;
+}
+
+int config_apply_redis_url(struct ddosd_config *c, const char *url, char *err, size_t err_len)
+{
+    struct cfg_ctx ctx = {"--redis", err, err_len, c, ".env", true};
+    return cfg_redis_apply(&ctx, "the Redis URL", &c->redis, url, false);
+}
+
+/* ---- dump ---------------------------------------------------------------------------------- */
+
+static json_t *cfg_dump_obj(const char *spath, const void *base);
+
+static json_t *cfg_dump_value(const struct cfg_key *k, const void *base)
+{
+    const void *field = (const char *)base + k->off;
+    char buf[256];
+    switch (k->kind) {
+    case K_OBJ:
+        return cfg_dump_obj(k->path, field);
+    case K_STR: {
+        const char *s = *(char *const *)field ? *(char *const *)field : "";
+        return json_string((k->flags & F_SECRET) && s[0] ? "***" : s);
+    }
+    case K_BOOL:
+        return json_boolean(*(const bool *)field);
+    case K_INT:
+        return json_integer(*(const int *)field);
+    case K_NUM: {
+        double d = *(const double *)field;
+        if ((k->flags & F_NULLABLE) && (d == k->null_value || d < 0))
+            return json_null();
+        return json_real(d);
+    }
+    case K_CHOICE: {
+        int i;
+        memcpy(&i, field, sizeof(i));
+        return json_string(k->choices[i]);
+    }
+    case K_STRLIST: {
+        const struct config_strlist *l = field;
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+            if (json_array_append_new(a, json_string(l->items[i])) != 0) {
+                json_decref(a);
+                a = NULL;
+            }
+        return a;
+    }
+    case K_CIDRLIST: {
+        const struct config_cidr_list *l = field;
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+            if (json_array_append_new(
+                    a, json_string(config_cidr_format(&l->items[i], buf, sizeof(buf)))) != 0) {
+                json_decref(a);
+                a = NULL;
+            }
+        return a;
+    }
+    case K_LISTEN: {
+        const struct config_listen *l = field;
+        if (!l->enabled)
+            return json_string("none");
+        snprintf(buf, sizeof(buf), strchr(l->host, ':') ? "[%s]:%d" : "%s:%d", l->host, l->port);
+        return json_string(buf);
+    }
+    case K_LEVELS: {
+        unsigned bits = *(const unsigned *)field;
+        json_t *a = json_array();
+        for (unsigned i = 0; a && cfg_level_names[i] != NULL; i++)
+            if ((bits & (1u << i)) && json_array_append_new(a, json_string(cfg_level_names[i]))) {
+                json_decref(a);
+                a = NULL;
+            }
+        return a;
+    }
+    case K_BOUNCERS: { /* names only: the keys themselves never leave the process */
+        const struct config_bouncer_keys *l = field;
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+            if (json_array_append_new(a, json_string(l->items[i].name)) != 0) {
+                json_decref(a);
+                a = NULL;
+            }
+        return a;
+    }
+    case K_GROUPS: {
+        const struct config_hostgroups *l = field;
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++)
+            if (json_array_append_new(a, cfg_dump_obj(GROUP_ELEM, &l->items[i])) != 0) {
+                json_decref(a);
+                a = NULL;
+            }
+        return a;
+    }
+    case K_REDIS_URL:
+        break;
+    }
+    return NULL;
+}
+
+static json_t *cfg_dump_obj(const char *spath, const void *base)
+{
+    json_t *obj = json_object();
+    for (size_t i = 0; obj != NULL && i < DD_ARRAY_LEN(cfg_keys); i++) {
+        const struct cfg_key *k = &cfg_keys[i];
+        if (!cfg_is_child(spath, k->path) || (k->flags & F_NODUMP))
+            continue;
+        json_t *v = cfg_dump_value(k, base);
+        if (v == NULL || json_object_set_new(obj, cfg_leaf(k->path), v) != 0) {
+            json_decref(obj);
+            obj = NULL;
+        }
+    }
+    return obj;
+}
+
+int config_dump(const struct ddosd_config *c, FILE *out)
+{
+    json_t *root = cfg_dump_obj("", c);
+    if (root == NULL)
+        return -ENOMEM;
+    int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    json_decref(root);
+    if (rc != 0 || fputc('\n', out) == EOF || fflush(out) != 0)
+        return -EIO;
+    return 0;
+}
