@@ -1,0 +1,501 @@
+/* test_trafgen.c - unit tests for trafgen/ (the ddos-trafgen generator library).
+ *
+ * Each test generates small captures (a few seconds of packet time, few clients, a low packet
+ * budget per attack) into a private temporary directory and reads them back with a minimal
+ * classic-pcap reader: every frame must decode with capture/decode.c, timestamps must not go
+ * backwards, the manifest must be valid JSON whose rules cover every attack packet, and benign
+ * traffic must stay inside the benign address plan. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "capture/decode.h"
+#include "trafgen/trafgen.h"
+
+struct file_buf {
+    uint8_t *p;
+    size_t n;
+};
+
+static char tmpdir[200];
+
+static int group_setup(void **state)
+{
+    (void)state;
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/test_trafgen.XXXXXX", base ? base : "/tmp");
+    return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void path_in_tmp(char *out, size_t n, const char *name)
+{
+    assert_true(strlen(tmpdir) + 1 + strlen(name) < n);
+    memcpy(out, tmpdir, strlen(tmpdir));
+    out[strlen(tmpdir)] = '/';
+    strcpy(out + strlen(tmpdir) + 1, name);
+}
+
+static struct file_buf file_read(const char *path)
+{
+    struct file_buf b = {NULL, 0};
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long len = ftell(f);
+    assert_true(len >= 0);
+    rewind(f);
+    b.n = (size_t)len;
+    b.p = malloc(b.n ? b.n : 1);
+    assert_non_null(b.p);
+    assert_int_equal(fread(b.p, 1, b.n, f), b.n);
+    fclose(f);
+    return b;
+}
+
+/* A small, fast configuration writing NAME.pcap / NAME.json into the temporary directory. */
+static void config_small(struct trafgen_config *cfg, const char *name, char *pcap, char *json)
+{
+    char file[64];
+    trafgen_config_defaults(cfg);
+    snprintf(file, sizeof file, "%s.pcap", name);
+    path_in_tmp(pcap, 300, file);
+    snprintf(file, sizeof file, "%s.json", name);
+    path_in_tmp(json, 300, file);
+    cfg->pcap_path = pcap;
+    cfg->manifest_path = json;
+    cfg->duration_s = 4;
+    cfg->benign_clients = 40;
+    cfg->max_attack_packets = 20000;
+    cfg->mix = false;
+}
+
+static void run_ok(const struct trafgen_config *cfg)
+{
+    struct trafgen_stats st;
+    assert_int_equal(trafgen_run(cfg, &st), 0);
+    assert_true(st.packets > 0);
+}
+
+/* ---- a classic pcap walker ------------------------------------------------------------------ */
+
+struct pcap_walk {
+    const uint8_t *p;
+    size_t n, off;
+};
+
+static void pcap_walk_init(struct pcap_walk *w, const struct file_buf *b)
+{
+    assert_true(b->n >= 24);
+    uint32_t magic, link;
+    memcpy(&magic, b->p, 4);
+    memcpy(&link, b->p + 20, 4);
+    assert_int_equal(magic, 0xa1b2c3d4u); /* microsecond resolution, host order */
+    assert_int_equal(link, 1);            /* DLT_EN10MB */
+    w->p = b->p;
+    w->n = b->n;
+    w->off = 24;
+}
+
+/* Next record: returns false at the end; the file must not end inside a record. */
+static bool pcap_walk_next(struct pcap_walk *w, uint64_t *ts_us, const uint8_t **frame,
+                           uint32_t *caplen, uint32_t *len)
+{
+    if (w->off == w->n)
+        return false;
+    assert_true(w->off + 16 <= w->n);
+    uint32_t h[4];
+    memcpy(h, w->p + w->off, 16);
+    assert_true(h[1] < 1000000);
+    assert_true(w->off + 16 + h[2] <= w->n);
+    *ts_us = (uint64_t)h[0] * 1000000 + h[1];
+    *frame = w->p + w->off + 16;
+    *caplen = h[2];
+    *len = h[3];
+    w->off += 16 + h[2];
+    return true;
+}
+
+/* ---- address plan --------------------------------------------------------------------------- */
+
+struct cidr {
+    uint8_t net[16];
+    uint8_t prefix;
+    uint8_t v6;
+};
+
+static bool cidr_parse(const char *s, struct cidr *c)
+{
+    char buf[64];
+    const char *slash = strchr(s, '/');
+    if (slash == NULL || (size_t)(slash - s) >= sizeof buf)
+        return false;
+    memcpy(buf, s, (size_t)(slash - s));
+    buf[slash - s] = '\0';
+    memset(c, 0, sizeof *c);
+    c->prefix = (uint8_t)atoi(slash + 1);
+    if (strchr(buf, ':') != NULL) {
+        c->v6 = 1;
+        return inet_pton(AF_INET6, buf, c->net) == 1;
+    }
+    return inet_pton(AF_INET, buf, c->net) == 1;
+}
+
+static bool cidr_has(const struct cidr *c, const uint8_t *addr, uint8_t ip_version)
+{
+    if ((ip_version == 6) != (c->v6 != 0))
+        return false;
+    uint32_t bits = c->prefix;
+    for (uint32_t i = 0; bits > 0; i++) {
+        uint32_t take = bits < 8 ? bits : 8;
+        uint8_t mask = (uint8_t)(0xff00u >> take);
+        if ((addr[i] & mask) != (c->net[i] & mask))
+            return false;
+        bits -= take;
+    }
+    return true;
+}
+
+static bool addr_protected(const struct pkt_info *pi, const uint8_t *a)
+{
+    static const uint8_t v6[4] = {0xfd, 0x00, 0x00, 0x20};
+    return pi->ip_version == 4 ? (a[0] == 10 && a[1] == 20) : memcmp(a, v6, 4) == 0;
+}
+
+static bool addr_benign_client(const struct pkt_info *pi, const uint8_t *a)
+{
+    static const uint8_t v6[6] = {0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00};
+    return pi->ip_version == 4 ? (a[0] == 100 && (a[1] & 0xf0) == 64) : memcmp(a, v6, 6) == 0;
+}
+
+struct scan_result {
+    uint64_t packets;
+    uint64_t per_rule[64];
+    uint64_t unlabelled;
+    uint64_t from_protected;
+};
+
+/* Walks a capture: every frame decodes, times never go backwards, frames are at least 60 bytes,
+ * and each packet either touches a rule's CIDR or is benign (protected <-> benign client). */
+static void capture_check(const char *pcap, const struct cidr *rules, uint32_t nrules,
+                          struct scan_result *res)
+{
+    struct file_buf b = file_read(pcap);
+    struct pcap_walk w;
+    pcap_walk_init(&w, &b);
+    memset(res, 0, sizeof *res);
+    uint64_t last = 0, ts;
+    const uint8_t *frame;
+    uint32_t caplen, len;
+    while (pcap_walk_next(&w, &ts, &frame, &caplen, &len)) {
+        struct pkt_info pi;
+        enum decode_status st = decode_packet(DECODE_LINK_ETHERNET, frame, caplen, len, &pi);
+        if (st != DECODE_OK)
+            fail_msg("packet %llu: %s", (unsigned long long)res->packets + 1,
+                     decode_status_name(st));
+        assert_int_equal(caplen, len);
+        assert_true(len >= 60 && len <= 1514);
+        assert_true(ts >= last);
+        last = ts;
+        res->packets++;
+        if (addr_protected(&pi, pi.src))
+            res->from_protected++;
+        bool matched = false;
+        for (uint32_t r = 0; r < nrules && !matched; r++)
+            if (cidr_has(&rules[r], pi.src, pi.ip_version) ||
+                cidr_has(&rules[r], pi.dst, pi.ip_version)) {
+                res->per_rule[r]++;
+                matched = true;
+            }
+        if (!matched) {
+            res->unlabelled++;
+            bool in = addr_protected(&pi, pi.src) && addr_benign_client(&pi, pi.dst);
+            bool out = addr_benign_client(&pi, pi.src) && addr_protected(&pi, pi.dst);
+            if (!in && !out)
+                fail_msg("packet %llu: not benign and outside every rule",
+                         (unsigned long long)res->packets);
+        }
+    }
+    free(b.p);
+}
+
+/* Loads the manifest and its rules (at most 64). Returns the JSON root (caller decrefs). */
+static json_t *manifest_rules(const char *json, struct cidr *rules, const char **labels,
+                              uint32_t *nrules)
+{
+    json_error_t err;
+    json_t *root = json_load_file(json, 0, &err);
+    if (root == NULL)
+        fail_msg("manifest: %s at line %d", err.text, err.line);
+    json_t *caps = json_object_get(root, "captures");
+    assert_true(json_is_array(caps));
+    assert_int_equal(json_array_size(caps), 1);
+    json_t *cap = json_array_get(caps, 0);
+    assert_string_equal(json_string_value(json_object_get(cap, "label")), "benign");
+    assert_non_null(json_string_value(json_object_get(cap, "path")));
+    json_t *jr = json_object_get(cap, "rules");
+    assert_true(json_is_array(jr));
+    *nrules = (uint32_t)json_array_size(jr);
+    assert_true(*nrules <= 64);
+    for (uint32_t i = 0; i < *nrules; i++) {
+        json_t *r = json_array_get(jr, i);
+        const char *ip = json_string_value(json_object_get(r, "ip"));
+        labels[i] = json_string_value(json_object_get(r, "label"));
+        assert_non_null(ip);
+        assert_non_null(labels[i]);
+        assert_true(cidr_parse(ip, &rules[i]));
+    }
+    return root;
+}
+
+/* ---- tests ---------------------------------------------------------------------------------- */
+
+static void test_trafgen_same_seed_same_bytes(void **state)
+{
+    (void)state;
+    struct trafgen_config a, b;
+    char pa[300], ja[300], pb[300], jb[300], pc[300], jc[300];
+    config_small(&a, "det_a", pa, ja);
+    config_small(&b, "det_b", pb, jb);
+    a.mix = b.mix = true;
+    a.seed = b.seed = 42;
+    run_ok(&a);
+    run_ok(&b);
+    struct file_buf fa = file_read(pa), fb = file_read(pb);
+    assert_int_equal(fa.n, fb.n);
+    assert_memory_equal(fa.p, fb.p, fa.n);
+    free(fb.p);
+    /* the manifests differ only in the capture path they name */
+    struct file_buf ma = file_read(ja), mb = file_read(jb);
+    assert_int_equal(ma.n, mb.n);
+    free(ma.p);
+    free(mb.p);
+
+    struct trafgen_config c;
+    config_small(&c, "det_c", pc, jc);
+    c.mix = true;
+    c.seed = 43;
+    run_ok(&c);
+    struct file_buf fc = file_read(pc);
+    assert_true(fc.n != fa.n || memcmp(fa.p, fc.p, fa.n) != 0);
+    free(fa.p);
+    free(fc.p);
+}
+
+static void test_trafgen_all_attacks_decode_and_label(void **state)
+{
+    (void)state;
+    struct trafgen_config cfg;
+    char pcap[300], json[300];
+    config_small(&cfg, "all", pcap, json);
+    assert_int_equal(trafgen_scenarios_parse("all-attacks", &cfg, NULL, 0), 0);
+    cfg.seed = 7;
+    run_ok(&cfg);
+
+    struct cidr rules[64];
+    const char *labels[64];
+    uint32_t n;
+    json_t *root = manifest_rules(json, rules, labels, &n);
+    json_t *cap = json_array_get(json_object_get(root, "captures"), 0);
+    assert_string_equal(json_string_value(json_object_get(cap, "path")), "all.pcap");
+    struct scan_result res;
+    capture_check(pcap, rules, n, &res);
+    assert_true(res.unlabelled > 0); /* benign background is there */
+
+    /* every attack scenario has a rule whose block carried packets */
+    for (int s = TG_SC_SYN_FLOOD; s < TG_SC_COUNT; s++) {
+        const char *name = trafgen_scenario_name((enum trafgen_scenario)s);
+        uint64_t seen = 0;
+        for (uint32_t r = 0; r < n; r++)
+            if (strcmp(labels[r], name) == 0)
+                seen += res.per_rule[r];
+        if (seen == 0)
+            fail_msg("no packets from the block of %s", name);
+    }
+
+    /* provenance: per-label counts add up to the packets written */
+    json_t *gen = json_object_get(root, "generator");
+    assert_int_equal(json_integer_value(json_object_get(gen, "seed")), 7);
+    assert_int_equal(json_array_size(json_object_get(gen, "instances")), TG_SC_COUNT - 1);
+    json_t *ppl = json_object_get(gen, "packets_per_label");
+    const char *k;
+    json_t *v;
+    uint64_t sum = 0;
+    json_object_foreach(ppl, k, v)
+    {
+        sum += (uint64_t)json_integer_value(v);
+    }
+    assert_int_equal(sum, res.packets);
+    assert_int_equal(json_integer_value(json_object_get(gen, "packets")), res.packets);
+    json_decref(root);
+}
+
+static void test_trafgen_each_scenario_uses_its_block(void **state)
+{
+    (void)state;
+    for (int s = TG_SC_BENIGN; s < TG_SC_COUNT; s++) {
+        struct trafgen_config cfg;
+        char pcap[300], json[300], err[128];
+        config_small(&cfg, trafgen_scenario_name((enum trafgen_scenario)s), pcap, json);
+        assert_int_equal(trafgen_scenarios_parse(trafgen_scenario_name((enum trafgen_scenario)s),
+                                                 &cfg, err, sizeof err),
+                         0);
+        cfg.seed = 100 + (uint64_t)s;
+        cfg.duration_s = 3;
+        cfg.benign_clients = 20;
+        run_ok(&cfg);
+        struct cidr rules[64];
+        const char *labels[64];
+        uint32_t n;
+        json_t *root = manifest_rules(json, rules, labels, &n);
+        struct scan_result res;
+        capture_check(pcap, rules, n, &res);
+        if (s == TG_SC_BENIGN) {
+            assert_int_equal(n, 0);
+        } else {
+            uint64_t seen = 0;
+            assert_true(n >= 1);
+            for (uint32_t r = 0; r < n; r++) {
+                assert_string_equal(labels[r], trafgen_scenario_name((enum trafgen_scenario)s));
+                seen += res.per_rule[r];
+            }
+            if (seen == 0)
+                fail_msg("%s: no packets from its block", labels[0]);
+        }
+        json_decref(root);
+        unlink(pcap);
+    }
+}
+
+static void test_trafgen_one_way_has_no_outbound(void **state)
+{
+    (void)state;
+    struct trafgen_config cfg;
+    char pcap[300], json[300];
+    config_small(&cfg, "oneway", pcap, json);
+    assert_int_equal(trafgen_scenarios_parse("all-attacks", &cfg, NULL, 0), 0);
+    cfg.one_way = true;
+    cfg.seed = 9;
+    run_ok(&cfg);
+    struct cidr rules[64];
+    const char *labels[64];
+    uint32_t n;
+    json_t *root = manifest_rules(json, rules, labels, &n);
+    struct scan_result res;
+    capture_check(pcap, rules, n, &res);
+    assert_true(res.packets > 0);
+    assert_int_equal(res.from_protected, 0);
+    json_t *gen = json_object_get(root, "generator");
+    assert_true(json_integer_value(json_object_get(gen, "outbound_suppressed")) > 0);
+    json_decref(root);
+}
+
+/* --one-way is a mirror of inbound traffic: exactly the two-way capture's packets that do not
+ * come from the protected network, byte for byte, with the same timestamps. */
+static void test_trafgen_one_way_is_inbound_half(void **state)
+{
+    (void)state;
+    struct trafgen_config one, two;
+    char p1[300], j1[300], p2[300], j2[300];
+    config_small(&one, "half1", p1, j1);
+    config_small(&two, "half2", p2, j2);
+    assert_int_equal(trafgen_scenarios_parse("all-attacks", &one, NULL, 0), 0);
+    assert_int_equal(trafgen_scenarios_parse("all-attacks", &two, NULL, 0), 0);
+    one.seed = two.seed = 11;
+    one.one_way = true;
+    run_ok(&one);
+    run_ok(&two);
+    struct file_buf f1 = file_read(p1), f2 = file_read(p2);
+    struct pcap_walk w1, w2;
+    pcap_walk_init(&w1, &f1);
+    pcap_walk_init(&w2, &f2);
+    uint64_t t1, t2, n = 0;
+    const uint8_t *fr1, *fr2;
+    uint32_t c1, c2, l1, l2;
+    while (pcap_walk_next(&w2, &t2, &fr2, &c2, &l2)) {
+        struct pkt_info pi;
+        assert_int_equal(decode_packet(DECODE_LINK_ETHERNET, fr2, c2, l2, &pi), DECODE_OK);
+        if (addr_protected(&pi, pi.src))
+            continue;
+        assert_true(pcap_walk_next(&w1, &t1, &fr1, &c1, &l1));
+        assert_int_equal(t1, t2);
+        assert_int_equal(c1, c2);
+        assert_memory_equal(fr1, fr2, c1);
+        n++;
+    }
+    assert_false(pcap_walk_next(&w1, &t1, &fr1, &c1, &l1));
+    assert_true(n > 1000);
+    free(f1.p);
+    free(f2.p);
+}
+
+static void test_trafgen_benign_only_stays_in_plan(void **state)
+{
+    (void)state;
+    struct trafgen_config cfg;
+    char pcap[300], json[300];
+    config_small(&cfg, "twoway", pcap, json);
+    cfg.seed = 9;
+    cfg.mix = false;
+    run_ok(&cfg);
+    struct cidr none[1] = {{{0}, 0, 0}};
+    struct scan_result res;
+    capture_check(pcap, none, 0, &res);
+    assert_true(res.from_protected > 0);
+}
+
+static void test_trafgen_scenarios_parse(void **state)
+{
+    (void)state;
+    struct trafgen_config cfg;
+    char err[128];
+    trafgen_config_defaults(&cfg);
+    assert_int_equal(trafgen_scenarios_parse("syn_flood,portscan,syn_flood", &cfg, err, sizeof err),
+                     0);
+    assert_int_equal(cfg.n_instances, 3);
+    assert_int_equal(cfg.instances[0], TG_SC_SYN_FLOOD);
+    assert_int_equal(cfg.instances[1], TG_SC_PORTSCAN);
+    assert_false(cfg.mix);
+    assert_int_equal(trafgen_scenarios_parse("benign", &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg.n_instances, 0);
+    assert_false(cfg.mix);
+    assert_int_equal(trafgen_scenarios_parse("mix", &cfg, err, sizeof err), 0);
+    assert_true(cfg.mix);
+    assert_int_equal(trafgen_scenarios_parse("all-attacks", &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg.n_instances, TG_SC_COUNT - 1);
+    assert_int_equal(trafgen_scenarios_parse("syn_flood,nope", &cfg, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "nope"));
+    for (int s = 0; s < TG_SC_COUNT; s++)
+        assert_true(strlen(trafgen_scenario_describe((enum trafgen_scenario)s)) > 10);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_trafgen_scenarios_parse),
+        cmocka_unit_test(test_trafgen_same_seed_same_bytes),
+        cmocka_unit_test(test_trafgen_all_attacks_decode_and_label),
+        cmocka_unit_test(test_trafgen_each_scenario_uses_its_block),
+        cmocka_unit_test(test_trafgen_one_way_has_no_outbound),
+        cmocka_unit_test(test_trafgen_one_way_is_inbound_half),
+        cmocka_unit_test(test_trafgen_benign_only_stays_in_plan),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

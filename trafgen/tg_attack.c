@@ -1,0 +1,1967 @@
+/* tg_attack.c - attack scenarios: what each instance draws, and the packets it sends.
+ *
+ * Owns the scenario table (names, descriptions, --scenario parsing), the planning of attack
+ * instances (address blocks, start/end, every parameter drawn from wide ranges, the packet
+ * budget) and three kinds of actors: the stateless flood source of syn/tcp/udp/icmp floods,
+ * amplification, reflection and port scans (with the victim's answers), the bots of http_flood
+ * and slow_http, and the attack side of their TCP connections (tg_attack_app_next). Runs inside
+ * the event loop; emits through tg_packet.c and tg_tcp.c.
+ *
+ * DESIGN
+ * One flood actor per instance produces its packets in time order: its next send time comes
+ * from the instance's timing model (constant, Poisson, on/off, ramp, pulse), and answers the
+ * victim (or a scanner) owes wait in a small per-instance min-heap of pending replies, merged
+ * into the same actor's schedule. That keeps the event heap at one entry per instance whatever
+ * the rate, and gives victims a natural overload behaviour: when the reply heap is full, the
+ * answer is dropped and counted. Every instance sends only from its own address block, so the
+ * manifest labels all its flows - both directions, any port - with one CIDR rule.
+ *
+ * Addressing: direct attackers (spoofed or bots) use 198.18.0.0/16 split into sixteen /20s,
+ * reflectors 198.19.0.0/16 split the same way, scanners 198.51.100.0/24 split into /28s, and
+ * IPv6 attackers 2001:db8:f0XX::/48 with XX the instance number. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "trafgen/tg_internal.h"
+
+/* ---- scenario table ------------------------------------------------------------------------- */
+
+static const char *const tg_sc_names[TG_SC_COUNT] = {
+    "benign",         "syn_flood",  "tcp_flood", "udp_flood", "icmp_flood", "udp_amplification",
+    "tcp_reflection", "http_flood", "slow_http", "portscan",
+};
+
+static const char *const tg_sc_desc[TG_SC_COUNT] = {
+    "background only: web/TLS, bulk, video, VoIP, DNS, NTP, QUIC, SSH, keep-alives, ping",
+    "spoofed many-source or few-source SYNs, optional TCP options/ECN; victim SYN-ACK/RST",
+    "ACK/RST/FIN/PSH-ACK/XMAS/NULL/other flag floods, spoofed or not",
+    "UDP to random or fixed ports, 0-1400 B payloads, spoofed or not",
+    "ICMP/ICMPv6 echo floods 8-1400 B, sometimes other ICMP types",
+    "reflector answers (DNS, NTP, SSDP, memcached, CLDAP, SNMP, chargen, ...) to the victim",
+    "SYN-ACK (and RST) floods from many TCP reflectors to the victim",
+    "non-spoofed bots running full HTTP/HTTPS sessions at high request rates",
+    "slowloris, slow POST and slow read connections held open",
+    "SYN, connect, UDP and FIN/XMAS/NULL scans of one or a few hosts",
+};
+
+const char *trafgen_scenario_name(enum trafgen_scenario sc)
+{
+    return (unsigned)sc < TG_SC_COUNT ? tg_sc_names[sc] : "?";
+}
+
+const char *trafgen_scenario_describe(enum trafgen_scenario sc)
+{
+    return (unsigned)sc < TG_SC_COUNT ? tg_sc_desc[sc] : "?";
+}
+
+int trafgen_scenarios_parse(const char *list, struct trafgen_config *cfg, char *err,
+                            uint32_t err_len)
+{
+    cfg->n_instances = 0;
+    cfg->mix = false;
+    if (strcmp(list, "mix") == 0) {
+        cfg->mix = true;
+        return 0;
+    }
+    if (strcmp(list, "all-attacks") == 0) {
+        for (int s = TG_SC_SYN_FLOOD; s < TG_SC_COUNT; s++)
+            cfg->instances[cfg->n_instances++] = (uint8_t)s;
+        return 0;
+    }
+    const char *p = list;
+    while (*p != '\0') {
+        size_t n = strcspn(p, ",");
+        int found = -1;
+        for (int s = 0; s < TG_SC_COUNT; s++)
+            if (strlen(tg_sc_names[s]) == n && strncmp(p, tg_sc_names[s], n) == 0)
+                found = s;
+        if (found < 0) {
+            snprintf(err, err_len, "unknown scenario '%.*s' (see --list)", (int)n, p);
+            return -EINVAL;
+        }
+        if (found != TG_SC_BENIGN) {
+            if (cfg->n_instances >= TRAFGEN_MAX_INSTANCES) {
+                snprintf(err, err_len, "at most %d attack instances", TRAFGEN_MAX_INSTANCES);
+                return -EINVAL;
+            }
+            cfg->instances[cfg->n_instances++] = (uint8_t)found;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+const char *const tg_amp_names[TG_AMP_COUNT] = {
+    "dns",  "ntp",  "ssdp",     "memcached",  "cldap", "snmp", "chargen", "ws_discovery",
+    "coap", "qotd", "ubiquiti", "dhdiscover", "arms",  "mdns", "netbios",
+};
+static const uint16_t tg_amp_port[TG_AMP_COUNT] = {53,   123, 1900,  11211, 389,  161,  19, 3702,
+                                                   5683, 17,  10001, 37810, 3283, 5353, 137};
+
+static const char *const tg_timing_names[TG_TIMING_COUNT] = {"cbr", "poisson", "on_off", "ramp",
+                                                             "pulse"};
+static const char *const tg_srcmode_names[] = {"random", "round_robin", "sticky", "zipf"};
+static const char *const tg_portmode_names[] = {"fixed", "random", "increment", "set"};
+static const char *const tg_ttlmode_names[] = {"per_source", "random", "fixed"};
+static const char *const tg_ipid_names[] = {"random", "increment", "zero", "fixed"};
+static const char *const tg_synopt_names[TG_SYNOPT_COUNT] = {"none", "mss", "linux", "windows",
+                                                             "macos"};
+static const char *const tg_scan_names[TG_SCAN_COUNT] = {"syn", "connect", "udp", "fin_xmas_null"};
+static const char *const tg_slow_names[] = {"slowloris", "slow_post", "slow_read", "mixed"};
+
+static const uint16_t tg_top_ports[] = {
+    80,    23,    443,   21,   22,   25,   3389, 110,  445,   139,  143,  53,   135,   3306, 8080,
+    1723,  111,   995,   993,  5900, 1025, 587,  8888, 199,   1720, 465,  548,  113,   81,   6001,
+    10000, 514,   5060,  179,  1026, 2000, 8443, 8000, 32768, 554,  26,   1433, 49152, 2001, 515,
+    8008,  49154, 1027,  5666, 646,  5000, 5631, 631,  49153, 8081, 2049, 88,   79,    5800, 106,
+    2121,  1110,  49155, 6000, 513,  990,  5357, 427,  49156, 543,  544,  5101, 144,   7,    389,
+};
+
+/* ---- helpers -------------------------------------------------------------------------------- */
+
+void tg_inst_addr4(const struct tg_inst *in, uint32_t idx, uint8_t out[16])
+{
+    uint32_t size = 1u << (32 - in->v4prefix);
+    uint32_t host = 1 + idx % (size - 2); /* skip the network and broadcast addresses */
+    uint32_t base = (uint32_t)in->v4net[0] << 24 | (uint32_t)in->v4net[1] << 16 |
+                    (uint32_t)in->v4net[2] << 8 | in->v4net[3];
+    tg_put32(out, base + host);
+}
+
+void tg_inst_addr6(const struct tg_inst *in, uint32_t idx, uint8_t out[16])
+{
+    memcpy(out, in->v6net, 16);
+    uint64_t x = idx * 0x9e3779b97f4a7c15ULL + in->index;
+    tg_put32(out + 8, (uint32_t)(x >> 32));
+    tg_put32(out + 12, (uint32_t)x ^ idx);
+}
+
+static uint32_t tg_hash32(uint32_t x)
+{
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+static void tg_json_num(json_t *o, const char *k, double v)
+{
+    json_object_set_new(o, k, json_real(round(v * 1000.0) / 1000.0));
+}
+
+static void tg_json_int(json_t *o, const char *k, uint64_t v)
+{
+    json_object_set_new(o, k, json_integer((json_int_t)v));
+}
+
+static void tg_json_str(json_t *o, const char *k, const char *v)
+{
+    json_object_set_new(o, k, json_string(v));
+}
+
+static void tg_flags_name(char *buf, size_t n, uint8_t f)
+{
+    static const char *const names[8] = {"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"};
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < 8; i++)
+        if (f & (1u << i))
+            len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? "|" : "", names[i]);
+    if (len == 0)
+        snprintf(buf, n, "NULL");
+}
+
+/* ---- planning ------------------------------------------------------------------------------- */
+
+static void tg_plan_timing(struct tg *g, struct tg_inst *in, double lo, double hi)
+{
+    struct tg_rng *r = &g->rng;
+    struct tg_attack *a = &in->a;
+    static const double cdf[TG_TIMING_COUNT] = {0.30, 0.55, 0.75, 0.90, 1.0};
+    double u = tg_rng_unit(r);
+    a->timing = 0;
+    while (a->timing < TG_TIMING_COUNT - 1 && u > cdf[a->timing])
+        a->timing++;
+    a->rate_pps = tg_rng_logu(r, lo, hi);
+    a->jitter = tg_rng_uniform(r, 0, 0.9);
+    uint64_t dur = in->end_ns - in->start_ns;
+    if (a->timing == TG_TIMING_ONOFF) {
+        a->on_ns = (uint64_t)(tg_rng_logu(r, 0.2, 8) * 1e9);
+        a->off_ns = (uint64_t)(tg_rng_logu(r, 0.1, 5) * 1e9);
+    } else if (a->timing == TG_TIMING_PULSE) {
+        a->on_ns = (uint64_t)(tg_rng_logu(r, 0.02, 0.5) * 1e9);
+        a->off_ns = (uint64_t)(tg_rng_logu(r, 0.5, 6) * 1e9);
+    } else if (a->timing == TG_TIMING_RAMP) {
+        a->ramp_ns = (uint64_t)(tg_rng_uniform(r, 0.1, 0.6) * (double)dur);
+    }
+}
+
+/* The share of the attack's time it is sending at full rate. */
+static double tg_timing_duty(const struct tg_inst *in)
+{
+    const struct tg_attack *a = &in->a;
+    double dur = (double)(in->end_ns - in->start_ns);
+    switch (a->timing) {
+    case TG_TIMING_ONOFF:
+    case TG_TIMING_PULSE:
+        return (double)a->on_ns / (double)(a->on_ns + a->off_ns);
+    case TG_TIMING_RAMP:
+        return 1.0 - (double)a->ramp_ns / dur / 2.0;
+    default:
+        return 1.0;
+    }
+}
+
+static void tg_plan_sources(struct tg *g, struct tg_attack *a, double spoof_p, uint32_t few_hi)
+{
+    struct tg_rng *r = &g->rng;
+    if (tg_rng_chance(r, spoof_p)) {
+        a->nsrc = (uint32_t)tg_rng_logu(r, 256, 4094);
+        static const uint8_t modes[] = {TG_SRC_RANDOM, TG_SRC_RANDOM, TG_SRC_STICKY,
+                                        TG_SRC_ROUND_ROBIN, TG_SRC_ZIPF};
+        a->srcmode = modes[tg_rng_below(r, 5)];
+    } else {
+        a->nsrc = tg_rng_range(r, 1, few_hi);
+        a->srcmode = tg_rng_chance(r, 0.5) ? TG_SRC_RANDOM : TG_SRC_ROUND_ROBIN;
+    }
+    a->sticky = tg_rng_range(r, 2, 8);
+    a->zipf_skew = tg_rng_uniform(r, 1.0, 3.0);
+}
+
+static void tg_plan_header(struct tg *g, struct tg_attack *a)
+{
+    struct tg_rng *r = &g->rng;
+    static const uint8_t init[] = {64, 128, 255};
+    double u = tg_rng_unit(r);
+    uint8_t base = init[tg_rng_below(r, 3)];
+    a->ttlmode = u < 0.5 ? TG_TTL_PER_SOURCE : (u < 0.8 ? TG_TTL_RANDOM : TG_TTL_FIXED);
+    if (a->ttlmode == TG_TTL_RANDOM && tg_rng_chance(r, 0.5)) {
+        a->ttl_lo = 1;
+        a->ttl_hi = 255;
+    } else {
+        a->ttl_hi = (uint8_t)(base - tg_rng_range(r, 2, 12));
+        a->ttl_lo = (uint8_t)(a->ttl_hi - tg_rng_range(r, 0, 20));
+    }
+    u = tg_rng_unit(r);
+    a->ipidmode = u < 0.55
+                      ? TG_IPID_RANDOM
+                      : (u < 0.8 ? TG_IPID_INCREMENT : (u < 0.9 ? TG_IPID_ZERO : TG_IPID_FIXED));
+    a->ipid_fixed = (uint16_t)(tg_rng_chance(r, 0.5) ? 54321 : tg_rng_u32(r));
+    u = tg_rng_unit(r);
+    a->sportmode = u < 0.6 ? TG_PORT_RANDOM : (u < 0.8 ? TG_PORT_FIXED : TG_PORT_INCREMENT);
+    a->sport = (uint16_t)tg_rng_range(r, 1024, 65535);
+    a->tos = tg_rng_chance(r, 0.85) ? 0 : (uint8_t)(tg_rng_below(r, 64) << 2);
+}
+
+static void tg_plan_victims(struct tg *g, struct tg_attack *a, int role, double carpet_p)
+{
+    struct tg_rng *r = &g->rng;
+    if (tg_rng_chance(r, carpet_p)) {
+        static const uint8_t nets[] = {1, 3, 5, 10, 40, 77, 128, 200};
+        a->carpet = true;
+        a->carpet_net[0] = 10;
+        a->carpet_net[1] = 20;
+        a->carpet_net[2] = nets[tg_rng_below(r, 8)];
+        return;
+    }
+    a->nvictims = tg_rng_chance(r, 0.75) ? 1 : tg_rng_range(r, 2, 4);
+    for (uint32_t i = 0; i < a->nvictims; i++) {
+        if (role >= 0 && g->n_role[role] > 0)
+            a->victim[i] = g->by_role[role][tg_rng_below(r, g->n_role[role])];
+        else
+            a->victim[i] = (uint16_t)tg_rng_below(r, g->nservers);
+    }
+}
+
+static void tg_plan_dport(struct tg *g, struct tg_attack *a, const uint16_t *fixed, uint32_t n,
+                          double random_p)
+{
+    struct tg_rng *r = &g->rng;
+    double u = tg_rng_unit(r);
+    if (u < random_p) {
+        a->dportmode = TG_PORT_RANDOM;
+    } else if (u < random_p + 0.12) {
+        a->dportmode = TG_PORT_SET;
+        a->ndports = (uint8_t)tg_rng_range(r, 2, 8);
+        for (uint32_t i = 0; i < a->ndports; i++)
+            a->dports[i] = tg_rng_chance(r, 0.5) ? fixed[tg_rng_below(r, n)]
+                                                 : (uint16_t)tg_rng_range(r, 1, 65535);
+    } else if (u < random_p + 0.2) {
+        a->dportmode = TG_PORT_INCREMENT;
+    } else {
+        a->dportmode = TG_PORT_FIXED;
+    }
+    a->dport =
+        tg_rng_chance(r, 0.8) ? fixed[tg_rng_below(r, n)] : (uint16_t)tg_rng_range(r, 1, 65535);
+}
+
+static void tg_plan_answers(struct tg *g, struct tg_attack *a, double p, double lo, double hi,
+                            uint32_t limit_lo, uint32_t limit_hi)
+{
+    struct tg_rng *r = &g->rng;
+    /* drawn (and scheduled) in --one-way runs too, where begin() drops them: the draws stay
+     * the same, so one-way is exactly the inbound half of the two-way capture */
+    if (!tg_rng_chance(r, p))
+        return;
+    a->answer_share = tg_rng_uniform(r, lo, hi);
+    a->reply_delay_us = (uint32_t)tg_rng_logu(r, 15, 3000);
+    a->answer_limit_pps = limit_hi ? (uint32_t)tg_rng_logu(r, limit_lo, limit_hi) : 0;
+}
+
+static void tg_plan_syn(struct tg *g, struct tg_inst *in)
+{
+    struct tg_rng *r = &g->rng;
+    struct tg_attack *a = &in->a;
+    static const uint16_t ports[] = {80, 443, 80, 443, 22, 25, 53, 3389, 8080, 8443, 3306, 5060};
+    static const uint16_t wins[] = {512, 1024, 2048, 5840, 8192, 14600, 29200, 64240, 65535};
+    tg_plan_timing(g, in, 1000, 200000);
+    tg_plan_sources(g, a, 0.6, 20);
+    tg_plan_header(g, a);
+    tg_plan_victims(g, a, TG_ROLE_WEB, 0.1);
+    tg_plan_dport(g, a, ports, 12, 0.1);
+    double u = tg_rng_unit(r);
+    a->synopt = u < 0.35   ? TG_SYNOPT_NONE
+                : u < 0.55 ? TG_SYNOPT_MSS
+                : u < 0.75 ? TG_SYNOPT_LINUX
+                : u < 0.9  ? TG_SYNOPT_WINDOWS
+                           : TG_SYNOPT_MACOS;
+    a->opt_mixed = tg_rng_chance(r, 0.12);
+    a->ecn = tg_rng_chance(r, 0.2);
+    a->win = tg_rng_chance(r, 0.7) ? wins[tg_rng_below(r, 9)] : 0;
+    a->mss = tg_rng_chance(r, 0.7) ? 1460 : 0;
+    a->wscale = (uint8_t)tg_rng_range(r, 0, 14);
+    if (tg_rng_chance(r, 0.12)) { /* SYNs carrying data */
+        a->psize_lo = tg_rng_range(r, 1, 500);
+        a->psize_hi = a->psize_lo + tg_rng_range(r, 0, 500);
+    }
+    a->v6_share = tg_rng_chance(r, 0.1) ? tg_rng_uniform(r, 0.2, 1.0) : 0;
+    tg_plan_answers(g, a, 0.85, 0.05, 1.0, 0, 0);
+}
+
+static void tg_plan_tcp(struct tg *g, struct tg_inst *in)
+{
+    struct tg_rng *r = &g->rng;
+    struct tg_attack *a = &in->a;
+    static const uint8_t combos[] = {
+        TG_TCP_ACK,
+        TG_TCP_RST,
+        TG_TCP_RST | TG_TCP_ACK,
+        TG_TCP_FIN,
+        TG_TCP_FIN | TG_TCP_ACK,
+        TG_TCP_PSH | TG_TCP_ACK,
+        TG_TCP_FIN | TG_TCP_PSH | TG_TCP_URG, /* XMAS */
+        0,                                    /* NULL */
+        TG_TCP_SYN | TG_TCP_FIN,
+        TG_TCP_URG | TG_TCP_ACK | TG_TCP_PSH,
+        0xff,
+        TG_TCP_SYN | TG_TCP_RST,
+    };
+    static const uint16_t ports[] = {80, 443, 22, 8000, 8080, 3389, 25, 8443};
+    tg_plan_timing(g, in, 1000, 200000);
+    tg_plan_sources(g, a, 0.5, 50);
+    tg_plan_header(g, a);
+    tg_plan_victims(g, a, -1, 0.1);
+    tg_plan_dport(g, a, ports, 8, 0.3);
+    a->random_flags = tg_rng_chance(r, 0.08);
+    a->n_tcp_flags = (uint8_t)(tg_rng_chance(r, 0.7) ? 1 : tg_rng_range(r, 2, 4));
+    for (uint32_t i = 0; i < a->n_tcp_flags; i++)
+        a->tcp_flags[i] = combos[tg_rng_below(r, 12)];
+    bool push = false;
+    for (uint32_t i = 0; i < a->n_tcp_flags; i++)
+        push |= (a->tcp_flags[i] & TG_TCP_PSH) != 0;
+    if (push || tg_rng_chance(r, 0.2)) {
+        a->psize_lo = tg_rng_range(r, 1, 1400);
+        a->psize_hi = tg_rng_chance(r, 0.5) ? a->psize_lo : tg_rng_range(r, a->psize_lo, 1400);
+    }
+    a->win = tg_rng_chance(r, 0.6) ? (uint16_t)tg_rng_range(r, 0, 65535) : 0;
+    a->v6_share = tg_rng_chance(r, 0.1) ? tg_rng_uniform(r, 0.2, 1.0) : 0;
+    tg_plan_answers(g, a, 0.7, 0.05, 1.0, 10, 100000);
+}
+
+static void tg_plan_udp(struct tg *g, struct tg_inst *in)
+{
+    struct tg_rng *r = &g->rng;
+    struct tg_attack *a = &in->a;
+    static const uint16_t ports[] = {53,   80,   123,   443,  1900, 27015, 3074, 19132,
+                                     9987, 7777, 25565, 5060, 4500, 0,     161,  389};
+    tg_plan_timing(g, in, 1000, 200000);
+    tg_plan_sources(g, a, 0.5, 200);
+    tg_plan_header(g, a);
+    tg_plan_victims(g, a, -1, 0.2);
+    tg_plan_dport(g, a, ports, 16, 0.35);
+    if (tg_rng_chance(r, 0.5)) {
+        a->psize_lo = a->psize_hi = tg_rng_range(r, 0, 1400);
+    } else {
+        a->psize_lo = tg_rng_range(r, 0, 1000);
+        a->psize_hi = tg_rng_range(r, a->psize_lo, 1400);
+    }
+    a->v6_share = tg_rng_chance(r, 0.15) ? tg_rng_uniform(r, 0.2, 1.0) : 0;
+    tg_plan_answers(g, a, 0.6, 0.05, 1.0, 1, 2000);
+}
+
+static void tg_plan_icmp(struct tg *g, struct tg_inst *in)
+{
+    struct tg_rng *r = &g->rng;
+    struct tg_attack *a = &in->a;
+    static const uint16_t sizes[] = {8, 32, 56, 64, 100, 512, 1000, 1200, 1400};
+    tg_plan_timing(g, in, 1000, 200000);
+    tg_plan_sources(g, a, 0.5, 30);
+    tg_plan_header(g, a);
+    tg_plan_victims(g, a, -1, 0.1);
+    if (tg_rng_chance(r, 0.5)) {
+        a->psize_lo = a->psize_hi = sizes[tg_rng_below(r, 9)];
+    } else {
+        a->psize_lo = tg_rng_range(r, 8, 1000);
+        a->psize_hi = tg_rng_range(r, a->psize_lo, 1400);
+    }
+    a->icmp_other = tg_rng_chance(r, 0.25);
+    a->other_share = a->icmp_other ? tg_rng_uniform(r, 0.1, 0.6) : 0;
+    a->v6_share = tg_rng_chance(r, 0.3) ? tg_rng_uniform(r, 0.2, 1.0) : 0;
+    tg_plan_answers(g, a, 0.8, 0.2, 1.0, 0, 0);
+}
+
+static void tg_plan_amp(struct tg *g, struct tg_inst *in)
+{
+    struct tg_rng *r = &g->rng;
+    struct tg_attack *a = &in->a;
+    static const uint16_t ports[] = {80, 443, 53, 123, 3074, 27015};
+    tg_plan_timing(g, in, 1000, 150000);
+    tg_plan_header(g, a);
+    a->nsrc = (uint32_t)tg_rng_logu(r, 100, 4000);
+    a->srcmode = TG_SRC_ZIPF;
+    a->zipf_skew = tg_rng_uniform(r, 1.0, 3.0);
+    a->ttlmode = TG_TTL_PER_SOURCE;
+    a->ttl_lo = 30;
+    a->ttl_hi = 250;
+    a->ipidmode = TG_IPID_RANDOM;
+    tg_plan_victims(g, a, -1, 0.15);
+    tg_plan_dport(g, a, ports, 6, 0.5);
+    a->n_amp = (uint8_t)(tg_rng_chance(r, 0.7) ? 1 : tg_rng_range(r, 2, 3));
+    for (uint32_t i = 0; i < a->n_amp; i++) {
+        /* the big classic vectors are the common ones */
+        a->amp[i] =
+            (uint8_t)(tg_rng_chance(r, 0.6) ? tg_rng_below(r, 7) : tg_rng_below(r, TG_AMP_COUNT));
+    }
+    tg_plan_answers(g, a, 0.3, 0.01, 0.3, 1, 1000);
+}
+
+static void tg_plan_refl(struct tg *g, struct tg_inst *in)
+{
+    struct tg_rng *r = &g->rng;
+    struct tg_attack *a = &in->a;
+    static const uint16_t rports[] = {80,  443, 22,  21,   25,   53,   110, 143,
+                                      179, 993, 995, 3389, 8080, 3306, 23,  5060};
+    static const uint16_t ports[] = {80, 443, 22, 8080, 3389};
+    tg_plan_timing(g, in, 1000, 100000);
+    a->nsrc = (uint32_t)tg_rng_logu(r, 100, 4000);
+    a->srcmode = TG_SRC_ZIPF;
+    a->zipf_skew = tg_rng_uniform(r, 1.0, 3.0);
+    a->ttlmode = TG_TTL_PER_SOURCE;
+    a->ttl_lo = 30;
+    a->ttl_hi = 250;
+    a->ipidmode = TG_IPID_RANDOM;
+    tg_plan_victims(g, a, -1, 0.1);
+    tg_plan_dport(g, a, ports, 5, 0.6);
+    a->n_refl_ports = (uint8_t)tg_rng_range(r, 1, 3);
+    for (uint32_t i = 0; i < a->n_refl_ports; i++)
+        a->refl_ports[i] = rports[tg_rng_below(r, 16)];
+    a->rst_share = tg_rng_chance(r, 0.5) ? tg_rng_uniform(r, 0, 0.3) : 0;
+    tg_plan_answers(g, a, 0.7, 0.05, 1.0, 10, 100000);
+}
+
+static void tg_plan_http(struct tg *g, struct tg_inst *in)
+{
+    struct tg_rng *r = &g->rng;
+    struct tg_attack *a = &in->a;
+    tg_plan_header(g, a);
+    a->bots = a->bots_drawn = (uint32_t)tg_rng_logu(r, 20, 2000);
+    a->nsrc = a->bots;
+    a->conn_rate = tg_rng_logu(r, 0.2, 20);
+    a->keepalive_share = tg_rng_uniform(r, 0, 1);
+    a->req_per_conn_hi = (uint32_t)tg_rng_logu(r, 1, 100);
+    a->think_hi_ms = (uint32_t)tg_rng_logu(r, 1, 500);
+    a->post_share = tg_rng_chance(r, 0.3) ? tg_rng_uniform(r, 0.2, 1.0) : 0;
+    a->tls = tg_rng_chance(r, 0.4);
+    double u = tg_rng_unit(r);
+    if (u < 0.3) {
+        a->resp_lo = 150;
+        a->resp_hi = 2000;
+    } else if (u < 0.8) {
+        a->resp_lo = 2000;
+        a->resp_hi = 100000;
+    } else {
+        a->resp_lo = 50000;
+        a->resp_hi = 2000000;
+    }
+    a->proc_ms = (uint32_t)tg_rng_logu(r, 1, 300);
+    a->bots_uniform = tg_rng_chance(r, 0.3);
+    a->close_fin = tg_rng_uniform(r, 0, 1);
+    a->close_rst = tg_rng_uniform(r, 0, 1 - a->close_fin);
+    a->close_server = tg_rng_uniform(r, 0, 1 - a->close_fin - a->close_rst);
+    a->join_share = tg_rng_uniform(r, 0, 0.4);
+    a->v6_share = tg_rng_chance(r, 0.1) ? tg_rng_uniform(r, 0.1, 0.5) : 0;
+    tg_plan_victims(g, a, TG_ROLE_WEB, 0);
+    /* requests per second overall, what the budget scales */
+    double reqs = 1 + a->keepalive_share * (a->req_per_conn_hi - 1) / 2.0;
+    a->rate_pps = a->bots * a->conn_rate * reqs;
+    a->reply_delay_us = 0;
+}
+
+static void tg_plan_slow(struct tg *g, struct tg_inst *in)
+{
+    struct tg_rng *r = &g->rng;
+    struct tg_attack *a = &in->a;
+    tg_plan_header(g, a);
+    a->slow_kind = (uint8_t)tg_rng_below(r, 4);
+    a->nsrc = tg_rng_chance(r, 0.5) ? 1 : tg_rng_range(r, 2, 20);
+    a->bots = a->nsrc;
+    a->conns_target = (uint32_t)tg_rng_logu(r, 100, 1500);
+    a->conn_rate = tg_rng_logu(r, 10, 300) / a->bots;
+    a->slow_interval_lo_ms = (uint32_t)tg_rng_logu(r, 5000, 30000);
+    a->slow_interval_hi_ms =
+        (uint32_t)tg_clamp(a->slow_interval_lo_ms + tg_rng_logu(r, 100, 40000), 5000, 60000);
+    a->server_timeout_s = tg_rng_chance(r, 0.4) ? 0 : (uint32_t)tg_rng_logu(r, 10, 300);
+    a->tls = tg_rng_chance(r, 0.2);
+    a->slow_win_lo = tg_rng_range(r, 16, 256);
+    a->slow_win_hi = a->slow_win_lo + tg_rng_range(r, 0, 256);
+    a->resp_lo = 100000;
+    a->resp_hi = 50000000;
+    a->bots_uniform = tg_rng_chance(r, 0.6);
+    a->proc_ms = (uint32_t)tg_rng_logu(r, 1, 50);
+    a->join_share = tg_rng_uniform(r, 0, 0.2);
+    tg_plan_victims(g, a, TG_ROLE_WEB, 0);
+    a->rate_pps = a->conns_target * 2.0 / ((a->slow_interval_lo_ms + a->slow_interval_hi_ms) / 2e3);
+}
+
+static void tg_plan_scan(struct tg *g, struct tg_inst *in)
+{
+    struct tg_rng *r = &g->rng;
+    struct tg_attack *a = &in->a;
+    tg_plan_timing(g, in, 50, 20000);
+    if (a->timing >= TG_TIMING_ONOFF && tg_rng_chance(r, 0.5))
+        a->timing = TG_TIMING_CBR;
+    double u = tg_rng_unit(r);
+    a->scan_kind = u < 0.5 ? TG_SCAN_SYN
+                           : (u < 0.75 ? TG_SCAN_CONNECT : (u < 0.9 ? TG_SCAN_UDP : TG_SCAN_FIN));
+    a->nsrc = tg_rng_chance(r, 0.6) ? 1 : tg_rng_range(r, 2, 4);
+    a->srcmode = TG_SRC_ROUND_ROBIN;
+    a->ttlmode = TG_TTL_PER_SOURCE;
+    a->ttl_hi = (uint8_t)(tg_rng_chance(r, 0.7) ? 64 - tg_rng_range(r, 3, 20)
+                                                : 128 - tg_rng_range(r, 3, 20));
+    a->ttl_lo = a->ttl_hi;
+    if (tg_rng_chance(r, 0.4)) { /* nmap randomises TTLs a little */
+        a->ttl_lo = (uint8_t)tg_rng_range(r, 37, 50);
+        a->ttl_hi = (uint8_t)tg_rng_range(r, 51, 64);
+        a->ttlmode = TG_TTL_RANDOM;
+    }
+    a->ipidmode = TG_IPID_RANDOM;
+    a->sportmode = a->scan_kind == TG_SCAN_CONNECT
+                       ? TG_PORT_RANDOM
+                       : (tg_rng_chance(r, 0.6) ? TG_PORT_FIXED : TG_PORT_RANDOM);
+    a->sport = (uint16_t)tg_rng_range(r, 1024, 65535);
+    static const uint16_t wins[] = {1024, 2048, 3072, 4096, 65535, 29200};
+    a->win = wins[tg_rng_below(r, 6)];
+    a->nvictims = tg_rng_chance(r, 0.6) ? 1 : tg_rng_range(r, 2, 8);
+    for (uint32_t i = 0; i < a->nvictims; i++)
+        a->victim[i] = (uint16_t)tg_rng_below(r, g->nservers);
+    u = tg_rng_unit(r);
+    if (u < 0.3) {
+        a->top_ports = true;
+        a->port_lo = 0;
+        a->port_count = (uint32_t)DD_ARRAY_LEN(tg_top_ports);
+    } else if (u < 0.6) {
+        a->port_lo = 1;
+        a->port_count = 1024;
+    } else if (u < 0.85) {
+        a->port_lo = 1;
+        a->port_count = 65535;
+    } else {
+        a->port_lo = tg_rng_range(r, 1, 60000);
+        a->port_count = tg_rng_range(r, 100, 65536 - a->port_lo);
+    }
+    a->port_hi = a->port_lo + a->port_count - 1;
+    a->perm_a = 1;
+    if (tg_rng_chance(r, 0.7)) { /* random order: i -> (a*i + b) mod n with gcd(a, n) = 1 */
+        for (;;) {
+            uint32_t c = tg_rng_range(r, 1, a->port_count), x = c, y = a->port_count;
+            while (y) {
+                uint32_t t = x % y;
+                x = y;
+                y = t;
+            }
+            if (x == 1) {
+                a->perm_a = c;
+                break;
+            }
+        }
+        a->perm_b = tg_rng_below(r, a->port_count);
+    }
+    a->tcp_flags[0] =
+        a->scan_kind == TG_SCAN_FIN
+            ? (uint8_t[]){TG_TCP_FIN, TG_TCP_FIN | TG_TCP_PSH | TG_TCP_URG, 0}[tg_rng_below(r, 3)]
+            : TG_TCP_SYN;
+    tg_plan_answers(g, a, 0.9, 0.95, 1.0, 0, 0);
+    a->answer_limit_pps = a->scan_kind == TG_SCAN_UDP ? (uint32_t)tg_rng_logu(r, 1, 1000) : 0;
+}
+
+/* Puts the instance's drawn parameters in its JSON object. */
+static void tg_plan_json(struct tg *g, struct tg_inst *in)
+{
+    const struct tg_attack *a = &in->a;
+    json_t *o = json_object();
+    char buf[64];
+    in->params = o;
+    uint8_t sc = in->scenario;
+    bool flood = sc != TG_SC_HTTP_FLOOD && sc != TG_SC_SLOW_HTTP;
+    if (flood) {
+        tg_json_num(o, "rate_pps", a->rate_pps);
+        if (a->drawn_rate != a->rate_pps)
+            tg_json_num(o, "rate_pps_drawn", a->drawn_rate);
+        tg_json_str(o, "timing", tg_timing_names[a->timing]);
+        if (a->timing == TG_TIMING_ONOFF || a->timing == TG_TIMING_PULSE) {
+            tg_json_num(o, "on_s", (double)a->on_ns / 1e9);
+            tg_json_num(o, "off_s", (double)a->off_ns / 1e9);
+        }
+        if (a->timing == TG_TIMING_RAMP)
+            tg_json_num(o, "ramp_s", (double)a->ramp_ns / 1e9);
+        if (a->timing == TG_TIMING_CBR)
+            tg_json_num(o, "jitter", a->jitter);
+    }
+    tg_json_int(o, "sources", a->nsrc);
+    if (flood && sc != TG_SC_PORTSCAN)
+        tg_json_str(o, "source_pick", tg_srcmode_names[a->srcmode]);
+    if (a->carpet) {
+        snprintf(buf, sizeof buf, "%u.%u.%u.0/24", a->carpet_net[0], a->carpet_net[1],
+                 a->carpet_net[2]);
+        tg_json_str(o, "carpet_bombing", buf);
+    } else {
+        json_t *v = json_array();
+        for (uint32_t i = 0; i < a->nvictims; i++) {
+            const uint8_t *ip = g->servers[a->victim[i]].ip4;
+            snprintf(buf, sizeof buf, "%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
+            json_array_append_new(v, json_string(buf));
+        }
+        json_object_set_new(o, "victims", v);
+    }
+    if (a->v6_share > 0)
+        tg_json_num(o, "ipv6_share", a->v6_share);
+    if (sc == TG_SC_SYN_FLOOD || sc == TG_SC_TCP_FLOOD || sc == TG_SC_UDP_FLOOD ||
+        sc == TG_SC_ICMP_FLOOD) {
+        tg_json_str(o, "ttl", tg_ttlmode_names[a->ttlmode]);
+        tg_json_int(o, "ttl_lo", a->ttl_lo);
+        tg_json_int(o, "ttl_hi", a->ttl_hi);
+        tg_json_str(o, "ip_id", tg_ipid_names[a->ipidmode]);
+        if (sc != TG_SC_ICMP_FLOOD) {
+            tg_json_str(o, "sport", tg_portmode_names[a->sportmode]);
+            tg_json_str(o, "dport", tg_portmode_names[a->dportmode]);
+            if (a->dportmode == TG_PORT_FIXED || a->dportmode == TG_PORT_INCREMENT)
+                tg_json_int(o, "dport_value", a->dport);
+        }
+        tg_json_int(o, "payload_lo", a->psize_lo);
+        tg_json_int(o, "payload_hi", a->psize_hi);
+    }
+    switch (sc) {
+    case TG_SC_SYN_FLOOD:
+        tg_json_str(o, "tcp_options", a->opt_mixed ? "mixed" : tg_synopt_names[a->synopt]);
+        json_object_set_new(o, "ecn", json_boolean(a->ecn));
+        tg_json_int(o, "window", a->win);
+        break;
+    case TG_SC_TCP_FLOOD: {
+        json_t *v = json_array();
+        if (a->random_flags)
+            json_array_append_new(v, json_string("random"));
+        else
+            for (uint32_t i = 0; i < a->n_tcp_flags; i++) {
+                tg_flags_name(buf, sizeof buf, a->tcp_flags[i]);
+                json_array_append_new(v, json_string(buf));
+            }
+        json_object_set_new(o, "flags", v);
+        break;
+    }
+    case TG_SC_ICMP_FLOOD:
+        tg_json_num(o, "other_types_share", a->other_share);
+        break;
+    case TG_SC_UDP_AMPLIFICATION: {
+        json_t *v = json_array();
+        for (uint32_t i = 0; i < a->n_amp; i++)
+            json_array_append_new(v, json_string(tg_amp_names[a->amp[i]]));
+        json_object_set_new(o, "vectors", v);
+        tg_json_str(o, "dport", tg_portmode_names[a->dportmode]);
+        tg_json_num(o, "reflector_skew", a->zipf_skew);
+        break;
+    }
+    case TG_SC_TCP_REFLECTION: {
+        json_t *v = json_array();
+        for (uint32_t i = 0; i < a->n_refl_ports; i++)
+            json_array_append_new(v, json_integer(a->refl_ports[i]));
+        json_object_set_new(o, "reflector_ports", v);
+        tg_json_num(o, "rst_share", a->rst_share);
+        tg_json_num(o, "reflector_skew", a->zipf_skew);
+        break;
+    }
+    case TG_SC_HTTP_FLOOD:
+        tg_json_num(o, "requests_per_s", a->rate_pps);
+        if (a->drawn_rate != a->rate_pps)
+            tg_json_num(o, "requests_per_s_drawn", a->drawn_rate);
+        if (a->bots_drawn != a->bots)
+            tg_json_int(o, "sources_drawn", a->bots_drawn);
+        tg_json_num(o, "conns_per_s_per_bot", a->conn_rate);
+        tg_json_num(o, "keepalive_share", a->keepalive_share);
+        tg_json_int(o, "requests_per_conn_max", a->req_per_conn_hi);
+        tg_json_int(o, "think_max_ms", a->think_hi_ms);
+        tg_json_num(o, "post_share", a->post_share);
+        json_object_set_new(o, "tls", json_boolean(a->tls));
+        tg_json_int(o, "response_lo", a->resp_lo);
+        tg_json_int(o, "response_hi", a->resp_hi);
+        tg_json_int(o, "server_think_ms", a->proc_ms);
+        break;
+    case TG_SC_SLOW_HTTP:
+        tg_json_str(o, "kind", tg_slow_names[a->slow_kind]);
+        tg_json_int(o, "connections_target", a->conns_target);
+        tg_json_num(o, "conns_per_s_per_host", a->conn_rate);
+        tg_json_int(o, "interval_lo_ms", a->slow_interval_lo_ms);
+        tg_json_int(o, "interval_hi_ms", a->slow_interval_hi_ms);
+        tg_json_int(o, "server_timeout_s", a->server_timeout_s);
+        tg_json_int(o, "read_window_lo", a->slow_win_lo);
+        tg_json_int(o, "read_window_hi", a->slow_win_hi);
+        json_object_set_new(o, "tls", json_boolean(a->tls));
+        break;
+    case TG_SC_PORTSCAN:
+        tg_json_str(o, "kind", tg_scan_names[a->scan_kind]);
+        if (a->scan_kind == TG_SCAN_FIN) {
+            tg_flags_name(buf, sizeof buf, a->tcp_flags[0]);
+            tg_json_str(o, "flags", buf);
+        }
+        tg_json_str(o, "ports", a->top_ports ? "top" : "range");
+        tg_json_int(o, "port_lo", a->top_ports ? 0 : a->port_lo);
+        tg_json_int(o, "port_hi", a->top_ports ? 0 : a->port_hi);
+        tg_json_int(o, "port_count", a->port_count);
+        json_object_set_new(o, "random_order", json_boolean(a->perm_a != 1));
+        break;
+    default:
+        break;
+    }
+    if (a->answer_share > 0) {
+        tg_json_num(o, "victim_answer_share", a->answer_share);
+        tg_json_int(o, "victim_answer_delay_us", a->reply_delay_us);
+        if (a->answer_limit_pps)
+            tg_json_int(o, "victim_answer_limit_pps", a->answer_limit_pps);
+    }
+}
+
+int tg_attack_plan(struct tg *g)
+{
+    const struct trafgen_config *cfg = g->cfg;
+    struct tg_rng *r = &g->rng;
+    uint8_t list[TRAFGEN_MAX_INSTANCES];
+    uint32_t n = cfg->n_instances;
+    if (cfg->mix) {
+        n = tg_rng_range(r, 1, 4);
+        for (uint32_t i = 0; i < n; i++)
+            list[i] = (uint8_t)tg_rng_range(r, TG_SC_SYN_FLOOD, TG_SC_COUNT - 1);
+    } else {
+        memcpy(list, cfg->instances, n);
+    }
+    uint32_t direct = 0, refl = 0, scan = 0;
+    double dur_ns = (double)(g->end_ns - g->start_ns);
+    for (uint32_t i = 0; i < n; i++) {
+        struct tg_inst *in = &g->inst[i];
+        memset(in, 0, sizeof *in);
+        in->scenario = list[i];
+        in->index = (uint8_t)i;
+        if (in->scenario == TG_SC_UDP_AMPLIFICATION || in->scenario == TG_SC_TCP_REFLECTION) {
+            uint8_t net[4] = {198, 19, (uint8_t)(refl++ * 16), 0};
+            memcpy(in->v4net, net, 4);
+            in->v4prefix = 20;
+        } else if (in->scenario == TG_SC_PORTSCAN) {
+            uint8_t net[4] = {198, 51, 100, (uint8_t)(scan++ * 16)};
+            memcpy(in->v4net, net, 4);
+            in->v4prefix = 28;
+        } else {
+            uint8_t net[4] = {198, 18, (uint8_t)(direct++ * 16), 0};
+            memcpy(in->v4net, net, 4);
+            in->v4prefix = 20;
+        }
+        static const uint8_t v6[6] = {0x20, 0x01, 0x0d, 0xb8, 0xf0, 0};
+        memcpy(in->v6net, v6, 6);
+        in->v6net[5] = (uint8_t)i;
+        double share = tg_rng_uniform(r, 0.2, 0.9);
+        double dur = share * dur_ns;
+        double start = tg_rng_uniform(r, 0, dur_ns - dur);
+        in->start_ns = g->start_ns + (uint64_t)start;
+        in->end_ns = in->start_ns + (uint64_t)dur;
+        switch (in->scenario) {
+        case TG_SC_SYN_FLOOD:
+            tg_plan_syn(g, in);
+            break;
+        case TG_SC_TCP_FLOOD:
+            tg_plan_tcp(g, in);
+            break;
+        case TG_SC_UDP_FLOOD:
+            tg_plan_udp(g, in);
+            break;
+        case TG_SC_ICMP_FLOOD:
+            tg_plan_icmp(g, in);
+            break;
+        case TG_SC_UDP_AMPLIFICATION:
+            tg_plan_amp(g, in);
+            break;
+        case TG_SC_TCP_REFLECTION:
+            tg_plan_refl(g, in);
+            break;
+        case TG_SC_HTTP_FLOOD:
+            tg_plan_http(g, in);
+            break;
+        case TG_SC_SLOW_HTTP:
+            tg_plan_slow(g, in);
+            break;
+        default:
+            tg_plan_scan(g, in);
+            break;
+        }
+        struct tg_attack *a = &in->a;
+        if (a->v6_share > 0)
+            in->v6prefix = 48;
+        /* The packet budget: scale the rate so the instance fits. Packets per unit of rate:
+         * answers double a flood, amplified answers fragment, sessions cost ~12 packets per
+         * request. */
+        a->drawn_rate = a->rate_pps;
+        double per = 1.0 + a->answer_share;
+        if (in->scenario == TG_SC_HTTP_FLOOD) { /* handshake, request, response and ACKs */
+            double mean = (a->resp_hi - a->resp_lo) / log((double)a->resp_hi / a->resp_lo);
+            per = 8 + mean / 1400 * 1.5;
+        }
+        if (in->scenario == TG_SC_UDP_AMPLIFICATION)
+            per = 1.6;
+        double expect = a->rate_pps * per * tg_timing_duty(in) * (dur / 1e9);
+        if (in->scenario == TG_SC_PORTSCAN) {
+            double probes = (double)a->port_count * a->nvictims * per;
+            if (expect > probes)
+                expect = probes;
+        }
+        if (cfg->max_attack_packets > 0 && expect > (double)cfg->max_attack_packets) {
+            double f = (double)cfg->max_attack_packets / expect;
+            a->rate_pps *= f;
+            if (in->scenario == TG_SC_HTTP_FLOOD) {
+                /* Spend the budget on fewer bots and fewer connections each, so a big botnet
+                 * still looks big; every bot opens one connection when it joins, then more at
+                 * conn_rate. */
+                double reqs = 1 + a->keepalive_share * (a->req_per_conn_hi - 1) / 2.0;
+                double conns = (double)cfg->max_attack_packets / (per * reqs + 8);
+                double bots = tg_clamp(a->bots * sqrt(f), a->bots < 20 ? a->bots : 20, a->bots);
+                if (bots > conns)
+                    bots = conns < 1 ? 1 : conns;
+                a->bots = a->nsrc = (uint32_t)bots;
+                a->conn_rate = (conns / a->bots - 1) / (dur / 1e9);
+                if (a->conn_rate < 0)
+                    a->conn_rate = 0;
+                a->rate_pps = a->bots * (1 + a->conn_rate * dur / 1e9) * reqs / (dur / 1e9);
+            }
+        }
+        in->replies = calloc(TG_REPLY_MAX, sizeof *in->replies);
+        if (in->replies == NULL)
+            return -ENOMEM;
+        tg_plan_json(g, in);
+    }
+    g->ninst = n;
+    return 0;
+}
+
+/* ---- victims' answers ----------------------------------------------------------------------- */
+
+static void tg_reply_push(struct tg_inst *in, const struct tg_reply *rp)
+{
+    if (in->nreplies >= TG_REPLY_MAX) {
+        in->replies_dropped++;
+        return;
+    }
+    struct tg_reply *h = in->replies;
+    uint32_t i = in->nreplies++;
+    while (i > 0) {
+        uint32_t p = (i - 1) / 2;
+        if (h[p].t_ns <= rp->t_ns)
+            break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = *rp;
+}
+
+static void tg_reply_pop(struct tg_inst *in)
+{
+    struct tg_reply *h = in->replies;
+    struct tg_reply last = h[--in->nreplies];
+    uint32_t n = in->nreplies, i = 0;
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && h[c + 1].t_ns < h[c].t_ns)
+            c++;
+        if (h[c].t_ns >= last.t_ns)
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (n > 0)
+        h[i] = last;
+}
+
+/* Kernel rate limits on RSTs and ICMP errors: at most answer_limit_pps per second. */
+static bool tg_answer_allowed(struct tg *g, struct tg_inst *in)
+{
+    uint32_t lim = in->a.answer_limit_pps;
+    if (lim == 0)
+        return true;
+    if (g->now_ns - in->answer_window_ns >= TG_NS_S) {
+        in->answer_window_ns = g->now_ns;
+        in->answer_window_count = 0;
+    }
+    if (in->answer_window_count >= lim) {
+        in->answers_limited++;
+        return false;
+    }
+    in->answer_window_count++;
+    return true;
+}
+
+static uint64_t tg_reply_delay(struct tg *g, const struct tg_inst *in)
+{
+    return (uint64_t)(tg_rng_lognormal(&g->rng, in->a.reply_delay_us, 0.5) * 1e3) + 1000;
+}
+
+static void tg_reply_emit(struct tg *g, struct tg_inst *in, uint8_t label)
+{
+    struct tg_reply rp = in->replies[0];
+    tg_reply_pop(in);
+    bool host = rp.kind < TG_RP_PEER_RST;
+    struct tg_l3 l3 = {
+        .src = host ? rp.host : rp.peer,
+        .dst = host ? rp.peer : rp.host,
+        .flow_label = rp.seq & 0xfffff,
+        .ipid = (uint16_t)tg_rng_u32(&g->rng),
+        .frag = TG_IP_DF,
+        .ttl = host ? rp.host_ttl : rp.peer_ttl,
+        .label = label,
+        .v6 = rp.v6,
+        .inbound = !host,
+    };
+    struct tg_tcpseg s = {
+        .sport = host ? rp.host_port : rp.peer_port,
+        .dport = host ? rp.peer_port : rp.host_port,
+        .seq = rp.seq,
+        .ack = rp.ack,
+    };
+    switch (rp.kind) {
+    case TG_RP_SYNACK:
+        s.flags = TG_TCP_SYN | TG_TCP_ACK;
+        s.win = 65160;
+        s.synopt = TG_SYNOPT_LINUX;
+        s.mss = rp.v6 ? 1440 : 1460;
+        s.wscale = 7;
+        s.ts = true;
+        s.tsval = tg_rng_u32(&g->rng);
+        s.tsecr = rp.aux2;
+        tg_tcp_emit(g, &l3, &s);
+        return;
+    case TG_RP_RSTACK:
+    case TG_RP_PEER_RSTACK:
+        s.flags = TG_TCP_RST | TG_TCP_ACK;
+        tg_tcp_emit(g, &l3, &s);
+        return;
+    case TG_RP_RST:
+    case TG_RP_PEER_RST:
+        s.flags = TG_TCP_RST;
+        s.ack = 0;
+        tg_tcp_emit(g, &l3, &s);
+        return;
+    case TG_RP_PEER_ACK:
+        s.flags = TG_TCP_ACK;
+        s.win = 502;
+        tg_tcp_emit(g, &l3, &s);
+        return;
+    case TG_RP_ECHO_REPLY: {
+        l3.frag = 0;
+        uint8_t *p =
+            tg_icmp_begin(g, &l3, rp.v6 ? 129 : 0, 0, (uint32_t)rp.aux << 16 | rp.aux2, rp.seq);
+        if (p != NULL)
+            tg_pkt_finish(g);
+        return;
+    }
+    case TG_RP_UNREACH: {
+        /* quotes the probe's IP header and first 8 bytes, as RFC 792 / 4443 ask */
+        l3.frag = 0;
+        l3.tos = 0xc0;
+        uint32_t inner = rp.v6 ? 48 : 28;
+        uint8_t *p = tg_icmp_begin(g, &l3, rp.v6 ? 1 : 3, rp.v6 ? 4 : 3, 0, inner);
+        if (p == NULL)
+            return;
+        uint32_t dlen = 8 + rp.seq;
+        if (!rp.v6) {
+            p[0] = 0x45;
+            tg_put16(p + 2, 20 + dlen);
+            tg_put16(p + 4, rp.aux);
+            p[8] = rp.peer_ttl;
+            p[9] = TG_PROTO_UDP;
+            memcpy(p + 12, rp.peer, 4);
+            memcpy(p + 16, rp.host, 4);
+        } else {
+            p[0] = 0x60;
+            tg_put16(p + 4, dlen);
+            p[6] = TG_PROTO_UDP;
+            p[7] = rp.peer_ttl;
+            memcpy(p + 8, rp.peer, 16);
+            memcpy(p + 24, rp.host, 16);
+        }
+        uint8_t *u = p + (rp.v6 ? 40 : 20);
+        tg_put16(u, rp.peer_port);
+        tg_put16(u + 2, rp.host_port);
+        tg_put16(u + 4, dlen);
+        tg_pkt_finish(g);
+        return;
+    }
+    }
+}
+
+/* ---- flood sources -------------------------------------------------------------------------- */
+
+static uint32_t tg_src_pick(struct tg *g, const struct tg_attack *a, struct tg_floodact *f)
+{
+    switch (a->srcmode) {
+    case TG_SRC_ROUND_ROBIN:
+        return f->cursor++ % a->nsrc;
+    case TG_SRC_STICKY:
+        if (f->burst_left == 0) {
+            f->src_idx = tg_rng_below(&g->rng, a->nsrc);
+            f->burst_left = a->sticky;
+        }
+        f->burst_left--;
+        return f->src_idx;
+    case TG_SRC_ZIPF: /* a few sources carry most of the traffic */
+        return (uint32_t)((double)a->nsrc * pow(tg_rng_unit(&g->rng), a->zipf_skew));
+    default:
+        return tg_rng_below(&g->rng, a->nsrc);
+    }
+}
+
+static uint8_t tg_src_ttl(struct tg *g, const struct tg_attack *a, uint32_t idx)
+{
+    uint32_t span = (uint32_t)(a->ttl_hi - a->ttl_lo) + 1;
+    switch (a->ttlmode) {
+    case TG_TTL_RANDOM:
+        return (uint8_t)(a->ttl_lo + tg_rng_below(&g->rng, span));
+    case TG_TTL_FIXED:
+        return a->ttl_hi;
+    default: {
+        if (a->ttl_lo == 30 && a->ttl_hi == 250) { /* reflectors: real hosts, varied OSes */
+            static const uint8_t init[] = {64, 64, 128, 255};
+            uint32_t h = tg_hash32(idx * 2654435761u + 17);
+            return (uint8_t)(init[h & 3] - 4 - (h >> 8) % 24);
+        }
+        return (uint8_t)(a->ttl_lo + tg_hash32(idx + 0x51ed) % span);
+    }
+    }
+}
+
+static uint16_t tg_ipid(struct tg *g, struct tg_inst *in)
+{
+    switch (in->a.ipidmode) {
+    case TG_IPID_INCREMENT:
+        return in->ipid_ctr++;
+    case TG_IPID_ZERO:
+        return 0;
+    case TG_IPID_FIXED:
+        return in->a.ipid_fixed;
+    default:
+        return (uint16_t)tg_rng_u32(&g->rng);
+    }
+}
+
+static uint16_t tg_port(struct tg *g, uint8_t mode, uint16_t fixed, uint16_t *ctr,
+                        const uint16_t *set, uint8_t nset, uint16_t lo)
+{
+    switch (mode) {
+    case TG_PORT_FIXED:
+        return fixed;
+    case TG_PORT_INCREMENT: {
+        if (*ctr < lo) /* first use, or wrapped */
+            *ctr = fixed >= lo ? fixed : lo;
+        return (*ctr)++;
+    }
+    case TG_PORT_SET:
+        return set[tg_rng_below(&g->rng, nset)];
+    default:
+        return (uint16_t)tg_rng_range(&g->rng, lo, 65535);
+    }
+}
+
+/* Picks the victim address (and server, NULL for carpet bombing hosts without one). */
+static const struct tg_server *tg_victim(struct tg *g, const struct tg_attack *a, bool *v6,
+                                         uint8_t out[16], uint32_t pick)
+{
+    if (a->carpet) {
+        memcpy(out, a->carpet_net, 3);
+        out[3] = (uint8_t)(1 + pick % 254);
+        *v6 = false;
+        return NULL;
+    }
+    const struct tg_server *s = &g->servers[a->victim[pick % a->nvictims]];
+    if (*v6 && !s->has_v6)
+        *v6 = false;
+    memcpy(out, *v6 ? s->ip6 : s->ip4, *v6 ? 16 : 4);
+    return s;
+}
+
+static bool tg_port_open(const struct tg_server *s, uint16_t port)
+{
+    if (s == NULL)
+        return false;
+    for (uint32_t i = 0; i < s->n_open; i++)
+        if (s->open_ports[i] == port)
+            return true;
+    return false;
+}
+
+struct tg_flood_pkt {
+    uint8_t src[16];
+    uint8_t dst[16];
+    const struct tg_server *srv;
+    uint32_t src_idx;
+    bool v6;
+};
+
+static void tg_flood_addr(struct tg *g, struct tg_inst *in, struct tg_floodact *f,
+                          struct tg_flood_pkt *p)
+{
+    const struct tg_attack *a = &in->a;
+    p->src_idx = tg_src_pick(g, a, f);
+    p->v6 = a->v6_share > 0 && tg_rng_chance(&g->rng, a->v6_share);
+    p->srv = tg_victim(g, a, &p->v6, p->dst, tg_rng_u32(&g->rng));
+    if (p->v6)
+        tg_inst_addr6(in, p->src_idx, p->src);
+    else
+        tg_inst_addr4(in, p->src_idx, p->src);
+}
+
+static void tg_reply_base(struct tg *g, struct tg_inst *in, const struct tg_flood_pkt *p,
+                          struct tg_reply *rp, uint8_t kind)
+{
+    memset(rp, 0, sizeof *rp);
+    rp->t_ns = g->now_ns + tg_reply_delay(g, in);
+    memcpy(rp->peer, p->src, 16);
+    memcpy(rp->host, p->dst, 16);
+    rp->v6 = p->v6;
+    rp->kind = kind;
+    rp->host_ttl = p->srv ? p->srv->stack.ttl : 64;
+}
+
+static void tg_send_syn(struct tg *g, struct tg_inst *in, struct tg_floodact *f, uint8_t label)
+{
+    struct tg_rng *r = &g->rng;
+    const struct tg_attack *a = &in->a;
+    static const uint16_t wins[] = {512, 1024, 5840, 8192, 14600, 29200, 64240, 65535};
+    static const uint16_t msss[] = {1460, 1440, 1400, 1380, 536, 1360, 8960, 1220};
+    struct tg_flood_pkt p;
+    tg_flood_addr(g, in, f, &p);
+    uint8_t ttl = tg_src_ttl(g, a, p.src_idx);
+    struct tg_l3 l3 = {.src = p.src,
+                       .dst = p.dst,
+                       .ipid = tg_ipid(g, in),
+                       .ttl = ttl,
+                       .tos = a->tos,
+                       .label = label,
+                       .v6 = p.v6,
+                       .inbound = true,
+                       .frag = a->ipidmode == TG_IPID_RANDOM ? 0 : TG_IP_DF,
+                       .flow_label = tg_rng_u32(r) & 0xfffff};
+    uint32_t plen = a->psize_hi ? tg_rng_range(r, a->psize_lo, a->psize_hi) : 0;
+    struct tg_tcpseg s = {
+        .sport = tg_port(g, a->sportmode, a->sport, &in->sport_ctr, NULL, 0, 1024),
+        .dport = tg_port(g, a->dportmode, a->dport, &in->dport_ctr, a->dports, a->ndports, 1),
+        .seq = tg_rng_u32(r),
+        .flags = TG_TCP_SYN | (a->ecn ? TG_TCP_ECE | TG_TCP_CWR : 0),
+        .win = a->win ? a->win : wins[tg_rng_below(r, 8)],
+        .synopt = a->opt_mixed ? (uint8_t)tg_rng_below(r, TG_SYNOPT_COUNT) : a->synopt,
+        .mss = a->mss ? a->mss : msss[tg_rng_below(r, 8)],
+        .wscale = a->wscale,
+        .ts = true,
+        .tsval = tg_rng_u32(r),
+        .payload_len = plen,
+    };
+    s.sport = tg_port_sturdy(TG_PROTO_TCP, s.sport, plen);
+    s.dport = tg_port_sturdy(TG_PROTO_TCP, s.dport, plen);
+    tg_tcp_emit(g, &l3, &s);
+    if (a->answer_share > 0 && tg_rng_chance(r, a->answer_share)) {
+        struct tg_reply rp;
+        bool open = tg_port_open(p.srv, s.dport);
+        tg_reply_base(g, in, &p, &rp, open ? TG_RP_SYNACK : TG_RP_RSTACK);
+        rp.peer_port = s.sport;
+        rp.host_port = s.dport;
+        rp.seq = open ? tg_rng_u32(r) : 0;
+        rp.ack = s.seq + 1 + plen;
+        rp.aux2 = (uint16_t)s.tsval;
+        tg_reply_push(in, &rp);
+    }
+}
+
+static void tg_send_tcpflag(struct tg *g, struct tg_inst *in, struct tg_floodact *f, uint8_t label)
+{
+    struct tg_rng *r = &g->rng;
+    const struct tg_attack *a = &in->a;
+    struct tg_flood_pkt p;
+    tg_flood_addr(g, in, f, &p);
+    uint8_t flags =
+        a->random_flags ? (uint8_t)tg_rng_u32(r) : a->tcp_flags[tg_rng_below(r, a->n_tcp_flags)];
+    uint32_t plen = a->psize_hi ? tg_rng_range(r, a->psize_lo, a->psize_hi) : 0;
+    struct tg_l3 l3 = {.src = p.src,
+                       .dst = p.dst,
+                       .ipid = tg_ipid(g, in),
+                       .ttl = tg_src_ttl(g, a, p.src_idx),
+                       .tos = a->tos,
+                       .label = label,
+                       .v6 = p.v6,
+                       .inbound = true,
+                       .frag = TG_IP_DF,
+                       .flow_label = tg_rng_u32(r) & 0xfffff};
+    struct tg_tcpseg s = {
+        .sport = tg_port(g, a->sportmode, a->sport, &in->sport_ctr, NULL, 0, 1024),
+        .dport = tg_port(g, a->dportmode, a->dport, &in->dport_ctr, a->dports, a->ndports, 1),
+        .seq = tg_rng_u32(r),
+        .ack = (flags & TG_TCP_ACK) ? tg_rng_u32(r) : 0,
+        .flags = flags,
+        .win = a->win ? a->win : (uint16_t)tg_rng_u32(r),
+        .synopt = TG_SYNOPT_NONE,
+        .mss = 1460,
+        .payload_len = plen,
+    };
+    s.sport = tg_port_sturdy(TG_PROTO_TCP, s.sport, plen);
+    s.dport = tg_port_sturdy(TG_PROTO_TCP, s.dport, plen);
+    tg_tcp_emit(g, &l3, &s);
+    /* RFC 793: an unexpected segment without RST draws a RST */
+    if (a->answer_share > 0 && !(flags & TG_TCP_RST) && tg_rng_chance(r, a->answer_share) &&
+        tg_answer_allowed(g, in)) {
+        struct tg_reply rp;
+        bool ack = flags & TG_TCP_ACK;
+        tg_reply_base(g, in, &p, &rp, ack ? TG_RP_RST : TG_RP_RSTACK);
+        rp.peer_port = s.sport;
+        rp.host_port = s.dport;
+        rp.seq = ack ? s.ack : 0;
+        rp.ack = s.seq + plen + ((flags & TG_TCP_SYN) ? 1 : 0) + ((flags & TG_TCP_FIN) ? 1 : 0);
+        tg_reply_push(in, &rp);
+    }
+}
+
+static void tg_send_udp(struct tg *g, struct tg_inst *in, struct tg_floodact *f, uint8_t label)
+{
+    struct tg_rng *r = &g->rng;
+    const struct tg_attack *a = &in->a;
+    struct tg_flood_pkt p;
+    tg_flood_addr(g, in, f, &p);
+    uint32_t plen = tg_rng_range(r, a->psize_lo, a->psize_hi);
+    uint16_t ipid = tg_ipid(g, in);
+    struct tg_l3 l3 = {.src = p.src,
+                       .dst = p.dst,
+                       .ipid = ipid,
+                       .ttl = tg_src_ttl(g, a, p.src_idx),
+                       .tos = a->tos,
+                       .label = label,
+                       .v6 = p.v6,
+                       .inbound = true,
+                       .flow_label = tg_rng_u32(r) & 0xfffff};
+    uint16_t sport = tg_port(g, a->sportmode, a->sport, &in->sport_ctr, NULL, 0, 1024);
+    uint16_t dport = tg_port(g, a->dportmode, a->dport, &in->dport_ctr, a->dports, a->ndports, 1);
+    sport = tg_port_sturdy(TG_PROTO_UDP, sport, plen);
+    dport = tg_port_sturdy(TG_PROTO_UDP, dport, plen);
+    if (tg_udp_begin(g, &l3, sport, dport, plen) != NULL)
+        tg_pkt_finish(g);
+    if (a->answer_share > 0 && !tg_port_open(p.srv, dport) && tg_rng_chance(r, a->answer_share) &&
+        tg_answer_allowed(g, in)) {
+        struct tg_reply rp;
+        tg_reply_base(g, in, &p, &rp, TG_RP_UNREACH);
+        rp.peer_port = sport;
+        rp.host_port = dport;
+        rp.seq = plen;
+        rp.aux = ipid;
+        rp.peer_ttl = l3.ttl;
+        tg_reply_push(in, &rp);
+    }
+}
+
+static void tg_send_icmp(struct tg *g, struct tg_inst *in, struct tg_floodact *f, uint8_t label)
+{
+    struct tg_rng *r = &g->rng;
+    const struct tg_attack *a = &in->a;
+    struct tg_flood_pkt p;
+    tg_flood_addr(g, in, f, &p);
+    uint32_t plen = tg_rng_range(r, a->psize_lo, a->psize_hi);
+    struct tg_l3 l3 = {.src = p.src,
+                       .dst = p.dst,
+                       .ipid = tg_ipid(g, in),
+                       .ttl = tg_src_ttl(g, a, p.src_idx),
+                       .tos = a->tos,
+                       .label = label,
+                       .v6 = p.v6,
+                       .inbound = true,
+                       .flow_label = tg_rng_u32(r) & 0xfffff};
+    uint16_t id = (uint16_t)(a->srcmode == TG_SRC_RANDOM && a->nsrc > 255 ? tg_rng_u32(r)
+                                                                          : tg_hash32(p.src_idx));
+    uint16_t seq = (uint16_t)f->sent;
+    uint8_t type = p.v6 ? 128 : 8, code = 0;
+    uint32_t rest = (uint32_t)id << 16 | seq;
+    bool quote = false;
+    if (a->icmp_other && tg_rng_chance(r, a->other_share)) {
+        static const uint8_t t4[] = {0, 3, 4, 5, 11, 13, 17, 3, 11};
+        static const uint8_t t6[] = {129, 1, 2, 3, 1};
+        type = p.v6 ? t6[tg_rng_below(r, 5)] : t4[tg_rng_below(r, 9)];
+        if (type == 3 || type == 1)
+            code = (uint8_t)tg_rng_below(r, p.v6 ? 7 : 16);
+        else if (type == 5 || type == 11 || type == 3)
+            code = (uint8_t)tg_rng_below(r, 2);
+        quote = type == 3 || type == 4 || type == 5 || type == 11 || (p.v6 && type <= 3);
+        if (quote) {
+            rest = type == 5 ? tg_rng_u32(r) : (type == 2 ? 1280u : 0u);
+            plen = p.v6 ? 48 : 28;
+        } else if (type == 13) {
+            plen = 12;
+        } else if (type == 17) {
+            plen = 4;
+        }
+    }
+    uint8_t *d = tg_icmp_begin(g, &l3, type, code, rest, plen);
+    if (d != NULL) {
+        if (quote && !p.v6) { /* a made-up datagram the error pretends to be about */
+            d[0] = 0x45;
+            tg_put16(d + 2, 60 + tg_rng_below(r, 1400));
+            d[8] = (uint8_t)tg_rng_range(r, 1, 64);
+            d[9] = TG_PROTO_UDP;
+            memcpy(d + 12, p.dst, 4);
+            d[16] = 192;
+            d[17] = 0;
+            d[18] = 2;
+            d[19] = (uint8_t)tg_rng_u32(r);
+            tg_put16(d + 20, tg_rng_range(r, 1024, 65535));
+            tg_put16(d + 22, 53);
+            tg_put16(d + 24, 40);
+        } else if (quote) {
+            d[0] = 0x60;
+            tg_put16(d + 4, 8);
+            d[6] = TG_PROTO_UDP;
+            d[7] = 64;
+            memcpy(d + 8, p.dst, 16);
+            d[24] = 0x20;
+            d[25] = 0x01;
+            d[26] = 0x0d;
+            d[27] = 0xb8;
+            tg_put16(d + 40, tg_rng_range(r, 1024, 65535));
+            tg_put16(d + 42, 53);
+            tg_put16(d + 44, 8);
+        } else {
+            for (uint32_t i = 0; i < plen; i++)
+                d[i] = (uint8_t)(i + 0x10);
+        }
+        tg_pkt_finish(g);
+    }
+    if (a->answer_share > 0 && (type == 8 || type == 128) && tg_rng_chance(r, a->answer_share)) {
+        struct tg_reply rp;
+        tg_reply_base(g, in, &p, &rp, TG_RP_ECHO_REPLY);
+        rp.aux = id;
+        rp.aux2 = seq;
+        rp.seq = plen;
+        tg_reply_push(in, &rp);
+    }
+}
+
+/* The size of one answer datagram of an amplification vector. */
+static uint32_t tg_amp_size(struct tg *g, uint8_t vec)
+{
+    struct tg_rng *r = &g->rng;
+    switch (vec) {
+    case TG_AMP_DNS:
+        return (uint32_t)tg_rng_logu(r, 512, 4096);
+    case TG_AMP_NTP:
+        return 440;
+    case TG_AMP_SSDP:
+        return 320;
+    case TG_AMP_MEMCACHED:
+        return tg_rng_chance(r, 0.8) ? 1400 : tg_rng_range(r, 1400, 8000);
+    case TG_AMP_CLDAP:
+        return tg_rng_range(r, 1500, 3200);
+    case TG_AMP_SNMP:
+        return tg_rng_range(r, 400, 2800);
+    case TG_AMP_CHARGEN:
+        return tg_rng_range(r, 74, 1024);
+    case TG_AMP_WSD:
+        return tg_rng_range(r, 500, 1500);
+    case TG_AMP_COAP:
+        return tg_rng_range(r, 100, 1000);
+    case TG_AMP_QOTD:
+        return tg_rng_range(r, 50, 512);
+    case TG_AMP_UBNT:
+        return tg_rng_range(r, 150, 300);
+    case TG_AMP_DHDISCOVER:
+        return tg_rng_range(r, 500, 1400);
+    case TG_AMP_ARMS:
+        return tg_rng_range(r, 1000, 1100);
+    case TG_AMP_MDNS:
+        return tg_rng_range(r, 100, 500);
+    default:
+        return tg_rng_range(r, 200, 400);
+    }
+}
+
+/* Datagrams a reflector sends for one spoofed request. */
+static uint32_t tg_amp_burst(struct tg *g, uint8_t vec)
+{
+    struct tg_rng *r = &g->rng;
+    switch (vec) {
+    case TG_AMP_NTP:
+        return tg_rng_range(r, 1, 100);
+    case TG_AMP_MEMCACHED:
+        return tg_rng_range(r, 2, 60);
+    case TG_AMP_SSDP:
+        return tg_rng_range(r, 1, 8);
+    case TG_AMP_SNMP:
+    case TG_AMP_COAP:
+        return tg_rng_range(r, 1, 3);
+    default:
+        return 1;
+    }
+}
+
+static void tg_send_amp(struct tg *g, struct tg_inst *in, struct tg_floodact *f, uint8_t label)
+{
+    struct tg_rng *r = &g->rng;
+    const struct tg_attack *a = &in->a;
+    if (f->burst_left == 0) { /* a new spoofed request reaches some reflector */
+        f->src_idx = (uint32_t)((double)a->nsrc * pow(tg_rng_unit(r), a->zipf_skew));
+        f->cur_vec = a->amp[tg_rng_below(r, a->n_amp)];
+        f->burst_left = tg_amp_burst(g, f->cur_vec);
+        f->burst_seq = 0;
+        f->cur_victim = tg_rng_u32(r);
+        /* The spoofed request's source port. Wireshark dissects a datagram by its lower port
+         * first, so ports below the vector's (other than web ports) would show the answer as a
+         * malformed packet of some other protocol: keep them above it. */
+        uint16_t vp = tg_amp_port[f->cur_vec];
+        uint16_t lo = vp < 1024 ? 1024 : (uint16_t)(vp + 1);
+        uint16_t d = tg_port(g, a->dportmode, a->dport, &in->dport_ctr, a->dports, a->ndports, lo);
+        if (d < lo && d != 80 && d != 443)
+            d = (uint16_t)tg_rng_range(r, lo, 65535);
+        f->cur_dport = d;
+    }
+    f->burst_left--;
+    uint8_t src[16], dst[16];
+    bool v6 = false;
+    (void)tg_victim(g, a, &v6, dst, f->cur_victim);
+    tg_inst_addr4(in, f->src_idx, src);
+    uint32_t len = tg_amp_payload(g, f->cur_vec, g->scratch, TG_SCRATCH_CAP,
+                                  tg_amp_size(g, f->cur_vec), f->burst_seq++);
+    struct tg_l3 l3 = {.src = src,
+                       .dst = dst,
+                       .ipid = (uint16_t)tg_rng_u32(r),
+                       .ttl = tg_src_ttl(g, a, f->src_idx),
+                       .label = label,
+                       .inbound = true};
+    f->cur_dport = tg_port_sturdy(TG_PROTO_UDP, f->cur_dport, len);
+    tg_udp_send(g, &l3, tg_amp_port[f->cur_vec], f->cur_dport, g->scratch, len);
+    if (a->answer_share > 0 && tg_rng_chance(r, a->answer_share) && tg_answer_allowed(g, in)) {
+        struct tg_flood_pkt p = {.srv = NULL, .v6 = false};
+        memcpy(p.src, src, 16);
+        memcpy(p.dst, dst, 16);
+        struct tg_reply rp;
+        tg_reply_base(g, in, &p, &rp, TG_RP_UNREACH);
+        rp.peer_port = tg_amp_port[f->cur_vec];
+        rp.host_port = f->cur_dport;
+        rp.seq = len;
+        rp.aux = l3.ipid;
+        rp.peer_ttl = l3.ttl;
+        tg_reply_push(in, &rp);
+    }
+}
+
+static void tg_send_refl(struct tg *g, struct tg_inst *in, struct tg_floodact *f, uint8_t label)
+{
+    struct tg_rng *r = &g->rng;
+    const struct tg_attack *a = &in->a;
+    static const uint8_t styles[] = {TG_SYNOPT_LINUX, TG_SYNOPT_LINUX, TG_SYNOPT_WINDOWS,
+                                     TG_SYNOPT_MSS,   TG_SYNOPT_MACOS, TG_SYNOPT_NONE};
+    static const uint16_t wins[] = {65160, 64240, 28960, 14480, 65535, 8192, 5792, 29200};
+    static const uint16_t msss[] = {1460, 1460, 1452, 1400, 1380, 1440, 536, 1360};
+    struct tg_flood_pkt p;
+    tg_flood_addr(g, in, f, &p);
+    uint32_t h = tg_hash32(p.src_idx * 7919u + in->index);
+    bool rst = a->rst_share > 0 && tg_rng_chance(r, a->rst_share);
+    struct tg_l3 l3 = {.src = p.src,
+                       .dst = p.dst,
+                       .ipid = (h & 1) ? 0 : (uint16_t)tg_rng_u32(r),
+                       .ttl = tg_src_ttl(g, a, p.src_idx),
+                       .label = label,
+                       .v6 = p.v6,
+                       .inbound = true,
+                       .frag = TG_IP_DF};
+    struct tg_tcpseg s = {
+        .sport = a->refl_ports[tg_rng_below(r, a->n_refl_ports)],
+        .dport = tg_port(g, a->dportmode, a->dport, &in->dport_ctr, a->dports, a->ndports, 1024),
+        .seq = rst ? 0 : tg_rng_u32(r),
+        .ack = tg_rng_u32(r),
+        .flags = rst ? TG_TCP_RST | TG_TCP_ACK : TG_TCP_SYN | TG_TCP_ACK,
+        .win = rst ? 0 : wins[(h >> 4) % 8],
+        .synopt = styles[(h >> 8) % 6],
+        .mss = msss[(h >> 12) % 8],
+        .wscale = (uint8_t)((h >> 16) % 10),
+        .ts = true,
+        .tsval = tg_rng_u32(r),
+        .tsecr = tg_rng_u32(r),
+    };
+    tg_tcp_emit(g, &l3, &s);
+    if (!rst && a->answer_share > 0 && tg_rng_chance(r, a->answer_share) &&
+        tg_answer_allowed(g, in)) {
+        struct tg_reply rp;
+        tg_reply_base(g, in, &p, &rp, TG_RP_RST);
+        rp.peer_port = s.sport;
+        rp.host_port = s.dport;
+        rp.seq = s.ack;
+        tg_reply_push(in, &rp);
+    }
+}
+
+/* Returns false when the scan has probed every port of every target. */
+static bool tg_send_scan(struct tg *g, struct tg_inst *in, struct tg_floodact *f, uint8_t label)
+{
+    struct tg_rng *r = &g->rng;
+    const struct tg_attack *a = &in->a;
+    uint64_t total = (uint64_t)a->port_count * a->nvictims;
+    if (f->cursor >= total)
+        return false;
+    uint32_t i = f->cursor++;
+    uint32_t k =
+        (uint32_t)(((uint64_t)a->perm_a * (i % a->port_count) + a->perm_b) % a->port_count);
+    uint16_t port = a->top_ports ? tg_top_ports[k] : (uint16_t)(a->port_lo + k);
+    struct tg_flood_pkt p;
+    p.src_idx = i % a->nsrc;
+    p.v6 = false;
+    p.srv = tg_victim(g, a, &p.v6, p.dst, i / a->port_count);
+    tg_inst_addr4(in, p.src_idx, p.src);
+    uint8_t ttl = tg_src_ttl(g, a, p.src_idx);
+    uint16_t sport = a->sportmode == TG_PORT_FIXED ? (uint16_t)(a->sport + p.src_idx)
+                                                   : (uint16_t)tg_rng_range(r, 32768, 60999);
+    struct tg_l3 l3 = {.src = p.src,
+                       .dst = p.dst,
+                       .ipid = (uint16_t)tg_rng_u32(r),
+                       .ttl = ttl,
+                       .label = label,
+                       .inbound = true};
+    bool open = tg_port_open(p.srv, port);
+    uint64_t scanner_rtt = (uint64_t)(1 + tg_hash32(in->index) % 80) * TG_NS_MS;
+    if (a->scan_kind == TG_SCAN_UDP) {
+        uint32_t plen = 0;
+        uint8_t *d = tg_udp_begin(g, &l3, sport, port, plen);
+        if (d != NULL)
+            tg_pkt_finish(g);
+        if (!open && a->answer_share > 0 && tg_answer_allowed(g, in)) {
+            struct tg_reply rp;
+            tg_reply_base(g, in, &p, &rp, TG_RP_UNREACH);
+            rp.peer_port = sport;
+            rp.host_port = port;
+            rp.seq = plen;
+            rp.aux = l3.ipid;
+            rp.peer_ttl = ttl;
+            tg_reply_push(in, &rp);
+        }
+        return true;
+    }
+    bool connect = a->scan_kind == TG_SCAN_CONNECT;
+    l3.frag = connect ? TG_IP_DF : 0;
+    struct tg_tcpseg s = {
+        .sport = sport,
+        .dport = port,
+        .seq = tg_rng_u32(r),
+        .flags = a->tcp_flags[0],
+        .win = connect ? 64240 : a->win,
+        .synopt = connect ? TG_SYNOPT_LINUX : TG_SYNOPT_MSS,
+        .mss = 1460,
+        .wscale = 7,
+        .ts = connect,
+        .tsval = tg_rng_u32(r),
+    };
+    tg_tcp_emit(g, &l3, &s);
+    bool syn = s.flags & TG_TCP_SYN;
+    struct tg_reply rp;
+    if (syn && open) {
+        /* SYN-ACK; then the scanner resets (SYN scan) or completes and closes (connect) */
+        uint32_t isn = tg_rng_u32(r);
+        tg_reply_base(g, in, &p, &rp, TG_RP_SYNACK);
+        rp.peer_port = sport;
+        rp.host_port = port;
+        rp.seq = isn;
+        rp.ack = s.seq + 1;
+        rp.peer_ttl = ttl;
+        uint64_t t0 = rp.t_ns;
+        if (a->answer_share > 0)
+            tg_reply_push(in, &rp);
+        if (a->answer_share <= 0)
+            return true; /* filtered: no SYN-ACK, so no follow-up */
+        rp.t_ns = t0 + scanner_rtt;
+        rp.seq = s.seq + 1;
+        rp.ack = isn + 1;
+        rp.kind = connect ? TG_RP_PEER_ACK : TG_RP_PEER_RST;
+        tg_reply_push(in, &rp);
+        if (connect) {
+            rp.t_ns += 20000 + tg_rng_below(r, 500000);
+            rp.kind = TG_RP_PEER_RSTACK;
+            tg_reply_push(in, &rp);
+        }
+    } else if (!open && a->answer_share > 0) {
+        tg_reply_base(g, in, &p, &rp, TG_RP_RSTACK);
+        rp.peer_port = sport;
+        rp.host_port = port;
+        rp.seq = 0;
+        rp.ack = s.seq + (syn ? 1 : 0) + ((s.flags & TG_TCP_FIN) ? 1 : 0);
+        tg_reply_push(in, &rp);
+    }
+    return true;
+}
+
+/* Time until the instance's next packet under its timing model; UINT64_MAX past its end. */
+static uint64_t tg_flood_next(struct tg *g, struct tg_inst *in, struct tg_floodact *f)
+{
+    struct tg_rng *r = &g->rng;
+    const struct tg_attack *a = &in->a;
+    double mean = 1e9 / a->rate_pps;
+    uint64_t now = g->now_ns;
+    uint64_t el = now - in->start_ns;
+    double gap;
+    if (in->scenario == TG_SC_UDP_AMPLIFICATION && f->burst_left > 0) {
+        gap = tg_rng_uniform(r, 5e3, 80e3); /* a reflector's answer datagrams back to back */
+        if (gap > mean * f->burst_left)
+            gap = mean;
+    } else {
+        switch (a->timing) {
+        case TG_TIMING_CBR:
+            gap = mean * (1.0 + a->jitter * (tg_rng_unit(r) - 0.5) * 2.0);
+            break;
+        case TG_TIMING_RAMP: {
+            double frac = a->ramp_ns ? (double)el / (double)a->ramp_ns : 1.0;
+            gap = tg_rng_exp(r, mean / tg_clamp(frac, 0.02, 1.0));
+            break;
+        }
+        case TG_TIMING_ONOFF:
+        case TG_TIMING_PULSE: {
+            uint64_t cycle = a->on_ns + a->off_ns;
+            gap = tg_rng_exp(r, mean);
+            uint64_t pos = (el + (uint64_t)gap) % cycle;
+            if (pos >= a->on_ns) /* lands in a silence: wait for the next burst */
+                gap += (double)(cycle - pos);
+            break;
+        }
+        default:
+            gap = tg_rng_exp(r, mean);
+            break;
+        }
+    }
+    uint64_t t = now + (uint64_t)gap + 1;
+    return t >= in->end_ns ? UINT64_MAX : t;
+}
+
+uint64_t tg_flood_step(struct tg *g, struct tg_actor *a)
+{
+    struct tg_inst *in = &g->inst[a->label - 1];
+    struct tg_floodact *f = &a->u.flood;
+    if (in->nreplies > 0 && in->replies[0].t_ns <= g->now_ns &&
+        in->replies[0].t_ns <= f->next_send_ns) {
+        tg_reply_emit(g, in, a->label);
+    } else if (f->next_send_ns <= g->now_ns) {
+        bool more = true;
+        switch (in->scenario) {
+        case TG_SC_SYN_FLOOD:
+            tg_send_syn(g, in, f, a->label);
+            break;
+        case TG_SC_TCP_FLOOD:
+            tg_send_tcpflag(g, in, f, a->label);
+            break;
+        case TG_SC_UDP_FLOOD:
+            tg_send_udp(g, in, f, a->label);
+            break;
+        case TG_SC_ICMP_FLOOD:
+            tg_send_icmp(g, in, f, a->label);
+            break;
+        case TG_SC_UDP_AMPLIFICATION:
+            tg_send_amp(g, in, f, a->label);
+            break;
+        case TG_SC_TCP_REFLECTION:
+            tg_send_refl(g, in, f, a->label);
+            break;
+        default:
+            more = tg_send_scan(g, in, f, a->label);
+            break;
+        }
+        f->sent++;
+        f->next_send_ns = more ? tg_flood_next(g, in, f) : UINT64_MAX;
+    }
+    uint64_t next = f->next_send_ns;
+    if (in->nreplies > 0 && in->replies[0].t_ns < next)
+        next = in->replies[0].t_ns;
+    if (next == UINT64_MAX)
+        return TG_DONE;
+    return next > g->now_ns ? next - g->now_ns : 0;
+}
+
+/* ---- bots: http_flood and slow_http --------------------------------------------------------- */
+
+/* A bot's own stack and path, the same for all its connections (drawn from its number). */
+static void tg_bot_profile(const struct tg_inst *in, uint32_t host, struct tg_stack *st,
+                           uint32_t *rtt_us, uint32_t *bw_kbps)
+{
+    struct tg_rng br;
+    tg_rng_seed(&br, (uint64_t)in->index << 32 ^ (in->a.bots_uniform ? 0 : host) ^ 0xb07);
+    static const uint8_t oses[] = {TG_OS_LINUX, TG_OS_LINUX, TG_OS_WINDOWS, TG_OS_WINDOWS,
+                                   TG_OS_ANDROID};
+    uint8_t os = oses[tg_rng_below(&br, 5)];
+    static const uint16_t mss[] = {1460, 1460, 1460, 1452, 1400, 1380};
+    st->os = os;
+    st->mss = mss[tg_rng_below(&br, 6)];
+    st->ttl = (uint8_t)((os == TG_OS_WINDOWS ? 128 : 64) - tg_rng_range(&br, 5, 25));
+    st->synopt = os == TG_OS_WINDOWS ? TG_SYNOPT_WINDOWS : TG_SYNOPT_LINUX;
+    st->wscale = os == TG_OS_WINDOWS ? 8 : (uint8_t)tg_rng_range(&br, 6, 9);
+    st->win = os == TG_OS_WINDOWS ? 64240 : (tg_rng_chance(&br, 0.7) ? 64240 : 29200);
+    st->ts = os != TG_OS_WINDOWS && tg_rng_chance(&br, 0.8);
+    st->ipid_rand = false;
+    if (in->a.bots_uniform) { /* one tool, many hosts: only the path differs */
+        tg_rng_seed(&br, (uint64_t)in->index << 32 ^ host ^ 0x7a7);
+        st->ttl = (uint8_t)((os == TG_OS_WINDOWS ? 128 : 64) - tg_rng_range(&br, 5, 25));
+    }
+    *rtt_us = (uint32_t)tg_clamp(tg_rng_lognormal(&br, 60000, 0.8), 5000, 500000);
+    *bw_kbps = (uint32_t)tg_rng_logu(&br, 1000, 200000);
+}
+
+static void tg_bot_connect(struct tg *g, struct tg_inst *in, uint32_t host, uint8_t label)
+{
+    struct tg_rng *r = &g->rng;
+    const struct tg_attack *a = &in->a;
+    struct tg_actor *act = tg_actor_spawn(g, TG_ACT_TCP, label, g->now_ns);
+    if (act == NULL)
+        return;
+    struct tg_tcp *t = &act->u.tcp;
+    memset(t, 0, sizeof *t);
+    struct tg_stack st;
+    uint32_t rtt_us, bw;
+    tg_bot_profile(in, host, &st, &rtt_us, &bw);
+    bool v6 = a->v6_share > 0 && tg_rng_chance(r, a->v6_share);
+    uint8_t dst[16];
+    const struct tg_server *s = tg_victim(g, a, &v6, dst, tg_rng_u32(r));
+    t->v6 = v6;
+    if (v6)
+        tg_inst_addr6(in, host, t->ip[0]);
+    else
+        tg_inst_addr4(in, host, t->ip[0]);
+    memcpy(t->ip[1], dst, 16);
+    if (in->scenario == TG_SC_HTTP_FLOOD) {
+        t->app = TG_APP_HTTP_FLOOD;
+    } else {
+        static const uint8_t kinds[] = {TG_APP_SLOWLORIS, TG_APP_SLOW_POST, TG_APP_SLOW_READ};
+        t->app = a->slow_kind == TG_SLOW_MIXED ? kinds[tg_rng_below(r, 3)] : kinds[a->slow_kind];
+        in->open_conns++;
+    }
+    in->conns_opened++;
+    g->app_sessions[t->app]++;
+    uint16_t ctr = 0;
+    t->port[0] = (uint16_t)tg_stack_ephemeral(r, &st, &ctr);
+    t->port[1] = a->tls ? 443 : 80;
+    t->rtt_ns = (uint64_t)(rtt_us * tg_rng_lognormal(r, 1.0, 0.1)) * TG_NS_US;
+    t->ttl[0] = st.ttl;
+    t->synopt[0] = st.synopt;
+    t->wscale[0] = st.wscale;
+    t->syn_win[0] = st.win;
+    t->mss_adv[0] = (uint16_t)(st.mss - (v6 ? 20 : 0));
+    tg_tcp_server_side(t, s);
+    t->ts_on = st.ts && s->stack.ts;
+    uint16_t mss = t->mss_adv[0] < t->mss_adv[1] ? t->mss_adv[0] : t->mss_adv[1];
+    t->mss = (uint16_t)(mss - (t->ts_on ? 12 : 0));
+    for (int k = 0; k < 2; k++) {
+        t->win[k] =
+            (uint16_t)tg_clamp(tg_rng_logu(r, 65536, 3e6) / (1u << t->wscale[k]), 16, 65535);
+        t->seq[k] = tg_rng_u32(r);
+        t->ts[k] = tg_rng_u32(r);
+        t->ipid[k] = (uint16_t)tg_rng_u32(r);
+    }
+    if (t->app == TG_APP_SLOW_READ) { /* a tiny receive window, no scaling */
+        t->wscale[0] = 0;
+        t->win[0] = (uint16_t)tg_rng_range(r, a->slow_win_lo, a->slow_win_hi);
+        t->syn_win[0] = t->win[0];
+        t->aux = tg_rng_range(r, a->slow_interval_lo_ms, a->slow_interval_hi_ms);
+    }
+    t->gap_ns = (uint32_t)((t->mss + 60) * 8e6 / bw);
+    t->cwnd = 10;
+    t->cwnd_max = (uint16_t)tg_rng_logu(r, 10, 100);
+    if (t->app == TG_APP_SLOW_READ)
+        t->cwnd = t->cwnd_max = 1; /* one window's worth per read */
+    t->flow_label = tg_rng_u32(r) & 0xfffff;
+    t->proc_us = a->proc_ms * 1000;
+    t->owner = in->index;
+    t->deadline_ns = a->server_timeout_s ? g->now_ns + a->server_timeout_s * TG_NS_S : UINT64_MAX;
+    t->state = TG_TS_SYN;
+}
+
+uint64_t tg_bot_step(struct tg *g, struct tg_actor *a)
+{
+    struct tg_bot *b = &a->u.bot;
+    struct tg_inst *in = &g->inst[b->inst];
+    const struct tg_attack *p = &in->a;
+    if (g->now_ns >= in->end_ns)
+        return TG_DONE;
+    if (in->scenario == TG_SC_SLOW_HTTP && in->open_conns >= p->conns_target)
+        return (uint64_t)(tg_rng_uniform(&g->rng, 0.2, 2.0) * 1e9); /* enough held: wait */
+    tg_bot_connect(g, in, b->host, a->label);
+    b->opened++;
+    if (p->conn_rate <= 0)
+        return TG_DONE;
+    return (uint64_t)tg_rng_exp(&g->rng, 1e9 / p->conn_rate) + 1000;
+}
+
+void tg_attack_conn_closed(struct tg *g, struct tg_actor *a)
+{
+    struct tg_inst *in = &g->inst[a->label - 1];
+    uint8_t app = a->u.tcp.app;
+    if ((app == TG_APP_SLOWLORIS || app == TG_APP_SLOW_POST || app == TG_APP_SLOW_READ) &&
+        in->open_conns > 0)
+        in->open_conns--;
+}
+
+uint64_t tg_attack_app_next(struct tg *g, struct tg_actor *act)
+{
+    struct tg_tcp *t = &act->u.tcp;
+    struct tg_inst *in = &g->inst[act->label - 1];
+    const struct tg_attack *a = &in->a;
+    struct tg_rng *r = &g->rng;
+    uint64_t soon = 20000 + tg_rng_below(r, 2000000);
+    bool tls = t->port[1] == 443;
+    if (t->stage == 0 && tls) { /* TLS handshake, then the attack proper */
+        t->stage = 2;
+        t->proc_us = (uint32_t)tg_rng_logu(r, 200, 5000);
+        tg_tcp_exchange(t, tg_rng_range(r, 250, 600), tg_rng_range(r, 1500, 6000), TG_XFER_TLS_HS,
+                        TG_XFER_TLS_HS, 0);
+        return soon;
+    }
+    bool over = g->now_ns >= in->end_ns;
+    switch (t->app) {
+    case TG_APP_HTTP_FLOOD: {
+        bool first = t->stage < 3;
+        if (first) {
+            t->stage = 3;
+            t->exchanges = (uint16_t)(tg_rng_chance(r, a->keepalive_share)
+                                          ? tg_rng_range(r, 1, a->req_per_conn_hi)
+                                          : 1);
+        } else if (--t->exchanges == 0 || over) {
+            double u = tg_rng_unit(r);
+            if (u < a->close_fin) {
+                tg_tcp_close(g, t, 0, false);
+            } else if (u < a->close_fin + a->close_rst) {
+                t->rst_close = tg_rng_chance(r, 0.5);
+                tg_tcp_close(g, t, 0, true);
+            } else if (u < a->close_fin + a->close_rst + a->close_server) {
+                tg_tcp_close(g, t, 1, false);
+            } else {
+                return TG_DONE; /* the bot just forgets the connection */
+            }
+            return tg_rng_below(r, 5000) * TG_NS_US;
+        }
+        bool post = a->post_share > 0 && tg_rng_chance(r, a->post_share);
+        uint32_t body = post ? (uint32_t)tg_rng_logu(r, 64, 20000) : 0;
+        uint32_t resp = (uint32_t)tg_rng_logu(r, a->resp_lo, a->resp_hi);
+        t->proc_us = (uint32_t)tg_clamp(tg_rng_lognormal(r, a->proc_ms * 1000.0, 0.8), 100, 5e6);
+        tg_tcp_http_exchange(t, tg_rng_u32(r), tg_rng_range(r, 120, 900), post, body, resp, tls);
+        if (first)
+            return soon;
+        return tg_rng_below(r, a->think_hi_ms * 1000 + 1) * TG_NS_US + 20000;
+    }
+    case TG_APP_SLOWLORIS:
+    case TG_APP_SLOW_POST: {
+        if (over) { /* the attacker lets go */
+            if (tg_rng_chance(r, 0.5))
+                return TG_DONE;
+            tg_tcp_close(g, t, 0, tg_rng_chance(r, 0.3));
+            return soon;
+        }
+        if (t->stage < 3) {
+            t->stage = 3;
+            char buf[4200];
+            bool post = t->app == TG_APP_SLOW_POST;
+            uint32_t body = post ? (uint32_t)tg_rng_logu(r, 1000, 1e8) : 0;
+            uint32_t seed = tg_rng_u32(r);
+            uint32_t hdr = tg_http_request(buf, sizeof buf, seed, tg_rng_range(r, 150, 500), post,
+                                           body, !post);
+            t->hdr_len = (uint16_t)hdr;
+            t->body = body;
+            t->proc_us = 100;
+            if (tls) /* the same bytes, inside TLS records */
+                tg_tcp_exchange(t, hdr + 22, 0, TG_XFER_TLS, 0, seed);
+            else
+                tg_tcp_exchange(t, hdr, 0, post ? TG_XFER_HTTP_POST : TG_XFER_HTTP_PARTIAL, 0,
+                                seed);
+            return soon;
+        }
+        uint64_t d =
+            (uint64_t)tg_rng_range(r, a->slow_interval_lo_ms, a->slow_interval_hi_ms) * TG_NS_MS;
+        if (g->now_ns + d > t->deadline_ns) { /* the server's timeout hits first */
+            tg_tcp_close(g, t, 1, tg_rng_chance(r, 0.3));
+            return t->deadline_ns > g->now_ns ? t->deadline_ns - g->now_ns : 0;
+        }
+        uint32_t n = t->app == TG_APP_SLOWLORIS ? tg_rng_range(r, 5, 50) : tg_rng_range(r, 1, 20);
+        if (tls)
+            tg_tcp_exchange(t, n + 22, 0, TG_XFER_TLS, 0, 0);
+        else
+            tg_tcp_exchange(t, n, 0,
+                            t->app == TG_APP_SLOWLORIS ? TG_XFER_HTTP_HDRLINE : TG_XFER_ZERO, 0,
+                            tg_rng_u32(r));
+        return d;
+    }
+    case TG_APP_SLOW_READ: {
+        if (t->stage < 3 && !over) {
+            t->stage = 3;
+            t->proc_us = a->proc_ms * 1000;
+            tg_tcp_http_exchange(t, tg_rng_u32(r), tg_rng_range(r, 150, 600), false, 0,
+                                 (uint32_t)tg_rng_logu(r, a->resp_lo, a->resp_hi), tls);
+            return soon;
+        }
+        if (over || tg_rng_chance(r, 0.5))
+            tg_tcp_close(g, t, over ? 0 : 1, false);
+        else
+            tg_tcp_http_exchange(t, tg_rng_u32(r), tg_rng_range(r, 150, 600), false, 0,
+                                 (uint32_t)tg_rng_logu(r, a->resp_lo, a->resp_hi), tls);
+        return soon;
+    }
+    default:
+        return TG_DONE;
+    }
+}
+
+int tg_attack_start(struct tg *g)
+{
+    for (uint32_t i = 0; i < g->ninst; i++) {
+        struct tg_inst *in = &g->inst[i];
+        uint8_t label = (uint8_t)(i + 1);
+        if (in->scenario == TG_SC_HTTP_FLOOD || in->scenario == TG_SC_SLOW_HTTP) {
+            uint64_t join = (uint64_t)(in->a.join_share * (double)(in->end_ns - in->start_ns));
+            for (uint32_t b = 0; b < in->a.bots; b++) {
+                uint64_t at = in->start_ns + (uint64_t)(tg_rng_unit(&g->rng) * (double)join) +
+                              tg_rng_below(&g->rng, 1000) * TG_NS_US;
+                struct tg_actor *a = tg_actor_spawn(g, TG_ACT_BOT, label, at);
+                if (a == NULL)
+                    return -ENOMEM;
+                a->u.bot.host = b;
+                a->u.bot.inst = (uint16_t)i;
+                a->u.bot.opened = 0;
+            }
+            continue;
+        }
+        struct tg_actor *a = tg_actor_spawn(g, TG_ACT_FLOOD, label, in->start_ns);
+        if (a == NULL)
+            return -ENOMEM;
+        memset(&a->u.flood, 0, sizeof a->u.flood);
+        a->u.flood.next_send_ns = in->start_ns;
+    }
+    return 0;
+}

@@ -1,0 +1,763 @@
+/* tg_internal.h - shared internals of the traffic generator (for the trafgen/ sources only).
+ *
+ * Holds the generator state (struct tg), the PRNG, the actor pool types and the packet builder
+ * interface. Nothing here is part of the public API (trafgen.h); the split into files is:
+ *   tg_engine.c   output buffer, event heap, actor pool, world set-up, main loop, trafgen_run()
+ *   tg_packet.c   Ethernet/IP/TCP/UDP/ICMP frame builders, checksums, payload templates
+ *   tg_tcp.c      the TCP connection engine shared by benign apps, http_flood and slow_http
+ *   tg_benign.c   benign clients and their UDP/ICMP apps, TCP app scripts
+ *   tg_attack.c   attack planning (parameters drawn per instance) and stateless attack sources
+ *   tg_manifest.c the manifest JSON
+ * Single-threaded: every function takes the one struct tg and may touch all of it. */
+#ifndef DD_TRAFGEN_TG_INTERNAL_H
+#define DD_TRAFGEN_TG_INTERNAL_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/compiler.h"
+#include "trafgen/trafgen.h"
+
+#define TG_NS_US 1000ULL
+#define TG_NS_MS 1000000ULL
+#define TG_NS_S  1000000000ULL
+#define TG_DONE  UINT64_MAX /* an actor step's return: the actor is finished */
+
+#define TG_FRAME_MIN   60u
+#define TG_MTU         1500u
+#define TG_OUT_CAP     (16u << 20)
+#define TG_OUT_RESERVE 4096u /* one record header and the largest frame, with slack */
+#define TG_SCRATCH_CAP 65536u
+#define TG_REPLY_MAX   1024u /* pending victim/scanner answers per attack instance */
+#define TG_LABEL_COUNT (TRAFGEN_MAX_INSTANCES + 1) /* label index 0 is benign */
+
+#define TG_TCP_FIN 0x01
+#define TG_TCP_SYN 0x02
+#define TG_TCP_RST 0x04
+#define TG_TCP_PSH 0x08
+#define TG_TCP_ACK 0x10
+#define TG_TCP_URG 0x20
+#define TG_TCP_ECE 0x40
+#define TG_TCP_CWR 0x80
+
+#define TG_PROTO_ICMP   1
+#define TG_PROTO_TCP    6
+#define TG_PROTO_UDP    17
+#define TG_PROTO_ICMPV6 58
+
+#define TG_IP_DF 0x4000
+#define TG_IP_MF 0x2000
+
+/* ---- PRNG: xoshiro256** seeded through splitmix64 ----------------------------------------- */
+
+struct tg_rng {
+    uint64_t s[4];
+};
+
+static inline uint64_t tg_splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static inline void tg_rng_seed(struct tg_rng *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++)
+        r->s[i] = tg_splitmix(&seed);
+}
+
+static inline uint64_t tg_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static inline uint64_t tg_rng_next(struct tg_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = tg_rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = tg_rotl(s[3], 45);
+    return result;
+}
+
+static inline uint32_t tg_rng_u32(struct tg_rng *r)
+{
+    return (uint32_t)(tg_rng_next(r) >> 32);
+}
+
+/* Uniform in [0, n); the multiply-shift bias (< n / 2^32) does not matter here. */
+static inline uint32_t tg_rng_below(struct tg_rng *r, uint32_t n)
+{
+    return (uint32_t)(((uint64_t)tg_rng_u32(r) * n) >> 32);
+}
+
+/* Uniform integer in [lo, hi]. */
+static inline uint32_t tg_rng_range(struct tg_rng *r, uint32_t lo, uint32_t hi)
+{
+    return lo + tg_rng_below(r, hi - lo + 1);
+}
+
+/* Uniform in [0, 1). */
+static inline double tg_rng_unit(struct tg_rng *r)
+{
+    return (double)(tg_rng_next(r) >> 11) * 0x1.0p-53;
+}
+
+static inline bool tg_rng_chance(struct tg_rng *r, double p)
+{
+    return tg_rng_unit(r) < p;
+}
+
+static inline double tg_rng_uniform(struct tg_rng *r, double lo, double hi)
+{
+    return lo + (hi - lo) * tg_rng_unit(r);
+}
+
+/* Log-uniform in [lo, hi]: the way every "wide range" parameter is drawn, so that 1k and 100k
+ * pps are equally likely orders of magnitude. */
+static inline double tg_rng_logu(struct tg_rng *r, double lo, double hi)
+{
+    return lo * exp(log(hi / lo) * tg_rng_unit(r));
+}
+
+static inline double tg_rng_exp(struct tg_rng *r, double mean)
+{
+    return -mean * log1p(-tg_rng_unit(r));
+}
+
+static inline double tg_rng_normal(struct tg_rng *r)
+{
+    double u1 = 1.0 - tg_rng_unit(r);
+    double u2 = tg_rng_unit(r);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+static inline double tg_rng_lognormal(struct tg_rng *r, double median, double sigma)
+{
+    return median * exp(sigma * tg_rng_normal(r));
+}
+
+/* Pareto with scale xmin and shape alpha, truncated at cap: heavy-tailed sizes and gaps. */
+static inline double tg_rng_pareto(struct tg_rng *r, double xmin, double alpha, double cap)
+{
+    double x = xmin / pow(1.0 - tg_rng_unit(r), 1.0 / alpha);
+    return x < cap ? x : cap;
+}
+
+static inline double tg_clamp(double x, double lo, double hi)
+{
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/* ---- byte helpers ------------------------------------------------------------------------- */
+
+static inline void tg_put16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static inline void tg_put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* ---- hosts -------------------------------------------------------------------------------- */
+
+/* TCP/IP personalities: initial TTL, SYN option layout, windows. */
+enum tg_os { TG_OS_LINUX, TG_OS_WINDOWS, TG_OS_MACOS, TG_OS_ANDROID, TG_OS_IOS, TG_OS_COUNT };
+
+/* Option layouts a SYN (or SYN-ACK) may carry; established segments carry only timestamps. */
+enum tg_synopt {
+    TG_SYNOPT_NONE,    /* bare 20-byte header (flood tools) */
+    TG_SYNOPT_MSS,     /* MSS only */
+    TG_SYNOPT_LINUX,   /* MSS, SACK-permitted, TS, NOP, WS */
+    TG_SYNOPT_WINDOWS, /* MSS, NOP, WS, NOP, NOP, SACK-permitted */
+    TG_SYNOPT_MACOS,   /* MSS, NOP, WS, NOP, NOP, TS, SACK-permitted, EOL, EOL */
+    TG_SYNOPT_COUNT
+};
+
+/* One endpoint's stack as seen at the capture point. */
+struct tg_stack {
+    uint16_t mss;
+    uint16_t win;   /* window in SYN and (unscaled) later segments */
+    uint8_t ttl;    /* as observed here: initial TTL minus hops */
+    uint8_t synopt; /* enum tg_synopt */
+    uint8_t wscale;
+    uint8_t ts;        /* uses TCP timestamps */
+    uint8_t ipid_rand; /* IPv4 IDs random per packet rather than counting */
+    uint8_t os;
+};
+
+enum tg_role {
+    TG_ROLE_WEB,
+    TG_ROLE_DNS,
+    TG_ROLE_NTP,
+    TG_ROLE_SSH,
+    TG_ROLE_MEDIA,
+    TG_ROLE_VOIP,
+    TG_ROLE_APP,
+    TG_ROLE_COUNT
+};
+
+/* A protected server (or any victim host) in 10.20.0.0/16 and fd00:20::/32. */
+struct tg_server {
+    uint8_t ip4[4];
+    uint8_t ip6[16];
+    struct tg_stack stack;
+    uint16_t open_ports[8]; /* answered with SYN-ACK; everything else with RST */
+    uint8_t n_open;
+    uint8_t role;
+    bool has_v6;
+};
+
+enum { TG_SERVERS_MAX = 160 };
+
+/* Benign applications and the attack connection kinds that reuse their engines. */
+enum tg_app {
+    TG_APP_WEB,     /* HTTP/1.1 on port 80, keep-alive */
+    TG_APP_TLS,     /* HTTPS on 443 */
+    TG_APP_BULK,    /* large download over HTTP or HTTPS */
+    TG_APP_SSH,     /* interactive ssh */
+    TG_APP_SCP,     /* scp-like bulk copy over ssh */
+    TG_APP_IDLE,    /* long-lived TLS connection with heartbeats and TCP keep-alives */
+    TG_APP_DNS_TCP, /* DNS over TCP */
+    TG_APP_DNS,     /* DNS over UDP */
+    TG_APP_NTP,     /* NTP client polls */
+    TG_APP_QUIC,    /* QUIC-like HTTP/3 session on UDP 443 */
+    TG_APP_VIDEO,   /* RTP-like or QUIC-like video stream */
+    TG_APP_VOIP,    /* RTP both ways every 20 ms */
+    TG_APP_PING,    /* ICMP / ICMPv6 echo */
+    TG_APP_BENIGN_COUNT,
+    TG_APP_HTTP_FLOOD = TG_APP_BENIGN_COUNT, /* bot sessions */
+    TG_APP_SLOWLORIS,
+    TG_APP_SLOW_POST,
+    TG_APP_SLOW_READ,
+    TG_APP_COUNT
+};
+
+struct tg_client {
+    uint8_t ip4[4];
+    uint8_t ip6[16];
+    struct tg_stack stack;
+    uint32_t rtt_us;  /* to the capture point and back */
+    uint32_t bw_kbps; /* access bottleneck */
+    uint32_t gap_ms;  /* median gap between the sessions it starts */
+    float gap_sigma;
+    float v6_share; /* share of its sessions over IPv6 (0 without an IPv6 address) */
+    uint32_t app_cdf[TG_APP_BENIGN_COUNT]; /* cumulative per-mille weights */
+    uint16_t ipid;                         /* global IP ID counter (Windows-like stacks) */
+    uint16_t next_port;                    /* sequential ephemeral ports (Windows-like stacks) */
+    uint8_t fav_web[3];                    /* web servers it mostly visits */
+    bool has_v6;
+};
+
+/* ---- actors -------------------------------------------------------------------------------- */
+
+enum tg_actor_kind {
+    TG_ACT_CLIENT, /* a benign client: starts sessions */
+    TG_ACT_TCP,    /* one TCP connection */
+    TG_ACT_UDP,    /* one UDP conversation */
+    TG_ACT_PING,   /* an ICMP echo series */
+    TG_ACT_FLOOD,  /* the stateless packet source of an attack instance */
+    TG_ACT_BOT,    /* an attack host that opens TCP connections (http_flood, slow_http) */
+};
+
+/* TCP connection: side 0 is the client (outside), side 1 the server (protected network). */
+struct tg_tcp {
+    uint8_t ip[2][16];
+    uint64_t rtt_ns;
+    uint64_t deadline_ns; /* idle/slow connections: when the server (or client) gives up */
+    uint32_t gap_ns;      /* wire time of one full segment at the bottleneck */
+    uint32_t seq[2];      /* next sequence number each side sends */
+    uint32_t ts[2];       /* TCP timestamp clocks */
+    uint32_t flight_seq;  /* sender's sequence at the start of the current flight */
+    uint32_t left;        /* bytes of the current transfer still to send */
+    uint32_t xfer_len;    /* size of the current transfer */
+    uint32_t resp_len;    /* response that follows the current request (0: none) */
+    uint32_t xfer_seed;   /* content of the current transfer */
+    uint32_t aux;         /* app-specific (heartbeat period ms, slow interval ms, ...) */
+    uint32_t body;        /* HTTP POST: Content-Length */
+    uint32_t proc_us;     /* server think time before a response */
+    uint32_t flow_label;
+    uint16_t hdr_len; /* HTTP request: header bytes (without the POST body) */
+    uint16_t port[2];
+    uint16_t ipid[2];
+    uint16_t win[2];     /* advertised raw windows after the handshake */
+    uint16_t syn_win[2]; /* windows in SYN / SYN-ACK */
+    uint16_t mss_adv[2]; /* MSS each side advertises */
+    uint16_t mss;        /* segment payload size in use */
+    uint16_t cwnd, cwnd_max, flight, acks_left;
+    uint16_t exchanges; /* exchanges still to run */
+    uint16_t owner;     /* client index, or attack instance */
+    uint8_t ttl[2];
+    uint8_t synopt[2];
+    uint8_t wscale[2];
+    uint8_t app, state, sender, closer, tries, stage, xfer_kind, resp_kind, tos;
+    bool v6, ts_on, ecn, rst_close, refused, silent, ipid_rand[2];
+};
+
+/* UDP conversation (client outside, server inside). */
+struct tg_udp {
+    uint8_t ip[2][16];
+    uint64_t rtt_ns;
+    uint64_t end_ns;       /* streams: when they stop */
+    uint64_t next_ns[2];   /* streams: next packet time per direction (UINT64_MAX: none) */
+    uint64_t base_ns[2];   /* streams: nominal (jitter-free) time of the next packet or frame */
+    uint64_t spurt_end[2]; /* VoIP with silence suppression: end of the talk spurt / silence */
+    uint32_t period_ns;    /* frame or packet period */
+    uint32_t jitter_ns;
+    uint32_t rtp_ts[2];
+    uint32_t ssrc[2];
+    uint32_t left;        /* bytes (responses, frames) or packets still to send */
+    uint32_t frame_bytes; /* video: mean frame size */
+    uint32_t frames;      /* video: frames sent (I-frame cadence) */
+    uint32_t exchanges;   /* DNS/NTP/QUIC: exchanges still to run */
+    uint32_t seed;
+    uint32_t flow_label;
+    uint32_t think_ms; /* QUIC: median think time */
+    uint16_t port[2];
+    uint16_t ipid[2];
+    uint16_t rtp_seq[2];
+    uint16_t psize[2]; /* payload size per direction (VoIP) or max datagram (QUIC/video) */
+    uint16_t cwnd, flight, acks_left, ack_every, since_ack, gop;
+    uint16_t owner;
+    uint8_t ttl[2];
+    uint8_t app, state, pt, tos;
+    bool v6, ipid_rand, quic, vad, talking[2];
+};
+
+struct tg_ping {
+    uint8_t ip[2][16];
+    uint64_t rtt_ns;
+    uint32_t interval_ns;
+    uint32_t flow_label;
+    uint16_t left, id, seq, psize;
+    uint16_t ipid[2];
+    uint16_t owner;
+    uint8_t ttl[2];
+    uint8_t state, style;
+    bool v6;
+};
+
+struct tg_clientact {
+    uint32_t client;
+};
+
+struct tg_floodact {
+    uint64_t next_send_ns; /* UINT64_MAX once the instance has stopped sending */
+    uint32_t sent;
+    uint32_t cursor;     /* round-robin source / scan probe number */
+    uint32_t burst_left; /* packets left from the current source (sticky, amplification) */
+    uint32_t src_idx;
+    uint32_t cur_victim; /* amplification: victim of the current answer */
+    uint16_t cur_dport;
+    uint16_t burst_seq;
+    uint8_t cur_vec;
+};
+
+struct tg_bot {
+    uint32_t host;   /* index of the bot's address in its instance block */
+    uint32_t opened; /* connections opened */
+    uint16_t inst;
+};
+
+struct tg_actor {
+    uint8_t kind;  /* enum tg_actor_kind */
+    uint8_t label; /* 0 benign, i + 1 attack instance i */
+    union {
+        struct tg_clientact client;
+        struct tg_tcp tcp;
+        struct tg_udp udp;
+        struct tg_ping ping;
+        struct tg_floodact flood;
+        struct tg_bot bot;
+    } u;
+};
+
+struct tg_event {
+    uint64_t t_ns;
+    uint32_t slot;
+};
+
+/* ---- attack instances ---------------------------------------------------------------------- */
+
+/* What a pending answer is (victim answers in two-way mode, scanner follow-ups). */
+enum tg_reply_kind {
+    TG_RP_SYNACK,      /* victim -> peer */
+    TG_RP_RSTACK,      /* victim -> peer */
+    TG_RP_RST,         /* victim -> peer, bare RST to an unexpected segment */
+    TG_RP_ECHO_REPLY,  /* victim -> peer */
+    TG_RP_UNREACH,     /* victim -> peer: ICMP port unreachable quoting the probe */
+    TG_RP_PEER_RST,    /* peer -> victim: scanner tears down after SYN-ACK */
+    TG_RP_PEER_ACK,    /* peer -> victim: connect scan completes the handshake */
+    TG_RP_PEER_RSTACK, /* peer -> victim: connect scan closes */
+};
+
+struct tg_reply {
+    uint64_t t_ns;
+    uint8_t peer[16]; /* outside address (spoofed source, scanner, reflector) */
+    uint8_t host[16]; /* protected address */
+    uint32_t seq, ack;
+    uint16_t peer_port, host_port;
+    uint16_t aux;  /* echo id / probe length */
+    uint16_t aux2; /* echo seq */
+    uint8_t kind, host_ttl, peer_ttl;
+    bool v6;
+};
+
+enum tg_timing {
+    TG_TIMING_CBR,     /* constant rate with jitter */
+    TG_TIMING_POISSON, /* exponential gaps */
+    TG_TIMING_ONOFF,   /* bursts separated by silences */
+    TG_TIMING_RAMP,    /* rate climbs linearly, then holds */
+    TG_TIMING_PULSE,   /* short very dense pulses ("pulse wave") */
+    TG_TIMING_COUNT
+};
+
+enum tg_srcmode { TG_SRC_RANDOM, TG_SRC_ROUND_ROBIN, TG_SRC_STICKY, TG_SRC_ZIPF };
+enum tg_portmode { TG_PORT_FIXED, TG_PORT_RANDOM, TG_PORT_INCREMENT, TG_PORT_SET };
+enum tg_ttlmode { TG_TTL_PER_SOURCE, TG_TTL_RANDOM, TG_TTL_FIXED };
+enum tg_ipidmode { TG_IPID_RANDOM, TG_IPID_INCREMENT, TG_IPID_ZERO, TG_IPID_FIXED };
+
+/* Amplification vectors: reflector source port and answer sizes. */
+enum tg_amp {
+    TG_AMP_DNS,
+    TG_AMP_NTP,
+    TG_AMP_SSDP,
+    TG_AMP_MEMCACHED,
+    TG_AMP_CLDAP,
+    TG_AMP_SNMP,
+    TG_AMP_CHARGEN,
+    TG_AMP_WSD,
+    TG_AMP_COAP,
+    TG_AMP_QOTD,
+    TG_AMP_UBNT,
+    TG_AMP_DHDISCOVER,
+    TG_AMP_ARMS,
+    TG_AMP_MDNS,
+    TG_AMP_NETBIOS,
+    TG_AMP_COUNT
+};
+
+enum tg_scan { TG_SCAN_SYN, TG_SCAN_CONNECT, TG_SCAN_UDP, TG_SCAN_FIN, TG_SCAN_COUNT };
+enum tg_slow { TG_SLOW_LORIS, TG_SLOW_POST, TG_SLOW_READ, TG_SLOW_MIXED };
+
+/* Every parameter an attack instance draws; what a scenario does not use stays zero. */
+struct tg_attack {
+    /* timing */
+    double rate_pps;   /* mean packets (or requests/connections) per second when on */
+    double drawn_rate; /* before budget scaling */
+    uint8_t timing;    /* enum tg_timing */
+    double jitter;     /* 0..1, CBR gap spread */
+    uint64_t on_ns, off_ns, ramp_ns;
+    /* sources */
+    uint32_t nsrc;   /* addresses used in the block */
+    uint8_t srcmode; /* enum tg_srcmode */
+    uint32_t sticky; /* packets per source in a row (TG_SRC_STICKY) */
+    double zipf_skew;
+    /* victims */
+    uint32_t nvictims;
+    uint16_t victim[16]; /* server indexes; carpet bombing uses victim_net instead */
+    bool carpet;
+    uint8_t carpet_net[4]; /* a /24 inside 10.20.0.0/16 */
+    double v6_share;       /* packets over IPv6 */
+    /* ports */
+    uint8_t sportmode, dportmode;
+    uint16_t sport, dport;
+    uint16_t dports[8];
+    uint8_t ndports;
+    /* header personality */
+    uint8_t ttlmode, ttl_lo, ttl_hi, ipidmode;
+    uint16_t ipid_fixed;
+    uint8_t synopt; /* enum tg_synopt */
+    bool opt_mixed; /* option layout varies per packet */
+    bool ecn;       /* ECE|CWR on SYNs */
+    uint16_t win;   /* 0: random per packet */
+    uint8_t tos;
+    /* payload */
+    uint32_t psize_lo, psize_hi;
+    /* tcp_flood */
+    uint8_t tcp_flags[4];
+    uint8_t n_tcp_flags;
+    bool random_flags;
+    /* icmp_flood */
+    bool icmp_other; /* other types mixed into the echo flood */
+    /* amplification */
+    uint8_t amp[4];
+    uint8_t n_amp;
+    uint32_t amp_burst_lo, amp_burst_hi; /* datagrams per triggered answer */
+    /* reflection */
+    uint16_t refl_ports[6];
+    uint8_t n_refl_ports;
+    /* victim behaviour in two-way mode */
+    double answer_share; /* packets the victim answers */
+    double open_share;   /* of those, port open (SYN-ACK) rather than RST */
+    uint32_t reply_delay_us;
+    uint32_t answer_limit_pps; /* kernel rate limit on ICMP/RST answers; 0 none */
+    /* http_flood / slow_http */
+    uint32_t bots;
+    uint32_t bots_drawn;   /* before budget scaling */
+    uint32_t conns_target; /* slow_http: connections held open */
+    double conn_rate;      /* new connections per second per bot */
+    uint8_t slow_kind;     /* enum tg_slow */
+    uint32_t slow_interval_lo_ms, slow_interval_hi_ms;
+    uint32_t server_timeout_s;
+    bool tls;
+    double post_share, keepalive_share;
+    uint32_t req_per_conn_hi;
+    uint32_t resp_lo, resp_hi;
+    uint32_t think_hi_ms;
+    uint16_t mss; /* 0: drawn per packet */
+    uint8_t wscale;
+    double rst_share;                          /* tcp_reflection: RST-ACK instead of SYN-ACK */
+    double other_share;                        /* icmp_flood: share of non-echo types */
+    double close_fin, close_rst, close_server; /* http_flood endings; the rest are abandoned */
+    bool bots_uniform;                         /* one tool stack for every bot */
+    uint32_t proc_ms;                          /* server think time under attack (median) */
+    uint32_t slow_win_lo, slow_win_hi;
+    double join_share; /* bots join over this share of the attack */
+    /* portscan */
+    uint8_t scan_kind; /* enum tg_scan */
+    uint32_t port_lo, port_hi, port_count;
+    uint32_t perm_a, perm_b; /* port permutation i -> (a*i + b) mod count */
+    bool top_ports;
+};
+
+struct tg_inst {
+    uint8_t scenario; /* enum trafgen_scenario */
+    uint8_t index;    /* 0..15: picks the address blocks */
+    uint8_t v4net[4];
+    uint8_t v4prefix;
+    uint8_t v6net[16];
+    uint8_t v6prefix; /* 0: no IPv6 block */
+    uint64_t start_ns, end_ns;
+    struct tg_attack a;
+    json_t *params; /* what was drawn, for the manifest */
+    uint64_t replies_dropped;
+    uint64_t answers_limited;
+    uint64_t conns_opened;
+    uint16_t ipid_ctr, sport_ctr, dport_ctr;
+    uint32_t open_conns; /* slow_http: connections currently held */
+    uint64_t answer_window_ns;
+    uint32_t answer_window_count;
+    struct tg_reply *replies; /* min-heap by t_ns, TG_REPLY_MAX entries */
+    uint32_t nreplies;
+};
+
+/* ---- the generator ------------------------------------------------------------------------- */
+
+struct tg_pkt_state {
+    uint8_t *rec; /* record header of the packet under construction */
+    uint8_t *l4;
+    uint32_t l4_len;
+    uint32_t pseudo; /* pseudo-header partial sum */
+    uint8_t proto;
+    uint8_t label;
+    uint8_t csum_off; /* checksum offset in L4, 0xff: none */
+};
+
+struct tg {
+    struct tg_rng rng;
+    const struct trafgen_config *cfg;
+    uint64_t now_ns, start_ns, end_ns;
+    bool one_way;
+
+    FILE *fp;
+    FILE *mfp; /* the manifest, opened before generating so a bad path fails early */
+    uint8_t *out;
+    size_t out_len;
+    uint64_t file_bytes;
+    int write_err; /* sticky: first fwrite failure, reported at the end */
+    uint32_t snaplen;
+    struct tg_pkt_state pk;
+    uint8_t *scratch; /* TG_SCRATCH_CAP bytes for datagrams built before fragmenting */
+
+    struct tg_actor *actors;
+    uint32_t cap;
+    uint32_t *free_stack;
+    uint32_t nfree;
+    struct tg_event *heap;
+    uint32_t heap_len;
+
+    struct tg_server servers[TG_SERVERS_MAX];
+    uint32_t nservers;
+    uint16_t by_role[TG_ROLE_COUNT][48];
+    uint32_t n_role[TG_ROLE_COUNT];
+    struct tg_client *clients;
+    uint32_t nclients;
+
+    struct tg_inst inst[TRAFGEN_MAX_INSTANCES];
+    uint32_t ninst;
+
+    uint64_t packets, wire_bytes, suppressed;
+    uint64_t label_packets[TG_LABEL_COUNT], label_bytes[TG_LABEL_COUNT];
+    uint64_t app_sessions[TG_APP_COUNT];
+    uint64_t sessions_dropped;
+};
+
+/* tg_engine.c */
+/* Takes a free actor slot and schedules its first step at `at` (>= now). NULL when the pool is
+ * full (counted in sessions_dropped): callers skip the session. */
+struct tg_actor *tg_actor_spawn(struct tg *g, uint8_t kind, uint8_t label, uint64_t at);
+/* The IPv4/IPv6 address of host `idx` inside an instance's block. */
+void tg_inst_addr4(const struct tg_inst *in, uint32_t idx, uint8_t out[16]);
+void tg_inst_addr6(const struct tg_inst *in, uint32_t idx, uint8_t out[16]);
+
+/* tg_packet.c: building one packet. begin() returns the payload (zeroed) or NULL when the
+ * packet is dropped by --one-way; after writing the payload, the caller calls tg_pkt_finish().
+ * The *_emit() helpers do both for packets whose payload stays zero. */
+struct tg_l3 {
+    const uint8_t *src;
+    const uint8_t *dst;
+    uint32_t flow_label;
+    uint16_t ipid;
+    uint16_t frag; /* IPv4 flags and fragment offset */
+    uint8_t ttl;
+    uint8_t tos;
+    uint8_t label;
+    bool v6;
+    bool inbound; /* toward the protected network */
+};
+
+struct tg_tcpseg {
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint16_t win;
+    uint8_t flags;
+    uint8_t synopt; /* for SYN / SYN-ACK: enum tg_synopt */
+    uint16_t mss;
+    uint8_t wscale;
+    bool ts; /* timestamps option (NOP NOP TS on non-SYN segments) */
+    uint32_t tsval, tsecr;
+    uint32_t payload_len;
+};
+
+uint8_t *tg_tcp_begin(struct tg *g, const struct tg_l3 *l3, const struct tg_tcpseg *s);
+void tg_tcp_emit(struct tg *g, const struct tg_l3 *l3, const struct tg_tcpseg *s);
+uint8_t *tg_udp_begin(struct tg *g, const struct tg_l3 *l3, uint16_t sport, uint16_t dport,
+                      uint32_t payload_len);
+/* A UDP datagram of any size up to 65507 from buf (NULL: zeros); IPv4 datagrams larger than the
+ * MTU go out as fragments (first with the UDP header, then the rest), back to back. */
+void tg_udp_send(struct tg *g, const struct tg_l3 *l3, uint16_t sport, uint16_t dport,
+                 const uint8_t *buf, uint32_t len);
+/* ICMP (IPv4) or ICMPv6 (l3->v6) with its 4 type-specific bytes in rest. */
+uint8_t *tg_icmp_begin(struct tg *g, const struct tg_l3 *l3, uint8_t type, uint8_t code,
+                       uint32_t rest, uint32_t payload_len);
+void tg_pkt_finish(struct tg *g);
+/* Flushes the output buffer; 0 or -errno. */
+DD_NODISCARD int tg_out_flush(struct tg *g);
+
+/* Payload templates (tg_packet.c). Each writes exactly the bytes it returns, at most cap. */
+uint32_t tg_dns_build(uint8_t *p, uint32_t cap, uint32_t seed, bool response, uint32_t target,
+                      bool amp);
+uint32_t tg_http_request(char *p, uint32_t cap, uint32_t seed, uint32_t target, bool post,
+                         uint32_t body_len, bool partial);
+uint32_t tg_http_response(char *p, uint32_t cap, uint32_t seed, uint32_t total, uint32_t *hdr);
+/* Writes the bytes of a TLS record stream of total length `total` that fall in [off, off+len)
+ * into p (which holds zeros there): record headers every 16 KB, contents zero. */
+void tg_tls_fill(uint8_t *p, uint32_t off, uint32_t len, uint32_t total, uint8_t type);
+uint32_t tg_amp_payload(struct tg *g, uint8_t vec, uint8_t *p, uint32_t cap, uint32_t target,
+                        uint32_t seq);
+
+/* tg_tcp.c */
+uint64_t tg_tcp_step(struct tg *g, struct tg_actor *a);
+/* App scripts (tg_benign.c for benign apps, tg_attack.c for attack kinds): called when the
+ * connection is established and after each exchange; they set up the next exchange, a
+ * keep-alive probe or the close (state and fields of the tg_tcp) and return the delay until its
+ * first packet, or TG_DONE to drop the connection silently. */
+uint64_t tg_app_next(struct tg *g, struct tg_actor *a);
+uint64_t tg_attack_app_next(struct tg *g, struct tg_actor *a);
+/* The connection ended (any way): lets slow_http count held connections. */
+void tg_attack_conn_closed(struct tg *g, struct tg_actor *a);
+/* Next exchange: the client sends req bytes of content kind, then the server answers resp bytes
+ * of resp_kind (0: nothing); req 0 makes the server speak first. */
+void tg_tcp_exchange(struct tg_tcp *t, uint32_t req, uint32_t resp, uint8_t kind, uint8_t resp_kind,
+                     uint32_t seed);
+/* An HTTP/1.1 request (sized to about req_target, POST with a body) and its response, in clear
+ * text or as TLS records. */
+void tg_tcp_http_exchange(struct tg_tcp *t, uint32_t seed, uint32_t req_target, bool post,
+                          uint32_t body, uint32_t resp_target, bool tls);
+/* Switches to teardown by FIN (or RST) from side closer; returns 0. */
+uint64_t tg_tcp_close(struct tg *g, struct tg_tcp *t, uint8_t closer, bool rst);
+/* Writes the content bytes [off, off+len) of the current transfer into p (zeros there). */
+void tg_tcp_fill(struct tg_tcp *t, uint8_t *p, uint32_t off, uint32_t len);
+
+enum tg_xfer {
+    TG_XFER_ZERO,
+    TG_XFER_HTTP_REQ,
+    TG_XFER_HTTP_POST,
+    TG_XFER_HTTP_PARTIAL, /* slowloris: headers that never end */
+    TG_XFER_HTTP_HDRLINE, /* slowloris: one more header line */
+    TG_XFER_HTTP_RESP,
+    TG_XFER_TLS,
+    TG_XFER_TLS_HS,
+    TG_XFER_DNS_Q,
+    TG_XFER_DNS_R,
+};
+
+enum tg_tcp_state {
+    TG_TS_SYN,
+    TG_TS_SYNACK,
+    TG_TS_HS_ACK,
+    TG_TS_DATA,
+    TG_TS_ACK,
+    TG_TS_NEXT, /* ask the app what follows */
+    TG_TS_KA_PROBE,
+    TG_TS_KA_ACK,
+    TG_TS_FIN1,
+    TG_TS_FIN2,
+    TG_TS_FIN3,
+    TG_TS_LAST_ACK,
+    TG_TS_RST,
+    TG_TS_REFUSED,
+};
+
+/* tg_benign.c: servers first (attacks pick victims among them), then the clients. */
+void tg_servers_setup(struct tg *g);
+/* Draws every client and spawns its actor; -ENOMEM when the pool is too small. */
+int tg_clients_setup(struct tg *g);
+uint64_t tg_client_step(struct tg *g, struct tg_actor *a);
+uint64_t tg_udp_step(struct tg *g, struct tg_actor *a);
+uint64_t tg_ping_step(struct tg *g, struct tg_actor *a);
+/* A server's stack-dependent fields of a TCP connection. */
+void tg_tcp_server_side(struct tg_tcp *t, const struct tg_server *s);
+uint32_t tg_stack_ephemeral(struct tg_rng *r, const struct tg_stack *st, uint16_t *counter);
+
+/* tg_attack.c */
+int tg_attack_plan(struct tg *g);
+int tg_attack_start(struct tg *g);
+uint64_t tg_flood_step(struct tg *g, struct tg_actor *a);
+uint64_t tg_bot_step(struct tg *g, struct tg_actor *a);
+
+/* tg_fragile.c: ports whose Wireshark dissector reports zero payloads up to some length as
+ * malformed; floods step over them (see the file's comment). */
+bool tg_port_fragile(uint8_t proto, uint16_t port, uint32_t payload_len);
+/* port, or the next port that is not fragile for this payload length. */
+uint16_t tg_port_sturdy(uint8_t proto, uint16_t port, uint32_t payload_len);
+/* port, or the next one that is fragile for no payload of either protocol (ephemeral ports). */
+uint16_t tg_port_clean(uint16_t port);
+
+/* tg_manifest.c */
+DD_NODISCARD int tg_manifest_write(struct tg *g);
+
+extern const char *const tg_app_names[TG_APP_COUNT];
+extern const char *const tg_amp_names[TG_AMP_COUNT];
+
+#endif
