@@ -20,14 +20,14 @@
 /* Link types we decode, numbered as libpcap's DLT_* values so pcap_datalink() can be passed
  * straight in. */
 enum decode_linktype {
-    DECODE_LINK_NULL = 0,       /* DLT_NULL: BSD loopback, 4-byte host-order family */
-    DECODE_LINK_ETHERNET = 1,   /* DLT_EN10MB */
-    DECODE_LINK_RAW = 12,       /* DLT_RAW on Linux/most BSDs: bare IPv4 or IPv6 */
+    DECODE_LINK_NULL = 0,         /* DLT_NULL: BSD loopback, 4-byte host-order family */
+    DECODE_LINK_ETHERNET = 1,     /* DLT_EN10MB */
+    DECODE_LINK_RAW = 12,         /* DLT_RAW on Linux/most BSDs: bare IPv4 or IPv6 */
     DECODE_LINK_RAW_OPENBSD = 14, /* DLT_RAW on OpenBSD */
-    DECODE_LINK_LOOP = 108,     /* DLT_LOOP: OpenBSD loopback, 4-byte network-order family */
+    DECODE_LINK_LOOP = 108,       /* DLT_LOOP: OpenBSD loopback, 4-byte network-order family */
     DECODE_LINK_LINUX_SLL = 113,
-    DECODE_LINK_IPV4 = 228,     /* LINKTYPE_IPV4 */
-    DECODE_LINK_IPV6 = 229,     /* LINKTYPE_IPV6 */
+    DECODE_LINK_IPV4 = 228, /* LINKTYPE_IPV4 */
+    DECODE_LINK_IPV6 = 229, /* LINKTYPE_IPV6 */
     DECODE_LINK_LINUX_SLL2 = 276,
 };
 
@@ -59,11 +59,11 @@ enum {
 
 /* pkt_info.flags */
 enum {
-    PKT_F_FRAGMENT = 1u << 0,       /* part of a fragmented datagram (any fragment) */
-    PKT_F_NONFIRST_FRAG = 1u << 1,  /* offset != 0: there is no L4 header in this packet */
-    PKT_F_L4 = 1u << 2,             /* an L4 header was decoded: ports/flags/lengths are valid */
-    PKT_F_IP_LEN_ZERO = 1u << 3,    /* IPv4 total length 0 (TSO): payload taken from capture */
-    PKT_F_SNAPPED = 1u << 4,        /* caplen < wire length: the capture cut the frame */
+    PKT_F_FRAGMENT = 1u << 0,      /* part of a fragmented datagram (any fragment) */
+    PKT_F_NONFIRST_FRAG = 1u << 1, /* offset != 0: there is no L4 header in this packet */
+    PKT_F_L4 = 1u << 2,            /* an L4 header was decoded: ports/flags/lengths are valid */
+    PKT_F_IP_LEN_ZERO = 1u << 3,   /* IPv4 total length 0 (TSO): payload taken from capture */
+    PKT_F_SNAPPED = 1u << 4,       /* caplen < wire length: the capture cut the frame */
 };
 
 /* TCP flag bits, as in the TCP header's 13th byte. */
@@ -90,25 +90,25 @@ enum {
 struct pkt_info {
     uint8_t src[16];
     uint8_t dst[16];
-    uint16_t sport;       /* TCP/UDP source port; 0 otherwise */
-    uint16_t dport;       /* TCP/UDP destination port; 0 otherwise */
-    uint8_t ip_version;   /* 4 or 6 */
-    uint8_t proto;        /* final IP protocol number (after IPv6 extension headers) */
-    uint8_t tcp_flags;    /* TCP_* bits; 0 for non-TCP */
-    uint8_t flags;        /* PKT_F_* */
-    uint8_t icmp_type;    /* ICMP/ICMPv6 only */
+    uint16_t sport;     /* TCP/UDP source port; 0 otherwise */
+    uint16_t dport;     /* TCP/UDP destination port; 0 otherwise */
+    uint8_t ip_version; /* 4 or 6 */
+    uint8_t proto;      /* final IP protocol number (after IPv6 extension headers) */
+    uint8_t tcp_flags;  /* TCP_* bits; 0 for non-TCP */
+    uint8_t flags;      /* PKT_F_* */
+    uint8_t icmp_type;  /* ICMP/ICMPv6 only */
     uint8_t icmp_code;
-    uint16_t icmp_id;     /* echo request/reply identifier; 0 for other ICMP types */
-    uint16_t tcp_window;  /* raw window field, unscaled */
+    uint16_t icmp_id;       /* echo request/reply identifier; 0 for other ICMP types */
+    uint16_t tcp_window;    /* raw window field, unscaled */
     uint16_t l4_header_len; /* TCP data offset * 4 (options included), UDP 8, ICMP 8, else 0 */
     uint16_t ip_header_len; /* IPv4 IHL*4, or 40 + extension headers for IPv6 */
     uint16_t vlan_depth;
-    uint32_t payload_len;   /* L4 payload from the IP length fields (padding excluded) */
+    uint32_t payload_len;      /* L4 payload from the IP length fields (padding excluded) */
     uint32_t payload_captured; /* legacy CICFlowMeter length: captured bytes after the L4
                                   header to the end of the frame, Ethernet padding included */
-    uint32_t ip_total_len;  /* bytes of IP datagram per its header (IPv6: 40 + payload length) */
-    uint32_t wire_len;      /* pcap len: bytes on the wire */
-    uint32_t caplen;        /* pcap caplen: bytes captured */
+    uint32_t ip_total_len;     /* bytes of IP datagram per its header (IPv6: 40 + payload length) */
+    uint32_t wire_len;         /* pcap len: bytes on the wire */
+    uint32_t caplen;           /* pcap caplen: bytes captured */
 };
 
 /* Decodes one frame.
