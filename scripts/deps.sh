@@ -6,9 +6,9 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libpcap-dev libjansson-dev libcmocka-dev libmsgpack-dev
-    libssl-dev libhiredis-dev)
+    libssl-dev libhiredis-dev libsystemd-dev)
 test_pkgs=(clang libclang-rt-14-dev clang-format python3 python3-numpy python3-sklearn python3-msgpack
-    tshark valgrind iproute2 redis-server)
+    python3-pandas python3-matplotlib tshark valgrind iproute2 redis-server)
 # Training and evaluation (scripts/train_model.py, scripts/evaluate.py).
 train_pkgs=(python3-numpy python3-pandas python3-sklearn python3-msgpack python3-matplotlib)
 run_pkgs=()

@@ -145,6 +145,11 @@ def fit_capped(est, X, y, seed, cap):
         est.fit(X[idx], y[idx])
     else:
         est.fit(X, y)
+    # Forests sum per-tree probabilities from several threads in whatever order they finish,
+    # which changes the last bits of predict_proba from run to run (and so the stage-1
+    # threshold): fit in parallel, predict in one thread, so the same seed gives the same model.
+    if hasattr(est, "n_jobs"):
+        est.n_jobs = 1
     return est
 
 

@@ -29,3 +29,9 @@ add_executable(redis_sink_test ${CMAKE_CURRENT_LIST_DIR}/redis_sink_test.c)
 target_link_libraries(redis_sink_test PRIVATE ddosd_verdicts ddosd_options)
 add_test(NAME redis_sink COMMAND redis_sink_test)
 set_tests_properties(redis_sink PROPERTIES LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 180)
+
+# The training pipeline, small and twice: same seed, byte-identical model (tests/integration/
+# train_quick.sh). Needs Debian's python3-sklearn, pandas and matplotlib (scripts/deps.sh test).
+add_test(NAME train_quick
+  COMMAND bash ${PROJECT_SOURCE_DIR}/tests/integration/train_quick.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(train_quick PROPERTIES LABELS integration TIMEOUT 900)
