@@ -1582,8 +1582,8 @@ static int cfg_set_value(struct cfg_ctx *c, const struct cfg_key *k, const char 
         return cfg_read_bool(c, dpath, v, field);
     case K_INT:
     case K_NUM: {
-        double d;
-        bool is_null;
+        double d = 0;
+        bool is_null = false;
         rc = cfg_read_number(c, k, dpath, v, &d, &is_null);
         if (rc == 0 && is_null)
             d = k->null_value;

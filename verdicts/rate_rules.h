@@ -1,0 +1,102 @@
+/* rate_rules.h - per-IP rate rules beside the model: smoothed 1 s rates per destination (victim
+ * role) and per source (attacker role), compared with the global thresholds of config.json's
+ * `rules`, a host group's overrides for the IP's longest matching CIDR, and the whitelists.
+ *
+ * Ownership and threads: one struct rate_rules belongs to ONE thread (a capture shard); every
+ * function here must be called from that thread only. rate_rules_create() allocates everything
+ * once; rate_rules_packet() and rate_rules_tick() never allocate. The config passed to create
+ * is borrowed: it must outlive the rate_rules (it is read-only after start-up, see config.h).
+ *
+ * Time is whatever the caller passes (packet time offline, packet or wall time live), in
+ * microseconds; it should not go backwards (a packet older than its entry's window counts in
+ * the current window).
+ *
+ * Semantics (details in docs/configuration.md, "Rate rules"):
+ *   - rates are EWMAs over 1 s windows, alpha RATE_RULES_ALPHA: smoothed = a*window + (1-a)*old;
+ *   - level: medium when the worst metric is over its threshold, high at 2x, critical at 10x;
+ *     score = 1 - threshold/value of the worst metric (0..1);
+ *   - an alerting IP/role is re-emitted at most once per second of tick time; after
+ *     RATE_RULES_END_WINDOWS consecutive windows under every threshold one alert with
+ *     ended = true is emitted and the IP/role stops alerting. */
+#ifndef DD_VERDICTS_RATE_RULES_H
+#define DD_VERDICTS_RATE_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capture/decode.h"
+#include "common/compiler.h"
+#include "common/config.h"
+
+#define RATE_RULES_ALPHA       0.5 /* EWMA weight of the window that just ended */
+#define RATE_RULES_END_WINDOWS 3   /* quiet windows before an alert ends */
+#define RATE_RULES_PROBES      16  /* slots probed per lookup; eviction picks among them */
+
+struct rate_rules;
+
+/* One alert (or alert end) for one IP in one role. A value type. Rates are the smoothed values of
+ * the role at emission time: for a victim, traffic towards the IP; for an attacker, from it. */
+struct rate_alert {
+    uint8_t ip[16];   /* IPv4 in the first 4 bytes, rest zero */
+    uint8_t version;  /* 4 or 6 */
+    uint8_t role;     /* enum verdict_role */
+    uint8_t level;    /* enum threat_level: MEDIUM, HIGH or CRITICAL */
+    bool ended;       /* true: the IP fell back under every threshold; reasons/level: the last */
+    uint32_t reasons; /* enum verdict_reason bits (RATE_* and REFLECTION) */
+    double score;     /* 0..1: 1 - threshold/value for the worst metric */
+    double pps;
+    double bps;
+    double syn_rate;         /* SYNs (without ACK) received (victim) or sent (attacker) per s */
+    double syn_ack_rate;     /* SYN-ACKs sent by a victim / received by an attacker per s */
+    double new_flows_rate;   /* new flows per s */
+    double distinct_sources; /* estimated distinct sources per window (victim; 0 for attacker) */
+    double reflector_pps;    /* UDP packets/s from reflector ports */
+    uint64_t ts_us;          /* the now_us of the tick that emitted it */
+};
+/* Alerts are copied into caller buffers and onward to the verdict stage: pin the size. */
+_Static_assert(sizeof(struct rate_alert) == 96, "struct rate_alert changed size");
+
+/* Counters, monotonic except tracked_ips and alerting. */
+struct rate_rules_stats {
+    uint64_t tracked_ips;      /* entries in use now */
+    uint64_t capacity;         /* table slots */
+    uint64_t evictions;        /* entries replaced because their probe window was full */
+    uint64_t evicted_alerting; /* of those, entries that were alerting (their alert is lost) */
+    uint64_t expired;          /* idle entries freed by rate_rules_tick */
+    uint64_t alerts_emitted;   /* alerts written to a tick's buffer, ended ones included */
+    uint64_t alerts_ended;     /* of those, ended = true */
+    uint64_t alerting;         /* IP/role pairs alerting now */
+    uint64_t whitelisted_pkts; /* packets of whitelisted IP/roles (counted, never flagged), from
+                                  the IP's first evaluation over a threshold on */
+    uint64_t tick_visits;      /* entries visited by rate_rules_tick (work done) */
+};
+
+/* Builds the rules for max_ips addresses (table capacity: the next power of two >= 2 * max_ips, at
+ * least RATE_RULES_PROBES). cfg->rules is borrowed for the object's lifetime. Returns NULL after
+ * logging why (max_ips 0 or too large, out of memory). */
+DD_NODISCARD struct rate_rules *rate_rules_create(const struct ddosd_config *cfg, uint32_t max_ips);
+
+/* Frees r. Accepts NULL. */
+void rate_rules_destroy(struct rate_rules *r);
+
+/* Accounts one decoded packet at ts_us; new_flow is true when the flow table created a flow for
+ * it. O(1): two table lookups (destination, source), at most one window roll each. Never
+ * allocates; a full probe window evicts the entry with the smallest recent packet rate. */
+void rate_rules_packet(struct rate_rules *r, const struct pkt_info *p, uint64_t ts_us,
+                       bool new_flow);
+
+/* Rolls and evaluates entries whose window ended before now_us and writes at most max alerts to
+ * out. Visits at most budget entries: a round-robin slice of the table (which also frees entries
+ * idle for more than a minute), then the alerting ones, with at least half of the budget kept
+ * for them. Returns the number of alerts written. Call it a few times per second. */
+DD_NODISCARD size_t rate_rules_tick(struct rate_rules *r, uint64_t now_us, struct rate_alert *out,
+                                    size_t max, size_t budget);
+
+/* Copies the counters. */
+void rate_rules_stats_get(const struct rate_rules *r, struct rate_rules_stats *out);
+
+/* True when UDP traffic from this source port is counted as reflected (DNS, NTP, SSDP, ...). */
+bool rate_rules_reflector_port(uint16_t port);
+
+#endif
