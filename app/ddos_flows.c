@@ -668,8 +668,9 @@ static void print_summary(struct run *r, FILE *to, double elapsed)
     fprintf(to, "\n");
     if (ts->packets_skipped || ts->ts_backwards)
         fprintf(to,
-                "  packets outside %s flows %" PRIu64 ", timestamps going backwards %" PRIu64 "\n",
-                feat_mode_name(cfg->mode), ts->packets_skipped, ts->ts_backwards);
+                "  packets outside %s flows %" PRIu64 ", timestamps going backwards %" PRIu64
+                " (jumps to an earlier era %" PRIu64 ")\n",
+                feat_mode_name(cfg->mode), ts->packets_skipped, ts->ts_backwards, ts->clock_jumps);
     fprintf(to, "  flows ended:");
     for (int i = 0; i < FLOW_END_COUNT; i++)
         fprintf(to, " %s %" PRIu64, flow_end_name((enum flow_end)i), ts->flows_ended[i]);
@@ -704,13 +705,13 @@ static int write_summary_json(struct run *r, const char *path, double elapsed)
             ",\"flow_table_bytes\":%zu,\"bytes_per_flow\":%.1f,\"flow_struct_bytes\":%zu"
             ",\"peak_flows\":%" PRIu32 ",\"flows_created\":%" PRIu64
             ",\"flows_suppressed\":%" PRIu64 ",\"packets_skipped\":%" PRIu64
-            ",\"ts_backwards\":%" PRIu64 ",\"damaged_inputs\":%" PRIu64 ",\"snapshots\":%" PRIu64
-            ",\"decode\":{",
+            ",\"ts_backwards\":%" PRIu64 ",\"clock_jumps\":%" PRIu64 ",\"damaged_inputs\":%" PRIu64
+            ",\"snapshots\":%" PRIu64 ",\"decode\":{",
             r->packets, r->bytes, r->rows, elapsed, elapsed > 0 ? r->packets / elapsed : 0.0,
             feat_mode_name(cfg->mode), cfg->capacity, flow_table_memory(r->table),
             (double)flow_table_memory(r->table) / cfg->capacity, sizeof(struct flow),
             ts->peak_active, ts->flows_created, ts->flows_suppressed, ts->packets_skipped,
-            ts->ts_backwards, r->damaged_inputs, ts->reports);
+            ts->ts_backwards, ts->clock_jumps, r->damaged_inputs, ts->reports);
     for (int i = 0; i < DECODE_STATUS_COUNT; i++)
         fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", decode_status_name((enum decode_status)i),
                 r->decode[i]);

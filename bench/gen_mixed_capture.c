@@ -1,10 +1,11 @@
 /* gen_mixed_capture.c - ddos-bench-gen: writes a deterministic pcap of mixed, realistic traffic.
  *
- * Owns everything it uses: a seeded PRNG, pools of client and server addresses, C flow slots, a
- * time-ordered heap of the slots' next packet times, and two 8 MB output blocks. No libpcap:
- * pcap record headers and frames are built in place in one block while a writer thread hands the
- * other to fwrite, so the generating thread's per-packet work is a heap step and a few stores,
- * and the kernel's page-cache copy runs on the second core. Nothing is allocated after start-up.
+ * Owns its state: pools of client and server addresses, C flow slots, a time-ordered heap of the
+ * slots' next packet times, and two 8 MB output blocks; the seeded PRNG, its distributions and the
+ * big-endian stores are trafgen's (trafgen/tg_internal.h). No libpcap: pcap record headers and
+ * frames are built in place in one block while a writer thread hands the other to fwrite, so the
+ * generating thread's per-packet work is a heap step and a few stores, and the kernel's
+ * page-cache copy runs on the second core. Nothing is allocated after start-up.
  *
  * DESIGN: the capture point is an edge router uplink between many clients and the Internet. Each
  * of the C slots always holds one open flow; a flow is a small state machine that writes its
@@ -32,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "trafgen/tg_internal.h"
 
 #define GEN_NS_PER_US 1000ULL
 #define GEN_NS_PER_MS 1000000ULL
@@ -103,10 +106,6 @@ enum gen_state {
     GEN_ST_SPOOF,
 };
 
-struct gen_rng {
-    uint64_t s[4];
-};
-
 /* One open flow. Side 0 is the client (inside the uplink), side 1 the server. Fields not used
  * by a kind stay zero. */
 struct gen_flow {
@@ -159,7 +158,7 @@ struct gen_event {
 _Static_assert(sizeof(struct gen_event) == 16, "four heap children per cache line");
 
 struct gen {
-    struct gen_rng rng;
+    struct tg_rng rng;
     uint64_t now_ns;
     uint64_t first_ns; /* time of the first written packet */
     bool dry;          /* warm-up: flows advance, no frames are written */
@@ -176,104 +175,7 @@ struct gen {
     uint8_t srv6[GEN_SERVERS_V6][16];
 };
 
-/* ---- PRNG and distributions --------------------------------------------------------------- */
-
-static uint64_t gen_splitmix_next(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static void gen_rng_seed(struct gen_rng *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        r->s[i] = gen_splitmix_next(&seed);
-}
-
-static inline uint64_t gen_rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static inline uint64_t gen_rng_next(struct gen_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = gen_rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = gen_rotl(s[3], 45);
-    return result;
-}
-
-static inline uint32_t gen_rng_u32(struct gen_rng *r)
-{
-    return (uint32_t)(gen_rng_next(r) >> 32);
-}
-
-/* Uniform in [0, n); the multiply-shift bias (< n / 2^32) is irrelevant here. */
-static inline uint32_t gen_rng_below(struct gen_rng *r, uint32_t n)
-{
-    return (uint32_t)(((uint64_t)gen_rng_u32(r) * n) >> 32);
-}
-
-/* Uniform in [0, 1). */
-static inline double gen_rng_unit(struct gen_rng *r)
-{
-    return (double)(gen_rng_next(r) >> 11) * 0x1.0p-53;
-}
-
-static inline bool gen_rng_chance(struct gen_rng *r, double p)
-{
-    return gen_rng_unit(r) < p;
-}
-
-static double gen_rng_exp(struct gen_rng *r, double mean)
-{
-    return -mean * log1p(-gen_rng_unit(r));
-}
-
-/* Pareto with scale xmin and shape alpha, truncated at cap: the heavy tail of transfer sizes
- * and think times. */
-static double gen_rng_pareto(struct gen_rng *r, double xmin, double alpha, double cap)
-{
-    double x = xmin / pow(1.0 - gen_rng_unit(r), 1.0 / alpha);
-    return x < cap ? x : cap;
-}
-
-static double gen_rng_lognormal(struct gen_rng *r, double median, double sigma)
-{
-    double u1 = 1.0 - gen_rng_unit(r);
-    double u2 = gen_rng_unit(r);
-    double z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-    return median * exp(sigma * z);
-}
-
-static double gen_clamp(double x, double lo, double hi)
-{
-    return x < lo ? lo : (x > hi ? hi : x);
-}
-
-/* ---- byte helpers and checksums ------------------------------------------------------------ */
-
-static inline void gen_put16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static inline void gen_put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
+/* ---- checksums (big-endian sums; the PRNG and byte stores are trafgen's) ------------------- */
 
 static uint32_t gen_csum_add(uint32_t sum, const uint8_t *p, size_t n)
 {
@@ -423,25 +325,25 @@ static uint8_t *gen_hdr_ip(uint8_t *px, struct gen_flow *f, int from, uint8_t pr
     memcpy(px + 6, from == 0 ? gen_mac_inside : gen_mac_outside, 6);
     if (!f->ipv6) {
         uint8_t *ip = px + 14;
-        gen_put16(px + 12, 0x0800);
+        tg_put16(px + 12, 0x0800);
         ip[0] = 0x45;
         ip[1] = 0;
-        gen_put16(ip + 2, 20 + l4_len);
-        gen_put16(ip + 4, f->ipid[from]++);
-        gen_put16(ip + 6, proto == GEN_PROTO_ICMP ? 0 : 0x4000); /* DF */
+        tg_put16(ip + 2, 20 + l4_len);
+        tg_put16(ip + 4, f->ipid[from]++);
+        tg_put16(ip + 6, proto == GEN_PROTO_ICMP ? 0 : 0x4000); /* DF */
         ip[8] = f->ttl[from];
         ip[9] = proto;
-        gen_put16(ip + 10, 0);
+        tg_put16(ip + 10, 0);
         memcpy(ip + 12, src, 4);
         memcpy(ip + 16, dst, 4);
-        gen_put16(ip + 10, gen_csum_fold(gen_csum_add(0, ip, 20)));
+        tg_put16(ip + 10, gen_csum_fold(gen_csum_add(0, ip, 20)));
         *pseudo = gen_csum_add(gen_csum_add(proto + l4_len, src, 4), dst, 4);
         return ip + 20;
     }
     uint8_t *ip = px + 14;
-    gen_put16(px + 12, 0x86dd);
-    gen_put32(ip, 0x60000000u | ((f->flow_label ^ (uint32_t)from * 0x5bd1e) & 0xfffffu));
-    gen_put16(ip + 4, l4_len);
+    tg_put16(px + 12, 0x86dd);
+    tg_put32(ip, 0x60000000u | ((f->flow_label ^ (uint32_t)from * 0x5bd1e) & 0xfffffu));
+    tg_put16(ip + 4, l4_len);
     ip[6] = proto;
     ip[7] = f->ttl[from];
     memcpy(ip + 8, src, 16);
@@ -473,23 +375,23 @@ static void gen_pkt_tcp(struct gen *g, struct gen_flow *f, int from, uint8_t fla
     uint32_t seq = f->seq[from];
     if ((flags & GEN_TCP_RST) && (f->flags & GEN_FLOW_REJECTED))
         seq = 0;
-    gen_put16(th, f->port[from]);
-    gen_put16(th + 2, f->port[from ^ 1]);
-    gen_put32(th + 4, seq);
-    gen_put32(th + 8, ack);
+    tg_put16(th, f->port[from]);
+    tg_put16(th + 2, f->port[from ^ 1]);
+    tg_put32(th + 4, seq);
+    tg_put32(th + 8, ack);
     th[12] = (uint8_t)(hdr_len / 4) << 4;
     th[13] = flags;
-    gen_put16(th + 14, opts ? 64240 : f->win[from]);
-    gen_put32(th + 16, 0); /* checksum, urgent pointer */
+    tg_put16(th + 14, opts ? 64240 : f->win[from]);
+    tg_put32(th + 16, 0); /* checksum, urgent pointer */
     if (opts) {
         static const uint8_t syn_opts[12] = {2, 4, 0, 0, 1, 3, 3, 7, 1, 1, 4, 2};
         memcpy(th + 20, syn_opts, sizeof syn_opts);
-        gen_put16(th + 22, f->mss);
+        tg_put16(th + 22, f->mss);
     }
     if (flags & GEN_TCP_RST)
-        gen_put16(th + 14, 0);
+        tg_put16(th + 14, 0);
     /* The payload is zeros, so the header alone gives the exact checksum. */
-    gen_put16(th + 16, gen_csum_fold(gen_csum_add(sum, th, hdr_len)));
+    tg_put16(th + 16, gen_csum_fold(gen_csum_add(sum, th, hdr_len)));
     memset(th + hdr_len, 0, payload_len);
     gen_out_commit(g, f, (uint32_t)(th + l4_len - px));
 }
@@ -500,7 +402,7 @@ static uint32_t gen_dns_name_write(uint8_t *p, uint32_t name_seed)
     static const char *const first[] = {"www", "api", "cdn", "mail", "static", "img", "m", "app"};
     static const char *const tld[] = {"com", "net", "org", "io", "de", "co", "info", "app"};
     uint64_t x = name_seed;
-    uint64_t h = gen_splitmix_next(&x);
+    uint64_t h = tg_splitmix(&x);
     uint32_t n = 0;
     const char *label = first[h & 7];
     size_t len = strlen(label);
@@ -511,7 +413,7 @@ static uint32_t gen_dns_name_write(uint8_t *p, uint32_t name_seed)
     p[n++] = (uint8_t)wlen;
     for (uint32_t i = 0; i < wlen; i++) {
         if (i % 8 == 0)
-            h = gen_splitmix_next(&x);
+            h = tg_splitmix(&x);
         p[n++] = (uint8_t)('a' + (h >> (8 * (i % 8))) % 26);
     }
     label = tld[(h >> 61) & 7];
@@ -532,43 +434,43 @@ static void gen_pkt_dns(struct gen *g, struct gen_flow *f, int from)
     uint8_t *uh = px + 14 + gen_l3_len(f);
     uint8_t *dns = uh + 8;
     uint32_t qtype = f->qtype_aaaa ? 28 : 1;
-    gen_put16(dns, f->id);
-    gen_put16(dns + 2, from == 0 ? 0x0100 : 0x8180);
-    gen_put16(dns + 4, 1);
-    gen_put32(dns + 6, 0);
-    gen_put16(dns + 10, 0);
+    tg_put16(dns, f->id);
+    tg_put16(dns + 2, from == 0 ? 0x0100 : 0x8180);
+    tg_put16(dns + 4, 1);
+    tg_put32(dns + 6, 0);
+    tg_put16(dns + 10, 0);
     uint32_t n = 12 + gen_dns_name_write(dns + 12, f->name_seed);
-    gen_put16(dns + n, qtype);
-    gen_put16(dns + n + 2, 1);
+    tg_put16(dns + n, qtype);
+    tg_put16(dns + n + 2, 1);
     n += 4;
     if (from == 1) {
         uint32_t x = f->name_seed ^ f->id;
         uint32_t answers = (f->flags & GEN_FLOW_LOSSY) ? 0 : 1 + (x >> 7) % 4;
         uint32_t rdlen = qtype == 28 ? 16 : 4;
         if (answers == 0)
-            gen_put16(dns + 2, 0x8183); /* NXDOMAIN */
-        gen_put16(dns + 6, answers);
+            tg_put16(dns + 2, 0x8183); /* NXDOMAIN */
+        tg_put16(dns + 6, answers);
         for (uint32_t i = 0; i < answers; i++) {
             uint8_t *rr = dns + n;
-            gen_put16(rr, 0xc00c); /* pointer to the question name */
-            gen_put16(rr + 2, qtype);
-            gen_put16(rr + 4, 1);
-            gen_put32(rr + 6, 60 + (x >> 3) % 3540);
-            gen_put16(rr + 10, rdlen);
+            tg_put16(rr, 0xc00c); /* pointer to the question name */
+            tg_put16(rr + 2, qtype);
+            tg_put16(rr + 4, 1);
+            tg_put32(rr + 6, 60 + (x >> 3) % 3540);
+            tg_put16(rr + 10, rdlen);
             for (uint32_t b = 0; b < rdlen; b += 4)
-                gen_put32(rr + 12 + b, gen_rng_u32(&g->rng));
+                tg_put32(rr + 12 + b, tg_rng_u32(&g->rng));
             n += 12 + rdlen;
         }
     }
     uint32_t l4_len = 8 + n;
     uint32_t sum;
     gen_hdr_ip(px, f, from, GEN_PROTO_UDP, l4_len, &sum);
-    gen_put16(uh, f->port[from]);
-    gen_put16(uh + 2, f->port[from ^ 1]);
-    gen_put16(uh + 4, l4_len);
-    gen_put16(uh + 6, 0);
+    tg_put16(uh, f->port[from]);
+    tg_put16(uh + 2, f->port[from ^ 1]);
+    tg_put16(uh + 4, l4_len);
+    tg_put16(uh + 6, 0);
     uint16_t c = gen_csum_fold(gen_csum_add(sum, uh, l4_len));
-    gen_put16(uh + 6, c ? c : 0xffff);
+    tg_put16(uh + 6, c ? c : 0xffff);
     gen_out_commit(g, f, (uint32_t)(uh + l4_len - px));
 }
 
@@ -582,18 +484,18 @@ static void gen_pkt_rtp(struct gen *g, struct gen_flow *f, int from)
     uint32_t sum;
     uint8_t *uh = gen_hdr_ip(px, f, from, GEN_PROTO_UDP, l4_len, &sum);
     uint8_t *rtp = uh + 8;
-    gen_put16(uh, f->port[from]);
-    gen_put16(uh + 2, f->port[from ^ 1]);
-    gen_put16(uh + 4, l4_len);
-    gen_put16(uh + 6, 0);
+    tg_put16(uh, f->port[from]);
+    tg_put16(uh + 2, f->port[from ^ 1]);
+    tg_put16(uh + 4, l4_len);
+    tg_put16(uh + 6, 0);
     rtp[0] = 0x80;
     rtp[1] = f->rtp_pt;
-    gen_put16(rtp + 2, f->rtp_seq[from]++);
-    gen_put32(rtp + 4, f->rtp_ts[from]);
-    gen_put32(rtp + 8, f->ssrc[from]);
+    tg_put16(rtp + 2, f->rtp_seq[from]++);
+    tg_put32(rtp + 4, f->rtp_ts[from]);
+    tg_put32(rtp + 8, f->ssrc[from]);
     f->rtp_ts[from] += f->rtp_pt == 0 ? 160 : 3000;
     uint16_t c = gen_csum_fold(gen_csum_add(sum, uh, 8 + 12));
-    gen_put16(uh + 6, c ? c : 0xffff);
+    tg_put16(uh + 6, c ? c : 0xffff);
     memset(rtp + 12, 0, f->payload_len - 12u);
     gen_out_commit(g, f, (uint32_t)(uh + l4_len - px));
 }
@@ -609,9 +511,9 @@ static void gen_pkt_icmp_echo(struct gen *g, struct gen_flow *f, int from)
     uint8_t *ih = gen_hdr_ip(px, f, from, GEN_PROTO_ICMP, l4_len, &unused);
     ih[0] = from == 0 ? 8 : 0;
     ih[1] = 0;
-    gen_put16(ih + 2, 0);
-    gen_put16(ih + 4, f->id);
-    gen_put16(ih + 6, f->icmp_seq);
+    tg_put16(ih + 2, 0);
+    tg_put16(ih + 4, f->id);
+    tg_put16(ih + 6, f->icmp_seq);
     uint8_t *pl = ih + 8;
     for (uint32_t i = 0; i < f->payload_len; i++) {
         if (f->flags & GEN_FLOW_WINPING)
@@ -619,7 +521,7 @@ static void gen_pkt_icmp_echo(struct gen *g, struct gen_flow *f, int from)
         else
             pl[i] = (uint8_t)(i < 8 ? (f->name_seed >> (8 * (i % 4))) : i);
     }
-    gen_put16(ih + 2, gen_csum_fold(gen_csum_add(0, ih, l4_len)));
+    tg_put16(ih + 2, gen_csum_fold(gen_csum_add(0, ih, l4_len)));
     gen_out_commit(g, f, (uint32_t)(ih + l4_len - px));
 }
 
@@ -627,7 +529,7 @@ static void gen_pkt_icmp_echo(struct gen *g, struct gen_flow *f, int from)
 
 static void gen_addr_client(struct gen *g, struct gen_flow *f)
 {
-    uint32_t c = 1 + gen_rng_below(&g->rng, GEN_CLIENTS);
+    uint32_t c = 1 + tg_rng_below(&g->rng, GEN_CLIENTS);
     if (!f->ipv6) {
         uint8_t v4[4] = {10, (uint8_t)(c >> 12), (uint8_t)(c >> 6 & 63), (uint8_t)(1 + (c & 63))};
         memcpy(f->ip[0], v4, 4);
@@ -635,16 +537,16 @@ static void gen_addr_client(struct gen *g, struct gen_flow *f)
     }
     static const uint8_t prefix[8] = {0x20, 0x01, 0x0d, 0xb8, 0x00, 0x10, 0x00, 0x00};
     uint64_t x = c;
-    uint64_t iid = gen_splitmix_next(&x);
+    uint64_t iid = tg_splitmix(&x);
     memcpy(f->ip[0], prefix, 8);
     for (int i = 0; i < 8; i++)
         f->ip[0][8 + i] = (uint8_t)(iid >> (8 * i));
 }
 
 /* Server popularity is skewed: u^3 puts half the picks on the first eighth of the pool. */
-static uint32_t gen_pick_popular(struct gen_rng *r, uint32_t n)
+static uint32_t gen_pick_popular(struct tg_rng *r, uint32_t n)
 {
-    double u = gen_rng_unit(r);
+    double u = tg_rng_unit(r);
     return (uint32_t)(u * u * u * n);
 }
 
@@ -663,11 +565,11 @@ static bool gen_ipv4_is_public(const uint8_t *a)
            !(a[0] == 100 && a[1] >= 64 && a[1] < 128) && !(a[0] == 169 && a[1] == 254);
 }
 
-static void gen_addr_random_public(struct gen_rng *r, uint8_t *a)
+static void gen_addr_random_public(struct tg_rng *r, uint8_t *a)
 {
     do {
-        uint32_t x = gen_rng_u32(r);
-        gen_put32(a, x);
+        uint32_t x = tg_rng_u32(r);
+        tg_put32(a, x);
     } while (!gen_ipv4_is_public(a));
 }
 
@@ -677,7 +579,7 @@ static void gen_servers_init(struct gen *g)
         gen_addr_random_public(&g->rng, g->srv4[i]);
     for (uint32_t i = 0; i < GEN_SERVERS_V6; i++) {
         /* 2600::/12-ish global unicast, random below */
-        uint64_t hi = gen_rng_next(&g->rng), lo = gen_rng_next(&g->rng);
+        uint64_t hi = tg_rng_next(&g->rng), lo = tg_rng_next(&g->rng);
         for (int b = 0; b < 8; b++) {
             g->srv6[i][b] = (uint8_t)(hi >> (56 - 8 * b));
             g->srv6[i][8 + b] = (uint8_t)(lo >> (56 - 8 * b));
@@ -687,46 +589,46 @@ static void gen_servers_init(struct gen *g)
     }
 }
 
-static uint16_t gen_port_ephemeral(struct gen_rng *r)
+static uint16_t gen_port_ephemeral(struct tg_rng *r)
 {
-    return (uint16_t)(32768 + gen_rng_below(r, 60999 - 32768 + 1));
+    return (uint16_t)(32768 + tg_rng_below(r, 60999 - 32768 + 1));
 }
 
-static uint64_t gen_small_delay(struct gen_rng *r, double mean_us)
+static uint64_t gen_small_delay(struct tg_rng *r, double mean_us)
 {
-    return (uint64_t)(gen_rng_exp(r, mean_us) * GEN_NS_PER_US) + 5 * GEN_NS_PER_US;
+    return (uint64_t)(tg_rng_exp(r, mean_us) * GEN_NS_PER_US) + 5 * GEN_NS_PER_US;
 }
 
 static void gen_flow_tcp_init(struct gen *g, struct gen_flow *f, bool bulk)
 {
-    struct gen_rng *r = &g->rng;
+    struct tg_rng *r = &g->rng;
     static const uint16_t ports[] = {443, 443, 443, 443, 443, 443, 443, 443, 443,  443,
                                      443, 443, 443, 443, 443, 80,  80,  80,  8080, 993};
     static const uint16_t mss4[] = {1460, 1460, 1460, 1460, 1400, 1380, 1360, 1452};
     static const uint16_t wins[] = {501, 502, 2048, 4096, 8192, 16384, 64240, 65535};
     f->port[0] = gen_port_ephemeral(r);
-    f->port[1] = bulk ? (gen_rng_chance(r, 0.8) ? 443 : 80) : ports[gen_rng_below(r, 20)];
-    f->seq[0] = gen_rng_u32(r);
-    f->seq[1] = gen_rng_u32(r);
-    f->mss = (uint16_t)(mss4[gen_rng_below(r, 8)] - (f->ipv6 ? 20 : 0));
-    f->win[0] = wins[gen_rng_below(r, 8)];
-    f->win[1] = wins[gen_rng_below(r, 8)];
-    double rate_mbps = bulk ? gen_clamp(gen_rng_lognormal(r, 60, 1.0), 4, 2000)
-                            : gen_clamp(gen_rng_lognormal(r, 20, 1.0), 1, 1000);
+    f->port[1] = bulk ? (tg_rng_chance(r, 0.8) ? 443 : 80) : ports[tg_rng_below(r, 20)];
+    f->seq[0] = tg_rng_u32(r);
+    f->seq[1] = tg_rng_u32(r);
+    f->mss = (uint16_t)(mss4[tg_rng_below(r, 8)] - (f->ipv6 ? 20 : 0));
+    f->win[0] = wins[tg_rng_below(r, 8)];
+    f->win[1] = wins[tg_rng_below(r, 8)];
+    double rate_mbps = bulk ? tg_clamp(tg_rng_lognormal(r, 60, 1.0), 4, 2000)
+                            : tg_clamp(tg_rng_lognormal(r, 20, 1.0), 1, 1000);
     f->seg_gap_ns = (uint32_t)(GEN_FRAME_MAX * 8 * 1000.0 / rate_mbps);
-    f->cwnd_max = (uint16_t)(bulk ? 256 : 32 + gen_rng_below(r, 97));
-    f->closer = gen_rng_chance(r, 0.4);
-    if (!bulk && gen_rng_chance(r, 0.03))
+    f->cwnd_max = (uint16_t)(bulk ? 256 : 32 + tg_rng_below(r, 97));
+    f->closer = tg_rng_chance(r, 0.4);
+    if (!bulk && tg_rng_chance(r, 0.03))
         f->flags |= GEN_FLOW_REJECTED;
-    if (gen_rng_chance(r, 0.08))
+    if (tg_rng_chance(r, 0.08))
         f->flags |= GEN_FLOW_RST_CLOSE;
-    if (gen_rng_chance(r, 0.5))
+    if (tg_rng_chance(r, 0.5))
         f->flags |= GEN_FLOW_FIN_MERGED;
     if (bulk) {
         f->ex_left = 1;
     } else {
         f->ex_left = 1;
-        while (f->ex_left < 50 && gen_rng_chance(r, 0.6))
+        while (f->ex_left < 50 && tg_rng_chance(r, 0.6))
             f->ex_left++;
     }
     f->state = GEN_ST_SYN;
@@ -735,13 +637,13 @@ static void gen_flow_tcp_init(struct gen *g, struct gen_flow *f, bool bulk)
 /* Starts the next request/response exchange: the client sends first. */
 static void gen_tcp_exchange_begin(struct gen *g, struct gen_flow *f)
 {
-    struct gen_rng *r = &g->rng;
+    struct tg_rng *r = &g->rng;
     f->sender = 0;
-    f->xfer_left = (uint64_t)gen_rng_pareto(r, 200, 1.2, 4e6);
+    f->xfer_left = (uint64_t)tg_rng_pareto(r, 200, 1.2, 4e6);
     if (f->kind == GEN_KIND_TCP_BULK)
-        f->resp_pending = (uint64_t)gen_rng_pareto(r, 256e3, 1.1, 64e6);
+        f->resp_pending = (uint64_t)tg_rng_pareto(r, 256e3, 1.1, 64e6);
     else
-        f->resp_pending = (uint64_t)gen_rng_pareto(r, 400, 1.05, 16e6);
+        f->resp_pending = (uint64_t)tg_rng_pareto(r, 400, 1.05, 16e6);
     f->cwnd = 10;
     f->win_left = f->cwnd;
     f->unacked = 0;
@@ -760,16 +662,16 @@ static uint64_t gen_tcp_window_wait(struct gen_flow *f)
 
 static uint64_t gen_tcp_exchange_end(struct gen *g, struct gen_flow *f)
 {
-    struct gen_rng *r = &g->rng;
+    struct tg_rng *r = &g->rng;
     if (--f->ex_left > 0) {
         gen_tcp_exchange_begin(g, f);
         /* user think time between requests on a persistent connection */
-        return (uint64_t)(gen_rng_pareto(r, 0.5, 1.2, 120.0) * GEN_NS_PER_S);
+        return (uint64_t)(tg_rng_pareto(r, 0.5, 1.2, 120.0) * GEN_NS_PER_S);
     }
     f->state = (f->flags & GEN_FLOW_RST_CLOSE) ? GEN_ST_RST : GEN_ST_FIN1;
     /* Most persistent connections sit idle until a keep-alive timeout closes them. */
-    if (f->kind != GEN_KIND_TCP_BULK && gen_rng_chance(r, 0.6))
-        return (uint64_t)((10.0 + gen_rng_unit(r) * 50.0) * GEN_NS_PER_S);
+    if (f->kind != GEN_KIND_TCP_BULK && tg_rng_chance(r, 0.6))
+        return (uint64_t)((10.0 + tg_rng_unit(r) * 50.0) * GEN_NS_PER_S);
     return gen_small_delay(r, 2000);
 }
 
@@ -782,23 +684,23 @@ static uint64_t gen_answer_delay(struct gen *g, const struct gen_flow *f, int fr
 
 static void gen_flow_start(struct gen *g, struct gen_flow *f)
 {
-    struct gen_rng *r = &g->rng;
+    struct tg_rng *r = &g->rng;
     memset(f, 0, sizeof *f);
-    uint32_t w = gen_rng_below(r, 1000);
+    uint32_t w = tg_rng_below(r, 1000);
     uint8_t kind = 0;
     while (w >= gen_kind_weights[kind]) {
         w -= gen_kind_weights[kind];
         kind++;
     }
     f->kind = kind;
-    f->ipv6 = kind != GEN_KIND_ICMP_ECHO && kind != GEN_KIND_SPOOF_SYN && gen_rng_chance(r, 0.10);
-    f->rtt_ns = (uint64_t)(gen_clamp(gen_rng_lognormal(r, 30, 0.9), 0.3, 800) * GEN_NS_PER_MS);
-    f->ttl[0] = gen_rng_chance(r, 0.7) ? 63 : 127;
+    f->ipv6 = kind != GEN_KIND_ICMP_ECHO && kind != GEN_KIND_SPOOF_SYN && tg_rng_chance(r, 0.10);
+    f->rtt_ns = (uint64_t)(tg_clamp(tg_rng_lognormal(r, 30, 0.9), 0.3, 800) * GEN_NS_PER_MS);
+    f->ttl[0] = tg_rng_chance(r, 0.7) ? 63 : 127;
     static const uint8_t init_ttl[] = {64, 64, 128, 255};
-    f->ttl[1] = (uint8_t)(init_ttl[gen_rng_below(r, 4)] - 4 - gen_rng_below(r, 22));
-    f->ipid[0] = (uint16_t)gen_rng_u32(r);
-    f->ipid[1] = (uint16_t)gen_rng_u32(r);
-    f->flow_label = gen_rng_u32(r);
+    f->ttl[1] = (uint8_t)(init_ttl[tg_rng_below(r, 4)] - 4 - tg_rng_below(r, 22));
+    f->ipid[0] = (uint16_t)tg_rng_u32(r);
+    f->ipid[1] = (uint16_t)tg_rng_u32(r);
+    f->flow_label = tg_rng_u32(r);
     gen_addr_client(g, f);
     gen_addr_server(g, f);
 
@@ -812,44 +714,44 @@ static void gen_flow_start(struct gen *g, struct gen_flow *f)
     case GEN_KIND_UDP_DNS:
         f->port[0] = gen_port_ephemeral(r);
         f->port[1] = 53;
-        f->id = (uint16_t)gen_rng_u32(r);
-        f->name_seed = gen_rng_u32(r);
-        f->pkts_left = gen_rng_chance(r, 0.3) ? 2 : 1; /* A, then AAAA on the same socket */
-        if (gen_rng_chance(r, 0.03))
+        f->id = (uint16_t)tg_rng_u32(r);
+        f->name_seed = tg_rng_u32(r);
+        f->pkts_left = tg_rng_chance(r, 0.3) ? 2 : 1; /* A, then AAAA on the same socket */
+        if (tg_rng_chance(r, 0.03))
             f->flags |= GEN_FLOW_LOSSY;
-        f->rtt_ns = (uint64_t)(gen_clamp(gen_rng_lognormal(r, 8, 1.2), 0.2, 500) * GEN_NS_PER_MS);
+        f->rtt_ns = (uint64_t)(tg_clamp(tg_rng_lognormal(r, 8, 1.2), 0.2, 500) * GEN_NS_PER_MS);
         f->state = GEN_ST_DNS_QUERY;
         break;
     case GEN_KIND_UDP_STREAM: {
-        bool video = gen_rng_chance(r, 0.25);
-        f->port[0] = (uint16_t)(16384 + 2 * gen_rng_below(r, 8192));
-        f->port[1] = (uint16_t)(10000 + 2 * gen_rng_below(r, 5000));
+        bool video = tg_rng_chance(r, 0.25);
+        f->port[0] = (uint16_t)(16384 + 2 * tg_rng_below(r, 8192));
+        f->port[1] = (uint16_t)(10000 + 2 * tg_rng_below(r, 5000));
         f->period_ns = (uint32_t)((video ? 33 : 20) * GEN_NS_PER_MS);
-        f->payload_len = (uint16_t)(video ? 800 + gen_rng_below(r, 400) : 172);
+        f->payload_len = (uint16_t)(video ? 800 + tg_rng_below(r, 400) : 172);
         f->rtp_pt = video ? 96 : 0;
-        f->ssrc[0] = gen_rng_u32(r);
-        f->ssrc[1] = gen_rng_u32(r);
-        f->rtp_seq[0] = (uint16_t)gen_rng_u32(r);
-        f->rtp_seq[1] = (uint16_t)gen_rng_u32(r);
-        f->rtp_ts[0] = gen_rng_u32(r);
-        f->rtp_ts[1] = gen_rng_u32(r);
-        double secs = gen_clamp(gen_rng_lognormal(r, 15, 1.0), 1, 300);
-        bool bidir = gen_rng_chance(r, 0.7);
+        f->ssrc[0] = tg_rng_u32(r);
+        f->ssrc[1] = tg_rng_u32(r);
+        f->rtp_seq[0] = (uint16_t)tg_rng_u32(r);
+        f->rtp_seq[1] = (uint16_t)tg_rng_u32(r);
+        f->rtp_ts[0] = tg_rng_u32(r);
+        f->rtp_ts[1] = tg_rng_u32(r);
+        double secs = tg_clamp(tg_rng_lognormal(r, 15, 1.0), 1, 300);
+        bool bidir = tg_rng_chance(r, 0.7);
         f->flags |= bidir ? GEN_FLOW_BIDIR : 0;
-        f->phase_ns = gen_rng_below(r, f->period_ns);
+        f->phase_ns = tg_rng_below(r, f->period_ns);
         f->pkts_left = (uint32_t)(secs * GEN_NS_PER_S / f->period_ns) * (bidir ? 2 : 1);
-        f->sender = bidir ? 0 : (uint8_t)gen_rng_below(r, 2);
+        f->sender = bidir ? 0 : (uint8_t)tg_rng_below(r, 2);
         f->state = GEN_ST_STREAM;
         break;
     }
     case GEN_KIND_ICMP_ECHO:
-        f->id = (uint16_t)gen_rng_u32(r);
+        f->id = (uint16_t)tg_rng_u32(r);
         f->icmp_seq = 1;
-        f->name_seed = gen_rng_u32(r);
+        f->name_seed = tg_rng_u32(r);
         f->pkts_left = 1;
-        while (f->pkts_left < 20 && gen_rng_chance(r, 0.75))
+        while (f->pkts_left < 20 && tg_rng_chance(r, 0.75))
             f->pkts_left++;
-        if (gen_rng_chance(r, 0.3)) {
+        if (tg_rng_chance(r, 0.3)) {
             f->flags |= GEN_FLOW_WINPING;
             f->payload_len = 32;
         } else {
@@ -859,12 +761,12 @@ static void gen_flow_start(struct gen *g, struct gen_flow *f)
         break;
     default: /* GEN_KIND_SPOOF_SYN: victims are the most popular servers */
         gen_addr_random_public(r, f->ip[0]);
-        memcpy(f->ip[1], g->srv4[gen_rng_below(r, GEN_VICTIMS)], 4);
-        f->port[0] = (uint16_t)(1024 + gen_rng_below(r, 64512));
-        f->port[1] = gen_rng_chance(r, 0.7) ? 80 : 443;
-        f->seq[0] = gen_rng_u32(r);
-        f->win[0] = (uint16_t)(gen_rng_chance(r, 0.5) ? 1024 : gen_rng_u32(r));
-        f->ttl[0] = (uint8_t)(32 + gen_rng_below(r, 224));
+        memcpy(f->ip[1], g->srv4[tg_rng_below(r, GEN_VICTIMS)], 4);
+        f->port[0] = (uint16_t)(1024 + tg_rng_below(r, 64512));
+        f->port[1] = tg_rng_chance(r, 0.7) ? 80 : 443;
+        f->seq[0] = tg_rng_u32(r);
+        f->win[0] = (uint16_t)(tg_rng_chance(r, 0.5) ? 1024 : tg_rng_u32(r));
+        f->ttl[0] = (uint8_t)(32 + tg_rng_below(r, 224));
         f->state = GEN_ST_SPOOF;
         break;
     }
@@ -874,7 +776,7 @@ static void gen_flow_start(struct gen *g, struct gen_flow *f)
  * GEN_DONE when f has ended. */
 static uint64_t gen_flow_step(struct gen *g, struct gen_flow *f)
 {
-    struct gen_rng *r = &g->rng;
+    struct tg_rng *r = &g->rng;
     if (!f->emitted) {
         f->emitted = 1;
         g->flows++;
@@ -921,7 +823,7 @@ static uint64_t gen_flow_step(struct gen *g, struct gen_flow *f)
         }
         if (f->win_left == 0)
             return gen_tcp_window_wait(f);
-        return f->seg_gap_ns + gen_rng_below(r, f->seg_gap_ns / 8 + 1);
+        return f->seg_gap_ns + tg_rng_below(r, f->seg_gap_ns / 8 + 1);
     }
     case GEN_ST_DATA_ACK:
         gen_pkt_tcp(g, f, f->sender ^ 1, GEN_TCP_ACK, 0);
@@ -965,7 +867,7 @@ static uint64_t gen_flow_step(struct gen *g, struct gen_flow *f)
         return GEN_DONE;
     case GEN_ST_DNS_QUERY:
         gen_pkt_dns(g, f, 0);
-        if ((f->flags & GEN_FLOW_LOSSY) && f->pkts_left == 1 && gen_rng_chance(r, 0.5))
+        if ((f->flags & GEN_FLOW_LOSSY) && f->pkts_left == 1 && tg_rng_chance(r, 0.5))
             return GEN_DONE; /* unanswered: the resolver retries from another port */
         f->state = GEN_ST_DNS_RESP;
         return f->rtt_ns;
@@ -982,7 +884,7 @@ static uint64_t gen_flow_step(struct gen *g, struct gen_flow *f)
         gen_pkt_rtp(g, f, from);
         if (--f->pkts_left == 0)
             return GEN_DONE;
-        uint64_t jitter = gen_rng_below(r, 2 * GEN_NS_PER_MS);
+        uint64_t jitter = tg_rng_below(r, 2 * GEN_NS_PER_MS);
         if (!(f->flags & GEN_FLOW_BIDIR))
             return f->period_ns - GEN_NS_PER_MS + jitter;
         f->sender ^= 1;
@@ -993,7 +895,7 @@ static uint64_t gen_flow_step(struct gen *g, struct gen_flow *f)
     case GEN_ST_ECHO_REQ:
         gen_pkt_icmp_echo(g, f, 0);
         f->pkts_left--;
-        if (gen_rng_chance(r, 0.04)) { /* lost reply */
+        if (tg_rng_chance(r, 0.04)) { /* lost reply */
             f->icmp_seq++;
             return f->pkts_left ? GEN_NS_PER_S : GEN_DONE;
         }
@@ -1185,8 +1087,8 @@ static int gen_run(struct gen *g, const struct gen_args *a, struct gen_flow *flo
     g->now_ns = capture_start_ns - GEN_WARMUP_S * GEN_NS_PER_S;
     for (uint32_t i = 0; i < n; i++) {
         gen_flow_start(g, &flows[i]);
-        heap[i].t_ns = g->now_ns + gen_rng_below(&g->rng, 8000) * GEN_NS_PER_MS +
-                       gen_rng_below(&g->rng, 1000000);
+        heap[i].t_ns = g->now_ns + tg_rng_below(&g->rng, 8000) * GEN_NS_PER_MS +
+                       tg_rng_below(&g->rng, 1000000);
         heap[i].slot = i;
     }
     for (uint32_t i = n / 4 + 1; i-- > 0;)
@@ -1245,7 +1147,7 @@ int main(int argc, char **argv)
     g->spare = spare;
     g->writer = &writer;
     g->snaplen = a.snaplen;
-    gen_rng_seed(&g->rng, a.seed);
+    tg_rng_seed(&g->rng, a.seed);
     gen_servers_init(g);
 
     bool to_stdout = strcmp(a.out_path, "-") == 0;

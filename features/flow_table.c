@@ -456,10 +456,19 @@ static bool flow_table_admit(struct flow_table *t, const struct pkt_info *p, uin
                              struct flow_key *key, struct flow_pkt *fp)
 {
     t->stats.packets++;
-    if (ts < t->now)
-        t->stats.ts_backwards++;
-    else
+    if (ts >= t->now) {
         t->now = ts;
+    } else {
+        t->stats.ts_backwards++;
+        /* A jump back by more than the active timeout is a new era (captures merged across
+         * years, or inputs read one after another): follow it, or the sweep would judge this
+         * era's flows by the other era's clock and end them at once. */
+        if (t->now - ts > t->cfg.active_timeout_us) {
+            t->now = ts;
+            t->sweep_last = ts;
+            t->stats.clock_jumps++;
+        }
+    }
     if (!flow_key_from_packet(t->cfg.mode, p, ts, key, fp)) {
         t->stats.packets_skipped++;
         return false;
@@ -555,6 +564,10 @@ void flow_table_flush(struct flow_table *t)
     for (uint32_t i = 0; i < t->high_water; i++)
         if (t->slots[i].in_use)
             flow_end_slot(t, i, FLOW_END_FLUSH);
+    /* An empty table starts a new stream: the next input's clock is its own. */
+    t->now = 0;
+    t->sweep_last = 0;
+    t->sweep_credit = 0;
 }
 
 void flow_table_foreach(struct flow_table *t, void (*fn)(void *user, struct flow *f), void *user)

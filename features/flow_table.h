@@ -82,6 +82,8 @@ struct flow_table_stats {
     uint64_t packets;         /* offered to flow_table_add */
     uint64_t packets_skipped; /* not part of this mode's flows (cic: IPv6) */
     uint64_t ts_backwards;    /* packets stamped earlier than the newest seen */
+    uint64_t clock_jumps;     /* of those, jumps back by more than the active timeout: the
+                                 table's clock follows them (a new era of packet time) */
     uint64_t flows_created;
     uint64_t flows_ended[FLOW_END_COUNT];
     uint64_t flows_emitted;
@@ -121,7 +123,8 @@ void flow_table_add_burst(struct flow_table *t, const struct pkt_info *pkts, con
  * Returns how many flows ended. */
 size_t flow_table_expire(struct flow_table *t, uint64_t now, size_t budget);
 
-/* Ends every flow (FLOW_END_FLUSH), in slot order. */
+/* Ends every flow (FLOW_END_FLUSH), in slot order, and resets the table's clock: what comes
+ * next is a new stream (the next input). */
 void flow_table_flush(struct flow_table *t);
 
 /* Calls fn on every active flow (for snapshots). fn must not call into the table. */
@@ -133,7 +136,8 @@ const struct flow_table_config *flow_table_config(const struct flow_table *t);
 /* Bytes allocated for slots and buckets (the fixed cost of capacity). */
 size_t flow_table_memory(const struct flow_table *t);
 
-/* The newest packet time seen, microseconds (0 before the first packet). */
+/* The table's clock: the newest packet time seen since the last flush, microseconds (0 before
+ * the first packet); it follows a jump back to an earlier era (see clock_jumps). */
 uint64_t flow_table_now(const struct flow_table *t);
 
 /* Builds the canonical key and per-mode packet view of p. Returns false when the packet does
