@@ -396,55 +396,48 @@ static void flow_maybe_report(struct flow_table *t, struct flow *f)
 }
 
 /* The body of flow_table_add once the key and hash are known. */
-static struct flow *flow_table_add_keyed(struct flow_table *t, const struct flow_key *keyp,
-                                         const struct flow_pkt *fpp, uint32_t hash)
+static struct flow *flow_table_add_keyed(struct flow_table *t, const struct flow_key *key,
+                                         const struct flow_pkt *fp, uint32_t hash)
 {
-    const struct flow_key key = *keyp;
-    const struct flow_pkt fp = *fpp;
-    const uint64_t ts = fp.ts;
+    const bool cic = t->cfg.mode == FEAT_MODE_CIC;
     uint32_t idx = t->buckets[hash & t->bucket_mask];
     while (idx != SLOT_NONE) {
         const struct flow *c = &t->slots[idx];
-        if (c->hash == hash && key_equal(&c->key, &key))
+        if (c->hash == hash && key_equal(&c->key, key))
             break;
         idx = c->chain_next;
     }
+
+    struct flow *f;
     if (idx == SLOT_NONE) {
-        struct flow *nf = flow_create(t, &key, hash, &fp); /* its first packet defines forward */
-        if (t->on_report)
-            flow_maybe_report(t, nf);
-        return nf;
-    }
-
-    struct flow *f = &t->slots[idx];
-    const bool cic = t->cfg.mode == FEAT_MODE_CIC;
-    enum flow_end due = flow_deadline_passed(t, f, ts);
-    bool new_syn = !cic && (fp.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
-                   (f->tcp_state & (FLOW_TCP_CLOSED | FLOW_TCP_FIN_FWD | FLOW_TCP_FIN_BWD));
-    if (due == FLOW_END_COUNT && new_syn)
-        due = (f->tcp_state & FLOW_TCP_RST) ? FLOW_END_RST : FLOW_END_FIN;
-    if (due != FLOW_END_COUNT) {
-        /* cic: the continuation flow inherits the old flow's orientation and books its first
-         * packet as forward whatever its direction (§4.2). */
-        uint8_t inherited_fwd = f->fwd_ep;
-        flow_end_slot(t, idx, due);
-        f = flow_create(t, &key, hash, &fp);
-        if (cic && due == FLOW_END_ACTIVE)
-            f->fwd_ep = inherited_fwd;
-        if (t->on_report)
-            flow_maybe_report(t, f);
-        return f;
-    }
-
-    bool fwd = flow_add_packet(f, &fp, t->cfg.activity_timeout_us);
-    if (cic) {
-        /* cic: the first FIN in either direction ends the flow, FIN packet included (§4.3). */
-        if (fp.tcp_flags & TCP_FIN) {
-            flow_end_slot(t, idx, FLOW_END_FIN);
-            return NULL;
+        f = flow_create(t, key, hash, fp); /* its first packet defines forward */
+    } else {
+        f = &t->slots[idx];
+        enum flow_end due = flow_deadline_passed(t, f, fp->ts);
+        bool new_syn = !cic && (fp->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
+                       (f->tcp_state & (FLOW_TCP_CLOSED | FLOW_TCP_FIN_FWD | FLOW_TCP_FIN_BWD));
+        if (due == FLOW_END_COUNT && new_syn)
+            due = (f->tcp_state & FLOW_TCP_RST) ? FLOW_END_RST : FLOW_END_FIN;
+        if (due != FLOW_END_COUNT) {
+            /* cic: the continuation flow inherits the old flow's orientation and books its
+             * first packet as forward whatever its direction (§4.2). */
+            uint8_t inherited_fwd = f->fwd_ep;
+            flow_end_slot(t, idx, due);
+            f = flow_create(t, key, hash, fp);
+            if (cic && due == FLOW_END_ACTIVE)
+                f->fwd_ep = inherited_fwd;
+        } else {
+            bool fwd = flow_add_packet(f, fp, t->cfg.activity_timeout_us);
+            if (cic) {
+                /* cic: the first FIN in either direction ends the flow, FIN included (§4.3). */
+                if (fp->tcp_flags & TCP_FIN) {
+                    flow_end_slot(t, idx, FLOW_END_FIN);
+                    return NULL;
+                }
+            } else if (key->proto == IPPROTO_NUM_TCP) {
+                flow_tcp_track(f, fp, fwd);
+            }
         }
-    } else if (key.proto == IPPROTO_NUM_TCP) {
-        flow_tcp_track(f, &fp, fwd);
     }
     if (t->on_report)
         flow_maybe_report(t, f);
