@@ -32,3 +32,20 @@ def sha256_file(path):
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+# Labels that are not a DDoS: portscan is malicious, but not a denial of service.
+NOT_DDOS = frozenset({"benign", "portscan"})
+
+
+def binary_scores(truth, predicted):
+    """Precision, recall and F1 (rounded to 4 places) and the tp/fp/fn counts of a yes/no
+    decision, from two equally long sequences of booleans."""
+    tp = sum(1 for a, b in zip(truth, predicted) if a and b)
+    fp = sum(1 for a, b in zip(truth, predicted) if not a and b)
+    fn = sum(1 for a, b in zip(truth, predicted) if a and not b)
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    return {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f1, 4),
+            "tp": tp, "fp": fp, "fn": fn}

@@ -28,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import ddtools  # noqa: E402
 ROOT = os.path.dirname(HERE)
-NOT_DDOS = {"benign", "portscan"}
+NOT_DDOS = ddtools.NOT_DDOS
 
 
 def model_mode(ddos_model, model):
@@ -43,22 +43,11 @@ def model_mode(ddos_model, model):
     return "fixed"
 
 
-def binary(t, p):
-    tp = sum(1 for a, b in zip(t, p) if a and b)
-    fp = sum(1 for a, b in zip(t, p) if not a and b)
-    fn = sum(1 for a, b in zip(t, p) if a and not b)
-    prec = tp / (tp + fp) if tp + fp else 0.0
-    rec = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-    return {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f1, 4),
-            "tp": tp, "fp": fp, "fn": fn}
-
-
 def figures(rows):
     """rows: list of (true label, predicted label)."""
     t_ddos = [t not in NOT_DDOS for t, _ in rows]
     p_ddos = [p not in NOT_DDOS for _, p in rows]
-    out = binary(t_ddos, p_ddos)
+    out = ddtools.binary_scores(t_ddos, p_ddos)
     benign = [p for t, p in rows if t == "benign"]
     out["benign_fpr"] = round(sum(1 for p in benign if p != "benign") / len(benign), 5) \
         if benign else None

@@ -45,7 +45,7 @@ import modelkit  # noqa: E402
 
 ATTACKS = ["syn_flood", "tcp_flood", "udp_flood", "icmp_flood", "udp_amplification",
            "tcp_reflection", "http_flood", "slow_http", "portscan"]
-NOT_DDOS = {"benign", "portscan"}
+NOT_DDOS = ddtools.NOT_DDOS
 # Real captures used for training; every other capture of ../shared/data is held out whole.
 # Chosen so that each kind of real traffic we have (streaming, calls, QUIC, IPv6 browsing, a
 # SYN flood, a reflection flood) is seen once, and the held-out set still covers each kind.
@@ -203,19 +203,10 @@ def report(y_true, y_pred, p_attack, labels):
     ddos_true = ~np.isin(y_true, list(NOT_DDOS))
     ddos_pred = ~np.isin(y_pred, list(NOT_DDOS))
 
-    def binary(t, pr):
-        tp = int(np.sum(t & pr))
-        fp = int(np.sum(~t & pr))
-        fn = int(np.sum(t & ~pr))
-        prec = tp / (tp + fp) if tp + fp else 0.0
-        rec = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        return round(prec, 4), round(rec, 4), round(f1, 4)
-
     benign = y_true == "benign"
     fpr = float(np.mean(att_pred[benign])) if benign.any() else 0.0
-    a_p, a_r, a_f = binary(att_true, att_pred)
-    d_p, d_r, d_f = binary(ddos_true, ddos_pred)
+    att = ddtools.binary_scores(att_true, att_pred)
+    ddos = ddtools.binary_scores(ddos_true, ddos_pred)
     try:
         auc = float(roc_auc_score(att_true, p_attack)) if len(set(att_true)) == 2 else None
     except ValueError:
@@ -224,10 +215,10 @@ def report(y_true, y_pred, p_attack, labels):
     return {
         "flows": int(len(y_true)),
         "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
-        "precision": a_p, "recall": a_r, "f1_score": a_f,
+        "precision": att["precision"], "recall": att["recall"], "f1_score": att["f1"],
         "roc_auc": None if auc is None else round(auc, 4),
         "benign_fpr": round(fpr, 5),
-        "ddos": {"precision": d_p, "recall": d_r, "f1": d_f},
+        "ddos": {k: ddos[k] for k in ("precision", "recall", "f1")},
         "per_class": per_class,
         "confusion_matrix": {"labels": present, "matrix": cm.tolist()},
     }
