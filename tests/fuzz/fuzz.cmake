@@ -4,3 +4,4 @@
 ddosd_fuzz_target(fuzz_decode decode LIBS ddosd_decode)
 ddosd_fuzz_target(fuzz_model model LIBS ddosd_inference)
 ddosd_fuzz_target(fuzz_config config LIBS ddosd_common)
+include(${CMAKE_CURRENT_LIST_DIR}/api.cmake OPTIONAL)

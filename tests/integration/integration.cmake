@@ -35,3 +35,7 @@ set_tests_properties(redis_sink PROPERTIES LABELS integration SKIP_RETURN_CODE 7
 add_test(NAME train_quick
   COMMAND bash ${PROJECT_SOURCE_DIR}/tests/integration/train_quick.sh ${PROJECT_BINARY_DIR})
 set_tests_properties(train_quick PROPERTIES LABELS integration TIMEOUT 900)
+# Per-area integration tests, each owned by its area (absent until that area exists).
+include(${CMAKE_CURRENT_LIST_DIR}/daemon.cmake OPTIONAL)
+include(${CMAKE_CURRENT_LIST_DIR}/api.cmake OPTIONAL)
+include(${CMAKE_CURRENT_LIST_DIR}/packaging.cmake OPTIONAL)

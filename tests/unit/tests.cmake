@@ -16,3 +16,7 @@ endforeach()
 ddosd_unit_test(test_trafgen LIBS ddosd_trafgen ddosd_decode)
 ddosd_unit_test(test_service LIBS ddosd_common)
 ddosd_unit_test(test_notify LIBS ddosd_verdicts)
+# Per-area test lists, each owned by its area (absent until that area exists).
+include(${CMAKE_CURRENT_LIST_DIR}/verdict_stage.cmake OPTIONAL)
+include(${CMAKE_CURRENT_LIST_DIR}/api.cmake OPTIONAL)
+include(${CMAKE_CURRENT_LIST_DIR}/daemon.cmake OPTIONAL)

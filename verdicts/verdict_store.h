@@ -1,0 +1,131 @@
+/* verdict_store.h - the verdicts the API serves: a concurrent map from IP address to the latest
+ * published verdict, with a wall-clock expiry and a change sequence for decision streams.
+ *
+ * Threads: the verdict stage writes (verdict_store_put, _remove, _expire); the API's threads read
+ * (verdict_store_get, _top, _changes) and the API's report handler merges (verdict_store_merge).
+ * Every function is thread-safe. The map is split into stripes, each with its own
+ * pthread_rwlock, so readers of different addresses never contend and a reader never waits for
+ * more than one writer's single-entry update. Nothing here is on the packet path: a put costs
+ * a lock and a copy of 200 bytes.
+ *
+ * Time: expires_ms and now_ms are CLOCK_REALTIME milliseconds (verdict_store_now_ms): the API
+ * answers in wall time (CrowdSec's `until`, Redis TTLs), while verdicts carry packet time.
+ * An entry whose expires_ms <= now_ms is invisible to readers and is removed by the next
+ * verdict_store_expire.
+ *
+ * Decisions: levels whose bit is set in `decision_levels` (config.h's enum config_level_bits;
+ * default high and critical) make an entry a *decision* (a ban a bouncer enforces). Every change
+ * to an entry takes the next sequence number (1, 2, ...). When an entry stops being a decision
+ * (it expired, was removed, or was replaced by a lower level) a tombstone records its address
+ * and the sequence number of that change; tombstones are kept in a ring of bounded size, so a
+ * reader that falls too far behind learns it (verdict_store_changes sets *complete = false) and
+ * should start over from a full listing. */
+#ifndef DD_VERDICTS_VERDICT_STORE_H
+#define DD_VERDICTS_VERDICT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+#include "verdicts/verdict.h"
+
+struct verdict_store;
+
+/* One published verdict as readers receive it (a copy). */
+struct verdict_store_entry {
+    struct verdict v;
+    uint64_t expires_ms; /* CLOCK_REALTIME ms after which the entry is gone */
+    uint64_t seq;        /* the change that wrote this version of the entry */
+};
+
+/* An entry that stopped being a decision at change `seq`. */
+struct verdict_store_tombstone {
+    uint8_t ip[16];
+    uint8_t ip_version;
+    uint64_t seq;
+};
+
+struct verdict_store_stats {
+    uint64_t entries;        /* live entries now (expired ones not yet removed included) */
+    uint64_t capacity;       /* the most entries it will hold */
+    uint64_t puts;           /* verdict_store_put and _merge calls that stored something */
+    uint64_t full_drops;     /* puts refused because the store was full (see _put) */
+    uint64_t expired;        /* entries removed by verdict_store_expire */
+    uint64_t removed;        /* entries removed by verdict_store_remove */
+    uint64_t decisions;      /* entries that are decisions now */
+    uint64_t seq;            /* the last sequence number given */
+    uint64_t tombstones_lost; /* tombstones overwritten in the ring (slow readers miss them) */
+};
+
+/* Creates a store for up to `capacity` entries (allocated once) with a ring of `tombstones`
+ * entries (0 means 65536). decision_levels: enum config_level_bits (0 means high|critical).
+ * Returns NULL after logging why. */
+DD_NODISCARD struct verdict_store *verdict_store_create(uint32_t capacity, uint32_t tombstones,
+                                                        unsigned decision_levels);
+
+/* Frees the store. Accepts NULL. No thread may be using it. */
+void verdict_store_destroy(struct verdict_store *s);
+
+/* Inserts or replaces the entry of v's address with a copy of v. When the store is full and the
+ * address is new, the entry replaces an expired entry or one of a strictly lower level than v
+ * among a few sampled in its stripe (counted in full_drops as the loss of the old one), else it
+ * is refused (counted in full_drops). Returns 0, -EINVAL (ip_version neither 4 nor 6) or
+ * -ENOSPC. */
+DD_NODISCARD int verdict_store_put(struct verdict_store *s, const struct verdict *v,
+                                   uint64_t expires_ms);
+
+/* Raises the entry of v's address with v (an operator report): level and score become the
+ * higher of the two, reasons the union, attack_type v's when v's level is higher or the entry
+ * has none, last_seen the later one, expires_ms the later one; every other field is kept from
+ * the existing entry. With no live entry it inserts v as put would. Returns as put; on success
+ * the merged entry is copied to *out when out is not NULL. */
+DD_NODISCARD int verdict_store_merge(struct verdict_store *s, const struct verdict *v,
+                                     uint64_t expires_ms, struct verdict_store_entry *out);
+
+/* Removes the address's entry (tombstoned when it was a decision). Returns true when there was
+ * one. */
+bool verdict_store_remove(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_version);
+
+/* Copies the live (not expired at now_ms) entry of an address into *out. Returns false when
+ * there is none. */
+DD_NODISCARD bool verdict_store_get(struct verdict_store *s, const uint8_t ip[16],
+                                    uint8_t ip_version, uint64_t now_ms,
+                                    struct verdict_store_entry *out);
+
+/* True when the address has a live entry that is a decision (the `/api/check` fast path: no
+ * copy). */
+bool verdict_store_is_decision(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_version,
+                               uint64_t now_ms);
+
+/* Removes entries expired at now_ms, visiting at most `budget` entries (0: all), round-robin
+ * across calls. Returns how many it removed. */
+size_t verdict_store_expire(struct verdict_store *s, uint64_t now_ms, size_t budget);
+
+/* Lists live entries of level >= min_level, worst first (level, then score, then last_seen, all
+ * descending; then address ascending), at most `limit` (0: no limit). *out is malloc'd (free it
+ * with free(); NULL when none). Returns the number listed, or -ENOMEM. */
+DD_NODISCARD long verdict_store_list(struct verdict_store *s, enum threat_level min_level,
+                                     size_t limit, uint64_t now_ms,
+                                     struct verdict_store_entry **out);
+
+/* What changed after sequence `since` (0: everything): *added gets the live decisions whose seq
+ * is > since (sorted by seq), *deleted the tombstones whose seq is > since and whose address is
+ * not a live decision now (sorted by seq). Both are malloc'd (free() them; NULL when empty).
+ * *next_since is the sequence to pass next time. *complete is false when tombstones after
+ * `since` were already overwritten (the reader missed deletions). Returns 0 or -ENOMEM. */
+DD_NODISCARD int verdict_store_changes(struct verdict_store *s, uint64_t since, uint64_t now_ms,
+                                       struct verdict_store_entry **added, size_t *nadded,
+                                       struct verdict_store_tombstone **deleted, size_t *ndeleted,
+                                       uint64_t *next_since, bool *complete);
+
+/* True when level is one of the store's decision levels. */
+bool verdict_store_level_is_decision(const struct verdict_store *s, enum threat_level level);
+
+/* Copies the counters. */
+void verdict_store_stats_get(struct verdict_store *s, struct verdict_store_stats *out);
+
+/* CLOCK_REALTIME in milliseconds. */
+uint64_t verdict_store_now_ms(void);
+
+#endif

@@ -1,0 +1,163 @@
+/* verdict_table.h - the verdict stage's judgement: per-IP verdicts built from the model's scored
+ * flows and the rate rules' alerts, attack episodes with their start and end events.
+ *
+ * Threads: one struct verdict_table belongs to ONE thread (the verdict stage). Nothing is locked.
+ * Every entry is allocated once at create; no call allocates.
+ *
+ * Time: `now_us` everywhere is the stage clock: packet time (the newest time seen in the evidence
+ * offline; packet or wall time live). Windows, attack end and expiry all run on it, so an
+ * offline replay is deterministic and a finished replay keeps its verdicts.
+ *
+ * Model evidence (verdict_table_flow): a scored flow, a snapshot of a running flow or the vector
+ * of an ended one. Its forward source is judged in the attacker role, its forward destination in
+ * the victim role. Per IP and role the table keeps a sliding window of VERDICT_WINDOW_US of
+ * reports: how many, how many the model called attacks, the highest p_attack among attacks.
+ * The model's level for the role is
+ *     low      no attack report in the window
+ *     medium   >= 1 attack report
+ *     high     >= model_high_reports attack reports AND attacks >= model_min_fraction of the
+ *              role's reports in the window (a busy benign server with a few false positives
+ *              stays medium); or one attack report of a flow with >= VERDICT_HEAVY_PACKETS
+ *              packets and p_attack >= VERDICT_HEAVY_P (one source flooding alone)
+ *     critical >= model_critical_reports attack reports (and the fraction as for high)
+ * Flow counts: flows_total and flows_attack count flows once, at their final report (snapshots
+ * add evidence, not counts).
+ * Whitelists: a source in whitelist.sources is never judged as an attacker, a destination in
+ * whitelist.destinations never as a victim (the rate rules apply the same lists themselves).
+ *
+ * Rate evidence (verdict_table_alert): the rate rules' alert carries a level; it holds until an
+ * alert with ended = true for that IP and role (or VERDICT_ALERT_HOLD_US without a re-emission).
+ * Its rates (pps, bps) become the verdict's rates; its reasons join the verdict's.
+ *
+ * A role's level is the highest of its model level, its rate level and any report (report levels
+ * hold for the report's ttl). The IP's published verdict is its role of the higher level (ties:
+ * victim), with that role's fields; reasons are that role's. score is the highest of the max
+ * p_attack and the rate alert's score. attack_type: the most reported model family of the
+ * window when the model saw attacks; else a name derived from the rate reasons
+ * (syn -> "syn_flood", reflection -> "udp_amplification", sources -> "ddos",
+ * flows -> "flow_flood", pps/bps -> "volumetric"); "" at level low.
+ *
+ * Episodes: an IP/role whose level reaches high or critical starts an attack episode (event
+ * ATTACK_START, with the episode's start = the first attack evidence in the window). While it
+ * lasts the table tracks peak pps and bps and the top peers (the attackers of a victim, the
+ * victims of an attacker; by attack flows, space-saving top-K of REDIS_SINK_PEERS_MAX). It ends
+ * when the level has stayed below high for attack_end_us (event ATTACK_END, with peaks and peers).
+ * Episodes use a separate pool of `max_episodes` records; when it is empty a new episode is
+ * still judged and published but its start/end events are not emitted (counted).
+ *
+ * Output: through the callbacks of struct verdict_table_sink, only from verdict_table_tick() and
+ * verdict_table_flush_all(): a changed verdict is published at most once per tick (coalesced),
+ * then events, then expiries. */
+#ifndef DD_VERDICTS_VERDICT_TABLE_H
+#define DD_VERDICTS_VERDICT_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+#include "common/config.h"
+#include "verdicts/rate_rules.h"
+#include "verdicts/redis_sink.h"
+#include "verdicts/verdict.h"
+
+#define VERDICT_WINDOW_US     (10ull * 1000000ull) /* model evidence window */
+#define VERDICT_HEAVY_PACKETS 1000
+#define VERDICT_HEAVY_P       0.95
+#define VERDICT_ALERT_HOLD_US (10ull * 1000000ull)
+
+/* One scored flow, from an inference worker. A value type (copied through a ring). */
+struct flow_evidence {
+    uint8_t src[16]; /* forward source (the flow's initiator); IPv4 in the first 4 bytes */
+    uint8_t dst[16];
+    uint8_t ip_version; /* 4 or 6 */
+    uint8_t proto;
+    uint8_t final;     /* 1: the flow ended (this is its last report); 0: a running snapshot */
+    uint8_t is_attack; /* the model's decision (the threshold in force applied) */
+    uint16_t sport;
+    uint16_t dport;
+    float p_attack;
+    char attack_type[VERDICT_ATTACK_TYPE_MAX]; /* the model's family label, "" when benign */
+    uint64_t packets;                          /* both directions, so far */
+    uint64_t bytes;                            /* both directions, IP lengths */
+    uint64_t first_us;                         /* packet time of the flow's first packet */
+    uint64_t last_us;                          /* ... and of its latest */
+};
+
+struct verdict_table_config {
+    uint32_t max_ips;                /* table entries (one per IP); 0: 65536 */
+    uint32_t max_episodes;           /* attack episodes at once; 0: 4096 */
+    uint64_t ttl_us;                 /* an IP without evidence this long is forgotten; 0: 300 s */
+    uint64_t attack_end_us;          /* below high this long ends an episode; 0: 10 s */
+    uint32_t model_high_reports;     /* 0: 3 */
+    uint32_t model_critical_reports; /* 0: 100 */
+    double model_min_fraction;       /* 0: 0.5 */
+    const char *sensor_id;           /* copied into every verdict (copied at create) */
+    const struct config_whitelist *whitelist; /* borrowed; may be NULL */
+};
+
+enum verdict_event_kind { VERDICT_EVENT_ATTACK_START = 0, VERDICT_EVENT_ATTACK_END = 1 };
+
+/* Where the table's output goes. Any callback may be NULL. Pointers are valid during the call. */
+struct verdict_table_sink {
+    void *user;
+    /* An IP's published verdict changed (new, level, reasons, score, counts or rates). */
+    void (*verdict)(void *user, const struct verdict *v);
+    /* An episode started or ended. v is the IP's verdict for the episode's role, with pps/bps set
+     * to the episode's peaks and first_seen_us to the episode's start; peers are its top peers. */
+    void (*event)(void *user, enum verdict_event_kind kind, const struct verdict *v,
+                  const struct redis_sink_peer *peers, size_t npeers);
+    /* An IP was forgotten (ttl without evidence, or evicted). v is its last verdict. */
+    void (*expired)(void *user, const struct verdict *v);
+};
+
+struct verdict_table_stats {
+    uint64_t flows_in;          /* verdict_table_flow calls */
+    uint64_t alerts_in;         /* verdict_table_alert calls */
+    uint64_t reports_in;        /* verdict_table_report calls */
+    uint64_t whitelisted;       /* evidence ignored for a whitelisted IP/role */
+    uint64_t ips;               /* entries in use */
+    uint64_t capacity;
+    uint64_t evictions;         /* entries replaced while the table was full */
+    uint64_t published;         /* verdict callbacks */
+    uint64_t episodes_started;  /* ATTACK_START events */
+    uint64_t episodes_ended;    /* ATTACK_END events */
+    uint64_t episodes_active;
+    uint64_t episodes_untracked; /* episodes without a record (pool empty): no events */
+    uint64_t expired;
+    uint64_t by_level[4];       /* published IPs per level now */
+};
+
+/* Builds a table (everything allocated here, sizes logged). Returns NULL after logging why. */
+DD_NODISCARD struct verdict_table *verdict_table_create(const struct verdict_table_config *cfg,
+                                                        const struct verdict_table_sink *sink);
+void verdict_table_destroy(struct verdict_table *t);
+
+/* Sets the model_version written into verdicts from now on ("" for none; copied). */
+void verdict_table_set_model_version(struct verdict_table *t, const char *version);
+/* Replaces the borrowed whitelist (a configuration reload). */
+void verdict_table_set_whitelist(struct verdict_table *t, const struct config_whitelist *wl);
+
+/* Adds evidence. Never publishes (verdict_table_tick does), never allocates. O(1). */
+void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *e);
+void verdict_table_alert(struct verdict_table *t, const struct rate_alert *a);
+/* An operator/gateway report: raises v's IP (role v->role) to at least v->level with reason
+ * report for ttl_us from now_us. v's attack_type is used when the IP has none. */
+void verdict_table_report(struct verdict_table *t, const struct verdict *v, uint64_t now_us,
+                          uint64_t ttl_us);
+
+/* Advances the stage clock to now_us (never backwards), re-evaluates changed and due entries
+ * (episode ends, window slides, expiry), and calls the sink. Visits at most `budget` idle entries
+ * for expiry per call (0: all); changed entries are always handled. */
+void verdict_table_tick(struct verdict_table *t, uint64_t now_us, size_t budget);
+
+/* Calls fn for every IP's current published verdict (levels low included), in table order. */
+void verdict_table_foreach(struct verdict_table *t, void (*fn)(void *user, const struct verdict *v),
+                           void *user);
+
+/* The stage clock (the newest now_us or evidence time seen). */
+uint64_t verdict_table_now(const struct verdict_table *t);
+
+void verdict_table_stats_get(const struct verdict_table *t, struct verdict_table_stats *out);
+
+#endif
