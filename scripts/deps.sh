@@ -6,9 +6,11 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libpcap-dev libjansson-dev libcmocka-dev libmsgpack-dev
-    libssl-dev libhiredis-dev libsystemd-dev)
+    libssl-dev libhiredis-dev libsystemd-dev libmicrohttpd-dev)
 test_pkgs=(clang libclang-rt-14-dev clang-format python3 python3-numpy python3-sklearn python3-msgpack
-    python3-pandas python3-matplotlib tshark valgrind iproute2 redis-server)
+    python3-pandas python3-matplotlib tshark valgrind iproute2 redis-server tcpreplay tcpdump curl nginx
+    wrk crowdsec-custom-bouncer systemd python3-fastapi python3-uvicorn python3-uvloop
+    python3-httptools python3-redis)
 # Training and evaluation (scripts/train_model.py, scripts/evaluate.py).
 train_pkgs=(python3-numpy python3-pandas python3-sklearn python3-msgpack python3-matplotlib)
 run_pkgs=()
