@@ -617,7 +617,7 @@ static void run_pipeline(struct run *r)
         struct burst *b = &r->bursts[idx];
         enum burst_kind kind = (enum burst_kind)b->kind;
         if (kind == BURST_PACKETS) {
-            flow_table_add_burst(r->table, b->pkts, b->ts, b->n);
+            flow_table_add_burst(r->table, b->pkts, b->ts, b->n, NULL);
             uint64_t now = flow_table_now(r->table);
             if (live && b->n == 0) { /* a quiet link: let the wall clock expire flows */
                 struct timespec ts;

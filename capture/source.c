@@ -9,6 +9,8 @@
 #include "capture/source.h"
 
 #include <dirent.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -159,6 +161,19 @@ struct capture_source *capture_source_open_live(const char *iface,
     if (source_set_filter(s, opts->filter, err) != 0) {
         capture_source_close(s);
         return NULL;
+    }
+    if (opts->fanout_group > 0) {
+        /* Every shard's socket joins one fanout group; the kernel spreads packets by a
+         * symmetric flow hash, so both directions of a flow reach the same shard. */
+        int arg = (opts->fanout_group & 0xffff) | (PACKET_FANOUT_HASH << 16);
+        if (setsockopt(pcap_fileno(s->pcap), SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) != 0) {
+            snprintf(err, CAPTURE_ERRBUF_SIZE,
+                     "cannot join fanout group %d on %s: %s (AF_PACKET fanout needs Linux >= "
+                     "3.1; use one capture thread)",
+                     opts->fanout_group, iface, strerror(errno));
+            capture_source_close(s);
+            return NULL;
+        }
     }
     return s;
 }

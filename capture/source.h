@@ -26,6 +26,8 @@ struct capture_options {
     bool immediate;     /* live only: deliver packets as they arrive */
     int buffer_mb;      /* live only: kernel buffer; 0 means libpcap's default */
     int timeout_ms;     /* live only: read timeout when not immediate; 0 means 100 */
+    int fanout_group;   /* live only: > 0 joins this AF_PACKET fanout group (hash mode), so
+                           several sources on one interface share its packets by flow */
 };
 
 /* One packet as delivered to the callback. */

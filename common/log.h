@@ -9,6 +9,8 @@
 #ifndef DD_COMMON_LOG_H
 #define DD_COMMON_LOG_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "common/compiler.h"
@@ -21,6 +23,15 @@ extern enum log_level log_threshold;
 /* Sets where lines go (NULL means stderr) and the threshold. Call before threads start. */
 void log_configure(FILE *out, enum log_level threshold);
 
+/* Sends lines to DIR/app.log (every level) and DIR/error.log (WARN and ERROR), created mode 644
+ * and appended to; echo also copies WARN and ERROR lines to stderr (for a terminal). Call before
+ * threads start. Returns 0, or a negative errno with an actionable line in err. */
+DD_NODISCARD int log_open_dir(const char *dir, bool echo, char *err, size_t err_len);
+/* Reopens app.log and error.log by path (after logrotate moved them). Any thread; safe while
+ * other threads log. Returns 0 or a negative errno (the old files stay in use). */
+int log_reopen(void);
+/* Closes the files of log_open_dir (lines then go to stderr again). At exit, no threads left. */
+void log_close(void);
 /* Parses "error", "warn", "info" or "debug". Returns 0, or -EINVAL for anything else. */
 DD_NODISCARD int log_level_parse(const char *name, enum log_level *out);
 

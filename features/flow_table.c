@@ -479,7 +479,7 @@ struct flow *flow_table_add(struct flow_table *t, const struct pkt_info *p, uint
 }
 
 void flow_table_add_burst(struct flow_table *t, const struct pkt_info *pkts, const uint64_t *ts,
-                          size_t n)
+                          size_t n, uint8_t *created)
 {
     struct flow_key keys[FLOW_TABLE_BURST];
     struct flow_pkt fps[FLOW_TABLE_BURST];
@@ -509,12 +509,18 @@ void flow_table_add_burst(struct flow_table *t, const struct pkt_info *pkts, con
             }
         }
         /* Pass 3: the real work, in packet order (prefetches are only hints). */
-        for (size_t i = 0; i < m; i++)
+        for (size_t i = 0; i < m; i++) {
+            uint64_t before = t->stats.flows_created;
             if (admitted[i])
                 (void)flow_table_add_keyed(t, &keys[i], &fps[i], hashes[i]);
+            if (created)
+                created[i] = t->stats.flows_created != before;
+        }
         pkts += m;
         ts += m;
         n -= m;
+        if (created)
+            created += m;
     }
 }
 

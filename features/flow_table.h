@@ -114,10 +114,11 @@ struct flow *flow_table_add(struct flow_table *t, const struct pkt_info *p, uint
 
 /* Accounts n packets in order, exactly as n calls of flow_table_add would, but in groups of
  * FLOW_TABLE_BURST: hashes first, then prefetches of buckets and flows, then the updates, so
- * the cache misses of a group overlap instead of following one another. */
+ * the cache misses of a group overlap instead of following one another. created (may be NULL)
+ * receives n flags: 1 where the packet started a new flow (the rate rules count new flows/s). */
 enum { FLOW_TABLE_BURST = 64 };
 void flow_table_add_burst(struct flow_table *t, const struct pkt_info *pkts, const uint64_t *ts,
-                          size_t n);
+                          size_t n, uint8_t *created);
 
 /* Ends flows whose time is up as of now (microseconds), examining at most budget slots.
  * Returns how many flows ended. */

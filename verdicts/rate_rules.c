@@ -226,6 +226,19 @@ fail:
     return NULL;
 }
 
+void rate_rules_set_config(struct rate_rules *r, const struct ddosd_config *cfg)
+{
+    r->rules = &cfg->rules;
+    rr_floor_build(&r->floor[VERDICT_ROLE_VICTIM], &cfg->rules.victim, &cfg->rules.hostgroups,
+                   offsetof(struct config_hostgroup, victim));
+    rr_floor_build(&r->floor[VERDICT_ROLE_ATTACKER], &cfg->rules.attacker, &cfg->rules.hostgroups,
+                   offsetof(struct config_hostgroup, attacker));
+    /* Host groups and whitelists may have changed: every entry resolves again on its next
+     * evaluation. */
+    for (uint32_t i = 0; i <= r->mask; i++)
+        r->entries[i].resolved = false;
+}
+
 void rate_rules_destroy(struct rate_rules *r)
 {
     if (!r)

@@ -77,6 +77,11 @@ struct rate_rules_stats {
  * logging why (max_ips 0 or too large, out of memory). */
 DD_NODISCARD struct rate_rules *rate_rules_create(const struct ddosd_config *cfg, uint32_t max_ips);
 
+/* Switches to the rules of cfg (a configuration reload; cfg is borrowed from now on and the old
+ * one may be freed after this returns). Rates and alerts in progress are kept; host groups and
+ * whitelists are resolved again. O(capacity). Owner thread only. */
+void rate_rules_set_config(struct rate_rules *r, const struct ddosd_config *cfg);
+
 /* Frees r. Accepts NULL. */
 void rate_rules_destroy(struct rate_rules *r);
 

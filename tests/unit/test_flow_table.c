@@ -650,9 +650,13 @@ static void replay_run(const struct replay *r, enum feat_mode mode, uint32_t cap
                        uint64_t seed, bool burst, struct sink *s, struct flow_table_stats *stats)
 {
     struct flow_table *t = table_new(mode, capacity, seed, s);
+    uint64_t created_flags = 0;
     for (size_t i = 0; i < REPLAY_N; i += 50) {
         if (burst) {
-            flow_table_add_burst(t, &r->p[i], &r->ts[i], 50);
+            uint8_t created[50];
+            flow_table_add_burst(t, &r->p[i], &r->ts[i], 50, created);
+            for (size_t k = 0; k < 50; k++)
+                created_flags += created[k];
         } else {
             for (size_t k = i; k < i + 50; k++)
                 (void)flow_table_add(t, &r->p[k], r->ts[k]);
@@ -661,6 +665,8 @@ static void replay_run(const struct replay *r, enum feat_mode mode, uint32_t cap
     }
     flow_table_flush(t);
     assert_int_equal(flow_table_stats(t)->flows_emitted, s->n);
+    if (burst) /* the created flags mark exactly the packets that started a flow */
+        assert_int_equal(created_flags, flow_table_stats(t)->flows_created);
     *stats = *flow_table_stats(t);
     flow_table_destroy(t);
 }

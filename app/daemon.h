@@ -1,0 +1,250 @@
+/* daemon.h - the parts of `ddosd` that its threads share: the pipeline's value types, the
+ * per-stage state and counters, and the entry points of each stage (app/ is the only place that
+ * knows every module; nothing outside app/ includes this).
+ *
+ * DESIGN: data flows one way through lock-free SPSC rings of values.
+ *
+ *   reader (offline only)          decodes captures, hashes each packet's flow to a shard
+ *     --ring of burst indices-->   (lossless: waits when a shard is behind)
+ *   shard threads (1..N)           live: own libpcap handles in one AF_PACKET fanout group;
+ *                                  decode (live), flow table, rate rules; flow ends and
+ *                                  snapshots become struct flow_record with features
+ *     --ring per (shard, worker)--> inference workers (1..W): model_score_batch
+ *     --ring per shard (alerts)----+
+ *     --ring per worker (scored)---+--> verdict stage (1 thread): verdict table, Redis sink,
+ *                                       notify hook, verdict store (API), --verdicts-out,
+ *                                       --flows-out
+ *
+ * Every mutable structure has one writing thread. Counters other threads read are C11 atomics,
+ * stored relaxed by their owner once per burst (statistics, not synchronisation). Hand-overs
+ * that order data (a stage is done) use release/acquire flags.
+ *
+ * Loss policy: offline (captures) nothing is lost: a full ring makes the producer wait. Live, a
+ * full ring drops the record or alert and counts it: capture never blocks. */
+#ifndef DD_APP_DAEMON_H
+#define DD_APP_DAEMON_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "api/api.h"
+#include "capture/decode.h"
+#include "capture/source.h"
+#include "common/config.h"
+#include "common/ring.h"
+#include "features/feature_set.h"
+#include "features/flow_table.h"
+#include "inference/model.h"
+#include "verdicts/notify.h"
+#include "verdicts/rate_rules.h"
+#include "verdicts/redis_sink.h"
+#include "verdicts/verdict_store.h"
+#include "verdicts/verdict_table.h"
+
+enum {
+    DD_BURST = 256,        /* packets per burst */
+    DD_NBURSTS = 64,       /* bursts per shard between reader and shard */
+    DD_RECORD_RING = 8192, /* flow records per (shard, worker) ring and per worker ring */
+    DD_ALERT_RING = 4096,  /* rate alerts per shard ring */
+    DD_RECORD_BATCH = 32,  /* records gathered before a ring push */
+    DD_MAX_SHARDS = 64,
+    DD_MAX_WORKERS = 64,
+    DD_MAX_LIVE_SOURCES = 64, /* interfaces per shard */
+};
+
+/* flow_record.end for a snapshot of a running flow (flow_end values mean the flow ended). */
+#define FLOW_RECORD_SNAPSHOT 0xff
+
+/* One flow's features and, once scored, the model's view of it. Shard -> worker -> stage. */
+struct flow_record {
+    struct flow_evidence ev; /* the worker fills p_attack, is_attack, attack_type */
+    uint8_t end;             /* enum flow_end, or FLOW_RECORD_SNAPSHOT */
+    uint8_t shard;
+    uint16_t src_port_pad;
+    uint32_t pad;
+    double feat[FEAT_COUNT];
+};
+
+enum burst_kind { BURST_PACKETS = 0, BURST_ALL_END = 1 };
+
+/* Decoded packets from the reader to one shard (offline). */
+struct pkt_burst {
+    uint8_t kind; /* enum burst_kind */
+    uint32_t n;
+    struct pkt_info pkts[DD_BURST];
+    uint64_t ts[DD_BURST];
+    uint32_t wire_len[DD_BURST];
+};
+
+/* Counters of one packet source (the reader, or a live shard). Owner stores, anyone loads. */
+struct capture_counters {
+    _Atomic uint64_t packets;
+    _Atomic uint64_t bytes;
+    _Atomic uint64_t decode[DECODE_STATUS_COUNT];
+    _Atomic uint64_t kernel_received;
+    _Atomic uint64_t kernel_dropped;
+    _Atomic uint64_t if_dropped;
+};
+
+struct daemon;
+
+struct shard {
+    struct daemon *d;
+    unsigned id;
+    pthread_t thread;
+    bool started;
+    struct flow_table *table;
+    struct rate_rules *rules;
+    struct ddosd_config *rules_cfg; /* this shard's copy of the rules (thresholds / shards) */
+    uint64_t rules_gen;             /* the configuration generation rules_cfg follows */
+    /* live */
+    struct capture_source *sources[DD_MAX_LIVE_SOURCES];
+    unsigned nsources;
+    struct capture_counters cap; /* live: this shard's packets */
+    /* offline: bursts from the reader */
+    struct pkt_burst *bursts;
+    struct ring_spsc *full; /* reader -> shard: burst indices */
+    struct ring_spsc *free; /* shard -> reader */
+    /* out */
+    struct ring_spsc **to_worker; /* [nworkers] */
+    struct ring_spsc *alerts;     /* -> verdict stage */
+    unsigned next_worker;
+    struct flow_record batch[DD_RECORD_BATCH];
+    unsigned nbatch;
+    /* shard-owned counters, published for the others */
+    _Atomic uint64_t records_out, records_dropped, snapshots, alerts_out, alerts_dropped;
+    _Atomic uint64_t flows_created, flows_emitted, evictions, flows_active, flows_suppressed;
+    _Atomic uint64_t flows_ended[FLOW_END_COUNT];
+    _Atomic uint64_t rate_ips, rate_evictions, rate_alerting;
+    _Atomic uint64_t clock_us; /* newest packet time seen */
+    _Atomic bool done;         /* release: every record and alert of this shard is pushed */
+    _Atomic bool failed;       /* a live source failed */
+};
+
+struct worker {
+    struct daemon *d;
+    unsigned id;
+    pthread_t thread;
+    bool started;
+    struct ring_spsc *out; /* -> verdict stage */
+    _Atomic uint64_t scored, attacks, dropped;
+    _Atomic bool done; /* release: everything popped was pushed on */
+};
+
+/* What the verdict stage publishes for the API and the minute log (under stats_lock). */
+struct stage_snapshot {
+    struct redis_sink_stats redis;
+    struct verdict_table_stats table;
+    struct notify_stats notify;
+    uint64_t flows_in, alerts_in, reports_in, flows_out_rows, flows_out_errors;
+    bool redis_enabled;
+};
+
+struct options {
+    const char *config_path;
+    const char *env_file;
+    const char *verdicts_out;
+    const char *flows_out;
+    bool realtime;
+    double realtime_speed; /* --realtime=SPEED; 1 by default */
+    bool serve;
+    bool dump_config;
+    int workers; /* 0: automatic */
+    /* command-line overrides, applied over the file in order (kept for reloads) */
+    struct override {
+        const char *origin;
+        const char *key; /* NULL: redis URL */
+        const char **values;
+        size_t n;
+        bool list;
+    } * overrides;
+    size_t noverrides;
+    const char **ifaces;
+    size_t nifaces;
+    const char **files;
+    size_t nfiles;
+};
+
+struct daemon {
+    struct options *opt;
+    struct ddosd_config *cfg; /* current; main thread swaps on reload (old ones kept) */
+    struct ddosd_config **retired;
+    size_t nretired;
+    _Atomic uint64_t cfg_gen; /* bumped (release) after cfg changes; stages re-read cfg */
+    _Atomic(struct ddosd_config *) cfg_published;
+
+    bool live;
+    unsigned nshards, nworkers;
+    struct shard *shards;
+    struct worker *workers;
+    char **files;
+    size_t nfiles;
+    pthread_t reader_thread;
+    bool reader_started;
+    struct capture_counters reader_cap;
+    _Atomic uint32_t reader_input; /* index of the file being read */
+    _Atomic bool reader_damaged;   /* a capture was cut short */
+    _Atomic bool capture_finished; /* offline: every capture read */
+    double realtime_speed;
+
+    /* model: swapped on reload under model_lock; workers take a reference per batch */
+    pthread_mutex_t model_lock;
+    struct model *model;
+    double threshold; /* < 0: the model's own */
+    char model_version[VERDICT_MODEL_VERSION_MAX];
+    char model_detail[API_DETAIL_MAX];
+    _Atomic uint64_t model_gen;
+
+    /* verdict stage */
+    pthread_t stage_thread;
+    bool stage_started;
+    struct verdict_store *store;
+    pthread_mutex_t report_lock;
+    struct verdict reports[256];
+    unsigned nreports;
+    _Atomic uint64_t reports_dropped;
+    pthread_mutex_t stats_lock;
+    struct stage_snapshot snap;
+    _Atomic bool stage_done;
+
+    /* lifecycle */
+    _Atomic bool stop_capture;  /* main -> reader/shards: stop reading now */
+    _Atomic bool stop_pipeline; /* main -> stage: finish when the workers are done */
+    double start_wall;
+    struct api_server *api;
+};
+
+/* Wall-clock and monotonic time. */
+double dd_wall_now(void);
+uint64_t dd_realtime_us(void);
+
+/* shard.c */
+int shards_create(struct daemon *d, char *err, size_t err_len);
+int shards_start(struct daemon *d);
+void shards_join(struct daemon *d);
+void shards_destroy(struct daemon *d);
+void shards_break(struct daemon *d);
+
+/* worker.c */
+int workers_create(struct daemon *d);
+int workers_start(struct daemon *d);
+void workers_join(struct daemon *d);
+void workers_destroy(struct daemon *d);
+/* Takes a reference to the current model (NULL when none) and its threshold. */
+struct model *daemon_model_acquire(struct daemon *d, double *threshold);
+
+/* stage.c */
+int stage_start(struct daemon *d, char *err, size_t err_len);
+void stage_join(struct daemon *d);
+/* Called from API threads: queue a report for the verdict stage. */
+void stage_report(struct daemon *d, const struct verdict *v);
+
+/* counters.c */
+void counters_log(struct daemon *d, bool final);
+size_t counters_fill(struct daemon *d, struct api_counter *out, size_t max);
+void counters_health(struct daemon *d, struct api_health *out);
+
+#endif

@@ -1,0 +1,721 @@
+/* shard.c - the capture side of ddosd: the offline reader and the shard threads.
+ *
+ * Owns: the reader thread (offline), every shard thread, their flow tables and rate rules, and
+ * the rings from the reader to the shards. See app/daemon.h for the whole pipeline.
+ *
+ * DESIGN: a shard runs to completion: packets in, flow table and rate rules updated, flow ends
+ * and snapshots out as feature records, without a hand-off per packet.
+ *   - Live: each shard opens its own libpcap handle on every interface; with several shards the
+ *     handles join one AF_PACKET fanout group per interface, so the kernel spreads flows over
+ *     shards by a symmetric hash. The shard decodes what it reads.
+ *   - Offline: one reader thread reads the captures in order and decodes them, and sends each
+ *     packet to the shard its flow hashes to (the same canonical key the table uses, so both
+ *     directions meet). One shard is still fed by the reader: reading and decoding overlap with
+ *     the flow table (that split made ddos-flows 1.5x faster, docs/performance.md).
+ * Rate rules are per shard. With N shards each sees about 1/N of an address's traffic, so each
+ * shard's thresholds are the configured ones divided by N (ratios are not divided).
+ *
+ * Time: packet time drives the tables (a replay is deterministic). A live shard with a quiet
+ * link also advances them with the wall clock so flows still expire and alerts still end. */
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app/daemon.h"
+#include "common/log.h"
+#include "features/flow.h"
+
+enum {
+    EXPIRE_BUDGET = 4096,
+    RULES_TICK_US = 100000, /* rate rules are evaluated every 100 ms of packet time */
+    RULES_BUDGET = 8192,
+    ALERTS_MAX = 256,
+};
+
+#define RELAXED       memory_order_relaxed
+#define PUB(field, v) atomic_store_explicit(&(field), (v), RELAXED)
+#define ADD(field, v) atomic_fetch_add_explicit(&(field), (v), RELAXED)
+
+double dd_wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+uint64_t dd_realtime_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Spin, then yield, then sleep: for a consumer with nothing to do or a producer facing a full
+ * ring (offline back-pressure). */
+static void backoff(unsigned *spins)
+{
+    if (++*spins < 64)
+        return;
+    if (*spins < 128) {
+        sched_yield();
+        return;
+    }
+    struct timespec ts = {0, *spins < 1024 ? 50000 : 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static bool stopping(const struct daemon *d)
+{
+    return atomic_load_explicit(&d->stop_capture, memory_order_acquire);
+}
+
+/* ---- records out ------------------------------------------------------------------------ */
+
+/* Pushes the gathered records to the next worker. Offline it waits for room (nothing is lost);
+ * live it drops what does not fit and counts it. */
+static void shard_flush_batch(struct shard *s)
+{
+    if (s->nbatch == 0)
+        return;
+    struct daemon *d = s->d;
+    struct ring_spsc *ring = s->to_worker[s->next_worker];
+    s->next_worker = (s->next_worker + 1) % d->nworkers;
+    size_t done = 0;
+    unsigned spins = 0;
+    while (done < s->nbatch) {
+        done += ring_spsc_push_burst(ring, s->batch + done, s->nbatch - done);
+        if (done == s->nbatch)
+            break;
+        if (d->live) {
+            ADD(s->records_dropped, s->nbatch - done);
+            break;
+        }
+        backoff(&spins);
+    }
+    ADD(s->records_out, done);
+    s->nbatch = 0;
+}
+
+static void shard_emit(struct shard *s, const struct flow *f, uint8_t end)
+{
+    struct flow_record *r = &s->batch[s->nbatch];
+    struct flow_evidence *e = &r->ev;
+    memset(e, 0, sizeof(*e));
+    memcpy(e->src, flow_src_addr(f), 16);
+    memcpy(e->dst, flow_dst_addr(f), 16);
+    e->ip_version = f->key.ip_version;
+    e->proto = f->key.proto;
+    e->final = end != FLOW_RECORD_SNAPSHOT;
+    e->sport = flow_src_port(f);
+    e->dport = flow_dst_port(f);
+    uint64_t pkts = flow_packets(f);
+    e->packets = pkts;
+    /* IP lengths: payload and L4 headers as counted, plus the minimal IP header. */
+    int64_t hdr = f->dir[0].hdr_sum + f->dir[1].hdr_sum;
+    e->bytes = f->dir[0].bytes + f->dir[1].bytes + (uint64_t)(hdr > 0 ? hdr : 0) +
+               pkts * (f->key.ip_version == 6 ? 40u : 20u);
+    e->first_us = f->first_ts;
+    e->last_us = f->last_ts;
+    r->end = end;
+    r->shard = (uint8_t)s->id;
+    flow_features_compute(f, r->feat);
+    if (++s->nbatch == DD_RECORD_BATCH)
+        shard_flush_batch(s);
+}
+
+static void shard_on_end(void *user, const struct flow *f, enum flow_end why)
+{
+    shard_emit(user, f, (uint8_t)why);
+}
+
+static void shard_on_report(void *user, const struct flow *f)
+{
+    struct shard *s = user;
+    ADD(s->snapshots, 1);
+    shard_emit(s, f, FLOW_RECORD_SNAPSHOT);
+}
+
+/* ---- rate rules ----------------------------------------------------------------------- */
+
+static void shard_push_alerts(struct shard *s, const struct rate_alert *a, size_t n)
+{
+    size_t done = 0;
+    unsigned spins = 0;
+    while (done < n) {
+        done += ring_spsc_push_burst(s->alerts, a + done, n - done);
+        if (done == n)
+            break;
+        if (s->d->live) {
+            ADD(s->alerts_dropped, n - done);
+            break;
+        }
+        backoff(&spins);
+    }
+    ADD(s->alerts_out, done);
+}
+
+static void shard_rules_tick(struct shard *s, uint64_t now_us)
+{
+    struct rate_alert alerts[ALERTS_MAX];
+    size_t n;
+    do {
+        n = rate_rules_tick(s->rules, now_us, alerts, ALERTS_MAX, RULES_BUDGET);
+        shard_push_alerts(s, alerts, n);
+    } while (n == ALERTS_MAX);
+    struct rate_rules_stats st;
+    rate_rules_stats_get(s->rules, &st);
+    PUB(s->rate_ips, st.tracked_ips);
+    PUB(s->rate_evictions, st.evictions);
+    PUB(s->rate_alerting, st.alerting);
+}
+
+/* Builds this shard's rules from cfg: thresholds that measure a share of the traffic (rates,
+ * distinct sources) are divided by the number of shards. A shallow copy: everything but the
+ * threshold values and the host group array is borrowed from cfg. */
+static struct ddosd_config *shard_rules_config(const struct ddosd_config *cfg, unsigned nshards)
+{
+    struct ddosd_config *c = malloc(sizeof(*c));
+    if (!c)
+        return NULL;
+    *c = *cfg;
+    if (nshards <= 1)
+        return c;
+    size_t ng = cfg->rules.hostgroups.n;
+    c->rules.hostgroups.items = NULL;
+    if (ng) {
+        c->rules.hostgroups.items = malloc(ng * sizeof(*c->rules.hostgroups.items));
+        if (!c->rules.hostgroups.items) {
+            free(c);
+            return NULL;
+        }
+        memcpy(c->rules.hostgroups.items, cfg->rules.hostgroups.items,
+               ng * sizeof(*c->rules.hostgroups.items));
+    }
+    double k = 1.0 / nshards;
+    struct config_thresholds *all[2 + 2 * CONFIG_HOSTGROUPS_MAX];
+    size_t na = 0;
+    all[na++] = &c->rules.victim;
+    all[na++] = &c->rules.attacker;
+    for (size_t g = 0; g < ng; g++) {
+        all[na++] = &c->rules.hostgroups.items[g].victim;
+        all[na++] = &c->rules.hostgroups.items[g].attacker;
+    }
+    for (size_t i = 0; i < na; i++) {
+        all[i]->pps *= k;
+        all[i]->bps *= k;
+        all[i]->syn_per_s *= k;
+        all[i]->new_flows_per_s *= k;
+        all[i]->distinct_sources *= k;
+        all[i]->reflector_pps *= k;
+    }
+    return c;
+}
+
+static void shard_rules_config_free(struct ddosd_config *c, unsigned nshards)
+{
+    if (!c)
+        return;
+    if (nshards > 1)
+        free(c->rules.hostgroups.items);
+    free(c);
+}
+
+/* A reload published a new configuration: switch this shard's rules to it. The old copy is
+ * freed here, by the only thread that used it. */
+static void shard_follow_config(struct shard *s)
+{
+    struct daemon *d = s->d;
+    uint64_t gen = atomic_load_explicit(&d->cfg_gen, memory_order_acquire);
+    if (gen == s->rules_gen)
+        return;
+    struct ddosd_config *cfg = atomic_load_explicit(&d->cfg_published, memory_order_acquire);
+    struct ddosd_config *mine = shard_rules_config(cfg, d->nshards);
+    if (!mine) {
+        DD_ERROR("shard %u: out of memory applying the new rules; keeping the old ones", s->id);
+        s->rules_gen = gen;
+        return;
+    }
+    rate_rules_set_config(s->rules, mine);
+    shard_rules_config_free(s->rules_cfg, d->nshards);
+    s->rules_cfg = mine;
+    s->rules_gen = gen;
+}
+
+/* ---- the shard loop --------------------------------------------------------------------- */
+
+static void shard_publish(struct shard *s)
+{
+    const struct flow_table_stats *ts = flow_table_stats(s->table);
+    PUB(s->flows_created, ts->flows_created);
+    PUB(s->flows_emitted, ts->flows_emitted);
+    PUB(s->flows_suppressed, ts->flows_suppressed);
+    PUB(s->evictions, ts->evictions);
+    PUB(s->flows_active, ts->active);
+    for (int i = 0; i < FLOW_END_COUNT; i++)
+        PUB(s->flows_ended[i], ts->flows_ended[i]);
+    PUB(s->clock_us, flow_table_now(s->table));
+}
+
+/* Accounts n decoded packets: flow table (in prefetching groups), then rate rules. */
+static void shard_packets(struct shard *s, const struct pkt_info *pkts, const uint64_t *ts,
+                          size_t n, uint64_t *next_tick)
+{
+    uint8_t created[DD_BURST];
+    while (n > 0) {
+        size_t m = n < DD_BURST ? n : DD_BURST;
+        flow_table_add_burst(s->table, pkts, ts, m, created);
+        for (size_t i = 0; i < m; i++)
+            rate_rules_packet(s->rules, &pkts[i], ts[i], created[i]);
+        pkts += m;
+        ts += m;
+        n -= m;
+    }
+    uint64_t now = flow_table_now(s->table);
+    (void)flow_table_expire(s->table, now, EXPIRE_BUDGET);
+    if (now >= *next_tick) {
+        shard_rules_tick(s, now);
+        *next_tick = now + RULES_TICK_US;
+    }
+}
+
+/* Live: decode straight into the shard's local burst. */
+struct live_burst {
+    struct shard *s;
+    int linktype;
+    uint32_t n;
+    uint64_t packets, bytes;
+    uint64_t decode[DECODE_STATUS_COUNT];
+    struct pkt_info pkts[DD_BURST];
+    uint64_t ts[DD_BURST];
+};
+
+static void live_on_packet(void *user, const struct capture_packet *pkt)
+{
+    struct live_burst *b = user;
+    b->packets++;
+    b->bytes += pkt->wire_len;
+    enum decode_status st =
+        decode_packet(b->linktype, pkt->data, pkt->caplen, pkt->wire_len, &b->pkts[b->n]);
+    b->decode[st]++;
+    if (st == DECODE_OK)
+        b->ts[b->n++] = pkt->ts_us;
+}
+
+static void shard_kernel_stats(struct shard *s)
+{
+    uint64_t rx = 0, drop = 0, ifdrop = 0;
+    for (unsigned i = 0; i < s->nsources; i++) {
+        struct capture_kernel_stats ks;
+        if (capture_source_kernel_stats(s->sources[i], &ks) == 0) {
+            rx += ks.received;
+            drop += ks.dropped;
+            ifdrop += ks.if_dropped;
+        }
+    }
+    PUB(s->cap.kernel_received, rx);
+    PUB(s->cap.kernel_dropped, drop);
+    PUB(s->cap.if_dropped, ifdrop);
+}
+
+static void shard_run_live(struct shard *s)
+{
+    static _Thread_local struct live_burst b; /* 17 KB: off the stack, once per thread */
+    b.s = s;
+    uint64_t next_tick = 0;
+    double next_stats = 0;
+    while (!stopping(s->d) && !atomic_load_explicit(&s->failed, RELAXED)) {
+        shard_follow_config(s);
+        bool any = false;
+        for (unsigned i = 0; i < s->nsources; i++) {
+            b.n = 0;
+            b.linktype = capture_source_linktype(s->sources[i]);
+            int rc = capture_source_dispatch(s->sources[i], DD_BURST, live_on_packet, &b);
+            if (rc == CAPTURE_FAILED) {
+                DD_ERROR("shard %u: %s; capture on this shard stopped", s->id,
+                         capture_source_error(s->sources[i]));
+                atomic_store_explicit(&s->failed, true, RELAXED);
+                break;
+            }
+            if (b.n) {
+                any = true;
+                shard_packets(s, b.pkts, b.ts, b.n, &next_tick);
+            }
+        }
+        PUB(s->cap.packets, b.packets);
+        PUB(s->cap.bytes, b.bytes);
+        for (int k = 0; k < DECODE_STATUS_COUNT; k++)
+            PUB(s->cap.decode[k], b.decode[k]);
+        if (!any) {
+            /* A quiet link: let the wall clock expire flows and end alerts. */
+            uint64_t now = dd_realtime_us();
+            if (now > flow_table_now(s->table)) {
+                (void)flow_table_expire(s->table, now, EXPIRE_BUDGET);
+                if (now >= next_tick) {
+                    shard_rules_tick(s, now);
+                    next_tick = now + RULES_TICK_US;
+                }
+            }
+        }
+        shard_flush_batch(s);
+        shard_publish(s);
+        double w = dd_wall_now();
+        if (w >= next_stats) {
+            shard_kernel_stats(s);
+            next_stats = w + 1.0;
+        }
+    }
+    shard_kernel_stats(s);
+}
+
+static void shard_run_offline(struct shard *s)
+{
+    uint64_t next_tick = 0;
+    unsigned spins = 0;
+    for (;;) {
+        uint32_t idx;
+        if (ring_spsc_pop_burst(s->full, &idx, 1) == 0) {
+            shard_flush_batch(s); /* nothing more is coming soon: hand over what we have */
+            backoff(&spins);
+            continue;
+        }
+        spins = 0;
+        struct pkt_burst *b = &s->bursts[idx];
+        uint8_t kind = b->kind;
+        if (kind == BURST_PACKETS) {
+            shard_follow_config(s);
+            shard_packets(s, b->pkts, b->ts, b->n, &next_tick);
+            shard_publish(s);
+        }
+        size_t back = ring_spsc_push_burst(s->free, &idx, 1); /* room for every index */
+        (void)back;
+        if (kind == BURST_ALL_END)
+            break;
+    }
+}
+
+static void *shard_main(void *arg)
+{
+    struct shard *s = arg;
+    if (s->d->live)
+        shard_run_live(s);
+    else
+        shard_run_offline(s);
+    /* Stop or end of input: every open flow is scored, the last alerts go out. */
+    flow_table_flush(s->table);
+    shard_rules_tick(s, flow_table_now(s->table) + RULES_TICK_US);
+    shard_flush_batch(s);
+    shard_publish(s);
+    atomic_store_explicit(&s->done, true, memory_order_release);
+    return NULL;
+}
+
+/* ---- the offline reader ---------------------------------------------------------------- */
+
+struct reader_state {
+    struct daemon *d;
+    int linktype;
+    uint64_t dispatch_seed;
+    struct pkt_burst *cur[DD_MAX_SHARDS];
+    uint64_t packets, bytes;
+    uint64_t decode[DECODE_STATUS_COUNT];
+    /* --realtime: packet time first_pkt_us is wall time first_wall */
+    uint64_t first_pkt_us;
+    double first_wall;
+};
+
+static struct pkt_burst *reader_take(struct reader_state *r, unsigned shard)
+{
+    struct shard *s = &r->d->shards[shard];
+    uint32_t idx;
+    unsigned spins = 0;
+    while (ring_spsc_pop_burst(s->free, &idx, 1) == 0)
+        backoff(&spins);
+    struct pkt_burst *b = &s->bursts[idx];
+    b->kind = BURST_PACKETS;
+    b->n = 0;
+    return b;
+}
+
+static void reader_give(struct reader_state *r, unsigned shard)
+{
+    struct shard *s = &r->d->shards[shard];
+    struct pkt_burst *b = r->cur[shard];
+    uint32_t idx = (uint32_t)(b - s->bursts);
+    unsigned spins = 0;
+    while (ring_spsc_push_burst(s->full, &idx, 1) == 0)
+        backoff(&spins);
+    r->cur[shard] = NULL;
+}
+
+static void reader_flush_all(struct reader_state *r)
+{
+    for (unsigned i = 0; i < r->d->nshards; i++)
+        if (r->cur[i] && r->cur[i]->n)
+            reader_give(r, i);
+}
+
+/* --realtime: sleeps until this packet's time has come (relative to the first packet). */
+static void reader_pace(struct reader_state *r, uint64_t ts_us)
+{
+    if (r->first_wall == 0) {
+        r->first_wall = dd_wall_now();
+        r->first_pkt_us = ts_us;
+        return;
+    }
+    if (ts_us <= r->first_pkt_us)
+        return;
+    double due = r->first_wall + (double)(ts_us - r->first_pkt_us) / 1e6 / r->d->realtime_speed;
+    double now = dd_wall_now();
+    if (due - now > 0.0005) {
+        reader_flush_all(r); /* the shards see what came before the pause */
+        struct timespec t = {(time_t)(due - now),
+                             (long)(((due - now) - (time_t)(due - now)) * 1e9)};
+        nanosleep(&t, NULL);
+    }
+}
+
+static void reader_on_packet(void *user, const struct capture_packet *pkt)
+{
+    struct reader_state *r = user;
+    struct daemon *d = r->d;
+    r->packets++;
+    r->bytes += pkt->wire_len;
+    if (d->realtime_speed > 0)
+        reader_pace(r, pkt->ts_us);
+    struct pkt_info info;
+    enum decode_status st =
+        decode_packet(r->linktype, pkt->data, pkt->caplen, pkt->wire_len, &info);
+    r->decode[st]++;
+    if (st != DECODE_OK)
+        return;
+    unsigned shard = 0;
+    if (d->nshards > 1) {
+        struct flow_key key;
+        struct flow_pkt fp;
+        enum feat_mode mode =
+            d->cfg->flows.mode == CONFIG_FLOWS_CIC ? FEAT_MODE_CIC : FEAT_MODE_FIXED;
+        if (flow_key_from_packet(mode, &info, pkt->ts_us, &key, &fp))
+            shard = flow_key_hash(&key, r->dispatch_seed) % d->nshards;
+    }
+    if (!r->cur[shard])
+        r->cur[shard] = reader_take(r, shard);
+    struct pkt_burst *b = r->cur[shard];
+    b->pkts[b->n] = info;
+    b->wire_len[b->n] = pkt->wire_len;
+    b->ts[b->n++] = pkt->ts_us;
+    if (b->n == DD_BURST)
+        reader_give(r, shard);
+}
+
+static void reader_publish(struct reader_state *r)
+{
+    struct capture_counters *c = &r->d->reader_cap;
+    PUB(c->packets, r->packets);
+    PUB(c->bytes, r->bytes);
+    for (int k = 0; k < DECODE_STATUS_COUNT; k++)
+        PUB(c->decode[k], r->decode[k]);
+}
+
+static void *reader_main(void *arg)
+{
+    static struct reader_state r; /* one reader per process */
+    memset(&r, 0, sizeof(r));
+    r.d = arg;
+    struct daemon *d = r.d;
+    r.dispatch_seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);
+    struct capture_options copts = {.filter =
+                                        d->cfg->capture.filter[0] ? d->cfg->capture.filter : NULL};
+    char err[CAPTURE_ERRBUF_SIZE];
+    for (size_t i = 0; i < d->nfiles && !stopping(d); i++) {
+        atomic_store_explicit(&d->reader_input, (uint32_t)i, RELAXED);
+        struct capture_source *src = capture_source_open_file(d->files[i], &copts, err);
+        if (!src) {
+            DD_ERROR("%s", err);
+            atomic_store_explicit(&d->reader_damaged, true, RELAXED);
+            continue;
+        }
+        DD_INFO("reading %s (%zu/%zu)", d->files[i], i + 1, d->nfiles);
+        r.linktype = capture_source_linktype(src);
+        r.first_wall = 0; /* each capture is paced from its own first packet */
+        for (;;) {
+            if (stopping(d))
+                break;
+            int n = capture_source_dispatch(src, DD_BURST, reader_on_packet, &r);
+            reader_publish(&r);
+            if (n == CAPTURE_END || n == CAPTURE_BROKEN)
+                break;
+            if (n == CAPTURE_FAILED) {
+                DD_WARN("%s; keeping the %" PRIu64 " packets read so far",
+                        capture_source_error(src), r.packets);
+                atomic_store_explicit(&d->reader_damaged, true, RELAXED);
+                break;
+            }
+        }
+        capture_source_close(src);
+    }
+    reader_flush_all(&r);
+    reader_publish(&r);
+    for (unsigned i = 0; i < d->nshards; i++) {
+        r.cur[i] = reader_take(&r, i);
+        r.cur[i]->kind = BURST_ALL_END;
+        reader_give(&r, i);
+    }
+    atomic_store_explicit(&d->capture_finished, true, memory_order_release);
+    return NULL;
+}
+
+/* ---- set-up and tear-down --------------------------------------------------------------- */
+
+int shards_create(struct daemon *d, char *err, size_t err_len)
+{
+    const struct ddosd_config *cfg = d->cfg;
+    d->shards = calloc(d->nshards, sizeof(*d->shards));
+    if (!d->shards)
+        goto nomem;
+    struct flow_table_config tc;
+    enum feat_mode mode = cfg->flows.mode == CONFIG_FLOWS_CIC ? FEAT_MODE_CIC : FEAT_MODE_FIXED;
+    flow_table_config_defaults(&tc, mode);
+    tc.capacity = (uint32_t)(cfg->flows.max_flows / d->nshards);
+    if (tc.capacity < 1024)
+        tc.capacity = 1024;
+    tc.idle_timeout_us = (uint64_t)(cfg->flows.idle_timeout * 1e6);
+    tc.active_timeout_us = (uint64_t)(cfg->flows.active_timeout * 1e6);
+    tc.report_first_packets = (uint32_t)cfg->scoring.first_packets;
+    tc.report_interval_us = (uint64_t)(cfg->scoring.interval * 1e6);
+    char why[256];
+    if (flow_table_config_check(&tc, why, sizeof(why)) != 0) {
+        snprintf(err, err_len, "flows: %s", why);
+        return -EINVAL;
+    }
+    /* Rate rules track up to a quarter of the flow capacity in addresses per shard. */
+    uint32_t rule_ips = tc.capacity / 4 < 4096 ? 4096 : tc.capacity / 4;
+    struct capture_options copts = {
+        .filter = cfg->capture.filter[0] ? cfg->capture.filter : NULL,
+        .snaplen = cfg->capture.snaplen,
+        .promiscuous = cfg->capture.promiscuous,
+        .immediate = true,
+        .buffer_mb = cfg->capture.buffer_mb,
+        .timeout_ms = 20,
+    };
+    for (unsigned i = 0; i < d->nshards; i++) {
+        struct shard *s = &d->shards[i];
+        s->d = d;
+        s->id = i;
+        s->table = flow_table_create(&tc, shard_on_end, s);
+        if (!s->table) {
+            snprintf(err, err_len, "shard %u: cannot create the flow table (%" PRIu32 " flows)", i,
+                     tc.capacity);
+            return -ENOMEM;
+        }
+        flow_table_set_report(s->table, shard_on_report, s);
+        s->rules_cfg = shard_rules_config(cfg, d->nshards);
+        if (!s->rules_cfg)
+            goto nomem;
+        s->rules_gen = atomic_load(&d->cfg_gen);
+        s->rules = rate_rules_create(s->rules_cfg, rule_ips);
+        if (!s->rules) {
+            snprintf(err, err_len, "shard %u: cannot create the rate rules", i);
+            return -ENOMEM;
+        }
+        s->to_worker = calloc(d->nworkers, sizeof(*s->to_worker));
+        if (!s->to_worker)
+            goto nomem;
+        for (unsigned w = 0; w < d->nworkers; w++)
+            if (!(s->to_worker[w] = ring_spsc_create(DD_RECORD_RING / d->nshards + 512,
+                                                     sizeof(struct flow_record))))
+                goto nomem;
+        if (!(s->alerts = ring_spsc_create(DD_ALERT_RING, sizeof(struct rate_alert))))
+            goto nomem;
+        if (d->live) {
+            for (size_t k = 0; k < d->cfg->capture.interfaces.n; k++) {
+                const char *ifname = d->cfg->capture.interfaces.items[k];
+                /* Fanout group ids are per interface and per process. */
+                copts.fanout_group = d->nshards > 1 ? (int)((getpid() + k * 131) & 0xffff) + 1 : 0;
+                char cerr[CAPTURE_ERRBUF_SIZE];
+                s->sources[s->nsources] = capture_source_open_live(ifname, &copts, cerr);
+                if (!s->sources[s->nsources]) {
+                    snprintf(err, err_len, "%s", cerr);
+                    return -EIO;
+                }
+                s->nsources++;
+            }
+        } else {
+            s->bursts = calloc(DD_NBURSTS, sizeof(*s->bursts));
+            s->full = ring_spsc_create(DD_NBURSTS, sizeof(uint32_t));
+            s->free = ring_spsc_create(DD_NBURSTS, sizeof(uint32_t));
+            if (!s->bursts || !s->full || !s->free)
+                goto nomem;
+            for (uint32_t k = 0; k < DD_NBURSTS; k++)
+                if (ring_spsc_push_burst(s->free, &k, 1) != 1)
+                    goto nomem;
+        }
+    }
+    DD_INFO("%u capture shard(s): %" PRIu32 " flows each (%zu MiB address space), %s", d->nshards,
+            tc.capacity, flow_table_memory(d->shards[0].table) >> 20, d->live ? "live" : "offline");
+    return 0;
+nomem:
+    snprintf(err, err_len, "out of memory setting up %u capture shards", d->nshards);
+    return -ENOMEM;
+}
+
+int shards_start(struct daemon *d)
+{
+    for (unsigned i = 0; i < d->nshards; i++) {
+        if (pthread_create(&d->shards[i].thread, NULL, shard_main, &d->shards[i]) != 0)
+            return -EAGAIN;
+        d->shards[i].started = true;
+    }
+    if (!d->live) {
+        if (pthread_create(&d->reader_thread, NULL, reader_main, d) != 0)
+            return -EAGAIN;
+        d->reader_started = true;
+    }
+    return 0;
+}
+
+void shards_break(struct daemon *d)
+{
+    atomic_store_explicit(&d->stop_capture, true, memory_order_release);
+    for (unsigned i = 0; d->live && i < d->nshards; i++)
+        for (unsigned k = 0; k < d->shards[i].nsources; k++)
+            capture_source_break(d->shards[i].sources[k]);
+}
+
+void shards_join(struct daemon *d)
+{
+    if (d->reader_started)
+        pthread_join(d->reader_thread, NULL);
+    d->reader_started = false;
+    for (unsigned i = 0; i < d->nshards; i++)
+        if (d->shards[i].started) {
+            pthread_join(d->shards[i].thread, NULL);
+            d->shards[i].started = false;
+        }
+}
+
+void shards_destroy(struct daemon *d)
+{
+    if (!d->shards)
+        return;
+    for (unsigned i = 0; i < d->nshards; i++) {
+        struct shard *s = &d->shards[i];
+        flow_table_destroy(s->table);
+        rate_rules_destroy(s->rules);
+        shard_rules_config_free(s->rules_cfg, d->nshards);
+        for (unsigned w = 0; s->to_worker && w < d->nworkers; w++)
+            ring_spsc_destroy(s->to_worker[w]);
+        free(s->to_worker);
+        ring_spsc_destroy(s->alerts);
+        for (unsigned k = 0; k < s->nsources; k++)
+            capture_source_close(s->sources[k]);
+        free(s->bursts);
+        ring_spsc_destroy(s->full);
+        ring_spsc_destroy(s->free);
+    }
+    free(d->shards);
+    d->shards = NULL;
+}

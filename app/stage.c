@@ -1,0 +1,590 @@
+/* stage.c - the verdict stage: one thread that turns scored flows, rate alerts and reports into
+ * per-IP verdicts and sends them where operators and the gateway read them.
+ *
+ * Owns: the verdict table, the Redis sink, the notify hook, the --flows-out and --verdicts-out
+ * files, and the peak-level memory behind --verdicts-out. Writes the verdict store (the API
+ * reads it).
+ *
+ * DESIGN: the loop drains every worker's ring and every shard's alert ring, then the report
+ * queue, advances the verdict table's clock (ticks coalesce publications), flushes the Redis
+ * sink (which owns all network I/O and never blocks for long) and polls the notify hook. The
+ * stage clock is packet time while captures play; after an offline replay it keeps moving with
+ * the wall clock from the last packet's time, so verdicts then age and expire as they would live.
+ *
+ * Counters for the others are copied under stats_lock a few times a second. */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app/daemon.h"
+#include "common/log.h"
+#include "features/flow_csv.h"
+
+enum {
+    STAGE_BATCH = 64,
+    TICK_EVERY_MS = 10,
+    STATS_EVERY_MS = 100,
+    EXPIRE_EVERY_MS = 1000,
+    EVENT_JSON_MAX = 8192,
+};
+
+/* --verdicts-out keeps, per IP, the highest level it ever reached and when it first reached each
+ * level (packet time): the evaluation asks how soon a victim was flagged, not only how it ended. */
+struct peak_entry {
+    uint8_t ip[16];
+    uint8_t version; /* 0: free */
+    uint8_t peak;
+    uint64_t first_at[4]; /* first time at level i (0: never); [0] unused */
+};
+
+struct stage {
+    struct daemon *d;
+    struct verdict_table *table;
+    struct redis_sink *redis;
+    struct notify *notify;
+    FILE *flows_out;
+    struct peak_entry *peaks;
+    uint32_t peaks_mask;
+    uint64_t peaks_full;
+    uint64_t flows_in, alerts_in, reports_in, flows_out_rows, flows_out_errors;
+    uint64_t cfg_gen, model_gen;
+    uint64_t ttl_us;
+    uint64_t end_clock_us; /* offline: the stage clock when the last record arrived */
+    double end_wall;
+    enum feat_mode mode;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- peaks for --verdicts-out ---------------------------------------------------------- */
+
+static struct peak_entry *peak_find(struct stage *st, const struct verdict *v)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ v->ip[i]) * 1099511628211ull;
+    for (uint32_t probe = 0; probe <= st->peaks_mask; probe++) {
+        struct peak_entry *p = &st->peaks[(h + probe) & st->peaks_mask];
+        if (p->version == 0) {
+            memcpy(p->ip, v->ip, 16);
+            p->version = v->ip_version;
+            return p;
+        }
+        if (p->version == v->ip_version && memcmp(p->ip, v->ip, 16) == 0)
+            return p;
+        if (probe > 64)
+            break;
+    }
+    return NULL;
+}
+
+static void peak_note(struct stage *st, const struct verdict *v)
+{
+    if (!st->peaks || v->level == THREAT_LOW)
+        return;
+    struct peak_entry *p = peak_find(st, v);
+    if (!p) {
+        st->peaks_full++;
+        return;
+    }
+    if (v->level > p->peak)
+        p->peak = v->level;
+    uint64_t at = v->last_seen_us ? v->last_seen_us : verdict_table_now(st->table);
+    for (int l = 1; l <= v->level && l < 4; l++)
+        if (p->first_at[l] == 0)
+            p->first_at[l] = at;
+}
+
+/* ---- verdict table output --------------------------------------------------------------- */
+
+static void on_verdict(void *user, const struct verdict *v)
+{
+    struct stage *st = user;
+    if (st->redis)
+        (void)redis_sink_put(st->redis, v);
+    uint64_t ttl_ms = st->ttl_us / 1000u;
+    int rc = verdict_store_put(st->d->store, v, verdict_store_now_ms() + ttl_ms);
+    (void)rc; /* a full store counts its own drops */
+    peak_note(st, v);
+}
+
+static void on_event(void *user, enum verdict_event_kind kind, const struct verdict *v,
+                     const struct redis_sink_peer *peers, size_t npeers)
+{
+    struct stage *st = user;
+    char ip[VERDICT_IP_TEXT_MAX];
+    DD_INFO("attack %s: %s %s, %s, level %s, peak %.0f pps %.0f bps",
+            kind == VERDICT_EVENT_ATTACK_START ? "start" : "end", verdict_role_name(v->role),
+            verdict_ip_format(v, ip), v->attack_type[0] ? v->attack_type : "unknown type",
+            threat_level_name(v->level), v->pps, v->bps);
+    if (st->redis)
+        (void)redis_sink_event(st->redis,
+                               kind == VERDICT_EVENT_ATTACK_START ? REDIS_SINK_EVENT_ATTACK_START
+                                                                  : REDIS_SINK_EVENT_ATTACK_END,
+                               v, peers, npeers);
+    if (st->notify) {
+        struct verdict pv[REDIS_SINK_PEERS_MAX];
+        size_t n = npeers < REDIS_SINK_PEERS_MAX ? npeers : REDIS_SINK_PEERS_MAX;
+        for (size_t i = 0; i < n; i++) {
+            memset(&pv[i], 0, sizeof(pv[i]));
+            memcpy(pv[i].ip, peers[i].ip, 16);
+            pv[i].ip_version = peers[i].ip_version;
+            pv[i].role =
+                v->role == VERDICT_ROLE_VICTIM ? VERDICT_ROLE_ATTACKER : VERDICT_ROLE_VICTIM;
+            pv[i].flows_attack = peers[i].flows;
+        }
+        static char buf[EVENT_JSON_MAX];
+        if (notify_event_json(buf, sizeof(buf),
+                              kind == VERDICT_EVENT_ATTACK_START ? "attack_start" : "attack_end", v,
+                              pv, n) > 0)
+            (void)notify_post(st->notify, buf);
+    }
+}
+
+static void on_expired(void *user, const struct verdict *v)
+{
+    struct stage *st = user;
+    (void)verdict_store_remove(st->d->store, v->ip, v->ip_version);
+}
+
+static void resync_one(void *user, const struct verdict *v)
+{
+    struct stage *st = user;
+    (void)redis_sink_put(st->redis, v);
+}
+
+/* ---- --flows-out ------------------------------------------------------------------------- */
+
+static void flows_out_header(struct stage *st)
+{
+    fputs("timestamp,src_ip,src_port,dst_ip,dst_port,protocol,record,p_attack,is_attack,"
+          "attack_type",
+          st->flows_out);
+    for (int i = 0; i < FEAT_COUNT; i++)
+        fprintf(st->flows_out, ",%s", feat_name((enum feat_id)i));
+    fputc('\n', st->flows_out);
+}
+
+static void flows_out_row(struct stage *st, const struct flow_record *r)
+{
+    char buf[FEAT_COUNT * 40 + 512];
+    char *p = buf;
+    const struct flow_evidence *e = &r->ev;
+    p = flow_csv_format_timestamp(p, e->first_us);
+    *p++ = ',';
+    p = flow_csv_format_addr(p, e->src, e->ip_version);
+    p += sprintf(p, ",%u,", e->sport);
+    p = flow_csv_format_addr(p, e->dst, e->ip_version);
+    p += sprintf(p, ",%u,%u,%s,%.6f,%d,%s", e->dport, e->proto,
+                 r->end == FLOW_RECORD_SNAPSHOT ? "snapshot" : flow_end_name(r->end),
+                 (double)e->p_attack, e->is_attack, e->attack_type);
+    for (int i = 0; i < FEAT_COUNT; i++) {
+        *p++ = ',';
+        p = flow_csv_format_number(p, r->feat[i]);
+    }
+    *p++ = '\n';
+    if (fwrite(buf, 1, (size_t)(p - buf), st->flows_out) != (size_t)(p - buf))
+        st->flows_out_errors++;
+    else
+        st->flows_out_rows++;
+}
+
+/* ---- --verdicts-out ---------------------------------------------------------------------- */
+
+static void iso8601(char *buf, size_t len, uint64_t us)
+{
+    if (us == 0) {
+        snprintf(buf, len, "%s", "");
+        return;
+    }
+    time_t t = (time_t)(us / 1000000u);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, len - n, ".%06uZ", (unsigned)(us % 1000000u));
+}
+
+struct dump_ctx {
+    struct stage *st;
+    FILE *out;
+    uint64_t lines, errors;
+};
+
+static void dump_one(void *user, const struct verdict *v)
+{
+    struct dump_ctx *c = user;
+    char ip[VERDICT_IP_TEXT_MAX], reasons[VERDICT_REASONS_TEXT_MAX], first[40], last[40];
+    verdict_ip_format(v, ip);
+    verdict_reasons_format(v->reasons, reasons, sizeof(reasons));
+    iso8601(first, sizeof(first), v->first_seen_us);
+    iso8601(last, sizeof(last), v->last_seen_us);
+    json_t *reason_list = json_array();
+    char *save = NULL;
+    for (char *tok = strtok_r(reasons, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        json_array_append_new(reason_list, json_string(tok));
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:f, s:s, s:o, s:I, s:I, s:f, s:f, s:s, s:s, s:I, s:I, "
+        "s:s, s:s}",
+        "ip", ip, "role", verdict_role_name(v->role), "threat_level", threat_level_name(v->level),
+        "score", v->score, "attack_type", v->attack_type, "reasons", reason_list, "flows_total",
+        (json_int_t)v->flows_total, "flows_attack", (json_int_t)v->flows_attack, "pps", v->pps,
+        "bps", v->bps, "first_seen", first, "last_seen", last, "first_seen_us",
+        (json_int_t)v->first_seen_us, "last_seen_us", (json_int_t)v->last_seen_us, "sensor",
+        v->sensor, "model_version", v->model_version);
+    if (!o) {
+        c->errors++;
+        return;
+    }
+    struct peak_entry *p = c->st->peaks ? peak_find(c->st, v) : NULL;
+    int peak = p && p->peak > v->level ? p->peak : v->level;
+    json_object_set_new(o, "peak_level", json_string(threat_level_name(peak)));
+    static const char *const at_names[4] = {NULL, "first_medium_us", "first_high_us",
+                                            "first_critical_us"};
+    for (int l = 1; l < 4; l++)
+        if (p && p->first_at[l])
+            json_object_set_new(o, at_names[l], json_integer((json_int_t)p->first_at[l]));
+    char *line = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!line || fprintf(c->out, "%s\n", line) < 0)
+        c->errors++;
+    else
+        c->lines++;
+    free(line);
+}
+
+static void write_verdicts_out(struct stage *st)
+{
+    const char *path = st->d->opt->verdicts_out;
+    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    if (!f) {
+        DD_ERROR("cannot write verdicts to %s: %s", path, strerror(errno));
+        return;
+    }
+    struct dump_ctx c = {.st = st, .out = f};
+    verdict_table_foreach(st->table, dump_one, &c);
+    if (f != stdout ? fclose(f) != 0 : fflush(f) != 0)
+        c.errors++;
+    if (c.errors)
+        DD_ERROR("verdicts: %" PRIu64 " of %" PRIu64 " lines could not be written to %s", c.errors,
+                 c.lines + c.errors, path);
+    else
+        DD_INFO("verdicts: %" PRIu64 " written to %s", c.lines, path);
+}
+
+/* ---- the loop ---------------------------------------------------------------------------- */
+
+static bool inputs_done(struct daemon *d)
+{
+    for (unsigned i = 0; i < d->nworkers; i++)
+        if (!atomic_load_explicit(&d->workers[i].done, memory_order_acquire))
+            return false;
+    for (unsigned i = 0; i < d->nshards; i++)
+        if (!atomic_load_explicit(&d->shards[i].done, memory_order_acquire))
+            return false;
+    return true;
+}
+
+static uint64_t stage_clock(struct stage *st, bool finished)
+{
+    struct daemon *d = st->d;
+    uint64_t t = 0;
+    for (unsigned i = 0; i < d->nshards; i++) {
+        uint64_t c = atomic_load_explicit(&d->shards[i].clock_us, memory_order_relaxed);
+        if (c > t)
+            t = c;
+    }
+    uint64_t vt = verdict_table_now(st->table);
+    if (vt > t)
+        t = vt;
+    if (d->live) {
+        uint64_t w = dd_realtime_us();
+        return w > t ? w : t;
+    }
+    if (!finished)
+        return t;
+    if (st->end_wall == 0) {
+        st->end_wall = dd_wall_now();
+        st->end_clock_us = t;
+    }
+    return st->end_clock_us + (uint64_t)((dd_wall_now() - st->end_wall) * 1e6);
+}
+
+static void stage_follow(struct stage *st)
+{
+    struct daemon *d = st->d;
+    uint64_t gen = atomic_load_explicit(&d->cfg_gen, memory_order_acquire);
+    if (gen != st->cfg_gen) {
+        struct ddosd_config *cfg = atomic_load_explicit(&d->cfg_published, memory_order_acquire);
+        verdict_table_set_whitelist(st->table, &cfg->rules.whitelist);
+        st->cfg_gen = gen;
+    }
+    uint64_t mg = atomic_load_explicit(&d->model_gen, memory_order_acquire);
+    if (mg != st->model_gen) {
+        char version[VERDICT_MODEL_VERSION_MAX];
+        pthread_mutex_lock(&d->model_lock);
+        memcpy(version, d->model_version, sizeof(version));
+        pthread_mutex_unlock(&d->model_lock);
+        verdict_table_set_model_version(st->table, version);
+        st->model_gen = mg;
+    }
+}
+
+static void stage_publish_stats(struct stage *st)
+{
+    struct daemon *d = st->d;
+    struct stage_snapshot s;
+    memset(&s, 0, sizeof(s));
+    if (st->redis)
+        redis_sink_stats_get(st->redis, &s.redis);
+    s.redis_enabled = st->redis != NULL;
+    verdict_table_stats_get(st->table, &s.table);
+    if (st->notify)
+        notify_stats_get(st->notify, &s.notify);
+    s.flows_in = st->flows_in;
+    s.alerts_in = st->alerts_in;
+    s.reports_in = st->reports_in;
+    s.flows_out_rows = st->flows_out_rows;
+    s.flows_out_errors = st->flows_out_errors;
+    pthread_mutex_lock(&d->stats_lock);
+    d->snap = s;
+    pthread_mutex_unlock(&d->stats_lock);
+}
+
+static bool stage_drain(struct stage *st, struct flow_record *recs, struct rate_alert *alerts)
+{
+    struct daemon *d = st->d;
+    bool got = false;
+    for (unsigned w = 0; w < d->nworkers; w++) {
+        size_t n = ring_spsc_pop_burst(d->workers[w].out, recs, STAGE_BATCH);
+        for (size_t i = 0; i < n; i++) {
+            verdict_table_flow(st->table, &recs[i].ev);
+            if (st->flows_out)
+                flows_out_row(st, &recs[i]);
+        }
+        st->flows_in += n;
+        got |= n > 0;
+    }
+    for (unsigned s = 0; s < d->nshards; s++) {
+        size_t n = ring_spsc_pop_burst(d->shards[s].alerts, alerts, STAGE_BATCH);
+        for (size_t i = 0; i < n; i++)
+            verdict_table_alert(st->table, &alerts[i]);
+        st->alerts_in += n;
+        got |= n > 0;
+    }
+    return got;
+}
+
+static void stage_reports(struct stage *st, uint64_t now_us)
+{
+    struct daemon *d = st->d;
+    struct verdict local[256];
+    pthread_mutex_lock(&d->report_lock);
+    unsigned n = d->nreports;
+    memcpy(local, d->reports, n * sizeof(local[0]));
+    d->nreports = 0;
+    pthread_mutex_unlock(&d->report_lock);
+    for (unsigned i = 0; i < n; i++)
+        verdict_table_report(st->table, &local[i], now_us, st->ttl_us);
+    st->reports_in += n;
+}
+
+void stage_report(struct daemon *d, const struct verdict *v)
+{
+    pthread_mutex_lock(&d->report_lock);
+    if (d->nreports < DD_ARRAY_LEN(d->reports))
+        d->reports[d->nreports++] = *v;
+    else
+        atomic_fetch_add_explicit(&d->reports_dropped, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&d->report_lock);
+}
+
+static void stage_run(struct stage *st)
+{
+    struct daemon *d = st->d;
+    static struct flow_record recs[STAGE_BATCH];
+    struct rate_alert alerts[STAGE_BATCH];
+    uint64_t last_tick = 0, last_stats = 0, last_expire = 0;
+    unsigned idle = 0;
+    for (;;) {
+        /* "inputs done" is read before the rings are drained: an empty drain after it means
+         * nothing is left in flight. */
+        bool finished = inputs_done(d);
+        bool got = stage_drain(st, recs, alerts);
+        uint64_t ms = now_ms();
+        uint64_t clock = stage_clock(st, finished && !got);
+        stage_reports(st, clock);
+        if (ms - last_tick >= TICK_EVERY_MS || (!got && finished)) {
+            stage_follow(st);
+            verdict_table_tick(st->table, clock, 4096);
+            last_tick = ms;
+        }
+        if (st->redis) {
+            (void)redis_sink_flush(st->redis, redis_sink_now_ms());
+            if (redis_sink_resync_take(st->redis)) {
+                DD_WARN("redis: the server restarted or failed over; rewriting every verdict");
+                verdict_table_foreach(st->table, resync_one, st);
+            }
+        }
+        if (st->notify)
+            notify_poll(st->notify);
+        if (ms - last_expire >= EXPIRE_EVERY_MS) {
+            (void)verdict_store_expire(d->store, verdict_store_now_ms(), 0);
+            last_expire = ms;
+        }
+        if (ms - last_stats >= STATS_EVERY_MS) {
+            stage_publish_stats(st);
+            last_stats = ms;
+        }
+        if (got) {
+            idle = 0;
+            continue;
+        }
+        if (finished) {
+            bool serve = d->opt->serve && !d->live;
+            if (!serve || atomic_load_explicit(&d->stop_pipeline, memory_order_acquire))
+                break;
+        }
+        if (++idle > 16) {
+            struct timespec ts = {0, 2000000}; /* 2 ms: well inside the 10 ms tick */
+            nanosleep(&ts, NULL);
+        } else {
+            sched_yield();
+        }
+    }
+}
+
+static void *stage_main(void *arg)
+{
+    struct stage *st = arg;
+    struct daemon *d = st->d;
+    stage_run(st);
+    /* Shutdown: publish what changed last, write the files, give Redis a last chance. */
+    verdict_table_tick(st->table, stage_clock(st, true), 0);
+    if (d->opt->verdicts_out)
+        write_verdicts_out(st);
+    if (st->flows_out && st->flows_out != stdout) {
+        if (fclose(st->flows_out) != 0)
+            st->flows_out_errors++;
+        st->flows_out = NULL;
+    }
+    stage_publish_stats(st);
+    if (st->redis) {
+        redis_sink_destroy(st->redis, 2000);
+        st->redis = NULL;
+    }
+    if (st->notify) {
+        notify_destroy(st->notify, 1000);
+        st->notify = NULL;
+    }
+    verdict_table_destroy(st->table);
+    free(st->peaks);
+    if (st->peaks_full)
+        DD_WARN("verdicts-out: %" PRIu64 " IPs had no room for their peak level", st->peaks_full);
+    atomic_store_explicit(&d->stage_done, true, memory_order_release);
+    free(st);
+    return NULL;
+}
+
+int stage_start(struct daemon *d, char *err, size_t err_len)
+{
+    const struct ddosd_config *cfg = d->cfg;
+    struct stage *st = calloc(1, sizeof(*st));
+    if (!st)
+        goto nomem;
+    st->d = d;
+    st->ttl_us = (uint64_t)cfg->cache.ttl * 1000000u;
+    st->mode = cfg->flows.mode == CONFIG_FLOWS_CIC ? FEAT_MODE_CIC : FEAT_MODE_FIXED;
+    struct verdict_table_config vc = {
+        .max_ips = 262144,
+        .ttl_us = st->ttl_us,
+        .sensor_id = cfg->sensor.id,
+        .whitelist = &cfg->rules.whitelist,
+    };
+    struct verdict_table_sink sink = {
+        .user = st, .verdict = on_verdict, .event = on_event, .expired = on_expired};
+    st->table = verdict_table_create(&vc, &sink);
+    if (!st->table) {
+        snprintf(err, err_len, "cannot create the verdict table");
+        free(st);
+        return -ENOMEM;
+    }
+    verdict_table_set_model_version(st->table, d->model_version);
+    st->model_gen = atomic_load(&d->model_gen);
+    st->cfg_gen = atomic_load(&d->cfg_gen);
+    if (cfg->redis.enabled && cfg->cache.enabled) {
+        struct redis_sink_config rc = {
+            .host = cfg->redis.host,
+            .port = (uint16_t)cfg->redis.port,
+            .db = (uint32_t)cfg->redis.db,
+            .password = cfg->redis.password[0] ? cfg->redis.password : NULL,
+            .sensor_id = cfg->sensor.id,
+            .ttl_s = (uint32_t)cfg->cache.ttl,
+        };
+        st->redis = redis_sink_create(&rc);
+        if (!st->redis) {
+            snprintf(err, err_len, "redis: bad settings (see the log line above)");
+            goto fail;
+        }
+    }
+    if (cfg->notify.script[0]) {
+        st->notify =
+            notify_create(cfg->notify.script, (unsigned)(cfg->notify.timeout * 1000), 0, 0);
+        if (!st->notify) {
+            snprintf(err, err_len, "notify: cannot set up %s", cfg->notify.script);
+            goto fail;
+        }
+    }
+    if (d->opt->flows_out) {
+        const char *p = d->opt->flows_out;
+        st->flows_out = strcmp(p, "-") == 0 ? stdout : fopen(p, "w");
+        if (!st->flows_out) {
+            snprintf(err, err_len, "cannot write scored flows to %s: %s", p, strerror(errno));
+            goto fail;
+        }
+        setvbuf(st->flows_out, NULL, _IOFBF, 1 << 20);
+        flows_out_header(st);
+    }
+    if (d->opt->verdicts_out) {
+        uint32_t cap = 1u << 20;
+        st->peaks = calloc(cap, sizeof(*st->peaks));
+        if (!st->peaks)
+            goto nomem;
+        st->peaks_mask = cap - 1;
+    }
+    stage_publish_stats(st);
+    if (pthread_create(&d->stage_thread, NULL, stage_main, st) != 0) {
+        snprintf(err, err_len, "cannot start the verdict stage thread");
+        goto fail;
+    }
+    d->stage_started = true;
+    return 0;
+nomem:
+    snprintf(err, err_len, "out of memory setting up the verdict stage");
+fail:
+    if (st) {
+        verdict_table_destroy(st->table);
+        redis_sink_destroy(st->redis, 0);
+        notify_destroy(st->notify, 0);
+        if (st->flows_out && st->flows_out != stdout)
+            fclose(st->flows_out);
+        free(st->peaks);
+        free(st);
+    }
+    return -ENOMEM;
+}
+
+void stage_join(struct daemon *d)
+{
+    if (d->stage_started)
+        pthread_join(d->stage_thread, NULL);
+    d->stage_started = false;
+}

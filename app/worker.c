@@ -1,0 +1,168 @@
+/* worker.c - inference workers: score the shards' flow records with the model.
+ *
+ * Owns: the worker threads and their output rings (to the verdict stage).
+ *
+ * DESIGN: a worker pops a batch of records from each shard's ring in turn, copies their feature
+ * vectors into one contiguous block and scores it with model_score_batch (each tree stays in
+ * cache for the whole batch). It takes one model reference per batch, so a reload (SIGHUP) swaps
+ * the model between batches and the old model is freed by whichever thread drops its last
+ * reference. Without a model (rate rules only) records pass through unscored, so flow counts
+ * still reach the verdicts. */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app/daemon.h"
+#include "common/log.h"
+
+enum { WORKER_BATCH = 64 };
+
+#define RELAXED memory_order_relaxed
+
+struct model *daemon_model_acquire(struct daemon *d, double *threshold)
+{
+    pthread_mutex_lock(&d->model_lock);
+    struct model *m = d->model ? model_ref(d->model) : NULL;
+    *threshold = d->threshold;
+    pthread_mutex_unlock(&d->model_lock);
+    return m;
+}
+
+static void worker_idle(unsigned *spins)
+{
+    if (++*spins < 64)
+        return;
+    if (*spins < 128) {
+        sched_yield();
+        return;
+    }
+    struct timespec ts = {0, *spins < 1024 ? 50000 : 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static void worker_score(struct worker *w, struct flow_record *recs, size_t n)
+{
+    /* Per-thread scratch: 64 x 79 doubles and scores, allocated once by the thread. */
+    static _Thread_local double feats[WORKER_BATCH * FEAT_COUNT];
+    static _Thread_local struct model_score scores[WORKER_BATCH];
+    double threshold;
+    struct model *m = daemon_model_acquire(w->d, &threshold);
+    if (m) {
+        for (size_t i = 0; i < n; i++)
+            memcpy(&feats[i * FEAT_COUNT], recs[i].feat, sizeof(recs[i].feat));
+        model_score_batch(m, feats, n, scores);
+        uint64_t attacks = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct flow_evidence *e = &recs[i].ev;
+            e->p_attack = (float)scores[i].p_attack;
+            e->is_attack = threshold >= 0 ? scores[i].p_attack >= threshold : scores[i].is_attack;
+            if (e->is_attack) {
+                attacks++;
+                snprintf(e->attack_type, sizeof(e->attack_type), "%s",
+                         scores[i].family >= 0 ? scores[i].label : "unknown");
+            }
+        }
+        model_unref(m);
+        atomic_fetch_add_explicit(&w->attacks, attacks, RELAXED);
+    }
+    atomic_fetch_add_explicit(&w->scored, n, RELAXED);
+}
+
+static void worker_push(struct worker *w, const struct flow_record *recs, size_t n)
+{
+    size_t done = 0;
+    unsigned spins = 0;
+    while (done < n) {
+        done += ring_spsc_push_burst(w->out, recs + done, n - done);
+        if (done == n)
+            break;
+        if (w->d->live) {
+            atomic_fetch_add_explicit(&w->dropped, n - done, RELAXED);
+            return;
+        }
+        worker_idle(&spins);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct daemon *d = w->d;
+    struct flow_record *recs = malloc(WORKER_BATCH * sizeof(*recs));
+    if (!recs) {
+        DD_ERROR("inference worker %u: out of memory; scoring stops", w->id);
+        atomic_store_explicit(&w->done, true, memory_order_release);
+        return NULL;
+    }
+    unsigned spins = 0;
+    for (;;) {
+        /* Read "every shard is done" before the last look at the rings, so nothing pushed
+         * before a shard's release store can be missed. */
+        bool shards_done = true;
+        for (unsigned s = 0; s < d->nshards; s++)
+            shards_done &= atomic_load_explicit(&d->shards[s].done, memory_order_acquire);
+        bool got = false;
+        for (unsigned s = 0; s < d->nshards; s++) {
+            size_t n = ring_spsc_pop_burst(d->shards[s].to_worker[w->id], recs, WORKER_BATCH);
+            if (n == 0)
+                continue;
+            got = true;
+            worker_score(w, recs, n);
+            worker_push(w, recs, n);
+        }
+        if (got) {
+            spins = 0;
+            continue;
+        }
+        if (shards_done)
+            break;
+        worker_idle(&spins);
+    }
+    free(recs);
+    atomic_store_explicit(&w->done, true, memory_order_release);
+    return NULL;
+}
+
+int workers_create(struct daemon *d)
+{
+    d->workers = calloc(d->nworkers, sizeof(*d->workers));
+    if (!d->workers)
+        return -ENOMEM;
+    for (unsigned i = 0; i < d->nworkers; i++) {
+        d->workers[i].d = d;
+        d->workers[i].id = i;
+        d->workers[i].out = ring_spsc_create(DD_RECORD_RING, sizeof(struct flow_record));
+        if (!d->workers[i].out)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+int workers_start(struct daemon *d)
+{
+    for (unsigned i = 0; i < d->nworkers; i++) {
+        if (pthread_create(&d->workers[i].thread, NULL, worker_main, &d->workers[i]) != 0)
+            return -EAGAIN;
+        d->workers[i].started = true;
+    }
+    return 0;
+}
+
+void workers_join(struct daemon *d)
+{
+    for (unsigned i = 0; d->workers && i < d->nworkers; i++)
+        if (d->workers[i].started) {
+            pthread_join(d->workers[i].thread, NULL);
+            d->workers[i].started = false;
+        }
+}
+
+void workers_destroy(struct daemon *d)
+{
+    for (unsigned i = 0; d->workers && i < d->nworkers; i++)
+        ring_spsc_destroy(d->workers[i].out);
+    free(d->workers);
+    d->workers = NULL;
+}
