@@ -2,7 +2,7 @@
 # deps.sh - install the Debian 12 packages ddosd needs to build, test and run. Idempotent: when
 # every package is already installed it does nothing (no apt-get update, no network).
 #
-# usage: scripts/deps.sh [build|test|train|all]   (default: test)
+# usage: scripts/deps.sh [build|test|train|run|all]   (default: test)
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libpcap-dev libjansson-dev libcmocka-dev libmsgpack-dev
@@ -13,14 +13,16 @@ test_pkgs=(clang libclang-rt-14-dev clang-format python3 python3-numpy python3-s
     python3-httptools python3-redis)
 # Training and evaluation (scripts/train_model.py, scripts/evaluate.py).
 train_pkgs=(python3-numpy python3-pandas python3-sklearn python3-msgpack python3-matplotlib)
-run_pkgs=()
+# Running the demo (scripts/run.sh): a local Redis, curl, and tcpreplay for --live.
+run_pkgs=(redis-server curl tcpreplay iproute2)
 
 case "${1:-test}" in
 build) want=("${build_pkgs[@]}") ;;
 test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
 train) want=("${build_pkgs[@]}" "${train_pkgs[@]}") ;;
+run) want=("${build_pkgs[@]}" "${run_pkgs[@]}") ;;
 all) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${train_pkgs[@]}" "${run_pkgs[@]}") ;;
-*) echo "usage: $0 [build|test|train|all]" >&2; exit 1 ;;
+*) echo "usage: $0 [build|test|train|run|all]" >&2; exit 1 ;;
 esac
 
 missing=()

@@ -10,8 +10,18 @@ every capture of a manifest and prints, per capture and overall:
 Only flow ends count (not in-flow snapshots). Labels the model does not know (e.g. a manifest's
 `dhcp_flood`) still count in the DDoS / not-DDoS figures.
 
+The per-IP view (--view ip or both) runs the daemon itself, `ddosd -r CAPTURE --verdicts-out`,
+on each capture (model and rate rules: the hybrid verdict an operator sees) and reports:
+  - attack captures: whether the victim reached `high` (or worse), and how long after the
+    attack's first packet (packet time); the same for the attackers when they are not spoofed
+    (at most MAX_REAL_ATTACKERS sources sent to the victim);
+  - benign and not-DDoS captures: the highest level any IP reached (high or critical is a false
+    alarm an operator would see).
+The victim is the manifest entry's "victim" when it has one, else the address that received
+the most packets; the attack's first packet is the capture's first packet.
+
 usage: /usr/bin/python3 scripts/evaluate.py --manifest M.json [--model F] [--out report.json]
-                                            [--bin DIR] [--compat fixed|cic]
+                                            [--bin DIR] [--compat fixed|cic] [--view flows|ip|both]
 Programs are found in --bin DIR, in build/, or on PATH.
 """
 import argparse
@@ -88,6 +98,119 @@ def run_capture(flows_bin, cap, base, model, compat):
     return [(r[label_col], r["Predicted Label"]) for r in reader]
 
 
+MAX_REAL_ATTACKERS = 4
+LEVELS = ["low", "medium", "high", "critical"]
+
+
+def capture_traffic(flows_bin, path):
+    """(first packet time in µs, {dst: packets}, {dst: {src: packets}}) from ddos-flows."""
+    proc = subprocess.run([flows_bin, "-r", path, "--no-progress", "-q"], capture_output=True,
+                          text=True)
+    if proc.returncode not in (0, 2):
+        sys.exit(f"evaluate: ddos-flows failed on {path}: {proc.stderr.strip()}")
+    to_dst, pairs, first = Counter(), defaultdict(Counter), None
+    for r in csv.DictReader(io.StringIO(proc.stdout)):
+        n = int(float(r["Total Fwd Packets"])) + int(float(r["Total Backward Packets"]))
+        to_dst[r["Destination IP"]] += int(float(r["Total Fwd Packets"]))
+        to_dst[r["Source IP"]] += int(float(r["Total Backward Packets"]))
+        pairs[r["Destination IP"]][r["Source IP"]] += n
+        ts = r["Timestamp"]
+        first = ts if first is None or ts < first else first
+    return first, to_dst, pairs
+
+
+def parse_ts_us(text):
+    """ddos-flows' "yyyy-mm-dd HH:MM:SS.ffffff" (UTC) to µs since the epoch."""
+    from datetime import datetime, timezone
+    d = datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc)
+    return int(d.timestamp()) * 1000000 + d.microsecond
+
+
+def run_ddosd(ddosd_bin, path, model):
+    """{ip: verdict dict} from `ddosd -r path --verdicts-out`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "verdicts.jsonl")
+        cmd = [ddosd_bin, "-r", path, "--redis", "none", "--api", "none", "--model", model,
+               "--verdicts-out", out, "--set", "log.level=warn"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode not in (0, 2):
+            sys.exit(f"evaluate: ddosd failed on {path}: {proc.stderr.strip()}")
+        verdicts = {}
+        with open(out) as f:
+            for line in f:
+                v = json.loads(line)
+                verdicts[v["ip"]] = v
+        return verdicts
+
+
+def level_of(v):
+    return LEVELS.index(v.get("peak_level", v["threat_level"])) if v else 0
+
+
+def reached_high(v, first_us):
+    """(reached, seconds after the first packet or None)."""
+    if not v or level_of(v) < 2:
+        return False, None
+    at = v.get("first_high_us") or v.get("first_critical_us")
+    return True, (round((at - first_us) / 1e6, 3) if at and first_us else None)
+
+
+def per_ip_view(manifest, base, ddosd_bin, flows_bin, model):
+    print(f"\nper-IP view (ddosd --verdicts-out; model {os.path.basename(model)} + rate rules)")
+    print(f"{'capture':<40} {'label':<18} {'victim':<26} {'reached':>8} {'after s':>8}  "
+          "attackers / highest level")
+    results = {}
+    for cap in manifest["captures"]:
+        path = os.path.abspath(os.path.join(base, cap["path"]))
+        verdicts = run_ddosd(ddosd_bin, path, model)
+        label = cap["label"]
+        row = {"label": label}
+        if label in NOT_DDOS:
+            worst = max(verdicts.values(), key=level_of, default=None)
+            row["highest_level"] = LEVELS[level_of(worst)]
+            row["highest_ip"] = worst["ip"] if worst else None
+            row["false_alarm"] = level_of(worst) >= 2
+            print(f"{os.path.basename(cap['path']):<40} {label:<18} {'-':<26} {'-':>8} {'-':>8}  "
+                  f"highest {row['highest_level']}" + (f" ({row['highest_ip']})" if worst else ""))
+        else:
+            first, to_dst, pairs = capture_traffic(flows_bin, path)
+            first_us = parse_ts_us(first) if first else None
+            victim = cap.get("victim") or (to_dst.most_common(1)[0][0] if to_dst else None)
+            ok, after = reached_high(verdicts.get(victim), first_us)
+            srcs = [s for s in pairs.get(victim, {}) if s != victim]
+            attackers = {}
+            if 0 < len(srcs) <= MAX_REAL_ATTACKERS:
+                for a in srcs:
+                    a_ok, a_after = reached_high(verdicts.get(a), first_us)
+                    attackers[a] = {"reached_high": a_ok, "after_s": a_after,
+                                    "level": LEVELS[level_of(verdicts.get(a))]}
+            row.update({"victim": victim, "reached_high": ok, "after_s": after,
+                        "victim_level": LEVELS[level_of(verdicts.get(victim))],
+                        "spoofed_or_many_sources": len(srcs) > MAX_REAL_ATTACKERS,
+                        "sources": len(srcs), "attackers": attackers})
+            att = ", ".join(f"{a} {x['level']}" for a, x in attackers.items()) or \
+                f"{len(srcs)} sources (not judged)"
+            print(f"{os.path.basename(cap['path']):<40} {label:<18} {str(victim):<26} "
+                  f"{('yes' if ok else 'NO'):>8} {str(after if after is not None else '-'):>8}  "
+                  + att)
+        results[cap["path"]] = row
+    attacks = [r for r in results.values() if "victim" in r]
+    benign = [r for r in results.values() if "highest_level" in r]
+    summary = {
+        "attack_captures": len(attacks),
+        "victims_reached_high": sum(r["reached_high"] for r in attacks),
+        "median_seconds_to_high": sorted(r["after_s"] for r in attacks if r["after_s"] is not None)[
+            len([r for r in attacks if r["after_s"] is not None]) // 2]
+        if any(r["after_s"] is not None for r in attacks) else None,
+        "benign_captures": len(benign),
+        "benign_false_alarms": sum(r["false_alarm"] for r in benign),
+    }
+    print(f"\nvictims flagged high: {summary['victims_reached_high']}/{summary['attack_captures']}"
+          f"; median time to high {summary['median_seconds_to_high']} s; benign captures with a "
+          f"high/critical IP: {summary['benign_false_alarms']}/{summary['benign_captures']}")
+    return {"summary": summary, "captures": results}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--manifest", required=True)
@@ -96,6 +219,8 @@ def main():
     ap.add_argument("--bin", help="directory holding ddos-flows and ddos-model")
     ap.add_argument("--compat", choices=["fixed", "cic"],
                     help="extractor mode (default: the one the model was trained on)")
+    ap.add_argument("--view", choices=["flows", "ip", "both"], default="both",
+                    help="flow-level figures (ddos-flows), per-IP verdicts (ddosd), or both")
     args = ap.parse_args()
 
     flows_bin = ddtools.find_bin("ddos-flows", args.bin, "evaluate")
@@ -103,6 +228,19 @@ def main():
                                        args.model)
     manifest = json.load(open(args.manifest))
     base = os.path.dirname(os.path.abspath(args.manifest))
+
+    report = {"manifest": os.path.abspath(args.manifest), "model": os.path.abspath(args.model),
+              "compat": compat}
+    if args.view in ("ip", "both"):
+        report["per_ip"] = per_ip_view(manifest, base, ddtools.find_bin("ddosd", args.bin,
+                                                                        "evaluate"),
+                                       flows_bin, args.model)
+    if args.view == "ip":
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump(report, f, indent=2)
+            print(f"\nwrote {args.out}")
+        return
 
     all_rows, per_capture = [], {}
     print(f"{'capture':<40} {'label':<18} {'flows':>7} {'prec':>6} {'recall':>6} {'F1':>6} "
@@ -136,9 +274,8 @@ def main():
         print(f"{lab:<{w}}" + "".join(f"{v:>{w}}" for v in row))
 
     if args.out:
-        report = {"manifest": os.path.abspath(args.manifest), "model": os.path.abspath(args.model),
-                  "compat": compat, "overall": overall, "per_class": table,
-                  "confusion_matrix": cm, "per_capture": per_capture}
+        report.update({"overall": overall, "per_class": table, "confusion_matrix": cm,
+                       "per_capture": per_capture})
         with open(args.out, "w") as f:
             json.dump(report, f, indent=2)
         print(f"\nwrote {args.out}")
