@@ -20,7 +20,7 @@ struct totals {
     uint64_t flows_ended[FLOW_END_COUNT];
     uint64_t records_out, records_dropped, alerts_out, alerts_dropped;
     uint64_t rate_ips, rate_evictions, rate_alerting;
-    uint64_t scored, attacks, scored_dropped;
+    uint64_t scored, attacks, scored_dropped, icmp_errors;
     uint64_t reports_dropped;
     struct stage_snapshot snap;
     struct verdict_store_stats store;
@@ -64,6 +64,7 @@ static void gather(struct daemon *d, struct totals *t)
         t->scored += LOAD(d->workers[i].scored);
         t->attacks += LOAD(d->workers[i].attacks);
         t->scored_dropped += LOAD(d->workers[i].dropped);
+        t->icmp_errors += LOAD(d->workers[i].icmp_errors);
     }
     t->reports_dropped = LOAD(d->reports_dropped);
     pthread_mutex_lock(&d->stats_lock);
@@ -163,6 +164,8 @@ size_t counters_fill(struct daemon *d, struct api_counter *out, size_t max)
       t.records_dropped);
     C("vectors_scored_total", "Feature vectors scored by the model", t.scored);
     C("vectors_attack_total", "Vectors the model called attacks", t.attacks);
+    C("vectors_icmp_error_total", "Attack scores overruled: ICMP error flows are replies",
+      t.icmp_errors);
     C("vectors_dropped_total", "Scored vectors dropped: the verdict ring was full",
       t.scored_dropped);
     C("rate_alerts_total", "Rate-rule alerts sent to the verdict stage", t.alerts_out);

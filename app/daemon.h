@@ -131,7 +131,8 @@ struct worker {
     bool started;
     struct ring_spsc *out; /* -> verdict stage */
     _Atomic uint64_t scored, attacks, dropped;
-    _Atomic bool done; /* release: everything popped was pushed on */
+    _Atomic uint64_t icmp_errors; /* attack scores overruled: ICMP error flows (worker.c) */
+    _Atomic bool done;            /* release: everything popped was pushed on */
 };
 
 /* What the verdict stage publishes for the API and the minute log (under stats_lock). */

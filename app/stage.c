@@ -106,15 +106,27 @@ static void peak_note(struct stage *st, const struct verdict *v)
 
 /* ---- verdict table output --------------------------------------------------------------- */
 
+/* An address that was never more than low is not worth a Redis hash or an API entry (an
+ * unknown IP reads as low anyway); one that falls back to low is written, so the lower level
+ * replaces the old one. */
+static bool worth_writing(struct stage *st, const struct verdict *v)
+{
+    struct verdict_store_entry old;
+    return v->level != THREAT_LOW ||
+           verdict_store_get(st->d->store, v->ip, v->ip_version, verdict_store_now_ms(), &old);
+}
+
 static void on_verdict(void *user, const struct verdict *v)
 {
     struct stage *st = user;
+    peak_note(st, v);
+    if (!worth_writing(st, v))
+        return;
     if (st->redis)
         (void)redis_sink_put(st->redis, v);
     uint64_t ttl_ms = st->ttl_us / 1000u;
     int rc = verdict_store_put(st->d->store, v, verdict_store_now_ms() + ttl_ms);
     (void)rc; /* a full store counts its own drops */
-    peak_note(st, v);
 }
 
 static void on_event(void *user, enum verdict_event_kind kind, const struct verdict *v,
@@ -159,7 +171,8 @@ static void on_expired(void *user, const struct verdict *v)
 static void resync_one(void *user, const struct verdict *v)
 {
     struct stage *st = user;
-    (void)redis_sink_put(st->redis, v);
+    if (worth_writing(st, v))
+        (void)redis_sink_put(st->redis, v);
 }
 
 /* ---- --flows-out ------------------------------------------------------------------------- */

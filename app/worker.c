@@ -42,6 +42,20 @@ static void worker_idle(unsigned *spins)
     nanosleep(&ts, NULL);
 }
 
+/* ICMP error messages (unreachable, time exceeded, ...) are a host's answers to traffic it
+ * received: under a UDP flood to closed ports the victim sends one per packet. The flows that
+ * caused them are judged on their own, so an error flow is never attack evidence (it would make
+ * the flood's sources look like victims of an ICMP flood). */
+static bool icmp_error_flow(const struct flow_record *r)
+{
+    int type = (int)r->feat[FEAT_ICMP_TYPE];
+    if (r->ev.proto == 1)
+        return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+    if (r->ev.proto == 58)
+        return type >= 1 && type <= 4;
+    return false;
+}
+
 static void worker_score(struct worker *w, struct flow_record *recs, size_t n)
 {
     /* Per-thread scratch: 64 x 79 doubles and scores, allocated once by the thread. */
@@ -58,10 +72,13 @@ static void worker_score(struct worker *w, struct flow_record *recs, size_t n)
             struct flow_evidence *e = &recs[i].ev;
             e->p_attack = (float)scores[i].p_attack;
             e->is_attack = threshold >= 0 ? scores[i].p_attack >= threshold : scores[i].is_attack;
+            if (e->is_attack && icmp_error_flow(&recs[i])) {
+                e->is_attack = 0;
+                atomic_fetch_add_explicit(&w->icmp_errors, 1, RELAXED);
+            }
             if (e->is_attack) {
                 attacks++;
-                snprintf(e->attack_type, sizeof(e->attack_type), "%s",
-                         scores[i].family >= 0 ? scores[i].label : "unknown");
+                snprintf(e->attack_type, sizeof(e->attack_type), "%s", scores[i].label);
             }
         }
         model_unref(m);
