@@ -1,0 +1,191 @@
+/* report_log.c - the audit trail of /api/report-attack: one entry per report in the Redis stream
+ * ddos:reports (XADD MAXLEN ~ 10000), through a small hiredis connection the API owns.
+ *
+ * Threads: any API thread may append; one mutex guards the one connection (reports are rare:
+ * operators and gateways, not traffic). The verdict stage's Redis sink is a different
+ * connection on a different thread; this module never touches it.
+ *
+ * DESIGN: connect lazily on the first report, with short connect and command timeouts, so a
+ * dead Redis costs a report at most ~2 x REPORT_TIMEOUT_MS. After a failure the connection is
+ * dropped and Redis is skipped for REPORT_BACKOFF_MS: reports are still applied (the caller
+ * stores them in memory and says "stored": "memory"), they just leave no stream entry. Arguments
+ * go through redisCommandArgv, so report text is never interpreted as a command. */
+#include "api/api_internal.h"
+
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+
+#define REPORT_STREAM     "ddos:reports"
+#define REPORT_STREAM_MAX "10000"
+enum { REPORT_TIMEOUT_MS = 300, REPORT_BACKOFF_MS = 5000, REPORT_FIELDS_MAX = 16 };
+
+struct report_log {
+    pthread_mutex_t lock;
+    bool enabled;
+    char *host;
+    int port;
+    int db;
+    char *password;
+    redisContext *ctx;    /* lock; NULL when not connected */
+    uint64_t retry_at_ms; /* lock; no connection attempt before this (monotonic ms) */
+};
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+struct report_log *report_log_create(const struct config_redis *cfg)
+{
+    struct report_log *l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return NULL;
+    if (pthread_mutex_init(&l->lock, NULL) != 0) {
+        free(l);
+        return NULL;
+    }
+    l->enabled = cfg->enabled;
+    l->host = strdup(cfg->host ? cfg->host : "127.0.0.1");
+    l->password = strdup(cfg->password ? cfg->password : "");
+    l->port = cfg->port;
+    l->db = cfg->db;
+    if (l->host == NULL || l->password == NULL) {
+        report_log_destroy(l);
+        return NULL;
+    }
+    return l;
+}
+
+void report_log_destroy(struct report_log *l)
+{
+    if (l == NULL)
+        return;
+    if (l->ctx)
+        redisFree(l->ctx);
+    pthread_mutex_destroy(&l->lock);
+    free(l->host);
+    if (l->password) {
+        explicit_bzero(l->password, strlen(l->password));
+        free(l->password);
+    }
+    free(l);
+}
+
+/* Runs one command; true when the reply is not an error. *reply_out (when not NULL) receives
+ * the reply to free. */
+static bool command(redisContext *ctx, int argc, const char **argv, const size_t *lens,
+                    redisReply **reply_out)
+{
+    redisReply *r = redisCommandArgv(ctx, argc, argv, lens);
+    bool ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r && r->type == REDIS_REPLY_ERROR)
+        DD_WARN("api: redis: %s", r->str);
+    if (reply_out && ok)
+        *reply_out = r;
+    else if (r)
+        freeReplyObject(r);
+    return ok;
+}
+
+/* Connects, authenticates and selects the db. Called with the lock held. */
+static bool connect_locked(struct report_log *l)
+{
+    struct timeval tv = {.tv_sec = 0, .tv_usec = REPORT_TIMEOUT_MS * 1000};
+    redisContext *ctx = l->host[0] == '/' ? redisConnectUnixWithTimeout(l->host, tv)
+                                          : redisConnectWithTimeout(l->host, l->port, tv);
+    if (ctx == NULL || ctx->err) {
+        DD_WARN("api: cannot connect to redis at %s:%d for the report stream: %s; reports are "
+                "kept in memory only until it is back",
+                l->host, l->port, ctx ? ctx->errstr : "out of memory");
+        goto fail;
+    }
+    if (redisSetTimeout(ctx, tv) != REDIS_OK)
+        goto fail;
+    if (l->password[0]) {
+        const char *argv[] = {"AUTH", l->password};
+        size_t lens[] = {4, strlen(l->password)};
+        if (!command(ctx, 2, argv, lens, NULL))
+            goto fail;
+    }
+    if (l->db != 0) {
+        char db[16];
+        snprintf(db, sizeof(db), "%d", l->db);
+        const char *argv[] = {"SELECT", db};
+        size_t lens[] = {6, strlen(db)};
+        if (!command(ctx, 2, argv, lens, NULL))
+            goto fail;
+    }
+    l->ctx = ctx;
+    return true;
+fail:
+    if (ctx)
+        redisFree(ctx);
+    return false;
+}
+
+bool report_log_append(struct report_log *l, const char *const *names, const char *const *values,
+                       size_t n, char *id, size_t id_len)
+{
+    if (!l->enabled || n > REPORT_FIELDS_MAX)
+        return false;
+    const char *argv[6 + 2 * REPORT_FIELDS_MAX];
+    size_t lens[6 + 2 * REPORT_FIELDS_MAX];
+    int argc = 0;
+    const char *head[] = {"XADD", REPORT_STREAM, "MAXLEN", "~", REPORT_STREAM_MAX, "*"};
+    for (size_t i = 0; i < DD_ARRAY_LEN(head); i++) {
+        argv[argc] = head[i];
+        lens[argc++] = strlen(head[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        argv[argc] = names[i];
+        lens[argc++] = strlen(names[i]);
+        argv[argc] = values[i] ? values[i] : "";
+        lens[argc] = strlen(argv[argc]);
+        argc++;
+    }
+
+    bool ok = false;
+    /* A dead peer raises SIGPIPE on write: block it in this thread around the I/O, and discard
+     * a pending one we caused, so the process needs no handler. */
+    sigset_t pipe_set, old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    pthread_mutex_lock(&l->lock);
+    if (l->ctx == NULL) {
+        if (mono_ms() < l->retry_at_ms || !connect_locked(l)) {
+            if (l->ctx == NULL && mono_ms() >= l->retry_at_ms)
+                l->retry_at_ms = mono_ms() + REPORT_BACKOFF_MS;
+            goto out;
+        }
+    }
+    redisReply *r = NULL;
+    if (command(l->ctx, argc, argv, lens, &r) && r->type == REDIS_REPLY_STRING) {
+        snprintf(id, id_len, "%s", r->str);
+        ok = true;
+    } else {
+        DD_WARN("api: redis XADD %s failed: %s; the report is kept in memory only", REPORT_STREAM,
+                l->ctx->err ? l->ctx->errstr : "unexpected reply");
+        redisFree(l->ctx);
+        l->ctx = NULL;
+        l->retry_at_ms = mono_ms() + REPORT_BACKOFF_MS;
+    }
+    if (r)
+        freeReplyObject(r);
+out:
+    pthread_mutex_unlock(&l->lock);
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_set, NULL, &zero) > 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return ok;
+}
