@@ -256,6 +256,14 @@ static int parse_args(int argc, char **argv, struct options *o)
     return 0;
 }
 
+static bool model_path_from_flag(const struct options *o)
+{
+    for (size_t i = 0; i < o->noverrides; i++)
+        if (o->overrides[i].key && strcmp(o->overrides[i].key, "ml_model.path") == 0)
+            return true;
+    return false;
+}
+
 /* Builds a configuration from the defaults, the file and the flags. Returns 0 or -errno with
  * one line in err. */
 static int build_config(const struct options *o, struct ddosd_config *c, char *err, size_t len)
@@ -288,6 +296,21 @@ static int build_config(const struct options *o, struct ddosd_config *c, char *e
         return rc;
     if ((rc = config_validate(c, err, len)) != 0)
         return rc;
+    /* A relative model path in config.json is relative to config.json, so the service finds
+     * its model whatever its working directory. */
+    if (o->config_path && c->ml_model.path[0] && c->ml_model.path[0] != '/' &&
+        !model_path_from_flag(o)) {
+        char dir[4096], full[8192];
+        snprintf(dir, sizeof(dir), "%s", o->config_path);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(full, sizeof(full), "%s/%s", dir, c->ml_model.path);
+            if (access(full, F_OK) == 0 &&
+                (rc = config_set(c, "config.json", "ml_model.path", full, err, len)) != 0)
+                return rc;
+        }
+    }
     if (c->sensor.id[0] == '\0') { /* "${DDOSD_SENSOR_ID:-}" left empty: the host name */
         char host[CONFIG_SENSOR_ID_MAX + 1] = "";
         if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')

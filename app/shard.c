@@ -680,7 +680,7 @@ int shards_start(struct daemon *d)
 void shards_break(struct daemon *d)
 {
     atomic_store_explicit(&d->stop_capture, true, memory_order_release);
-    for (unsigned i = 0; d->live && i < d->nshards; i++)
+    for (unsigned i = 0; d->shards && d->live && i < d->nshards; i++)
         for (unsigned k = 0; k < d->shards[i].nsources; k++)
             capture_source_break(d->shards[i].sources[k]);
 }
@@ -690,7 +690,7 @@ void shards_join(struct daemon *d)
     if (d->reader_started)
         pthread_join(d->reader_thread, NULL);
     d->reader_started = false;
-    for (unsigned i = 0; i < d->nshards; i++)
+    for (unsigned i = 0; d->shards && i < d->nshards; i++)
         if (d->shards[i].started) {
             pthread_join(d->shards[i].thread, NULL);
             d->shards[i].started = false;
