@@ -19,7 +19,10 @@
  * (it expired, was removed, or was replaced by a lower level) a tombstone records its address
  * and the sequence number of that change; tombstones are kept in a ring of bounded size, so a
  * reader that falls too far behind learns it (verdict_store_changes sets *complete = false) and
- * should start over from a full listing. */
+ * should start over from a full listing.
+ *
+ * Memory: the entry pool (capacity * ~224 bytes) is reserved at create and touched only as
+ * entries are first used; the tombstone ring is 32 bytes per tombstone. */
 #ifndef DD_VERDICTS_VERDICT_STORE_H
 #define DD_VERDICTS_VERDICT_STORE_H
 
@@ -47,14 +50,14 @@ struct verdict_store_tombstone {
 };
 
 struct verdict_store_stats {
-    uint64_t entries;        /* live entries now (expired ones not yet removed included) */
-    uint64_t capacity;       /* the most entries it will hold */
-    uint64_t puts;           /* verdict_store_put and _merge calls that stored something */
-    uint64_t full_drops;     /* puts refused because the store was full (see _put) */
-    uint64_t expired;        /* entries removed by verdict_store_expire */
-    uint64_t removed;        /* entries removed by verdict_store_remove */
-    uint64_t decisions;      /* entries that are decisions now */
-    uint64_t seq;            /* the last sequence number given */
+    uint64_t entries;         /* live entries now (expired ones not yet removed included) */
+    uint64_t capacity;        /* the most entries it will hold */
+    uint64_t puts;            /* verdict_store_put and _merge calls that stored something */
+    uint64_t full_drops;      /* puts refused because the store was full (see _put) */
+    uint64_t expired;         /* entries removed by verdict_store_expire */
+    uint64_t removed;         /* entries removed by verdict_store_remove */
+    uint64_t decisions;       /* entries that are decisions now */
+    uint64_t seq;             /* the last sequence number given */
     uint64_t tombstones_lost; /* tombstones overwritten in the ring (slow readers miss them) */
 };
 
@@ -68,17 +71,19 @@ DD_NODISCARD struct verdict_store *verdict_store_create(uint32_t capacity, uint3
 void verdict_store_destroy(struct verdict_store *s);
 
 /* Inserts or replaces the entry of v's address with a copy of v. When the store is full and the
- * address is new, the entry replaces an expired entry or one of a strictly lower level than v
- * among a few sampled in its stripe (counted in full_drops as the loss of the old one), else it
- * is refused (counted in full_drops). Returns 0, -EINVAL (ip_version neither 4 nor 6) or
- * -ENOSPC. */
+ * address is new, the entry replaces an expired entry (counted in `expired`) or one of a strictly
+ * lower level than v (counted in full_drops as the loss of the old one) among a few sampled, in
+ * its stripe first, then in other stripes not locked at that moment; else it is refused
+ * (counted in full_drops). "Expired" here is judged on verdict_store_now_ms(). Returns 0,
+ * -EINVAL (ip_version neither 4 nor 6) or -ENOSPC. */
 DD_NODISCARD int verdict_store_put(struct verdict_store *s, const struct verdict *v,
                                    uint64_t expires_ms);
 
 /* Raises the entry of v's address with v (an operator report): level and score become the
  * higher of the two, reasons the union, attack_type v's when v's level is higher or the entry
- * has none, last_seen the later one, expires_ms the later one; every other field is kept from
- * the existing entry. With no live entry it inserts v as put would. Returns as put; on success
+ * has none (and v has one), last_seen the later one, expires_ms the later one; every other field
+ * is kept from the existing entry. With no live entry (judged on verdict_store_now_ms()) it
+ * inserts v as put would. Returns as put; on success
  * the merged entry is copied to *out when out is not NULL. */
 DD_NODISCARD int verdict_store_merge(struct verdict_store *s, const struct verdict *v,
                                      uint64_t expires_ms, struct verdict_store_entry *out);
@@ -99,7 +104,8 @@ bool verdict_store_is_decision(struct verdict_store *s, const uint8_t ip[16], ui
                                uint64_t now_ms);
 
 /* Removes entries expired at now_ms, visiting at most `budget` entries (0: all), round-robin
- * across calls. Returns how many it removed. */
+ * across calls; a bucket's chain is visited whole, so a call may pass the budget by the rest of
+ * one (short) chain. Returns how many it removed. */
 size_t verdict_store_expire(struct verdict_store *s, uint64_t now_ms, size_t budget);
 
 /* Lists live entries of level >= min_level, worst first (level, then score, then last_seen, all
@@ -111,9 +117,13 @@ DD_NODISCARD long verdict_store_list(struct verdict_store *s, enum threat_level 
 
 /* What changed after sequence `since` (0: everything): *added gets the live decisions whose seq
  * is > since (sorted by seq), *deleted the tombstones whose seq is > since and whose address is
- * not a live decision now (sorted by seq). Both are malloc'd (free() them; NULL when empty).
- * *next_since is the sequence to pass next time. *complete is false when tombstones after
- * `since` were already overwritten (the reader missed deletions). Returns 0 or -ENOMEM. */
+ * not a live decision now (sorted by seq; one per address, its latest). Both are malloc'd
+ * (free() them; NULL when empty). *next_since is the sequence to pass next time: changes made
+ * while the call runs come in the next call, so every change is reported exactly once.
+ * *complete is false when tombstones after `since` were already overwritten (the reader missed
+ * deletions) or `since` is beyond the last sequence given (a cursor from another store); since 0
+ * is a full listing and always complete. Returns 0 or -ENOMEM. O(entries): for polls, not for
+ * every request. */
 DD_NODISCARD int verdict_store_changes(struct verdict_store *s, uint64_t since, uint64_t now_ms,
                                        struct verdict_store_entry **added, size_t *nadded,
                                        struct verdict_store_tombstone **deleted, size_t *ndeleted,

@@ -45,9 +45,37 @@
  * Episodes use a separate pool of `max_episodes` records; when it is empty a new episode is
  * still judged and published but its start/end events are not emitted (counted).
  *
- * Output: through the callbacks of struct verdict_table_sink, only from verdict_table_tick() and
- * verdict_table_flush_all(): a changed verdict is published at most once per tick (coalesced),
- * then events, then expiries. */
+ * Output: through the callbacks of struct verdict_table_sink, only from verdict_table_tick():
+ * a changed verdict is published at most once per tick (coalesced), then events, then expiries.
+ * New IPs are published at level low too. An unchanged verdict that keeps receiving evidence is
+ * republished at most every ttl/4, so a store or cache with a ttl keeps it.
+ *
+ * Details the rules above leave open (docs/verdicts.md says the same for operators):
+ *   - Window: 10 buckets of one second of the stage clock; evidence counts in the second of the
+ *     stage clock when it arrives (not the flow's own time). A heavy flow counts while its
+ *     report is in the window. Families are counted (4 per role, space-saving) from a role's
+ *     first attack report until its window holds no attack report.
+ *   - Role choice: a role that never received evidence never speaks for the IP (an IP only seen
+ *     as a source is an attacker even at low); otherwise the rule above (ties: victim).
+ *   - Reports: level and ttl as above; their score is not used (score follows the rule above);
+ *     the report's attack_type is the last resort after the model family and the rate name.
+ *   - Rates: pps/bps are the latest alert's (ended ones included) for VERDICT_ALERT_HOLD_US after
+ *     it, else 0. An ended alert for an IP the table does not know creates nothing.
+ *   - Whitelists apply to every kind of evidence, reports and alerts included (counted).
+ *   - Episode start: the first attack evidence since the role was last low (a flow's first_us,
+ *     no older than one window; an alert's ts_us; a report's now_us). An episode starts in the
+ *     evidence call that raised the role to high (its event comes at the next tick), so peers are
+ *     counted from that flow on: a final attack report adds one flow to its peer, a snapshot of
+ *     a peer not listed yet lists it with one flow. Events carry the role's verdict at that
+ *     moment (an ATTACK_END therefore has the level the role fell to).
+ *   - Expiry: an IP idle for ttl is forgotten only when no report or alert holds it and no
+ *     episode is open. An IP evicted while its episode was announced gets its ATTACK_END at the
+ *     next tick; one whose episode was never announced gets no events. Expired callbacks of
+ *     evicted IPs wait in a ring of max_ips/8 (64..16384) verdicts until the next tick; when
+ *     more are evicted between two ticks, the oldest notices are lost. Only IPs that were
+ *     published get an expired callback.
+ *   - Memory: about 670 bytes per IP (calloc'd at create, touched as used) and ~500 bytes per
+ *     episode record. */
 #ifndef DD_VERDICTS_VERDICT_TABLE_H
 #define DD_VERDICTS_VERDICT_TABLE_H
 
@@ -112,20 +140,20 @@ struct verdict_table_sink {
 };
 
 struct verdict_table_stats {
-    uint64_t flows_in;          /* verdict_table_flow calls */
-    uint64_t alerts_in;         /* verdict_table_alert calls */
-    uint64_t reports_in;        /* verdict_table_report calls */
-    uint64_t whitelisted;       /* evidence ignored for a whitelisted IP/role */
-    uint64_t ips;               /* entries in use */
+    uint64_t flows_in;    /* verdict_table_flow calls */
+    uint64_t alerts_in;   /* verdict_table_alert calls */
+    uint64_t reports_in;  /* verdict_table_report calls */
+    uint64_t whitelisted; /* evidence ignored for a whitelisted IP/role */
+    uint64_t ips;         /* entries in use */
     uint64_t capacity;
-    uint64_t evictions;         /* entries replaced while the table was full */
-    uint64_t published;         /* verdict callbacks */
-    uint64_t episodes_started;  /* ATTACK_START events */
-    uint64_t episodes_ended;    /* ATTACK_END events */
+    uint64_t evictions;        /* entries replaced while the table was full */
+    uint64_t published;        /* verdict callbacks */
+    uint64_t episodes_started; /* ATTACK_START events */
+    uint64_t episodes_ended;   /* ATTACK_END events */
     uint64_t episodes_active;
     uint64_t episodes_untracked; /* episodes without a record (pool empty): no events */
     uint64_t expired;
-    uint64_t by_level[4];       /* published IPs per level now */
+    uint64_t by_level[4]; /* published IPs per level now */
 };
 
 /* Builds a table (everything allocated here, sizes logged). Returns NULL after logging why. */

@@ -1,0 +1,818 @@
+/* test_verdict_store.c - unit tests of verdicts/verdict_store.c: put/get/replace, address
+ * families, expiry, a full store, report merges, listings, the change stream with tombstones,
+ * decisions, and readers racing a writer (run it under -fsanitize=thread too). Expiry times are
+ * explicit arguments, so only merge (which judges liveness on the wall clock) needs real time,
+ * and then with margins of an hour. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "verdicts/verdict_store.h"
+
+#define HOUR_MS 3600000ull
+
+static uint64_t now_ms;
+
+static int setup(void **state)
+{
+    (void)state;
+    log_configure(stderr, LOG_LEVEL_WARN);
+    now_ms = verdict_store_now_ms();
+    return 0;
+}
+
+static struct verdict mkv(const char *ip, enum threat_level level, double score)
+{
+    struct verdict v;
+    memset(&v, 0, sizeof(v));
+    assert_int_equal(verdict_ip_parse(ip, &v), 0);
+    v.level = (uint8_t)level;
+    v.score = score;
+    v.role = VERDICT_ROLE_VICTIM;
+    v.last_seen_us = 1000;
+    snprintf(v.sensor, sizeof(v.sensor), "test");
+    return v;
+}
+
+static void put_ok(struct verdict_store *s, const struct verdict *v, uint64_t expires)
+{
+    assert_int_equal(verdict_store_put(s, v, expires), 0);
+}
+
+static bool get(struct verdict_store *s, const char *ip, uint64_t at,
+                struct verdict_store_entry *out)
+{
+    struct verdict k = mkv(ip, THREAT_LOW, 0);
+    return verdict_store_get(s, k.ip, k.ip_version, at, out);
+}
+
+static bool is_dec(struct verdict_store *s, const char *ip, uint64_t at)
+{
+    struct verdict k = mkv(ip, THREAT_LOW, 0);
+    return verdict_store_is_decision(s, k.ip, k.ip_version, at);
+}
+
+static void test_verdict_store_put_get_replace(void **state)
+{
+    (void)state;
+    struct verdict_store *s = verdict_store_create(128, 0, 0);
+    assert_non_null(s);
+    struct verdict v = mkv("192.0.2.7", THREAT_HIGH, 0.9);
+    v.pps = 1234;
+    snprintf(v.attack_type, sizeof(v.attack_type), "syn_flood");
+    put_ok(s, &v, 5000);
+
+    struct verdict_store_entry e;
+    assert_true(get(s, "192.0.2.7", 100, &e));
+    assert_memory_equal(&e.v, &v, sizeof(v));
+    assert_int_equal(e.expires_ms, 5000);
+    assert_int_equal(e.seq, 1);
+    assert_false(get(s, "192.0.2.8", 100, &e));
+
+    v.level = THREAT_MEDIUM;
+    v.pps = 99;
+    put_ok(s, &v, 6000);
+    assert_true(get(s, "192.0.2.7", 100, &e));
+    assert_int_equal(e.v.level, THREAT_MEDIUM);
+    assert_true(e.v.pps == 99);
+    assert_int_equal(e.expires_ms, 6000);
+    assert_int_equal(e.seq, 2);
+
+    struct verdict bad = v;
+    bad.ip_version = 5;
+    assert_int_equal(verdict_store_put(s, &bad, 6000), -EINVAL);
+
+    struct verdict_store_stats st;
+    verdict_store_stats_get(s, &st);
+    assert_int_equal(st.entries, 1);
+    assert_int_equal(st.capacity, 128);
+    assert_int_equal(st.puts, 2);
+    assert_int_equal(st.seq, 2);
+    assert_int_equal(st.decisions, 0);
+    assert_true(verdict_store_remove(s, v.ip, v.ip_version));
+    assert_false(verdict_store_remove(s, v.ip, v.ip_version));
+    assert_false(get(s, "192.0.2.7", 100, &e));
+    verdict_store_stats_get(s, &st);
+    assert_int_equal(st.entries, 0);
+    assert_int_equal(st.removed, 1);
+    verdict_store_destroy(s);
+    verdict_store_destroy(NULL);
+}
+
+static void test_verdict_store_ipv4_ipv6_distinct(void **state)
+{
+    (void)state;
+    struct verdict_store *s = verdict_store_create(64, 0, 0);
+    assert_non_null(s);
+    /* Same 16 bytes (1.2.3.4 and 102:304::), different families. */
+    struct verdict a = mkv("1.2.3.4", THREAT_HIGH, 0.5);
+    struct verdict b = mkv("102:304::", THREAT_LOW, 0.1);
+    assert_memory_equal(a.ip, b.ip, 16);
+    put_ok(s, &a, 5000);
+    put_ok(s, &b, 5000);
+    struct verdict_store_entry e;
+    assert_true(get(s, "1.2.3.4", 0, &e));
+    assert_int_equal(e.v.level, THREAT_HIGH);
+    assert_int_equal(e.v.ip_version, 4);
+    assert_true(get(s, "102:304::", 0, &e));
+    assert_int_equal(e.v.level, THREAT_LOW);
+    assert_int_equal(e.v.ip_version, 6);
+    assert_true(is_dec(s, "1.2.3.4", 0));
+    assert_false(is_dec(s, "102:304::", 0));
+    struct verdict_store_stats st;
+    verdict_store_stats_get(s, &st);
+    assert_int_equal(st.entries, 2);
+    verdict_store_destroy(s);
+}
+
+static void test_verdict_store_expiry_invisible_then_removed(void **state)
+{
+    (void)state;
+    struct verdict_store *s = verdict_store_create(64, 0, 0);
+    assert_non_null(s);
+    struct verdict v = mkv("198.51.100.1", THREAT_CRITICAL, 1.0);
+    struct verdict w = mkv("198.51.100.2", THREAT_LOW, 0);
+    put_ok(s, &v, 1000);
+    put_ok(s, &w, 9000);
+    struct verdict_store_entry e;
+    assert_true(get(s, "198.51.100.1", 999, &e));
+    assert_true(is_dec(s, "198.51.100.1", 999));
+    assert_false(get(s, "198.51.100.1", 1000, &e));
+    assert_false(is_dec(s, "198.51.100.1", 1000));
+    struct verdict_store_entry *list = NULL;
+    assert_int_equal(verdict_store_list(s, THREAT_LOW, 0, 1000, &list), 1);
+    assert_int_equal(list[0].v.ip[3], 2);
+    free(list);
+
+    struct verdict_store_stats st;
+    verdict_store_stats_get(s, &st);
+    assert_int_equal(st.entries, 2); /* invisible, not yet removed */
+    assert_int_equal(verdict_store_expire(s, 1000, 0), 1);
+    verdict_store_stats_get(s, &st);
+    assert_int_equal(st.entries, 1);
+    assert_int_equal(st.expired, 1);
+    assert_int_equal(st.decisions, 0);
+    assert_int_equal(verdict_store_expire(s, 1000, 0), 0);
+    assert_true(get(s, "198.51.100.2", 1000, &e));
+
+    /* The expired decision left a tombstone. */
+    struct verdict_store_entry *added;
+    struct verdict_store_tombstone *deleted;
+    size_t na, nd;
+    uint64_t next;
+    bool complete;
+    assert_int_equal(
+        verdict_store_changes(s, 1, 1000, &added, &na, &deleted, &nd, &next, &complete), 0);
+    assert_int_equal(na, 0);
+    assert_null(added);
+    assert_int_equal(nd, 1);
+    assert_int_equal(deleted[0].ip[3], 1);
+    assert_int_equal(deleted[0].ip_version, 4);
+    assert_true(complete);
+    free(deleted);
+    verdict_store_destroy(s);
+}
+
+static void test_verdict_store_expire_budget_round_robin(void **state)
+{
+    (void)state;
+    struct verdict_store *s = verdict_store_create(4096, 0, 0);
+    assert_non_null(s);
+    char ip[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(ip, sizeof(ip), "10.0.%d.%d", i / 256, i % 256);
+        struct verdict v = mkv(ip, THREAT_LOW, 0);
+        put_ok(s, &v, 10);
+    }
+    size_t total = 0;
+    int calls = 0;
+    while (total < 1000 && calls < 10000) {
+        size_t n = verdict_store_expire(s, 10, 16);
+        assert_true(n <= 64); /* a budget of 16 plus at most the rest of a short chain */
+        total += n;
+        calls++;
+    }
+    assert_int_equal(total, 1000);
+    assert_true(calls > 1000 / 64);
+    struct verdict_store_stats st;
+    verdict_store_stats_get(s, &st);
+    assert_int_equal(st.entries, 0);
+    verdict_store_destroy(s);
+}
+
+static void test_verdict_store_full_evicts_lower_or_refuses(void **state)
+{
+    (void)state;
+    struct verdict_store *s = verdict_store_create(4, 0, 0);
+    assert_non_null(s);
+    uint64_t far = now_ms + HOUR_MS;
+    const char *ips[] = {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"};
+    for (int i = 0; i < 4; i++) {
+        struct verdict v = mkv(ips[i], i == 0 ? THREAT_LOW : THREAT_HIGH, 0);
+        put_ok(s, &v, far);
+    }
+    /* Same level as everything but the low one: the low one goes. */
+    struct verdict n1 = mkv("10.0.0.5", THREAT_MEDIUM, 0);
+    put_ok(s, &n1, far);
+    struct verdict_store_entry e;
+    assert_false(get(s, "10.0.0.1", now_ms, &e));
+    assert_true(get(s, "10.0.0.5", now_ms, &e));
+    struct verdict_store_stats st;
+    verdict_store_stats_get(s, &st);
+    assert_int_equal(st.entries, 4);
+    assert_int_equal(st.full_drops, 1);
+
+    /* Nothing strictly lower than medium is left for another medium: refused. */
+    struct verdict n2 = mkv("10.0.0.6", THREAT_LOW, 0);
+    assert_int_equal(verdict_store_put(s, &n2, far), -ENOSPC);
+    assert_false(get(s, "10.0.0.6", now_ms, &e));
+    verdict_store_stats_get(s, &st);
+    assert_int_equal(st.full_drops, 2);
+
+    /* An existing address is always replaced in place. */
+    struct verdict up = mkv("10.0.0.5", THREAT_CRITICAL, 0);
+    put_ok(s, &up, far);
+
+    /* A critical one evicts a high one (a decision: tombstoned). */
+    struct verdict n3 = mkv("10.0.0.7", THREAT_CRITICAL, 0);
+    uint64_t before = st.seq;
+    put_ok(s, &n3, far);
+    assert_true(get(s, "10.0.0.7", now_ms, &e));
+    verdict_store_stats_get(s, &st);
+    assert_int_equal(st.full_drops, 3);
+    assert_int_equal(st.entries, 4);
+    assert_int_equal(st.decisions, 4);
+    struct verdict_store_entry *added;
+    struct verdict_store_tombstone *deleted;
+    size_t na, nd;
+    uint64_t next;
+    bool complete;
+    assert_int_equal(
+        verdict_store_changes(s, before + 1, now_ms, &added, &na, &deleted, &nd, &next, &complete),
+        0);
+    assert_int_equal(nd, 1);
+    assert_int_equal(na, 1);
+    assert_int_equal(added[0].v.ip[3], 7);
+    free(added);
+    free(deleted);
+
+    /* An expired entry makes room for anything, even a low one. */
+    struct verdict_store *s2 = verdict_store_create(2, 0, 0);
+    assert_non_null(s2);
+    struct verdict a = mkv("10.1.0.1", THREAT_CRITICAL, 0), b = mkv("10.1.0.2", THREAT_HIGH, 0);
+    put_ok(s2, &a, 1); /* long expired */
+    put_ok(s2, &b, far);
+    struct verdict c = mkv("10.1.0.3", THREAT_LOW, 0);
+    put_ok(s2, &c, far);
+    assert_true(get(s2, "10.1.0.2", now_ms, &e));
+    assert_true(get(s2, "10.1.0.3", now_ms, &e));
+    verdict_store_stats_get(s2, &st);
+    assert_int_equal(st.full_drops, 0);
+    assert_int_equal(st.expired, 1);
+    verdict_store_destroy(s2);
+    verdict_store_destroy(s);
+}
+
+static void test_verdict_store_merge_semantics(void **state)
+{
+    (void)state;
+    struct verdict_store *s = verdict_store_create(64, 0, 0);
+    assert_non_null(s);
+    uint64_t t1 = now_ms + HOUR_MS, t2 = now_ms + 2 * HOUR_MS;
+    struct verdict v = mkv("203.0.113.9", THREAT_MEDIUM, 0.4);
+    v.pps = 100;
+    v.flows_total = 7;
+    v.reasons = VERDICT_REASON_RATE_SYN;
+    v.last_seen_us = 5000;
+    v.first_seen_us = 10;
+    snprintf(v.attack_type, sizeof(v.attack_type), "syn_flood");
+    snprintf(v.model_version, sizeof(v.model_version), "abc");
+    put_ok(s, &v, t2);
+
+    struct verdict r = mkv("203.0.113.9", THREAT_HIGH, 0.2);
+    r.role = VERDICT_ROLE_ATTACKER;
+    r.reasons = VERDICT_REASON_REPORT;
+    r.last_seen_us = 9000;
+    r.first_seen_us = 9000;
+    snprintf(r.attack_type, sizeof(r.attack_type), "botnet");
+    snprintf(r.sensor, sizeof(r.sensor), "api");
+    struct verdict_store_entry out;
+    assert_int_equal(verdict_store_merge(s, &r, t1, &out), 0);
+    assert_int_equal(out.v.level, THREAT_HIGH);
+    assert_true(out.v.score == 0.4);
+    assert_int_equal(out.v.reasons, VERDICT_REASON_RATE_SYN | VERDICT_REASON_REPORT);
+    assert_string_equal(out.v.attack_type, "botnet");
+    assert_int_equal(out.v.last_seen_us, 9000);
+    assert_int_equal(out.expires_ms, t2); /* the later one */
+    /* kept from the existing entry */
+    assert_int_equal(out.v.role, VERDICT_ROLE_VICTIM);
+    assert_true(out.v.pps == 100);
+    assert_int_equal(out.v.flows_total, 7);
+    assert_int_equal(out.v.first_seen_us, 10);
+    assert_string_equal(out.v.sensor, "test");
+    assert_string_equal(out.v.model_version, "abc");
+
+    /* A lower report keeps level and attack type, still raises score and expiry. */
+    struct verdict low = mkv("203.0.113.9", THREAT_LOW, 0.95);
+    low.last_seen_us = 1;
+    snprintf(low.attack_type, sizeof(low.attack_type), "other");
+    uint64_t t3 = now_ms + 3 * HOUR_MS;
+    assert_int_equal(verdict_store_merge(s, &low, t3, &out), 0);
+    assert_int_equal(out.v.level, THREAT_HIGH);
+    assert_string_equal(out.v.attack_type, "botnet");
+    assert_true(out.v.score == 0.95);
+    assert_int_equal(out.v.last_seen_us, 9000);
+    assert_int_equal(out.expires_ms, t3);
+
+    /* An entry without an attack type takes the report's even at a lower level. */
+    struct verdict u = mkv("203.0.113.10", THREAT_HIGH, 0);
+    put_ok(s, &u, t1);
+    struct verdict ur = mkv("203.0.113.10", THREAT_MEDIUM, 0);
+    snprintf(ur.attack_type, sizeof(ur.attack_type), "scan");
+    assert_int_equal(verdict_store_merge(s, &ur, t1, &out), 0);
+    assert_string_equal(out.v.attack_type, "scan");
+    assert_int_equal(out.v.level, THREAT_HIGH);
+
+    /* No entry, or only an expired one: inserted as put would. */
+    struct verdict fresh = mkv("203.0.113.11", THREAT_MEDIUM, 0.3);
+    assert_int_equal(verdict_store_merge(s, &fresh, t1, &out), 0);
+    assert_memory_equal(&out.v, &fresh, sizeof(fresh));
+    struct verdict old = mkv("203.0.113.12", THREAT_CRITICAL, 0.9);
+    put_ok(s, &old, 5); /* expired long ago */
+    struct verdict again = mkv("203.0.113.12", THREAT_MEDIUM, 0.1);
+    assert_int_equal(verdict_store_merge(s, &again, t1, NULL), 0);
+    assert_true(get(s, "203.0.113.12", now_ms, &out));
+    assert_int_equal(out.v.level, THREAT_MEDIUM);
+    assert_true(out.v.score == 0.1);
+    verdict_store_destroy(s);
+}
+
+static void test_verdict_store_list_order_limit_min_level(void **state)
+{
+    (void)state;
+    struct verdict_store *s = verdict_store_create(1024, 0, 0);
+    assert_non_null(s);
+    struct {
+        const char *ip;
+        enum threat_level level;
+        double score;
+        uint64_t last_seen;
+    } in[] = {
+        {"10.0.0.9", THREAT_LOW, 0.9, 5},     {"10.0.0.3", THREAT_HIGH, 0.5, 5},
+        {"10.0.0.2", THREAT_HIGH, 0.5, 5},    {"10.0.0.4", THREAT_HIGH, 0.5, 7},
+        {"10.0.0.5", THREAT_HIGH, 0.8, 1},    {"10.0.0.6", THREAT_CRITICAL, 0.1, 1},
+        {"2001:db8::1", THREAT_HIGH, 0.5, 5}, {"10.0.0.7", THREAT_MEDIUM, 0.99, 9},
+    };
+    for (size_t i = 0; i < DD_ARRAY_LEN(in); i++) {
+        struct verdict v = mkv(in[i].ip, in[i].level, in[i].score);
+        v.last_seen_us = in[i].last_seen;
+        put_ok(s, &v, 5000);
+    }
+    struct verdict expired = mkv("10.0.0.1", THREAT_CRITICAL, 1.0);
+    put_ok(s, &expired, 50);
+    const char *want[] = {"10.0.0.6", "10.0.0.5",    "10.0.0.4", "10.0.0.2",
+                          "10.0.0.3", "2001:db8::1", "10.0.0.7", "10.0.0.9"};
+    struct verdict_store_entry *list = NULL;
+    long n = verdict_store_list(s, THREAT_LOW, 0, 100, &list);
+    assert_int_equal(n, 8);
+    char buf[VERDICT_IP_TEXT_MAX];
+    for (long i = 0; i < n; i++)
+        assert_string_equal(verdict_ip_format(&list[i].v, buf), want[i]);
+    free(list);
+
+    n = verdict_store_list(s, THREAT_LOW, 3, 100, &list);
+    assert_int_equal(n, 3);
+    for (long i = 0; i < n; i++)
+        assert_string_equal(verdict_ip_format(&list[i].v, buf), want[i]);
+    free(list);
+
+    n = verdict_store_list(s, THREAT_HIGH, 0, 100, &list);
+    assert_int_equal(n, 6);
+    assert_string_equal(verdict_ip_format(&list[5].v, buf), "2001:db8::1");
+    free(list);
+
+    n = verdict_store_list(s, THREAT_CRITICAL, 0, 6000, &list);
+    assert_int_equal(n, 0);
+    assert_null(list);
+    verdict_store_destroy(s);
+}
+
+/* A limited listing keeps exactly the worst `limit` of many (the heap path). */
+static void test_verdict_store_list_limit_matches_full_sort(void **state)
+{
+    (void)state;
+    struct verdict_store *s = verdict_store_create(4096, 0, 0);
+    assert_non_null(s);
+    srand(7);
+    char ip[32];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(ip, sizeof(ip), "10.%d.%d.%d", i % 3, i / 256, i % 256);
+        struct verdict v = mkv(ip, (enum threat_level)(rand() % 4), (rand() % 10) / 10.0);
+        v.last_seen_us = (uint64_t)(rand() % 5);
+        put_ok(s, &v, 5000);
+    }
+    struct verdict_store_entry *all = NULL, *top = NULL;
+    long n = verdict_store_list(s, THREAT_MEDIUM, 0, 0, &all);
+    assert_true(n > 1000);
+    for (long i = 1; i < n; i++) {
+        const struct verdict *a = &all[i - 1].v, *b = &all[i].v;
+        assert_true(a->level >= b->level);
+        if (a->level == b->level) {
+            assert_true(a->score >= b->score);
+            if (a->score == b->score) {
+                assert_true(a->last_seen_us >= b->last_seen_us);
+                if (a->last_seen_us == b->last_seen_us)
+                    assert_true(memcmp(a->ip, b->ip, 16) < 0);
+            }
+        }
+    }
+    assert_int_equal(verdict_store_list(s, THREAT_MEDIUM, 37, 0, &top), 37);
+    for (int i = 0; i < 37; i++)
+        assert_memory_equal(&top[i].v, &all[i].v, sizeof(struct verdict));
+    free(all);
+    free(top);
+    verdict_store_destroy(s);
+}
+
+static void changes(struct verdict_store *s, uint64_t since, uint64_t at,
+                    struct verdict_store_entry **added, size_t *na,
+                    struct verdict_store_tombstone **deleted, size_t *nd, uint64_t *next,
+                    bool *complete)
+{
+    assert_int_equal(verdict_store_changes(s, since, at, added, na, deleted, nd, next, complete),
+                     0);
+}
+
+static void test_verdict_store_changes_and_tombstones(void **state)
+{
+    (void)state;
+    struct verdict_store *s = verdict_store_create(256, 0, 0);
+    assert_non_null(s);
+    struct verdict a = mkv("10.9.0.1", THREAT_HIGH, 0), b = mkv("10.9.0.2", THREAT_CRITICAL, 0),
+                   c = mkv("10.9.0.3", THREAT_MEDIUM, 0);
+    put_ok(s, &a, 5000);
+    put_ok(s, &b, 5000);
+    put_ok(s, &c, 5000);
+    struct verdict_store_entry *added;
+    struct verdict_store_tombstone *deleted;
+    size_t na, nd;
+    uint64_t next;
+    bool complete;
+    changes(s, 0, 10, &added, &na, &deleted, &nd, &next, &complete);
+    assert_int_equal(na, 2);
+    assert_int_equal(added[0].v.ip[3], 1);
+    assert_int_equal(added[1].v.ip[3], 2);
+    assert_true(added[0].seq < added[1].seq);
+    assert_int_equal(nd, 0);
+    assert_null(deleted);
+    assert_int_equal(next, 3);
+    assert_true(complete);
+    free(added);
+
+    /* Nothing new: empty, same cursor. */
+    changes(s, next, 10, &added, &na, &deleted, &nd, &next, &complete);
+    assert_int_equal(na + nd, 0);
+    assert_int_equal(next, 3);
+
+    /* a drops to low (tombstone), b is removed (tombstone), c becomes high (added). */
+    a.level = THREAT_LOW;
+    put_ok(s, &a, 5000);
+    assert_true(verdict_store_remove(s, b.ip, b.ip_version));
+    c.level = THREAT_HIGH;
+    put_ok(s, &c, 5000);
+    uint64_t since = next;
+    changes(s, since, 10, &added, &na, &deleted, &nd, &next, &complete);
+    assert_int_equal(na, 1);
+    assert_int_equal(added[0].v.ip[3], 3);
+    assert_int_equal(nd, 2);
+    assert_int_equal(deleted[0].ip[3], 1);
+    assert_int_equal(deleted[1].ip[3], 2);
+    assert_true(deleted[0].seq < deleted[1].seq);
+    assert_int_equal(next, 6);
+    assert_true(complete);
+    free(added);
+    free(deleted);
+
+    /* a is a decision again: its old tombstone no longer shows; twice removed shows once. */
+    a.level = THREAT_CRITICAL;
+    put_ok(s, &a, 5000);
+    b.level = THREAT_HIGH;
+    put_ok(s, &b, 5000);
+    assert_true(verdict_store_remove(s, b.ip, b.ip_version));
+    put_ok(s, &b, 5000);
+    assert_true(verdict_store_remove(s, b.ip, b.ip_version));
+    changes(s, since, 10, &added, &na, &deleted, &nd, &next, &complete);
+    assert_int_equal(na, 2); /* c (seq 6) and a (seq 7) */
+    assert_int_equal(added[0].v.ip[3], 3);
+    assert_int_equal(added[1].v.ip[3], 1);
+    assert_int_equal(nd, 1);
+    assert_int_equal(deleted[0].ip[3], 2);
+    assert_int_equal(deleted[0].seq, 11);
+    free(added);
+    free(deleted);
+    verdict_store_destroy(s);
+}
+
+static void test_verdict_store_changes_incomplete_after_ring_overflow(void **state)
+{
+    (void)state;
+    struct verdict_store *s = verdict_store_create(256, 4, 0);
+    assert_non_null(s);
+    char ip[32];
+    for (int i = 0; i < 6; i++) {
+        snprintf(ip, sizeof(ip), "10.8.0.%d", i + 1);
+        struct verdict v = mkv(ip, THREAT_HIGH, 0);
+        put_ok(s, &v, 5000);
+    }
+    uint64_t since = 6;
+    for (int i = 0; i < 6; i++) {
+        snprintf(ip, sizeof(ip), "10.8.0.%d", i + 1);
+        struct verdict v = mkv(ip, THREAT_HIGH, 0);
+        assert_true(verdict_store_remove(s, v.ip, v.ip_version));
+    }
+    struct verdict_store_stats st;
+    verdict_store_stats_get(s, &st);
+    assert_int_equal(st.tombstones_lost, 2);
+    struct verdict_store_entry *added;
+    struct verdict_store_tombstone *deleted;
+    size_t na, nd;
+    uint64_t next;
+    bool complete;
+    changes(s, since, 10, &added, &na, &deleted, &nd, &next, &complete);
+    assert_false(complete);
+    assert_int_equal(nd, 4); /* the ones still in the ring */
+    assert_int_equal(deleted[0].ip[3], 3);
+    free(deleted);
+    /* A reader already past the overwritten ones is complete. */
+    changes(s, 8, 10, &added, &na, &deleted, &nd, &next, &complete);
+    assert_true(complete);
+    assert_int_equal(nd, 4);
+    free(deleted);
+    /* A full listing (since 0) is always complete. */
+    changes(s, 0, 10, &added, &na, &deleted, &nd, &next, &complete);
+    assert_true(complete);
+    free(deleted);
+    /* A cursor from the future is not. */
+    changes(s, 1000, 10, &added, &na, &deleted, &nd, &next, &complete);
+    assert_false(complete);
+    assert_int_equal(next, 12);
+    verdict_store_destroy(s);
+}
+
+static void test_verdict_store_is_decision_and_levels(void **state)
+{
+    (void)state;
+    struct verdict_store *s = verdict_store_create(64, 0, 0);
+    assert_non_null(s);
+    assert_false(verdict_store_level_is_decision(s, THREAT_LOW));
+    assert_false(verdict_store_level_is_decision(s, THREAT_MEDIUM));
+    assert_true(verdict_store_level_is_decision(s, THREAT_HIGH));
+    assert_true(verdict_store_level_is_decision(s, THREAT_CRITICAL));
+    assert_false(verdict_store_level_is_decision(s, (enum threat_level)9));
+    struct verdict h = mkv("10.7.0.1", THREAT_HIGH, 0), m = mkv("10.7.0.2", THREAT_MEDIUM, 0);
+    put_ok(s, &h, 500);
+    put_ok(s, &m, 500);
+    assert_true(is_dec(s, "10.7.0.1", 10));
+    assert_false(is_dec(s, "10.7.0.2", 10));
+    assert_false(is_dec(s, "10.7.0.3", 10));
+    assert_false(is_dec(s, "10.7.0.1", 500));
+    verdict_store_destroy(s);
+
+    s = verdict_store_create(64, 0, CONFIG_LEVEL_MEDIUM | CONFIG_LEVEL_CRITICAL);
+    assert_non_null(s);
+    assert_false(verdict_store_level_is_decision(s, THREAT_LOW));
+    assert_true(verdict_store_level_is_decision(s, THREAT_MEDIUM));
+    assert_false(verdict_store_level_is_decision(s, THREAT_HIGH));
+    assert_true(verdict_store_level_is_decision(s, THREAT_CRITICAL));
+    put_ok(s, &h, 500);
+    put_ok(s, &m, 500);
+    assert_false(is_dec(s, "10.7.0.1", 10));
+    assert_true(is_dec(s, "10.7.0.2", 10));
+    struct verdict_store_stats st;
+    verdict_store_stats_get(s, &st);
+    assert_int_equal(st.decisions, 1);
+    /* medium -> high stops being a decision here: tombstone */
+    m.level = THREAT_HIGH;
+    put_ok(s, &m, 500);
+    verdict_store_stats_get(s, &st);
+    assert_int_equal(st.decisions, 0);
+    struct verdict_store_entry *added;
+    struct verdict_store_tombstone *deleted;
+    size_t na, nd;
+    uint64_t next;
+    bool complete;
+    changes(s, 2, 10, &added, &na, &deleted, &nd, &next, &complete);
+    assert_int_equal(nd, 1);
+    assert_int_equal(deleted[0].ip[3], 2);
+    free(deleted);
+    verdict_store_destroy(s);
+
+    s = verdict_store_create(64, 0, CONFIG_LEVEL_LOW);
+    assert_non_null(s);
+    assert_true(verdict_store_level_is_decision(s, THREAT_LOW));
+    assert_false(verdict_store_level_is_decision(s, THREAT_CRITICAL));
+    verdict_store_destroy(s);
+    assert_null(verdict_store_create(0, 0, 0));
+}
+
+/* ---- concurrency ----------------------------------------------------------------------------- */
+
+enum { MT_IPS = 200, MT_READERS = 3, MT_WRITES = 40000 };
+
+struct mt {
+    struct verdict_store *s;
+    atomic_bool stop;
+    atomic_ulong reads, hits, bad;
+    atomic_ulong live_reads; /* so the writer keeps going until the readers really ran */
+};
+
+static void mt_ip(struct verdict *v, unsigned i)
+{
+    char ip[32];
+    if (i % 2)
+        snprintf(ip, sizeof(ip), "2001:db8::%x", i);
+    else
+        snprintf(ip, sizeof(ip), "10.6.%u.%u", i / 256, i % 256);
+    assert_int_equal(verdict_ip_parse(ip, v), 0);
+}
+
+/* Every field a function of n: a reader that sees a mix of two writes notices. */
+static void mt_fill(struct verdict *v, unsigned i, uint64_t n)
+{
+    memset(v, 0, sizeof(*v));
+    mt_ip(v, i);
+    v->level = (uint8_t)(n % 4);
+    v->pps = (double)n;
+    v->bps = (double)n * 8;
+    v->score = (double)(n % 1000) / 1000.0;
+    v->flows_total = n;
+    v->flows_attack = n / 2;
+    v->first_seen_us = n;
+    v->last_seen_us = n + 1;
+    snprintf(v->attack_type, sizeof(v->attack_type), "t%llu", (unsigned long long)n);
+    snprintf(v->sensor, sizeof(v->sensor), "s%llu", (unsigned long long)(n * 3));
+}
+
+static bool mt_consistent(const struct verdict *v)
+{
+    if (v->ip_version == 4 && v->ip[0] == 10 && v->ip[1] == 5)
+        return true; /* the merger's */
+    uint64_t n = v->flows_total;
+    struct verdict want;
+    mt_fill(&want, 0, n);
+    memcpy(want.ip, v->ip, 16);
+    want.ip_version = v->ip_version;
+    return memcmp(&want, v, sizeof(want)) == 0;
+}
+
+static void *mt_reader(void *arg)
+{
+    struct mt *m = arg;
+    unsigned i = 0;
+    unsigned long reads = 0, hits = 0, bad = 0;
+    while (!atomic_load(&m->stop)) {
+        struct verdict k;
+        memset(&k, 0, sizeof(k));
+        mt_ip(&k, i++ % MT_IPS);
+        struct verdict_store_entry e;
+        if (verdict_store_get(m->s, k.ip, k.ip_version, 100, &e)) {
+            hits++;
+            if (!mt_consistent(&e.v))
+                bad++;
+        }
+        (void)verdict_store_is_decision(m->s, k.ip, k.ip_version, 100);
+        reads++;
+        atomic_fetch_add_explicit(&m->live_reads, 1, memory_order_relaxed);
+        if (i % 512 == 0) {
+            struct verdict_store_entry *list = NULL;
+            long n = verdict_store_list(m->s, THREAT_MEDIUM, 16, 100, &list);
+            for (long j = 0; j < n; j++)
+                if (!mt_consistent(&list[j].v))
+                    bad++;
+            free(list);
+            struct verdict_store_entry *added;
+            struct verdict_store_tombstone *deleted;
+            size_t na, nd;
+            uint64_t next;
+            bool complete;
+            if (verdict_store_changes(m->s, 0, 100, &added, &na, &deleted, &nd, &next, &complete) ==
+                0) {
+                for (size_t j = 0; j < na; j++)
+                    if (!mt_consistent(&added[j].v) || added[j].seq > next)
+                        bad++;
+                free(added);
+                free(deleted);
+            }
+        }
+    }
+    atomic_fetch_add(&m->reads, reads);
+    atomic_fetch_add(&m->hits, hits);
+    atomic_fetch_add(&m->bad, bad);
+    return NULL;
+}
+
+/* The API's report handler: merges into its own addresses while the stage writes. */
+static void *mt_merger(void *arg)
+{
+    struct mt *m = arg;
+    uint64_t far = verdict_store_now_ms() + HOUR_MS;
+    for (unsigned n = 0; !atomic_load(&m->stop); n++) {
+        struct verdict v;
+        memset(&v, 0, sizeof(v));
+        char ip[32];
+        snprintf(ip, sizeof(ip), "10.5.0.%u", n % 50);
+        if (verdict_ip_parse(ip, &v) != 0)
+            atomic_fetch_add(&m->bad, 1);
+        v.level = (uint8_t)(n % 4);
+        int rc = verdict_store_merge(m->s, &v, far, NULL);
+        if (rc != 0 && rc != -ENOSPC)
+            atomic_fetch_add(&m->bad, 1);
+    }
+    return NULL;
+}
+
+static void test_verdict_store_readers_see_whole_verdicts(void **state)
+{
+    (void)state;
+    struct mt m;
+    memset(&m, 0, sizeof(m));
+    /* Smaller than the addresses written: evictions happen too. */
+    m.s = verdict_store_create(MT_IPS, 64, 0);
+    assert_non_null(m.s);
+    pthread_t r[MT_READERS], mg;
+    for (int i = 0; i < MT_READERS; i++)
+        assert_int_equal(pthread_create(&r[i], NULL, mt_reader, &m), 0);
+    assert_int_equal(pthread_create(&mg, NULL, mt_merger, &m), 0);
+    /* At least MT_WRITES writes, and on until the readers made MT_WRITES reads (bounded). */
+    for (uint64_t n = 1;
+         n <= MT_WRITES || (atomic_load(&m.live_reads) < MT_WRITES && n < 1000ull * MT_WRITES);
+         n++) {
+        struct verdict v;
+        unsigned i = (unsigned)(n * 7919 % MT_IPS);
+        mt_fill(&v, i, n);
+        int rc = verdict_store_put(m.s, &v, n % 97 == 0 ? 50 : 1000);
+        assert_true(rc == 0 || rc == -ENOSPC);
+        if (n % 101 == 0)
+            (void)verdict_store_remove(m.s, v.ip, v.ip_version);
+        if (n % 1000 == 0)
+            (void)verdict_store_expire(m.s, 100, 64);
+    }
+    atomic_store(&m.stop, true);
+    for (int i = 0; i < MT_READERS; i++)
+        pthread_join(r[i], NULL);
+    pthread_join(mg, NULL);
+    assert_int_equal(atomic_load(&m.bad), 0);
+    assert_true(atomic_load(&m.reads) >= MT_WRITES);
+    assert_true(atomic_load(&m.hits) > 0);
+
+    /* Every counter adds up after the storm. */
+    struct verdict_store_stats st;
+    verdict_store_stats_get(m.s, &st);
+    assert_true(st.entries <= st.capacity);
+    struct verdict_store_entry *list = NULL;
+    long n = verdict_store_list(m.s, THREAT_LOW, 0, 100, &list);
+    assert_true(n >= 0 && (uint64_t)n <= st.entries);
+    uint64_t dec = 0;
+    for (long i = 0; i < n; i++)
+        dec += verdict_store_level_is_decision(m.s, (enum threat_level)list[i].v.level);
+    free(list);
+    /* Entries expired at 100 are not listed but still count until removed. */
+    (void)verdict_store_expire(m.s, 100, 0);
+    verdict_store_stats_get(m.s, &st);
+    assert_int_equal(st.decisions, dec);
+    (void)verdict_store_expire(m.s, UINT64_MAX, 0);
+    verdict_store_stats_get(m.s, &st);
+    assert_int_equal(st.entries, 0);
+    assert_int_equal(st.decisions, 0);
+    verdict_store_destroy(m.s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_verdict_store_put_get_replace),
+        cmocka_unit_test(test_verdict_store_ipv4_ipv6_distinct),
+        cmocka_unit_test(test_verdict_store_expiry_invisible_then_removed),
+        cmocka_unit_test(test_verdict_store_expire_budget_round_robin),
+        cmocka_unit_test(test_verdict_store_full_evicts_lower_or_refuses),
+        cmocka_unit_test(test_verdict_store_merge_semantics),
+        cmocka_unit_test(test_verdict_store_list_order_limit_min_level),
+        cmocka_unit_test(test_verdict_store_list_limit_matches_full_sort),
+        cmocka_unit_test(test_verdict_store_changes_and_tombstones),
+        cmocka_unit_test(test_verdict_store_changes_incomplete_after_ring_overflow),
+        cmocka_unit_test(test_verdict_store_is_decision_and_levels),
+        cmocka_unit_test(test_verdict_store_readers_see_whole_verdicts),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}

@@ -1,0 +1,953 @@
+/* test_verdict_table.c - unit tests of verdicts/verdict_table.c: model levels and the evidence
+ * window, flow counts, rate alerts, reports, the role and attack type of a verdict, whitelists,
+ * attack episodes and their events, the episode pool, ttl expiry, eviction, coalesced
+ * publication and the fields copied into every verdict. Time is the stage clock passed in by
+ * the test (packet time), so every scenario is deterministic and runs instantly. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "verdicts/verdict_table.h"
+
+#define SEC 1000000ull
+#define T0  (1700000000ull * SEC)
+
+/* ---- a recording sink ----------------------------------------------------------------------- */
+
+struct ev_rec {
+    enum verdict_event_kind kind;
+    struct verdict v;
+    struct redis_sink_peer peers[REDIS_SINK_PEERS_MAX];
+    size_t npeers;
+};
+
+static struct {
+    struct verdict pub[8192];
+    size_t npub;
+    struct ev_rec ev[64];
+    size_t nev;
+    struct verdict exp[256];
+    size_t nexp;
+} rec;
+
+static void on_verdict(void *user, const struct verdict *v)
+{
+    (void)user;
+    if (rec.npub < DD_ARRAY_LEN(rec.pub))
+        rec.pub[rec.npub++] = *v;
+}
+
+static void on_event(void *user, enum verdict_event_kind kind, const struct verdict *v,
+                     const struct redis_sink_peer *peers, size_t npeers)
+{
+    (void)user;
+    assert_true(npeers <= REDIS_SINK_PEERS_MAX);
+    if (rec.nev == DD_ARRAY_LEN(rec.ev))
+        return;
+    struct ev_rec *e = &rec.ev[rec.nev++];
+    e->kind = kind;
+    e->v = *v;
+    memcpy(e->peers, peers, npeers * sizeof(*peers));
+    e->npeers = npeers;
+}
+
+static void on_expired(void *user, const struct verdict *v)
+{
+    (void)user;
+    if (rec.nexp < DD_ARRAY_LEN(rec.exp))
+        rec.exp[rec.nexp++] = *v;
+}
+
+static int reset(void **state)
+{
+    (void)state;
+    memset(&rec, 0, sizeof(rec));
+    return 0;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    log_configure(stderr, LOG_LEVEL_WARN);
+    return 0;
+}
+
+static struct verdict_table *mk(struct verdict_table_config *cfg)
+{
+    struct verdict_table_config def = {.sensor_id = "test"};
+    struct verdict_table_sink sink = {
+        .user = NULL, .verdict = on_verdict, .event = on_event, .expired = on_expired};
+    struct verdict_table *t = verdict_table_create(cfg ? cfg : &def, &sink);
+    assert_non_null(t);
+    return t;
+}
+
+/* ---- evidence builders ------------------------------------------------------------------------
+ */
+
+static void addr(uint8_t out[16], uint8_t *ver, const char *text)
+{
+    struct verdict v;
+    memset(&v, 0, sizeof(v));
+    assert_int_equal(verdict_ip_parse(text, &v), 0);
+    memcpy(out, v.ip, 16);
+    *ver = v.ip_version;
+}
+
+struct fl {
+    bool attack;
+    float p;
+    bool final;
+    uint64_t packets;
+    const char *family;
+};
+
+static void flow(struct verdict_table *t, const char *src, const char *dst, uint64_t ts,
+                 struct fl f)
+{
+    struct flow_evidence e;
+    memset(&e, 0, sizeof(e));
+    addr(e.src, &e.ip_version, src);
+    addr(e.dst, &e.ip_version, dst);
+    e.proto = 6;
+    e.sport = 40000;
+    e.dport = 80;
+    e.final = f.final;
+    e.is_attack = f.attack;
+    e.p_attack = f.p;
+    e.packets = f.packets ? f.packets : 10;
+    e.bytes = e.packets * 60;
+    snprintf(e.attack_type, sizeof(e.attack_type), "%s", f.family ? f.family : "");
+    e.first_us = ts - SEC / 2;
+    e.last_us = ts;
+    verdict_table_flow(t, &e);
+}
+
+#define ATTACK(fam) ((struct fl){.attack = true, .p = 0.9f, .final = true, .family = (fam)})
+#define BENIGN      ((struct fl){.attack = false, .p = 0.1f, .final = true})
+
+static void attacks_to(struct verdict_table *t, const char *dst, int n, int src_base, uint64_t ts,
+                       const char *fam)
+{
+    char src[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(src, sizeof(src), "10.%d.%d.%d", (src_base + i) >> 16 & 0xff,
+                 (src_base + i) >> 8 & 0xff, (src_base + i) & 0xff);
+        flow(t, src, dst, ts, ATTACK(fam));
+    }
+}
+
+static struct rate_alert alert(const char *ip, int role, enum threat_level level, uint32_t reasons,
+                               uint64_t ts)
+{
+    struct rate_alert a;
+    memset(&a, 0, sizeof(a));
+    addr(a.ip, &a.version, ip);
+    a.role = (uint8_t)role;
+    a.level = (uint8_t)level;
+    a.reasons = reasons;
+    a.score = 0.7;
+    a.pps = 5000;
+    a.bps = 4e6;
+    a.ts_us = ts;
+    return a;
+}
+
+/* ---- what came out ----------------------------------------------------------------------------
+ */
+
+static bool is_ip(const struct verdict *v, const char *ip)
+{
+    uint8_t a[16], ver;
+    addr(a, &ver, ip);
+    return v->ip_version == ver && memcmp(v->ip, a, 16) == 0;
+}
+
+static const struct verdict *last_pub(const char *ip)
+{
+    for (size_t i = rec.npub; i-- > 0;)
+        if (is_ip(&rec.pub[i], ip))
+            return &rec.pub[i];
+    return NULL;
+}
+
+static size_t count_pub(const char *ip)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rec.npub; i++)
+        n += is_ip(&rec.pub[i], ip);
+    return n;
+}
+
+static const struct ev_rec *find_ev(const char *ip, enum verdict_event_kind kind)
+{
+    for (size_t i = 0; i < rec.nev; i++)
+        if (rec.ev[i].kind == kind && is_ip(&rec.ev[i].v, ip))
+            return &rec.ev[i];
+    return NULL;
+}
+
+static size_t count_ev(enum verdict_event_kind kind)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rec.nev; i++)
+        n += rec.ev[i].kind == kind;
+    return n;
+}
+
+static bool expired_ip(const char *ip)
+{
+    for (size_t i = 0; i < rec.nexp; i++)
+        if (is_ip(&rec.exp[i], ip))
+            return true;
+    return false;
+}
+
+static const struct verdict *must_pub(const char *ip)
+{
+    const struct verdict *v = last_pub(ip);
+    if (!v)
+        fail_msg("no verdict published for %s", ip);
+    return v;
+}
+
+/* ---- model levels ------------------------------------------------------------------------------
+ */
+
+static void test_verdict_table_model_levels(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk(NULL);
+    const char *d = "192.0.2.1";
+    attacks_to(t, d, 1, 1, T0, "syn_flood");
+    verdict_table_tick(t, T0, 0);
+    const struct verdict *v = must_pub(d);
+    assert_int_equal(v->level, THREAT_MEDIUM);
+    assert_int_equal(v->role, VERDICT_ROLE_VICTIM);
+    assert_int_equal(v->reasons, VERDICT_REASON_MODEL);
+    assert_string_equal(v->attack_type, "syn_flood");
+    assert_float_equal(v->score, 0.9, 1e-6);
+    /* the source is judged as an attacker on the same evidence */
+    v = must_pub("10.0.0.1");
+    assert_int_equal(v->role, VERDICT_ROLE_ATTACKER);
+    assert_int_equal(v->level, THREAT_MEDIUM);
+
+    attacks_to(t, d, 1, 2, T0, "syn_flood");
+    verdict_table_tick(t, T0, 0);
+    assert_int_equal(must_pub(d)->level, THREAT_MEDIUM); /* 2 < 3 */
+    attacks_to(t, d, 1, 3, T0, "syn_flood");
+    verdict_table_tick(t, T0, 0);
+    assert_int_equal(must_pub(d)->level, THREAT_HIGH);
+    attacks_to(t, d, 96, 4, T0 + SEC, "syn_flood");
+    verdict_table_tick(t, T0 + SEC, 0);
+    assert_int_equal(must_pub(d)->level, THREAT_HIGH); /* 99 < 100 */
+    attacks_to(t, d, 1, 100, T0 + SEC, "syn_flood");
+    verdict_table_tick(t, T0 + SEC, 0);
+    assert_int_equal(must_pub(d)->level, THREAT_CRITICAL);
+
+    struct verdict_table_stats st;
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.flows_in, 100);
+    assert_int_equal(st.ips, 101);
+    assert_int_equal(st.by_level[THREAT_CRITICAL], 1);
+    assert_int_equal(st.by_level[THREAT_MEDIUM], 100);
+    verdict_table_destroy(t);
+    verdict_table_destroy(NULL);
+}
+
+static void test_verdict_table_busy_benign_server_stays_medium(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk(NULL);
+    const char *d = "192.0.2.2";
+    char src[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(src, sizeof(src), "10.1.0.%d", i);
+        flow(t, src, d, T0, BENIGN);
+    }
+    attacks_to(t, d, 3, 500, T0, "syn_flood");
+    verdict_table_tick(t, T0, 0);
+    const struct verdict *v = must_pub(d);
+    assert_int_equal(v->level, THREAT_MEDIUM);
+    assert_int_equal(v->flows_total, 103);
+    assert_int_equal(v->flows_attack, 3);
+
+    /* A lower fraction makes the same evidence high. */
+    struct verdict_table_config cfg = {.sensor_id = "s", .model_min_fraction = 0.02};
+    struct verdict_table *t2 = mk(&cfg);
+    for (int i = 0; i < 100; i++) {
+        snprintf(src, sizeof(src), "10.1.0.%d", i);
+        flow(t2, src, d, T0, BENIGN);
+    }
+    attacks_to(t2, d, 3, 500, T0, "syn_flood");
+    verdict_table_tick(t2, T0, 0);
+    assert_int_equal(must_pub(d)->level, THREAT_HIGH);
+    verdict_table_destroy(t2);
+    verdict_table_destroy(t);
+}
+
+static void test_verdict_table_heavy_flow_alone_is_high(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk(NULL);
+    flow(t, "10.2.0.1", "192.0.2.3", T0,
+         (struct fl){.attack = true, .p = 0.99f, .final = false, .packets = 5000});
+    /* just below either bound: medium */
+    flow(t, "10.2.0.2", "192.0.2.4", T0,
+         (struct fl){.attack = true, .p = 0.9f, .final = false, .packets = 5000});
+    flow(t, "10.2.0.3", "192.0.2.5", T0,
+         (struct fl){.attack = true, .p = 0.99f, .final = false, .packets = 999});
+    /* heavy but benign: low */
+    flow(t, "10.2.0.4", "192.0.2.6", T0,
+         (struct fl){.attack = false, .p = 0.99f, .final = false, .packets = 5000});
+    verdict_table_tick(t, T0, 0);
+    assert_int_equal(must_pub("192.0.2.3")->level, THREAT_HIGH);
+    assert_int_equal(must_pub("10.2.0.1")->level, THREAT_HIGH);
+    assert_int_equal(must_pub("192.0.2.4")->level, THREAT_MEDIUM);
+    assert_int_equal(must_pub("192.0.2.5")->level, THREAT_MEDIUM);
+    assert_int_equal(must_pub("192.0.2.6")->level, THREAT_LOW);
+    assert_string_equal(must_pub("192.0.2.6")->attack_type, "");
+    verdict_table_destroy(t);
+}
+
+static void test_verdict_table_window_slides_back_down(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk(NULL);
+    const char *d = "192.0.2.7";
+    attacks_to(t, d, 3, 1, T0, "syn_flood");
+    verdict_table_tick(t, T0, 0);
+    assert_int_equal(must_pub(d)->level, THREAT_HIGH);
+    size_t n = count_pub(d);
+    verdict_table_tick(t, T0 + 5 * SEC, 0);
+    verdict_table_tick(t, T0 + 9 * SEC, 0);
+    assert_int_equal(count_pub(d), n); /* nothing changed yet */
+    /* new evidence one second later keeps part of the window alive */
+    attacks_to(t, d, 1, 10, T0 + 2 * SEC, "syn_flood");
+    verdict_table_tick(t, T0 + 9 * SEC, 0); /* 4 attack reports in the window */
+    verdict_table_tick(t, T0 + 10 * SEC + SEC / 2, 0);
+    const struct verdict *v = must_pub(d);
+    assert_int_equal(v->level, THREAT_MEDIUM); /* the first 3 left, the 4th is still in */
+    verdict_table_tick(t, T0 + 20 * SEC, 0);
+    v = must_pub(d);
+    assert_int_equal(v->level, THREAT_LOW);
+    assert_int_equal(v->reasons, 0);
+    assert_string_equal(v->attack_type, "");
+    assert_true(v->score == 0);
+    assert_int_equal(v->flows_attack, 4); /* counts stay while the verdict lives */
+    struct verdict_table_stats st;
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.by_level[THREAT_HIGH], 0);
+    verdict_table_destroy(t);
+}
+
+static void test_verdict_table_flow_counts_at_final_reports_only(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk(NULL);
+    const char *d = "192.0.2.8";
+    struct fl snap = {.attack = true, .p = 0.8f, .final = false};
+    flow(t, "10.3.0.1", d, T0, snap);
+    flow(t, "10.3.0.1", d, T0, snap);
+    flow(t, "10.3.0.1", d, T0, ATTACK("syn_flood"));
+    flow(t, "10.3.0.2", d, T0, BENIGN);
+    verdict_table_tick(t, T0, 0);
+    const struct verdict *v = must_pub(d);
+    assert_int_equal(v->flows_total, 2);
+    assert_int_equal(v->flows_attack, 1);
+    /* the snapshots still count as attack evidence: 3 attack reports of 4 */
+    assert_int_equal(v->level, THREAT_HIGH);
+    v = must_pub("10.3.0.1");
+    assert_int_equal(v->flows_total, 1);
+    assert_int_equal(v->flows_attack, 1);
+    verdict_table_destroy(t);
+}
+
+/* ---- rate alerts and reports --------------------------------------------------------------------
+ */
+
+static void test_verdict_table_rate_alerts_raise_and_release(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk(NULL);
+    verdict_table_set_model_version(t, "feedfacecafebeef");
+    const char *d = "192.0.2.9";
+    struct rate_alert a = alert(d, VERDICT_ROLE_VICTIM, THREAT_HIGH,
+                                VERDICT_REASON_RATE_SYN | VERDICT_REASON_RATE_PPS, T0);
+    verdict_table_alert(t, &a);
+    verdict_table_tick(t, T0, 0);
+    const struct verdict *v = must_pub(d);
+    assert_int_equal(v->level, THREAT_HIGH);
+    assert_int_equal(v->role, VERDICT_ROLE_VICTIM);
+    assert_int_equal(v->reasons, VERDICT_REASON_RATE_SYN | VERDICT_REASON_RATE_PPS);
+    assert_string_equal(v->attack_type, "syn_flood");
+    assert_true(v->pps == 5000);
+    assert_true(v->bps == 4e6);
+    assert_float_equal(v->score, 0.7, 1e-9);
+    assert_string_equal(v->model_version, ""); /* no model evidence */
+
+    /* re-emitted with new rates */
+    a.pps = 8000;
+    a.ts_us = T0 + SEC;
+    verdict_table_alert(t, &a);
+    verdict_table_tick(t, T0 + SEC, 0);
+    assert_true(must_pub(d)->pps == 8000);
+
+    a.ended = true;
+    a.pps = 10;
+    a.ts_us = T0 + 2 * SEC;
+    verdict_table_alert(t, &a);
+    verdict_table_tick(t, T0 + 2 * SEC, 0);
+    v = must_pub(d);
+    assert_int_equal(v->level, THREAT_LOW);
+    assert_int_equal(v->reasons, 0);
+    assert_string_equal(v->attack_type, "");
+
+    /* an ended alert for an unknown IP creates nothing */
+    struct rate_alert e = alert("192.0.2.99", VERDICT_ROLE_VICTIM, THREAT_HIGH, 0, T0 + 2 * SEC);
+    e.ended = true;
+    verdict_table_alert(t, &e);
+    verdict_table_tick(t, T0 + 2 * SEC, 0);
+    assert_null(last_pub("192.0.2.99"));
+
+    /* without a re-emission, an alert holds VERDICT_ALERT_HOLD_US */
+    struct rate_alert c =
+        alert(d, VERDICT_ROLE_VICTIM, THREAT_CRITICAL, VERDICT_REASON_REFLECTION, T0 + 3 * SEC);
+    verdict_table_alert(t, &c);
+    verdict_table_tick(t, T0 + 3 * SEC, 0);
+    assert_int_equal(must_pub(d)->level, THREAT_CRITICAL);
+    verdict_table_tick(t, T0 + 3 * SEC + VERDICT_ALERT_HOLD_US - SEC, 0);
+    assert_int_equal(must_pub(d)->level, THREAT_CRITICAL);
+    verdict_table_tick(t, T0 + 3 * SEC + VERDICT_ALERT_HOLD_US + SEC, 0);
+    v = must_pub(d);
+    assert_int_equal(v->level, THREAT_LOW);
+    assert_true(v->pps == 0);
+    struct verdict_table_stats st;
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.alerts_in, 5);
+    verdict_table_destroy(t);
+}
+
+static void test_verdict_table_report_raises_for_its_ttl(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk(NULL);
+    struct verdict r;
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(verdict_ip_parse("198.51.100.5", &r), 0);
+    r.role = VERDICT_ROLE_ATTACKER;
+    r.level = THREAT_HIGH;
+    snprintf(r.attack_type, sizeof(r.attack_type), "botnet");
+    verdict_table_report(t, &r, T0, 30 * SEC);
+    verdict_table_tick(t, T0, 0);
+    const struct verdict *v = must_pub("198.51.100.5");
+    assert_int_equal(v->level, THREAT_HIGH);
+    assert_int_equal(v->role, VERDICT_ROLE_ATTACKER);
+    assert_int_equal(v->reasons, VERDICT_REASON_REPORT);
+    assert_string_equal(v->attack_type, "botnet");
+    assert_int_equal(v->last_seen_us, T0);
+    size_t n = count_pub("198.51.100.5");
+    verdict_table_tick(t, T0 + 29 * SEC, 0);
+    assert_int_equal(count_pub("198.51.100.5"), n);
+    verdict_table_tick(t, T0 + 31 * SEC, 0);
+    v = must_pub("198.51.100.5");
+    assert_int_equal(v->level, THREAT_LOW);
+    assert_int_equal(v->reasons, 0);
+
+    /* the model's family wins over the report's attack type */
+    attacks_to(t, "198.51.100.6", 1, 1, T0 + 32 * SEC, "udp_flood");
+    r.role = VERDICT_ROLE_VICTIM;
+    r.level = THREAT_CRITICAL;
+    assert_int_equal(verdict_ip_parse("198.51.100.6", &r), 0);
+    verdict_table_report(t, &r, T0 + 32 * SEC, 30 * SEC);
+    verdict_table_tick(t, T0 + 32 * SEC, 0);
+    v = must_pub("198.51.100.6");
+    assert_int_equal(v->level, THREAT_CRITICAL);
+    assert_int_equal(v->reasons, VERDICT_REASON_MODEL | VERDICT_REASON_REPORT);
+    assert_string_equal(v->attack_type, "udp_flood");
+    verdict_table_destroy(t);
+}
+
+/* ---- roles and attack types ---------------------------------------------------------------------
+ */
+
+static void test_verdict_table_role_choice_ties_to_victim(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk(NULL);
+    const char *x = "10.9.9.9";
+    flow(t, x, "192.0.2.21", T0, ATTACK("scan"));
+    flow(t, x, "192.0.2.22", T0, ATTACK("scan"));
+    flow(t, x, "192.0.2.23", T0, ATTACK("scan"));
+    attacks_to(t, x, 3, 1, T0, "syn_flood");
+    verdict_table_tick(t, T0, 0);
+    const struct verdict *v = must_pub(x);
+    assert_int_equal(v->level, THREAT_HIGH);
+    assert_int_equal(v->role, VERDICT_ROLE_VICTIM);
+    assert_string_equal(v->attack_type, "syn_flood"); /* the victim role's fields */
+
+    char dst[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(dst, sizeof(dst), "192.0.3.%d", i);
+        flow(t, x, dst, T0 + SEC, ATTACK("scan"));
+    }
+    verdict_table_tick(t, T0 + SEC, 0);
+    v = must_pub(x);
+    assert_int_equal(v->level, THREAT_CRITICAL);
+    assert_int_equal(v->role, VERDICT_ROLE_ATTACKER);
+    assert_string_equal(v->attack_type, "scan");
+    assert_int_equal(v->flows_attack, 103);
+
+    /* an IP only ever seen as a source is an attacker, even at low */
+    flow(t, "10.8.8.8", "192.0.2.30", T0 + SEC, BENIGN);
+    verdict_table_tick(t, T0 + SEC, 0);
+    assert_int_equal(must_pub("10.8.8.8")->role, VERDICT_ROLE_ATTACKER);
+    assert_int_equal(must_pub("192.0.2.30")->role, VERDICT_ROLE_VICTIM);
+    verdict_table_destroy(t);
+}
+
+static void test_verdict_table_attack_type_names(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk(NULL);
+    /* the most reported family */
+    attacks_to(t, "192.0.2.40", 2, 1, T0, "syn_flood");
+    attacks_to(t, "192.0.2.40", 3, 10, T0, "udp_flood");
+    verdict_table_tick(t, T0, 0);
+    assert_string_equal(must_pub("192.0.2.40")->attack_type, "udp_flood");
+
+    struct {
+        uint32_t reasons;
+        const char *name;
+    } cases[] = {
+        {VERDICT_REASON_RATE_SYN | VERDICT_REASON_RATE_PPS | VERDICT_REASON_REFLECTION,
+         "syn_flood"},
+        {VERDICT_REASON_REFLECTION | VERDICT_REASON_RATE_BPS, "udp_amplification"},
+        {VERDICT_REASON_RATE_SOURCES | VERDICT_REASON_RATE_FLOWS, "ddos"},
+        {VERDICT_REASON_RATE_FLOWS | VERDICT_REASON_RATE_PPS, "flow_flood"},
+        {VERDICT_REASON_RATE_PPS, "volumetric"},
+        {VERDICT_REASON_RATE_BPS, "volumetric"},
+    };
+    char ip[32];
+    for (size_t i = 0; i < DD_ARRAY_LEN(cases); i++) {
+        snprintf(ip, sizeof(ip), "192.0.2.%zu", 50 + i);
+        struct rate_alert a = alert(ip, VERDICT_ROLE_VICTIM, THREAT_MEDIUM, cases[i].reasons, T0);
+        verdict_table_alert(t, &a);
+    }
+    /* the model's family beats the rate name */
+    attacks_to(t, "192.0.2.60", 1, 100, T0, "dns_amplification");
+    struct rate_alert a =
+        alert("192.0.2.60", VERDICT_ROLE_VICTIM, THREAT_HIGH, VERDICT_REASON_RATE_SYN, T0);
+    verdict_table_alert(t, &a);
+    verdict_table_tick(t, T0, 0);
+    for (size_t i = 0; i < DD_ARRAY_LEN(cases); i++) {
+        snprintf(ip, sizeof(ip), "192.0.2.%zu", 50 + i);
+        assert_string_equal(must_pub(ip)->attack_type, cases[i].name);
+    }
+    const struct verdict *v = must_pub("192.0.2.60");
+    assert_string_equal(v->attack_type, "dns_amplification");
+    assert_int_equal(v->reasons, VERDICT_REASON_MODEL | VERDICT_REASON_RATE_SYN);
+    assert_int_equal(v->level, THREAT_HIGH);
+    verdict_table_destroy(t);
+}
+
+/* ---- whitelists
+ * ---------------------------------------------------------------------------------- */
+
+static void test_verdict_table_whitelist_suppresses_both_roles(void **state)
+{
+    (void)state;
+    struct config_cidr src, dst;
+    char err[128];
+    assert_int_equal(config_cidr_parse("10.0.0.0/8", &src, err, sizeof(err)), 0);
+    assert_int_equal(config_cidr_parse("192.0.2.0/24", &dst, err, sizeof(err)), 0);
+    struct config_whitelist wl = {.sources = {&src, 1}, .destinations = {&dst, 1}};
+    struct verdict_table_config cfg = {.sensor_id = "s", .whitelist = &wl};
+    struct verdict_table *t = mk(&cfg);
+
+    for (int i = 0; i < 3; i++)
+        flow(t, "10.1.1.1", "198.51.100.1", T0, ATTACK("syn_flood"));
+    for (int i = 0; i < 3; i++)
+        flow(t, "203.0.113.1", "192.0.2.5", T0, ATTACK("syn_flood"));
+    /* a whitelisted source is still judged as a victim */
+    flow(t, "203.0.113.2", "10.1.1.1", T0, ATTACK("syn_flood"));
+    struct rate_alert a =
+        alert("192.0.2.5", VERDICT_ROLE_VICTIM, THREAT_CRITICAL, VERDICT_REASON_RATE_PPS, T0);
+    verdict_table_alert(t, &a);
+    struct verdict r;
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(verdict_ip_parse("10.2.2.2", &r), 0);
+    r.role = VERDICT_ROLE_ATTACKER;
+    r.level = THREAT_HIGH;
+    verdict_table_report(t, &r, T0, 0);
+    verdict_table_tick(t, T0, 0);
+
+    assert_int_equal(must_pub("198.51.100.1")->level, THREAT_HIGH);
+    assert_int_equal(must_pub("203.0.113.1")->level, THREAT_HIGH);
+    assert_int_equal(must_pub("203.0.113.1")->role, VERDICT_ROLE_ATTACKER);
+    assert_null(last_pub("192.0.2.5"));
+    assert_null(last_pub("10.2.2.2"));
+    const struct verdict *v = must_pub("10.1.1.1");
+    assert_int_equal(v->role, VERDICT_ROLE_VICTIM);
+    assert_int_equal(v->level, THREAT_MEDIUM);
+    struct verdict_table_stats st;
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.whitelisted, 3 + 3 + 1 + 1);
+
+    /* a reload without whitelists judges them */
+    verdict_table_set_whitelist(t, NULL);
+    for (int i = 0; i < 3; i++)
+        flow(t, "10.1.1.1", "198.51.100.1", T0 + SEC, ATTACK("syn_flood"));
+    verdict_table_tick(t, T0 + SEC, 0);
+    v = must_pub("10.1.1.1");
+    assert_int_equal(v->level, THREAT_HIGH);
+    verdict_table_destroy(t);
+}
+
+/* ---- episodes
+ * -------------------------------------------------------------------------------------- */
+
+static void test_verdict_table_episode_start_end_peaks_peers(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk(NULL);
+    const char *d = "192.0.2.70";
+    const char *pa = "10.4.0.1", *pb = "10.4.0.2", *pc = "10.4.0.3";
+    flow(t, pa, d, T0, ATTACK("syn_flood"));
+    flow(t, pa, d, T0, ATTACK("syn_flood"));
+    flow(t, pa, d, T0, ATTACK("syn_flood")); /* high: the episode starts with this flow */
+    verdict_table_tick(t, T0, 0);
+    const struct ev_rec *s = find_ev(d, VERDICT_EVENT_ATTACK_START);
+    assert_non_null(s);
+    assert_int_equal(s->v.role, VERDICT_ROLE_VICTIM);
+    assert_int_equal(s->v.level, THREAT_HIGH);
+    assert_int_equal(s->v.first_seen_us, T0 - SEC / 2); /* the first attack evidence */
+    assert_int_equal(s->npeers, 1);
+    assert_int_equal(s->peers[0].flows, 1);
+    assert_null(find_ev(d, VERDICT_EVENT_ATTACK_END));
+    /* the verdict came before the event */
+    assert_non_null(last_pub(d));
+
+    struct fl snap = {.attack = true, .p = 0.9f, .final = false};
+    flow(t, pc, d, T0 + SEC, snap); /* a running flow lists its peer once ... */
+    flow(t, pc, d, T0 + SEC, snap); /* ... and counts nothing more until it ends */
+    flow(t, pb, d, T0 + SEC, ATTACK("syn_flood"));
+    flow(t, pa, d, T0 + SEC, ATTACK("syn_flood"));
+    flow(t, pb, d, T0 + SEC, ATTACK("syn_flood"));
+    flow(t, pa, d, T0 + SEC, ATTACK("syn_flood"));
+    struct rate_alert a =
+        alert(d, VERDICT_ROLE_VICTIM, THREAT_HIGH, VERDICT_REASON_RATE_SYN, T0 + SEC);
+    a.pps = 9000;
+    a.bps = 1e7;
+    verdict_table_alert(t, &a);
+    verdict_table_tick(t, T0 + SEC, 0);
+    a.pps = 3000;
+    a.bps = 2e6;
+    a.ts_us = T0 + 2 * SEC;
+    verdict_table_alert(t, &a);
+    a.ended = true;
+    a.ts_us = T0 + 3 * SEC;
+    verdict_table_alert(t, &a);
+    verdict_table_tick(t, T0 + 3 * SEC, 0);
+    assert_int_equal(count_ev(VERDICT_EVENT_ATTACK_START), 2); /* pa reached high as well */
+
+    /* the window empties after T0 + 11 s; then attack_end (10 s) below high */
+    verdict_table_tick(t, T0 + 12 * SEC, 0);
+    assert_int_equal(must_pub(d)->level, THREAT_LOW);
+    assert_null(find_ev(d, VERDICT_EVENT_ATTACK_END));
+    verdict_table_tick(t, T0 + 20 * SEC, 0);
+    assert_null(find_ev(d, VERDICT_EVENT_ATTACK_END));
+    verdict_table_tick(t, T0 + 23 * SEC, 0);
+    const struct ev_rec *e = find_ev(d, VERDICT_EVENT_ATTACK_END);
+    assert_non_null(e);
+    assert_true(e->v.pps == 9000);
+    assert_true(e->v.bps == 1e7);
+    assert_int_equal(e->v.first_seen_us, T0 - SEC / 2);
+    assert_int_equal(e->v.role, VERDICT_ROLE_VICTIM);
+    assert_int_equal(e->npeers, 3);
+    struct verdict pv;
+    memset(&pv, 0, sizeof(pv));
+    const char *want[] = {pa, pb, pc};
+    uint64_t flows[] = {3, 2, 1};
+    for (int i = 0; i < 3; i++) {
+        memcpy(pv.ip, e->peers[i].ip, 16);
+        pv.ip_version = e->peers[i].ip_version;
+        assert_true(is_ip(&pv, want[i]));
+        assert_int_equal(e->peers[i].flows, flows[i]);
+    }
+    /* the attacker's own episode names the victim */
+    const struct ev_rec *ae = find_ev(pa, VERDICT_EVENT_ATTACK_END);
+    assert_non_null(ae);
+    assert_int_equal(ae->v.role, VERDICT_ROLE_ATTACKER);
+    assert_int_equal(ae->npeers, 1);
+    memcpy(pv.ip, ae->peers[0].ip, 16);
+    pv.ip_version = ae->peers[0].ip_version;
+    assert_true(is_ip(&pv, d));
+
+    struct verdict_table_stats st;
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.episodes_started, 2);
+    assert_int_equal(st.episodes_ended, 2);
+    assert_int_equal(st.episodes_active, 0);
+    verdict_table_destroy(t);
+}
+
+static void test_verdict_table_episode_pool_exhaustion_counted(void **state)
+{
+    (void)state;
+    struct verdict_table_config cfg = {.sensor_id = "s", .max_episodes = 1};
+    struct verdict_table *t = mk(&cfg);
+    attacks_to(t, "192.0.2.80", 3, 1, T0, "syn_flood");
+    attacks_to(t, "192.0.2.81", 3, 10, T0, "syn_flood");
+    verdict_table_tick(t, T0, 0);
+    assert_int_equal(must_pub("192.0.2.80")->level, THREAT_HIGH);
+    assert_int_equal(must_pub("192.0.2.81")->level, THREAT_HIGH);
+    assert_int_equal(count_ev(VERDICT_EVENT_ATTACK_START), 1);
+    struct verdict_table_stats st;
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.episodes_untracked, 1);
+    assert_int_equal(st.episodes_active, 2);
+    verdict_table_tick(t, T0 + 30 * SEC, 0);
+    verdict_table_tick(t, T0 + 60 * SEC, 0);
+    assert_int_equal(count_ev(VERDICT_EVENT_ATTACK_END), 1);
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.episodes_active, 0);
+    /* the record is free again */
+    attacks_to(t, "192.0.2.81", 3, 20, T0 + 61 * SEC, "syn_flood");
+    verdict_table_tick(t, T0 + 61 * SEC, 0);
+    assert_non_null(find_ev("192.0.2.81", VERDICT_EVENT_ATTACK_START));
+    verdict_table_destroy(t);
+}
+
+/* ---- expiry, eviction, publication
+ * ---------------------------------------------------------------- */
+
+static void test_verdict_table_expiry_after_ttl(void **state)
+{
+    (void)state;
+    struct verdict_table_config cfg = {.sensor_id = "s", .ttl_us = 30 * SEC};
+    struct verdict_table *t = mk(&cfg);
+    flow(t, "10.5.0.1", "192.0.2.90", T0, BENIGN);
+    flow(t, "10.5.0.2", "192.0.2.91", T0 + 10 * SEC, BENIGN);
+    verdict_table_tick(t, T0 + 10 * SEC, 0);
+    assert_int_equal(rec.npub, 4);
+    verdict_table_tick(t, T0 + 29 * SEC, 0);
+    assert_int_equal(rec.nexp, 0);
+    verdict_table_tick(t, T0 + 31 * SEC, 1); /* a budget of one visit */
+    verdict_table_tick(t, T0 + 31 * SEC, 1);
+    assert_true(rec.nexp >= 1 && rec.nexp <= 2);
+    verdict_table_tick(t, T0 + 31 * SEC, 0);
+    assert_int_equal(rec.nexp, 2);
+    assert_true(expired_ip("10.5.0.1"));
+    assert_true(expired_ip("192.0.2.90"));
+    assert_false(expired_ip("192.0.2.91"));
+    struct verdict_table_stats st;
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.ips, 2);
+    assert_int_equal(st.expired, 2);
+    assert_int_equal(st.by_level[THREAT_LOW], 2);
+    verdict_table_tick(t, T0 + 41 * SEC, 0);
+    assert_int_equal(rec.nexp, 4);
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.ips, 0);
+
+    /* a report holds its IP past the ttl */
+    struct verdict r;
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(verdict_ip_parse("198.51.100.50", &r), 0);
+    r.level = THREAT_MEDIUM; /* no episode: the report alone holds it */
+    r.role = VERDICT_ROLE_ATTACKER;
+    verdict_table_report(t, &r, T0 + 50 * SEC, 100 * SEC);
+    verdict_table_tick(t, T0 + 90 * SEC, 0);
+    assert_false(expired_ip("198.51.100.50"));
+    verdict_table_tick(t, T0 + 151 * SEC, 0);
+    verdict_table_tick(t, T0 + 171 * SEC, 0);
+    assert_true(expired_ip("198.51.100.50"));
+    verdict_table_destroy(t);
+}
+
+static void test_verdict_table_eviction_when_full(void **state)
+{
+    (void)state;
+    struct verdict_table_config cfg = {.sensor_id = "s", .max_ips = 4};
+    struct verdict_table *t = mk(&cfg);
+    for (int i = 0; i < 3; i++)
+        flow(t, "10.6.0.1", "192.0.2.100", T0, ATTACK("syn_flood"));
+    flow(t, "10.6.0.2", "192.0.2.101", T0 + SEC, BENIGN);
+    verdict_table_tick(t, T0 + SEC, 0);
+    assert_int_equal(rec.npub, 4);
+    flow(t, "10.6.0.3", "192.0.2.102", T0 + 2 * SEC, BENIGN);
+    struct verdict_table_stats st;
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.evictions, 2);
+    assert_int_equal(st.ips, 4);
+    assert_int_equal(rec.nexp, 0); /* announced at the next tick */
+    verdict_table_tick(t, T0 + 2 * SEC, 0);
+    assert_int_equal(rec.nexp, 2);
+    assert_true(expired_ip("10.6.0.2"));
+    assert_true(expired_ip("192.0.2.101"));
+    assert_int_equal(must_pub("192.0.2.102")->level, THREAT_LOW);
+    /* the high ones survived and keep their state */
+    for (int i = 0; i < 1; i++)
+        flow(t, "10.6.0.1", "192.0.2.100", T0 + 3 * SEC, ATTACK("syn_flood"));
+    verdict_table_tick(t, T0 + 3 * SEC, 0);
+    assert_int_equal(must_pub("192.0.2.100")->flows_attack, 4);
+    assert_int_equal(must_pub("10.6.0.1")->flows_attack, 4);
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.by_level[THREAT_HIGH], 2);
+    assert_int_equal(st.by_level[THREAT_LOW], 2);
+    verdict_table_destroy(t);
+}
+
+/* Evicting an IP in an episode ends it (announced) or cancels it (never announced). */
+static void test_verdict_table_eviction_ends_episodes(void **state)
+{
+    (void)state;
+    struct verdict_table_config cfg = {.sensor_id = "s", .max_ips = 2};
+    struct verdict_table *t = mk(&cfg);
+    for (int i = 0; i < 3; i++)
+        flow(t, "10.6.1.1", "192.0.2.104", T0, ATTACK("syn_flood"));
+    verdict_table_tick(t, T0, 0);
+    assert_int_equal(count_ev(VERDICT_EVENT_ATTACK_START), 2);
+    flow(t, "10.6.1.2", "192.0.2.105", T0 + SEC, BENIGN);
+    verdict_table_tick(t, T0 + SEC, 0);
+    assert_int_equal(count_ev(VERDICT_EVENT_ATTACK_END), 2);
+    const struct ev_rec *e = find_ev("192.0.2.104", VERDICT_EVENT_ATTACK_END);
+    assert_non_null(e);
+    assert_int_equal(e->npeers, 1);
+    assert_true(expired_ip("192.0.2.104"));
+    assert_true(expired_ip("10.6.1.1"));
+    struct verdict_table_stats st;
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.episodes_active, 0);
+    assert_int_equal(st.evictions, 2);
+
+    /* started and evicted before any tick: no events at all */
+    for (int i = 0; i < 3; i++)
+        flow(t, "10.6.1.3", "192.0.2.106", T0 + 2 * SEC, ATTACK("syn_flood"));
+    flow(t, "10.6.1.4", "192.0.2.107", T0 + 2 * SEC, BENIGN);
+    verdict_table_tick(t, T0 + 2 * SEC, 0);
+    assert_int_equal(count_ev(VERDICT_EVENT_ATTACK_START), 2);
+    assert_int_equal(count_ev(VERDICT_EVENT_ATTACK_END), 2);
+    assert_false(expired_ip("192.0.2.106")); /* never published: nothing to take back */
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.episodes_active, 0);
+    assert_int_equal(st.ips, 2);
+    verdict_table_destroy(t);
+}
+
+static void test_verdict_table_coalesces_publications(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk(NULL);
+    const char *d = "192.0.2.110";
+    for (int i = 0; i < 50; i++)
+        flow(t, "10.7.0.1", d, T0 + (uint64_t)i * 1000,
+             (struct fl){.attack = true, .p = 0.5f + i * 0.01f, .final = false});
+    assert_int_equal(rec.npub, 0); /* evidence never publishes */
+    verdict_table_tick(t, T0 + SEC / 2, 0);
+    assert_int_equal(count_pub(d), 1);
+    assert_int_equal(count_pub("10.7.0.1"), 1);
+    assert_float_equal(must_pub(d)->score, 0.99, 1e-6);
+    verdict_table_tick(t, T0 + SEC / 2, 0);
+    verdict_table_tick(t, T0 + SEC / 2 + 1000, 0);
+    assert_int_equal(rec.npub, 2);
+    /* the same evidence again changes nothing worth publishing */
+    flow(t, "10.7.0.1", d, T0 + SEC / 2, (struct fl){.attack = true, .p = 0.5f, .final = false});
+    verdict_table_tick(t, T0 + SEC / 2, 0);
+    assert_int_equal(rec.npub, 2);
+    struct verdict_table_stats st;
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.published, 2);
+    assert_int_equal(st.flows_in, 51);
+    verdict_table_destroy(t);
+}
+
+static void count_one(void *user, const struct verdict *v)
+{
+    size_t *n = user;
+    assert_string_equal(v->sensor, "edge-1");
+    (*n)++;
+}
+
+static void test_verdict_table_copies_model_version_and_sensor(void **state)
+{
+    (void)state;
+    struct verdict_table_config cfg = {.sensor_id = "edge-1"};
+    struct verdict_table *t = mk(&cfg);
+    verdict_table_set_model_version(t, "0123456789abcdef");
+    flow(t, "10.8.0.1", "192.0.2.122", T0, ATTACK("syn_flood"));
+    struct rate_alert a =
+        alert("192.0.2.120", VERDICT_ROLE_VICTIM, THREAT_MEDIUM, VERDICT_REASON_RATE_PPS, T0);
+    verdict_table_alert(t, &a);
+    verdict_table_tick(t, T0, 0);
+    const struct verdict *v = must_pub("10.8.0.1");
+    assert_string_equal(v->model_version, "0123456789abcdef");
+    assert_string_equal(v->sensor, "edge-1");
+    v = must_pub("192.0.2.120");
+    assert_string_equal(v->model_version, "");
+    assert_string_equal(v->sensor, "edge-1");
+    verdict_table_set_model_version(t, "");
+    flow(t, "10.8.0.1", "192.0.2.121", T0, ATTACK("syn_flood"));
+    verdict_table_tick(t, T0, 0);
+    assert_string_equal(must_pub("192.0.2.121")->model_version, "");
+    size_t n = 0;
+    verdict_table_foreach(t, count_one, &n);
+    struct verdict_table_stats st;
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(n, st.ips);
+    assert_int_equal(verdict_table_now(t), T0);
+    verdict_table_tick(t, T0 - SEC, 0); /* never backwards */
+    assert_int_equal(verdict_table_now(t), T0);
+    verdict_table_destroy(t);
+}
+
+static void test_verdict_table_ipv6_entries(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk(NULL);
+    for (int i = 0; i < 3; i++)
+        flow(t, "2001:db8:1::1", "2001:db8:2::1", T0, ATTACK("syn_flood"));
+    flow(t, "1.2.3.4", "10.0.0.1", T0, BENIGN);
+    verdict_table_tick(t, T0, 0);
+    const struct verdict *v = must_pub("2001:db8:2::1");
+    assert_int_equal(v->ip_version, 6);
+    assert_int_equal(v->level, THREAT_HIGH);
+    assert_int_equal(must_pub("1.2.3.4")->level, THREAT_LOW);
+    assert_null(last_pub("102:304::")); /* same bytes, other family: a different IP */
+    verdict_table_destroy(t);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup(f, reset)
+    const struct CMUnitTest tests[] = {
+        T(test_verdict_table_model_levels),
+        T(test_verdict_table_busy_benign_server_stays_medium),
+        T(test_verdict_table_heavy_flow_alone_is_high),
+        T(test_verdict_table_window_slides_back_down),
+        T(test_verdict_table_flow_counts_at_final_reports_only),
+        T(test_verdict_table_rate_alerts_raise_and_release),
+        T(test_verdict_table_report_raises_for_its_ttl),
+        T(test_verdict_table_role_choice_ties_to_victim),
+        T(test_verdict_table_attack_type_names),
+        T(test_verdict_table_whitelist_suppresses_both_roles),
+        T(test_verdict_table_episode_start_end_peaks_peers),
+        T(test_verdict_table_episode_pool_exhaustion_counted),
+        T(test_verdict_table_expiry_after_ttl),
+        T(test_verdict_table_eviction_when_full),
+        T(test_verdict_table_eviction_ends_episodes),
+        T(test_verdict_table_coalesces_publications),
+        T(test_verdict_table_copies_model_version_and_sensor),
+        T(test_verdict_table_ipv6_entries),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, group_setup, NULL);
+}

@@ -1,0 +1,761 @@
+/* verdict_store.c - the API's concurrent map from IP address to the latest published verdict
+ * (verdict_store.h).
+ *
+ * Owns: one pool of entry slots (capacity, allocated once with calloc so that untouched pages
+ * cost nothing until used), VS_STRIPES stripes of bucket heads each with its own rwlock, and a
+ * ring of tombstones with its own mutex. Nothing is allocated after create except the arrays
+ * verdict_store_list and verdict_store_changes return.
+ *
+ * Threads: none of its own. The verdict stage thread writes (put, remove, expire), the API's
+ * threads read (get, is_decision, list, changes) and the API's report handler merges. Every
+ * function takes the locks it needs; none is held across a call out of this file.
+ *
+ * DESIGN: an address hashes (keyed with a random seed chosen at create, so nobody can aim many
+ * addresses at one stripe or bucket) to a stripe and to a bucket inside it; buckets are singly
+ * linked chains of slot indices. A reader takes the stripe's read lock, walks one chain and
+ * copies one entry; a writer takes the stripe's write lock for one entry's update, so a reader
+ * never waits for more than one short update. The rwlocks prefer writers (glibc's
+ * PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP) so that 100k reads/s cannot starve the stage.
+ * Free slots are shared by all stripes through a free list under pool_lock, taken only when a
+ * new address is inserted; the lock order is stripe lock, then pool_lock, then tomb_lock. A
+ * full store may evict in another stripe, but only through pthread_rwlock_trywrlock, which never
+ * waits and so cannot deadlock two writers.
+ *
+ * Sequence numbers: every change to an entry (store, replace, merge, removal) takes the next
+ * value of `seq` with an atomic increment made while the entry's stripe is write-locked, and a
+ * tombstone is pushed before that stripe is unlocked. verdict_store_changes reads `seq` first
+ * (c0), then visits every stripe under its read lock, then reads the tombstone ring: any change
+ * numbered <= c0 was made by a writer that held its stripe's lock when c0 was read, so the visit
+ * of that stripe waited for it and the ring already holds its tombstone. Changes report exactly
+ * the changes numbered in (since, c0] and return c0 as next_since, so each change is reported
+ * once and none falls between two polls.
+ *
+ * Tombstones may reach the ring out of sequence order (two writers in different stripes), so
+ * the ring remembers the highest sequence number it has overwritten: a reader whose `since` is
+ * below it missed a deletion.
+ *
+ * Calls: common/log (at create only). */
+#include "verdicts/verdict_store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "common/log.h"
+
+enum {
+    VS_STRIPES = 64, /* power of two */
+    VS_STRIPE_BITS = 6,
+    VS_SAMPLE = 8, /* entries of the stripe looked at for eviction when full */
+    VS_TOMBSTONES_DEFAULT = 65536,
+    VS_MAX_CAPACITY = 1u << 28,
+};
+#define VS_NONE UINT32_MAX
+
+struct vs_slot {
+    struct verdict_store_entry e;
+    uint32_t next; /* chain of the bucket, or the free list */
+};
+
+struct vs_stripe {
+    pthread_rwlock_t lock;
+    uint32_t *heads; /* nbuckets chain heads (VS_NONE: empty); guarded by lock */
+} DD_ALIGNED_CL;
+
+struct verdict_store {
+    struct vs_stripe *stripes; /* VS_STRIPES */
+    uint32_t *heads;           /* VS_STRIPES * nbuckets, the stripes' heads */
+    uint32_t bmask;            /* nbuckets - 1 */
+    struct vs_slot *slots;     /* a slot belongs to the stripe whose chain holds it */
+    uint32_t capacity;
+    uint64_t seed;
+    unsigned decision_levels;
+
+    /* Free slots: the list, then the never-used tail [high, capacity). Guarded by pool_lock. */
+    pthread_mutex_t pool_lock;
+    uint32_t free_head, high;
+
+    /* Tombstone ring: entry i of the stream lives at tombs[i % tomb_cap]. Guarded by tomb_lock. */
+    pthread_mutex_t tomb_lock;
+    struct verdict_store_tombstone *tombs;
+    uint32_t tomb_cap;
+    uint64_t tomb_head;     /* tombstones written so far */
+    uint64_t tomb_lost_max; /* the highest seq of an overwritten tombstone */
+
+    /* Counters: written under a stripe lock (or the tomb lock), read by stats_get without
+     * locks, so relaxed atomics. seq is the exception: see DESIGN. */
+    atomic_uint_fast64_t seq;
+    atomic_uint_fast64_t entries, puts, full_drops, expired, removed, decisions, tomb_lost;
+    atomic_uint_fast32_t expire_cursor; /* global bucket index of the next expire slice */
+    pthread_mutex_t expire_lock;        /* one expire at a time (the cursor) */
+};
+
+/* ---- hashing and lookup ------------------------------------------------------------------ */
+
+static inline uint64_t vs_mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+/* Keyed hash: two 64-bit lanes folded through the murmur3 finaliser with the store's seed. */
+static inline uint64_t vs_hash(const struct verdict_store *s, const uint8_t ip[16], uint8_t ver)
+{
+    uint64_t a, b;
+    memcpy(&a, ip, 8);
+    memcpy(&b, ip + 8, 8);
+    uint64_t h = vs_mix(s->seed ^ a ^ ((uint64_t)ver << 56));
+    return vs_mix(h ^ b ^ (s->seed >> 7));
+}
+
+struct vs_pos {
+    struct vs_stripe *st;
+    uint32_t bucket;
+};
+
+static inline struct vs_pos vs_locate(const struct verdict_store *s, const uint8_t ip[16],
+                                      uint8_t ver)
+{
+    uint64_t h = vs_hash(s, ip, ver);
+    struct vs_pos p = {&s->stripes[h & (VS_STRIPES - 1)],
+                       (uint32_t)(h >> VS_STRIPE_BITS) & s->bmask};
+    return p;
+}
+
+static inline bool vs_key_eq(const struct verdict *v, const uint8_t ip[16], uint8_t ver)
+{
+    return v->ip_version == ver && memcmp(v->ip, ip, 16) == 0;
+}
+
+/* The slot of an address in its chain, VS_NONE when absent; *prev gets its predecessor. Caller
+ * holds the stripe's lock (either mode). */
+static uint32_t vs_find_locked(const struct verdict_store *s, struct vs_pos p, const uint8_t ip[16],
+                               uint8_t ver, uint32_t *prev)
+{
+    uint32_t pr = VS_NONE;
+    for (uint32_t i = p.st->heads[p.bucket]; i != VS_NONE; i = s->slots[i].next) {
+        if (vs_key_eq(&s->slots[i].e.v, ip, ver)) {
+            if (prev)
+                *prev = pr;
+            return i;
+        }
+        pr = i;
+    }
+    return VS_NONE;
+}
+
+bool verdict_store_level_is_decision(const struct verdict_store *s, enum threat_level level)
+{
+    return (unsigned)level < 4 && ((s->decision_levels >> (unsigned)level) & 1u);
+}
+
+static inline bool vs_is_dec(const struct verdict_store *s, const struct verdict_store_entry *e)
+{
+    return verdict_store_level_is_decision(s, (enum threat_level)e->v.level);
+}
+
+uint64_t verdict_store_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- create / destroy ---------------------------------------------------------------------- */
+
+struct verdict_store *verdict_store_create(uint32_t capacity, uint32_t tombstones,
+                                           unsigned decision_levels)
+{
+    if (capacity == 0 || capacity > VS_MAX_CAPACITY) {
+        DD_ERROR("verdict store: capacity must be 1..%u, got %u", (unsigned)VS_MAX_CAPACITY,
+                 (unsigned)capacity);
+        return NULL;
+    }
+    uint32_t nb = 4; /* buckets per stripe: about one entry per bucket when full */
+    while ((uint64_t)nb * VS_STRIPES < capacity)
+        nb <<= 1;
+    uint32_t ntomb = tombstones ? tombstones : VS_TOMBSTONES_DEFAULT;
+    size_t stripes_init = 0;
+    bool pool_init = false, tomb_init = false, expire_init = false;
+
+    struct verdict_store *s = calloc(1, sizeof(*s));
+    if (!s)
+        goto fail;
+    s->capacity = capacity;
+    s->bmask = nb - 1;
+    s->decision_levels = (decision_levels & 0xfu) ? (decision_levels & 0xfu)
+                                                  : (1u << THREAT_HIGH) | (1u << THREAT_CRITICAL);
+    s->tomb_cap = ntomb;
+    s->free_head = VS_NONE;
+    s->stripes = aligned_alloc(DD_CACHELINE, VS_STRIPES * sizeof(*s->stripes));
+    s->heads = malloc((size_t)VS_STRIPES * nb * sizeof(*s->heads));
+    s->slots = calloc(capacity, sizeof(*s->slots));
+    s->tombs = calloc(ntomb, sizeof(*s->tombs));
+    if (!s->stripes || !s->heads || !s->slots || !s->tombs)
+        goto fail;
+    memset(s->heads, 0xff, (size_t)VS_STRIPES * nb * sizeof(*s->heads));
+
+    pthread_rwlockattr_t attr;
+    if (pthread_rwlockattr_init(&attr) != 0)
+        goto fail;
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    for (; stripes_init < VS_STRIPES; stripes_init++) {
+        struct vs_stripe *st = &s->stripes[stripes_init];
+        st->heads = s->heads + stripes_init * nb;
+        if (pthread_rwlock_init(&st->lock, &attr) != 0)
+            break;
+    }
+    pthread_rwlockattr_destroy(&attr);
+    if (stripes_init < VS_STRIPES)
+        goto fail;
+    pool_init = pthread_mutex_init(&s->pool_lock, NULL) == 0;
+    tomb_init = pthread_mutex_init(&s->tomb_lock, NULL) == 0;
+    expire_init = pthread_mutex_init(&s->expire_lock, NULL) == 0;
+    if (!pool_init || !tomb_init || !expire_init)
+        goto fail;
+    if (getrandom(&s->seed, sizeof(s->seed), 0) != sizeof(s->seed))
+        s->seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uintptr_t)s;
+
+    DD_INFO("verdict store: %u entries (%zu MiB reserved, touched as used), %u tombstones, "
+            "%u stripes",
+            (unsigned)capacity, ((size_t)capacity * sizeof(struct vs_slot)) >> 20, (unsigned)ntomb,
+            (unsigned)VS_STRIPES);
+    return s;
+fail:
+    DD_ERROR("verdict store: cannot allocate %u entries and %u tombstones", (unsigned)capacity,
+             (unsigned)ntomb);
+    if (s) {
+        for (size_t i = 0; i < stripes_init; i++)
+            pthread_rwlock_destroy(&s->stripes[i].lock);
+        if (pool_init)
+            pthread_mutex_destroy(&s->pool_lock);
+        if (tomb_init)
+            pthread_mutex_destroy(&s->tomb_lock);
+        if (expire_init)
+            pthread_mutex_destroy(&s->expire_lock);
+        free(s->stripes);
+        free(s->heads);
+        free(s->slots);
+        free(s->tombs);
+        free(s);
+    }
+    return NULL;
+}
+
+void verdict_store_destroy(struct verdict_store *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < VS_STRIPES; i++)
+        pthread_rwlock_destroy(&s->stripes[i].lock);
+    pthread_mutex_destroy(&s->pool_lock);
+    pthread_mutex_destroy(&s->tomb_lock);
+    pthread_mutex_destroy(&s->expire_lock);
+    free(s->stripes);
+    free(s->heads);
+    free(s->slots);
+    free(s->tombs);
+    free(s);
+}
+
+/* ---- writers' helpers (stripe write-locked) ---------------------------------------------- */
+
+static inline uint64_t vs_next_seq(struct verdict_store *s)
+{
+    /* Pairs with the acquire load in verdict_store_changes: the writer holds the stripe lock. */
+    return atomic_fetch_add_explicit(&s->seq, 1, memory_order_acq_rel) + 1;
+}
+
+static void vs_tomb_push(struct verdict_store *s, const struct verdict *v, uint64_t seq)
+{
+    pthread_mutex_lock(&s->tomb_lock);
+    struct verdict_store_tombstone *t = &s->tombs[s->tomb_head % s->tomb_cap];
+    if (s->tomb_head >= s->tomb_cap) {
+        if (t->seq > s->tomb_lost_max)
+            s->tomb_lost_max = t->seq;
+        atomic_fetch_add_explicit(&s->tomb_lost, 1, memory_order_relaxed);
+    }
+    memcpy(t->ip, v->ip, 16);
+    t->ip_version = v->ip_version;
+    t->seq = seq;
+    s->tomb_head++;
+    pthread_mutex_unlock(&s->tomb_lock);
+}
+
+static uint32_t vs_slot_alloc(struct verdict_store *s)
+{
+    uint32_t i = VS_NONE;
+    pthread_mutex_lock(&s->pool_lock);
+    if (s->free_head != VS_NONE) {
+        i = s->free_head;
+        s->free_head = s->slots[i].next;
+    } else if (s->high < s->capacity) {
+        i = s->high++;
+    }
+    pthread_mutex_unlock(&s->pool_lock);
+    return i;
+}
+
+static void vs_slot_free(struct verdict_store *s, uint32_t i)
+{
+    pthread_mutex_lock(&s->pool_lock);
+    s->slots[i].next = s->free_head;
+    s->free_head = i;
+    pthread_mutex_unlock(&s->pool_lock);
+}
+
+/* Takes slot i (prev its predecessor in bucket b) out of its chain and records the removal: a
+ * sequence number, and a tombstone when the entry was a decision. Does not free the slot. */
+static void vs_unlink_locked(struct verdict_store *s, struct vs_stripe *st, uint32_t b, uint32_t i,
+                             uint32_t prev)
+{
+    struct vs_slot *sl = &s->slots[i];
+    if (prev == VS_NONE)
+        st->heads[b] = sl->next;
+    else
+        s->slots[prev].next = sl->next;
+    uint64_t seq = vs_next_seq(s);
+    if (vs_is_dec(s, &sl->e)) {
+        vs_tomb_push(s, &sl->e.v, seq);
+        atomic_fetch_sub_explicit(&s->decisions, 1, memory_order_relaxed);
+    }
+    atomic_fetch_sub_explicit(&s->entries, 1, memory_order_relaxed);
+}
+
+/* Samples up to *budget entries of a write-locked stripe from bucket `from` on and frees the
+ * first expired one, else the lowest level strictly below `level` (ties: the one expiring
+ * first). Returns the freed slot or VS_NONE. */
+static uint32_t vs_evict_in_locked(struct verdict_store *s, struct vs_stripe *st, uint32_t from,
+                                   uint8_t level, uint64_t now_ms, uint32_t *budget)
+{
+    uint32_t best = VS_NONE, best_prev = VS_NONE, best_b = 0;
+    bool best_expired = false;
+    for (uint32_t k = 0; k <= s->bmask && *budget && !best_expired; k++) {
+        uint32_t b = (from + k) & s->bmask, prev = VS_NONE;
+        for (uint32_t i = st->heads[b]; i != VS_NONE && *budget; prev = i, i = s->slots[i].next) {
+            const struct verdict_store_entry *e = &s->slots[i].e;
+            --*budget;
+            if (e->expires_ms <= now_ms) {
+                best = i, best_prev = prev, best_b = b, best_expired = true;
+                break;
+            }
+            if (e->v.level >= level)
+                continue;
+            if (best == VS_NONE || e->v.level < s->slots[best].e.v.level ||
+                (e->v.level == s->slots[best].e.v.level &&
+                 e->expires_ms < s->slots[best].e.expires_ms))
+                best = i, best_prev = prev, best_b = b;
+        }
+    }
+    if (best == VS_NONE)
+        return VS_NONE;
+    vs_unlink_locked(s, st, best_b, best, best_prev);
+    atomic_fetch_add_explicit(best_expired ? &s->expired : &s->full_drops, 1, memory_order_relaxed);
+    return best;
+}
+
+/* Full store: frees one entry for a new address of level `level` among VS_SAMPLE sampled: in
+ * the caller's (write-locked) stripe first, then in the following stripes whose lock is free
+ * at once (trylock: no lock order to break, no waiting). Returns the freed slot or VS_NONE. */
+static uint32_t vs_evict_locked(struct verdict_store *s, struct vs_stripe *own, uint32_t from,
+                                uint8_t level, uint64_t now_ms)
+{
+    uint32_t budget = VS_SAMPLE;
+    uint32_t i = vs_evict_in_locked(s, own, from, level, now_ms, &budget);
+    size_t k0 = (size_t)(own - s->stripes);
+    for (size_t k = 1; k < VS_STRIPES && i == VS_NONE && budget; k++) {
+        struct vs_stripe *st = &s->stripes[(k0 + k) % VS_STRIPES];
+        if (pthread_rwlock_trywrlock(&st->lock) != 0)
+            continue;
+        i = vs_evict_in_locked(s, st, from, level, now_ms, &budget);
+        pthread_rwlock_unlock(&st->lock);
+    }
+    return i;
+}
+
+/* Merges v into e (an operator report raising a live entry); see verdict_store_merge. */
+static void vs_merge_into(struct verdict_store_entry *e, const struct verdict *v,
+                          uint64_t expires_ms)
+{
+    struct verdict *m = &e->v;
+    bool higher = v->level > m->level;
+    if ((higher || m->attack_type[0] == '\0') && v->attack_type[0] != '\0')
+        memcpy(m->attack_type, v->attack_type, sizeof(m->attack_type));
+    if (higher)
+        m->level = v->level;
+    if (v->score > m->score)
+        m->score = v->score;
+    m->reasons |= v->reasons;
+    if (v->last_seen_us > m->last_seen_us)
+        m->last_seen_us = v->last_seen_us;
+    if (expires_ms > e->expires_ms)
+        e->expires_ms = expires_ms;
+}
+
+static int vs_store(struct verdict_store *s, const struct verdict *v, uint64_t expires_ms,
+                    bool merge, struct verdict_store_entry *out)
+{
+    if (!v || (v->ip_version != 4 && v->ip_version != 6))
+        return -EINVAL;
+    uint64_t now_ms = verdict_store_now_ms();
+    struct vs_pos p = vs_locate(s, v->ip, v->ip_version);
+    pthread_rwlock_wrlock(&p.st->lock);
+    uint32_t i = vs_find_locked(s, p, v->ip, v->ip_version, NULL);
+    bool was_dec = false;
+    if (i == VS_NONE) {
+        i = vs_slot_alloc(s);
+        if (i == VS_NONE)
+            i = vs_evict_locked(s, p.st, p.bucket, v->level, now_ms);
+        if (i == VS_NONE) {
+            atomic_fetch_add_explicit(&s->full_drops, 1, memory_order_relaxed);
+            pthread_rwlock_unlock(&p.st->lock);
+            return -ENOSPC;
+        }
+        s->slots[i].next = p.st->heads[p.bucket];
+        p.st->heads[p.bucket] = i;
+        atomic_fetch_add_explicit(&s->entries, 1, memory_order_relaxed);
+        merge = false;
+    } else {
+        was_dec = vs_is_dec(s, &s->slots[i].e);
+        if (s->slots[i].e.expires_ms <= now_ms)
+            merge = false; /* not live: the report stands alone */
+    }
+    struct verdict_store_entry *e = &s->slots[i].e;
+    if (merge) {
+        vs_merge_into(e, v, expires_ms);
+    } else {
+        e->v = *v;
+        e->expires_ms = expires_ms;
+    }
+    e->seq = vs_next_seq(s);
+    bool is_dec = vs_is_dec(s, e);
+    if (was_dec && !is_dec)
+        vs_tomb_push(s, &e->v, e->seq);
+    if (was_dec != is_dec)
+        atomic_fetch_add_explicit(&s->decisions, is_dec ? 1 : (uint64_t)-1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->puts, 1, memory_order_relaxed);
+    if (out)
+        *out = *e;
+    pthread_rwlock_unlock(&p.st->lock);
+    return 0;
+}
+
+int verdict_store_put(struct verdict_store *s, const struct verdict *v, uint64_t expires_ms)
+{
+    return vs_store(s, v, expires_ms, false, NULL);
+}
+
+int verdict_store_merge(struct verdict_store *s, const struct verdict *v, uint64_t expires_ms,
+                        struct verdict_store_entry *out)
+{
+    return vs_store(s, v, expires_ms, true, out);
+}
+
+bool verdict_store_remove(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_version)
+{
+    struct vs_pos p = vs_locate(s, ip, ip_version);
+    pthread_rwlock_wrlock(&p.st->lock);
+    uint32_t prev = VS_NONE;
+    uint32_t i = vs_find_locked(s, p, ip, ip_version, &prev);
+    if (i != VS_NONE) {
+        vs_unlink_locked(s, p.st, p.bucket, i, prev);
+        vs_slot_free(s, i);
+        atomic_fetch_add_explicit(&s->removed, 1, memory_order_relaxed);
+    }
+    pthread_rwlock_unlock(&p.st->lock);
+    return i != VS_NONE;
+}
+
+/* ---- readers ------------------------------------------------------------------------------- */
+
+bool verdict_store_get(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_version,
+                       uint64_t now_ms, struct verdict_store_entry *out)
+{
+    struct vs_pos p = vs_locate(s, ip, ip_version);
+    pthread_rwlock_rdlock(&p.st->lock);
+    uint32_t i = vs_find_locked(s, p, ip, ip_version, NULL);
+    bool ok = i != VS_NONE && s->slots[i].e.expires_ms > now_ms;
+    if (ok)
+        *out = s->slots[i].e;
+    pthread_rwlock_unlock(&p.st->lock);
+    return ok;
+}
+
+bool verdict_store_is_decision(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_version,
+                               uint64_t now_ms)
+{
+    struct vs_pos p = vs_locate(s, ip, ip_version);
+    pthread_rwlock_rdlock(&p.st->lock);
+    uint32_t i = vs_find_locked(s, p, ip, ip_version, NULL);
+    bool dec = i != VS_NONE && s->slots[i].e.expires_ms > now_ms && vs_is_dec(s, &s->slots[i].e);
+    pthread_rwlock_unlock(&p.st->lock);
+    return dec;
+}
+
+size_t verdict_store_expire(struct verdict_store *s, uint64_t now_ms, size_t budget)
+{
+    uint32_t nb = s->bmask + 1;
+    uint64_t total = (uint64_t)nb * VS_STRIPES;
+    size_t removed = 0, visited = 0;
+    pthread_mutex_lock(&s->expire_lock);
+    uint64_t g = atomic_load_explicit(&s->expire_cursor, memory_order_relaxed) % total;
+    uint64_t buckets_done = 0;
+    /* One stripe lock per slice; a bucket's chain is visited whole, so a call may pass a small
+     * budget by the rest of one chain. */
+    while (buckets_done < total && (budget == 0 || visited < budget)) {
+        struct vs_stripe *st = &s->stripes[g / nb];
+        pthread_rwlock_wrlock(&st->lock);
+        do {
+            uint32_t b = (uint32_t)(g % nb), prev = VS_NONE;
+            for (uint32_t i = st->heads[b]; i != VS_NONE;) {
+                uint32_t next = s->slots[i].next;
+                visited++;
+                if (s->slots[i].e.expires_ms <= now_ms) {
+                    vs_unlink_locked(s, st, b, i, prev);
+                    vs_slot_free(s, i);
+                    removed++;
+                } else {
+                    prev = i;
+                }
+                i = next;
+            }
+            g = (g + 1) % total;
+            buckets_done++;
+        } while (g % nb != 0 && buckets_done < total && (budget == 0 || visited < budget));
+        pthread_rwlock_unlock(&st->lock);
+    }
+    atomic_store_explicit(&s->expire_cursor, (uint32_t)g, memory_order_relaxed);
+    pthread_mutex_unlock(&s->expire_lock);
+    atomic_fetch_add_explicit(&s->expired, removed, memory_order_relaxed);
+    return removed;
+}
+
+/* ---- listings ------------------------------------------------------------------------------ */
+
+/* Worst first: level, score, last_seen descending, then address ascending. */
+static int vs_cmp_worst(const void *pa, const void *pb)
+{
+    const struct verdict *a = &((const struct verdict_store_entry *)pa)->v;
+    const struct verdict *b = &((const struct verdict_store_entry *)pb)->v;
+    if (a->level != b->level)
+        return a->level > b->level ? -1 : 1;
+    if (a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    if (a->last_seen_us != b->last_seen_us)
+        return a->last_seen_us > b->last_seen_us ? -1 : 1;
+    if (a->ip_version != b->ip_version)
+        return a->ip_version < b->ip_version ? -1 : 1;
+    return memcmp(a->ip, b->ip, 16);
+}
+
+static int vs_cmp_seq(const void *pa, const void *pb)
+{
+    uint64_t a = ((const struct verdict_store_entry *)pa)->seq;
+    uint64_t b = ((const struct verdict_store_entry *)pb)->seq;
+    return a < b ? -1 : a > b;
+}
+
+/* A growable array that turns into a max-heap on vs_cmp_worst (root: the least bad kept) once
+ * it holds `limit` entries, so a limited listing keeps only the worst `limit`. */
+struct vs_collect {
+    struct verdict_store_entry *a;
+    size_t n, cap, limit; /* limit 0: unlimited, no heap */
+    bool heap;
+    bool oom;
+};
+
+static void vs_heap_down(struct vs_collect *c, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < c->n && vs_cmp_worst(&c->a[l], &c->a[m]) > 0)
+            m = l;
+        if (r < c->n && vs_cmp_worst(&c->a[r], &c->a[m]) > 0)
+            m = r;
+        if (m == i)
+            return;
+        struct verdict_store_entry t = c->a[i];
+        c->a[i] = c->a[m];
+        c->a[m] = t;
+        i = m;
+    }
+}
+
+static void vs_collect_add(struct vs_collect *c, const struct verdict_store_entry *e)
+{
+    if (c->oom)
+        return;
+    if (c->heap) {
+        if (vs_cmp_worst(e, &c->a[0]) < 0) {
+            c->a[0] = *e;
+            vs_heap_down(c, 0);
+        }
+        return;
+    }
+    if (c->n == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 64;
+        if (c->limit && ncap > c->limit)
+            ncap = c->limit;
+        struct verdict_store_entry *na = realloc(c->a, ncap * sizeof(*na));
+        if (!na) {
+            c->oom = true;
+            return;
+        }
+        c->a = na;
+        c->cap = ncap;
+    }
+    c->a[c->n++] = *e;
+    if (c->limit && c->n == c->limit) {
+        c->heap = true;
+        for (size_t i = c->n / 2; i-- > 0;)
+            vs_heap_down(c, i);
+    }
+}
+
+long verdict_store_list(struct verdict_store *s, enum threat_level min_level, size_t limit,
+                        uint64_t now_ms, struct verdict_store_entry **out)
+{
+    struct vs_collect c = {.limit = limit};
+    *out = NULL;
+    for (size_t k = 0; k < VS_STRIPES && !c.oom; k++) {
+        struct vs_stripe *st = &s->stripes[k];
+        pthread_rwlock_rdlock(&st->lock);
+        for (uint32_t b = 0; b <= s->bmask; b++)
+            for (uint32_t i = st->heads[b]; i != VS_NONE; i = s->slots[i].next) {
+                const struct verdict_store_entry *e = &s->slots[i].e;
+                if (e->expires_ms > now_ms && e->v.level >= (unsigned)min_level)
+                    vs_collect_add(&c, e);
+            }
+        pthread_rwlock_unlock(&st->lock);
+    }
+    if (c.oom) {
+        free(c.a);
+        return -ENOMEM;
+    }
+    if (c.n == 0) {
+        free(c.a);
+        return 0;
+    }
+    qsort(c.a, c.n, sizeof(*c.a), vs_cmp_worst);
+    *out = c.a;
+    return (long)c.n;
+}
+
+static int vs_cmp_tomb_addr_seq(const void *pa, const void *pb)
+{
+    const struct verdict_store_tombstone *a = pa, *b = pb;
+    if (a->ip_version != b->ip_version)
+        return a->ip_version < b->ip_version ? -1 : 1;
+    int r = memcmp(a->ip, b->ip, 16);
+    if (r)
+        return r;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static int vs_cmp_tomb_seq(const void *pa, const void *pb)
+{
+    const struct verdict_store_tombstone *a = pa, *b = pb;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+int verdict_store_changes(struct verdict_store *s, uint64_t since, uint64_t now_ms,
+                          struct verdict_store_entry **added, size_t *nadded,
+                          struct verdict_store_tombstone **deleted, size_t *ndeleted,
+                          uint64_t *next_since, bool *complete)
+{
+    *added = NULL;
+    *deleted = NULL;
+    *nadded = *ndeleted = 0;
+    /* Pairs with the writers' fetch_add (see DESIGN): every change <= c0 is visible below. */
+    uint64_t c0 = atomic_load_explicit(&s->seq, memory_order_acquire);
+    struct vs_collect c = {0};
+    for (size_t k = 0; k < VS_STRIPES && !c.oom; k++) {
+        struct vs_stripe *st = &s->stripes[k];
+        pthread_rwlock_rdlock(&st->lock);
+        for (uint32_t b = 0; b <= s->bmask; b++)
+            for (uint32_t i = st->heads[b]; i != VS_NONE; i = s->slots[i].next) {
+                const struct verdict_store_entry *e = &s->slots[i].e;
+                if (e->seq > since && e->seq <= c0 && e->expires_ms > now_ms && vs_is_dec(s, e))
+                    vs_collect_add(&c, e);
+            }
+        pthread_rwlock_unlock(&st->lock);
+    }
+    if (c.oom)
+        goto nomem;
+
+    struct verdict_store_tombstone *t = NULL;
+    size_t nt = 0;
+    pthread_mutex_lock(&s->tomb_lock);
+    bool lost = since != 0 && s->tomb_lost_max > since;
+    uint64_t have = s->tomb_head < s->tomb_cap ? s->tomb_head : s->tomb_cap;
+    if (have) {
+        t = malloc(have * sizeof(*t));
+        if (!t) {
+            pthread_mutex_unlock(&s->tomb_lock);
+            goto nomem;
+        }
+        for (uint64_t j = s->tomb_head - have; j < s->tomb_head; j++) {
+            const struct verdict_store_tombstone *x = &s->tombs[j % s->tomb_cap];
+            if (x->seq > since && x->seq <= c0)
+                t[nt++] = *x;
+        }
+    }
+    pthread_mutex_unlock(&s->tomb_lock);
+
+    /* One tombstone per address (its latest), and none for an address that is a decision now. */
+    if (nt > 1)
+        qsort(t, nt, sizeof(*t), vs_cmp_tomb_addr_seq);
+    size_t w = 0;
+    for (size_t j = 0; j < nt; j++) {
+        if (j + 1 < nt && t[j + 1].ip_version == t[j].ip_version &&
+            memcmp(t[j + 1].ip, t[j].ip, 16) == 0)
+            continue;
+        if (verdict_store_is_decision(s, t[j].ip, t[j].ip_version, now_ms))
+            continue;
+        t[w++] = t[j];
+    }
+    if (w == 0) {
+        free(t);
+        t = NULL;
+    } else {
+        qsort(t, w, sizeof(*t), vs_cmp_tomb_seq);
+    }
+    if (c.n)
+        qsort(c.a, c.n, sizeof(*c.a), vs_cmp_seq);
+    else {
+        free(c.a);
+        c.a = NULL;
+    }
+    *added = c.a;
+    *nadded = c.n;
+    *deleted = t;
+    *ndeleted = w;
+    *next_since = c0;
+    *complete = !lost && since <= c0; /* a cursor from the future is not from this store */
+    return 0;
+nomem:
+    free(c.a);
+    return -ENOMEM;
+}
+
+void verdict_store_stats_get(struct verdict_store *s, struct verdict_store_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->entries = atomic_load_explicit(&s->entries, memory_order_relaxed);
+    out->capacity = s->capacity;
+    out->puts = atomic_load_explicit(&s->puts, memory_order_relaxed);
+    out->full_drops = atomic_load_explicit(&s->full_drops, memory_order_relaxed);
+    out->expired = atomic_load_explicit(&s->expired, memory_order_relaxed);
+    out->removed = atomic_load_explicit(&s->removed, memory_order_relaxed);
+    out->decisions = atomic_load_explicit(&s->decisions, memory_order_relaxed);
+    out->seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+    out->tombstones_lost = atomic_load_explicit(&s->tomb_lost, memory_order_relaxed);
+}

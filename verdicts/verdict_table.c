@@ -1,0 +1,1136 @@
+/* verdict_table.c - the verdict stage's per-IP judgement (verdict_table.h): model evidence, rate
+ * alerts and reports merged into one verdict per IP, attack episodes and their events.
+ *
+ * Owns: an entry pool of max_ips entries (both roles of one IP in one entry) with a chained hash
+ * index over it, a list of dirty entries, a 64-slot timer wheel, an episode pool of
+ * max_episodes records, a ring of verdicts of evicted IPs waiting for their expired callback,
+ * and a table of interned attack family names. All allocated in verdict_table_create (calloc,
+ * so pages of entries never used cost nothing); nothing is allocated afterwards.
+ *
+ * Threads: none. The verdict stage thread calls everything; no locks, no atomics.
+ *
+ * DESIGN: evidence functions (flow, alert, report) only update an entry's state, start an
+ * episode when a role reaches high, and put the entry on the dirty list once. verdict_table_tick
+ * does all output, in the order the header promises: (1) entries whose timer is due join the
+ * dirty list; (2) each dirty entry is re-evaluated once and its verdict published when it
+ * changed (coalescing); (3) pending episode events; (4) expired callbacks: first for entries
+ * evicted since the last tick (queued, they cannot be announced from an evidence call), then for
+ * idle entries found by a bounded round-robin scan.
+ *
+ * Window: per role, VT_BUCKETS buckets of one second of the stage clock (10 s =
+ * VERDICT_WINDOW_US). Evidence counts in the bucket of the stage clock when it arrives. A bucket
+ * holds reports, attack reports, the highest p_attack among attacks and whether a heavy attack
+ * flow was seen; the window is their sum (max). Attack families are counted per role in
+ * VT_FAMILIES space-saving slots over interned names, from the role's first attack report until
+ * its window holds no attack report again.
+ *
+ * Timers: an entry whose level could change without new evidence (attack reports still in its
+ * window, a held alert, a report with a ttl, an episode waiting to end) sits in the wheel at the
+ * whole second when that can first happen; a benign-only entry costs no timer. Far timers go
+ * round the wheel and are re-filed.
+ *
+ * Memory: an entry is about 670 bytes (two roles of 272 bytes: the window is 10 x 12 bytes);
+ * peers live only in episode records (VT_PEERS of them, space-saving), ~500 bytes each.
+ *
+ * Calls: common/config (CIDR matching), common/log (at create only). */
+#include "verdicts/verdict_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "common/log.h"
+
+enum {
+    VT_BUCKETS = 10,
+    VT_FAMILIES = 4,
+    VT_FAMILY_TABLE = 64, /* distinct family names; id 0 means none */
+    VT_SAMPLE = 8,        /* entries sampled for eviction */
+    VT_WHEEL = 64,        /* timer wheel slots of one second */
+    VT_ROLES = 2,
+    VT_PEERS = REDIS_SINK_PEERS_MAX,
+    VT_MAX_IPS = 1u << 26,
+    VT_MAX_EPISODES = 1u << 22,
+};
+#define VT_NONE      UINT32_MAX
+#define VT_SEC       1000000ull
+#define VT_BUCKET_US (VERDICT_WINDOW_US / VT_BUCKETS)
+_Static_assert(VT_BUCKETS <= 16, "heavy is a 16-bit mask");
+
+enum { VT_EP_NONE = 0, VT_EP_TRACKED = 1, VT_EP_UNTRACKED = 2 };
+
+struct vt_role {
+    uint32_t reports[VT_BUCKETS];
+    uint32_t attacks[VT_BUCKETS];
+    float maxp[VT_BUCKETS]; /* the highest p_attack of the bucket's attack reports */
+    uint16_t heavy;         /* bit b: bucket b saw a heavy attack flow */
+    uint8_t fam[VT_FAMILIES];
+    uint32_t fam_n[VT_FAMILIES];
+    uint64_t win_sec; /* the second (stage clock / VT_BUCKET_US) of the newest bucket */
+    uint64_t flows_total, flows_attack;
+    uint64_t first_seen_us, last_seen_us; /* evidence times; 0: no evidence in this role yet */
+    uint64_t attack_since_us;             /* first attack evidence since the level was low */
+    /* The last rate alert (ended ones included). */
+    uint64_t alert_us;
+    double pps, bps, rate_score;
+    uint32_t rate_reasons;
+    uint8_t rate_level; /* 0 once an ended alert came */
+    /* The strongest active report. */
+    uint8_t report_level;
+    uint8_t report_fam;
+    uint64_t report_until_us;
+    /* Episode. */
+    uint8_t ep_state;
+    uint8_t has_model; /* the role received model evidence (model_version is then set) */
+    uint8_t level;     /* at the last evaluation */
+    uint8_t last_peer_ver;
+    uint32_t ep; /* episode record when tracked */
+    uint64_t below_since_us;
+    uint8_t last_peer[16]; /* the peer of the latest attack flow (seeds a new episode) */
+};
+
+struct vt_entry {
+    uint8_t ip[16];
+    uint8_t ver;
+    uint8_t used;
+    uint8_t dirty;     /* on the dirty list (stays set while a freed slot is still listed) */
+    uint8_t published; /* the sink has heard of it */
+    uint8_t pub_level, pub_role;
+    uint32_t hnext; /* hash chain */
+    uint32_t wprev, wnext;
+    uint64_t due_sec;    /* in the wheel at this second; 0: not in the wheel */
+    uint64_t touched_us; /* stage clock at the last evidence */
+    /* What was published last (a change republishes). */
+    uint32_t pub_reasons;
+    const char *pub_attack; /* interned or static name, compared by address */
+    double pub_score, pub_pps, pub_bps;
+    uint64_t pub_flows_total, pub_flows_attack, pub_last_seen, pub_us;
+    struct vt_role r[VT_ROLES];
+};
+
+struct vt_episode {
+    uint32_t entry; /* VT_NONE once detached (its entry was evicted) */
+    uint8_t role;
+    uint8_t used;
+    uint8_t start_pending, start_emitted, end_pending;
+    uint32_t npeers;
+    uint64_t start_us;
+    double peak_pps, peak_bps;
+    struct redis_sink_peer peers[VT_PEERS];
+    struct verdict endv; /* the ATTACK_END verdict, built when the episode ended */
+};
+
+/* A role's judgement at the stage clock. */
+struct vt_view {
+    uint8_t level;
+    uint32_t reasons;
+    double score;
+    const char *attack;
+    double pps, bps;
+    uint32_t attacks;
+};
+
+struct verdict_table {
+    struct verdict_table_sink sink;
+    const struct config_whitelist *wl;
+    char sensor[VERDICT_SENSOR_MAX];
+    char model_version[VERDICT_MODEL_VERSION_MAX];
+    uint64_t ttl_us, attack_end_us;
+    uint32_t high_reports, critical_reports;
+    double min_fraction;
+    uint64_t seed, rng;
+    uint64_t now;
+
+    uint32_t cap, hmask, high, free_head;
+    uint32_t *heads;
+    struct vt_entry *e;
+    uint32_t *dirty, ndirty;
+    uint32_t wheel[VT_WHEEL];
+    uint64_t wheel_sec; /* the last second whose slot was processed */
+    uint32_t scan;      /* expiry cursor */
+
+    struct vt_episode *eps;
+    uint32_t *ep_free, ep_nfree, max_episodes;
+    bool events_due;
+
+    struct verdict *gone; /* ring of verdicts of evicted IPs */
+    uint32_t gone_cap, gone_head, gone_n;
+
+    char fam[VT_FAMILY_TABLE][VERDICT_ATTACK_TYPE_MAX];
+    uint32_t nfam;
+
+    struct verdict_table_stats st;
+};
+
+/* ---- small helpers -------------------------------------------------------------------------- */
+
+static inline uint64_t vt_mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+/* Keyed hash (as rate_rules.c): sources cannot be chosen to collide without the seed. */
+static inline uint32_t vt_bucket(const struct verdict_table *t, const uint8_t ip[16], uint8_t ver)
+{
+    uint64_t a, b;
+    memcpy(&a, ip, 8);
+    memcpy(&b, ip + 8, 8);
+    uint64_t h = vt_mix(t->seed ^ a ^ ((uint64_t)ver << 56));
+    return (uint32_t)vt_mix(h ^ b ^ (t->seed >> 7)) & t->hmask;
+}
+
+static inline uint64_t vt_rand(struct verdict_table *t)
+{
+    t->rng ^= t->rng << 13;
+    t->rng ^= t->rng >> 7;
+    t->rng ^= t->rng << 17;
+    return t->rng;
+}
+
+static inline void vt_clock(struct verdict_table *t, uint64_t ts)
+{
+    if (ts > t->now)
+        t->now = ts;
+}
+
+static bool vt_listed(const struct config_cidr_list *l, uint8_t ver, const uint8_t ip[16])
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (config_cidr_contains(&l->items[i], ver, ip))
+            return true;
+    return false;
+}
+
+/* True when the whitelist says the IP is never judged in this role. */
+static bool vt_whitelisted(const struct verdict_table *t, int role, uint8_t ver, const uint8_t *ip)
+{
+    if (!t->wl)
+        return false;
+    return vt_listed(role == VERDICT_ROLE_ATTACKER ? &t->wl->sources : &t->wl->destinations, ver,
+                     ip);
+}
+
+/* The id of an attack family name (interned on first sight); 0 for "" or a full table. */
+static uint8_t vt_family(struct verdict_table *t, const char *name)
+{
+    size_t len = strnlen(name, VERDICT_ATTACK_TYPE_MAX - 1);
+    if (len == 0)
+        return 0;
+    for (uint32_t i = 1; i < t->nfam; i++)
+        if (strncmp(t->fam[i], name, len) == 0 && t->fam[i][len] == '\0')
+            return (uint8_t)i;
+    if (t->nfam >= VT_FAMILY_TABLE)
+        return 0;
+    memcpy(t->fam[t->nfam], name, len);
+    t->fam[t->nfam][len] = '\0';
+    return (uint8_t)t->nfam++;
+}
+
+static const char *vt_rate_name(uint32_t reasons)
+{
+    if (reasons & VERDICT_REASON_RATE_SYN)
+        return "syn_flood";
+    if (reasons & VERDICT_REASON_REFLECTION)
+        return "udp_amplification";
+    if (reasons & VERDICT_REASON_RATE_SOURCES)
+        return "ddos";
+    if (reasons & VERDICT_REASON_RATE_FLOWS)
+        return "flow_flood";
+    if (reasons & (VERDICT_REASON_RATE_PPS | VERDICT_REASON_RATE_BPS))
+        return "volumetric";
+    return "";
+}
+
+/* ---- windows and levels ------------------------------------------------------------------ */
+
+static void vt_roll(struct vt_role *r, uint64_t now_us)
+{
+    uint64_t now_sec = now_us / VT_BUCKET_US;
+    if (now_sec <= r->win_sec)
+        return;
+    if (now_sec - r->win_sec >= VT_BUCKETS) {
+        memset(r->reports, 0, sizeof(r->reports));
+        memset(r->attacks, 0, sizeof(r->attacks));
+        memset(r->maxp, 0, sizeof(r->maxp));
+        r->heavy = 0;
+    } else {
+        for (uint64_t s = r->win_sec + 1; s <= now_sec; s++) {
+            unsigned b = (unsigned)(s % VT_BUCKETS);
+            r->reports[b] = r->attacks[b] = 0;
+            r->maxp[b] = 0;
+            r->heavy &= (uint16_t) ~(1u << b);
+        }
+    }
+    r->win_sec = now_sec;
+}
+
+static inline bool vt_rate_active(const struct verdict_table *t, const struct vt_role *r)
+{
+    return r->rate_level > THREAT_LOW && t->now < r->alert_us + VERDICT_ALERT_HOLD_US;
+}
+
+static inline bool vt_report_active(const struct verdict_table *t, const struct vt_role *r)
+{
+    return r->report_level > THREAT_LOW && t->now < r->report_until_us;
+}
+
+/* The role's judgement now (rolls its window). */
+static struct vt_view vt_role_view(struct verdict_table *t, struct vt_role *r)
+{
+    struct vt_view v = {0};
+    vt_roll(r, t->now);
+    uint64_t reports = 0, attacks = 0;
+    float maxp = 0;
+    for (unsigned b = 0; b < VT_BUCKETS; b++) {
+        reports += r->reports[b];
+        attacks += r->attacks[b];
+        if (r->maxp[b] > maxp)
+            maxp = r->maxp[b];
+    }
+    v.attacks = attacks > UINT32_MAX ? UINT32_MAX : (uint32_t)attacks;
+    uint8_t model = THREAT_LOW;
+    if (attacks > 0) {
+        bool fraction = (double)attacks >= t->min_fraction * (double)reports;
+        model = THREAT_MEDIUM;
+        if ((attacks >= t->high_reports && fraction) || r->heavy)
+            model = THREAT_HIGH;
+        if (attacks >= t->critical_reports && fraction)
+            model = THREAT_CRITICAL;
+        v.reasons |= VERDICT_REASON_MODEL;
+        v.score = maxp;
+    }
+    v.level = model;
+    bool rate = vt_rate_active(t, r);
+    if (rate) {
+        if (r->rate_level > v.level)
+            v.level = r->rate_level;
+        v.reasons |= r->rate_reasons;
+        if (r->rate_score > v.score)
+            v.score = r->rate_score;
+    }
+    if (r->alert_us && t->now < r->alert_us + VERDICT_ALERT_HOLD_US) {
+        v.pps = r->pps;
+        v.bps = r->bps;
+    }
+    if (vt_report_active(t, r)) {
+        if (r->report_level > v.level)
+            v.level = r->report_level;
+        v.reasons |= VERDICT_REASON_REPORT;
+    }
+    v.attack = "";
+    if (v.level > THREAT_LOW) {
+        unsigned best = 0;
+        for (unsigned i = 1; i < VT_FAMILIES; i++)
+            if (r->fam_n[i] > r->fam_n[best])
+                best = i;
+        if (attacks > 0 && r->fam_n[best] > 0 && r->fam[best])
+            v.attack = t->fam[r->fam[best]];
+        else if (rate && vt_rate_name(r->rate_reasons)[0])
+            v.attack = vt_rate_name(r->rate_reasons);
+        else if (r->report_fam)
+            v.attack = t->fam[r->report_fam];
+    }
+    return v;
+}
+
+/* The verdict of one role of an entry, from its view. */
+static void vt_build(const struct verdict_table *t, const struct vt_entry *e, int role,
+                     const struct vt_view *w, struct verdict *v)
+{
+    const struct vt_role *r = &e->r[role];
+    memset(v, 0, sizeof(*v));
+    memcpy(v->ip, e->ip, 16);
+    v->ip_version = e->ver;
+    v->role = (uint8_t)role;
+    v->level = w->level;
+    v->reasons = w->reasons;
+    v->score = w->score;
+    snprintf(v->attack_type, sizeof(v->attack_type), "%s", w->attack);
+    v->flows_total = r->flows_total;
+    v->flows_attack = r->flows_attack;
+    v->pps = w->pps;
+    v->bps = w->bps;
+    v->first_seen_us = r->first_seen_us;
+    v->last_seen_us = r->last_seen_us;
+    memcpy(v->sensor, t->sensor, sizeof(v->sensor));
+    if (r->has_model)
+        memcpy(v->model_version, t->model_version, sizeof(v->model_version));
+}
+
+/* ---- entries ------------------------------------------------------------------------------- */
+
+static void vt_mark_dirty(struct verdict_table *t, uint32_t i)
+{
+    if (!t->e[i].dirty) {
+        t->e[i].dirty = 1;
+        t->dirty[t->ndirty++] = i;
+    }
+}
+
+static void vt_wheel_remove(struct verdict_table *t, uint32_t i)
+{
+    struct vt_entry *e = &t->e[i];
+    if (!e->due_sec)
+        return;
+    if (e->wprev != VT_NONE)
+        t->e[e->wprev].wnext = e->wnext;
+    else
+        t->wheel[e->due_sec % VT_WHEEL] = e->wnext;
+    if (e->wnext != VT_NONE)
+        t->e[e->wnext].wprev = e->wprev;
+    e->due_sec = 0;
+}
+
+static void vt_wheel_insert(struct verdict_table *t, uint32_t i, uint64_t due_us)
+{
+    uint64_t sec = (due_us + VT_SEC - 1) / VT_SEC;
+    if (sec <= t->wheel_sec)
+        sec = t->wheel_sec + 1;
+    struct vt_entry *e = &t->e[i];
+    uint32_t *slot = &t->wheel[sec % VT_WHEEL];
+    e->due_sec = sec;
+    e->wprev = VT_NONE;
+    e->wnext = *slot;
+    if (*slot != VT_NONE)
+        t->e[*slot].wprev = i;
+    *slot = i;
+}
+
+static uint32_t vt_find(const struct verdict_table *t, const uint8_t ip[16], uint8_t ver)
+{
+    for (uint32_t i = t->heads[vt_bucket(t, ip, ver)]; i != VT_NONE; i = t->e[i].hnext)
+        if (t->e[i].ver == ver && memcmp(t->e[i].ip, ip, 16) == 0)
+            return i;
+    return VT_NONE;
+}
+
+static void vt_peer_note(struct vt_episode *ep, const uint8_t ip[16], uint8_t ver, bool count);
+
+/* Builds the ATTACK_END verdict of a role's episode into its record. */
+static void vt_episode_close(struct verdict_table *t, struct vt_entry *e, int role,
+                             const struct vt_view *w)
+{
+    struct vt_role *r = &e->r[role];
+    if (r->ep_state == VT_EP_TRACKED) {
+        struct vt_episode *ep = &t->eps[r->ep];
+        vt_build(t, e, role, w, &ep->endv);
+        ep->endv.pps = ep->peak_pps;
+        ep->endv.bps = ep->peak_bps;
+        ep->endv.first_seen_us = ep->start_us;
+        ep->end_pending = 1;
+        ep->entry = VT_NONE;
+        t->events_due = true;
+    }
+    r->ep_state = VT_EP_NONE;
+    r->ep = VT_NONE;
+    r->below_since_us = 0;
+    t->st.episodes_active--;
+}
+
+static void vt_episode_free(struct verdict_table *t, uint32_t k)
+{
+    t->eps[k].used = 0;
+    t->ep_free[t->ep_nfree++] = k;
+}
+
+/* Forgets entry i: ends or cancels its episodes, hands its last verdict to `gone` (NULL: the
+ * caller announces it) and frees the slot. */
+static void vt_forget(struct verdict_table *t, uint32_t i, struct verdict *gone)
+{
+    struct vt_entry *e = &t->e[i];
+    struct vt_view w[VT_ROLES];
+    for (int role = 0; role < VT_ROLES; role++) {
+        w[role] = vt_role_view(t, &e->r[role]);
+        struct vt_role *r = &e->r[role];
+        if (r->ep_state == VT_EP_TRACKED && !t->eps[r->ep].start_emitted) {
+            /* Never announced: drop it silently. */
+            vt_episode_free(t, r->ep);
+            r->ep_state = VT_EP_NONE;
+            t->st.episodes_active--;
+        } else if (r->ep_state != VT_EP_NONE) {
+            vt_episode_close(t, e, role, &w[role]);
+        }
+    }
+    if (e->published) {
+        if (gone)
+            vt_build(t, e, e->pub_role, &w[e->pub_role], gone);
+        t->st.by_level[e->pub_level]--;
+    }
+    vt_wheel_remove(t, i);
+    uint32_t *p = &t->heads[vt_bucket(t, e->ip, e->ver)];
+    while (*p != i)
+        p = &t->e[*p].hnext;
+    *p = e->hnext;
+    e->used = 0;
+    e->published = 0;
+    e->hnext = t->free_head;
+    t->free_head = i;
+    t->st.ips--;
+}
+
+/* Full table: evicts the lowest-level, least recently touched of VT_SAMPLE consecutive entries
+ * from a random slot (never `pin`) and queues its expired callback. */
+static void vt_evict(struct verdict_table *t, uint32_t pin)
+{
+    uint32_t best = VT_NONE, start = (uint32_t)(vt_rand(t) % t->cap);
+    for (uint32_t k = 0; k < t->cap && (k < VT_SAMPLE || best == VT_NONE); k++) {
+        uint32_t i = (start + k) % t->cap;
+        struct vt_entry *e = &t->e[i];
+        if (i == pin || !e->used)
+            continue;
+        uint8_t lvl = e->r[0].level > e->r[1].level ? e->r[0].level : e->r[1].level;
+        const struct vt_entry *b = best == VT_NONE ? NULL : &t->e[best];
+        uint8_t blvl = b ? (b->r[0].level > b->r[1].level ? b->r[0].level : b->r[1].level) : 0;
+        if (!b || lvl < blvl || (lvl == blvl && e->touched_us < b->touched_us))
+            best = i;
+    }
+    struct verdict v;
+    bool announce = t->e[best].published;
+    vt_forget(t, best, &v);
+    t->st.evictions++;
+    if (announce && t->gone_cap) {
+        if (t->gone_n == t->gone_cap) { /* overwrite the oldest notice: a later one matters more */
+            t->gone_head = (t->gone_head + 1) % t->gone_cap;
+            t->gone_n--;
+        }
+        t->gone[(t->gone_head + t->gone_n) % t->gone_cap] = v;
+        t->gone_n++;
+    }
+}
+
+/* The entry of an address, created (evicting when full, never `pin`) when absent. */
+static uint32_t vt_get(struct verdict_table *t, const uint8_t ip[16], uint8_t ver, uint32_t pin)
+{
+    uint32_t i = vt_find(t, ip, ver);
+    if (i != VT_NONE)
+        return i;
+    if (t->free_head == VT_NONE && t->high == t->cap) {
+        if (t->cap < 2 && pin != VT_NONE)
+            return VT_NONE;
+        vt_evict(t, pin);
+    }
+    if (t->free_head != VT_NONE) {
+        i = t->free_head;
+        t->free_head = t->e[i].hnext;
+    } else {
+        i = t->high++;
+    }
+    struct vt_entry *e = &t->e[i];
+    uint8_t dirty = e->dirty;
+    memset(e, 0, sizeof(*e));
+    e->dirty = dirty;
+    memcpy(e->ip, ip, 16);
+    e->ver = ver;
+    e->used = 1;
+    e->wprev = e->wnext = VT_NONE;
+    e->r[0].ep = e->r[1].ep = VT_NONE;
+    uint32_t b = vt_bucket(t, ip, ver);
+    e->hnext = t->heads[b];
+    t->heads[b] = i;
+    t->st.ips++;
+    return i;
+}
+
+/* ---- episodes ------------------------------------------------------------------------------ */
+
+static void vt_peer_note(struct vt_episode *ep, const uint8_t ip[16], uint8_t ver, bool count)
+{
+    for (uint32_t i = 0; i < ep->npeers; i++) {
+        if (ep->peers[i].ip_version == ver && memcmp(ep->peers[i].ip, ip, 16) == 0) {
+            if (count)
+                ep->peers[i].flows++;
+            return;
+        }
+    }
+    struct redis_sink_peer *p;
+    uint64_t flows = 1;
+    if (ep->npeers < VT_PEERS) {
+        p = &ep->peers[ep->npeers++];
+    } else { /* space-saving: the newcomer inherits the smallest count, plus one */
+        p = &ep->peers[0];
+        for (uint32_t i = 1; i < VT_PEERS; i++)
+            if (ep->peers[i].flows < p->flows)
+                p = &ep->peers[i];
+        flows = p->flows + 1;
+    }
+    memset(p, 0, sizeof(*p));
+    memcpy(p->ip, ip, 16);
+    p->ip_version = ver;
+    p->flows = flows;
+}
+
+static void vt_peaks(struct vt_episode *ep, double pps, double bps)
+{
+    if (pps > ep->peak_pps)
+        ep->peak_pps = pps;
+    if (bps > ep->peak_bps)
+        ep->peak_bps = bps;
+}
+
+/* Starts or keeps the role's episode at `level`; ends it when it stayed below high for
+ * attack_end_us (`may_end`: evaluation only). */
+static void vt_episode_check(struct verdict_table *t, uint32_t i, int role, const struct vt_view *w,
+                             bool may_end)
+{
+    struct vt_entry *e = &t->e[i];
+    struct vt_role *r = &e->r[role];
+    if (w->level >= THREAT_HIGH) {
+        r->below_since_us = 0;
+        if (r->ep_state != VT_EP_NONE) {
+            if (r->ep_state == VT_EP_TRACKED)
+                vt_peaks(&t->eps[r->ep], w->pps, w->bps);
+            return;
+        }
+        t->st.episodes_active++;
+        if (t->ep_nfree == 0) {
+            r->ep_state = VT_EP_UNTRACKED;
+            t->st.episodes_untracked++;
+            return;
+        }
+        uint32_t k = t->ep_free[--t->ep_nfree];
+        struct vt_episode *ep = &t->eps[k];
+        memset(ep, 0, sizeof(*ep));
+        ep->used = 1;
+        ep->entry = i;
+        ep->role = (uint8_t)role;
+        ep->start_us = r->attack_since_us ? r->attack_since_us : t->now;
+        ep->start_pending = 1;
+        vt_peaks(ep, w->pps, w->bps);
+        if (r->last_peer_ver)
+            vt_peer_note(ep, r->last_peer, r->last_peer_ver, true);
+        r->ep_state = VT_EP_TRACKED;
+        r->ep = k;
+        t->events_due = true;
+        return;
+    }
+    if (r->ep_state == VT_EP_NONE || !may_end)
+        return;
+    if (!r->below_since_us)
+        r->below_since_us = t->now;
+    if (t->now - r->below_since_us >= t->attack_end_us)
+        vt_episode_close(t, e, role, w);
+}
+
+/* ---- evidence -------------------------------------------------------------------------------- */
+
+static void vt_seen(struct vt_role *r, uint64_t first_us, uint64_t last_us)
+{
+    if (first_us && (!r->first_seen_us || first_us < r->first_seen_us))
+        r->first_seen_us = first_us;
+    if (!r->first_seen_us)
+        r->first_seen_us = last_us;
+    if (last_us > r->last_seen_us)
+        r->last_seen_us = last_us;
+}
+
+static void vt_flow_role(struct verdict_table *t, uint32_t i, int role,
+                         const struct flow_evidence *fe, const uint8_t *peer)
+{
+    struct vt_entry *e = &t->e[i];
+    struct vt_role *r = &e->r[role];
+    vt_roll(r, t->now);
+    unsigned b = (unsigned)((t->now / VT_BUCKET_US) % VT_BUCKETS);
+    if (r->reports[b] < UINT32_MAX)
+        r->reports[b]++;
+    r->has_model = 1;
+    vt_seen(r, fe->first_us, fe->last_us ? fe->last_us : t->now);
+    if (fe->final) {
+        r->flows_total++;
+        if (fe->is_attack)
+            r->flows_attack++;
+    }
+    if (fe->is_attack) {
+        if (r->attacks[b] < UINT32_MAX)
+            r->attacks[b]++;
+        if (fe->p_attack > r->maxp[b])
+            r->maxp[b] = fe->p_attack;
+        if (fe->packets >= VERDICT_HEAVY_PACKETS && fe->p_attack >= VERDICT_HEAVY_P)
+            r->heavy |= (uint16_t)(1u << b);
+        uint8_t f = vt_family(t, fe->attack_type);
+        if (f) {
+            unsigned slot = VT_FAMILIES, min = 0;
+            for (unsigned k = 0; k < VT_FAMILIES && slot == VT_FAMILIES; k++)
+                if (r->fam[k] == f || r->fam[k] == 0)
+                    slot = k;
+            if (slot == VT_FAMILIES) { /* space-saving over the few slots */
+                for (unsigned k = 1; k < VT_FAMILIES; k++)
+                    if (r->fam_n[k] < r->fam_n[min])
+                        min = k;
+                slot = min;
+            }
+            if (r->fam[slot] != f) {
+                r->fam[slot] = f;
+                /* r->fam_n[slot] keeps the evicted count (space-saving); 0 for a free slot */
+            }
+            r->fam_n[slot]++;
+        }
+        if (!r->attack_since_us) {
+            uint64_t since = fe->first_us;
+            uint64_t floor = t->now > VERDICT_WINDOW_US ? t->now - VERDICT_WINDOW_US : 0;
+            if (!since || since < floor)
+                since = floor;
+            r->attack_since_us = since > t->now ? t->now : since;
+        }
+        if (r->ep_state == VT_EP_TRACKED)
+            vt_peer_note(&t->eps[r->ep], peer, fe->ip_version, fe->final);
+        memcpy(r->last_peer, peer, 16);
+        r->last_peer_ver = fe->ip_version;
+        struct vt_view w = vt_role_view(t, r);
+        r->level = w.level;
+        vt_episode_check(t, i, role, &w, false);
+    }
+    e->touched_us = t->now;
+    vt_mark_dirty(t, i);
+}
+
+void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
+{
+    t->st.flows_in++;
+    if (fe->ip_version != 4 && fe->ip_version != 6)
+        return;
+    vt_clock(t, fe->last_us);
+    uint32_t a = VT_NONE, v = VT_NONE;
+    if (vt_whitelisted(t, VERDICT_ROLE_ATTACKER, fe->ip_version, fe->src))
+        t->st.whitelisted++;
+    else
+        a = vt_get(t, fe->src, fe->ip_version, VT_NONE);
+    if (vt_whitelisted(t, VERDICT_ROLE_VICTIM, fe->ip_version, fe->dst))
+        t->st.whitelisted++;
+    else
+        v = vt_get(t, fe->dst, fe->ip_version, a);
+    if (a != VT_NONE)
+        vt_flow_role(t, a, VERDICT_ROLE_ATTACKER, fe, fe->dst);
+    if (v != VT_NONE)
+        vt_flow_role(t, v, VERDICT_ROLE_VICTIM, fe, fe->src);
+}
+
+void verdict_table_alert(struct verdict_table *t, const struct rate_alert *a)
+{
+    t->st.alerts_in++;
+    if ((a->version != 4 && a->version != 6) || a->role >= VT_ROLES)
+        return;
+    vt_clock(t, a->ts_us);
+    if (vt_whitelisted(t, a->role, a->version, a->ip)) {
+        t->st.whitelisted++;
+        return;
+    }
+    uint32_t i = a->ended ? vt_find(t, a->ip, a->version) : vt_get(t, a->ip, a->version, VT_NONE);
+    if (i == VT_NONE)
+        return;
+    struct vt_entry *e = &t->e[i];
+    struct vt_role *r = &e->r[a->role];
+    uint64_t ts = a->ts_us ? a->ts_us : t->now;
+    r->alert_us = ts;
+    r->pps = a->pps;
+    r->bps = a->bps;
+    vt_seen(r, ts, ts);
+    if (a->ended) {
+        r->rate_level = THREAT_LOW;
+        r->rate_reasons = 0;
+        r->rate_score = 0;
+    } else {
+        r->rate_level = a->level > THREAT_CRITICAL ? THREAT_CRITICAL : a->level;
+        r->rate_reasons = a->reasons;
+        r->rate_score = a->score;
+        if (!r->attack_since_us && r->rate_level > THREAT_LOW)
+            r->attack_since_us = ts;
+        struct vt_view w = vt_role_view(t, r);
+        r->level = w.level;
+        vt_episode_check(t, i, a->role, &w, false);
+    }
+    e->touched_us = t->now;
+    vt_mark_dirty(t, i);
+}
+
+void verdict_table_report(struct verdict_table *t, const struct verdict *v, uint64_t now_us,
+                          uint64_t ttl_us)
+{
+    t->st.reports_in++;
+    if ((v->ip_version != 4 && v->ip_version != 6) || v->role >= VT_ROLES)
+        return;
+    vt_clock(t, now_us);
+    if (vt_whitelisted(t, v->role, v->ip_version, v->ip)) {
+        t->st.whitelisted++;
+        return;
+    }
+    uint32_t i = vt_get(t, v->ip, v->ip_version, VT_NONE);
+    if (i == VT_NONE)
+        return;
+    struct vt_entry *e = &t->e[i];
+    struct vt_role *r = &e->r[v->role];
+    uint8_t level = v->level > THREAT_CRITICAL ? THREAT_CRITICAL : v->level;
+    uint64_t until = now_us + (ttl_us ? ttl_us : t->ttl_us);
+    if (vt_report_active(t, r)) {
+        if (level > r->report_level)
+            r->report_level = level;
+        if (until > r->report_until_us)
+            r->report_until_us = until;
+    } else {
+        r->report_level = level;
+        r->report_until_us = until;
+    }
+    uint8_t f = vt_family(t, v->attack_type);
+    if (f)
+        r->report_fam = f;
+    vt_seen(r, now_us, now_us);
+    if (!r->attack_since_us && level > THREAT_LOW)
+        r->attack_since_us = now_us;
+    struct vt_view w = vt_role_view(t, r);
+    r->level = w.level;
+    vt_episode_check(t, i, v->role, &w, false);
+    e->touched_us = t->now;
+    vt_mark_dirty(t, i);
+}
+
+/* ---- evaluation and output ------------------------------------------------------------------ */
+
+/* When the entry's level could next change without evidence; 0 for never. */
+static uint64_t vt_next_due(const struct verdict_table *t, const struct vt_entry *e)
+{
+    uint64_t due = 0;
+#define VT_DUE(x)                                                                                  \
+    do {                                                                                           \
+        uint64_t x_ = (x);                                                                         \
+        if (x_ > t->now && (!due || x_ < due))                                                     \
+            due = x_;                                                                              \
+    } while (0)
+    for (int role = 0; role < VT_ROLES; role++) {
+        const struct vt_role *r = &e->r[role];
+        uint32_t attacks = 0;
+        uint64_t oldest = 0;
+        for (uint64_t s = r->win_sec >= VT_BUCKETS - 1 ? r->win_sec - (VT_BUCKETS - 1) : 0;
+             s <= r->win_sec; s++) {
+            unsigned b = (unsigned)(s % VT_BUCKETS);
+            attacks += r->attacks[b];
+            if (r->reports[b] && !oldest)
+                oldest = s;
+        }
+        /* Attack reports in the window: the level may move as any bucket leaves it. */
+        if (attacks && oldest)
+            VT_DUE((oldest + VT_BUCKETS) * VT_BUCKET_US);
+        if (vt_rate_active(t, r))
+            VT_DUE(r->alert_us + VERDICT_ALERT_HOLD_US);
+        if (vt_report_active(t, r))
+            VT_DUE(r->report_until_us);
+        if (r->ep_state != VT_EP_NONE && r->below_since_us)
+            VT_DUE(r->below_since_us + t->attack_end_us);
+    }
+#undef VT_DUE
+    return due;
+}
+
+static void vt_evaluate(struct verdict_table *t, uint32_t i)
+{
+    struct vt_entry *e = &t->e[i];
+    struct vt_view w[VT_ROLES];
+    for (int role = 0; role < VT_ROLES; role++) {
+        struct vt_role *r = &e->r[role];
+        w[role] = vt_role_view(t, r);
+        r->level = w[role].level;
+        if (w[role].attacks == 0) {
+            memset(r->fam_n, 0, sizeof(r->fam_n));
+            memset(r->fam, 0, sizeof(r->fam));
+        }
+        if (w[role].level == THREAT_LOW)
+            r->attack_since_us = 0;
+        vt_episode_check(t, i, role, &w[role], true);
+    }
+    /* The role of the higher level, ties to the victim; a role without any evidence never
+     * speaks for the IP. */
+    const struct vt_role *ra = &e->r[VERDICT_ROLE_ATTACKER], *rv = &e->r[VERDICT_ROLE_VICTIM];
+    int role;
+    if (!rv->last_seen_us)
+        role = VERDICT_ROLE_ATTACKER;
+    else if (!ra->last_seen_us)
+        role = VERDICT_ROLE_VICTIM;
+    else
+        role = w[VERDICT_ROLE_VICTIM].level >= w[VERDICT_ROLE_ATTACKER].level
+                   ? VERDICT_ROLE_VICTIM
+                   : VERDICT_ROLE_ATTACKER;
+    const struct vt_view *pw = &w[role];
+    const struct vt_role *r = &e->r[role];
+
+    bool changed = !e->published || e->pub_role != role || e->pub_level != pw->level ||
+                   e->pub_reasons != pw->reasons || e->pub_score != pw->score ||
+                   e->pub_attack != pw->attack || e->pub_pps != pw->pps || e->pub_bps != pw->bps ||
+                   e->pub_flows_total != r->flows_total || e->pub_flows_attack != r->flows_attack;
+    /* Unchanged but still seen: refreshed now and then so that stores with a ttl keep it. */
+    bool refresh =
+        e->published && e->pub_last_seen != r->last_seen_us && t->now - e->pub_us >= t->ttl_us / 4;
+    if (changed || refresh) {
+        struct verdict v;
+        vt_build(t, e, role, pw, &v);
+        if (e->published)
+            t->st.by_level[e->pub_level]--;
+        t->st.by_level[pw->level]++;
+        e->published = 1;
+        e->pub_role = (uint8_t)role;
+        e->pub_level = pw->level;
+        e->pub_reasons = pw->reasons;
+        e->pub_score = pw->score;
+        e->pub_attack = pw->attack;
+        e->pub_pps = pw->pps;
+        e->pub_bps = pw->bps;
+        e->pub_flows_total = r->flows_total;
+        e->pub_flows_attack = r->flows_attack;
+        e->pub_last_seen = r->last_seen_us;
+        e->pub_us = t->now;
+        t->st.published++;
+        if (t->sink.verdict)
+            t->sink.verdict(t->sink.user, &v);
+    }
+    vt_wheel_remove(t, i);
+    uint64_t due = vt_next_due(t, e);
+    if (due)
+        vt_wheel_insert(t, i, due);
+}
+
+static int vt_peer_cmp(const struct redis_sink_peer *a, const struct redis_sink_peer *b)
+{
+    if (a->flows != b->flows)
+        return a->flows > b->flows ? -1 : 1;
+    if (a->ip_version != b->ip_version)
+        return a->ip_version < b->ip_version ? -1 : 1;
+    return memcmp(a->ip, b->ip, 16);
+}
+
+static void vt_emit(struct verdict_table *t, enum verdict_event_kind kind, const struct verdict *v,
+                    const struct vt_episode *ep)
+{
+    struct redis_sink_peer peers[VT_PEERS];
+    uint32_t n = ep->npeers;
+    memcpy(peers, ep->peers, n * sizeof(peers[0]));
+    for (uint32_t a = 1; a < n; a++) /* insertion sort: most flows first */
+        for (uint32_t b = a; b > 0 && vt_peer_cmp(&peers[b], &peers[b - 1]) < 0; b--) {
+            struct redis_sink_peer x = peers[b];
+            peers[b] = peers[b - 1];
+            peers[b - 1] = x;
+        }
+    if (kind == VERDICT_EVENT_ATTACK_START)
+        t->st.episodes_started++;
+    else
+        t->st.episodes_ended++;
+    if (t->sink.event)
+        t->sink.event(t->sink.user, kind, v, peers, n);
+}
+
+static void vt_events(struct verdict_table *t)
+{
+    if (!t->events_due)
+        return;
+    t->events_due = false;
+    for (uint32_t k = 0; k < t->max_episodes; k++) {
+        struct vt_episode *ep = &t->eps[k];
+        if (!ep->used)
+            continue;
+        if (ep->start_pending) {
+            struct verdict v;
+            if (ep->entry != VT_NONE) {
+                struct vt_entry *e = &t->e[ep->entry];
+                struct vt_view w = vt_role_view(t, &e->r[ep->role]);
+                vt_build(t, e, ep->role, &w, &v);
+            } else { /* ended within one tick: the end verdict describes it */
+                v = ep->endv;
+            }
+            vt_peaks(ep, v.pps, v.bps);
+            v.pps = ep->peak_pps;
+            v.bps = ep->peak_bps;
+            v.first_seen_us = ep->start_us;
+            ep->start_pending = 0;
+            ep->start_emitted = 1;
+            vt_emit(t, VERDICT_EVENT_ATTACK_START, &v, ep);
+        }
+        if (ep->end_pending) {
+            ep->end_pending = 0;
+            vt_emit(t, VERDICT_EVENT_ATTACK_END, &ep->endv, ep);
+            vt_episode_free(t, k);
+        }
+    }
+}
+
+static bool vt_idle(const struct verdict_table *t, const struct vt_entry *e)
+{
+    if (t->now - e->touched_us < t->ttl_us)
+        return false;
+    for (int role = 0; role < VT_ROLES; role++) {
+        const struct vt_role *r = &e->r[role];
+        if (r->ep_state != VT_EP_NONE || vt_report_active(t, r) || vt_rate_active(t, r))
+            return false;
+    }
+    return true;
+}
+
+void verdict_table_tick(struct verdict_table *t, uint64_t now_us, size_t budget)
+{
+    vt_clock(t, now_us);
+    /* (1) due timers join the dirty list */
+    uint64_t now_sec = t->now / VT_SEC;
+    if (now_sec > t->wheel_sec) {
+        uint64_t from = t->wheel_sec + 1;
+        if (now_sec - t->wheel_sec > VT_WHEEL)
+            from = now_sec - VT_WHEEL + 1;
+        for (uint64_t s = from; s <= now_sec; s++) {
+            for (uint32_t i = t->wheel[s % VT_WHEEL]; i != VT_NONE;) {
+                uint32_t next = t->e[i].wnext;
+                if (t->e[i].due_sec <= now_sec) {
+                    vt_wheel_remove(t, i);
+                    vt_mark_dirty(t, i);
+                }
+                i = next;
+            }
+        }
+        t->wheel_sec = now_sec;
+    }
+    /* (2) coalesced publication */
+    for (uint32_t k = 0; k < t->ndirty; k++) {
+        uint32_t i = t->dirty[k];
+        t->e[i].dirty = 0;
+        if (t->e[i].used)
+            vt_evaluate(t, i);
+    }
+    t->ndirty = 0;
+    /* (3) episode events */
+    vt_events(t);
+    /* (4) expiries: evicted IPs first, then idle ones */
+    for (; t->gone_n; t->gone_n--) {
+        struct verdict v = t->gone[t->gone_head];
+        t->gone_head = (t->gone_head + 1) % t->gone_cap;
+        if (t->sink.expired)
+            t->sink.expired(t->sink.user, &v);
+    }
+    uint32_t visits = budget == 0 || budget > t->high ? t->high : (uint32_t)budget;
+    for (uint32_t k = 0; k < visits && t->high; k++) {
+        uint32_t i = t->scan++;
+        if (t->scan >= t->high)
+            t->scan = 0;
+        struct vt_entry *e = &t->e[i];
+        if (!e->used || !vt_idle(t, e))
+            continue;
+        struct verdict v;
+        bool announce = e->published;
+        vt_forget(t, i, &v);
+        t->st.expired++;
+        if (announce && t->sink.expired)
+            t->sink.expired(t->sink.user, &v);
+    }
+}
+
+/* ---- create, accessors ----------------------------------------------------------------------- */
+
+struct verdict_table *verdict_table_create(const struct verdict_table_config *cfg,
+                                           const struct verdict_table_sink *sink)
+{
+    uint32_t max_ips = cfg && cfg->max_ips ? cfg->max_ips : 65536;
+    uint32_t max_eps = cfg && cfg->max_episodes ? cfg->max_episodes : 4096;
+    if (!cfg || max_ips > VT_MAX_IPS || max_eps > VT_MAX_EPISODES) {
+        DD_ERROR("verdict table: max_ips must be 1..%u and max_episodes 1..%u",
+                 (unsigned)VT_MAX_IPS, (unsigned)VT_MAX_EPISODES);
+        return NULL;
+    }
+    if (cfg->model_min_fraction < 0 || cfg->model_min_fraction > 1) {
+        DD_ERROR("verdict table: model_min_fraction must be 0..1, got %g", cfg->model_min_fraction);
+        return NULL;
+    }
+    uint32_t nb = 16;
+    while (nb < max_ips)
+        nb <<= 1;
+    struct verdict_table *t = calloc(1, sizeof(*t));
+    if (!t)
+        goto fail;
+    if (sink)
+        t->sink = *sink;
+    t->wl = cfg->whitelist;
+    snprintf(t->sensor, sizeof(t->sensor), "%s", cfg->sensor_id ? cfg->sensor_id : "");
+    t->ttl_us = cfg->ttl_us ? cfg->ttl_us : 300 * VT_SEC;
+    t->attack_end_us = cfg->attack_end_us ? cfg->attack_end_us : 10 * VT_SEC;
+    t->high_reports = cfg->model_high_reports ? cfg->model_high_reports : 3;
+    t->critical_reports = cfg->model_critical_reports ? cfg->model_critical_reports : 100;
+    t->min_fraction = cfg->model_min_fraction > 0 ? cfg->model_min_fraction : 0.5;
+    t->cap = max_ips;
+    t->hmask = nb - 1;
+    t->free_head = VT_NONE;
+    t->max_episodes = max_eps;
+    t->gone_cap = max_ips / 8 < 64 ? 64 : (max_ips / 8 > 16384 ? 16384 : max_ips / 8);
+    t->nfam = 1; /* id 0: none */
+    t->heads = malloc((size_t)nb * sizeof(*t->heads));
+    t->e = calloc(max_ips, sizeof(*t->e));
+    t->dirty = malloc((size_t)max_ips * sizeof(*t->dirty));
+    t->eps = calloc(max_eps, sizeof(*t->eps));
+    t->ep_free = malloc((size_t)max_eps * sizeof(*t->ep_free));
+    t->gone = malloc((size_t)t->gone_cap * sizeof(*t->gone));
+    if (!t->heads || !t->e || !t->dirty || !t->eps || !t->ep_free || !t->gone)
+        goto fail;
+    memset(t->heads, 0xff, (size_t)nb * sizeof(*t->heads));
+    for (uint32_t s = 0; s < VT_WHEEL; s++)
+        t->wheel[s] = VT_NONE;
+    for (uint32_t k = 0; k < max_eps; k++)
+        t->ep_free[k] = max_eps - 1 - k;
+    t->ep_nfree = max_eps;
+    if (getrandom(&t->seed, sizeof(t->seed), 0) != sizeof(t->seed))
+        t->seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uintptr_t)t;
+    t->rng = vt_mix(t->seed ^ 0x2545f4914f6cdd1dull) | 1;
+    t->st.capacity = max_ips;
+    DD_INFO("verdict table: %u IPs (%zu MiB reserved, touched as used), %u episodes (%zu KiB)",
+            (unsigned)max_ips,
+            ((size_t)max_ips * (sizeof(struct vt_entry) + 2 * sizeof(uint32_t))) >> 20,
+            (unsigned)max_eps, ((size_t)max_eps * sizeof(struct vt_episode)) >> 10);
+    return t;
+fail:
+    DD_ERROR("verdict table: out of memory for %u IPs and %u episodes", (unsigned)max_ips,
+             (unsigned)max_eps);
+    verdict_table_destroy(t);
+    return NULL;
+}
+
+void verdict_table_destroy(struct verdict_table *t)
+{
+    if (!t)
+        return;
+    free(t->heads);
+    free(t->e);
+    free(t->dirty);
+    free(t->eps);
+    free(t->ep_free);
+    free(t->gone);
+    free(t);
+}
+
+void verdict_table_set_model_version(struct verdict_table *t, const char *version)
+{
+    snprintf(t->model_version, sizeof(t->model_version), "%s", version ? version : "");
+}
+
+void verdict_table_set_whitelist(struct verdict_table *t, const struct config_whitelist *wl)
+{
+    t->wl = wl;
+}
+
+void verdict_table_foreach(struct verdict_table *t, void (*fn)(void *user, const struct verdict *v),
+                           void *user)
+{
+    for (uint32_t i = 0; i < t->high; i++) {
+        struct vt_entry *e = &t->e[i];
+        if (!e->used || !e->published)
+            continue;
+        struct vt_view w = vt_role_view(t, &e->r[e->pub_role]);
+        struct verdict v;
+        vt_build(t, e, e->pub_role, &w, &v);
+        fn(user, &v);
+    }
+}
+
+uint64_t verdict_table_now(const struct verdict_table *t)
+{
+    return t->now;
+}
+
+void verdict_table_stats_get(const struct verdict_table *t, struct verdict_table_stats *out)
+{
+    *out = t->st;
+}
