@@ -118,6 +118,9 @@ static void shard_emit(struct shard *s, const struct flow *f, uint8_t end)
     int64_t hdr = f->dir[0].hdr_sum + f->dir[1].hdr_sum;
     e->bytes = f->dir[0].bytes + f->dir[1].bytes + (uint64_t)(hdr > 0 ? hdr : 0) +
                pkts * (f->key.ip_version == 6 ? 40u : 20u);
+    uint64_t fresh = pkts > f->pkts_at_report ? pkts - f->pkts_at_report : 0;
+    e->new_packets = fresh;
+    e->new_bytes = pkts ? (uint64_t)((double)e->bytes * (double)fresh / (double)pkts) : 0;
     e->first_us = f->first_ts;
     e->last_us = f->last_ts;
     r->end = end;

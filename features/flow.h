@@ -82,7 +82,10 @@ struct flow {
     uint32_t flag_cnt[8];              /* packets with each TCP flag, bit order FIN..CWR */
     uint32_t first_payload;            /* payload of the first packet (cic double count) */
     uint32_t subflow_gaps;             /* gaps > 1 s between consecutive packets */
-    uint32_t pkts_at_report;           /* packets at the last report of the running flow */
+    uint32_t pkts_at_report;           /* packets at the last report of the running flow (0
+                                          before the first); during the report callback still
+                                          the previous report's, so packets since then are
+                                          flow_packets(f) - pkts_at_report */
     uint32_t report_off;               /* time of that report (flow_table report hook) */
     uint8_t first_flags;               /* TCP flags of the first packet */
     uint8_t icmp_type, icmp_code;

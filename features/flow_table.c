@@ -390,9 +390,9 @@ static void flow_maybe_report(struct flow_table *t, struct flow *f)
     if (!due)
         return;
     f->report_off = off;
-    f->pkts_at_report = n;
     t->stats.reports++;
-    t->on_report(t->report_user, f);
+    t->on_report(t->report_user, f); /* sees the previous report's pkts_at_report */
+    f->pkts_at_report = n;
 }
 
 /* The body of flow_table_add once the key and hash are known. */

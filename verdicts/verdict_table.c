@@ -63,8 +63,11 @@ enum { VT_EP_NONE = 0, VT_EP_TRACKED = 1, VT_EP_UNTRACKED = 2 };
 struct vt_role {
     uint32_t reports[VT_BUCKETS];
     uint32_t attacks[VT_BUCKETS];
-    float maxp[VT_BUCKETS]; /* the highest p_attack of the bucket's attack reports */
-    uint16_t heavy;         /* bit b: bucket b saw a heavy attack flow */
+    float maxp[VT_BUCKETS];       /* the highest p_attack of the bucket's attack reports */
+    uint32_t pkts[VT_BUCKETS];    /* packets of the bucket's reports (new since each flow's
+                                     previous report), for the model-side pps estimate */
+    uint32_t bytes16[VT_BUCKETS]; /* their bytes, in units of 16 (no overflow below 68 GB/s) */
+    uint16_t heavy;               /* bit b: bucket b saw a heavy attack flow */
     uint8_t fam[VT_FAMILIES];
     uint32_t fam_n[VT_FAMILIES];
     uint64_t win_sec; /* the second (stage clock / VT_BUCKET_US) of the newest bucket */
@@ -258,11 +261,14 @@ static void vt_roll(struct vt_role *r, uint64_t now_us)
         memset(r->reports, 0, sizeof(r->reports));
         memset(r->attacks, 0, sizeof(r->attacks));
         memset(r->maxp, 0, sizeof(r->maxp));
+        memset(r->pkts, 0, sizeof(r->pkts));
+        memset(r->bytes16, 0, sizeof(r->bytes16));
         r->heavy = 0;
     } else {
         for (uint64_t s = r->win_sec + 1; s <= now_sec; s++) {
             unsigned b = (unsigned)(s % VT_BUCKETS);
             r->reports[b] = r->attacks[b] = 0;
+            r->pkts[b] = r->bytes16[b] = 0;
             r->maxp[b] = 0;
             r->heavy &= (uint16_t) ~(1u << b);
         }
@@ -285,11 +291,13 @@ static struct vt_view vt_role_view(struct verdict_table *t, struct vt_role *r)
 {
     struct vt_view v = {0};
     vt_roll(r, t->now);
-    uint64_t reports = 0, attacks = 0;
+    uint64_t reports = 0, attacks = 0, pkts = 0, bytes16 = 0;
     float maxp = 0;
     for (unsigned b = 0; b < VT_BUCKETS; b++) {
         reports += r->reports[b];
         attacks += r->attacks[b];
+        pkts += r->pkts[b];
+        bytes16 += r->bytes16[b];
         if (r->maxp[b] > maxp)
             maxp = r->maxp[b];
     }
@@ -317,6 +325,16 @@ static struct vt_view vt_role_view(struct verdict_table *t, struct vt_role *r)
     if (r->alert_us && t->now < r->alert_us + VERDICT_ALERT_HOLD_US) {
         v.pps = r->pps;
         v.bps = r->bps;
+    } else if (pkts) {
+        /* No rate alert: estimate from the scored flows' packets over the window, or over
+         * the time since the role's first evidence when that is shorter (at least 1 s). */
+        double span = r->first_seen_us && t->now > r->first_seen_us
+                          ? (double)(t->now - r->first_seen_us) / 1e6
+                          : 1.0;
+        double window = (double)VT_BUCKETS * (double)VT_BUCKET_US / 1e6;
+        span = span < 1.0 ? 1.0 : span > window ? window : span;
+        v.pps = (double)pkts / span;
+        v.bps = (double)bytes16 * 16.0 * 8.0 / span;
     }
     if (vt_report_active(t, r)) {
         if (r->report_level > v.level)
@@ -638,6 +656,9 @@ static void vt_flow_role(struct verdict_table *t, uint32_t i, int role,
     unsigned b = (unsigned)((t->now / VT_BUCKET_US) % VT_BUCKETS);
     if (r->reports[b] < UINT32_MAX)
         r->reports[b]++;
+    uint64_t np = r->pkts[b] + fe->new_packets, nb = r->bytes16[b] + fe->new_bytes / 16u;
+    r->pkts[b] = np > UINT32_MAX ? UINT32_MAX : (uint32_t)np;
+    r->bytes16[b] = nb > UINT32_MAX ? UINT32_MAX : (uint32_t)nb;
     r->has_model = 1;
     vt_seen(r, fe->first_us, fe->last_us ? fe->last_us : t->now);
     if (fe->final) {

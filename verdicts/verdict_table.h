@@ -27,7 +27,8 @@
  *
  * Rate evidence (verdict_table_alert): the rate rules' alert carries a level; it holds until an
  * alert with ended = true for that IP and role (or VERDICT_ALERT_HOLD_US without a re-emission).
- * Its rates (pps, bps) become the verdict's rates; its reasons join the verdict's.
+ * Its rates (pps, bps) become the verdict's rates; its reasons join the verdict's. Without a
+ * live alert, pps and bps are estimated from the scored flows' new packets in the window.
  *
  * A role's level is the highest of its model level, its rate level and any report (report levels
  * hold for the report's ttl). The IP's published verdict is its role of the higher level (ties:
@@ -108,8 +109,11 @@ struct flow_evidence {
     char attack_type[VERDICT_ATTACK_TYPE_MAX]; /* the model's family label, "" when benign */
     uint64_t packets;                          /* both directions, so far */
     uint64_t bytes;                            /* both directions, IP lengths */
-    uint64_t first_us;                         /* packet time of the flow's first packet */
-    uint64_t last_us;                          /* ... and of its latest */
+    uint64_t new_packets; /* packets since this flow's previous report (all of them at the first):
+                             summed per IP over the window, they give the verdict's pps */
+    uint64_t new_bytes;   /* bytes of those packets (estimated from the flow's average size) */
+    uint64_t first_us;    /* packet time of the flow's first packet */
+    uint64_t last_us;     /* ... and of its latest */
 };
 
 struct verdict_table_config {

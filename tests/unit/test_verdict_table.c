@@ -107,6 +107,7 @@ struct fl {
     bool final;
     uint64_t packets;
     const char *family;
+    uint64_t new_packets;
 };
 
 static void flow(struct verdict_table *t, const char *src, const char *dst, uint64_t ts,
@@ -124,6 +125,8 @@ static void flow(struct verdict_table *t, const char *src, const char *dst, uint
     e.p_attack = f.p;
     e.packets = f.packets ? f.packets : 10;
     e.bytes = e.packets * 60;
+    e.new_packets = f.new_packets;
+    e.new_bytes = f.new_packets * 100;
     snprintf(e.attack_type, sizeof(e.attack_type), "%s", f.family ? f.family : "");
     e.first_us = ts - SEC / 2;
     e.last_us = ts;
@@ -367,6 +370,31 @@ static void test_verdict_table_flow_counts_at_final_reports_only(void **state)
     v = must_pub("10.3.0.1");
     assert_int_equal(v->flows_total, 1);
     assert_int_equal(v->flows_attack, 1);
+    verdict_table_destroy(t);
+}
+
+/* Without a rate alert, pps and bps come from the scored flows' new packets: over the time since
+ * the role's first evidence (at least 1 s), at most over the 10 s window. */
+static void test_verdict_table_pps_estimated_from_flows(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk(NULL);
+    const char *d = "192.0.2.9";
+    struct fl f = {.attack = true, .p = 0.9f, .final = false, .new_packets = 1000};
+    /* first evidence at T0 - 0.5 s (the flow's first packet); four reports over 2 s */
+    for (int i = 0; i < 4; i++)
+        flow(t, "10.4.0.1", d, T0 + (uint64_t)i * SEC / 2, f);
+    verdict_table_tick(t, T0 + 3 * SEC / 2, 0);
+    const struct verdict *v = must_pub(d);
+    /* 4000 packets over 2 s (T0 - 0.5 s .. T0 + 1.5 s) */
+    assert_true(v->pps > 1999.0 && v->pps < 2001.0);
+    assert_true(v->bps > 4000.0 * 100 * 8 / 2 - 1 && v->bps < 4000.0 * 100 * 8 / 2 + 1);
+    /* long after: the window has slid past every report */
+    flow(t, "10.4.0.2", "192.0.2.99", T0 + 30 * SEC, BENIGN);
+    verdict_table_tick(t, T0 + 30 * SEC, 0);
+    v = last_pub(d);
+    assert_non_null(v);
+    assert_true(v->pps == 0.0);
     verdict_table_destroy(t);
 }
 
@@ -934,6 +962,7 @@ int main(void)
         T(test_verdict_table_heavy_flow_alone_is_high),
         T(test_verdict_table_window_slides_back_down),
         T(test_verdict_table_flow_counts_at_final_reports_only),
+        T(test_verdict_table_pps_estimated_from_flows),
         T(test_verdict_table_rate_alerts_raise_and_release),
         T(test_verdict_table_report_raises_for_its_ttl),
         T(test_verdict_table_role_choice_ties_to_victim),
