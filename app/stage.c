@@ -26,7 +26,8 @@
 
 enum {
     STAGE_BATCH = 64,
-    TICK_EVERY_MS = 10,
+    TICK_EVERY_MS = 10,      /* wall-clock ticks (live, and after a replay) */
+    TICK_PACKET_US = 100000, /* evidence-time ticks (stage_advance) */
     STATS_EVERY_MS = 100,
     EXPIRE_EVERY_MS = 1000,
     EVENT_JSON_MAX = 8192,
@@ -53,6 +54,7 @@ struct stage {
     uint64_t flows_in, alerts_in, reports_in, flows_out_rows, flows_out_errors;
     uint64_t cfg_gen, model_gen;
     uint64_t ttl_us;
+    uint64_t next_tick_us; /* the next evidence-time tick */
     uint64_t end_clock_us; /* offline: the stage clock when the last record arrived */
     double end_wall;
     enum feat_mode mode;
@@ -306,18 +308,13 @@ static bool inputs_done(struct daemon *d)
     return true;
 }
 
+/* The clock for wall-driven ticks and reports. Live: packet time, or the wall clock when the
+ * link is quiet. Replaying: the evidence clock (what the table has seen). After a replay: the
+ * last evidence time plus the wall time since the replay ended. */
 static uint64_t stage_clock(struct stage *st, bool finished)
 {
     struct daemon *d = st->d;
-    uint64_t t = 0;
-    for (unsigned i = 0; i < d->nshards; i++) {
-        uint64_t c = atomic_load_explicit(&d->shards[i].clock_us, memory_order_relaxed);
-        if (c > t)
-            t = c;
-    }
-    uint64_t vt = verdict_table_now(st->table);
-    if (vt > t)
-        t = vt;
+    uint64_t t = verdict_table_now(st->table);
     if (d->live) {
         uint64_t w = dd_realtime_us();
         return w > t ? w : t;
@@ -372,25 +369,44 @@ static void stage_publish_stats(struct stage *st)
     pthread_mutex_unlock(&d->stats_lock);
 }
 
+/* Evidence time drives the table: before evidence of time ts is applied, the table is ticked at
+ * every TICK_PACKET_US boundary it passes. Ticks thus fall at the same packet times, with the
+ * same evidence applied, whatever the machine's speed: a replay through one shard and one
+ * worker gives the same verdicts and events every time. */
+static void stage_advance(struct stage *st, uint64_t ts)
+{
+    if (ts == 0)
+        return;
+    if (st->next_tick_us == 0 || ts >= st->next_tick_us + 100 * TICK_PACKET_US)
+        st->next_tick_us = ts / TICK_PACKET_US * TICK_PACKET_US; /* start, or a jump in time */
+    while (ts >= st->next_tick_us) {
+        verdict_table_tick(st->table, st->next_tick_us, 4096);
+        st->next_tick_us += TICK_PACKET_US;
+    }
+}
+
 static bool stage_drain(struct stage *st, struct flow_record *recs, struct rate_alert *alerts)
 {
     struct daemon *d = st->d;
     bool got = false;
+    for (unsigned s = 0; s < d->nshards; s++) {
+        size_t n = ring_spsc_pop_burst(d->shards[s].alerts, alerts, STAGE_BATCH);
+        for (size_t i = 0; i < n; i++) {
+            stage_advance(st, alerts[i].ts_us);
+            verdict_table_alert(st->table, &alerts[i]);
+        }
+        st->alerts_in += n;
+        got |= n > 0;
+    }
     for (unsigned w = 0; w < d->nworkers; w++) {
         size_t n = ring_spsc_pop_burst(d->workers[w].out, recs, STAGE_BATCH);
         for (size_t i = 0; i < n; i++) {
+            stage_advance(st, recs[i].ev.emit_us);
             verdict_table_flow(st->table, &recs[i].ev);
             if (st->flows_out)
                 flows_out_row(st, &recs[i]);
         }
         st->flows_in += n;
-        got |= n > 0;
-    }
-    for (unsigned s = 0; s < d->nshards; s++) {
-        size_t n = ring_spsc_pop_burst(d->shards[s].alerts, alerts, STAGE_BATCH);
-        for (size_t i = 0; i < n; i++)
-            verdict_table_alert(st->table, &alerts[i]);
-        st->alerts_in += n;
         got |= n > 0;
     }
     return got;
@@ -435,9 +451,13 @@ static void stage_run(struct stage *st)
         uint64_t ms = now_ms();
         uint64_t clock = stage_clock(st, finished && !got);
         stage_reports(st, clock);
-        if (ms - last_tick >= TICK_EVERY_MS || (!got && finished)) {
+        bool serving = finished && !got && d->opt->serve;
+        if ((d->live || serving) && ms - last_tick >= TICK_EVERY_MS) {
             stage_follow(st);
             verdict_table_tick(st->table, clock, 4096);
+            last_tick = ms;
+        } else if (ms - last_tick >= TICK_EVERY_MS) {
+            stage_follow(st);
             last_tick = ms;
         }
         if (st->redis) {
@@ -480,8 +500,12 @@ static void *stage_main(void *arg)
     struct stage *st = arg;
     struct daemon *d = st->d;
     stage_run(st);
-    /* Shutdown: publish what changed last, write the files, give Redis a last chance. */
-    verdict_table_tick(st->table, stage_clock(st, true), 0);
+    /* Shutdown: publish what changed last (at the evidence clock for a replay, so the result
+     * does not depend on how long the shutdown took), write the files, flush Redis. */
+    verdict_table_tick(
+        st->table, d->live || d->opt->serve ? stage_clock(st, true) : verdict_table_now(st->table),
+        0);
+    verdict_table_publish_seen(st->table);
     if (d->opt->verdicts_out)
         write_verdicts_out(st);
     if (st->flows_out && st->flows_out != stdout) {
@@ -491,7 +515,10 @@ static void *stage_main(void *arg)
     }
     stage_publish_stats(st);
     if (st->redis) {
-        redis_sink_destroy(st->redis, 2000);
+        /* A stop by signal must end within the service manager's patience (SIGTERM: 5 s in
+         * all); the end of a replay may take its time so that nothing it judged is lost. */
+        bool signalled = atomic_load_explicit(&d->stop_capture, memory_order_acquire);
+        redis_sink_destroy(st->redis, signalled ? 2000 : 60000);
         st->redis = NULL;
     }
     if (st->notify) {
@@ -541,6 +568,12 @@ int stage_start(struct daemon *d, char *err, size_t err_len)
             .password = cfg->redis.password[0] ? cfg->redis.password : NULL,
             .sensor_id = cfg->sensor.id,
             .ttl_s = (uint32_t)cfg->cache.ttl,
+            /* Verdicts reach Redis within 200 ms of a change (detection latency), still one
+             * write per IP per interval; a replay may hold far more changed IPs than live
+             * traffic, hence the large backlog and batches. */
+            .flush_interval_ms = 200,
+            .backlog_capacity = 1u << 20,
+            .batch_max = 5000,
         };
         st->redis = redis_sink_create(&rc);
         if (!st->redis) {

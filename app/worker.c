@@ -43,16 +43,18 @@ static void worker_idle(unsigned *spins)
 }
 
 /* ICMP error messages (unreachable, time exceeded, ...) are a host's answers to traffic it
- * received: under a UDP flood to closed ports the victim sends one per packet. The flows that
- * caused them are judged on their own, so an error flow is never attack evidence (it would make
- * the flood's sources look like victims of an ICMP flood). */
+ * received (and IPv6 neighbour discovery and MLD are the link's housekeeping): under a UDP flood to
+ * closed ports the victim sends one per packet. The flows that caused them are judged on their own,
+ * so an error flow is never attack evidence (it would make the flood's sources look like victims of
+ * an ICMP flood). */
 static bool icmp_error_flow(const struct flow_record *r)
 {
     int type = (int)r->feat[FEAT_ICMP_TYPE];
     if (r->ev.proto == 1)
         return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
-    if (r->ev.proto == 58)
-        return type >= 1 && type <= 4;
+    if (r->ev.proto == 58) /* errors, and the link's own chatter: MLD, router and neighbour
+                              discovery (130-137, 143), which every IPv6 host sends */
+        return (type >= 1 && type <= 4) || (type >= 130 && type <= 137) || type == 143;
     return false;
 }
 

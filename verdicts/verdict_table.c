@@ -120,8 +120,10 @@ struct vt_episode {
     uint32_t npeers;
     uint64_t start_us;
     double peak_pps, peak_bps;
+    uint8_t peak_level;
     struct redis_sink_peer peers[VT_PEERS];
-    struct verdict endv; /* the ATTACK_END verdict, built when the episode ended */
+    struct verdict startv; /* the ATTACK_START verdict, built when the episode began */
+    struct verdict endv;   /* the ATTACK_END verdict, built when the episode ended */
 };
 
 /* A role's judgement at the stage clock. */
@@ -381,6 +383,25 @@ static void vt_build(const struct verdict_table *t, const struct vt_entry *e, in
         memcpy(v->model_version, t->model_version, sizeof(v->model_version));
 }
 
+static uint64_t vt_entry_last_seen(const struct vt_entry *e)
+{
+    return e->r[0].last_seen_us > e->r[1].last_seen_us ? e->r[0].last_seen_us
+                                                       : e->r[1].last_seen_us;
+}
+
+/* The IP's verdict as published: its role's verdict, seen from the first evidence in either
+ * role to the last. */
+static void vt_build_published(const struct verdict_table *t, const struct vt_entry *e, int role,
+                               const struct vt_view *w, struct verdict *v)
+{
+    vt_build(t, e, role, w, v);
+    const struct vt_role *o = &e->r[role ^ 1];
+    if (o->first_seen_us && (!v->first_seen_us || o->first_seen_us < v->first_seen_us))
+        v->first_seen_us = o->first_seen_us;
+    if (o->last_seen_us > v->last_seen_us)
+        v->last_seen_us = o->last_seen_us;
+}
+
 /* ---- entries ------------------------------------------------------------------------------- */
 
 static void vt_mark_dirty(struct verdict_table *t, uint32_t i)
@@ -441,6 +462,12 @@ static void vt_episode_close(struct verdict_table *t, struct vt_entry *e, int ro
         ep->endv.pps = ep->peak_pps;
         ep->endv.bps = ep->peak_bps;
         ep->endv.first_seen_us = ep->start_us;
+        /* The end event names what ended: the episode's peak level and its attack type (the
+         * role itself has fallen back to low or medium by now). */
+        if (ep->peak_level > ep->endv.level)
+            ep->endv.level = ep->peak_level;
+        if (!ep->endv.attack_type[0])
+            memcpy(ep->endv.attack_type, ep->startv.attack_type, sizeof(ep->endv.attack_type));
         ep->end_pending = 1;
         ep->entry = VT_NONE;
         t->events_due = true;
@@ -601,8 +628,15 @@ static void vt_episode_check(struct verdict_table *t, uint32_t i, int role, cons
     if (w->level >= THREAT_HIGH) {
         r->below_since_us = 0;
         if (r->ep_state != VT_EP_NONE) {
-            if (r->ep_state == VT_EP_TRACKED)
-                vt_peaks(&t->eps[r->ep], w->pps, w->bps);
+            if (r->ep_state == VT_EP_TRACKED) {
+                struct vt_episode *ep = &t->eps[r->ep];
+                vt_peaks(ep, w->pps, w->bps);
+                if (w->level > ep->peak_level)
+                    ep->peak_level = w->level;
+                if (!ep->startv.attack_type[0] && w->attack[0])
+                    snprintf(ep->startv.attack_type, sizeof(ep->startv.attack_type), "%s",
+                             w->attack);
+            }
             return;
         }
         t->st.episodes_active++;
@@ -619,6 +653,9 @@ static void vt_episode_check(struct verdict_table *t, uint32_t i, int role, cons
         ep->role = (uint8_t)role;
         ep->start_us = r->attack_since_us ? r->attack_since_us : t->now;
         ep->start_pending = 1;
+        ep->peak_level = w->level;
+        /* The start event describes the role as it was when the episode began. */
+        vt_build(t, e, role, w, &ep->startv);
         vt_peaks(ep, w->pps, w->bps);
         if (r->last_peer_ver)
             vt_peer_note(ep, r->last_peer, r->last_peer_ver, true);
@@ -653,12 +690,6 @@ static void vt_flow_role(struct verdict_table *t, uint32_t i, int role,
     struct vt_entry *e = &t->e[i];
     struct vt_role *r = &e->r[role];
     vt_roll(r, t->now);
-    unsigned b = (unsigned)((t->now / VT_BUCKET_US) % VT_BUCKETS);
-    if (r->reports[b] < UINT32_MAX)
-        r->reports[b]++;
-    uint64_t np = r->pkts[b] + fe->new_packets, nb = r->bytes16[b] + fe->new_bytes / 16u;
-    r->pkts[b] = np > UINT32_MAX ? UINT32_MAX : (uint32_t)np;
-    r->bytes16[b] = nb > UINT32_MAX ? UINT32_MAX : (uint32_t)nb;
     r->has_model = 1;
     vt_seen(r, fe->first_us, fe->last_us ? fe->last_us : t->now);
     if (fe->final) {
@@ -666,6 +697,24 @@ static void vt_flow_role(struct verdict_table *t, uint32_t i, int role,
         if (fe->is_attack)
             r->flows_attack++;
     }
+    /* Evidence weighs in the second its packets were seen, not the second it arrived: a flow
+     * that ended on its idle timeout (or was flushed at shutdown) long after its last packet is
+     * counted, but no longer raises the level. */
+    uint64_t ev_sec = (fe->last_us ? fe->last_us : t->now) / VT_BUCKET_US;
+    if (ev_sec > r->win_sec)
+        ev_sec = r->win_sec;
+    if (ev_sec + VT_BUCKETS <= r->win_sec) {
+        t->st.stale++;
+        e->touched_us = t->now;
+        vt_mark_dirty(t, i);
+        return;
+    }
+    unsigned b = (unsigned)(ev_sec % VT_BUCKETS);
+    if (r->reports[b] < UINT32_MAX)
+        r->reports[b]++;
+    uint64_t np = r->pkts[b] + fe->new_packets, nb = r->bytes16[b] + fe->new_bytes / 16u;
+    r->pkts[b] = np > UINT32_MAX ? UINT32_MAX : (uint32_t)np;
+    r->bytes16[b] = nb > UINT32_MAX ? UINT32_MAX : (uint32_t)nb;
     if (fe->is_attack) {
         if (r->attacks[b] < UINT32_MAX)
             r->attacks[b]++;
@@ -715,7 +764,7 @@ void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
     t->st.flows_in++;
     if (fe->ip_version != 4 && fe->ip_version != 6)
         return;
-    vt_clock(t, fe->last_us);
+    vt_clock(t, fe->emit_us ? fe->emit_us : fe->last_us);
     uint32_t a = VT_NONE, v = VT_NONE;
     if (vt_whitelisted(t, VERDICT_ROLE_ATTACKER, fe->ip_version, fe->src))
         t->st.whitelisted++;
@@ -882,11 +931,11 @@ static void vt_evaluate(struct verdict_table *t, uint32_t i)
                    e->pub_attack != pw->attack || e->pub_pps != pw->pps || e->pub_bps != pw->bps ||
                    e->pub_flows_total != r->flows_total || e->pub_flows_attack != r->flows_attack;
     /* Unchanged but still seen: refreshed now and then so that stores with a ttl keep it. */
-    bool refresh =
-        e->published && e->pub_last_seen != r->last_seen_us && t->now - e->pub_us >= t->ttl_us / 4;
+    bool refresh = e->published && e->pub_last_seen != vt_entry_last_seen(e) &&
+                   t->now - e->pub_us >= t->ttl_us / 4;
     if (changed || refresh) {
         struct verdict v;
-        vt_build(t, e, role, pw, &v);
+        vt_build_published(t, e, role, pw, &v);
         if (e->published)
             t->st.by_level[e->pub_level]--;
         t->st.by_level[pw->level]++;
@@ -900,7 +949,7 @@ static void vt_evaluate(struct verdict_table *t, uint32_t i)
         e->pub_bps = pw->bps;
         e->pub_flows_total = r->flows_total;
         e->pub_flows_attack = r->flows_attack;
-        e->pub_last_seen = r->last_seen_us;
+        e->pub_last_seen = vt_entry_last_seen(e);
         e->pub_us = t->now;
         t->st.published++;
         if (t->sink.verdict)
@@ -951,14 +1000,7 @@ static void vt_events(struct verdict_table *t)
         if (!ep->used)
             continue;
         if (ep->start_pending) {
-            struct verdict v;
-            if (ep->entry != VT_NONE) {
-                struct vt_entry *e = &t->e[ep->entry];
-                struct vt_view w = vt_role_view(t, &e->r[ep->role]);
-                vt_build(t, e, ep->role, &w, &v);
-            } else { /* ended within one tick: the end verdict describes it */
-                v = ep->endv;
-            }
+            struct verdict v = ep->startv;
             vt_peaks(ep, v.pps, v.bps);
             v.pps = ep->peak_pps;
             v.bps = ep->peak_bps;
@@ -1132,6 +1174,22 @@ void verdict_table_set_whitelist(struct verdict_table *t, const struct config_wh
     t->wl = wl;
 }
 
+void verdict_table_publish_seen(struct verdict_table *t)
+{
+    for (uint32_t i = 0; i < t->high; i++) {
+        struct vt_entry *e = &t->e[i];
+        if (!e->used || !e->published || e->pub_last_seen == vt_entry_last_seen(e))
+            continue;
+        struct vt_view w = vt_role_view(t, &e->r[e->pub_role]);
+        struct verdict v;
+        vt_build_published(t, e, e->pub_role, &w, &v);
+        e->pub_last_seen = vt_entry_last_seen(e);
+        t->st.published++;
+        if (t->sink.verdict)
+            t->sink.verdict(t->sink.user, &v);
+    }
+}
+
 void verdict_table_foreach(struct verdict_table *t, void (*fn)(void *user, const struct verdict *v),
                            void *user)
 {
@@ -1141,7 +1199,7 @@ void verdict_table_foreach(struct verdict_table *t, void (*fn)(void *user, const
             continue;
         struct vt_view w = vt_role_view(t, &e->r[e->pub_role]);
         struct verdict v;
-        vt_build(t, e, e->pub_role, &w, &v);
+        vt_build_published(t, e, e->pub_role, &w, &v);
         fn(user, &v);
     }
 }

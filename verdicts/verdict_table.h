@@ -113,6 +113,8 @@ struct flow_evidence {
                              summed per IP over the window, they give the verdict's pps */
     uint64_t new_bytes;   /* bytes of those packets (estimated from the flow's average size) */
     uint64_t first_us;    /* packet time of the flow's first packet */
+    uint64_t emit_us;     /* the shard's clock when it emitted the report (>= last_us): drives
+                             the table's clock; 0: last_us does */
     uint64_t last_us;     /* ... and of its latest */
 };
 
@@ -148,6 +150,7 @@ struct verdict_table_stats {
     uint64_t alerts_in;   /* verdict_table_alert calls */
     uint64_t reports_in;  /* verdict_table_report calls */
     uint64_t whitelisted; /* evidence ignored for a whitelisted IP/role */
+    uint64_t stale;       /* role reports older than the window: counted, no weight */
     uint64_t ips;         /* entries in use */
     uint64_t capacity;
     uint64_t evictions;        /* entries replaced while the table was full */
@@ -182,6 +185,11 @@ void verdict_table_report(struct verdict_table *t, const struct verdict *v, uint
  * (episode ends, window slides, expiry), and calls the sink. Visits at most `budget` idle entries
  * for expiry per call (0: all); changed entries are always handled. */
 void verdict_table_tick(struct verdict_table *t, uint64_t now_us, size_t budget);
+
+/* Publishes again every IP whose last_seen moved since its last publication with nothing else
+ * changing (ticks leave those alone until the ttl/4 refresh, to spare Redis). Call once at
+ * shutdown, after the last tick, so stores end with the true last_seen. */
+void verdict_table_publish_seen(struct verdict_table *t);
 
 /* Calls fn for every IP's current published verdict (levels low included), in table order. */
 void verdict_table_foreach(struct verdict_table *t, void (*fn)(void *user, const struct verdict *v),
