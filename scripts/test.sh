@@ -4,7 +4,8 @@
 #   1. Release build with -Werror; ctest runs unit and integration tests.
 #   2. ASan+UBSan build; ctest runs the unit and integration tests again (the integration tests
 #      push every capture in ../shared/data through the sanitized extractor when it is present).
-#   3. ThreadSanitizer build of the stress tests (rings pushed from two threads).
+#   3. ThreadSanitizer build of the stress tests (rings pushed from two threads; the whole daemon
+#      with two shards and two workers).
 #   4. clang libFuzzer build; each fuzz harness runs briefly over its committed corpus.
 #   5. clang-format check of every C file.
 #
@@ -68,7 +69,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 step "thread sanitizer build (stress tests)"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DDDOSD_SANITIZE=thread -DDDOSD_WERROR=ON >/dev/null
-cmake --build build-tsan -j "$jobs" --target stress_ring
+cmake --build build-tsan -j "$jobs" --target stress_ring ddosd ddos-trafgen
 TSAN_OPTIONS=halt_on_error=1 run_ctest --test-dir build-tsan --output-on-failure -L stress
 
 step "fuzz build (clang, libFuzzer)"

@@ -398,6 +398,41 @@ static void test_verdict_table_pps_estimated_from_flows(void **state)
     verdict_table_destroy(t);
 }
 
+/* A flow report that arrives long after its last packet (an idle timeout, a flush at shutdown)
+ * is counted, but its old packets no longer raise the level. */
+static void test_verdict_table_stale_evidence_counts_without_weight(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk(NULL);
+    const char *d = "192.0.2.10";
+    for (int i = 0; i < 5; i++) {
+        struct flow_evidence e;
+        memset(&e, 0, sizeof(e));
+        addr(e.src, &e.ip_version, "10.5.0.1");
+        addr(e.dst, &e.ip_version, d);
+        e.proto = 17;
+        e.final = 1;
+        e.is_attack = 1;
+        e.p_attack = 0.99f;
+        e.packets = e.new_packets = 5000; /* heavy: would be high at once if fresh */
+        snprintf(e.attack_type, sizeof(e.attack_type), "udp_flood");
+        e.first_us = T0;
+        e.last_us = T0 + SEC;      /* its packets ... */
+        e.emit_us = T0 + 61 * SEC; /* ... ended by the idle timeout a minute later */
+        verdict_table_flow(t, &e);
+    }
+    verdict_table_tick(t, T0 + 61 * SEC, 0);
+    const struct verdict *v = must_pub(d);
+    assert_int_equal(v->flows_total, 5);
+    assert_int_equal(v->flows_attack, 5);
+    assert_int_equal(v->level, THREAT_LOW);
+    assert_null(find_ev(d, VERDICT_EVENT_ATTACK_START));
+    struct verdict_table_stats st;
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.stale, 10); /* both roles of five reports */
+    verdict_table_destroy(t);
+}
+
 /* ---- rate alerts and reports --------------------------------------------------------------------
  */
 
@@ -699,6 +734,10 @@ static void test_verdict_table_episode_start_end_peaks_peers(void **state)
     assert_true(e->v.bps == 1e7);
     assert_int_equal(e->v.first_seen_us, T0 - SEC / 2);
     assert_int_equal(e->v.role, VERDICT_ROLE_VICTIM);
+    /* the end names what ended: the episode's peak level and type, not the fallen role's */
+    assert_int_equal(e->v.level, THREAT_HIGH);
+    assert_string_equal(e->v.attack_type, "syn_flood");
+    assert_string_equal(s->v.attack_type, "syn_flood");
     assert_int_equal(e->npeers, 3);
     struct verdict pv;
     memset(&pv, 0, sizeof(pv));
@@ -963,6 +1002,7 @@ int main(void)
         T(test_verdict_table_window_slides_back_down),
         T(test_verdict_table_flow_counts_at_final_reports_only),
         T(test_verdict_table_pps_estimated_from_flows),
+        T(test_verdict_table_stale_evidence_counts_without_weight),
         T(test_verdict_table_rate_alerts_raise_and_release),
         T(test_verdict_table_report_raises_for_its_ttl),
         T(test_verdict_table_role_choice_ties_to_victim),
