@@ -107,9 +107,10 @@ static size_t put_escaped(char *buf, size_t len, size_t cap, const char *s, size
 
 static size_t put_raw(char *buf, size_t len, size_t cap, const char *s)
 {
-    size_t n = strlen(s);
-    if (len + n >= cap)
-        n = cap - len - 1;
+    if (len + 1 >= cap)
+        return len;
+    size_t room = cap - len - 1;
+    size_t n = strnlen(s, room);
     memcpy(buf + len, s, n);
     return len + n;
 }

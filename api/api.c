@@ -195,6 +195,8 @@ static struct MHD_Response *response_make(struct api_server *srv, struct api_rep
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (r->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->status == 401) /* RFC 9110: a 401 names the scheme it wants */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"ddosd\"");
     return resp;
 }
 

@@ -622,6 +622,9 @@ static void test_api_report_auth(void **state)
     const char *body = "{\"ip\":\"192.0.2.10\"}";
     http("POST", "/api/report-attack", JSON_CT, body, &r);
     expect_error(&r, 401, "unauthorized");
+    char www[128];
+    assert_non_null(resp_header(&r, "WWW-Authenticate", www, sizeof(www)));
+    assert_true(strncmp(www, "Bearer", 6) == 0);
     resp_free(&r);
     http("POST", "/api/report-attack", JSON_CT "X-Api-Key: wrong-key\r\n", body, &r);
     expect_error(&r, 403, "forbidden");
