@@ -609,27 +609,51 @@ static void stop(struct daemon *d)
 #endif
 }
 
+static void free_options(struct options *o)
+{
+    for (size_t i = 0; i < o->noverrides; i++)
+        free(o->overrides[i].values);
+    free(o->overrides);
+    free(o->ifaces);
+    free(o->files);
+}
+
+/* Exits before the daemon started: only the options and the configuration exist. */
+static void free_early(struct options *o, struct ddosd_config *cfg)
+{
+    if (cfg) {
+        config_free(cfg);
+        free(cfg);
+    }
+    free_options(o);
+}
+
 int main(int argc, char **argv)
 {
     static struct options opt;
     static struct daemon d;
     int prc = parse_args(argc, argv, &opt);
-    if (prc != 0)
+    if (prc != 0) {
+        free_options(&opt);
         return prc > 0 ? 0 : 1;
+    }
     char err[1024];
     struct ddosd_config *cfg = calloc(1, sizeof(*cfg));
     if (!cfg || build_config(&opt, cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "ddosd: %s\n", cfg ? err : "out of memory");
+        free_early(&opt, cfg);
         return 1;
     }
     if (opt.dump_config) {
         int rc = config_dump(cfg, stdout);
+        free_early(&opt, cfg);
         return rc == 0 ? 0 : 1;
     }
     log_configure(NULL, cfg->log.level);
     if (cfg->log.dir[0] &&
         log_open_dir(cfg->log.dir, isatty(STDERR_FILENO), err, sizeof(err)) != 0) {
         fprintf(stderr, "ddosd: %s\n", err);
+        free_early(&opt, cfg);
         return 1;
     }
     d.opt = &opt;
@@ -641,6 +665,8 @@ int main(int argc, char **argv)
     pthread_mutex_init(&d.stats_lock, NULL);
     if (service_signals_install() != 0) {
         fprintf(stderr, "ddosd: cannot install signal handlers\n");
+        log_close();
+        free_early(&opt, cfg);
         return 1;
     }
     DD_INFO("ddosd %s starting: sensor %s, config %s", DDOSD_VERSION, cfg->sensor.id,
@@ -679,11 +705,7 @@ out:
     free(d.retired);
     config_free(cfg);
     free(cfg);
-    for (size_t i = 0; i < opt.noverrides; i++)
-        free(opt.overrides[i].values);
-    free(opt.overrides);
-    free(opt.ifaces);
-    free(opt.files);
+    free_options(&opt);
     log_close();
     return status;
 }
