@@ -123,6 +123,7 @@ static void shard_emit(struct shard *s, const struct flow *f, uint8_t end)
     e->new_bytes = pkts ? (uint64_t)((double)e->bytes * (double)fresh / (double)pkts) : 0;
     e->first_us = f->first_ts;
     e->emit_us = flow_table_now(s->table);
+    e->first_report = f->pkts_at_report == 0;
     e->last_us = f->last_ts;
     r->end = end;
     r->shard = (uint8_t)s->id;

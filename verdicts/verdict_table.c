@@ -63,11 +63,13 @@ enum { VT_EP_NONE = 0, VT_EP_TRACKED = 1, VT_EP_UNTRACKED = 2 };
 struct vt_role {
     uint32_t reports[VT_BUCKETS];
     uint32_t attacks[VT_BUCKETS];
-    float maxp[VT_BUCKETS];       /* the highest p_attack of the bucket's attack reports */
-    uint32_t pkts[VT_BUCKETS];    /* packets of the bucket's reports (new since each flow's
-                                     previous report), for the model-side pps estimate */
-    uint32_t bytes16[VT_BUCKETS]; /* their bytes, in units of 16 (no overflow below 68 GB/s) */
-    uint16_t heavy;               /* bit b: bucket b saw a heavy attack flow */
+    float maxp[VT_BUCKETS];         /* the highest p_attack of the bucket's attack reports */
+    uint32_t pkts[VT_BUCKETS];      /* packets of the bucket's reports (new since each flow's
+                                       previous report), for the model-side pps estimate */
+    uint32_t bytes16[VT_BUCKETS];   /* their bytes, in units of 16 (no overflow below 68 GB/s) */
+    uint16_t flows[VT_BUCKETS];     /* flows (first reports) of the bucket, saturating */
+    uint16_t flows_att[VT_BUCKETS]; /* of those, the model's attacks */
+    uint16_t heavy;                 /* bit b: bucket b saw a heavy attack flow */
     uint8_t fam[VT_FAMILIES];
     uint32_t fam_n[VT_FAMILIES];
     uint64_t win_sec; /* the second (stage clock / VT_BUCKET_US) of the newest bucket */
@@ -265,12 +267,15 @@ static void vt_roll(struct vt_role *r, uint64_t now_us)
         memset(r->maxp, 0, sizeof(r->maxp));
         memset(r->pkts, 0, sizeof(r->pkts));
         memset(r->bytes16, 0, sizeof(r->bytes16));
+        memset(r->flows, 0, sizeof(r->flows));
+        memset(r->flows_att, 0, sizeof(r->flows_att));
         r->heavy = 0;
     } else {
         for (uint64_t s = r->win_sec + 1; s <= now_sec; s++) {
             unsigned b = (unsigned)(s % VT_BUCKETS);
             r->reports[b] = r->attacks[b] = 0;
             r->pkts[b] = r->bytes16[b] = 0;
+            r->flows[b] = r->flows_att[b] = 0;
             r->maxp[b] = 0;
             r->heavy &= (uint16_t) ~(1u << b);
         }
@@ -293,11 +298,13 @@ static struct vt_view vt_role_view(struct verdict_table *t, struct vt_role *r)
 {
     struct vt_view v = {0};
     vt_roll(r, t->now);
-    uint64_t reports = 0, attacks = 0, pkts = 0, bytes16 = 0;
+    uint64_t reports = 0, attacks = 0, pkts = 0, bytes16 = 0, flows = 0, flows_att = 0;
     float maxp = 0;
     for (unsigned b = 0; b < VT_BUCKETS; b++) {
         reports += r->reports[b];
         attacks += r->attacks[b];
+        flows += r->flows[b];
+        flows_att += r->flows_att[b];
         pkts += r->pkts[b];
         bytes16 += r->bytes16[b];
         if (r->maxp[b] > maxp)
@@ -306,11 +313,11 @@ static struct vt_view vt_role_view(struct verdict_table *t, struct vt_role *r)
     v.attacks = attacks > UINT32_MAX ? UINT32_MAX : (uint32_t)attacks;
     uint8_t model = THREAT_LOW;
     if (attacks > 0) {
-        bool fraction = (double)attacks >= t->min_fraction * (double)reports;
+        bool fraction = (double)flows_att >= t->min_fraction * (double)flows;
         model = THREAT_MEDIUM;
-        if ((attacks >= t->high_reports && fraction) || r->heavy)
+        if ((flows_att >= t->high_reports && fraction) || r->heavy)
             model = THREAT_HIGH;
-        if (attacks >= t->critical_reports && fraction)
+        if (flows_att >= t->critical_reports && fraction)
             model = THREAT_CRITICAL;
         v.reasons |= VERDICT_REASON_MODEL;
         v.score = maxp;
@@ -712,6 +719,12 @@ static void vt_flow_role(struct verdict_table *t, uint32_t i, int role,
     unsigned b = (unsigned)(ev_sec % VT_BUCKETS);
     if (r->reports[b] < UINT32_MAX)
         r->reports[b]++;
+    if (fe->first_report) {
+        if (r->flows[b] < UINT16_MAX)
+            r->flows[b]++;
+        if (fe->is_attack && r->flows_att[b] < UINT16_MAX)
+            r->flows_att[b]++;
+    }
     uint64_t np = r->pkts[b] + fe->new_packets, nb = r->bytes16[b] + fe->new_bytes / 16u;
     r->pkts[b] = np > UINT32_MAX ? UINT32_MAX : (uint32_t)np;
     r->bytes16[b] = nb > UINT32_MAX ? UINT32_MAX : (uint32_t)nb;
@@ -1112,7 +1125,7 @@ struct verdict_table *verdict_table_create(const struct verdict_table_config *cf
     snprintf(t->sensor, sizeof(t->sensor), "%s", cfg->sensor_id ? cfg->sensor_id : "");
     t->ttl_us = cfg->ttl_us ? cfg->ttl_us : 300 * VT_SEC;
     t->attack_end_us = cfg->attack_end_us ? cfg->attack_end_us : 10 * VT_SEC;
-    t->high_reports = cfg->model_high_reports ? cfg->model_high_reports : 3;
+    t->high_reports = cfg->model_high_reports ? cfg->model_high_reports : 10;
     t->critical_reports = cfg->model_critical_reports ? cfg->model_critical_reports : 100;
     t->min_fraction = cfg->model_min_fraction > 0 ? cfg->model_min_fraction : 0.5;
     t->cap = max_ips;

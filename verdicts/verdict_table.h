@@ -15,11 +15,13 @@
  * The model's level for the role is
  *     low      no attack report in the window
  *     medium   >= 1 attack report
- *     high     >= model_high_reports attack reports AND attacks >= model_min_fraction of the
- *              role's reports in the window (a busy benign server with a few false positives
+ *     high     >= model_high_reports (10) attack flows AND attack flows >= model_min_fraction of
+ *              the role's flows in the window (a busy benign server with a few false positives
  *              stays medium); or one attack report of a flow with >= VERDICT_HEAVY_PACKETS
  *              packets and p_attack >= VERDICT_HEAVY_P (one source flooding alone)
- *     critical >= model_critical_reports attack reports (and the fraction as for high)
+ *     critical >= model_critical_reports attack flows (and the fraction as for high)
+ * Flows are counted at their first report (flow_evidence.first_report), so one flow's snapshots
+ * and end never add up to "several attack flows"; every attack report keeps medium alive.
  * Flow counts: flows_total and flows_attack count flows once, at their final report (snapshots
  * add evidence, not counts).
  * Whitelists: a source in whitelist.sources is never judged as an attacker, a destination in
@@ -101,8 +103,10 @@ struct flow_evidence {
     uint8_t dst[16];
     uint8_t ip_version; /* 4 or 6 */
     uint8_t proto;
-    uint8_t final;     /* 1: the flow ended (this is its last report); 0: a running snapshot */
-    uint8_t is_attack; /* the model's decision (the threshold in force applied) */
+    uint8_t final;        /* 1: the flow ended (this is its last report); 0: a running snapshot */
+    uint8_t is_attack;    /* the model's decision (the threshold in force applied) */
+    uint8_t first_report; /* 1: the flow's first report (a snapshot or its end): flows, not
+                             reports, are counted for high and critical */
     uint16_t sport;
     uint16_t dport;
     float p_attack;
@@ -123,7 +127,8 @@ struct verdict_table_config {
     uint32_t max_episodes;           /* attack episodes at once; 0: 4096 */
     uint64_t ttl_us;                 /* an IP without evidence this long is forgotten; 0: 300 s */
     uint64_t attack_end_us;          /* below high this long ends an episode; 0: 10 s */
-    uint32_t model_high_reports;     /* 0: 3 */
+    uint32_t model_high_reports;     /* attack flows in the window for high; 0: 10 (a browser
+                                        opens 6 connections at once: 3 was a false alarm) */
     uint32_t model_critical_reports; /* 0: 100 */
     double model_min_fraction;       /* 0: 0.5 */
     const char *sensor_id;           /* copied into every verdict (copied at create) */

@@ -81,7 +81,8 @@ static int group_setup(void **state)
 
 static struct verdict_table *mk(struct verdict_table_config *cfg)
 {
-    struct verdict_table_config def = {.sensor_id = "test"};
+    /* Three attack flows for high (the default is 10) keep the evidence lists short. */
+    struct verdict_table_config def = {.sensor_id = "test", .model_high_reports = 3};
     struct verdict_table_sink sink = {
         .user = NULL, .verdict = on_verdict, .event = on_event, .expired = on_expired};
     struct verdict_table *t = verdict_table_create(cfg ? cfg : &def, &sink);
@@ -108,6 +109,7 @@ struct fl {
     uint64_t packets;
     const char *family;
     uint64_t new_packets;
+    bool later; /* a later report of a flow already reported */
 };
 
 static void flow(struct verdict_table *t, const char *src, const char *dst, uint64_t ts,
@@ -126,6 +128,7 @@ static void flow(struct verdict_table *t, const char *src, const char *dst, uint
     e.packets = f.packets ? f.packets : 10;
     e.bytes = e.packets * 60;
     e.new_packets = f.new_packets;
+    e.first_report = !f.later; /* a distinct flow unless the test says otherwise */
     e.new_bytes = f.new_packets * 100;
     snprintf(e.attack_type, sizeof(e.attack_type), "%s", f.family ? f.family : "");
     e.first_us = ts - SEC / 2;
@@ -283,7 +286,8 @@ static void test_verdict_table_busy_benign_server_stays_medium(void **state)
     assert_int_equal(v->flows_attack, 3);
 
     /* A lower fraction makes the same evidence high. */
-    struct verdict_table_config cfg = {.sensor_id = "s", .model_min_fraction = 0.02};
+    struct verdict_table_config cfg = {
+        .sensor_id = "s", .model_high_reports = 3, .model_min_fraction = 0.02};
     struct verdict_table *t2 = mk(&cfg);
     for (int i = 0; i < 100; i++) {
         snprintf(src, sizeof(src), "10.1.0.%d", i);
@@ -395,6 +399,48 @@ static void test_verdict_table_pps_estimated_from_flows(void **state)
     v = last_pub(d);
     assert_non_null(v);
     assert_true(v->pps == 0.0);
+    verdict_table_destroy(t);
+}
+
+/* By default high takes ten attack flows in the window: a browser's six parallel connections
+ * that the model misjudges stay medium. */
+static void test_verdict_table_default_high_takes_ten_flows(void **state)
+{
+    (void)state;
+    struct verdict_table_config cfg = {.sensor_id = "s"};
+    struct verdict_table *t = mk(&cfg);
+    const char *d = "192.0.2.12";
+    attacks_to(t, d, 6, 100, T0, "http_flood");
+    verdict_table_tick(t, T0, 0);
+    assert_int_equal(must_pub(d)->level, THREAT_MEDIUM);
+    attacks_to(t, d, 4, 200, T0, "http_flood");
+    verdict_table_tick(t, T0, 0);
+    assert_int_equal(must_pub(d)->level, THREAT_HIGH);
+    verdict_table_destroy(t);
+}
+
+/* One flow's snapshots and end are one attack flow, not three: medium, not high. */
+static void test_verdict_table_one_flow_reports_count_once(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk(NULL);
+    const char *d = "192.0.2.11";
+    struct fl first = {.attack = true, .p = 0.87f, .final = false, .family = "tcp_reflection"};
+    struct fl again = first;
+    again.later = true;
+    struct fl end = again;
+    end.final = true;
+    flow(t, "192.168.1.6", d, T0, first);
+    flow(t, "192.168.1.6", d, T0 + SEC, again);
+    flow(t, "192.168.1.6", d, T0 + 2 * SEC, end);
+    verdict_table_tick(t, T0 + 2 * SEC, 0);
+    assert_int_equal(must_pub(d)->level, THREAT_MEDIUM);
+    assert_int_equal(must_pub(d)->flows_total, 1);
+    /* two more attack flows make three: high */
+    flow(t, "192.168.1.7", d, T0 + 2 * SEC, ATTACK("tcp_reflection"));
+    flow(t, "192.168.1.8", d, T0 + 2 * SEC, ATTACK("tcp_reflection"));
+    verdict_table_tick(t, T0 + 2 * SEC, 0);
+    assert_int_equal(must_pub(d)->level, THREAT_HIGH);
     verdict_table_destroy(t);
 }
 
@@ -632,7 +678,7 @@ static void test_verdict_table_whitelist_suppresses_both_roles(void **state)
     assert_int_equal(config_cidr_parse("10.0.0.0/8", &src, err, sizeof(err)), 0);
     assert_int_equal(config_cidr_parse("192.0.2.0/24", &dst, err, sizeof(err)), 0);
     struct config_whitelist wl = {.sources = {&src, 1}, .destinations = {&dst, 1}};
-    struct verdict_table_config cfg = {.sensor_id = "s", .whitelist = &wl};
+    struct verdict_table_config cfg = {.sensor_id = "s", .model_high_reports = 3, .whitelist = &wl};
     struct verdict_table *t = mk(&cfg);
 
     for (int i = 0; i < 3; i++)
@@ -769,7 +815,8 @@ static void test_verdict_table_episode_start_end_peaks_peers(void **state)
 static void test_verdict_table_episode_pool_exhaustion_counted(void **state)
 {
     (void)state;
-    struct verdict_table_config cfg = {.sensor_id = "s", .max_episodes = 1};
+    struct verdict_table_config cfg = {
+        .sensor_id = "s", .model_high_reports = 3, .max_episodes = 1};
     struct verdict_table *t = mk(&cfg);
     attacks_to(t, "192.0.2.80", 3, 1, T0, "syn_flood");
     attacks_to(t, "192.0.2.81", 3, 10, T0, "syn_flood");
@@ -799,7 +846,8 @@ static void test_verdict_table_episode_pool_exhaustion_counted(void **state)
 static void test_verdict_table_expiry_after_ttl(void **state)
 {
     (void)state;
-    struct verdict_table_config cfg = {.sensor_id = "s", .ttl_us = 30 * SEC};
+    struct verdict_table_config cfg = {
+        .sensor_id = "s", .model_high_reports = 3, .ttl_us = 30 * SEC};
     struct verdict_table *t = mk(&cfg);
     flow(t, "10.5.0.1", "192.0.2.90", T0, BENIGN);
     flow(t, "10.5.0.2", "192.0.2.91", T0 + 10 * SEC, BENIGN);
@@ -843,7 +891,7 @@ static void test_verdict_table_expiry_after_ttl(void **state)
 static void test_verdict_table_eviction_when_full(void **state)
 {
     (void)state;
-    struct verdict_table_config cfg = {.sensor_id = "s", .max_ips = 4};
+    struct verdict_table_config cfg = {.sensor_id = "s", .model_high_reports = 3, .max_ips = 4};
     struct verdict_table *t = mk(&cfg);
     for (int i = 0; i < 3; i++)
         flow(t, "10.6.0.1", "192.0.2.100", T0, ATTACK("syn_flood"));
@@ -877,7 +925,7 @@ static void test_verdict_table_eviction_when_full(void **state)
 static void test_verdict_table_eviction_ends_episodes(void **state)
 {
     (void)state;
-    struct verdict_table_config cfg = {.sensor_id = "s", .max_ips = 2};
+    struct verdict_table_config cfg = {.sensor_id = "s", .model_high_reports = 3, .max_ips = 2};
     struct verdict_table *t = mk(&cfg);
     for (int i = 0; i < 3; i++)
         flow(t, "10.6.1.1", "192.0.2.104", T0, ATTACK("syn_flood"));
@@ -947,7 +995,7 @@ static void count_one(void *user, const struct verdict *v)
 static void test_verdict_table_copies_model_version_and_sensor(void **state)
 {
     (void)state;
-    struct verdict_table_config cfg = {.sensor_id = "edge-1"};
+    struct verdict_table_config cfg = {.sensor_id = "edge-1", .model_high_reports = 3};
     struct verdict_table *t = mk(&cfg);
     verdict_table_set_model_version(t, "0123456789abcdef");
     flow(t, "10.8.0.1", "192.0.2.122", T0, ATTACK("syn_flood"));
@@ -1003,6 +1051,8 @@ int main(void)
         T(test_verdict_table_flow_counts_at_final_reports_only),
         T(test_verdict_table_pps_estimated_from_flows),
         T(test_verdict_table_stale_evidence_counts_without_weight),
+        T(test_verdict_table_one_flow_reports_count_once),
+        T(test_verdict_table_default_high_takes_ten_flows),
         T(test_verdict_table_rate_alerts_raise_and_release),
         T(test_verdict_table_report_raises_for_its_ttl),
         T(test_verdict_table_role_choice_ties_to_victim),
