@@ -25,13 +25,14 @@ enum { API_DETAIL_MAX = 160 };
 
 /* The daemon's state for /health. */
 struct api_health {
-    bool capture_ok;                    /* false: 503 */
-    char capture_detail[API_DETAIL_MAX]; /* "eth0 live", "replaying 2/5 files", "capture failed: ..." */
-    bool model_ok;                      /* false: 503 (a configured model is not loaded) */
-    char model_detail[API_DETAIL_MAX];  /* "loaded", "rate rules only", "load failed: ..." */
+    bool capture_ok;                     /* false: 503 */
+    char capture_detail[API_DETAIL_MAX]; /* "eth0 live", "replaying 2/5 files", "capture failed:
+                                            ..." */
+    bool model_ok;                       /* false: 503 (a configured model is not loaded) */
+    char model_detail[API_DETAIL_MAX];   /* "loaded", "rate rules only", "load failed: ..." */
     char model_version[VERDICT_MODEL_VERSION_MAX];
     bool redis_enabled;
-    bool redis_connected;               /* enabled but not connected: "degraded", still 200 */
+    bool redis_connected; /* enabled but not connected: "degraded", still 200 */
     char redis_detail[API_DETAIL_MAX];
     char sensor[VERDICT_SENSOR_MAX];
     double uptime_s;
