@@ -405,6 +405,9 @@ static void shard_run_offline(struct shard *s)
 static void *shard_main(void *arg)
 {
     struct shard *s = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "dd-shard%u", s->id);
+    pthread_setname_np(pthread_self(), name); /* `top -H` shows which stage is busy */
     if (s->d->live)
         shard_run_live(s);
     else
@@ -529,6 +532,7 @@ static void *reader_main(void *arg)
 {
     static struct reader_state r; /* one reader per process */
     memset(&r, 0, sizeof(r));
+    pthread_setname_np(pthread_self(), "dd-reader");
     r.d = arg;
     struct daemon *d = r.d;
     r.dispatch_seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);

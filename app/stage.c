@@ -499,6 +499,7 @@ static void *stage_main(void *arg)
 {
     struct stage *st = arg;
     struct daemon *d = st->d;
+    pthread_setname_np(pthread_self(), "dd-verdicts");
     stage_run(st);
     /* Shutdown: publish what changed last (at the evidence clock for a replay, so the result
      * does not depend on how long the shutdown took), write the files, flush Redis. */

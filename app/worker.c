@@ -109,6 +109,9 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct daemon *d = w->d;
+    char name[16];
+    snprintf(name, sizeof(name), "dd-infer%u", w->id);
+    pthread_setname_np(pthread_self(), name);
     struct flow_record *recs = malloc(WORKER_BATCH * sizeof(*recs));
     if (!recs) {
         DD_ERROR("inference worker %u: out of memory; scoring stops", w->id);
