@@ -9,6 +9,7 @@
 #   daemon_live           -i on a veth pair, tcpreplay from a namespace, SIGTERM (root only)
 #   daemon_signals        SIGHUP good/corrupt model, SIGUSR1 log reopen, SIGTERM mid-replay
 #   daemon_cli            flags, start-up errors, --dump-config masking, .env mode, exit 2
+#   daemon_notify         the notify hook gets attack_start JSON; --flows-out rows
 if(TARGET ddosd AND TARGET ddos-trafgen)
   set(DDOSD_DAEMON_TESTS_DIR ${CMAKE_CURRENT_LIST_DIR})
   function(ddosd_daemon_test name timeout)
@@ -22,4 +23,5 @@ if(TARGET ddosd AND TARGET ddos-trafgen)
   ddosd_daemon_test(daemon_live 180 RUN_SERIAL TRUE)
   ddosd_daemon_test(daemon_signals 180)
   ddosd_daemon_test(daemon_cli 180)
+  ddosd_daemon_test(daemon_notify 180)
 endif()
