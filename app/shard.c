@@ -599,6 +599,8 @@ int shards_create(struct daemon *d, char *err, size_t err_len)
     tc.close_linger_us = 500000;
     tc.report_first_packets = (uint32_t)cfg->scoring.first_packets;
     tc.report_interval_us = (uint64_t)(cfg->scoring.interval * 1e6);
+    /* Flows too short for first_packets (spoofed SYNs) are scored after one interval too. */
+    tc.report_young_us = tc.report_interval_us;
     char why[256];
     if (flow_table_config_check(&tc, why, sizeof(why)) != 0) {
         snprintf(err, err_len, "flows: %s", why);

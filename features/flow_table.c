@@ -45,6 +45,14 @@ struct flow_table {
     uint64_t sweep_last; /* packet time of the last expire call */
     uint64_t now;        /* newest packet time */
     uint64_t rng;        /* eviction sampling */
+    /* Young-flow FIFO (report_young_us): flows in creation order, so due ones are at the head.
+     * An entry names its slot and the flow's first_ts; a slot reused by a later flow no longer
+     * matches and is skipped. */
+    struct young_entry {
+        uint32_t idx;
+        uint64_t first_ts;
+    } * young;
+    uint32_t young_mask, young_head, young_tail;
     struct flow_table_stats stats;
 };
 
@@ -231,6 +239,15 @@ struct flow_table *flow_table_create(const struct flow_table_config *config, flo
     if (!t->buckets)
         goto fail;
     memset(t->buckets, 0xff, (size_t)nbuckets * sizeof(uint32_t));
+    if (config->report_young_us) {
+        uint32_t n = 4096;
+        while (n < config->capacity / 4)
+            n <<= 1;
+        t->young = malloc((size_t)n * sizeof(*t->young)); /* pages touched as flows come */
+        if (!t->young)
+            goto fail;
+        t->young_mask = n - 1;
+    }
     t->free_head = SLOT_NONE;
     return t;
 
@@ -248,6 +265,7 @@ void flow_table_destroy(struct flow_table *t)
     if (t->slots)
         munmap(t->slots, t->slots_bytes);
     free(t->buckets);
+    free(t->young);
     free(t);
 }
 
@@ -326,6 +344,13 @@ static struct flow *flow_create(struct flow_table *t, const struct flow_key *key
     f->chain_next = *head;
     *head = idx;
     t->stats.flows_created++;
+    if (t->young && t->on_report) {
+        if (t->young_tail - t->young_head <= t->young_mask)
+            t->young[t->young_tail++ & t->young_mask] =
+                (struct young_entry){.idx = idx, .first_ts = f->first_ts};
+        else
+            t->stats.young_unqueued++;
+    }
     if (++t->stats.active > t->stats.peak_active)
         t->stats.peak_active = t->stats.active;
     return f;
@@ -524,8 +549,29 @@ void flow_table_add_burst(struct flow_table *t, const struct pkt_info *pkts, con
     }
 }
 
+/* Reports the queued flows that reached report_young_us without a report. */
+static void young_reports(struct flow_table *t, uint64_t now)
+{
+    while (t->young_head != t->young_tail) {
+        const struct young_entry *y = &t->young[t->young_head & t->young_mask];
+        if (y->first_ts + t->cfg.report_young_us > now)
+            break;
+        t->young_head++;
+        struct flow *f = &t->slots[y->idx];
+        if (!f->in_use || f->first_ts != y->first_ts || f->pkts_at_report != 0)
+            continue; /* ended, replaced, or reported already */
+        f->report_off = (uint32_t)(f->last_ts - f->first_ts);
+        t->stats.reports++;
+        t->stats.young_reports++;
+        t->on_report(t->report_user, f);
+        f->pkts_at_report = flow_packets(f);
+    }
+}
+
 size_t flow_table_expire(struct flow_table *t, uint64_t now, size_t budget)
 {
+    if (t->young && t->on_report)
+        young_reports(t, now);
     if (t->sweep_last == 0 || now < t->sweep_last)
         t->sweep_last = now;
     /* Owe the sweep a share of the used slots proportional to the packet time that passed. */
@@ -563,6 +609,7 @@ void flow_table_flush(struct flow_table *t)
     for (uint32_t i = 0; i < t->high_water; i++)
         if (t->slots[i].in_use)
             flow_end_slot(t, i, FLOW_END_FLUSH);
+    t->young_head = t->young_tail; /* every queued flow ended */
     /* An empty table starts a new stream: the next input's clock is its own. */
     t->now = 0;
     t->sweep_last = 0;

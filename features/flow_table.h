@@ -48,6 +48,12 @@ struct flow_table_config {
      * report_interval_us or more after its previous report. 0 disables either. */
     uint32_t report_first_packets;
     uint64_t report_interval_us;
+    /* A flow that has not been reported by the time it is this old (packet time) is reported
+     * once then: a flow too short to reach report_first_packets (a spoofed SYN, a stalled
+     * handshake) is scored while an attack lasts, not at its idle timeout. Flows are queued at
+     * creation in a FIFO of capacity/4 entries; when it is full the flow is not queued
+     * (stats.young_unqueued). 0 disables. */
+    uint64_t report_young_us;
 };
 
 /* Fills c with the defaults of a mode: fixed: idle 60 s, active 120 s, linger 2 s, emit >= 1;
@@ -90,6 +96,8 @@ struct flow_table_stats {
     uint64_t flows_suppressed; /* ended below emit_min_packets (cic: 1-packet flows) */
     uint64_t evictions;        /* == flows_ended[FLOW_END_EVICTED] */
     uint64_t reports;          /* snapshots of running flows handed to the report callback */
+    uint64_t young_reports;    /* of those, reports of young flows (report_young_us) */
+    uint64_t young_unqueued;   /* flows not queued for a young report: the FIFO was full */
     uint32_t active;
     uint32_t peak_active;
 };

@@ -726,6 +726,68 @@ static void test_flow_table_deterministic_across_seeds(void **state)
 }
 
 /* flow_table_foreach visits every active flow; flow_table_now follows the newest packet. */
+/* Reports: at report_first_packets, and once for a flow still unreported at report_young_us
+ * (a 1-packet SYN is scored while the flood lasts). */
+struct report_log {
+    uint32_t packets[16];
+    uint32_t prev[16]; /* pkts_at_report seen during the callback */
+    uint16_t sport[16];
+    size_t n;
+};
+
+static void log_report(void *user, const struct flow *f)
+{
+    struct report_log *l = user;
+    assert_true(l->n < 16);
+    l->packets[l->n] = flow_packets(f);
+    l->prev[l->n] = f->pkts_at_report;
+    l->sport[l->n++] = flow_src_port(f);
+}
+
+static void test_flow_table_reports_young_and_first_packets(void **state)
+{
+    (void)state;
+    struct flow_table_config c;
+    config_for(&c, FEAT_MODE_FIXED, 1024, 1);
+    c.report_first_packets = 5;
+    c.report_interval_us = 1000000;
+    c.report_young_us = 1000000;
+    struct sink s = {0};
+    struct flow_table *t = flow_table_create(&c, sink_on_end, &s);
+    assert_non_null(t);
+    struct report_log log = {0};
+    flow_table_set_report(t, log_report, &log);
+    const uint64_t t0 = 1700000000000000ull;
+    /* a lone SYN (port 1000); a 5-packet flow (port 2000), reported at its 5th packet */
+    struct pkt_info syn = tcp_pkt(4, "10.0.0.1", 1000, "10.0.0.2", 80, TCP_SYN, 0);
+    (void)flow_table_add(t, &syn, t0);
+    for (int i = 0; i < 5; i++) {
+        struct pkt_info p = tcp_pkt(4, "10.0.0.3", 2000, "10.0.0.2", 80, TCP_ACK, 10);
+        (void)flow_table_add(t, &p, t0 + 1000 + (uint64_t)i);
+    }
+    assert_int_equal(log.n, 1);
+    assert_int_equal(log.sport[0], 2000);
+    assert_int_equal(log.packets[0], 5);
+    assert_int_equal(log.prev[0], 0); /* the callback sees the previous report's count */
+    (void)flow_table_expire(t, t0 + 999999, 1024);
+    assert_int_equal(log.n, 1); /* not old enough yet */
+    (void)flow_table_expire(t, t0 + 1000000, 1024);
+    assert_int_equal(log.n, 2); /* the SYN, once; the other flow was reported already */
+    assert_int_equal(log.sport[1], 1000);
+    assert_int_equal(log.packets[1], 1);
+    (void)flow_table_expire(t, t0 + 5000000, 1024);
+    assert_int_equal(log.n, 2);
+    assert_int_equal(flow_table_stats(t)->young_reports, 1);
+    /* a later packet 1 s after the young report: an interval report that knows the last one */
+    struct pkt_info again = tcp_pkt(4, "10.0.0.1", 1000, "10.0.0.2", 80, TCP_SYN, 0);
+    (void)flow_table_add(t, &again, t0 + 2000000);
+    assert_int_equal(log.n, 3);
+    assert_int_equal(log.prev[2], 1);
+    flow_table_flush(t);
+    flow_table_destroy(t);
+    sink_reset(&s);
+}
+
 static void test_flow_table_foreach_and_now(void **state)
 {
     struct sink s;
@@ -786,6 +848,7 @@ int main(void)
         cmocka_unit_test(test_flow_table_config_check),
         cmocka_unit_test(test_flow_table_deterministic_across_seeds),
         cmocka_unit_test(test_flow_table_foreach_and_now),
+        cmocka_unit_test(test_flow_table_reports_young_and_first_packets),
         cmocka_unit_test(test_flow_table_clock_follows_jump_to_earlier_era),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
