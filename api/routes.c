@@ -8,9 +8,13 @@
  *
  * DESIGN: /api/check is the nginx auth_request fast path: one inet_pton and one store lookup
  * without a copy, answered with a response the transport built at start-up (no JSON, no
- * allocation). Every other route builds its JSON with jansson. A verdict is rendered the same
- * way everywhere (verdict_json): an address without a verdict has the same fields, with
- * "known": false and "threat_level": "low". */
+ * allocation). /api/threat-analysis, the gateway's lookup, writes its JSON without jansson
+ * (verdict_render: a fixed template into a stack buffer, strings escaped by api_jbuf_str, one
+ * malloc for the body); jansson would cost some twenty allocations and a dump per request.
+ * Every other route builds its JSON with jansson. A verdict is rendered the same way
+ * everywhere: verdict_render and verdict_json give the same bytes (the unit test compares
+ * them), a string field that is not valid UTF-8 is null, and an address without a verdict
+ * has the same fields, with "known": false and "threat_level": "low". */
 #include "api/api_internal.h"
 
 #include <errno.h>
@@ -106,21 +110,22 @@ static json_t *verdict_json(struct api_core *c, const char *ip, const struct ver
     for (char *save = NULL, *tok = strtok_r(names, ",", &save); tok && reasons;
          tok = strtok_r(NULL, ",", &save))
         json_array_append_new(reasons, json_string(tok));
-    /* s? of a string that is not UTF-8 would fail the whole pack: such a field becomes null. */
+    /* json_string of a string that is not UTF-8 is NULL: such a field becomes null (o?), as in
+     * verdict_render. */
     json_t *o = json_pack(
-        "{s:s, s:s, s:b, s:f, s:s, s:s?, s:o, s:s, s:s, s:I, s:I, s:f, s:f, s:s?, s:s?, s:b, s:s}",
+        "{s:s, s:s, s:b, s:f, s:s, s:o?, s:o, s:s, s:s, s:I, s:I, s:f, s:f, s:o?, s:o?, s:b, s:s}",
         "ip", ip, "threat_level", threat_level_name((enum threat_level)v->level), "known", 1,
         "score", v->score, "role", verdict_role_name((enum verdict_role)v->role), "attack_type",
-        attack[0] ? attack : NULL, "reasons", reasons ? reasons : json_array(), "first_seen",
-        api_time_iso_us(v->first_seen_us, first, sizeof(first)), "last_seen",
+        attack[0] ? json_string(attack) : NULL, "reasons", reasons ? reasons : json_array(),
+        "first_seen", api_time_iso_us(v->first_seen_us, first, sizeof(first)), "last_seen",
         api_time_iso_us(v->last_seen_us, last, sizeof(last)), "flows_total",
         (json_int_t)v->flows_total, "flows_attack", (json_int_t)v->flows_attack, "pps", v->pps,
-        "bps", v->bps, "sensor", sensor[0] ? sensor : NULL, "model_version",
-        model[0] ? model : NULL, "decision",
+        "bps", v->bps, "sensor", sensor[0] ? json_string(sensor) : NULL, "model_version",
+        model[0] ? json_string(model) : NULL, "decision",
         (int)verdict_store_level_is_decision(c->store, (enum threat_level)v->level), "expires",
         api_time_rfc3339_ms(e->expires_ms, expires, sizeof(expires)));
     (void)now_ms;
-    if (o == NULL) /* a non-UTF-8 attack_type/sensor from a peer: render it without them */
+    if (o == NULL) /* a non-finite number (jansson holds none): render what can be */
         o = json_pack("{s:s, s:s, s:b, s:f, s:s}", "ip", ip, "threat_level",
                       threat_level_name((enum threat_level)v->level), "known", 1, "score", v->score,
                       "role", verdict_role_name((enum verdict_role)v->role));
@@ -128,6 +133,91 @@ static json_t *verdict_json(struct api_core *c, const char *ip, const struct ver
 }
 
 /* ---------------------------------------------------------------- /api/threat-analysis */
+
+enum { THREAT_BODY_MAX = 2048 }; /* fits every verdict: strings escaped 6 bytes per byte */
+
+/* The text of a fixed-size field: at most size - 1 bytes, as snprintf("%s") would copy. */
+#define FIELD(f)  (f), strnlen((f), sizeof(f) - 1)
+#define LIT(b, s) api_jbuf_raw((b), s, sizeof(s) - 1)
+
+/* Writes verdict_json's document without jansson, byte for byte what json_dumps(verdict_json(),
+ * JSON_COMPACT | JSON_REAL_PRECISION(10)) gives for the same entry. (The one difference: a
+ * non-finite number, which jansson cannot hold, is null here.) Returns false on overflow. */
+static bool verdict_render(struct api_core *c, const char *ip, const struct verdict_store_entry *e,
+                           struct api_jbuf *b)
+{
+    LIT(b, "{\"ip\":");
+    api_jbuf_str_or_null(b, ip, strlen(ip));
+    if (e == NULL) {
+        LIT(b, ",\"threat_level\":\"low\",\"known\":false,\"score\":0.0,\"role\":null,"
+               "\"attack_type\":null,\"reasons\":[],\"first_seen\":null,\"last_seen\":null,"
+               "\"flows_total\":0,\"flows_attack\":0,\"pps\":0.0,\"bps\":0.0,\"sensor\":");
+        api_jbuf_str_or_null(b, c->cfg->sensor.id, strlen(c->cfg->sensor.id));
+        LIT(b, ",\"model_version\":null,\"decision\":false,\"expires\":null}");
+        return !b->overflow;
+    }
+    const struct verdict *v = &e->v;
+    char t[40];
+    LIT(b, ",\"threat_level\":");
+    api_jbuf_str(b, threat_level_name((enum threat_level)v->level),
+                 strlen(threat_level_name((enum threat_level)v->level)));
+    LIT(b, ",\"known\":true,\"score\":");
+    api_jbuf_real(b, v->score);
+    LIT(b, ",\"role\":");
+    const char *role = verdict_role_name((enum verdict_role)v->role);
+    api_jbuf_str(b, role, strlen(role));
+    LIT(b, ",\"attack_type\":");
+    if (v->attack_type[0])
+        api_jbuf_str_or_null(b, FIELD(v->attack_type));
+    else
+        LIT(b, "null");
+    LIT(b, ",\"reasons\":[");
+    char names[VERDICT_REASONS_TEXT_MAX];
+    verdict_reasons_format(v->reasons, names, sizeof(names));
+    bool first = true;
+    for (const char *p = names; *p;) { /* "model,rate_syn": strtok_r's tokens, no empties */
+        size_t n = strcspn(p, ",");
+        if (n) {
+            if (!first)
+                LIT(b, ",");
+            api_jbuf_str_or_null(b, p, n);
+            first = false;
+        }
+        p += n + (p[n] == ',');
+    }
+    LIT(b, "],\"first_seen\":");
+    api_time_iso_us(v->first_seen_us, t, sizeof(t));
+    api_jbuf_str(b, t, strlen(t));
+    LIT(b, ",\"last_seen\":");
+    api_time_iso_us(v->last_seen_us, t, sizeof(t));
+    api_jbuf_str(b, t, strlen(t));
+    LIT(b, ",\"flows_total\":");
+    api_jbuf_int(b, (long long)v->flows_total);
+    LIT(b, ",\"flows_attack\":");
+    api_jbuf_int(b, (long long)v->flows_attack);
+    LIT(b, ",\"pps\":");
+    api_jbuf_real(b, v->pps);
+    LIT(b, ",\"bps\":");
+    api_jbuf_real(b, v->bps);
+    LIT(b, ",\"sensor\":");
+    if (v->sensor[0])
+        api_jbuf_str_or_null(b, FIELD(v->sensor));
+    else
+        LIT(b, "null");
+    LIT(b, ",\"model_version\":");
+    if (v->model_version[0])
+        api_jbuf_str_or_null(b, FIELD(v->model_version));
+    else
+        LIT(b, "null");
+    if (verdict_store_level_is_decision(c->store, (enum threat_level)v->level))
+        LIT(b, ",\"decision\":true,\"expires\":");
+    else
+        LIT(b, ",\"decision\":false,\"expires\":");
+    api_time_rfc3339_ms(e->expires_ms, t, sizeof(t));
+    api_jbuf_str(b, t, strlen(t));
+    LIT(b, "}");
+    return !b->overflow;
+}
 
 void api_route_threat(struct api_core *c, const struct api_request *in, const struct api_query *q,
                       struct api_reply *out)
@@ -145,7 +235,27 @@ void api_route_threat(struct api_core *c, const struct api_request *in, const st
     }
     struct verdict_store_entry e;
     bool known = verdict_store_get(c->store, key.ip, key.ip_version, in->now_ms, &e);
-    api_reply_json(out, 200, verdict_json(c, text, known ? &e : NULL, in->now_ms));
+    /* The gateway's hot path: the body is written into the stack and copied once into a
+     * right-sized malloc'd buffer, which libmicrohttpd frees with the response. */
+    char buf[THREAT_BODY_MAX];
+    struct api_jbuf b = {.p = buf, .cap = sizeof(buf)};
+    char *body;
+    if (!verdict_render(c, text, known ? &e : NULL, &b)) { /* a very long sensor.id */
+        api_reply_json(out, 200, verdict_json(c, text, known ? &e : NULL, in->now_ms));
+        return;
+    }
+    body = malloc(b.len + 1);
+    if (body == NULL) {
+        api_reply_error(out, 500, "internal", "out of memory");
+        return;
+    }
+    memcpy(body, buf, b.len);
+    body[b.len] = '\0';
+    out->status = 200;
+    out->content_type = "application/json";
+    out->body = body;
+    out->body_len = b.len;
+    out->body_static = false;
 }
 
 /* ---------------------------------------------------------------- /api/check */

@@ -536,6 +536,268 @@ static void test_api_threat_bad_ip_400(void **state)
     resp_free(&r);
 }
 
+/* jansson's text for a value, as api_reply_json dumps replies (the oracle for the fast path). */
+static char *jansson_text(json_t *v)
+{
+    assert_non_null(v);
+    char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
+    json_decref(v);
+    assert_non_null(t);
+    return t;
+}
+
+static void test_api_jbuf_matches_jansson(void **state)
+{
+    char buf[256];
+    struct api_jbuf b;
+    /* Every byte that needs an escape, and ones that do not, one at a time. */
+    for (unsigned ch = 1; ch < 0x80; ch++) {
+        char s[3] = {'a', (char)ch, 0};
+        b = (struct api_jbuf){.p = buf, .cap = sizeof(buf)};
+        assert_true(api_jbuf_str(&b, s, 2));
+        char *want = jansson_text(json_string(s));
+        assert_int_equal(b.len, strlen(want));
+        assert_memory_equal(buf, want, b.len);
+        free(want);
+    }
+    const char *utf8[] = {"caf\xc3\xa9",
+                          "\xe2\x82\xac 5",
+                          "\xf0\x9f\x98\x80!",
+                          "\xef\xbf\xbf",
+                          "\xf4\x8f\xbf\xbf",
+                          "q\"b\\c/\x7f",
+                          ""};
+    for (size_t i = 0; i < DD_ARRAY_LEN(utf8); i++) {
+        b = (struct api_jbuf){.p = buf, .cap = sizeof(buf)};
+        assert_true(api_jbuf_str(&b, utf8[i], strlen(utf8[i])));
+        char *want = jansson_text(json_string(utf8[i]));
+        assert_int_equal(b.len, strlen(want));
+        assert_memory_equal(buf, want, b.len);
+        free(want);
+    }
+    /* Not UTF-8: a lone continuation, overlong forms, a surrogate, above U+10FFFF, cut short. */
+    const char *bad[] = {"\x80",         "\xc0\xaf",         "\xe0\x80\xaf",
+                         "\xed\xa0\x80", "\xf4\x90\x80\x80", "ab\xe2\x82",
+                         "\xff",         "\xc3\x28"};
+    for (size_t i = 0; i < DD_ARRAY_LEN(bad); i++) {
+        assert_null(json_string(bad[i])); /* jansson refuses the same strings */
+        b = (struct api_jbuf){.p = buf, .cap = sizeof(buf)};
+        api_jbuf_raw(&b, "[", 1);
+        assert_false(api_jbuf_str(&b, bad[i], strlen(bad[i])));
+        assert_int_equal(b.len, 1); /* nothing written */
+        api_jbuf_str_or_null(&b, bad[i], strlen(bad[i]));
+        assert_memory_equal(buf, "[null", 5);
+    }
+    const double reals[] = {
+        0.0,     -0.0, 0.75,  0.93,     1.0, 1234.5,    9876543.0,      1e20,
+        1e-05,   -2.5, 1e100, 1.5e-300, 0.1, 2.0 / 3.0, 123456789012.0, 12345678901234567890.0,
+        4.9e-324};
+    for (size_t i = 0; i < DD_ARRAY_LEN(reals); i++) {
+        b = (struct api_jbuf){.p = buf, .cap = sizeof(buf)};
+        api_jbuf_real(&b, reals[i]);
+        char *want = jansson_text(json_real(reals[i]));
+        if (b.len != strlen(want) || memcmp(buf, want, b.len) != 0)
+            fail_msg("real %.17g: '%.*s', jansson '%s'", reals[i], (int)b.len, buf, want);
+        free(want);
+    }
+    const long long ints[] = {0, 7, -1, 1234567890123LL, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < DD_ARRAY_LEN(ints); i++) {
+        b = (struct api_jbuf){.p = buf, .cap = sizeof(buf)};
+        api_jbuf_int(&b, ints[i]);
+        char *want = jansson_text(json_integer(ints[i]));
+        assert_int_equal(b.len, strlen(want));
+        assert_memory_equal(buf, want, b.len);
+        free(want);
+    }
+    /* Overflow is sticky and reported, never written past cap. */
+    b = (struct api_jbuf){.p = buf, .cap = 4};
+    assert_true(api_jbuf_str(&b, "ab", 2));
+    assert_true(api_jbuf_str(&b, "cd", 2) && b.overflow);
+    assert_int_equal(b.len, 4);
+}
+
+static void test_api_time_format_matches_gmtime(void **state)
+{
+    const uint64_t secs[] = {0,          951782400,  951868799,  1709164800,
+                             1714564800, 4107542399, 4102444800, 253402300799ull};
+    for (size_t i = 0; i < DD_ARRAY_LEN(secs); i++) {
+        char want[64], day[32], got[64];
+        time_t t = (time_t)secs[i];
+        struct tm tm;
+        assert_non_null(gmtime_r(&t, &tm));
+        strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(want, sizeof(want), "%s.%03uZ", day, 987u);
+        assert_string_equal(api_time_iso_us(secs[i] * 1000000u + 987654u, got, sizeof(got)), want);
+        snprintf(want, sizeof(want), "%sZ", day);
+        assert_string_equal(api_time_rfc3339_ms(secs[i] * 1000u + 999u, got, sizeof(got)), want);
+    }
+    char got[64];
+    assert_string_equal(api_time_iso_us(253402300800ull * 1000000u, got, sizeof(got)),
+                        "10000-01-01T00:00:00.000Z");
+    assert_string_equal(api_time_iso_us(1714564800123456ull, got, 12), "2024-05-01T");
+}
+
+/* The verdict's JSON exactly as jansson writes it (verdict_json's fields and order), with
+ * the three strings given as values (NULL: null). */
+static char *expected_verdict_text(const char *ip, const struct verdict *v, json_t *attack,
+                                   json_t *sensor, json_t *model, uint64_t expires_ms)
+{
+    char first[40], last[40], expires[40], names[VERDICT_REASONS_TEXT_MAX];
+    json_t *reasons = json_array();
+    verdict_reasons_format(v->reasons, names, sizeof(names));
+    for (char *save = NULL, *tok = strtok_r(names, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save))
+        json_array_append_new(reasons, json_string(tok));
+    return jansson_text(json_pack(
+        "{s:s, s:s, s:b, s:f, s:s, s:o?, s:o, s:s, s:s, s:I, s:I, s:f, s:f, s:o?, s:o?, s:b, s:s}",
+        "ip", ip, "threat_level", threat_level_name((enum threat_level)v->level), "known", 1,
+        "score", v->score, "role", verdict_role_name((enum verdict_role)v->role), "attack_type",
+        attack, "reasons", reasons, "first_seen",
+        api_time_iso_us(v->first_seen_us, first, sizeof(first)), "last_seen",
+        api_time_iso_us(v->last_seen_us, last, sizeof(last)), "flows_total",
+        (json_int_t)v->flows_total, "flows_attack", (json_int_t)v->flows_attack, "pps", v->pps,
+        "bps", v->bps, "sensor", sensor, "model_version", model, "decision",
+        (int)verdict_store_level_is_decision(fx->store, (enum threat_level)v->level), "expires",
+        api_time_rfc3339_ms(expires_ms, expires, sizeof(expires))));
+}
+
+/* The /api/verdicts element for ip (rendered by jansson), re-dumped; NULL when absent. */
+static json_t *listed_verdict(const char *ip)
+{
+    struct resp r;
+    http("GET", "/api/verdicts?limit=10000", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = resp_json(&r);
+    json_t *found = NULL, *e;
+    size_t i;
+    json_array_foreach(json_object_get(j, "verdicts"), i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "ip")), ip) == 0)
+            found = json_incref(e);
+    }
+    json_decref(j);
+    resp_free(&r);
+    return found;
+}
+
+static void test_api_threat_fast_render_awkward_strings(void **state)
+{
+    struct verdict v;
+    memset(&v, 0, sizeof(v));
+    assert_int_equal(verdict_ip_parse("192.0.2.201", &v), 0);
+    v.level = THREAT_CRITICAL;
+    v.role = VERDICT_ROLE_VICTIM;
+    v.reasons = VERDICT_REASON_MODEL | VERDICT_REASON_RATE_PPS | VERDICT_REASON_REPORT;
+    v.score = 2.0 / 3.0;
+    /* Quotes, backslashes, every kind of control character, DEL, and multi-byte UTF-8. */
+    snprintf(v.attack_type, sizeof(v.attack_type), "q\"b\\c/\x01\x1f\n\t\b\f\r\x7f");
+    snprintf(v.sensor, sizeof(v.sensor), "s\xc3\xa9nsor \xe2\x82\xac \xf0\x9f\x98\x80 \"x\"");
+    snprintf(v.model_version, sizeof(v.model_version), "m\x1b[0m\\u0041");
+    v.flows_total = 12345678901234ull;
+    v.flows_attack = 3;
+    v.pps = 1e20;
+    v.bps = 1e-05;
+    v.first_seen_us = 1709164800000001ull; /* 2024-02-29 */
+    v.last_seen_us = 1709251199999999ull;
+    uint64_t expires = verdict_store_now_ms() + 300000;
+    assert_int_equal(verdict_store_put(fx->store, &v, expires), 0);
+
+    struct resp r;
+    http("GET", "/api/threat-analysis?ip=192.0.2.201", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    char ct[64];
+    assert_string_equal(resp_header(&r, "Content-Type", ct, sizeof(ct)), "application/json");
+    /* Valid JSON (jansson's loader also rejects invalid UTF-8), with the strings intact. */
+    json_error_t err;
+    json_t *j = json_loadb(r.body, r.body_len, JSON_REJECT_DUPLICATES, &err);
+    if (j == NULL)
+        fail_msg("not JSON (%s): '%.*s'", err.text, (int)r.body_len, r.body);
+    assert_int_equal(json_object_size(j), 17);
+    assert_string_equal(json_string_value(json_object_get(j, "attack_type")), v.attack_type);
+    assert_string_equal(json_string_value(json_object_get(j, "sensor")), v.sensor);
+    assert_string_equal(json_string_value(json_object_get(j, "model_version")), v.model_version);
+    assert_string_equal(json_string_value(json_object_get(j, "threat_level")), "critical");
+    assert_string_equal(json_string_value(json_object_get(j, "role")), "victim");
+    assert_true(json_is_true(json_object_get(j, "known")));
+    assert_int_equal(json_array_size(json_object_get(j, "reasons")), 3);
+    assert_true(json_integer_value(json_object_get(j, "flows_total")) == 12345678901234ll);
+    assert_true(json_real_value(json_object_get(j, "pps")) == 1e20);
+    assert_string_equal(json_string_value(json_object_get(j, "first_seen")),
+                        "2024-02-29T00:00:00.000Z");
+    /* Byte for byte what jansson writes for the same verdict ... */
+    char *want =
+        expected_verdict_text("192.0.2.201", &v, json_string(v.attack_type), json_string(v.sensor),
+                              json_string(v.model_version), expires);
+    if (r.body_len != strlen(want) || memcmp(r.body, want, r.body_len) != 0)
+        fail_msg("fast render:\n%.*s\njansson:\n%s", (int)r.body_len, r.body, want);
+    free(want);
+    /* ... and what /api/verdicts (still jansson) lists for it. */
+    json_t *listed = listed_verdict("192.0.2.201");
+    assert_non_null(listed);
+    assert_true(json_equal(listed, j));
+    json_decref(listed);
+    json_decref(j);
+    resp_free(&r);
+
+    /* Strings that are not UTF-8 (a peer's bytes) become null, and the body stays valid JSON. */
+    snprintf(v.attack_type, sizeof(v.attack_type), "syn\xc3\x28");
+    snprintf(v.sensor, sizeof(v.sensor), "\xed\xa0\x80surrogate");
+    snprintf(v.model_version, sizeof(v.model_version), "ok-model");
+    assert_int_equal(verdict_store_put(fx->store, &v, expires), 0);
+    http("GET", "/api/threat-analysis?ip=192.0.2.201", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    j = resp_json(&r);
+    assert_true(json_is_null(json_object_get(j, "attack_type")));
+    assert_true(json_is_null(json_object_get(j, "sensor")));
+    assert_string_equal(json_string_value(json_object_get(j, "model_version")), "ok-model");
+    want = expected_verdict_text("192.0.2.201", &v, NULL, NULL, json_string("ok-model"), expires);
+    if (r.body_len != strlen(want) || memcmp(r.body, want, r.body_len) != 0)
+        fail_msg("fast render:\n%.*s\njansson:\n%s", (int)r.body_len, r.body, want);
+    free(want);
+    listed = listed_verdict("192.0.2.201");
+    assert_non_null(listed);
+    assert_true(json_equal(listed, j));
+    json_decref(listed);
+    json_decref(j);
+    resp_free(&r);
+    remove_verdict("192.0.2.201");
+}
+
+static void test_api_threat_fast_render_unknown(void **state)
+{
+    struct resp r;
+    http("GET", "/api/threat-analysis?ip=2001:db8::dead:beef", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = resp_json(&r);
+    assert_string_equal(json_string_value(json_object_get(j, "ip")), "2001:db8::dead:beef");
+    json_decref(j);
+    char *want = jansson_text(json_pack(
+        "{s:s, s:s, s:b, s:f, s:n, s:n, s:[], s:n, s:n, s:i, s:i, s:f, s:f, s:s, s:n, s:b, s:n}",
+        "ip", "2001:db8::dead:beef", "threat_level", "low", "known", 0, "score", 0.0, "role",
+        "attack_type", "reasons", "first_seen", "last_seen", "flows_total", 0, "flows_attack", 0,
+        "pps", 0.0, "bps", 0.0, "sensor", "test-sensor", "model_version", "decision", 0,
+        "expires"));
+    if (r.body_len != strlen(want) || memcmp(r.body, want, r.body_len) != 0)
+        fail_msg("fast render:\n%.*s\njansson:\n%s", (int)r.body_len, r.body, want);
+    free(want);
+    resp_free(&r);
+    /* IPv4 text is written without inet_ntop: check the canonical forms. */
+    const char *ips[][2] = {{"0.0.0.0", "0.0.0.0"},
+                            {"255.255.255.255", "255.255.255.255"},
+                            {"10.0.100.9", "10.0.100.9"},
+                            {"::ffff:1.20.255.0", "1.20.255.0"}};
+    for (size_t i = 0; i < DD_ARRAY_LEN(ips); i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "/api/threat-analysis?ip=%s", ips[i][0]);
+        http("GET", path, NULL, NULL, &r);
+        assert_int_equal(r.status, 200);
+        j = resp_json(&r);
+        assert_string_equal(json_string_value(json_object_get(j, "ip")), ips[i][1]);
+        json_decref(j);
+        resp_free(&r);
+    }
+}
+
 /* ---------------------------------------------------------------- /api/check */
 
 static void test_api_check_allow_deny(void **state)
@@ -1127,6 +1389,10 @@ int main(void)
         cmocka_unit_test(test_api_threat_unknown_ip),
         cmocka_unit_test(test_api_threat_known_ipv6_normalised),
         cmocka_unit_test(test_api_threat_bad_ip_400),
+        cmocka_unit_test(test_api_jbuf_matches_jansson),
+        cmocka_unit_test(test_api_time_format_matches_gmtime),
+        cmocka_unit_test(test_api_threat_fast_render_awkward_strings),
+        cmocka_unit_test(test_api_threat_fast_render_unknown),
         cmocka_unit_test(test_api_check_allow_deny),
         cmocka_unit_test(test_api_verdicts_listing),
         cmocka_unit_test(test_api_report_auth),
