@@ -18,7 +18,7 @@ struct totals {
         if_dropped;
     uint64_t flows_created, flows_emitted, flows_suppressed, evictions, flows_active, snapshots;
     uint64_t flows_ended[FLOW_END_COUNT];
-    uint64_t records_out, records_dropped, alerts_out, alerts_dropped;
+    uint64_t records_out, records_dropped, alerts_out;
     uint64_t rate_ips, rate_evictions, rate_alerting;
     uint64_t scored, attacks, scored_dropped, icmp_errors;
     uint64_t reports_dropped;
@@ -55,7 +55,6 @@ static void gather(struct daemon *d, struct totals *t)
         t->records_out += LOAD(s->records_out);
         t->records_dropped += LOAD(s->records_dropped);
         t->alerts_out += LOAD(s->alerts_out);
-        t->alerts_dropped += LOAD(s->alerts_dropped);
         t->rate_ips += LOAD(s->rate_ips);
         t->rate_evictions += LOAD(s->rate_evictions);
         t->rate_alerting += LOAD(s->rate_alerting);
@@ -85,13 +84,12 @@ void counters_log(struct daemon *d, bool final)
     DD_INFO("%s: packets %" PRIu64 " (%" PRIu64 " bytes), decode errors %" PRIu64
             ", kernel drops %" PRIu64 "+%" PRIu64 ", flows created %" PRIu64 " active %" PRIu64
             " evicted %" PRIu64 ", records %" PRIu64 " (ring drops %" PRIu64 "), scored %" PRIu64
-            " (attacks %" PRIu64 ", drops %" PRIu64 "), alerts %" PRIu64 " (drops %" PRIu64
-            "), verdicts %" PRIu64 " IPs (high %" PRIu64 ", critical %" PRIu64 ")",
+            " (attacks %" PRIu64 ", drops %" PRIu64 "), alerts %" PRIu64 ", verdicts %" PRIu64
+            " IPs (high %" PRIu64 ", critical %" PRIu64 ")",
             final ? "final counters" : "counters", t.packets, t.bytes, decode_errors,
             t.kernel_dropped, t.if_dropped, t.flows_created, t.flows_active, t.evictions,
             t.records_out, t.records_dropped, t.scored, t.attacks, t.scored_dropped, t.alerts_out,
-            t.alerts_dropped, s->table.ips, s->table.by_level[THREAT_HIGH],
-            s->table.by_level[THREAT_CRITICAL]);
+            s->table.ips, s->table.by_level[THREAT_HIGH], s->table.by_level[THREAT_CRITICAL]);
     if (decode_errors) {
         char buf[512];
         size_t n = 0;
@@ -159,8 +157,9 @@ size_t counters_fill(struct daemon *d, struct api_counter *out, size_t max)
     C("flows_evicted_total", "Flows ended early because a flow table was full", t.evictions);
     G("flows_active", "Flows open now", t.flows_active);
     C("flow_snapshots_total", "Running flows scored before they ended", t.snapshots);
-    C("flow_records_total", "Feature vectors handed to inference", t.records_out);
-    C("flow_records_dropped_total", "Feature vectors dropped: an inference ring was full",
+    C("flow_records_total", "Records (feature vectors, rate alerts) handed to inference",
+      t.records_out);
+    C("flow_records_dropped_total", "Records dropped (live): an inference ring was full",
       t.records_dropped);
     C("vectors_scored_total", "Feature vectors scored by the model", t.scored);
     C("vectors_attack_total", "Vectors the model called attacks", t.attacks);
@@ -169,8 +168,6 @@ size_t counters_fill(struct daemon *d, struct api_counter *out, size_t max)
     C("vectors_dropped_total", "Scored vectors dropped: the verdict ring was full",
       t.scored_dropped);
     C("rate_alerts_total", "Rate-rule alerts sent to the verdict stage", t.alerts_out);
-    C("rate_alerts_dropped_total", "Rate-rule alerts dropped: the alert ring was full",
-      t.alerts_dropped);
     G("rate_tracked_ips", "Addresses tracked by the rate rules", t.rate_ips);
     C("rate_evictions_total", "Rate-rule entries replaced: the table was full", t.rate_evictions);
     G("rate_alerting", "Address/role pairs over a rate threshold now", t.rate_alerting);

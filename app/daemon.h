@@ -9,9 +9,9 @@
  *   shard threads (1..N)           live: own libpcap handles in one AF_PACKET fanout group;
  *                                  decode (live), flow table, rate rules; flow ends and
  *                                  snapshots become struct flow_record with features
- *     --ring per (shard, worker)--> inference workers (1..W): model_score_batch
- *     --ring per shard (alerts)----+
- *     --ring per worker (scored)---+--> verdict stage (1 thread): verdict table, Redis sink,
+ *     --ring per (shard, worker)--> inference workers (1..W): model_score_batch (rate alerts
+ *                                   ride the same rings, unscored, to keep their order)
+ *     --ring per worker (scored)------> verdict stage (1 thread): verdict table, Redis sink,
  *                                       notify hook, verdict store (API), --verdicts-out,
  *                                       --flows-out
  *
@@ -48,7 +48,6 @@ enum {
     DD_BURST = 256,        /* packets per burst */
     DD_NBURSTS = 64,       /* bursts per shard between reader and shard */
     DD_RECORD_RING = 8192, /* flow records per (shard, worker) ring and per worker ring */
-    DD_ALERT_RING = 4096,  /* rate alerts per shard ring */
     DD_RECORD_BATCH = 32,  /* records gathered before a ring push */
     DD_MAX_SHARDS = 64,
     DD_MAX_WORKERS = 64,
@@ -57,6 +56,10 @@ enum {
 
 /* flow_record.end for a snapshot of a running flow (flow_end values mean the flow ended). */
 #define FLOW_RECORD_SNAPSHOT 0xff
+/* flow_record.end for a rate alert riding the record stream (flow_record.alert is valid): alerts
+ * and flow records of a shard then reach the verdict stage in the order the shard made them,
+ * so a replay through one shard and one worker is judged the same way every time. */
+#define FLOW_RECORD_ALERT 0xfe
 
 /* One flow's features and, once scored, the model's view of it. Shard -> worker -> stage. */
 struct flow_record {
@@ -65,7 +68,10 @@ struct flow_record {
     uint8_t shard;
     uint16_t src_port_pad;
     uint32_t pad;
-    double feat[FEAT_COUNT];
+    union {
+        double feat[FEAT_COUNT]; /* end != FLOW_RECORD_ALERT */
+        struct rate_alert alert; /* end == FLOW_RECORD_ALERT */
+    };
 };
 
 enum burst_kind { BURST_PACKETS = 0, BURST_ALL_END = 1 };
@@ -109,13 +115,12 @@ struct shard {
     struct ring_spsc *full; /* reader -> shard: burst indices */
     struct ring_spsc *free; /* shard -> reader */
     /* out */
-    struct ring_spsc **to_worker; /* [nworkers] */
-    struct ring_spsc *alerts;     /* -> verdict stage */
+    struct ring_spsc **to_worker; /* [nworkers]: flow records and rate alerts */
     unsigned next_worker;
     struct flow_record batch[DD_RECORD_BATCH];
     unsigned nbatch;
     /* shard-owned counters, published for the others */
-    _Atomic uint64_t records_out, records_dropped, snapshots, alerts_out, alerts_dropped;
+    _Atomic uint64_t records_out, records_dropped, snapshots, alerts_out;
     _Atomic uint64_t flows_created, flows_emitted, evictions, flows_active, flows_suppressed;
     _Atomic uint64_t flows_ended[FLOW_END_COUNT];
     _Atomic uint64_t rate_ips, rate_evictions, rate_alerting;

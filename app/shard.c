@@ -146,21 +146,19 @@ static void shard_on_report(void *user, const struct flow *f)
 
 /* ---- rate rules ----------------------------------------------------------------------- */
 
+/* Alerts join the record stream (see FLOW_RECORD_ALERT); a live drop of the batch counts them
+ * as records. */
 static void shard_push_alerts(struct shard *s, const struct rate_alert *a, size_t n)
 {
-    size_t done = 0;
-    unsigned spins = 0;
-    while (done < n) {
-        done += ring_spsc_push_burst(s->alerts, a + done, n - done);
-        if (done == n)
-            break;
-        if (s->d->live) {
-            ADD(s->alerts_dropped, n - done);
-            break;
-        }
-        backoff(&spins);
+    for (size_t i = 0; i < n; i++) {
+        struct flow_record *r = &s->batch[s->nbatch];
+        r->end = FLOW_RECORD_ALERT;
+        r->shard = (uint8_t)s->id;
+        r->alert = a[i];
+        if (++s->nbatch == DD_RECORD_BATCH)
+            shard_flush_batch(s);
     }
-    ADD(s->alerts_out, done);
+    ADD(s->alerts_out, n);
 }
 
 static void shard_rules_tick(struct shard *s, uint64_t now_us)
@@ -643,8 +641,6 @@ int shards_create(struct daemon *d, char *err, size_t err_len)
             if (!(s->to_worker[w] = ring_spsc_create(DD_RECORD_RING / d->nshards + 512,
                                                      sizeof(struct flow_record))))
                 goto nomem;
-        if (!(s->alerts = ring_spsc_create(DD_ALERT_RING, sizeof(struct rate_alert))))
-            goto nomem;
         if (d->live) {
             for (size_t k = 0; k < d->cfg->capture.interfaces.n; k++) {
                 const char *ifname = d->cfg->capture.interfaces.items[k];
@@ -724,7 +720,6 @@ void shards_destroy(struct daemon *d)
         for (unsigned w = 0; s->to_worker && w < d->nworkers; w++)
             ring_spsc_destroy(s->to_worker[w]);
         free(s->to_worker);
-        ring_spsc_destroy(s->alerts);
         for (unsigned k = 0; k < s->nsources; k++)
             capture_source_close(s->sources[k]);
         free(s->bursts);

@@ -385,28 +385,25 @@ static void stage_advance(struct stage *st, uint64_t ts)
     }
 }
 
-static bool stage_drain(struct stage *st, struct flow_record *recs, struct rate_alert *alerts)
+static bool stage_drain(struct stage *st, struct flow_record *recs)
 {
     struct daemon *d = st->d;
     bool got = false;
-    for (unsigned s = 0; s < d->nshards; s++) {
-        size_t n = ring_spsc_pop_burst(d->shards[s].alerts, alerts, STAGE_BATCH);
-        for (size_t i = 0; i < n; i++) {
-            stage_advance(st, alerts[i].ts_us);
-            verdict_table_alert(st->table, &alerts[i]);
-        }
-        st->alerts_in += n;
-        got |= n > 0;
-    }
     for (unsigned w = 0; w < d->nworkers; w++) {
         size_t n = ring_spsc_pop_burst(d->workers[w].out, recs, STAGE_BATCH);
         for (size_t i = 0; i < n; i++) {
+            if (recs[i].end == FLOW_RECORD_ALERT) {
+                stage_advance(st, recs[i].alert.ts_us);
+                verdict_table_alert(st->table, &recs[i].alert);
+                st->alerts_in++;
+                continue;
+            }
             stage_advance(st, recs[i].ev.emit_us);
             verdict_table_flow(st->table, &recs[i].ev);
+            st->flows_in++;
             if (st->flows_out)
                 flows_out_row(st, &recs[i]);
         }
-        st->flows_in += n;
         got |= n > 0;
     }
     return got;
@@ -440,14 +437,13 @@ static void stage_run(struct stage *st)
 {
     struct daemon *d = st->d;
     static struct flow_record recs[STAGE_BATCH];
-    struct rate_alert alerts[STAGE_BATCH];
     uint64_t last_tick = 0, last_stats = 0, last_expire = 0;
     unsigned idle = 0;
     for (;;) {
         /* "inputs done" is read before the rings are drained: an empty drain after it means
          * nothing is left in flight. */
         bool finished = inputs_done(d);
-        bool got = stage_drain(st, recs, alerts);
+        bool got = stage_drain(st, recs);
         uint64_t ms = now_ms();
         uint64_t clock = stage_clock(st, finished && !got);
         stage_reports(st, clock);

@@ -65,28 +65,34 @@ static void worker_score(struct worker *w, struct flow_record *recs, size_t n)
     static _Thread_local struct model_score scores[WORKER_BATCH];
     double threshold;
     struct model *m = daemon_model_acquire(w->d, &threshold);
-    if (m) {
-        for (size_t i = 0; i < n; i++)
-            memcpy(&feats[i * FEAT_COUNT], recs[i].feat, sizeof(recs[i].feat));
-        model_score_batch(m, feats, n, scores);
+    /* Rate alerts ride along unscored: score the flow records, in order. */
+    size_t flows[WORKER_BATCH], nf = 0;
+    for (size_t i = 0; i < n; i++)
+        if (recs[i].end != FLOW_RECORD_ALERT)
+            flows[nf++] = i;
+    if (m && nf) {
+        for (size_t k = 0; k < nf; k++)
+            memcpy(&feats[k * FEAT_COUNT], recs[flows[k]].feat, sizeof(recs[flows[k]].feat));
+        model_score_batch(m, feats, nf, scores);
         uint64_t attacks = 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < nf; k++) {
+            size_t i = flows[k];
             struct flow_evidence *e = &recs[i].ev;
-            e->p_attack = (float)scores[i].p_attack;
-            e->is_attack = threshold >= 0 ? scores[i].p_attack >= threshold : scores[i].is_attack;
+            e->p_attack = (float)scores[k].p_attack;
+            e->is_attack = threshold >= 0 ? scores[k].p_attack >= threshold : scores[k].is_attack;
             if (e->is_attack && icmp_error_flow(&recs[i])) {
                 e->is_attack = 0;
                 atomic_fetch_add_explicit(&w->icmp_errors, 1, RELAXED);
             }
             if (e->is_attack) {
                 attacks++;
-                snprintf(e->attack_type, sizeof(e->attack_type), "%s", scores[i].label);
+                snprintf(e->attack_type, sizeof(e->attack_type), "%s", scores[k].label);
             }
         }
-        model_unref(m);
         atomic_fetch_add_explicit(&w->attacks, attacks, RELAXED);
     }
-    atomic_fetch_add_explicit(&w->scored, n, RELAXED);
+    model_unref(m);
+    atomic_fetch_add_explicit(&w->scored, nf, RELAXED);
 }
 
 static void worker_push(struct worker *w, const struct flow_record *recs, size_t n)
