@@ -30,7 +30,7 @@
 #include "features/flow.h"
 
 enum {
-    EXPIRE_BUDGET = 4096,
+    EXPIRE_BUDGET = 65536,  /* slots per housekeeping (every 100 ms of packet time) */
     RULES_TICK_US = 100000, /* rate rules are evaluated every 100 ms of packet time */
     RULES_BUDGET = 8192,
     ALERTS_MAX = 256,
@@ -263,25 +263,42 @@ static void shard_publish(struct shard *s)
     PUB(s->clock_us, flow_table_now(s->table));
 }
 
-/* Accounts n decoded packets: flow table (in prefetching groups), then rate rules. */
+/* Expiry, young-flow reports and rate-rule evaluation, at packet time `now`. */
+static void shard_housekeeping(struct shard *s, uint64_t now)
+{
+    (void)flow_table_expire(s->table, now, EXPIRE_BUDGET);
+    shard_rules_tick(s, now);
+}
+
+/* Accounts n decoded packets: flow table (in prefetching groups), then rate rules.
+ * Housekeeping runs at every RULES_TICK_US boundary of packet time, between the packets before
+ * and after it, never at burst ends: bursts are cut where the reader happened to be (pacing,
+ * pauses), and what a snapshot or an alert contains must not depend on that. */
 static void shard_packets(struct shard *s, const struct pkt_info *pkts, const uint64_t *ts,
                           size_t n, uint64_t *next_tick)
 {
     uint8_t created[DD_BURST];
     while (n > 0) {
-        size_t m = n < DD_BURST ? n : DD_BURST;
-        flow_table_add_burst(s->table, pkts, ts, m, created);
-        for (size_t i = 0; i < m; i++)
-            rate_rules_packet(s->rules, &pkts[i], ts[i], created[i]);
-        pkts += m;
-        ts += m;
-        n -= m;
-    }
-    uint64_t now = flow_table_now(s->table);
-    (void)flow_table_expire(s->table, now, EXPIRE_BUDGET);
-    if (now >= *next_tick) {
-        shard_rules_tick(s, now);
-        *next_tick = now + RULES_TICK_US;
+        if (*next_tick == 0)
+            *next_tick = (ts[0] / RULES_TICK_US + 1) * RULES_TICK_US;
+        size_t m = 0;
+        while (m < n && m < DD_BURST && ts[m] < *next_tick)
+            m++;
+        if (m) {
+            flow_table_add_burst(s->table, pkts, ts, m, created);
+            for (size_t i = 0; i < m; i++)
+                rate_rules_packet(s->rules, &pkts[i], ts[i], created[i]);
+            pkts += m;
+            ts += m;
+            n -= m;
+        }
+        if (n > 0 && ts[0] >= *next_tick) {
+            uint64_t at = *next_tick;
+            if (ts[0] - at > 100 * RULES_TICK_US) /* a gap in packet time: skip to it */
+                at = ts[0] / RULES_TICK_US * RULES_TICK_US;
+            shard_housekeeping(s, at);
+            *next_tick = at + RULES_TICK_US;
+        }
     }
 }
 
@@ -355,12 +372,9 @@ static void shard_run_live(struct shard *s)
         if (!any) {
             /* A quiet link: let the wall clock expire flows and end alerts. */
             uint64_t now = dd_realtime_us();
-            if (now > flow_table_now(s->table)) {
-                (void)flow_table_expire(s->table, now, EXPIRE_BUDGET);
-                if (now >= next_tick) {
-                    shard_rules_tick(s, now);
-                    next_tick = now + RULES_TICK_US;
-                }
+            if (now > flow_table_now(s->table) && now >= next_tick) {
+                shard_housekeeping(s, now);
+                next_tick = now + RULES_TICK_US;
             }
         }
         shard_flush_batch(s);
