@@ -471,26 +471,13 @@ static void on_packet(void *user, const struct capture_packet *pkt)
         b->ts[b->n++] = pkt->ts_us;
 }
 
-/* Waits a little longer each time nothing was there: spin, then yield, then sleep. */
-static void backoff(unsigned *spins)
-{
-    if (++*spins < 64)
-        return;
-    if (*spins < 128) {
-        sched_yield();
-        return;
-    }
-    struct timespec ts = {0, *spins < 1024 ? 50000 : 1000000};
-    nanosleep(&ts, NULL);
-}
-
 /* Reader thread: takes a free burst, waiting for the main thread to return one if needed. */
 static struct burst *reader_take_burst(struct run *r)
 {
     uint32_t idx;
     unsigned spins = 0;
     while (ring_spsc_pop_burst(r->free, &idx, 1) == 0)
-        backoff(&spins);
+        ring_spsc_backoff(&spins);
     struct burst *b = &r->bursts[idx];
     b->kind = BURST_PACKETS;
     b->n = 0;
@@ -505,7 +492,7 @@ static void reader_give_burst(struct run *r, struct burst *b)
     b->packets_read = r->packets;
     unsigned spins = 0;
     while (ring_spsc_push_burst(r->full, &idx, 1) == 0)
-        backoff(&spins);
+        ring_spsc_backoff(&spins);
 }
 
 /* Reader thread: reads one source to its end (or until stopped). Returns 1 if it was damaged. */
@@ -608,7 +595,7 @@ static void run_pipeline(struct run *r)
     for (;;) {
         uint32_t idx;
         if (ring_spsc_pop_burst(r->full, &idx, 1) == 0) {
-            backoff(&spins);
+            ring_spsc_backoff(&spins);
             if (live && idle_since == 0)
                 idle_since = wall_now();
             continue;

@@ -54,20 +54,6 @@ uint64_t dd_realtime_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* Spin, then yield, then sleep: for a consumer with nothing to do or a producer facing a full
- * ring (offline back-pressure). */
-static void backoff(unsigned *spins)
-{
-    if (++*spins < 64)
-        return;
-    if (*spins < 128) {
-        sched_yield();
-        return;
-    }
-    struct timespec ts = {0, *spins < 1024 ? 50000 : 1000000};
-    nanosleep(&ts, NULL);
-}
-
 static bool stopping(const struct daemon *d)
 {
     return atomic_load_explicit(&d->stop_capture, memory_order_acquire);
@@ -94,7 +80,7 @@ static void shard_flush_batch(struct shard *s)
             ADD(s->records_dropped, s->nbatch - done);
             break;
         }
-        backoff(&spins);
+        ring_spsc_backoff(&spins);
     }
     ADD(s->records_out, done);
     s->nbatch = 0;
@@ -396,7 +382,7 @@ static void shard_run_offline(struct shard *s)
         uint32_t idx;
         if (ring_spsc_pop_burst(s->full, &idx, 1) == 0) {
             shard_flush_batch(s); /* nothing more is coming soon: hand over what we have */
-            backoff(&spins);
+            ring_spsc_backoff(&spins);
             continue;
         }
         spins = 0;
@@ -453,7 +439,7 @@ static struct pkt_burst *reader_take(struct reader_state *r, unsigned shard)
     uint32_t idx;
     unsigned spins = 0;
     while (ring_spsc_pop_burst(s->free, &idx, 1) == 0)
-        backoff(&spins);
+        ring_spsc_backoff(&spins);
     struct pkt_burst *b = &s->bursts[idx];
     b->kind = BURST_PACKETS;
     b->n = 0;
@@ -467,7 +453,7 @@ static void reader_give(struct reader_state *r, unsigned shard)
     uint32_t idx = (uint32_t)(b - s->bursts);
     unsigned spins = 0;
     while (ring_spsc_push_burst(s->full, &idx, 1) == 0)
-        backoff(&spins);
+        ring_spsc_backoff(&spins);
     r->cur[shard] = NULL;
 }
 

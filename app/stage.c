@@ -60,13 +60,6 @@ struct stage {
     enum feat_mode mode;
 };
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* ---- peaks for --verdicts-out ---------------------------------------------------------- */
 
 static struct peak_entry *peak_find(struct stage *st, const struct verdict *v)
@@ -444,7 +437,7 @@ static void stage_run(struct stage *st)
          * nothing is left in flight. */
         bool finished = inputs_done(d);
         bool got = stage_drain(st, recs);
-        uint64_t ms = now_ms();
+        uint64_t ms = redis_sink_now_ms();
         uint64_t clock = stage_clock(st, finished && !got);
         stage_reports(st, clock);
         bool serving = finished && !got && d->opt->serve;

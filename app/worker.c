@@ -30,18 +30,6 @@ struct model *daemon_model_acquire(struct daemon *d, double *threshold)
     return m;
 }
 
-static void worker_idle(unsigned *spins)
-{
-    if (++*spins < 64)
-        return;
-    if (*spins < 128) {
-        sched_yield();
-        return;
-    }
-    struct timespec ts = {0, *spins < 1024 ? 50000 : 1000000};
-    nanosleep(&ts, NULL);
-}
-
 /* ICMP error messages (unreachable, time exceeded, ...) are a host's answers to traffic it
  * received (and IPv6 neighbour discovery and MLD are the link's housekeeping): under a UDP flood to
  * closed ports the victim sends one per packet. The flows that caused them are judged on their own,
@@ -107,7 +95,7 @@ static void worker_push(struct worker *w, const struct flow_record *recs, size_t
             atomic_fetch_add_explicit(&w->dropped, n - done, RELAXED);
             return;
         }
-        worker_idle(&spins);
+        ring_spsc_backoff(&spins);
     }
 }
 
@@ -146,7 +134,7 @@ static void *worker_main(void *arg)
         }
         if (shards_done)
             break;
-        worker_idle(&spins);
+        ring_spsc_backoff(&spins);
     }
     free(recs);
     atomic_store_explicit(&w->done, true, memory_order_release);

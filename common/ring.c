@@ -5,6 +5,9 @@
  * owner touches (so the fast path usually reads no line the other thread writes). */
 #include "common/ring.h"
 
+#include <sched.h>
+#include <time.h>
+
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,4 +122,16 @@ size_t ring_spsc_count(const struct ring_spsc *r)
 size_t ring_spsc_capacity(const struct ring_spsc *r)
 {
     return r->mask + 1;
+}
+
+void ring_spsc_backoff(unsigned *spins)
+{
+    if (++*spins < 64)
+        return;
+    if (*spins < 128) {
+        sched_yield();
+        return;
+    }
+    struct timespec ts = {0, *spins < 1024 ? 50000 : 1000000};
+    nanosleep(&ts, NULL);
 }

@@ -36,6 +36,11 @@ DD_NODISCARD size_t ring_spsc_push_burst(struct ring_spsc *r, const void *elems,
 /* Consumer only. Copies up to max elements into out; returns how many were popped (0..max). */
 DD_NODISCARD size_t ring_spsc_pop_burst(struct ring_spsc *r, void *out, size_t max);
 
+/* For a thread facing an empty ring (consumer) or a full one (producer that must not drop):
+ * waits a little longer each call since *spins was last reset to 0 (spin, then yield, then
+ * sleep 50 us, then 1 ms), so a busy pipeline reacts at once and an idle one costs no CPU. */
+void ring_spsc_backoff(unsigned *spins);
+
 /* Elements currently queued: a snapshot, for statistics only (it may be stale on return). */
 size_t ring_spsc_count(const struct ring_spsc *r);
 
