@@ -111,6 +111,16 @@ static void shard_emit(struct shard *s, const struct flow *f, uint8_t end)
     e->emit_us = flow_table_now(s->table);
     e->first_report = f->pkts_at_report == 0;
     e->last_us = f->last_ts;
+    e->fwd_packets = f->dir[0].pkts;
+    e->bwd_packets = f->dir[1].pkts;
+    if (f->key.proto == 6) {
+        e->first_flags = f->first_flags;
+        for (unsigned k = 0; k < 8; k++)
+            if (f->flag_cnt[k])
+                e->flags_seen |= (uint8_t)(1u << k);
+    }
+    e->icmp_type = f->icmp_type;
+    e->icmp_code = f->icmp_code;
     r->end = end;
     r->shard = (uint8_t)s->id;
     flow_features_compute(f, r->feat);

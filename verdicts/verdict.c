@@ -20,6 +20,7 @@ static const char *const role_names[] = {"attacker", "victim"};
 static const char *const reason_names[] = {
     "model",      "rate_pps",     "rate_bps",   "rate_syn",
     "rate_flows", "rate_sources", "reflection", "report",
+    "icmp_errors", "fragments", "spoofed", "half_open",
 };
 
 const char *threat_level_name(enum threat_level level)

@@ -34,6 +34,14 @@ enum verdict_reason {
     VERDICT_REASON_RATE_SOURCES = 1u << 5, /* distinct sources over threshold (victim) */
     VERDICT_REASON_REFLECTION = 1u << 6,   /* UDP from reflector ports over threshold */
     VERDICT_REASON_REPORT = 1u << 7,       /* an operator or gateway reported it (API) */
+    VERDICT_REASON_ICMP_ERRORS = 1u << 8,  /* ICMP/ICMPv6 errors received over threshold (victim):
+                                              BlackNurse-style destination-unreachable floods */
+    VERDICT_REASON_FRAGMENTS = 1u << 9,    /* IP fragments received over threshold (victim) */
+    VERDICT_REASON_SPOOFED = 1u << 10,     /* attack traffic from many one-way sources, each with
+                                              too little of its own to judge (victim): they are
+                                              counted in spoofed_sources, never blamed */
+    VERDICT_REASON_HALF_OPEN = 1u << 11,   /* many concurrent half-open or slow connections
+                                              (victim): SYN floods, slowloris */
 };
 
 enum {
@@ -41,7 +49,8 @@ enum {
     VERDICT_SENSOR_MAX = 64,
     VERDICT_MODEL_VERSION_MAX = 24, /* the first 16 hex digits of the model's SHA-256 */
     VERDICT_IP_TEXT_MAX = 46,       /* INET6_ADDRSTRLEN */
-    VERDICT_REASONS_TEXT_MAX = 96,  /* every reason name, comma-separated, fits */
+    VERDICT_REASONS_TEXT_MAX = 160, /* every reason name, comma-separated, fits */
+    VERDICT_SPOOFED_EXAMPLES = 4,   /* sampled spoofed sources carried in a victim's verdict */
 };
 
 struct verdict {
@@ -61,9 +70,16 @@ struct verdict {
     uint64_t last_seen_us;
     char sensor[VERDICT_SENSOR_MAX];               /* the sensor that wrote it */
     char model_version[VERDICT_MODEL_VERSION_MAX]; /* "" when no model was involved */
+    /* Victim role: distinct one-way sources of attack traffic towards this IP that were never
+     * judged on their own (too little traffic each to tell a real sender from a spoofed
+     * address), and up to VERDICT_SPOOFED_EXAMPLES of them (example_ver 0: unused slot).
+     * 0 and no examples for an attacker. */
+    uint32_t spoofed_sources;
+    uint8_t spoofed_example_ver[VERDICT_SPOOFED_EXAMPLES];
+    uint8_t spoofed_example[VERDICT_SPOOFED_EXAMPLES][16];
 };
 /* Verdicts are copied through rings and the Redis sink's backlog: a size change is a decision. */
-_Static_assert(sizeof(struct verdict) == 200, "struct verdict changed size");
+_Static_assert(sizeof(struct verdict) == 272, "struct verdict changed size");
 
 /* "low", "medium", "high", "critical". Never NULL ("low" for out-of-range values). */
 const char *threat_level_name(enum threat_level level);

@@ -120,6 +120,14 @@ struct flow_evidence {
     uint64_t emit_us;     /* the shard's clock when it emitted the report (>= last_us): drives
                              the table's clock; 0: last_us does */
     uint64_t last_us;     /* ... and of its latest */
+    /* What the judge needs to tell a real sender from a spoofed address and to name the attack
+     * from protocol evidence (the model's family label alone can contradict the protocol). */
+    uint32_t fwd_packets; /* packets from src (the initiator) so far */
+    uint32_t bwd_packets; /* packets from dst back to src so far: 0 = one-way */
+    uint8_t first_flags;  /* TCP flags of the flow's first packet (0 for other protocols) */
+    uint8_t flags_seen;   /* TCP flags seen in either direction, bit order FIN..CWR */
+    uint8_t icmp_type;    /* ICMP/ICMPv6 type and code of the first packet (ICMP flows) */
+    uint8_t icmp_code;
 };
 
 struct verdict_table_config {

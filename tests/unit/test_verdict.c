@@ -70,7 +70,7 @@ static void test_verdict_reasons_format_lists_bits_in_order(void **state)
         "model,report");
     assert_string_equal(verdict_reasons_format(0xffffffffu, buf, sizeof(buf)),
                         "model,rate_pps,rate_bps,rate_syn,rate_flows,rate_sources,reflection,"
-                        "report");
+                        "report,icmp_errors,fragments,spoofed,half_open");
     assert_string_equal(verdict_reasons_format(1u << 20, buf, sizeof(buf)), "");
 }
 
@@ -92,7 +92,7 @@ static void test_verdict_reasons_parse_round_trip(void **state)
 {
     (void)state;
     char buf[VERDICT_REASONS_TEXT_MAX];
-    for (uint32_t bits = 0; bits < 256; bits++) {
+    for (uint32_t bits = 0; bits < 4096; bits++) {
         uint32_t out = 0xdead;
         assert_int_equal(
             verdict_reasons_parse(verdict_reasons_format(bits, buf, sizeof(buf)), &out), 0);
