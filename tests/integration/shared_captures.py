@@ -79,13 +79,16 @@ def tshark_tuples(tshark, capture):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", required=True, help="the ddos-flows executable")
-    ap.add_argument("--shared-dir", default=os.path.join(REPO_ROOT, "..", "shared", "data"),
-                    help="shared data folder (default: ../shared/data from the repository root)")
+    ap.add_argument("--shared-dir",
+                    default=os.environ.get("DDOSD_SHARED_DATA")
+                    or os.path.join(REPO_ROOT, "..", "shared", "data"),
+                    help="shared data folder (default: $DDOSD_SHARED_DATA, which scripts/test.sh "
+                         "--shared sets, else ../shared/data from the repository root)")
     a = ap.parse_args()
     shared = os.path.abspath(a.shared_dir)
     captures_dir = os.path.join(shared, "captures")
     if not os.path.isdir(captures_dir):
-        print("SKIPPED: ../shared/data not present")
+        print(f"SKIPPED: {shared} not present (scripts/test.sh --shared DIR points at it)")
         print("(looked for %s)" % captures_dir)
         return 77
     binary = os.path.abspath(a.bin)
