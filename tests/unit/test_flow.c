@@ -29,6 +29,7 @@
 #include "features/feature_set.h"
 #include "features/flow.h"
 #include "features/flow_table.h"
+#include "features/port_class.h"
 
 #include "flow_test_util.h"
 
@@ -1404,6 +1405,38 @@ static void test_flow_snapshot_equals_ended(void **state)
     }
 }
 
+/* Port classes: every reflector port of the list is a reflector whatever its numeric range,
+ * web ports are web, and the ranges split at 1024 and 49152. */
+static void test_port_class_ranges(void **state)
+{
+    (void)state;
+    static const uint16_t reflectors[] = {17,   19,   53,    69,    111,   123,  137,  161,
+                                          389,  500,  520,   1434,  1900,  3283, 3702, 4500,
+                                          5351, 5683, 10001, 11211, 27015, 37810};
+    for (size_t i = 0; i < sizeof(reflectors) / sizeof(reflectors[0]); i++) {
+        assert_true(port_is_reflector(reflectors[i]));
+        assert_int_equal(port_class(reflectors[i]), PORT_CLASS_REFLECTOR);
+    }
+    assert_false(port_is_reflector(0));
+    assert_false(port_is_reflector(80));
+    assert_false(port_is_reflector(54));
+    assert_false(port_is_reflector(65535));
+    assert_int_equal(port_class(0), PORT_CLASS_ZERO);
+    assert_int_equal(port_class(80), PORT_CLASS_WEB);
+    assert_int_equal(port_class(443), PORT_CLASS_WEB);
+    assert_int_equal(port_class(8080), PORT_CLASS_WEB);
+    assert_int_equal(port_class(8443), PORT_CLASS_WEB);
+    assert_int_equal(port_class(8888), PORT_CLASS_WEB);
+    assert_int_equal(port_class(22), PORT_CLASS_WELL_KNOWN);
+    assert_int_equal(port_class(1023), PORT_CLASS_WELL_KNOWN);
+    assert_int_equal(port_class(1024), PORT_CLASS_REGISTERED);
+    assert_int_equal(port_class(49151), PORT_CLASS_REGISTERED);
+    assert_int_equal(port_class(49152), PORT_CLASS_EPHEMERAL);
+    assert_int_equal(port_class(65535), PORT_CLASS_EPHEMERAL);
+    assert_string_equal(port_class_name(PORT_CLASS_REFLECTOR), "reflector");
+    assert_string_equal(port_class_name(PORT_CLASS_COUNT), "?");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1434,6 +1467,7 @@ int main(void)
         cmocka_unit_test(test_flow_fixed_bulk),
         cmocka_unit_test(test_flow_fixed_backwards_timestamps),
         cmocka_unit_test(test_flow_snapshot_equals_ended),
+        cmocka_unit_test(test_port_class_ranges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
