@@ -1126,6 +1126,29 @@ static int model_sha256_hex(const uint8_t *buf, size_t len, char hex[65])
     return 0;
 }
 
+/* Someone who points --model at the wrong file wants to hear that first, not which msgpack byte
+ * disagreed: a rejected buffer that does not even look like a model gets "not a ddosd model
+ * file: " before the precise reason. Every model file is a msgpack map holding "format":
+ * "ddosd-model"; the writers put it first, but the map's order is not part of the format, hence a
+ * search of the first few KiB rather than a fixed offset. */
+static void model_fail_not_a_model(const uint8_t *buf, size_t len, char *err, size_t err_len)
+{
+    bool map = buf && len && ((buf[0] & 0xf0) == 0x80 || buf[0] == 0xde || buf[0] == 0xdf);
+    if (map && memmem(buf, len < 4096 ? len : 4096, "ddosd-model", 11))
+        return;
+    if (!err || err_len == 0)
+        return;
+    static const char prefix[] = "not a ddosd model file: ";
+    size_t n = strnlen(err, err_len - 1), p = sizeof(prefix) - 1;
+    if (p >= err_len)
+        return;
+    if (n + p > err_len - 1)
+        n = err_len - 1 - p;
+    memmove(err + p, err, n);
+    memcpy(err, prefix, p);
+    err[p + n] = '\0';
+}
+
 struct model *model_load_buffer(const uint8_t *buf, size_t len, char *err, size_t err_len)
 {
     struct model_loader ld = {.err = err, .err_len = err_len};
@@ -1182,6 +1205,7 @@ struct model *model_load_buffer(const uint8_t *buf, size_t len, char *err, size_
     return m;
 
 fail:
+    model_fail_not_a_model(buf, len, err, err_len);
     free(ld.stack);
     free(ld.parent);
     free(ld.claimed);

@@ -879,6 +879,24 @@ static void test_model_reject_not_a_map(void **state)
     assert_non_null(strstr(err, "0xc1"));
 }
 
+/* A file that is not a model at all says so before the msgpack detail; a damaged model does not. */
+static void test_model_reject_says_not_a_model_first(void **state)
+{
+    (void)state;
+    char err[MODEL_ERR_LEN];
+    static const char text[] = "# ddosd\nA README, not a model.\n";
+    assert_null(t_load_bytes((const uint8_t *)text, sizeof(text) - 1, err, sizeof(err)));
+    assert_int_equal(strncmp(err, "not a ddosd model file: ", 24), 0);
+    struct t_model tm;
+    t_forest(&tm);
+    msgpack_sbuffer sb;
+    t_pack(&tm, &sb);
+    assert_null(t_load_bytes((const uint8_t *)sb.data, sb.size - 1, err, sizeof(err)));
+    assert_null(strstr(err, "not a ddosd model file"));
+    assert_non_null(strstr(err, "truncated"));
+    msgpack_sbuffer_destroy(&sb);
+}
+
 static void test_model_reject_truncated_everywhere(void **state)
 {
     (void)state;
@@ -1213,6 +1231,7 @@ int main(void)
         cmocka_unit_test(test_model_reject_wrong_magic),
         cmocka_unit_test(test_model_reject_wrong_version),
         cmocka_unit_test(test_model_reject_not_a_map),
+        cmocka_unit_test(test_model_reject_says_not_a_model_first),
         cmocka_unit_test(test_model_reject_truncated_everywhere),
         cmocka_unit_test(test_model_reject_trailing_garbage),
         cmocka_unit_test(test_model_reject_missing_key),
