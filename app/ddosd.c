@@ -507,9 +507,13 @@ static int start(struct daemon *d, char *err, size_t len)
             snprintf(err, len, "%s", cerr);
             return rc;
         }
-        /* Open each capture once now, so a bad path fails at start-up, not mid-replay. */
+        /* Open each capture once now, with the filter the reader will use, so a bad path or a
+         * filter that does not compile (against this capture's link type) fails at start-up
+         * with exit 1, not as a "capture cut short" mid-replay behind a healthy /health. */
+        struct capture_options probe = {.filter =
+                                            cfg->capture.filter[0] ? cfg->capture.filter : NULL};
         for (size_t i = 0; i < d->nfiles; i++) {
-            struct capture_source *s = capture_source_open_file(d->files[i], NULL, cerr);
+            struct capture_source *s = capture_source_open_file(d->files[i], &probe, cerr);
             if (!s) {
                 snprintf(err, len, "%s", cerr);
                 return -EINVAL;
@@ -537,7 +541,9 @@ static int start(struct daemon *d, char *err, size_t len)
     else
         DD_WARN("no model configured: verdicts come from the rate rules only");
 
-    d->store = verdict_store_create(1u << 20, 0, cfg->decisions.levels);
+    struct verdict_store_decisions dec = {.levels = cfg->decisions.levels,
+                                          .roles = cfg->decisions.roles};
+    d->store = verdict_store_create(1u << 20, 0, &dec);
     if (!d->store) {
         snprintf(err, len, "out of memory for the verdict store");
         return -ENOMEM;

@@ -80,6 +80,12 @@ dd_check "-r missing file: the message names the file and the reason" \
     grep -q "$w/no-such.pcap.*No such file" "$w/nofile.err"
 show "$w/nofile.err"
 
+# A capture filter that does not compile: a start-up error, not a replay cut short.
+run badfilter "${common[@]}" -r "$DD_LIBDIR/../data/session-eth.pcap" --set 'capture.filter=tcp and and'
+dd_ok "-r with a bad capture.filter exits 1 (got $rc)" $((rc != 1))
+dd_check "bad capture.filter: the message quotes the filter" grep -q 'bad filter "tcp and and"' "$w/badfilter.err"
+show "$w/badfilter.err"
+
 # Start-up errors that need no file.
 run noinput "${common[@]}"
 dd_ok "no -r and no -i exits 1 saying what to give (rc $rc)" \
