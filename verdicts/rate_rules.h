@@ -35,27 +35,48 @@
 
 struct rate_rules;
 
-/* One alert (or alert end) for one IP in one role. A value type. Rates are the smoothed values of
- * the role at emission time: for a victim, traffic towards the IP; for an attacker, from it. */
+/* One alert (or alert end) for one IP in one role. A value type. Rates are per second, for the
+ * role's direction: for a victim, traffic towards the IP; for an attacker, traffic from it. When
+ * burst is 0 they are the smoothed 1 s values at emission time; when burst is 1 the level came
+ * from a 100 ms sub-window and every rate is that sub-window's count x 10 (the worst sub-window
+ * of the second). "The other direction" below means traffic from a victim / to an attacker. */
 struct rate_alert {
     uint8_t ip[16];   /* IPv4 in the first 4 bytes, rest zero */
     uint8_t version;  /* 4 or 6 */
     uint8_t role;     /* enum verdict_role */
     uint8_t level;    /* enum threat_level: MEDIUM, HIGH or CRITICAL */
     bool ended;       /* true: the IP fell back under every threshold; reasons/level: the last */
-    uint32_t reasons; /* enum verdict_reason bits (RATE_* and REFLECTION) */
+    uint32_t reasons; /* enum verdict_reason bits (RATE_*, REFLECTION, ICMP_ERRORS, FRAGMENTS) */
     double score;     /* 0..1: 1 - threshold/value for the worst metric */
     double pps;
     double bps;
     double syn_rate;         /* SYNs (without ACK) received (victim) or sent (attacker) per s */
     double syn_ack_rate;     /* SYN-ACKs sent by a victim / received by an attacker per s */
     double new_flows_rate;   /* new flows per s */
-    double distinct_sources; /* estimated distinct sources per window (victim; 0 for attacker) */
-    double reflector_pps;    /* UDP packets/s from reflector ports */
+    double distinct_sources; /* estimated distinct sources per 1 s window (victim; 0 for
+                                attacker) */
+    double reflector_pps;    /* UDP packets/s from reflector service ports (answers) */
     uint64_t ts_us;          /* the now_us of the tick that emitted it */
+    /* Evidence for the judge (verdict_table.c). */
+    double icmp_error_pps; /* ICMPv4 3,4,5,11,12 / ICMPv6 1-4 packets/s */
+    double fragment_pps;   /* IPv4 fragments (MF or offset) and IPv6 fragment-header packets/s */
+    double tcp_pps;        /* protocol mix: TCP, UDP and ICMP/ICMPv6 packets/s (fragments */
+    double udp_pps;        /*   count under the protocol their IP header names) */
+    double icmp_pps;
+    double handshake_rate; /* completed-handshake estimate per s: min(SYN-ACKs, pure ACKs of the
+                              SYN side); a spoofed SYN flood the victim answers stays near 0 */
+    double answered_ratio; /* packets of the other direction that can be answers (not RST, not
+                              ICMP errors) per packet of this role: ~0 for a one-way flood,
+                              ~0.1..1 for a download or a conversation */
+    double reflector_requests_pps; /* UDP to reflector service ports in the other direction: a
+                                      victim's own requests; 0 for an amplification victim */
+    double pkts_per_source; /* victim: pps / distinct_sources (~1..2 for a spoofed flood, many for
+                               a few real sources); 0 for an attacker or without sources */
+    uint8_t burst;          /* 1: the level came from a 100 ms sub-window */
+    uint8_t fragment_proto; /* IP protocol most fragments carry (17 UDP, 1 ICMP, ...); 0 none */
 };
 /* Alerts are copied into caller buffers and onward to the verdict stage: pin the size. */
-_Static_assert(sizeof(struct rate_alert) == 96, "struct rate_alert changed size");
+_Static_assert(sizeof(struct rate_alert) == 176, "struct rate_alert changed size");
 
 /* Counters, monotonic except tracked_ips and alerting. */
 struct rate_rules_stats {
