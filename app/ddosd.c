@@ -264,6 +264,10 @@ static bool model_path_from_flag(const struct options *o)
     return false;
 }
 
+/* Set by build_config when the default model path was missing and the compiled-in places were
+ * searched in vain (load_model then says where it looked). Main thread only. */
+static bool model_default_searched;
+
 /* Builds a configuration from the defaults, the file and the flags. Returns 0 or -errno with
  * one line in err. */
 static int build_config(const struct options *o, struct ddosd_config *c, char *err, size_t len)
@@ -311,6 +315,22 @@ static int build_config(const struct options *o, struct ddosd_config *c, char *e
                 return rc;
         }
     }
+    /* The default model path is relative to the working directory, which is only right in a
+     * checkout. When it is not there (and nobody chose it), look where the build put one: the
+     * install prefix's share/ddosd/models, then the source tree's models/ (both compiled in). */
+    model_default_searched = false;
+    if (strcmp(c->ml_model.path, DDOSD_MODEL_DEFAULT) == 0 && !model_path_from_flag(o) &&
+        access(c->ml_model.path, F_OK) != 0) {
+        model_default_searched = true;
+        static const char *const fallbacks[] = {DDOSD_MODEL_INSTALLED, DDOSD_MODEL_SOURCE_TREE};
+        for (size_t i = 0; i < DD_ARRAY_LEN(fallbacks); i++) {
+            if (access(fallbacks[i], F_OK) == 0) {
+                if ((rc = config_set(c, "default", "ml_model.path", fallbacks[i], err, len)) != 0)
+                    return rc;
+                break;
+            }
+        }
+    }
     if (c->sensor.id[0] == '\0') { /* "${DDOSD_SENSOR_ID:-}" left empty: the host name */
         char host[CONFIG_SENSOR_ID_MAX + 1] = "";
         if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
@@ -331,10 +351,16 @@ static int load_model(const struct ddosd_config *cfg, struct model **out, char *
     char why[MODEL_ERR_LEN];
     struct model *m = model_load_file(path, why, sizeof(why));
     if (!m) {
-        snprintf(err, len,
-                 "model %s: %s (check it with `ddos-model check %s`; set ml_model.path to \"\" "
-                 "to run the rate rules only)",
-                 path, why, path);
+        if (model_default_searched && strcmp(path, DDOSD_MODEL_DEFAULT) == 0)
+            snprintf(err, len,
+                     "no model: %s is not in the current directory, nor at %s or %s: pass --model "
+                     "FILE (or set ml_model.path; \"\" runs the rate rules only)",
+                     path, DDOSD_MODEL_INSTALLED, DDOSD_MODEL_SOURCE_TREE);
+        else
+            snprintf(err, len,
+                     "model %s: %s (check it with `ddos-model check %s`; set ml_model.path to "
+                     "\"\" to run the rate rules only)",
+                     path, why, path);
         return -EINVAL;
     }
     enum feat_mode want = cfg->flows.mode == CONFIG_FLOWS_CIC ? FEAT_MODE_CIC : FEAT_MODE_FIXED;

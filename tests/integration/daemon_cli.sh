@@ -80,6 +80,12 @@ dd_check "-r missing file: the message names the file and the reason" \
     grep -q "$w/no-such.pcap.*No such file" "$w/nofile.err"
 show "$w/nofile.err"
 
+# Run from a directory without models/: ddosd finds the model the build knows about (the source
+# tree's models/), and says where it looked when told to use the default path explicitly.
+(cd "$w" && "$bin" --redis none --api none --dump-config >"$w/anywhere.out" 2>"$w/anywhere.err")
+dd_check "run from elsewhere: the default model is found in the source tree" \
+    grep -q "\"path\": \"/.*/models/ddosd-model.msgpack\"" "$w/anywhere.out"
+
 # A capture filter that does not compile: a start-up error, not a replay cut short.
 run badfilter "${common[@]}" -r "$DD_LIBDIR/../data/session-eth.pcap" --set 'capture.filter=tcp and and'
 dd_ok "-r with a bad capture.filter exits 1 (got $rc)" $((rc != 1))
