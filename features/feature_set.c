@@ -183,6 +183,8 @@ static const struct feat_alias aliases[] = {
     {FEAT_PROTOCOL, "protocol"},
     {FEAT_ICMP_TYPE, "icmp_type"},
     {FEAT_ICMP_CODE, "icmp_code"},
+    {FEAT_SVC_PORT_CLASS, "service_port_class"},
+    {FEAT_SVC_PORT_SIDE, "service_port_side"},
 };
 
 const char *feat_name(enum feat_id id)

@@ -1,9 +1,10 @@
 /* feature_set.h - the model's feature vector: identifiers, names and order.
  *
  * The vector is the CICFlowMeter feature set (columns #8..#84 of the CIC-IDS2017
- * "TrafficLabelling" CSV, without the duplicate "Fwd Header Length" #62), followed by three
- * ddosd extras (Protocol, ICMP Type, ICMP Code). The order here is the order of every vector
- * that crosses a ring and of the model file's feature list; changing it is a model-format change.
+ * "TrafficLabelling" CSV, without the duplicate "Fwd Header Length" #62), followed by five
+ * ddosd extras (Protocol, ICMP Type, ICMP Code, Service Port Class, Service Port Side). The
+ * order here is the order of every vector that crosses a ring; model files list the features
+ * they use by name, so a model trained on an older, shorter vector still loads.
  *
  * Two modes compute the same columns (see docs/features.md):
  *   FEAT_MODE_CIC   reproduces the legacy CICFlowMeter behind the published CIC-IDS2017 and
@@ -100,7 +101,9 @@ enum feat_mode { FEAT_MODE_FIXED = 0, FEAT_MODE_CIC = 1 };
     X(FEAT_IDLE_MIN, " Idle Min", "Idle Min")                                                      \
     X(FEAT_PROTOCOL, " Protocol", "Protocol")                                                      \
     X(FEAT_ICMP_TYPE, "ICMP Type", "ICMP Type")                                                    \
-    X(FEAT_ICMP_CODE, "ICMP Code", "ICMP Code")
+    X(FEAT_ICMP_CODE, "ICMP Code", "ICMP Code")                                                    \
+    X(FEAT_SVC_PORT_CLASS, "Service Port Class", "Service Port Class")                             \
+    X(FEAT_SVC_PORT_SIDE, "Service Port Side", "Service Port Side")
 
 enum feat_id {
 #define FEAT_ENUM(id, legacy, clean) id,

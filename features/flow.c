@@ -12,6 +12,7 @@
  * References to "§n" are sections of the CICFlowMeter reference (../shared/docs/
  * cicflowmeter-features.md); docs/features.md explains every column for users. */
 #include "features/flow.h"
+#include "features/port_class.h"
 
 #include <limits.h>
 #include <math.h>
@@ -423,6 +424,16 @@ void flow_features_compute(const struct flow *f, double out[FEAT_COUNT])
     out[FEAT_PROTOCOL] = f->key.proto;
     out[FEAT_ICMP_TYPE] = f->icmp_type;
     out[FEAT_ICMP_CODE] = f->icmp_code;
+
+    /* The service port: its class and which side of the flow holds it (port_class.h). Only
+     * TCP and UDP have ports (ICMP keys carry the echo identifier there; cic's "other" group
+     * is protocol 0). A non-first fragment has no L4 header: its ports are 0, class zero. */
+    enum port_class cls = PORT_CLASS_NONE;
+    enum port_side side = PORT_SIDE_NONE;
+    if (f->key.proto == IPPROTO_NUM_TCP || f->key.proto == IPPROTO_NUM_UDP)
+        side = port_service(flow_src_port(f), flow_dst_port(f), &cls);
+    out[FEAT_SVC_PORT_CLASS] = cls;
+    out[FEAT_SVC_PORT_SIDE] = side;
 }
 
 const uint8_t *flow_src_addr(const struct flow *f)

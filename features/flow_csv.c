@@ -183,11 +183,10 @@ size_t flow_csv_format_header(char *buf, size_t cap, enum feat_mode mode)
         if (cic && i == FEAT_AVG_BWD_SEG)
             p = put_str(p, ", Fwd Header Length"); /* the legacy duplicate column #62 */
     }
-    if (!cic) {
-        p = put_str(p, ",");
-        p = put_str(p, feat_name(FEAT_ICMP_TYPE));
-        p = put_str(p, ",");
-        p = put_str(p, feat_name(FEAT_ICMP_CODE));
+    /* fixed: the ddosd extras after the CIC columns (Protocol is already an identifier). */
+    for (int i = FEAT_CIC_COUNT + 1; !cic && i < FEAT_COUNT; i++) {
+        *p++ = ',';
+        p = put_str(p, feat_name((enum feat_id)i));
     }
     return (size_t)(p - buf);
 }
@@ -219,11 +218,9 @@ size_t flow_csv_format_row(char *buf, size_t cap, const struct flow *f, const do
             p = flow_csv_format_number(p, v[FEAT_FWD_HEADER_LEN]);
         }
     }
-    if (!cic) {
+    for (int i = FEAT_CIC_COUNT + 1; !cic && i < FEAT_COUNT; i++) {
         *p++ = ',';
-        p = flow_csv_format_number(p, v[FEAT_ICMP_TYPE]);
-        *p++ = ',';
-        p = flow_csv_format_number(p, v[FEAT_ICMP_CODE]);
+        p = flow_csv_format_number(p, v[i]);
     }
     return (size_t)(p - buf);
 }

@@ -3,8 +3,9 @@
  * cic mode writes the exact legacy CIC-IDS2017/CIC-DDoS2019 layout: 84 columns with their
  * original spellings (leading spaces, "CWE Flag Count", the duplicate "Fwd Header Length"), so
  * tools written for the published CSVs read ours unchanged. fixed mode writes the same
- * identifier and feature columns with clean names, without the duplicate, plus ICMP Type and
- * ICMP Code. Callers append their own columns (Label, predictions) and the newline.
+ * identifier and feature columns with clean names, without the duplicate, plus the ddosd extras
+ * after Protocol (ICMP Type, ICMP Code, Service Port Class, Service Port Side). Callers append
+ * their own columns (Label, predictions) and the newline.
  *
  * Numbers: integral values below 1e15 print as integers; others between 1e-3 and 9e12 with up to
  * 6 decimals; anything else as the shortest of %.15g / %.17g that reads back exactly; infinities

@@ -74,6 +74,17 @@ enum port_class port_class(uint16_t port)
     return PORT_CLASS_EPHEMERAL;
 }
 
+enum port_side port_service(uint16_t src, uint16_t dst, enum port_class *cls)
+{
+    enum port_class cs = port_class(src), cd = port_class(dst);
+    if (cs == cd) {
+        *cls = cs;
+        return PORT_SIDE_NONE;
+    }
+    *cls = cs < cd ? cs : cd;
+    return cs < cd ? PORT_SIDE_SRC : PORT_SIDE_DST;
+}
+
 const char *port_class_name(enum port_class c)
 {
     static const char *const names[PORT_CLASS_COUNT] = {

@@ -34,6 +34,20 @@ enum port_class port_class(uint16_t port);
  * CLDAP 389, SSDP 1900, memcached 11211, chargen 19, ...; the list is in port_class.c). O(1). */
 bool port_is_reflector(uint16_t port);
 
+/* Which end of a flow holds its service port (feature "Service Port Side"). */
+enum port_side {
+    PORT_SIDE_NONE = 0, /* no ports, or both ports in the same class */
+    PORT_SIDE_DST = 1,  /* the forward destination: the first packet went to the service */
+    PORT_SIDE_SRC = 2,  /* the forward source: the first packet came from the service (replies
+                           nobody asked for: the reflection signature) */
+};
+
+/* The service port of a TCP/UDP flow whose first packet went from port src to port dst: the
+ * port of the more specific class (zero, reflector, web, well-known, registered, ephemeral, in
+ * that order). Stores its class in *cls and returns which side holds it; when both ports are in
+ * the same class, *cls is that class and the side is PORT_SIDE_NONE. */
+enum port_side port_service(uint16_t src, uint16_t dst, enum port_class *cls);
+
 /* Short lower-case name of a class ("reflector", "web", ...); "?" when out of range. */
 const char *port_class_name(enum port_class c);
 

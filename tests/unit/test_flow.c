@@ -220,6 +220,8 @@ static void test_flow_cic_golden_ack_appendix(void **state)
         [FEAT_ACT_DATA_PKT_FWD] = 1, /* the second packet only */
         [FEAT_MIN_SEG_FWD] = 20,
         [FEAT_PROTOCOL] = 6,
+        [FEAT_SVC_PORT_CLASS] = PORT_CLASS_WEB, /* 443 sent first */
+        [FEAT_SVC_PORT_SIDE] = PORT_SIDE_SRC,
     };
     ASSERT_VECTOR(v, e);
     ASSERT_ROUNDS(v, FEAT_FLOW_PKTS_S, 666666.67, 2);
@@ -281,6 +283,8 @@ static void test_flow_cic_golden_fin_ack_first(void **state)
         [FEAT_ACT_DATA_PKT_FWD] = 0,
         [FEAT_MIN_SEG_FWD] = 20,
         [FEAT_PROTOCOL] = 6,
+        [FEAT_SVC_PORT_CLASS] = PORT_CLASS_WEB,
+        [FEAT_SVC_PORT_SIDE] = PORT_SIDE_SRC,
     };
     ASSERT_VECTOR(v, e);
     ASSERT_ROUNDS(v, FEAT_FLOW_BYTES_S, 110091.74, 2);
@@ -355,6 +359,8 @@ static void test_flow_cic_golden_udp_dns_97(void **state)
         [FEAT_ACT_DATA_PKT_FWD] = 96,
         [FEAT_MIN_SEG_FWD] = 8,
         [FEAT_PROTOCOL] = 17,
+        [FEAT_SVC_PORT_CLASS] = PORT_CLASS_WELL_KNOWN, /* 634 -> 60495 */
+        [FEAT_SVC_PORT_SIDE] = PORT_SIDE_SRC,
     };
     ASSERT_VECTOR(v, e);
     ASSERT_ROUNDS(v, FEAT_FLOW_BYTES_S, 1502024, 0);
@@ -379,21 +385,37 @@ static void test_flow_cic_golden_udp_pair(void **state)
     assert_true(addr_is(flow_src_addr(&s.e[0].f), 4, "192.168.50.1"));
 
     const double e[FEAT_COUNT] = {
-        [FEAT_FLOW_DURATION] = 2,       [FEAT_TOT_FWD_PKTS] = 2,
-        [FEAT_TOTLEN_FWD] = 880,        [FEAT_FWD_LEN_MAX] = 440,
-        [FEAT_FWD_LEN_MIN] = 440,       [FEAT_FWD_LEN_MEAN] = 440,
-        [FEAT_FLOW_BYTES_S] = 4.4e8,    [FEAT_FLOW_PKTS_S] = 1e6,
-        [FEAT_FLOW_IAT_MEAN] = 2,       [FEAT_FLOW_IAT_MAX] = 2,
-        [FEAT_FLOW_IAT_MIN] = 2,        [FEAT_FWD_IAT_TOT] = 2,
-        [FEAT_FWD_IAT_MEAN] = 2,        [FEAT_FWD_IAT_MAX] = 2,
-        [FEAT_FWD_IAT_MIN] = 2,         [FEAT_FWD_HEADER_LEN] = 16,
-        [FEAT_FWD_PKTS_S] = 1e6,        [FEAT_PKT_LEN_MIN] = 440,
-        [FEAT_PKT_LEN_MAX] = 440,       [FEAT_PKT_LEN_MEAN] = 440,
+        [FEAT_FLOW_DURATION] = 2,
+        [FEAT_TOT_FWD_PKTS] = 2,
+        [FEAT_TOTLEN_FWD] = 880,
+        [FEAT_FWD_LEN_MAX] = 440,
+        [FEAT_FWD_LEN_MIN] = 440,
+        [FEAT_FWD_LEN_MEAN] = 440,
+        [FEAT_FLOW_BYTES_S] = 4.4e8,
+        [FEAT_FLOW_PKTS_S] = 1e6,
+        [FEAT_FLOW_IAT_MEAN] = 2,
+        [FEAT_FLOW_IAT_MAX] = 2,
+        [FEAT_FLOW_IAT_MIN] = 2,
+        [FEAT_FWD_IAT_TOT] = 2,
+        [FEAT_FWD_IAT_MEAN] = 2,
+        [FEAT_FWD_IAT_MAX] = 2,
+        [FEAT_FWD_IAT_MIN] = 2,
+        [FEAT_FWD_HEADER_LEN] = 16,
+        [FEAT_FWD_PKTS_S] = 1e6,
+        [FEAT_PKT_LEN_MIN] = 440,
+        [FEAT_PKT_LEN_MAX] = 440,
+        [FEAT_PKT_LEN_MEAN] = 440,
         [FEAT_AVG_PKT_SIZE] = 660, /* 3 x 440 / 2 */
-        [FEAT_AVG_FWD_SEG] = 440,       [FEAT_SUBFLOW_FWD_PKTS] = 2,
-        [FEAT_SUBFLOW_FWD_BYTES] = 880, [FEAT_INIT_WIN_FWD] = -1,
-        [FEAT_INIT_WIN_BWD] = -1,       [FEAT_ACT_DATA_PKT_FWD] = 1,
-        [FEAT_MIN_SEG_FWD] = 8,         [FEAT_PROTOCOL] = 17,
+        [FEAT_AVG_FWD_SEG] = 440,
+        [FEAT_SUBFLOW_FWD_PKTS] = 2,
+        [FEAT_SUBFLOW_FWD_BYTES] = 880,
+        [FEAT_INIT_WIN_FWD] = -1,
+        [FEAT_INIT_WIN_BWD] = -1,
+        [FEAT_ACT_DATA_PKT_FWD] = 1,
+        [FEAT_MIN_SEG_FWD] = 8,
+        [FEAT_PROTOCOL] = 17,
+        [FEAT_SVC_PORT_CLASS] = PORT_CLASS_WELL_KNOWN,
+        [FEAT_SVC_PORT_SIDE] = PORT_SIDE_SRC,
     };
     ASSERT_VECTOR(s.e[0].v, e);
     flow_table_destroy(t);
@@ -535,6 +557,8 @@ static void test_flow_cic_golden_dns_request_response(void **state)
         [FEAT_ACT_DATA_PKT_FWD] = 0,
         [FEAT_MIN_SEG_FWD] = 8,
         [FEAT_PROTOCOL] = 17,
+        [FEAT_SVC_PORT_CLASS] = PORT_CLASS_REFLECTOR, /* the query went to 53 */
+        [FEAT_SVC_PORT_SIDE] = PORT_SIDE_DST,
     };
     ASSERT_VECTOR(v, e);
     ASSERT_ROUNDS(v, FEAT_PKT_LEN_MEAN, 41.33, 2);
@@ -915,6 +939,8 @@ static void session_expect(double e[FEAT_COUNT])
     e[FEAT_ACTIVE_MAX] = 2200;
     e[FEAT_ACTIVE_MIN] = 2200;
     e[FEAT_PROTOCOL] = 6;
+    e[FEAT_SVC_PORT_CLASS] = PORT_CLASS_WEB; /* 40000 -> 80 */
+    e[FEAT_SVC_PORT_SIDE] = PORT_SIDE_DST;
 }
 
 /* The session stays one flow through its teardown and ends close_linger (2 s) after the last
@@ -1027,9 +1053,16 @@ static void test_flow_fixed_single_syn_emitted(void **state)
         assert_int_equal(s.e[i].why, FLOW_END_IDLE);
         assert_true(addr_is(flow_src_addr(&s.e[i].f), 4, src[i]));
         const double e[FEAT_COUNT] = {
-            [FEAT_TOT_FWD_PKTS] = 1,     [FEAT_FWD_HEADER_LEN] = 20, [FEAT_SYN_CNT] = 1,
-            [FEAT_SUBFLOW_FWD_PKTS] = 1, [FEAT_INIT_WIN_FWD] = 512,  [FEAT_INIT_WIN_BWD] = -1,
-            [FEAT_MIN_SEG_FWD] = 20,     [FEAT_PROTOCOL] = 6,
+            [FEAT_TOT_FWD_PKTS] = 1,
+            [FEAT_FWD_HEADER_LEN] = 20,
+            [FEAT_SYN_CNT] = 1,
+            [FEAT_SUBFLOW_FWD_PKTS] = 1,
+            [FEAT_INIT_WIN_FWD] = 512,
+            [FEAT_INIT_WIN_BWD] = -1,
+            [FEAT_MIN_SEG_FWD] = 20,
+            [FEAT_PROTOCOL] = 6,
+            [FEAT_SVC_PORT_CLASS] = PORT_CLASS_WEB,
+            [FEAT_SVC_PORT_SIDE] = PORT_SIDE_DST,
         };
         ASSERT_VECTOR(v, e);
     }
@@ -1433,6 +1466,17 @@ static void test_port_class_ranges(void **state)
     assert_int_equal(port_class(49151), PORT_CLASS_REGISTERED);
     assert_int_equal(port_class(49152), PORT_CLASS_EPHEMERAL);
     assert_int_equal(port_class(65535), PORT_CLASS_EPHEMERAL);
+    enum port_class c;
+    assert_int_equal(port_service(53, 40000, &c), PORT_SIDE_SRC); /* a DNS reply sent first */
+    assert_int_equal(c, PORT_CLASS_REFLECTOR);
+    assert_int_equal(port_service(51000, 443, &c), PORT_SIDE_DST);
+    assert_int_equal(c, PORT_CLASS_WEB);
+    assert_int_equal(port_service(123, 80, &c), PORT_SIDE_SRC); /* reflection aimed at 80 */
+    assert_int_equal(c, PORT_CLASS_REFLECTOR);
+    assert_int_equal(port_service(5000, 0, &c), PORT_SIDE_DST);
+    assert_int_equal(c, PORT_CLASS_ZERO);
+    assert_int_equal(port_service(50000, 60000, &c), PORT_SIDE_NONE);
+    assert_int_equal(c, PORT_CLASS_EPHEMERAL);
     assert_string_equal(port_class_name(PORT_CLASS_REFLECTOR), "reflector");
     assert_string_equal(port_class_name(PORT_CLASS_COUNT), "?");
 }

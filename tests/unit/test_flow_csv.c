@@ -283,7 +283,7 @@ static void test_flow_csv_header_fixed(void **state)
     buf[len] = '\0';
     char *cells[128];
     size_t n = csv_split(buf, cells, 128);
-    assert_int_equal(n, 7 + 76 + 2);
+    assert_int_equal(n, 7 + 76 + 4);
     static const char *const ids[] = {"Flow ID",        "Source IP",        "Source Port",
                                       "Destination IP", "Destination Port", "Protocol",
                                       "Timestamp"};
@@ -301,6 +301,8 @@ static void test_flow_csv_header_fixed(void **state)
     assert_string_equal(cells[7 + FEAT_CWR_CNT], "CWR Flag Count");
     assert_string_equal(cells[83], "ICMP Type");
     assert_string_equal(cells[84], "ICMP Code");
+    assert_string_equal(cells[85], "Service Port Class");
+    assert_string_equal(cells[86], "Service Port Side");
 
     /* A buffer below the documented minimum is refused. */
     assert_int_equal(flow_csv_format_header(buf, FLOW_CSV_ROW_MAX / 2 - 1, FEAT_MODE_CIC), 0);
@@ -381,7 +383,7 @@ static void test_flow_csv_row_matches_header(void **state)
         assert_true(rl > 0 && rl < FLOW_CSV_ROW_MAX / 2);
         row[rl] = '\0';
         assert_int_equal(count_cells(row), count_cells(head));
-        assert_int_equal(count_cells(row), mode == FEAT_MODE_CIC ? 84 : 85);
+        assert_int_equal(count_cells(row), mode == FEAT_MODE_CIC ? 84 : 87);
         assert_null(strchr(row, '\n'));
     }
 
@@ -416,7 +418,7 @@ static void test_flow_csv_row_ipv6_cells(void **state)
     flow_build(&f, FEAT_MODE_FIXED, p, ts, 2);
     flow_features_compute(&f, v);
     row[flow_csv_format_row(row, sizeof(row), &f, v, FEAT_MODE_FIXED)] = '\0';
-    assert_int_equal(csv_split(row, cells, 128), 85);
+    assert_int_equal(csv_split(row, cells, 128), 87);
     assert_string_equal(cells[0], "2001:db8::1-2001:db8::10-443-40000-6");
     assert_string_equal(cells[1], "2001:db8::10");
     assert_string_equal(cells[2], "40000");
@@ -425,6 +427,8 @@ static void test_flow_csv_row_ipv6_cells(void **state)
     assert_string_equal(cells[5], "6");
     assert_string_equal(cells[6], "2017-07-07 14:00:00.000000");
     assert_string_equal(cells[7], "7");
+    assert_string_equal(cells[85], "3"); /* Service Port Class: web (443) */
+    assert_string_equal(cells[86], "1"); /* Service Port Side: the forward destination */
 }
 
 /* ---- Flow ID, timestamps, addresses ----------------------------------------------------- */
