@@ -5,12 +5,16 @@
 # 127.0.0.1:8000 and the script prints what to try. Ctrl-C stops everything it started.
 #
 # usage: scripts/run.sh [--live] [--duration S] [--speed X] [--api HOST:PORT] [--redis-port N]
-#   --live          send the capture with tcpreplay from a namespace over a veth pair that ddosd
-#                   captures live (needs root)
-#   --duration S    seconds of generated traffic (default 40)
-#   --speed X       replay X times faster than real time (default 1)
-# output: out/demo.pcap (+ .json ground truth), out/logs/{app,error,access}.log,
-#         out/verdicts.jsonl when ddosd stops
+#   --live            send the capture with tcpreplay from a namespace over a veth pair that ddosd
+#                     captures live (needs root; default: replay the file in real time)
+#   --duration S      seconds of generated traffic (default 40)
+#   --speed X         replay X times faster than real time (default 1)
+#   --api HOST:PORT   where ddosd serves its REST API (default 127.0.0.1:8000)
+#   --redis-port N    the port of the redis-server this script starts on 127.0.0.1 (default 6390,
+#                     not 6379, so a Redis you already run is left alone)
+# output: out/run-<UTC time>/ for each run (out/latest points at the newest; earlier runs are
+#         kept): logs/{app,error,access,redis}.log, verdicts.jsonl when ddosd stops; the capture
+#         itself is out/demo.pcap (+ .json ground truth)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -23,7 +27,7 @@ while [ $# -gt 0 ]; do
     --speed) speed=${2:?--speed needs a factor}; shift ;;
     --api) api=${2:?--api needs HOST:PORT}; shift ;;
     --redis-port) redis_port=${2:?--redis-port needs a port}; shift ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 1 ;;
     esac
     shift
@@ -36,9 +40,11 @@ fi
 scripts/deps.sh run
 echo "== building (Release) into build/"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$(nproc)" --target ddosd ddos-trafgen >/dev/null
-mkdir -p out/logs
-out=$root/out
+cmake --build build -j "$(nproc)" --target ddosd ddos-trafgen bin_links >/dev/null
+# Each run writes into its own folder, so a run never empties the previous one's verdicts or logs.
+out=$root/out/run-$(date -u +%Y%m%d-%H%M%S)
+mkdir -p "$out/logs"
+ln -sfn "$(basename "$out")" "$root/out/latest"
 
 pids=()
 ns=""
@@ -58,15 +64,25 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-echo "== redis-server on 127.0.0.1:$redis_port (no persistence; stopped on exit)"
+echo "== redis-server on 127.0.0.1:$redis_port (no persistence; stopped on exit; --redis-port N changes it)"
+if redis-cli -p "$redis_port" ping >/dev/null 2>&1; then
+    echo "run.sh: something already answers on 127.0.0.1:$redis_port: stop it or pick another port with --redis-port N" >&2
+    exit 1
+fi
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
     --pidfile "$out/redis.pid" --logfile "$out/logs/redis.log" >/dev/null
-for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis_up=0
+for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && { redis_up=1; break; }; sleep 0.1; done
+if [ "$redis_up" = 0 ]; then
+    echo "run.sh: redis-server did not start on 127.0.0.1:$redis_port; see $out/logs/redis.log" >&2
+    exit 1
+fi
 
 echo "== generating out/demo.pcap: $duration s of benign traffic with a SYN flood and a UDP flood"
+mkdir -p out
 build/trafgen/ddos-trafgen -o out/demo.pcap --seed 7 --scenario syn_flood,udp_flood \
     --duration "$duration" --max-attack-packets 300000 --snaplen 128 -q
-/usr/bin/python3 - "$out/demo.json" <<'PY'
+/usr/bin/python3 - "$root/out/demo.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
 for r in m["captures"][0].get("rules", []):
@@ -98,11 +114,24 @@ else
     build/app/ddosd -r out/demo.pcap --realtime="$speed" --serve "${common[@]}" &
     pids+=($!)
 fi
-for _ in $(seq 100); do curl -fsS "http://$api/health" >/dev/null 2>&1 && break; sleep 0.1; done
+# ddosd exits at once on a start-up error (a port in use, a bad flag): say so and stop, rather
+# than print instructions for a detector that is not there.
+healthy=0
+for _ in $(seq 100); do
+    curl -fsS "http://$api/health" >/dev/null 2>&1 && { healthy=1; break; }
+    kill -0 "${pids[0]}" 2>/dev/null || break
+    sleep 0.1
+done
+if [ "$healthy" = 0 ]; then
+    echo "run.sh: ddosd did not start (no answer from http://$api/health); its last words:" >&2
+    tail -n 5 "$out/logs/error.log" "$out/logs/app.log" 2>/dev/null | sed 's/^/    /' >&2
+    exit 1
+fi
 
 cat <<EOF
 
-ddosd is running (logs: out/logs/app.log, errors: out/logs/error.log). Try, while the attack plays:
+ddosd is running (logs: $out/logs/app.log, errors: $out/logs/error.log; Redis on
+127.0.0.1:$redis_port). Try, while the attack plays:
   curl -s http://$api/health
   curl -s 'http://$api/api/verdicts?min_level=high&limit=10'
   curl -s "http://$api/api/threat-analysis?ip=\$(redis-cli -p $redis_port ZREVRANGE ddos:top 0 0)"
@@ -112,6 +141,6 @@ ddosd is running (logs: out/logs/app.log, errors: out/logs/error.log). Try, whil
   redis-cli -p $redis_port XRANGE ddos:events - + COUNT 5
   curl -s -X POST http://$api/api/report-attack -H "X-Api-Key: $secret" \\
        -H 'Content-Type: application/json' -d '{"ip":"203.0.113.9","attack_type":"http_flood"}'
-Ctrl-C stops ddosd (it scores every open flow and writes out/verdicts.jsonl) and redis-server.
+Ctrl-C stops ddosd (it scores every open flow and writes $out/verdicts.jsonl) and redis-server.
 EOF
 wait "${pids[0]}" || true
