@@ -1,0 +1,111 @@
+"""evalfolds.py - grouped cross-validation folds for scripts/evaluate.py: which capture is held
+out in which fold, and the model trained without it.
+
+DESIGN: folds are groups of whole captures (a capture is never both trained on and judged).
+Assignment is deterministic for a seed and stratified: attack captures are dealt round-robin
+over the folds first (grouped by label, so captures of one attack kind land in different folds),
+then benign captures continue the deal, so every fold holds attack and benign captures when
+there are at least K of each. `loo` makes one fold per capture.
+
+Each fold's model comes from `scripts/train_model.py --exclude-captures FOLD.json --out DIR
+--work DIR [--fast] --seed N`: FOLD.json lists the fold's captures (absolute real paths), which
+the trainer must use neither for training nor for calibration. Models are cached under
+WORK/fold-<hash>/, the hash covering the fold's capture paths, the model seed, --fast and the
+trainer script itself (a changed trainer is a different model), so a rerun with the same folds
+reuses them."""
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+
+from evalkit import NOT_DDOS, is_attack_capture
+
+PY = "/usr/bin/python3"
+
+
+def assign_folds(entries, k, seed):
+    """{abs_path: fold index} for entries; k an int >= 2 or the string "loo"."""
+    paths = sorted({e["abs_path"] for e in entries})
+    if k == "loo":
+        return {p: i for i, p in enumerate(paths)}
+    by_path = {e["abs_path"]: e for e in entries}
+    rng = random.Random(seed)
+    attack = [p for p in paths if is_attack_capture(by_path[p])]
+    benign = [p for p in paths if not is_attack_capture(by_path[p])]
+    groups = {}
+    for p in attack:
+        groups.setdefault(by_path[p]["label"], []).append(p)
+    order = []
+    for lab in sorted(groups):
+        g = groups[lab]
+        rng.shuffle(g)
+        order += g
+    rng.shuffle(benign)
+    order += benign
+    start = rng.randrange(k)
+    return {p: (start + i) % k for i, p in enumerate(order)}
+
+
+def fold_key(paths, model_seed, fast, trainer):
+    h = hashlib.sha256()
+    h.update(json.dumps(sorted(paths)).encode())
+    h.update(f"|seed={model_seed}|fast={bool(fast)}|".encode())
+    with open(trainer, "rb") as f:
+        h.update(hashlib.sha256(f.read()).digest())
+    return h.hexdigest()[:16]
+
+
+def trainer_supports_exclude(trainer):
+    p = subprocess.run([PY, trainer, "--help"], capture_output=True, text=True)
+    return "--exclude-captures" in p.stdout
+
+
+def train_fold(trainer, work, fold, paths, model_seed, fast, bin_dir, retrain, log):
+    """Path of the model trained without `paths` (cached). Exits with the trainer's last
+    lines when training fails."""
+    key = fold_key(paths, model_seed, fast, trainer)
+    d = os.path.join(work, f"fold-{key}")
+    model = os.path.join(d, "ddosd-model.msgpack")
+    if os.path.isfile(model) and not retrain:
+        log(f"fold {fold}: cached model {model} ({len(paths)} captures held out)")
+        return model, key
+    os.makedirs(d, exist_ok=True)
+    excl = os.path.join(d, "exclude-captures.json")
+    with open(excl, "w") as f:
+        json.dump(sorted(paths), f, indent=1)
+    cmd = [PY, trainer, "--exclude-captures", excl, "--out", d, "--work",
+           os.path.join(d, "work"), "--seed", str(model_seed)]
+    if fast:
+        cmd.append("--fast")
+    if bin_dir:
+        cmd += ["--bin", bin_dir]
+    log(f"fold {fold}: training without {len(paths)} captures -> {d} ({' '.join(cmd[1:])})")
+    t0 = time.time()
+    with open(os.path.join(d, "train.log"), "w") as lf:
+        proc = subprocess.run(cmd, stdout=lf, stderr=subprocess.STDOUT)
+    if proc.returncode != 0 or not os.path.isfile(model):
+        tail = open(os.path.join(d, "train.log"), errors="replace").read().splitlines()[-5:]
+        sys.exit(f"evaluate: training fold {fold} failed (exit {proc.returncode}; log "
+                 f"{os.path.join(d, 'train.log')}):\n  " + "\n  ".join(tail))
+    log(f"fold {fold}: trained in {time.time() - t0:.0f} s")
+    return model, key
+
+
+def describe(assign, entries):
+    """Per fold: captures, attack captures, benign captures."""
+    by_path = {e["abs_path"]: e for e in entries}
+    out = {}
+    for p, f in assign.items():
+        d = out.setdefault(f, {"captures": 0, "attack": 0, "benign": 0})
+        d["captures"] += 1
+        if is_attack_capture(by_path[p]):
+            d["attack"] += 1
+        else:
+            d["benign"] += 1
+    return out
+
+
+__all__ = ["assign_folds", "train_fold", "trainer_supports_exclude", "describe", "NOT_DDOS"]

@@ -1,0 +1,442 @@
+"""evalkit.py - the per-capture work of scripts/evaluate.py: manifests, per-IP truth, one run
+of ddos-flows and ddosd on a capture, and the per-IP judgement of the verdicts.
+
+DESIGN: evaluate.py fans captures out to worker processes; each worker calls run_capture(),
+which returns a plain dict (picklable, JSON-ready) holding everything both views need: the
+flow-level (true, predicted) counts from one `ddos-flows --manifest --model` pass, the traffic
+facts the per-IP view needs from that same pass (each address's first packet time, the peers
+of each victim over attack flows), and the per-IP judgement of `ddosd -r --verdicts-out`. A
+capture that cannot be read gives {"error": ...} instead, never an exception, so one bad file
+never ends a run. Manifest problems raise ManifestError with a one-line message.
+
+Per-IP truth (see ../shared/data/README.md, "Per-IP truth in manifest.json"): a capture entry
+may carry `victims`, `attackers`, `sources` ("spoofed" or "reflectors"), `onset`, or a list of
+`attacks`, each with those keys and its own `label`; `per_ip: "skip: why"` excludes it. A
+capture without victims (and not skipped) is judged benign per IP."""
+import csv
+import io
+import json
+import os
+import subprocess
+import tempfile
+from collections import Counter, defaultdict
+from datetime import datetime, timezone
+
+LEVELS = ["low", "medium", "high", "critical"]
+NOT_DDOS = frozenset({"benign", "portscan"})
+SOURCE_KINDS = ("spoofed", "reflectors")
+MAX_LISTED = 20  # IPs listed per capture and category in the report (counts are complete)
+
+
+class ManifestError(Exception):
+    """A manifest that cannot be used; the message is one line, ready to print."""
+
+
+# ---- manifests and truth -----------------------------------------------------------------------
+
+def _ip_list(value, where, key):
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(x, str) and x for x in value):
+        raise ManifestError(f"{where}: '{key}' must be a list of addresses")
+    return list(value)
+
+
+def _onset(d, where):
+    """Onset of an attack from an entry: `onset_us` (epoch µs), `onset` (epoch seconds or an
+    ISO-8601 UTC time) or `onset_s` (seconds after the capture's first packet). Returns
+    ("abs", µs) or ("rel", seconds) or None."""
+    if d.get("onset_us") is not None:
+        v = d["onset_us"]
+        if not isinstance(v, (int, float)):
+            raise ManifestError(f"{where}: 'onset_us' must be a number")
+        return ("abs", int(v))
+    if d.get("onset") is not None:
+        v = d["onset"]
+        if isinstance(v, (int, float)):
+            return ("abs", int(round(v * 1e6)))
+        if isinstance(v, str):
+            try:
+                t = datetime.fromisoformat(v.replace("Z", "+00:00"))
+            except ValueError:
+                raise ManifestError(f"{where}: 'onset' {v!r} is not an ISO-8601 time") from None
+            if t.tzinfo is None:
+                t = t.replace(tzinfo=timezone.utc)
+            return ("abs", int(round(t.timestamp() * 1e6)))
+        raise ManifestError(f"{where}: 'onset' must be epoch seconds or an ISO-8601 time")
+    if d.get("onset_s") is not None:
+        v = d["onset_s"]
+        if not isinstance(v, (int, float)):
+            raise ManifestError(f"{where}: 'onset_s' must be a number")
+        return ("rel", float(v))
+    return None
+
+
+def _attack(d, label, where):
+    src = d.get("sources")
+    if src is not None and src not in SOURCE_KINDS:
+        raise ManifestError(f"{where}: 'sources' must be one of {', '.join(SOURCE_KINDS)}")
+    lab = d.get("label", d.get("attack_type", label))
+    if not isinstance(lab, str):
+        raise ManifestError(f"{where}: 'label' must be a string")
+    return {"label": lab, "victims": _ip_list(d.get("victims"), where, "victims"),
+            "attackers": _ip_list(d.get("attackers"), where, "attackers"),
+            "sources": src, "onset": _onset(d, where)}
+
+
+def capture_truth(entry, where):
+    """{"skip": reason or None, "attacks": [...]} for one manifest entry. A capture is judged
+    as an attack capture when some attack names victims, else benign per IP."""
+    per_ip = entry.get("per_ip")
+    if per_ip is not None:
+        if not isinstance(per_ip, str):
+            raise ManifestError(f"{where}: 'per_ip' must be a string ('skip: why')")
+        if per_ip.startswith("skip"):
+            return {"skip": per_ip.split(":", 1)[1].strip() if ":" in per_ip else per_ip,
+                    "attacks": []}
+    attacks = []
+    if entry.get("attacks") is not None:
+        if not isinstance(entry["attacks"], list):
+            raise ManifestError(f"{where}: 'attacks' must be a list")
+        for i, a in enumerate(entry["attacks"]):
+            if not isinstance(a, dict):
+                raise ManifestError(f"{where}: attacks[{i}] must be an object")
+            attacks.append(_attack(a, entry.get("label", "benign"), f"{where}: attacks[{i}]"))
+    elif entry.get("victims") is not None:
+        attacks.append(_attack(entry, entry.get("label", "benign"), where))
+    return {"skip": None, "attacks": [a for a in attacks if a["victims"]]}
+
+
+def load_manifest(path):
+    """[capture entry with an absolute `abs_path`, the manifest's path and its truth]."""
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        raise ManifestError(f"manifest {path}: no such file") from None
+    except OSError as e:
+        raise ManifestError(f"manifest {path}: {e.strerror}") from None
+    except ValueError as e:
+        raise ManifestError(f"manifest {path}: not valid JSON ({e})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("captures"), list):
+        raise ManifestError(f"manifest {path}: no 'captures' list")
+    base = os.path.dirname(os.path.abspath(path))
+    out = []
+    for i, c in enumerate(doc["captures"]):
+        where = f"manifest {path}: captures[{i}]"
+        if not isinstance(c, dict) or not isinstance(c.get("path"), str) or not c["path"]:
+            raise ManifestError(f"{where}: needs a 'path'")
+        if not isinstance(c.get("label", "benign"), str):
+            raise ManifestError(f"{where}: 'label' must be a string")
+        entry = dict(c)
+        entry.setdefault("label", "benign")
+        entry["abs_path"] = os.path.realpath(os.path.join(base, c["path"]))
+        entry["manifest"] = os.path.abspath(path)
+        entry["truth"] = capture_truth(c, f"{where} ({c['path']})")
+        out.append(entry)
+    return out
+
+
+def is_attack_capture(entry):
+    """Attack captures (for stratified folds and the flow figures "on attack captures"): a
+    label other than benign, a labelling rule to a non-benign label, or victims."""
+    return entry["label"] != "benign" or bool(entry["truth"]["attacks"]) or any(
+        r.get("label", "benign") != "benign" for r in entry.get("rules", [])
+        if isinstance(r, dict))
+
+
+# ---- one capture ---------------------------------------------------------------------------------
+
+def parse_ts_us(text):
+    """ddos-flows' "yyyy-mm-dd HH:MM:SS.ffffff" (UTC) to µs since the epoch."""
+    d = datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc)
+    return int(d.timestamp()) * 1000000 + d.microsecond
+
+
+def _flows_pass(flows_bin, entry, model, compat, keep_rows):
+    """One `ddos-flows --manifest --model` pass: (rows, error). rows are dicts of the columns
+    both views use (and the whole row when keep_rows)."""
+    man = {k: v for k, v in entry.items() if k not in ("abs_path", "manifest", "truth")}
+    man["path"] = entry["abs_path"]
+    with tempfile.TemporaryDirectory(prefix="ddosd-eval-") as tmp:
+        mpath = os.path.join(tmp, "one.json")
+        with open(mpath, "w") as f:
+            json.dump({"captures": [man]}, f)
+        cmd = [flows_bin, "--manifest", mpath, "--no-progress", "-q"]
+        if model:
+            cmd += ["--model", model, "--compat", compat]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode not in (0, 2):
+        return None, f"ddos-flows exit {proc.returncode}: " + \
+            (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+    reader = csv.DictReader(io.StringIO(proc.stdout))
+    if not reader.fieldnames:
+        return [], ("damaged capture (ddos-flows exit 2)" if proc.returncode == 2 else None)
+    label_col = "Label" if "Label" in reader.fieldnames else " Label"
+    rows = []
+    for r in reader:
+        row = {"src": r["Source IP"], "dst": r["Destination IP"], "ts": r["Timestamp"],
+               "label": r.get(label_col, "benign"), "pred": r.get("Predicted Label"),
+               "fwd": int(float(r["Total Fwd Packets"])),
+               "bwd": int(float(r["Total Backward Packets"]))}
+        if keep_rows:
+            row["raw"] = r
+        rows.append(row)
+    return rows, ("damaged capture (flows read before the damage were used)"
+                  if proc.returncode == 2 else None)
+
+
+def _ddosd_pass(ddosd_bin, path, model, ddosd_args):
+    """{ip: verdict} from `ddosd -r path --verdicts-out`, or (None, error)."""
+    with tempfile.TemporaryDirectory(prefix="ddosd-eval-") as tmp:
+        out = os.path.join(tmp, "verdicts.jsonl")
+        cmd = [ddosd_bin, "-r", path, "--redis", "none", "--api", "none",
+               "--model", model or "", "--verdicts-out", out, "--set", "log.level=error",
+               *ddosd_args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp)
+        if proc.returncode not in (0, 2) or not os.path.exists(out):
+            msg = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+            return None, f"ddosd exit {proc.returncode}: {msg}"
+        verdicts = {}
+        with open(out) as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    v = json.loads(line)
+                    verdicts[v["ip"]] = v
+    return verdicts, None
+
+
+def peak_level(v):
+    """The highest level an IP reached during the replay (0 low .. 3 critical)."""
+    if not v:
+        return 0
+    return max(LEVELS.index(v.get("peak_level", v["threat_level"])),
+               LEVELS.index(v["threat_level"]))
+
+
+def high_at_us(v):
+    """Packet time the IP first reached high or critical, or None."""
+    if not v:
+        return None
+    at = [v[k] for k in ("first_high_us", "first_critical_us") if v.get(k)]
+    return min(at) if at else None
+
+
+def verdict_attack_type(v):
+    """The attack type of the verdict: the one at its peak when ddosd reports it (the final
+    verdict may have fallen back to low, where attack_type is empty)."""
+    if not v:
+        return ""
+    return v.get("peak_attack_type") or v.get("attack_type") or ""
+
+
+def judge_ip(entry, flows, verdicts):
+    """The per-IP judgement of one capture from its flows and ddosd's verdicts."""
+    truth = entry["truth"]
+    first_seen = {}  # ip -> first packet time (µs) of any flow it is in
+    for f in flows:
+        t = f.get("ts_us")
+        if t is None:
+            t = f["ts_us"] = parse_ts_us(f["ts"])
+        for ip in (f["src"], f["dst"]):
+            if ip not in first_seen or t < first_seen[ip]:
+                first_seen[ip] = t
+    cap_first = min(first_seen.values()) if first_seen else None
+    out = {"kind": "attack" if truth["attacks"] else "benign", "ips_with_verdict": len(verdicts),
+           "levels": dict(Counter(LEVELS[peak_level(v)] for v in verdicts.values()))}
+
+    def level_name(ip):
+        return LEVELS[peak_level(verdicts.get(ip))]
+
+    listed = set()
+    for a in truth["attacks"]:
+        listed.update(a["victims"])
+        listed.update(a["attackers"])
+    attacks, judged_sources, unjudged = [], set(), set()
+    for a in truth["attacks"]:
+        vset = set(a["victims"])
+        peers = set()
+        for f in flows:  # the other ends of the victims' attack flows
+            if f["label"] == "benign":
+                continue
+            if f["dst"] in vset:
+                peers.add(f["src"])
+            elif f["src"] in vset:
+                peers.add(f["dst"])
+        peers -= listed
+        vt = []
+        for ip in a["victims"]:
+            v = verdicts.get(ip)
+            if a["onset"] and a["onset"][0] == "abs":
+                onset = a["onset"][1]
+            elif a["onset"] and cap_first is not None:
+                onset = cap_first + int(a["onset"][1] * 1e6)
+            else:
+                onset = first_seen.get(ip)
+            hat = high_at_us(v)
+            after = round((hat - onset) / 1e6, 3) if hat is not None and onset is not None \
+                else None
+            at = verdict_attack_type(v)
+            vt.append({"ip": ip, "level": level_name(ip), "reached_high": peak_level(v) >= 2,
+                       "seconds_to_high": after, "role": v.get("role") if v else None,
+                       "attack_type": at, "type_right": at == a["label"],
+                       "spoofed_sources": (v or {}).get("spoofed_sources"),
+                       "spoofed_examples": (v or {}).get("spoofed_examples"),
+                       "reasons": (v or {}).get("reasons", []), "seen": ip in first_seen})
+        at_ = [{"ip": ip, "level": level_name(ip), "reached_high": peak_level(verdicts.get(ip)) >= 2,
+                "role": (verdicts.get(ip) or {}).get("role"),
+                "attack_type": verdict_attack_type(verdicts.get(ip))} for ip in a["attackers"]]
+        if a["sources"] in SOURCE_KINDS:
+            judged_sources |= peers
+        elif not a["attackers"]:
+            unjudged |= peers  # sources unknown: not judged
+        # else the real attackers are listed: other attack-flow peers are judged as benign IPs
+        attacks.append({"label": a["label"], "sources": a["sources"], "victims": vt,
+                        "attackers": at_, "attack_flow_peers": len(peers)})
+    out["attacks"] = attacks
+    # Spoofed sources and reflectors must stay at low, one by one.
+    above = sorted((ip for ip in judged_sources if peak_level(verdicts.get(ip)) > 0),
+                   key=lambda ip: (-peak_level(verdicts.get(ip)), ip))
+    out["sources_judged"] = len(judged_sources)
+    out["sources_above_low"] = len(above)
+    out["sources_above_low_examples"] = [f"{ip} {level_name(ip)}" for ip in above[:MAX_LISTED]]
+    # Every other address is benign here: it must not reach high.
+    benign_ips = [ip for ip in verdicts if ip not in listed and ip not in judged_sources
+                  and ip not in unjudged]
+    hi = sorted((ip for ip in benign_ips if peak_level(verdicts[ip]) >= 2),
+                key=lambda ip: (-peak_level(verdicts[ip]), ip))
+    out["benign_ips"] = len(benign_ips)
+    out["benign_ips_high"] = len(hi)
+    out["benign_ips_high_list"] = [
+        f"{ip} {level_name(ip)} {verdicts[ip].get('role')} {verdict_attack_type(verdicts[ip])}"
+        for ip in hi[:MAX_LISTED]]
+    out["benign_ips_medium"] = sum(1 for ip in benign_ips if peak_level(verdicts[ip]) == 1)
+    out["unjudged_peers"] = len(unjudged)
+    return out
+
+
+def run_capture(job):
+    """Worker entry point. job: {"entry", "flows_bin", "ddosd_bin", "model", "compat",
+    "views": {"flows","ip"}, "ddosd_args", "keep_rows"}. Returns a JSON-ready dict."""
+    entry = job["entry"]
+    res = {"path": entry["abs_path"], "label": entry["label"], "manifest": entry["manifest"],
+           "model": job["model"], "fold": job.get("fold"),
+           "attack_capture": is_attack_capture(entry)}
+    if not os.path.isfile(entry["abs_path"]):
+        res["error"] = "no such file"
+        return res
+    flows, err = _flows_pass(job["flows_bin"], entry, job["model"], job["compat"],
+                             job.get("keep_rows", False))
+    if flows is None:
+        res["error"] = err
+        return res
+    if err:
+        res["warning"] = err
+    if "flows" in job["views"]:
+        res["flow_pairs"] = [[t, p, n] for (t, p), n in
+                             Counter((f["label"], f["pred"]) for f in flows).items()]
+    if "ip" in job["views"]:
+        truth = entry["truth"]
+        if truth["skip"]:
+            res["per_ip"] = {"kind": "skip", "reason": truth["skip"]}
+        else:
+            verdicts, derr = _ddosd_pass(job["ddosd_bin"], entry["abs_path"], job["model"],
+                                         job.get("ddosd_args", []))
+            if verdicts is None:
+                res["error"] = derr
+                return res
+            res["per_ip"] = judge_ip(entry, flows, verdicts)
+            if job.get("keep_verdicts"):
+                res["verdicts"] = verdicts
+    if job.get("keep_rows"):
+        res["rows"] = [f["raw"] for f in flows]
+    return res
+
+
+# ---- figures ------------------------------------------------------------------------------------
+
+def binary_scores(truth, predicted, weights):
+    tp = fp = fn = 0
+    for a, b, n in zip(truth, predicted, weights):
+        if a and b:
+            tp += n
+        elif b:
+            fp += n
+        elif a:
+            fn += n
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    return {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f1, 4),
+            "tp": tp, "fp": fp, "fn": fn}
+
+
+def flow_figures(pairs):
+    """pairs: [(true, predicted, count)] -> DDoS precision/recall/F1, benign FPR, flows."""
+    out = binary_scores([t not in NOT_DDOS for t, _, _ in pairs],
+                        [p not in NOT_DDOS for _, p, _ in pairs], [n for _, _, n in pairs])
+    benign = sum(n for t, _, n in pairs if t == "benign")
+    fp = sum(n for t, p, n in pairs if t == "benign" and p != "benign")
+    out["benign_flows"] = benign
+    out["benign_flagged"] = fp
+    out["benign_fpr"] = round(fp / benign, 5) if benign else None
+    out["flows"] = sum(n for _, _, n in pairs)
+    return out
+
+
+def per_class(pairs):
+    cm = Counter()
+    for t, p, n in pairs:
+        cm[(t, p)] += n
+    labels = sorted({t for t, _ in cm} | {p for _, p in cm})
+    table = {}
+    for c in labels:
+        tp = cm[(c, c)]
+        fp = sum(n for (t, p), n in cm.items() if t != c and p == c)
+        fn = sum(n for (t, p), n in cm.items() if t == c and p != c)
+        prec = tp / (tp + fp) if tp + fp else 0.0
+        rec = tp / (tp + fn) if tp + fn else 0.0
+        table[c] = {"precision": round(prec, 4), "recall": round(rec, 4),
+                    "f1": round(2 * prec * rec / (prec + rec), 4) if prec + rec else 0.0,
+                    "support": tp + fn}
+    return table, {"labels": labels, "matrix": [[cm[(t, p)] for p in labels] for t in labels]}
+
+
+def ip_summary(results):
+    """Overall per-IP figures from run_capture results."""
+    judged = [r for r in results if "per_ip" in r and r["per_ip"]["kind"] != "skip"]
+    attack = [r for r in judged if r["per_ip"]["kind"] == "attack"]
+    benign = [r for r in judged if r["per_ip"]["kind"] == "benign"]
+    victims = [v for r in attack for a in r["per_ip"]["attacks"] for v in a["victims"]]
+    attackers = [x for r in attack for a in r["per_ip"]["attacks"] for x in a["attackers"]]
+    times = sorted(v["seconds_to_high"] for v in victims if v["seconds_to_high"] is not None)
+    fast = [v for v in victims if v["seconds_to_high"] is not None and v["seconds_to_high"] <= 1.0]
+
+    def all_fast(r):
+        return all(v["seconds_to_high"] is not None and v["seconds_to_high"] <= 1.0
+                   for a in r["per_ip"]["attacks"] for v in a["victims"])
+    return {
+        "captures_judged": len(judged),
+        "captures_skipped": sum(1 for r in results if r.get("per_ip", {}).get("kind") == "skip"),
+        "attack_captures": len(attack),
+        "attack_captures_all_victims_high_within_1s": sum(1 for r in attack if all_fast(r)),
+        "victims": len(victims),
+        "victims_high": sum(v["reached_high"] for v in victims),
+        "victims_high_within_1s": len(fast),
+        "median_seconds_to_high": times[len(times) // 2] if times else None,
+        "max_seconds_to_high": times[-1] if times else None,
+        "victims_type_right": sum(v["type_right"] for v in victims),
+        "victims_role_victim": sum(1 for v in victims if v["role"] == "victim"),
+        "attackers": len(attackers),
+        "attackers_high": sum(x["reached_high"] for x in attackers),
+        "spoofed_or_reflector_sources": sum(r["per_ip"]["sources_judged"] for r in attack),
+        "spoofed_or_reflector_above_low": sum(r["per_ip"]["sources_above_low"] for r in attack),
+        "benign_captures": len(benign),
+        "benign_captures_with_high_ip": sum(1 for r in benign if r["per_ip"]["benign_ips_high"]),
+        "benign_ips_high": sum(r["per_ip"]["benign_ips_high"] for r in judged),
+        "benign_ips_high_in_attack_captures": sum(r["per_ip"]["benign_ips_high"] for r in attack),
+        "benign_ips_medium": sum(r["per_ip"]["benign_ips_medium"] for r in judged),
+    }
