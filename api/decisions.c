@@ -170,7 +170,7 @@ void api_route_decisions(struct api_core *c, const struct api_request *in,
         }
         struct verdict_store_entry e;
         if (verdict_store_get(c->store, key.ip, key.ip_version, in->now_ms, &e) &&
-            verdict_store_level_is_decision(c->store, (enum threat_level)e.v.level))
+            verdict_store_verdict_is_decision(c->store, &e.v))
             add_entries(arr, &e, 1, &f, in->now_ms);
     } else if (!f.none) {
         /* No address: every decision, as the LAPI lists them all. */
@@ -182,7 +182,7 @@ void api_route_decisions(struct api_core *c, const struct api_request *in,
             return;
         }
         for (long i = 0; i < n; i++) {
-            if (verdict_store_level_is_decision(c->store, (enum threat_level)list[i].v.level))
+            if (verdict_store_verdict_is_decision(c->store, &list[i].v))
                 add_entries(arr, &list[i], 1, &f, in->now_ms);
         }
         free(list);

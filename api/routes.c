@@ -91,11 +91,12 @@ static json_t *verdict_json(struct api_core *c, const char *ip, const struct ver
 {
     if (e == NULL) {
         return json_pack("{s:s, s:s, s:b, s:f, s:n, s:n, s:[], s:n, s:n, s:i, s:i, s:f, s:f, "
-                         "s:s, s:n, s:b, s:n}",
+                         "s:i, s:[], s:s, s:n, s:b, s:n}",
                          "ip", ip, "threat_level", "low", "known", 0, "score", 0.0, "role",
                          "attack_type", "reasons", "first_seen", "last_seen", "flows_total", 0,
-                         "flows_attack", 0, "pps", 0.0, "bps", 0.0, "sensor", c->cfg->sensor.id,
-                         "model_version", "decision", 0, "expires");
+                         "flows_attack", 0, "pps", 0.0, "bps", 0.0, "spoofed_sources", 0,
+                         "spoofed_examples", "sensor", c->cfg->sensor.id, "model_version",
+                         "decision", 0, "expires");
     }
     const struct verdict *v = &e->v;
     char first[40], last[40], expires[40];
@@ -110,19 +111,27 @@ static json_t *verdict_json(struct api_core *c, const char *ip, const struct ver
     for (char *save = NULL, *tok = strtok_r(names, ",", &save); tok && reasons;
          tok = strtok_r(NULL, ",", &save))
         json_array_append_new(reasons, json_string(tok));
+    json_t *examples = json_array();
+    for (unsigned i = 0; i < VERDICT_SPOOFED_EXAMPLES && examples; i++) {
+        char addr[VERDICT_IP_TEXT_MAX];
+        if (verdict_spoofed_example_format(v, i, addr))
+            json_array_append_new(examples, json_string(addr));
+    }
     /* json_string of a string that is not UTF-8 is NULL: such a field becomes null (o?), as in
      * verdict_render. */
     json_t *o = json_pack(
-        "{s:s, s:s, s:b, s:f, s:s, s:o?, s:o, s:s, s:s, s:I, s:I, s:f, s:f, s:o?, s:o?, s:b, s:s}",
+        "{s:s, s:s, s:b, s:f, s:s, s:o?, s:o, s:s, s:s, s:I, s:I, s:f, s:f, s:I, s:o, s:o?, s:o?, "
+        "s:b, s:s}",
         "ip", ip, "threat_level", threat_level_name((enum threat_level)v->level), "known", 1,
         "score", v->score, "role", verdict_role_name((enum verdict_role)v->role), "attack_type",
         attack[0] ? json_string(attack) : NULL, "reasons", reasons ? reasons : json_array(),
         "first_seen", api_time_iso_us(v->first_seen_us, first, sizeof(first)), "last_seen",
         api_time_iso_us(v->last_seen_us, last, sizeof(last)), "flows_total",
         (json_int_t)v->flows_total, "flows_attack", (json_int_t)v->flows_attack, "pps", v->pps,
-        "bps", v->bps, "sensor", sensor[0] ? json_string(sensor) : NULL, "model_version",
-        model[0] ? json_string(model) : NULL, "decision",
-        (int)verdict_store_level_is_decision(c->store, (enum threat_level)v->level), "expires",
+        "bps", v->bps, "spoofed_sources", (json_int_t)v->spoofed_sources, "spoofed_examples",
+        examples ? examples : json_array(), "sensor", sensor[0] ? json_string(sensor) : NULL,
+        "model_version", model[0] ? json_string(model) : NULL, "decision",
+        (int)verdict_store_verdict_is_decision(c->store, v), "expires",
         api_time_rfc3339_ms(e->expires_ms, expires, sizeof(expires)));
     (void)now_ms;
     if (o == NULL) /* a non-finite number (jansson holds none): render what can be */
@@ -134,7 +143,7 @@ static json_t *verdict_json(struct api_core *c, const char *ip, const struct ver
 
 /* ---------------------------------------------------------------- /api/threat-analysis */
 
-enum { THREAT_BODY_MAX = 2048 }; /* fits every verdict: strings escaped 6 bytes per byte */
+enum { THREAT_BODY_MAX = 2304 }; /* fits every verdict: strings escaped 6 bytes per byte */
 
 /* The text of a fixed-size field: at most size - 1 bytes, as snprintf("%s") would copy. */
 #define FIELD(f)  (f), strnlen((f), sizeof(f) - 1)
@@ -151,7 +160,8 @@ static bool verdict_render(struct api_core *c, const char *ip, const struct verd
     if (e == NULL) {
         LIT(b, ",\"threat_level\":\"low\",\"known\":false,\"score\":0.0,\"role\":null,"
                "\"attack_type\":null,\"reasons\":[],\"first_seen\":null,\"last_seen\":null,"
-               "\"flows_total\":0,\"flows_attack\":0,\"pps\":0.0,\"bps\":0.0,\"sensor\":");
+               "\"flows_total\":0,\"flows_attack\":0,\"pps\":0.0,\"bps\":0.0,"
+               "\"spoofed_sources\":0,\"spoofed_examples\":[],\"sensor\":");
         api_jbuf_str_or_null(b, c->cfg->sensor.id, strlen(c->cfg->sensor.id));
         LIT(b, ",\"model_version\":null,\"decision\":false,\"expires\":null}");
         return !b->overflow;
@@ -199,7 +209,20 @@ static bool verdict_render(struct api_core *c, const char *ip, const struct verd
     api_jbuf_real(b, v->pps);
     LIT(b, ",\"bps\":");
     api_jbuf_real(b, v->bps);
-    LIT(b, ",\"sensor\":");
+    LIT(b, ",\"spoofed_sources\":");
+    api_jbuf_int(b, (long long)v->spoofed_sources);
+    LIT(b, ",\"spoofed_examples\":[");
+    first = true;
+    for (unsigned i = 0; i < VERDICT_SPOOFED_EXAMPLES; i++) {
+        char addr[VERDICT_IP_TEXT_MAX];
+        if (!verdict_spoofed_example_format(v, i, addr))
+            continue;
+        if (!first)
+            LIT(b, ",");
+        api_jbuf_str(b, addr, strlen(addr));
+        first = false;
+    }
+    LIT(b, "],\"sensor\":");
     if (v->sensor[0])
         api_jbuf_str_or_null(b, FIELD(v->sensor));
     else
@@ -209,7 +232,7 @@ static bool verdict_render(struct api_core *c, const char *ip, const struct verd
         api_jbuf_str_or_null(b, FIELD(v->model_version));
     else
         LIT(b, "null");
-    if (verdict_store_level_is_decision(c->store, (enum threat_level)v->level))
+    if (verdict_store_verdict_is_decision(c->store, v))
         LIT(b, ",\"decision\":true,\"expires\":");
     else
         LIT(b, ",\"decision\":false,\"expires\":");

@@ -239,13 +239,20 @@ static void dump_one(void *user, const struct verdict *v)
     char *save = NULL;
     for (char *tok = strtok_r(reasons, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
         json_array_append_new(reason_list, json_string(tok));
+    json_t *examples = json_array();
+    for (unsigned i = 0; examples && i < VERDICT_SPOOFED_EXAMPLES; i++) {
+        char addr[VERDICT_IP_TEXT_MAX];
+        if (verdict_spoofed_example_format(v, i, addr))
+            json_array_append_new(examples, json_string(addr));
+    }
     json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:f, s:s, s:o, s:I, s:I, s:f, s:f, s:s, s:s, s:I, s:I, "
+        "{s:s, s:s, s:s, s:f, s:s, s:o, s:I, s:I, s:f, s:f, s:I, s:o, s:s, s:s, s:I, s:I, "
         "s:s, s:s}",
         "ip", ip, "role", verdict_role_name(v->role), "threat_level", threat_level_name(v->level),
         "score", v->score, "attack_type", v->attack_type, "reasons", reason_list, "flows_total",
         (json_int_t)v->flows_total, "flows_attack", (json_int_t)v->flows_attack, "pps", v->pps,
-        "bps", v->bps, "first_seen", first, "last_seen", last, "first_seen_us",
+        "bps", v->bps, "spoofed_sources", (json_int_t)v->spoofed_sources, "spoofed_examples",
+        examples, "first_seen", first, "last_seen", last, "first_seen_us",
         (json_int_t)v->first_seen_us, "last_seen_us", (json_int_t)v->last_seen_us, "sensor",
         v->sensor, "model_version", v->model_version);
     if (!o) {

@@ -47,7 +47,7 @@ enum cfg_kind {
     K_STRLIST,   /* struct config_strlist */
     K_CIDRLIST,  /* struct config_cidr_list */
     K_LISTEN,    /* struct config_listen */
-    K_LEVELS,    /* unsigned bit set of level names */
+    K_LEVELS,    /* unsigned bit set: bit i for choices[i] (threat levels, roles) */
     K_BOUNCERS,  /* the bouncer_keys array */
     K_REDIS_URL, /* applied to the enclosing struct config_redis; not stored */
     K_GROUPS,    /* rules.hostgroups; elements described by "rules.hostgroups[]" rows */
@@ -87,6 +87,7 @@ struct cfg_ctx {
 static const char *const cfg_modes[] = {"fixed", "cic", NULL};
 static const char *const cfg_log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const cfg_level_names[] = {"low", "medium", "high", "critical", NULL};
+static const char *const cfg_role_names[] = {"attacker", "victim", NULL}; /* enum verdict_role */
 
 static int cfg_check_sensor_id(struct cfg_ctx *c, const char *dpath, const char *v);
 static int cfg_check_ifname(struct cfg_ctx *c, const char *dpath, const char *v);
@@ -255,6 +256,10 @@ static const struct cfg_key cfg_keys[] = {
      .kind = K_LEVELS,
      .off = OFF(config_decisions, levels),
      .choices = cfg_level_names},
+    {.path = "decisions.roles",
+     .kind = K_LEVELS,
+     .off = OFF(config_decisions, roles),
+     .choices = cfg_role_names},
 
     {.path = "bouncer_keys",
      .kind = K_BOUNCERS,
@@ -1196,7 +1201,8 @@ static int cfg_set_levels(struct cfg_ctx *c, const struct cfg_key *k, const char
 {
     struct cfg_key lim = *k;
     lim.max = 64;
-    int rc = cfg_check_array(c, &lim, dpath, v, "threat levels");
+    int rc = cfg_check_array(c, &lim, dpath, v,
+                             k->choices == cfg_role_names ? "roles" : "threat levels");
     if (rc != 0)
         return rc;
     unsigned bits = 0;
@@ -1788,6 +1794,7 @@ int config_defaults(struct ddosd_config *c)
     c->api.body_limit = 65536;
 
     c->decisions.levels = CONFIG_LEVEL_HIGH | CONFIG_LEVEL_CRITICAL;
+    c->decisions.roles = CONFIG_ROLE_ATTACKER; /* victims are reported, not banned */
 
     c->log.dir = strdup("");
     c->log.level = LOG_LEVEL_INFO;
@@ -1981,6 +1988,29 @@ static int cfg_override(struct ddosd_config *c, const char *origin, const char *
     }
     if (json_is_array(v) && !cfg_is_list(k->kind))
         return cfg_fail(&ctx, "%s takes one value, not a list", key);
+    if (k->kind == K_LEVELS && json_is_string(v)) {
+        /* --set decisions.roles=attacker,victim: no name holds a comma, so commas separate
+         * items ("" is the empty list). */
+        const char *p = json_string_value(v);
+        json_t *items = json_array();
+        bool ok = items != NULL;
+        while (ok && *p) {
+            size_t n = strcspn(p, ",");
+            ok = json_array_append_new(items, json_stringn(p, n)) == 0;
+            if (p[n] == '\0')
+                break;
+            p += n + 1;
+            if (*p == '\0') /* "high," ends with an empty name: reported as one */
+                ok = ok && json_array_append_new(items, json_string("")) == 0;
+        }
+        if (!ok) {
+            json_decref(items);
+            return cfg_fail(&ctx, "out of memory");
+        }
+        int rc = cfg_set_value(&ctx, k, key, items, base);
+        json_decref(items);
+        return rc;
+    }
     if (cfg_is_list(k->kind) && !json_is_array(v)) {
         json_t *one = json_array();
         if (one == NULL || json_array_append(one, v) != 0) {
@@ -2100,8 +2130,8 @@ static json_t *cfg_dump_value(const struct cfg_key *k, const void *base)
     case K_LEVELS: {
         unsigned bits = *(const unsigned *)field;
         json_t *a = json_array();
-        for (unsigned i = 0; a && cfg_level_names[i] != NULL; i++)
-            if ((bits & (1u << i)) && json_array_append_new(a, json_string(cfg_level_names[i]))) {
+        for (unsigned i = 0; a && k->choices[i] != NULL; i++)
+            if ((bits & (1u << i)) && json_array_append_new(a, json_string(k->choices[i]))) {
                 json_decref(a);
                 a = NULL;
             }

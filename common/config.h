@@ -56,6 +56,13 @@ enum config_level_bits {
     CONFIG_LEVEL_CRITICAL = 1u << 3,
 };
 
+/* decisions.roles bits: bit i stands for enum verdict_role i of verdicts/verdict.h
+ * (attacker, victim). */
+enum config_role_bits {
+    CONFIG_ROLE_ATTACKER = 1u << 0,
+    CONFIG_ROLE_VICTIM = 1u << 1,
+};
+
 struct config_strlist {
     char **items;
     size_t n;
@@ -177,8 +184,10 @@ struct config_api {
     int body_limit; /* bytes */
 };
 
+/* A verdict is a decision (a ban) when its level is in levels AND its role in roles. */
 struct config_decisions {
     unsigned levels; /* enum config_level_bits */
+    unsigned roles;  /* enum config_role_bits */
 };
 
 struct config_log {
@@ -249,7 +258,7 @@ DD_NODISCARD int config_set(struct ddosd_config *c, const char *origin, const ch
                             const char *value, char *err, size_t err_len);
 
 /* Replaces a list key ("capture.interfaces", "capture.files", "decisions.levels",
- * "bouncer_keys", "rules.whitelist.sources", ...) with n items, each checked. */
+ * "decisions.roles", "bouncer_keys", "rules.whitelist.sources", ...) with n items, each checked. */
 DD_NODISCARD int config_set_list(struct ddosd_config *c, const char *origin, const char *key,
                                  const char *const *values, size_t n, char *err, size_t err_len);
 

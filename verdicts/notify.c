@@ -430,6 +430,15 @@ size_t notify_event_json(char *buf, size_t len, const char *kind, const struct v
     rc |= notify_json_set(o, "reasons", json_incref(reasons));
     rc |= notify_json_set(o, "pps", json_real(v->pps));
     rc |= notify_json_set(o, "bps", json_real(v->bps));
+    /* A victim's unjudged one-way sources: counted and sampled, never blamed one by one. */
+    rc |= notify_json_set(o, "spoofed_sources", json_integer((json_int_t)v->spoofed_sources));
+    json_t *examples = json_array();
+    for (unsigned i = 0; examples != NULL && i < VERDICT_SPOOFED_EXAMPLES; i++) {
+        char addr[VERDICT_IP_TEXT_MAX];
+        if (verdict_spoofed_example_format(v, i, addr) != NULL)
+            rc |= json_array_append_new(examples, json_string(addr));
+    }
+    rc |= notify_json_set(o, "spoofed_examples", examples);
 
     char start[32];
     time_t secs = (time_t)(v->first_seen_us / 1000000u);

@@ -72,7 +72,8 @@ void notify_destroy(struct notify *n, unsigned wait_ms);
 
 /* Formats the event for verdict v as one JSON object into buf (NUL-terminated):
  *   {"event": kind, "ip", "role", "threat_level", "score", "attack_type", "reasons": [names],
- *    "pps", "bps", "start": ISO 8601 UTC of first_seen_us, "peak_pps", "peak_bps",
+ *    "pps", "bps", "spoofed_sources": N, "spoofed_examples": [addresses of the used slots],
+ *    "start": ISO 8601 UTC of first_seen_us, "peak_pps", "peak_bps",
  *    "top_peers": [{"ip", "role", "threat_level", "score", "pps", "bps"}...], "sensor"}
  * kind is "attack_start" or "attack_end" (any string is passed through). A verdict carries only
  * its latest smoothed rates, so peak_pps/peak_bps are v's pps/bps: a caller that tracks peaks

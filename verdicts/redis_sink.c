@@ -19,10 +19,11 @@
  * atomically on the server. Each sensor keeps its own "sensor:<id>" field (level, score, time);
  * threat_level and score are the maxima over the sensors still alive (written within ttl), so a
  * sensor can lower its own verdict (the attack ended) but never another's. The descriptive fields
- * (attack_type, reasons, rates, ...) come from the sensor whose level is highest, so they explain
- * threat_level instead of contradicting it. Because the result only depends on each sensor's
- * latest verdict, rewriting the latest verdicts after data loss reproduces the same hash: that is
- * what redis_sink_resync_take asks the owner to do after Redis restarted.
+ * (attack_type, reasons, rates, spoofed_sources, ...) come from the sensor whose level is
+ * highest, so they explain threat_level instead of contradicting it. Because the result only
+ * depends on each sensor's latest verdict, rewriting the latest verdicts after data loss
+ * reproduces the same hash: that is what redis_sink_resync_take asks the owner to do after Redis
+ * restarted.
  *
  * Why a separate expiry index: hashes expire on their own, but members of the top set do not.
  * The merge script records each IP's expiry time in "<prefix>top:expiry" (a sorted set by time);
@@ -62,7 +63,8 @@
 /* KEYS: verdict hash, top set, top expiry index.
  * ARGV: 1 ip, 2 role, 3 level (0-3), 4 score, 5 attack_type, 6 reasons, 7 flows_total,
  *       8 flows_attack, 9 pps, 10 bps, 11 first_seen, 12 last_seen, 13 sensor, 14 model_version,
- *       15 now (unix ms), 16 ttl (s).
+ *       15 now (unix ms), 16 ttl (s), 17 spoofed_sources, 18 spoofed_examples (addresses,
+ *       comma-separated).
  * Numbers are compared with tonumber but written back as the strings they came in: a Lua number
  * passed to redis.call would be reformatted (1.7e+15). */
 static const char merge_script[] =
@@ -103,7 +105,8 @@ static const char merge_script[] =
     "if level >= other then\n"
     "  redis.call('HSET', key, 'ip', ARGV[1], 'role', ARGV[2], 'attack_type', ARGV[5],\n"
     "    'reasons', ARGV[6], 'flows_total', ARGV[7], 'flows_attack', ARGV[8], 'pps', ARGV[9],\n"
-    "    'bps', ARGV[10], 'sensor', me, 'model_version', ARGV[14])\n"
+    "    'bps', ARGV[10], 'sensor', me, 'model_version', ARGV[14],\n"
+    "    'spoofed_sources', ARGV[17], 'spoofed_examples', ARGV[18])\n"
     "end\n"
     "if redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, ttl) end\n"
     "local expires = string.format('%.0f', now + redis.call('PTTL', key))\n"
@@ -515,6 +518,30 @@ static void ab_verdict(struct argv_builder *ab, const struct verdict *v, bool na
 #undef NAME
 }
 
+/* Appends spoofed_sources and spoofed_examples (the used slots' addresses, comma-separated);
+ * with names, as field/value pairs. */
+static void ab_spoofed(struct argv_builder *ab, const struct verdict *v, bool names)
+{
+    char list[VERDICT_SPOOFED_EXAMPLES * VERDICT_IP_TEXT_MAX];
+    size_t used = 0;
+    list[0] = '\0';
+    for (unsigned i = 0; i < VERDICT_SPOOFED_EXAMPLES; i++) {
+        char addr[VERDICT_IP_TEXT_MAX];
+        if (!verdict_spoofed_example_format(v, i, addr))
+            continue;
+        int n = snprintf(list + used, sizeof(list) - used, "%s%s", used ? "," : "", addr);
+        if (n < 0 || (size_t)n >= sizeof(list) - used)
+            break; /* cannot happen: 4 addresses and 3 commas fit */
+        used += (size_t)n;
+    }
+    if (names)
+        ab_str(ab, "spoofed_sources");
+    ab_fmt(ab, "%" PRIu32, v->spoofed_sources);
+    if (names)
+        ab_str(ab, "spoofed_examples");
+    ab_fmt(ab, "%s", list);
+}
+
 static int append_merge(struct redis_sink *s, struct argv_builder *ab, const struct verdict *v,
                         bool eval, uint64_t now_wall)
 {
@@ -532,6 +559,7 @@ static int append_merge(struct redis_sink *s, struct argv_builder *ab, const str
     ab_field(ab, v->model_version, sizeof(v->model_version));
     ab_fmt(ab, "%" PRIu64, now_wall);
     ab_fmt(ab, "%" PRIu32, s->cfg.ttl_s);
+    ab_spoofed(ab, v, false);
     return redisAppendCommandArgv(s->ctx, ab->argc, ab->argv, ab->len);
 }
 
@@ -578,6 +606,7 @@ static int append_event(struct redis_sink *s, struct argv_builder *ab, const str
     ab_str(ab, s->sensor);
     ab_str(ab, "model_version");
     ab_field(ab, e->v.model_version, sizeof(e->v.model_version));
+    ab_spoofed(ab, &e->v, true);
     ab_str(ab, "peers");
     ab_str(ab, peers);
     return redisAppendCommandArgv(s->ctx, ab->argc, ab->argv, ab->len);

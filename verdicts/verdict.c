@@ -18,9 +18,8 @@ static const char *const level_names[] = {"low", "medium", "high", "critical"};
 static const char *const role_names[] = {"attacker", "victim"};
 /* Index i names bit (1u << i) of enum verdict_reason. */
 static const char *const reason_names[] = {
-    "model",      "rate_pps",     "rate_bps",   "rate_syn",
-    "rate_flows", "rate_sources", "reflection", "report",
-    "icmp_errors", "fragments", "spoofed", "half_open",
+    "model",      "rate_pps", "rate_bps",    "rate_syn",  "rate_flows", "rate_sources",
+    "reflection", "report",   "icmp_errors", "fragments", "spoofed",    "half_open",
 };
 
 const char *threat_level_name(enum threat_level level)
@@ -112,6 +111,19 @@ char *verdict_ip_format(const struct verdict *v, char buf[VERDICT_IP_TEXT_MAX])
     int af = v->ip_version == 4 ? AF_INET : v->ip_version == 6 ? AF_INET6 : AF_UNSPEC;
     if (af == AF_UNSPEC || !inet_ntop(af, v->ip, buf, VERDICT_IP_TEXT_MAX))
         strcpy(buf, "?");
+    return buf;
+}
+
+const char *verdict_spoofed_example_format(const struct verdict *v, unsigned i,
+                                           char buf[VERDICT_IP_TEXT_MAX])
+{
+    if (i >= VERDICT_SPOOFED_EXAMPLES)
+        return NULL;
+    int af = v->spoofed_example_ver[i] == 4   ? AF_INET
+             : v->spoofed_example_ver[i] == 6 ? AF_INET6
+                                              : AF_UNSPEC;
+    if (af == AF_UNSPEC || !inet_ntop(af, v->spoofed_example[i], buf, VERDICT_IP_TEXT_MAX))
+        return NULL;
     return buf;
 }
 

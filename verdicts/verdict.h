@@ -104,6 +104,12 @@ DD_NODISCARD int verdict_reasons_parse(const char *s, uint32_t *out);
  * Returns buf; "?" when ip_version is neither 4 nor 6. */
 char *verdict_ip_format(const struct verdict *v, char buf[VERDICT_IP_TEXT_MAX]);
 
+/* Formats spoofed example i (0..VERDICT_SPOOFED_EXAMPLES-1) like verdict_ip_format into buf.
+ * Returns buf, or NULL when i is out of range or the slot is unused (its version is neither 4
+ * nor 6): every output lists only the used slots, in slot order. */
+const char *verdict_spoofed_example_format(const struct verdict *v, unsigned i,
+                                           char buf[VERDICT_IP_TEXT_MAX]);
+
 /* Parses an IPv4 or IPv6 address into v->ip / v->ip_version (other fields untouched). Returns 0
  * or -EINVAL (v unchanged). */
 DD_NODISCARD int verdict_ip_parse(const char *text, struct verdict *v);

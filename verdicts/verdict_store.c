@@ -73,7 +73,8 @@ struct verdict_store {
     struct vs_slot *slots;     /* a slot belongs to the stripe whose chain holds it */
     uint32_t capacity;
     uint64_t seed;
-    unsigned decision_levels;
+    unsigned decision_levels; /* enum config_level_bits */
+    unsigned decision_roles;  /* bit per enum verdict_role */
 
     /* Free slots: the list, then the never-used tail [high, capacity). Guarded by pool_lock. */
     pthread_mutex_t pool_lock;
@@ -152,14 +153,15 @@ static uint32_t vs_find_locked(const struct verdict_store *s, struct vs_pos p, c
     return VS_NONE;
 }
 
-bool verdict_store_level_is_decision(const struct verdict_store *s, enum threat_level level)
+bool verdict_store_verdict_is_decision(const struct verdict_store *s, const struct verdict *v)
 {
-    return (unsigned)level < 4 && ((s->decision_levels >> (unsigned)level) & 1u);
+    return v->level < 4 && v->role < 2 && ((s->decision_levels >> v->level) & 1u) &&
+           ((s->decision_roles >> v->role) & 1u);
 }
 
 static inline bool vs_is_dec(const struct verdict_store *s, const struct verdict_store_entry *e)
 {
-    return verdict_store_level_is_decision(s, (enum threat_level)e->v.level);
+    return verdict_store_verdict_is_decision(s, &e->v);
 }
 
 uint64_t verdict_store_now_ms(void)
@@ -172,7 +174,7 @@ uint64_t verdict_store_now_ms(void)
 /* ---- create / destroy ---------------------------------------------------------------------- */
 
 struct verdict_store *verdict_store_create(uint32_t capacity, uint32_t tombstones,
-                                           unsigned decision_levels)
+                                           const struct verdict_store_decisions *dec)
 {
     if (capacity == 0 || capacity > VS_MAX_CAPACITY) {
         DD_ERROR("verdict store: capacity must be 1..%u, got %u", (unsigned)VS_MAX_CAPACITY,
@@ -191,8 +193,8 @@ struct verdict_store *verdict_store_create(uint32_t capacity, uint32_t tombstone
         goto fail;
     s->capacity = capacity;
     s->bmask = nb - 1;
-    s->decision_levels = (decision_levels & 0xfu) ? (decision_levels & 0xfu)
-                                                  : (1u << THREAT_HIGH) | (1u << THREAT_CRITICAL);
+    s->decision_levels = dec ? dec->levels & 0xfu : (1u << THREAT_HIGH) | (1u << THREAT_CRITICAL);
+    s->decision_roles = dec ? dec->roles & 0x3u : 1u << VERDICT_ROLE_ATTACKER;
     s->tomb_cap = ntomb;
     s->free_head = VS_NONE;
     s->stripes = aligned_alloc(DD_CACHELINE, VS_STRIPES * sizeof(*s->stripes));
@@ -389,8 +391,15 @@ static void vs_merge_into(struct verdict_store_entry *e, const struct verdict *v
     bool higher = v->level > m->level;
     if ((higher || m->attack_type[0] == '\0') && v->attack_type[0] != '\0')
         memcpy(m->attack_type, v->attack_type, sizeof(m->attack_type));
-    if (higher)
+    if (higher) {
         m->level = v->level;
+        m->role = v->role; /* the role whose level the entry now has, as the verdict table does */
+    }
+    if (v->spoofed_sources > m->spoofed_sources) {
+        m->spoofed_sources = v->spoofed_sources;
+        memcpy(m->spoofed_example_ver, v->spoofed_example_ver, sizeof(m->spoofed_example_ver));
+        memcpy(m->spoofed_example, v->spoofed_example, sizeof(m->spoofed_example));
+    }
     if (v->score > m->score)
         m->score = v->score;
     m->reasons |= v->reasons;

@@ -6,22 +6,24 @@
  * Every function is thread-safe. The map is split into stripes, each with its own
  * pthread_rwlock, so readers of different addresses never contend and a reader never waits for
  * more than one writer's single-entry update. Nothing here is on the packet path: a put costs
- * a lock and a copy of 200 bytes.
+ * a lock and a copy of 300 bytes.
  *
  * Time: expires_ms and now_ms are CLOCK_REALTIME milliseconds (verdict_store_now_ms): the API
  * answers in wall time (CrowdSec's `until`, Redis TTLs), while verdicts carry packet time.
  * An entry whose expires_ms <= now_ms is invisible to readers and is removed by the next
  * verdict_store_expire.
  *
- * Decisions: levels whose bit is set in `decision_levels` (config.h's enum config_level_bits;
- * default high and critical) make an entry a *decision* (a ban a bouncer enforces). Every change
+ * Decisions: an entry is a *decision* (a ban a bouncer enforces, a 403 from /api/check) when
+ * its level is one of the decision levels (default high and critical) AND its role one of the
+ * decision roles (default attacker only: a victim is reported, never banned, unless the operator
+ * lists "victim"). Every change
  * to an entry takes the next sequence number (1, 2, ...). When an entry stops being a decision
  * (it expired, was removed, or was replaced by a lower level) a tombstone records its address
  * and the sequence number of that change; tombstones are kept in a ring of bounded size, so a
  * reader that falls too far behind learns it (verdict_store_changes sets *complete = false) and
  * should start over from a full listing.
  *
- * Memory: the entry pool (capacity * ~224 bytes) is reserved at create and touched only as
+ * Memory: the entry pool (capacity * ~300 bytes) is reserved at create and touched only as
  * entries are first used; the tombstone ring is 32 bytes per tombstone. */
 #ifndef DD_VERDICTS_VERDICT_STORE_H
 #define DD_VERDICTS_VERDICT_STORE_H
@@ -61,11 +63,18 @@ struct verdict_store_stats {
     uint64_t tombstones_lost; /* tombstones overwritten in the ring (slow readers miss them) */
 };
 
+/* Which verdicts are decisions (config.json's `decisions`): both bits must be set. */
+struct verdict_store_decisions {
+    unsigned levels; /* bit i: threat level i (config.h's enum config_level_bits) */
+    unsigned roles;  /* bit i: enum verdict_role i (config.h's enum config_role_bits) */
+};
+
 /* Creates a store for up to `capacity` entries (allocated once) with a ring of `tombstones`
- * entries (0 means 65536). decision_levels: enum config_level_bits (0 means high|critical).
- * Returns NULL after logging why. */
+ * entries (0 means 65536). dec is copied and taken as it is (levels or roles 0: no decisions at
+ * all); NULL means the defaults, levels high|critical and role attacker. Returns NULL after
+ * logging why. */
 DD_NODISCARD struct verdict_store *verdict_store_create(uint32_t capacity, uint32_t tombstones,
-                                                        unsigned decision_levels);
+                                                        const struct verdict_store_decisions *dec);
 
 /* Frees the store. Accepts NULL. No thread may be using it. */
 void verdict_store_destroy(struct verdict_store *s);
@@ -80,9 +89,10 @@ DD_NODISCARD int verdict_store_put(struct verdict_store *s, const struct verdict
                                    uint64_t expires_ms);
 
 /* Raises the entry of v's address with v (an operator report): level and score become the
- * higher of the two, reasons the union, attack_type v's when v's level is higher or the entry
- * has none (and v has one), last_seen the later one, expires_ms the later one; every other field
- * is kept from the existing entry. With no live entry (judged on verdict_store_now_ms()) it
+ * higher of the two, reasons the union, role v's when v's level is higher, attack_type v's when
+ * v's level is higher or the entry has none (and v has one), spoofed_sources and its examples
+ * v's when v counts more of them, last_seen the later one, expires_ms the later one; every other
+ * field is kept from the existing entry. With no live entry (judged on verdict_store_now_ms()) it
  * inserts v as put would. Returns as put; on success
  * the merged entry is copied to *out when out is not NULL. */
 DD_NODISCARD int verdict_store_merge(struct verdict_store *s, const struct verdict *v,
@@ -129,8 +139,9 @@ DD_NODISCARD int verdict_store_changes(struct verdict_store *s, uint64_t since, 
                                        struct verdict_store_tombstone **deleted, size_t *ndeleted,
                                        uint64_t *next_since, bool *complete);
 
-/* True when level is one of the store's decision levels. */
-bool verdict_store_level_is_decision(const struct verdict_store *s, enum threat_level level);
+/* True when v (its level and role) would be a decision in this store: the predicate every
+ * decision reader uses (/api/check, the CrowdSec endpoints, "decision" in verdict JSON). */
+bool verdict_store_verdict_is_decision(const struct verdict_store *s, const struct verdict *v);
 
 /* Copies the counters. */
 void verdict_store_stats_get(struct verdict_store *s, struct verdict_store_stats *out);

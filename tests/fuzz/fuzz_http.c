@@ -78,7 +78,8 @@ static struct api_core *fuzz_core(void)
     cfg.bouncer_keys.items[0].name = strdup("FUZZ_BOUNCER");
     cfg.bouncer_keys.items[0].key = strdup("fuzz-bouncer-key-0123456789");
     cfg.bouncer_keys.n = 1;
-    struct verdict_store *store = verdict_store_create(4096, 1024, cfg.decisions.levels);
+    struct verdict_store_decisions dec = {cfg.decisions.levels, cfg.decisions.roles};
+    struct verdict_store *store = verdict_store_create(4096, 1024, &dec);
     struct api_options o = {
         .cfg = &cfg,
         .secret_key = "fuzz-secret-key-0123456789",

@@ -5,7 +5,9 @@ ddosd runs with cache.ttl 5 s and one bouncer key (bouncer_keys names an environ
 the bouncer (a temporary YAML: api_url = ddosd, update_frequency 1s, not daemonized, logs in the
 temporary directory) calls a script that appends its arguments to a file. After an authenticated
 report makes an address critical, the script must receive `add <ip> ...`; once the verdict
-expires (5 s later, nothing renews it), `del <ip> ...`. A clean address must never appear. A
+expires (5 s later, nothing renews it), `del <ip> ...`. A clean address must never appear, nor
+a victim reported at critical (decisions.roles defaults to ["attacker"]: victims are reported,
+not banned). A
 second bouncer with a wrong key must be refused (ddosd answers 403 and the bouncer gives up or
 keeps failing) without receiving anything.
 
@@ -109,8 +111,17 @@ def main():
     def ip_of(call):
         return call[1].split("/")[0] if len(call) > 1 else ""
 
-    flagged, clean = "203.0.113.77", "198.51.100.200"
+    flagged, clean, victim = "203.0.113.77", "198.51.100.200", "192.0.2.80"
     t0 = time.monotonic()
+    r = curl(f"{base}/api/report-attack", "-X", "POST", "-H", f"Authorization: Bearer {SECRET_KEY}",
+             "-H", "Content-Type: application/json", "--data-binary",
+             json.dumps({"ip": victim, "threat_level": "critical", "role": "victim",
+                         "attack_type": "syn_flood"}))
+    t.check(f"report victim {victim}: 2xx", 200 <= r.code < 300, repr(r))
+    d = curl(f"{base}/api/threat-analysis?ip={victim}").json() or {}
+    t.check("the reported victim is critical, role victim, no decision",
+            d.get("threat_level") == "critical" and d.get("role") == "victim"
+            and d.get("decision") is False, repr(d))
     r = curl(f"{base}/api/report-attack", "-X", "POST", "-H", f"Authorization: Bearer {SECRET_KEY}",
              "-H", "Content-Type: application/json", "--data-binary",
              json.dumps({"ip": flagged, "threat_level": "critical", "attack_type": "http_flood"}))
@@ -136,6 +147,8 @@ def main():
     t.check("add before del, once each", order == ["add", "del"], repr(order))
     t.check("a clean address never reaches the bouncer",
             not any(ip_of(c) == clean for c in read_calls()), repr(read_calls()))
+    t.check("a critical victim never reaches the bouncer (decisions.roles default)",
+            not any(ip_of(c) == victim for c in read_calls()), repr(read_calls()))
     r = curl(f"{base}/api/threat-analysis?ip={flagged}")
     t.check("threat-analysis after expiry: low, unknown",
             (r.json() or {}).get("threat_level") == "low", repr(r))

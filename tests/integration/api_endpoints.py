@@ -3,11 +3,12 @@
 Starts redis-server on a free loopback port, generates a SYN flood with benign background
 (ddos-trafgen), and runs `ddosd -r CAPTURE --serve --api 127.0.0.1:PORT --redis URL` with
 SECRET_KEY and one bouncer key in the environment. Once the flood's victim has a verdict it
-checks: /health (GET and HEAD), /api/threat-analysis (known victim, unknown address, bad and
-missing ip), status codes 404, 405 (+ Allow), 413, 415, 401, 403, POST /api/report-attack with
+checks: /health (GET and HEAD), /api/threat-analysis (known victim with its spoofed_sources and
+no decision, unknown address, bad and missing ip), status codes 404, 405 (+ Allow), 413, 415, 401, 403, POST /api/report-attack with
 a Bearer token and with X-Api-Key (in the store, in threat-analysis with reason "report", and in
-Redis's ddos:reports stream), /api/verdicts ordering, /api/stats, /metrics, /v1/decisions, and
-the access log's combined format. Every process it starts is stopped on exit.
+Redis's ddos:reports stream), /api/verdicts ordering, /api/stats, /metrics, /v1/decisions and
+/api/check (decisions.roles defaults to attacker: the victim passes and is no decision, a
+reported attacker is denied), and the access log's combined format. Every process it starts is stopped on exit.
 
 usage: api_endpoints.py --ddosd PATH --trafgen PATH
 """
@@ -101,6 +102,17 @@ def main():
     d = flagged
     t.check("threat-analysis victim: ip echoed", d.get("ip") == victim, repr(d))
     t.check("threat-analysis victim: known true", d.get("known") is True, repr(d))
+    t.check("threat-analysis victim: role victim", d.get("role") == "victim", repr(d))
+    ex = d.get("spoofed_examples")
+    t.check("threat-analysis victim: spoofed_sources a count, spoofed_examples at most 4 "
+            "addresses", isinstance(d.get("spoofed_sources"), int) and d["spoofed_sources"] >= 0
+            and isinstance(ex, list) and len(ex) <= 4 and all(isinstance(x, str) for x in ex),
+            repr(d))
+    # decisions.roles defaults to ["attacker"]: the victim is reported, not banned.
+    t.check("threat-analysis victim at high/critical: decision false (roles default)",
+            d.get("decision") is False, repr(d))
+    r = curl(f"{base}/api/check", "-H", f"X-Real-IP: {victim}")
+    t.check("/api/check of the flagged victim: 204", r.code == 204, repr(r))
     unknown = "192.0.2.77"
     r = curl(f"{base}/api/threat-analysis?ip={unknown}")
     d = r.json() or {}
@@ -232,6 +244,18 @@ def main():
     t.check("/v1/decisions?ip=victim agrees with threat-analysis's decision",
             r.code == 200 and (isinstance(d, list) and d and d[0].get("value") == victim)
             == bool(now.get("decision")), repr(r)[:300] + " / " + repr(now)[:200])
+    t.check("/v1/decisions?ip=victim: null (decisions.roles defaults to attacker)",
+            r.code == 200 and r.body.strip() == "null", repr(r)[:300])
+    r = curl(f"{base}/v1/decisions", *bk)
+    d = r.json()
+    listed = [x.get("value") for x in d] if isinstance(d, list) else []
+    t.check("/v1/decisions: lists the reported attackers, never the victim",
+            r.code == 200 and all(ip in listed for ip in reported) and victim not in listed,
+            repr(r)[:300])
+    r = curl(f"{base}/api/check", "-H", f"X-Real-IP: {victim}")
+    t.check("/api/check victim: 204 (reported, not banned)", r.code == 204, repr(r))
+    r = curl(f"{base}/api/check", "-H", f"X-Real-IP: {banned}")
+    t.check("/api/check reported attacker: 403", r.code == 403, repr(r))
     r = curl(f"{base}/v1/decisions?ip={unknown}", *bk)
     t.check("/v1/decisions?ip=unknown: null", r.code == 200 and r.body.strip() == "null",
             repr(r))

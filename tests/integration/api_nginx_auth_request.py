@@ -6,7 +6,8 @@ internal location proxies to ddosd's /api/check with X-Real-IP taken from a requ
 test controls (X-Test-Client), so one loopback client can stand for any address. The protected
 content is a static file ("upstream page"; `return` would run before the access phase and skip
 auth_request). Checks: a clean address gets the page through nginx; an address flagged by an
-authenticated report gets 403 from nginx; /api/check answers 200/403 directly as well; ddosd
+authenticated report gets 403 from nginx; a victim reported at critical still gets the page
+(decisions.roles defaults to ["attacker"]: a victim is reported, never blocked); /api/check answers 200/403 directly as well; ddosd
 being down makes nginx fail closed (500), not serve the page.
 
 usage: api_nginx_auth_request.py --ddosd PATH --trafgen PATH
@@ -42,18 +43,29 @@ def main():
                               env_extra={"SECRET_KEY": SECRET_KEY})
     base = f"http://127.0.0.1:{api_port}"
 
-    flagged, clean = "203.0.113.66", "100.64.7.7"
+    flagged, clean, victim = "203.0.113.66", "100.64.7.7", "192.0.2.66"
     r = curl(f"{base}/api/report-attack", "-X", "POST", "-H", f"Authorization: Bearer {SECRET_KEY}",
              "-H", "Content-Type: application/json", "--data-binary",
              json.dumps({"ip": flagged, "threat_level": "critical", "attack_type": "http_flood"}))
     if not t.check(f"report {flagged}: 2xx", 200 <= r.code < 300, repr(r)):
         t.finish()
+    r = curl(f"{base}/api/report-attack", "-X", "POST", "-H", f"Authorization: Bearer {SECRET_KEY}",
+             "-H", "Content-Type: application/json", "--data-binary",
+             json.dumps({"ip": victim, "threat_level": "critical", "role": "victim",
+                         "attack_type": "syn_flood"}))
+    t.check(f"report victim {victim}: 2xx", 200 <= r.code < 300, repr(r))
+    d = curl(f"{base}/api/threat-analysis?ip={victim}").json() or {}
+    t.check("the reported victim is critical with role victim",
+            d.get("threat_level") == "critical" and d.get("role") == "victim", repr(d))
 
     # ---- ddosd directly --------------------------------------------------------------------
     r = curl(f"{base}/api/check", "-H", f"X-Real-IP: {flagged}")
     t.check("/api/check X-Real-IP flagged: 403", r.code == 403, repr(r))
     r = curl(f"{base}/api/check", "-H", f"X-Real-IP: {clean}")
     t.check("/api/check X-Real-IP clean: 2xx (allow)", 200 <= r.code < 300, repr(r))
+    r = curl(f"{base}/api/check", "-H", f"X-Real-IP: {victim}")
+    t.check("/api/check X-Real-IP critical victim: 204 (decisions.roles default)", r.code == 204,
+            repr(r))
 
     # ---- through nginx ---------------------------------------------------------------------
     www = env.path("www")
@@ -112,6 +124,9 @@ http {{
     t.check("nginx, flagged client: 403", r.code == 403 and PAGE not in r.body, repr(r))
     r = curl(front + "index.html", "-H", f"X-Test-Client: {flagged}")
     t.check("nginx, flagged client, another URI: 403", r.code == 403, repr(r))
+    r = curl(front, "-H", f"X-Test-Client: {victim}")
+    t.check("nginx, critical victim: 200 with the upstream page (reported, not blocked)",
+            r.code == 200 and r.body == PAGE, repr(r))
     for _ in range(3):  # repeated, over nginx's upstream connections
         r = curl(front, "-H", f"X-Test-Client: {clean}")
         t.check("nginx, clean client again: 200", r.code == 200 and r.body == PAGE, repr(r))

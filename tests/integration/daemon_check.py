@@ -222,11 +222,14 @@ def cmd_verdicts(args):
         return c.finish()
     c.expect(f"the verdicts file has lines ({len(rows)})", len(rows) > 0)
     required = ("ip", "role", "threat_level", "score", "attack_type", "reasons", "flows_total",
-                "flows_attack", "pps", "bps", "first_seen_us", "last_seen_us", "sensor",
-                "model_version", "peak_level")
+                "flows_attack", "pps", "bps", "spoofed_sources", "spoofed_examples",
+                "first_seen_us", "last_seen_us", "sensor", "model_version", "peak_level")
     bad = [v["ip"] for v in rows.values() if any(k not in v for k in required)
            or v["threat_level"] not in LEVELS or not 0 <= v["score"] <= 1
-           or v["role"] not in ("victim", "attacker")]
+           or v["role"] not in ("victim", "attacker")
+           or not isinstance(v["spoofed_sources"], int) or v["spoofed_sources"] < 0
+           or not isinstance(v["spoofed_examples"], list) or len(v["spoofed_examples"]) > 4
+           or (v["role"] == "attacker" and (v["spoofed_sources"] or v["spoofed_examples"]))]
     c.expect("every line has the documented fields with valid values", not bad, f"{bad[:5]}")
     if args.sensor:
         wrong = [v["ip"] for v in rows.values() if v["sensor"] != args.sensor]
@@ -321,6 +324,11 @@ def cmd_redis(args):
                      f"below high at the end (got {h.get('threat_level')})",
                      LEVELS.get(h.get("threat_level"), 9) < HIGH)
         c.expect(f"{what}: role victim (got {h.get('role')})", h.get("role") == "victim")
+        ex = h.get("spoofed_examples")
+        c.expect(f"{what}: spoofed_sources is a count and spoofed_examples at most 4 addresses "
+                 f"(got {h.get('spoofed_sources')!r}, {ex!r})",
+                 (h.get("spoofed_sources") or "").isdigit() and ex is not None
+                 and (ex == "" or len(ex.split(",")) <= 4))
         c.expect(f"{what}: sensor {args.sensor} (got {h.get('sensor')}, sensors "
                  f"{h.get('sensors')})",
                  h.get("sensor") == args.sensor and h.get("sensors") == args.sensor
@@ -354,7 +362,7 @@ def cmd_redis(args):
     ends = {(e["ip"], e["role"]) for _, e in events if e.get("event") == "attack_end"}
     fields = ("event", "ip", "role", "threat_level", "score", "attack_type", "reasons",
               "flows_total", "flows_attack", "pps", "bps", "first_seen", "last_seen", "sensor",
-              "model_version", "peers")
+              "model_version", "spoofed_sources", "spoofed_examples", "peers")
     bad = [i for i, e in events if any(k not in e for k in fields) or e["sensor"] != args.sensor]
     c.expect("every ddos:events entry has the documented fields and our sensor", not bad,
              f"{bad[:3]}")
@@ -399,6 +407,8 @@ def check_agreement(c, rows, hashes, label):
             "attack_type": v["attack_type"], "reasons": ",".join(v["reasons"]),
             "flows_total": str(v["flows_total"]), "flows_attack": str(v["flows_attack"]),
             "sensor": v["sensor"], "model_version": v["model_version"], "ip": ip,
+            "spoofed_sources": str(v["spoofed_sources"]),
+            "spoofed_examples": ",".join(v["spoofed_examples"]),
         }
         for k, w in want.items():
             if h.get(k) != w:
@@ -407,7 +417,7 @@ def check_agreement(c, rows, hashes, label):
             if h.get(k) != str(w):
                 seen_diffs.append(f"{ip} ({v['role']}) {k}: file {w}, Redis {h.get(k)}")
     c.expect(f"{label}every --verdicts-out line equals its Redis hash (level, role, score, type, "
-             "reasons, flow counts, sensor, model)", not diffs,
+             "reasons, flow counts, sensor, model, spoofed sources)", not diffs,
              "; ".join(diffs[:8]) + (f" ... ({len(diffs)} differences)" if len(diffs) > 8 else ""))
     c.expect(f"{label}every --verdicts-out line has its Redis hash's first_seen and last_seen "
              "(docs/redis.md: when the address was first and last seen)", not seen_diffs,

@@ -315,6 +315,18 @@ static struct verdict basic_verdict(size_t i, int round)
     v.bps = 81234567.0 + round;
     v.first_seen_us = 1700000000123456ull + i;
     v.last_seen_us = 1700000005000000ull + (uint64_t)round * 1000000u;
+    if (i % 2) { /* victims: spoofed sources; examples in slots 0 and 2 (case 3), 0 (case 1) */
+        v.spoofed_sources = 1000u * (uint32_t)i + (uint32_t)round;
+        if (i != 5) {
+            v.spoofed_example_ver[0] = 4;
+            memcpy(v.spoofed_example[0], (const uint8_t[]){198, 18, 0, (uint8_t)i}, 4);
+        }
+        if (i == 3) {
+            v.spoofed_example_ver[2] = 6;
+            memcpy(v.spoofed_example[2], (const uint8_t[]){0x20, 0x01, 0x0d, 0xb8, [15] = 0x53},
+                   16);
+        }
+    }
     return v;
 }
 
@@ -324,7 +336,7 @@ static void check_basic_hash(redisContext *c, size_t i, int round, uint64_t t0, 
     char key[128], want[64], what[160];
     snprintf(key, sizeof(key), "ddos:verdict:%s", basic_cases[i].key_ip);
     redisReply *h = cmd(c, "HGETALL %s", key);
-    CHECK(h->type == REDIS_REPLY_ARRAY && h->elements == 2 * 17, "%s has %zu fields", key,
+    CHECK(h->type == REDIS_REPLY_ARRAY && h->elements == 2 * 19, "%s has %zu fields", key,
           h->elements / 2);
 #define WANT(name, ...)                                                                            \
     do {                                                                                           \
@@ -347,6 +359,8 @@ static void check_basic_hash(redisContext *c, size_t i, int round, uint64_t t0, 
     WANT("sensor", "sensor-a");
     WANT("sensors", "sensor-a");
     WANT("model_version", "3f9a0c1d2e4b5a67");
+    WANT("spoofed_sources", "%" PRIu32, v.spoofed_sources);
+    WANT("spoofed_examples", "%s", i == 1 ? "198.18.0.1" : i == 3 ? "198.18.0.3,2001:db8::53" : "");
 #undef WANT
     const char *updated = field(h, "updated");
     uint64_t u = updated ? strtoull(updated, NULL, 10) : 0;
@@ -455,7 +469,13 @@ static void test_basic(uint16_t port)
     CHECK(xr->type == REDIS_REPLY_ARRAY && xr->elements == 2, "stream has %zu", xr->elements);
     if (xr->type == REDIS_REPLY_ARRAY && xr->elements == 2) {
         const redisReply *f1 = xr->element[0]->element[1], *f2 = xr->element[1]->element[1];
-        CHECK(f1->elements == 2 * 16, "entry has %zu fields", f1->elements / 2);
+        CHECK(f1->elements == 2 * 18, "entry has %zu fields", f1->elements / 2);
+        CHECK(f2->elements == 2 * 18, "entry has %zu fields", f2->elements / 2);
+        CHECK_STR(field(f1, "spoofed_sources"), "0", "event 1 spoofed_sources");
+        CHECK_STR(field(f1, "spoofed_examples"), "", "event 1 spoofed_examples");
+        CHECK_STR(field(f2, "spoofed_sources"), "3005", "event 2 spoofed_sources");
+        CHECK_STR(field(f2, "spoofed_examples"), "198.18.0.3,2001:db8::53",
+                  "event 2 spoofed_examples");
         CHECK_STR(field(f1, "event"), "attack_start", "event 1");
         CHECK_STR(field(f1, "ip"), "203.0.113.9", "event 1 ip");
         CHECK_STR(field(f1, "threat_level"), "high", "event 1 level");
@@ -568,8 +588,13 @@ static void test_sensors(uint16_t port)
         va.reasons = VERDICT_REASON_MODEL | VERDICT_REASON_RATE_SYN;
         va.first_seen_us = 1700000000500000ull;
         va.last_seen_us = 1700000009000000ull;
+        va.spoofed_sources = 7;
+        va.spoofed_example_ver[1] = 4;
+        memcpy(va.spoofed_example[1], (const uint8_t[]){198, 51, 100, 70}, 4);
         struct verdict vb = make_verdict(ips[order], THREAT_LOW, 0.20);
         vb.reasons = VERDICT_REASON_RATE_PPS;
+        vb.spoofed_sources = 99; /* more, but from the weaker sensor: not the hash's */
+        vb.spoofed_example_ver[0] = 4;
         vb.attack_type[0] = '\0';
         vb.first_seen_us = 1700000000100000ull; /* B saw it first */
         vb.last_seen_us = 1700000002000000ull;
@@ -591,6 +616,8 @@ static void test_sensors(uint16_t port)
         CHECK_STR(field(h, "reasons"), "model,rate_syn", key);
         CHECK_STR(field(h, "first_seen"), "1700000000100000", key);
         CHECK_STR(field(h, "last_seen"), "1700000009000000", key);
+        CHECK_STR(field(h, "spoofed_sources"), "7", key);
+        CHECK_STR(field(h, "spoofed_examples"), "198.51.100.70", key);
         const char *fa = field(h, "sensor:sensor-a"), *fb = field(h, "sensor:sensor-b");
         CHECK(fa && strncmp(fa, "high 0.9100 ", 12) == 0, "%s sensor:sensor-a \"%s\"", key,
               fa ? fa : "(nil)");
@@ -614,6 +641,8 @@ static void test_sensors(uint16_t port)
     CHECK_STR(field(h, "score"), "0.4000", "after A lowered itself");
     CHECK_STR(field(h, "sensor"), "sensor-b", "the leading sensor");
     CHECK_STR(field(h, "attack_type"), "udp_flood", "the leading sensor's attack type");
+    CHECK_STR(field(h, "spoofed_sources"), "0", "the leading sensor's spoofed_sources");
+    CHECK_STR(field(h, "spoofed_examples"), "", "the leading sensor's spoofed_examples");
     freeReplyObject(h);
     redisReply *z = cmd(c, "ZSCORE multi:top %s", ips[0]);
     CHECK(z->str && strtod(z->str, NULL) == 0.4, "top score follows the merge: %s",

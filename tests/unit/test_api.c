@@ -138,7 +138,8 @@ static int group_setup(void **state)
     snprintf(f->dir, sizeof(f->dir), "/tmp/test_api.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->log_path, sizeof(f->log_path), "%s/access.log", f->dir);
-    f->store = verdict_store_create(1000, 0, f->cfg.decisions.levels);
+    struct verdict_store_decisions dec = {f->cfg.decisions.levels, f->cfg.decisions.roles};
+    f->store = verdict_store_create(1000, 0, &dec);
     assert_non_null(f->store);
     struct api_options o = fixture_options(f, SECRET);
     char err[256] = "";
@@ -281,13 +282,14 @@ static void expect_error(const struct resp *r, int status, const char *error)
     json_decref(j);
 }
 
-static void put_verdict(const char *ip, enum threat_level level, const char *attack, double score)
+static void put_verdict_role(const char *ip, enum threat_level level, const char *attack,
+                             double score, enum verdict_role role)
 {
     struct verdict v;
     memset(&v, 0, sizeof(v));
     assert_int_equal(verdict_ip_parse(ip, &v), 0);
     v.level = (uint8_t)level;
-    v.role = VERDICT_ROLE_ATTACKER;
+    v.role = (uint8_t)role;
     v.reasons = VERDICT_REASON_MODEL | VERDICT_REASON_RATE_SYN;
     v.score = score;
     snprintf(v.attack_type, sizeof(v.attack_type), "%s", attack);
@@ -300,6 +302,11 @@ static void put_verdict(const char *ip, enum threat_level level, const char *att
     snprintf(v.sensor, sizeof(v.sensor), "s1");
     snprintf(v.model_version, sizeof(v.model_version), "abcdef0123456789");
     assert_int_equal(verdict_store_put(fx->store, &v, verdict_store_now_ms() + 300000), 0);
+}
+
+static void put_verdict(const char *ip, enum threat_level level, const char *attack, double score)
+{
+    put_verdict_role(ip, level, attack, score, VERDICT_ROLE_ATTACKER);
 }
 
 static void remove_verdict(const char *ip)
@@ -508,6 +515,11 @@ static void test_api_threat_known_ipv6_normalised(void **state)
     assert_true(json_real_value(json_object_get(j, "bps")) == 9876543.0);
     assert_string_equal(json_string_value(json_object_get(j, "sensor")), "s1");
     assert_string_equal(json_string_value(json_object_get(j, "model_version")), "abcdef0123456789");
+    assert_true(json_is_integer(json_object_get(j, "spoofed_sources")));
+    assert_int_equal(json_integer_value(json_object_get(j, "spoofed_sources")), 0);
+    assert_true(json_is_array(json_object_get(j, "spoofed_examples")));
+    assert_int_equal(json_array_size(json_object_get(j, "spoofed_examples")), 0);
+    assert_true(json_is_true(json_object_get(j, "decision")));
     json_decref(j);
     resp_free(&r);
     /* An IPv4-mapped IPv6 address is the IPv4 address. */
@@ -648,16 +660,28 @@ static char *expected_verdict_text(const char *ip, const struct verdict *v, json
     for (char *save = NULL, *tok = strtok_r(names, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save))
         json_array_append_new(reasons, json_string(tok));
+    /* Used example slots only, formatted here with inet_ntop on their own. */
+    json_t *examples = json_array();
+    for (unsigned i = 0; i < VERDICT_SPOOFED_EXAMPLES; i++) {
+        char addr[INET6_ADDRSTRLEN];
+        int af = v->spoofed_example_ver[i] == 4 ? AF_INET : AF_INET6;
+        if (v->spoofed_example_ver[i] != 4 && v->spoofed_example_ver[i] != 6)
+            continue;
+        assert_non_null(inet_ntop(af, v->spoofed_example[i], addr, sizeof(addr)));
+        json_array_append_new(examples, json_string(addr));
+    }
     return jansson_text(json_pack(
-        "{s:s, s:s, s:b, s:f, s:s, s:o?, s:o, s:s, s:s, s:I, s:I, s:f, s:f, s:o?, s:o?, s:b, s:s}",
+        "{s:s, s:s, s:b, s:f, s:s, s:o?, s:o, s:s, s:s, s:I, s:I, s:f, s:f, s:I, s:o, s:o?, s:o?, "
+        "s:b, s:s}",
         "ip", ip, "threat_level", threat_level_name((enum threat_level)v->level), "known", 1,
         "score", v->score, "role", verdict_role_name((enum verdict_role)v->role), "attack_type",
         attack, "reasons", reasons, "first_seen",
         api_time_iso_us(v->first_seen_us, first, sizeof(first)), "last_seen",
         api_time_iso_us(v->last_seen_us, last, sizeof(last)), "flows_total",
         (json_int_t)v->flows_total, "flows_attack", (json_int_t)v->flows_attack, "pps", v->pps,
-        "bps", v->bps, "sensor", sensor, "model_version", model, "decision",
-        (int)verdict_store_level_is_decision(fx->store, (enum threat_level)v->level), "expires",
+        "bps", v->bps, "spoofed_sources", (json_int_t)v->spoofed_sources, "spoofed_examples",
+        examples, "sensor", sensor, "model_version", model, "decision",
+        (int)verdict_store_verdict_is_decision(fx->store, v), "expires",
         api_time_rfc3339_ms(expires_ms, expires, sizeof(expires))));
 }
 
@@ -699,6 +723,14 @@ static void test_api_threat_fast_render_awkward_strings(void **state)
     v.bps = 1e-05;
     v.first_seen_us = 1709164800000001ull; /* 2024-02-29 */
     v.last_seen_us = 1709251199999999ull;
+    /* A victim's spoofed sources: slots 0 and 3 used (IPv4, IPv6), 1 empty, 2 garbage. */
+    v.spoofed_sources = 4294967295u;
+    v.spoofed_example_ver[0] = 4;
+    memcpy(v.spoofed_example[0], (const uint8_t[]){198, 51, 100, 7}, 4);
+    v.spoofed_example_ver[2] = 5;
+    memset(v.spoofed_example[2], 0xab, 16);
+    v.spoofed_example_ver[3] = 6;
+    assert_int_equal(inet_pton(AF_INET6, "2001:db8:0:0:1::ff", v.spoofed_example[3]), 1);
     uint64_t expires = verdict_store_now_ms() + 300000;
     assert_int_equal(verdict_store_put(fx->store, &v, expires), 0);
 
@@ -712,7 +744,7 @@ static void test_api_threat_fast_render_awkward_strings(void **state)
     json_t *j = json_loadb(r.body, r.body_len, JSON_REJECT_DUPLICATES, &err);
     if (j == NULL)
         fail_msg("not JSON (%s): '%.*s'", err.text, (int)r.body_len, r.body);
-    assert_int_equal(json_object_size(j), 17);
+    assert_int_equal(json_object_size(j), 19);
     assert_string_equal(json_string_value(json_object_get(j, "attack_type")), v.attack_type);
     assert_string_equal(json_string_value(json_object_get(j, "sensor")), v.sensor);
     assert_string_equal(json_string_value(json_object_get(j, "model_version")), v.model_version);
@@ -724,6 +756,13 @@ static void test_api_threat_fast_render_awkward_strings(void **state)
     assert_true(json_real_value(json_object_get(j, "pps")) == 1e20);
     assert_string_equal(json_string_value(json_object_get(j, "first_seen")),
                         "2024-02-29T00:00:00.000Z");
+    assert_true(json_integer_value(json_object_get(j, "spoofed_sources")) == 4294967295ll);
+    json_t *ex = json_object_get(j, "spoofed_examples");
+    assert_int_equal(json_array_size(ex), 2);
+    assert_string_equal(json_string_value(json_array_get(ex, 0)), "198.51.100.7");
+    assert_string_equal(json_string_value(json_array_get(ex, 1)), "2001:db8::1:0:0:ff");
+    /* A critical victim is reported, not a decision (decisions.roles defaults to attacker). */
+    assert_true(json_is_false(json_object_get(j, "decision")));
     /* Byte for byte what jansson writes for the same verdict ... */
     char *want =
         expected_verdict_text("192.0.2.201", &v, json_string(v.attack_type), json_string(v.sensor),
@@ -772,11 +811,12 @@ static void test_api_threat_fast_render_unknown(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "ip")), "2001:db8::dead:beef");
     json_decref(j);
     char *want = jansson_text(json_pack(
-        "{s:s, s:s, s:b, s:f, s:n, s:n, s:[], s:n, s:n, s:i, s:i, s:f, s:f, s:s, s:n, s:b, s:n}",
+        "{s:s, s:s, s:b, s:f, s:n, s:n, s:[], s:n, s:n, s:i, s:i, s:f, s:f, s:i, s:[], s:s, s:n, "
+        "s:b, s:n}",
         "ip", "2001:db8::dead:beef", "threat_level", "low", "known", 0, "score", 0.0, "role",
         "attack_type", "reasons", "first_seen", "last_seen", "flows_total", 0, "flows_attack", 0,
-        "pps", 0.0, "bps", 0.0, "sensor", "test-sensor", "model_version", "decision", 0,
-        "expires"));
+        "pps", 0.0, "bps", 0.0, "spoofed_sources", 0, "spoofed_examples", "sensor", "test-sensor",
+        "model_version", "decision", 0, "expires"));
     if (r.body_len != strlen(want) || memcmp(r.body, want, r.body_len) != 0)
         fail_msg("fast render:\n%.*s\njansson:\n%s", (int)r.body_len, r.body, want);
     free(want);
@@ -1221,6 +1261,123 @@ static void test_api_stream_per_key(void **state)
     remove_verdict("192.0.2.104");
 }
 
+/* decisions.roles: by default only attackers become decisions. A high victim is reported by
+ * /api/threat-analysis but passes /api/check and is no CrowdSec decision; with roles
+ * ["attacker", "victim"] it is both. */
+static void test_api_decision_roles(void **state)
+{
+    struct verdict_store_stats before, after;
+    verdict_store_stats_get(fx->store, &before);
+    put_verdict_role("203.0.113.40", THREAT_CRITICAL, "syn_flood", 0.9, VERDICT_ROLE_VICTIM);
+    put_verdict_role("203.0.113.41", THREAT_HIGH, "syn_flood", 0.8, VERDICT_ROLE_ATTACKER);
+    verdict_store_stats_get(fx->store, &after);
+    assert_int_equal(after.decisions, before.decisions + 1); /* the attacker only */
+    struct resp r;
+    http("GET", "/api/check", "X-Real-IP: 203.0.113.40\r\n", NULL, &r);
+    assert_int_equal(r.status, 204);
+    resp_free(&r);
+    http("GET", "/api/check", "X-Real-IP: 203.0.113.41\r\n", NULL, &r);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    http("GET", "/api/threat-analysis?ip=203.0.113.40", NULL, NULL, &r);
+    json_t *j = resp_json(&r);
+    assert_string_equal(json_string_value(json_object_get(j, "role")), "victim");
+    assert_string_equal(json_string_value(json_object_get(j, "threat_level")), "critical");
+    assert_true(json_is_false(json_object_get(j, "decision")));
+    json_decref(j);
+    resp_free(&r);
+    http("GET", "/v1/decisions?ip=203.0.113.40", "X-Api-Key: " BOUNCER "\r\n", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body_len, 4);
+    assert_memory_equal(r.body, "null", 4);
+    resp_free(&r);
+    http("GET", "/v1/decisions", "X-Api-Key: " BOUNCER "\r\n", NULL, &r);
+    j = resp_json(&r);
+    bool victim_listed = false, attacker_listed = false;
+    json_t *e;
+    size_t i;
+    json_array_foreach(j, i, e)
+    {
+        const char *ip = json_string_value(json_object_get(e, "value"));
+        victim_listed |= strcmp(ip, "203.0.113.40") == 0;
+        attacker_listed |= strcmp(ip, "203.0.113.41") == 0;
+    }
+    assert_false(victim_listed);
+    assert_true(attacker_listed);
+    json_decref(j);
+    resp_free(&r);
+    /* The stream (a cursor of its own: BOUNCER2) never lists the victim either. */
+    json_t *n, *d;
+    j = stream(BOUNCER2, "true", &n, &d);
+    victim_listed = attacker_listed = false;
+    json_array_foreach(n, i, e)
+    {
+        const char *ip = json_string_value(json_object_get(e, "value"));
+        victim_listed |= strcmp(ip, "203.0.113.40") == 0;
+        attacker_listed |= strcmp(ip, "203.0.113.41") == 0;
+    }
+    assert_false(victim_listed);
+    assert_true(attacker_listed);
+    json_decref(j);
+    /* The attacker turning out to be a victim ends its decision: deleted in the stream. */
+    put_verdict_role("203.0.113.41", THREAT_HIGH, "syn_flood", 0.8, VERDICT_ROLE_VICTIM);
+    http("GET", "/api/check", "X-Real-IP: 203.0.113.41\r\n", NULL, &r);
+    assert_int_equal(r.status, 204);
+    resp_free(&r);
+    j = stream(BOUNCER2, "false", &n, &d);
+    assert_null(n);
+    assert_int_equal(json_array_size(d), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(d, 0), "value")),
+                        "203.0.113.41");
+    json_decref(j);
+
+    /* A server whose store has decisions.roles = ["attacker", "victim"]. */
+    struct fixture f2;
+    memset(&f2, 0, sizeof(f2));
+    fixture_config(&f2.cfg);
+    const char *both[] = {"attacker", "victim"};
+    char err[256];
+    assert_int_equal(
+        config_set_list(&f2.cfg, "--set", "decisions.roles", both, 2, err, sizeof(err)), 0);
+    struct verdict_store_decisions dec = {f2.cfg.decisions.levels, f2.cfg.decisions.roles};
+    f2.store = verdict_store_create(100, 0, &dec);
+    assert_non_null(f2.store);
+    snprintf(f2.log_path, sizeof(f2.log_path), "%s/access-roles.log", fx->dir);
+    struct api_options o = fixture_options(&f2, SECRET);
+    struct api_server *s2 = api_start(&o, err, sizeof(err));
+    assert_non_null(s2);
+    struct verdict_store *keep_store = fx->store;
+    uint16_t keep_port = fx->port;
+    fx->store = f2.store;
+    fx->port = api_port(s2);
+    put_verdict_role("203.0.113.40", THREAT_HIGH, "syn_flood", 0.9, VERDICT_ROLE_VICTIM);
+    put_verdict_role("203.0.113.42", THREAT_MEDIUM, "syn_flood", 0.5, VERDICT_ROLE_VICTIM);
+    http("GET", "/api/check", "X-Real-IP: 203.0.113.40\r\n", NULL, &r);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    http("GET", "/api/check", "X-Real-IP: 203.0.113.42\r\n", NULL, &r);
+    assert_int_equal(r.status, 204); /* still only the decision levels */
+    resp_free(&r);
+    http("GET", "/v1/decisions?ip=203.0.113.40", "X-Api-Key: " BOUNCER "\r\n", NULL, &r);
+    j = resp_json(&r);
+    assert_int_equal(json_array_size(j), 1);
+    check_decision(json_array_get(j, 0), "203.0.113.40", "ddosd/syn_flood", false);
+    json_decref(j);
+    resp_free(&r);
+    http("GET", "/api/threat-analysis?ip=203.0.113.40", NULL, NULL, &r);
+    j = resp_json(&r);
+    assert_true(json_is_true(json_object_get(j, "decision")));
+    json_decref(j);
+    resp_free(&r);
+    fx->store = keep_store;
+    fx->port = keep_port;
+    api_stop(s2);
+    verdict_store_destroy(f2.store);
+    config_free(&f2.cfg);
+    remove_verdict("203.0.113.40");
+    remove_verdict("203.0.113.41");
+}
+
 /* ---------------------------------------------------------------- stats and metrics */
 
 static void test_api_stats_json(void **state)
@@ -1402,6 +1559,7 @@ int main(void)
         cmocka_unit_test(test_api_no_secret_503),
         cmocka_unit_test(test_api_decisions_live),
         cmocka_unit_test(test_api_stream_per_key),
+        cmocka_unit_test(test_api_decision_roles),
         cmocka_unit_test(test_api_stats_json),
         cmocka_unit_test(test_api_metrics_prometheus),
         cmocka_unit_test(test_api_access_log_format_and_reopen),

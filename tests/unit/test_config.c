@@ -165,6 +165,7 @@ static void test_config_defaults_filled(void **state)
     assert_true(c.api.timeout == 10);
     assert_int_equal(c.api.body_limit, 65536);
     assert_int_equal(c.decisions.levels, CONFIG_LEVEL_HIGH | CONFIG_LEVEL_CRITICAL);
+    assert_int_equal(c.decisions.roles, CONFIG_ROLE_ATTACKER);
     assert_int_equal(c.bouncer_keys.n, 0);
     assert_string_equal(c.log.dir, "");
     assert_int_equal(c.log.level, LOG_LEVEL_INFO);
@@ -216,7 +217,8 @@ static const char *full_json =
     "   \"whitelist\": {\"sources\": [\"10.0.0.0/8\"], \"destinations\": [\"::1\"]}},"
     " \"api\": {\"listen\": \"[::1]:9000\", \"threads\": 2, \"max_connections\": 50,"
     "   \"timeout\": 2.5, \"body_limit\": 1024},"
-    " \"decisions\": {\"levels\": [\"medium\", \"critical\"]},"
+    " \"decisions\": {\"levels\": [\"medium\", \"critical\"], \"roles\": [\"victim\", "
+    "\"attacker\"]},"
     " \"bouncer_keys\": [\"DDT_BOUNCER_FW\"],"
     " \"log\": {\"dir\": \"/var/log/ddosd\", \"level\": \"debug\"},"
     " \"notify\": {\"script\": \"/usr/local/bin/notify\", \"timeout\": 3},"
@@ -277,6 +279,7 @@ static void test_config_every_key_parsed(void **state)
     assert_true(c.api.timeout == 2.5);
     assert_int_equal(c.api.body_limit, 1024);
     assert_int_equal(c.decisions.levels, CONFIG_LEVEL_MEDIUM | CONFIG_LEVEL_CRITICAL);
+    assert_int_equal(c.decisions.roles, CONFIG_ROLE_ATTACKER | CONFIG_ROLE_VICTIM);
     assert_int_equal(c.bouncer_keys.n, 1);
     assert_string_equal(c.bouncer_keys.items[0].name, "DDT_BOUNCER_FW");
     assert_string_equal(c.bouncer_keys.items[0].key, "0123456789abcdef0123");
@@ -557,6 +560,16 @@ static void test_config_type_and_range_errors(void **state)
          "\"critical\", got \"hgih\"; did you mean \"high\"?"},
         {"{\"decisions\": {\"levels\": \"high\"}}",
          "config.json: decisions.levels must be an array of threat levels, got \"high\""},
+        {"{\"decisions\": {\"roles\": [\"attacker\", \"victm\"]}}",
+         "config.json: decisions.roles[1] must be one of \"attacker\", \"victim\", got \"victm\"; "
+         "did you mean \"victim\"?"},
+        {"{\"decisions\": {\"roles\": [\"bystander\"]}}",
+         "config.json: decisions.roles[0] must be one of \"attacker\", \"victim\", got "
+         "\"bystander\""},
+        {"{\"decisions\": {\"roles\": \"victim\"}}",
+         "config.json: decisions.roles must be an array of roles, got \"victim\""},
+        {"{\"decisions\": {\"roles\": [3]}}",
+         "config.json: decisions.roles[0] must be one of \"attacker\", \"victim\", got 3"},
         {"{\"log\": {\"level\": \"verbose\"}}",
          "config.json: log.level must be one of \"error\", \"warn\", \"info\", \"debug\", got "
          "\"verbose\""},
@@ -1074,6 +1087,31 @@ static void test_config_set_overrides(void **state)
     assert_string_equal(errbuf, "-x: capture.threads takes one value, not a list");
     assert_int_equal(config_set(&c, "-x", "log.dir", "\xc0\xaf", errbuf, sizeof(errbuf)), -EINVAL);
     assert_string_equal(errbuf, "-x: the value of log.dir is not valid UTF-8");
+    /* --set decisions.roles=attacker,victim: a comma-separated list of names. */
+    assert_int_equal(
+        config_set(&c, "--set", "decisions.roles", "attacker,victim", errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(c.decisions.roles, CONFIG_ROLE_ATTACKER | CONFIG_ROLE_VICTIM);
+    assert_int_equal(config_set(&c, "--set", "decisions.roles", "victim", errbuf, sizeof(errbuf)),
+                     0);
+    assert_int_equal(c.decisions.roles, CONFIG_ROLE_VICTIM);
+    char *dumped = test_dump(&c);
+    assert_non_null(strstr(dumped, "\"roles\": [\n      \"victim\"\n    ]"));
+    free(dumped);
+    assert_int_equal(config_set(&c, "--set", "decisions.roles", "", errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(c.decisions.roles, 0);
+    assert_int_equal(
+        config_set(&c, "--set", "decisions.levels", "medium,high", errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(c.decisions.levels, CONFIG_LEVEL_MEDIUM | CONFIG_LEVEL_HIGH);
+    assert_int_equal(
+        config_set(&c, "--set", "decisions.roles", "attacker,bystander", errbuf, sizeof(errbuf)),
+        -EINVAL);
+    assert_string_equal(errbuf, "--set: decisions.roles[1] must be one of \"attacker\", "
+                                "\"victim\", got \"bystander\"");
+    assert_int_equal(
+        config_set(&c, "--set", "decisions.roles", "attacker,", errbuf, sizeof(errbuf)), -EINVAL);
+    assert_string_equal(errbuf, "--set: decisions.roles[1] must be one of \"attacker\", "
+                                "\"victim\", got \"\"");
+    assert_int_equal(c.decisions.roles, 0); /* a failed override changes nothing */
     assert_int_equal(config_set(&c, "-x", "flows.idle_timeout", "500", errbuf, sizeof(errbuf)), 0);
     assert_int_equal(config_validate(&c, errbuf, sizeof(errbuf)), -EINVAL);
     assert_string_equal(errbuf, "configuration: flows.idle_timeout (500 s) is longer than "

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -253,6 +254,12 @@ static void test_notify_event_json_fields(void **state)
     v.bps = 6.4e7;
     v.first_seen_us = 1700000000123456ull; /* 2023-11-14T22:13:20.123456Z */
     snprintf(v.sensor, sizeof(v.sensor), "edge-1");
+    /* 4000 spoofed sources; used example slots 1 (IPv6) and 3 (IPv4), 0 and 2 unused. */
+    v.spoofed_sources = 4000;
+    v.spoofed_example_ver[1] = 6;
+    assert_int_equal(inet_pton(AF_INET6, "2001:db8::7", v.spoofed_example[1]), 1);
+    v.spoofed_example_ver[3] = 4;
+    assert_int_equal(inet_pton(AF_INET, "198.51.100.200", v.spoofed_example[3]), 1);
     assert_int_equal(verdict_ip_parse("203.0.113.9", &peers[0]), 0);
     assert_int_equal(verdict_ip_parse("2001:db8::1", &peers[1]), 0);
     peers[0].pps = 60000;
@@ -277,6 +284,14 @@ static void test_notify_event_json_fields(void **state)
     assert_string_equal(json_string_value(json_array_get(reasons, 1)), "rate_syn");
     assert_true(json_number_value(json_object_get(o, "pps")) == 120000);
     assert_true(json_number_value(json_object_get(o, "bps")) == 6.4e7);
+    assert_true(json_is_integer(json_object_get(o, "spoofed_sources")));
+    assert_int_equal(json_integer_value(json_object_get(o, "spoofed_sources")), 4000);
+    json_t *ex = json_object_get(o, "spoofed_examples");
+    assert_int_equal(json_array_size(ex), 2);
+    assert_string_equal(json_string_value(json_array_get(ex, 0)), "2001:db8::7");
+    assert_string_equal(json_string_value(json_array_get(ex, 1)), "198.51.100.200");
+    assert_null(json_object_get(json_array_get(json_object_get(o, "top_peers"), 0),
+                                "spoofed_sources")); /* peers carry no verdict of their own */
     assert_string_equal(json_string_value(json_object_get(o, "start")),
                         "2023-11-14T22:13:20.123456Z");
     assert_true(json_number_value(json_object_get(o, "peak_pps")) == 120000);
@@ -296,6 +311,10 @@ static void test_notify_event_json_fields(void **state)
     /* No peers, and a buffer too small: 0 and "". */
     assert_true(notify_event_json(buf, sizeof(buf), "attack_end", &v, NULL, 0) > 0);
     assert_non_null(strstr(buf, "\"top_peers\":[]"));
+    memset(v.spoofed_example_ver, 0, sizeof(v.spoofed_example_ver));
+    v.spoofed_sources = 0;
+    assert_true(notify_event_json(buf, sizeof(buf), "attack_end", &v, NULL, 0) > 0);
+    assert_non_null(strstr(buf, "\"spoofed_sources\":0,\"spoofed_examples\":[]"));
     assert_int_equal(notify_event_json(buf, 16, "attack_end", &v, NULL, 0), 0);
     assert_string_equal(buf, "");
 }

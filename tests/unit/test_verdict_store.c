@@ -39,7 +39,7 @@ static struct verdict mkv(const char *ip, enum threat_level level, double score)
     assert_int_equal(verdict_ip_parse(ip, &v), 0);
     v.level = (uint8_t)level;
     v.score = score;
-    v.role = VERDICT_ROLE_VICTIM;
+    v.role = VERDICT_ROLE_ATTACKER;
     v.last_seen_us = 1000;
     snprintf(v.sensor, sizeof(v.sensor), "test");
     return v;
@@ -63,10 +63,23 @@ static bool is_dec(struct verdict_store *s, const char *ip, uint64_t at)
     return verdict_store_is_decision(s, k.ip, k.ip_version, at);
 }
 
+/* Would a verdict of this level and role be a decision in s? */
+static bool dec_of(const struct verdict_store *s, enum threat_level level, enum verdict_role role)
+{
+    struct verdict v = mkv("192.0.2.1", level, 0);
+    v.role = (uint8_t)role;
+    return verdict_store_verdict_is_decision(s, &v);
+}
+
+static bool lvl_dec(const struct verdict_store *s, enum threat_level level)
+{
+    return dec_of(s, level, VERDICT_ROLE_ATTACKER);
+}
+
 static void test_verdict_store_put_get_replace(void **state)
 {
     (void)state;
-    struct verdict_store *s = verdict_store_create(128, 0, 0);
+    struct verdict_store *s = verdict_store_create(128, 0, NULL);
     assert_non_null(s);
     struct verdict v = mkv("192.0.2.7", THREAT_HIGH, 0.9);
     v.pps = 1234;
@@ -113,7 +126,7 @@ static void test_verdict_store_put_get_replace(void **state)
 static void test_verdict_store_ipv4_ipv6_distinct(void **state)
 {
     (void)state;
-    struct verdict_store *s = verdict_store_create(64, 0, 0);
+    struct verdict_store *s = verdict_store_create(64, 0, NULL);
     assert_non_null(s);
     /* Same 16 bytes (1.2.3.4 and 102:304::), different families. */
     struct verdict a = mkv("1.2.3.4", THREAT_HIGH, 0.5);
@@ -139,7 +152,7 @@ static void test_verdict_store_ipv4_ipv6_distinct(void **state)
 static void test_verdict_store_expiry_invisible_then_removed(void **state)
 {
     (void)state;
-    struct verdict_store *s = verdict_store_create(64, 0, 0);
+    struct verdict_store *s = verdict_store_create(64, 0, NULL);
     assert_non_null(s);
     struct verdict v = mkv("198.51.100.1", THREAT_CRITICAL, 1.0);
     struct verdict w = mkv("198.51.100.2", THREAT_LOW, 0);
@@ -187,7 +200,7 @@ static void test_verdict_store_expiry_invisible_then_removed(void **state)
 static void test_verdict_store_expire_budget_round_robin(void **state)
 {
     (void)state;
-    struct verdict_store *s = verdict_store_create(4096, 0, 0);
+    struct verdict_store *s = verdict_store_create(4096, 0, NULL);
     assert_non_null(s);
     char ip[32];
     for (int i = 0; i < 1000; i++) {
@@ -214,7 +227,7 @@ static void test_verdict_store_expire_budget_round_robin(void **state)
 static void test_verdict_store_full_evicts_lower_or_refuses(void **state)
 {
     (void)state;
-    struct verdict_store *s = verdict_store_create(4, 0, 0);
+    struct verdict_store *s = verdict_store_create(4, 0, NULL);
     assert_non_null(s);
     uint64_t far = now_ms + HOUR_MS;
     const char *ips[] = {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"};
@@ -268,7 +281,7 @@ static void test_verdict_store_full_evicts_lower_or_refuses(void **state)
     free(deleted);
 
     /* An expired entry makes room for anything, even a low one. */
-    struct verdict_store *s2 = verdict_store_create(2, 0, 0);
+    struct verdict_store *s2 = verdict_store_create(2, 0, NULL);
     assert_non_null(s2);
     struct verdict a = mkv("10.1.0.1", THREAT_CRITICAL, 0), b = mkv("10.1.0.2", THREAT_HIGH, 0);
     put_ok(s2, &a, 1); /* long expired */
@@ -287,10 +300,14 @@ static void test_verdict_store_full_evicts_lower_or_refuses(void **state)
 static void test_verdict_store_merge_semantics(void **state)
 {
     (void)state;
-    struct verdict_store *s = verdict_store_create(64, 0, 0);
+    struct verdict_store *s = verdict_store_create(64, 0, NULL);
     assert_non_null(s);
     uint64_t t1 = now_ms + HOUR_MS, t2 = now_ms + 2 * HOUR_MS;
     struct verdict v = mkv("203.0.113.9", THREAT_MEDIUM, 0.4);
+    v.role = VERDICT_ROLE_VICTIM;
+    v.spoofed_sources = 5000;
+    v.spoofed_example_ver[0] = 4;
+    v.spoofed_example[0][0] = 198, v.spoofed_example[0][1] = 51, v.spoofed_example[0][3] = 7;
     v.pps = 100;
     v.flows_total = 7;
     v.reasons = VERDICT_REASON_RATE_SYN;
@@ -314,9 +331,13 @@ static void test_verdict_store_merge_semantics(void **state)
     assert_int_equal(out.v.reasons, VERDICT_REASON_RATE_SYN | VERDICT_REASON_REPORT);
     assert_string_equal(out.v.attack_type, "botnet");
     assert_int_equal(out.v.last_seen_us, 9000);
-    assert_int_equal(out.expires_ms, t2); /* the later one */
-    /* kept from the existing entry */
-    assert_int_equal(out.v.role, VERDICT_ROLE_VICTIM);
+    assert_int_equal(out.expires_ms, t2);                /* the later one */
+    assert_int_equal(out.v.role, VERDICT_ROLE_ATTACKER); /* the role of the higher level */
+    /* kept from the existing entry (a report carries no spoofed sources) */
+    assert_int_equal(out.v.spoofed_sources, 5000);
+    assert_int_equal(out.v.spoofed_example_ver[0], 4);
+    assert_int_equal(out.v.spoofed_example[0][3], 7);
+    assert_int_equal(out.v.spoofed_example_ver[1], 0);
     assert_true(out.v.pps == 100);
     assert_int_equal(out.v.flows_total, 7);
     assert_int_equal(out.v.first_seen_us, 10);
@@ -334,6 +355,25 @@ static void test_verdict_store_merge_semantics(void **state)
     assert_true(out.v.score == 0.95);
     assert_int_equal(out.v.last_seen_us, 9000);
     assert_int_equal(out.expires_ms, t3);
+    assert_int_equal(out.v.role, VERDICT_ROLE_ATTACKER); /* a lower level keeps the role */
+
+    /* More spoofed sources replace count and examples together; fewer never lower them. */
+    struct verdict sp = mkv("203.0.113.9", THREAT_LOW, 0);
+    sp.role = VERDICT_ROLE_VICTIM;
+    sp.spoofed_sources = 9000;
+    sp.spoofed_example_ver[0] = sp.spoofed_example_ver[1] = 6;
+    sp.spoofed_example[1][15] = 1;
+    assert_int_equal(verdict_store_merge(s, &sp, t1, &out), 0);
+    assert_int_equal(out.v.spoofed_sources, 9000);
+    assert_memory_equal(out.v.spoofed_example_ver, sp.spoofed_example_ver,
+                        sizeof(sp.spoofed_example_ver));
+    assert_memory_equal(out.v.spoofed_example, sp.spoofed_example, sizeof(sp.spoofed_example));
+    assert_int_equal(out.v.role, VERDICT_ROLE_ATTACKER);
+    sp.spoofed_sources = 3;
+    sp.spoofed_example_ver[0] = 4;
+    assert_int_equal(verdict_store_merge(s, &sp, t1, &out), 0);
+    assert_int_equal(out.v.spoofed_sources, 9000);
+    assert_int_equal(out.v.spoofed_example_ver[0], 6);
 
     /* An entry without an attack type takes the report's even at a lower level. */
     struct verdict u = mkv("203.0.113.10", THREAT_HIGH, 0);
@@ -361,7 +401,7 @@ static void test_verdict_store_merge_semantics(void **state)
 static void test_verdict_store_list_order_limit_min_level(void **state)
 {
     (void)state;
-    struct verdict_store *s = verdict_store_create(1024, 0, 0);
+    struct verdict_store *s = verdict_store_create(1024, 0, NULL);
     assert_non_null(s);
     struct {
         const char *ip;
@@ -412,7 +452,7 @@ static void test_verdict_store_list_order_limit_min_level(void **state)
 static void test_verdict_store_list_limit_matches_full_sort(void **state)
 {
     (void)state;
-    struct verdict_store *s = verdict_store_create(4096, 0, 0);
+    struct verdict_store *s = verdict_store_create(4096, 0, NULL);
     assert_non_null(s);
     srand(7);
     char ip[32];
@@ -457,7 +497,7 @@ static void changes(struct verdict_store *s, uint64_t since, uint64_t at,
 static void test_verdict_store_changes_and_tombstones(void **state)
 {
     (void)state;
-    struct verdict_store *s = verdict_store_create(256, 0, 0);
+    struct verdict_store *s = verdict_store_create(256, 0, NULL);
     assert_non_null(s);
     struct verdict a = mkv("10.9.0.1", THREAT_HIGH, 0), b = mkv("10.9.0.2", THREAT_CRITICAL, 0),
                    c = mkv("10.9.0.3", THREAT_MEDIUM, 0);
@@ -527,7 +567,7 @@ static void test_verdict_store_changes_and_tombstones(void **state)
 static void test_verdict_store_changes_incomplete_after_ring_overflow(void **state)
 {
     (void)state;
-    struct verdict_store *s = verdict_store_create(256, 4, 0);
+    struct verdict_store *s = verdict_store_create(256, 4, NULL);
     assert_non_null(s);
     char ip[32];
     for (int i = 0; i < 6; i++) {
@@ -573,13 +613,13 @@ static void test_verdict_store_changes_incomplete_after_ring_overflow(void **sta
 static void test_verdict_store_is_decision_and_levels(void **state)
 {
     (void)state;
-    struct verdict_store *s = verdict_store_create(64, 0, 0);
+    struct verdict_store *s = verdict_store_create(64, 0, NULL);
     assert_non_null(s);
-    assert_false(verdict_store_level_is_decision(s, THREAT_LOW));
-    assert_false(verdict_store_level_is_decision(s, THREAT_MEDIUM));
-    assert_true(verdict_store_level_is_decision(s, THREAT_HIGH));
-    assert_true(verdict_store_level_is_decision(s, THREAT_CRITICAL));
-    assert_false(verdict_store_level_is_decision(s, (enum threat_level)9));
+    assert_false(lvl_dec(s, THREAT_LOW));
+    assert_false(lvl_dec(s, THREAT_MEDIUM));
+    assert_true(lvl_dec(s, THREAT_HIGH));
+    assert_true(lvl_dec(s, THREAT_CRITICAL));
+    assert_false(lvl_dec(s, (enum threat_level)9));
     struct verdict h = mkv("10.7.0.1", THREAT_HIGH, 0), m = mkv("10.7.0.2", THREAT_MEDIUM, 0);
     put_ok(s, &h, 500);
     put_ok(s, &m, 500);
@@ -589,12 +629,14 @@ static void test_verdict_store_is_decision_and_levels(void **state)
     assert_false(is_dec(s, "10.7.0.1", 500));
     verdict_store_destroy(s);
 
-    s = verdict_store_create(64, 0, CONFIG_LEVEL_MEDIUM | CONFIG_LEVEL_CRITICAL);
+    struct verdict_store_decisions mc = {CONFIG_LEVEL_MEDIUM | CONFIG_LEVEL_CRITICAL,
+                                         CONFIG_ROLE_ATTACKER};
+    s = verdict_store_create(64, 0, &mc);
     assert_non_null(s);
-    assert_false(verdict_store_level_is_decision(s, THREAT_LOW));
-    assert_true(verdict_store_level_is_decision(s, THREAT_MEDIUM));
-    assert_false(verdict_store_level_is_decision(s, THREAT_HIGH));
-    assert_true(verdict_store_level_is_decision(s, THREAT_CRITICAL));
+    assert_false(lvl_dec(s, THREAT_LOW));
+    assert_true(lvl_dec(s, THREAT_MEDIUM));
+    assert_false(lvl_dec(s, THREAT_HIGH));
+    assert_true(lvl_dec(s, THREAT_CRITICAL));
     put_ok(s, &h, 500);
     put_ok(s, &m, 500);
     assert_false(is_dec(s, "10.7.0.1", 10));
@@ -618,12 +660,83 @@ static void test_verdict_store_is_decision_and_levels(void **state)
     free(deleted);
     verdict_store_destroy(s);
 
-    s = verdict_store_create(64, 0, CONFIG_LEVEL_LOW);
+    struct verdict_store_decisions lc = {CONFIG_LEVEL_LOW, CONFIG_ROLE_ATTACKER};
+    s = verdict_store_create(64, 0, &lc);
     assert_non_null(s);
-    assert_true(verdict_store_level_is_decision(s, THREAT_LOW));
-    assert_false(verdict_store_level_is_decision(s, THREAT_CRITICAL));
+    assert_true(lvl_dec(s, THREAT_LOW));
+    assert_false(lvl_dec(s, THREAT_CRITICAL));
     verdict_store_destroy(s);
-    assert_null(verdict_store_create(0, 0, 0));
+    assert_null(verdict_store_create(0, 0, NULL));
+}
+
+/* decisions.roles: a verdict is a decision only when its role is listed too. */
+static void test_verdict_store_decision_roles(void **state)
+{
+    (void)state;
+    /* Defaults: attackers at high or critical; a victim never. */
+    struct verdict_store *s = verdict_store_create(64, 0, NULL);
+    assert_non_null(s);
+    assert_true(dec_of(s, THREAT_HIGH, VERDICT_ROLE_ATTACKER));
+    assert_false(dec_of(s, THREAT_HIGH, VERDICT_ROLE_VICTIM));
+    assert_false(dec_of(s, THREAT_CRITICAL, VERDICT_ROLE_VICTIM));
+    assert_false(dec_of(s, THREAT_CRITICAL, (enum verdict_role)2));
+    struct verdict a = mkv("10.8.0.1", THREAT_HIGH, 0), vi = mkv("10.8.0.2", THREAT_CRITICAL, 0);
+    vi.role = VERDICT_ROLE_VICTIM;
+    put_ok(s, &a, 500);
+    put_ok(s, &vi, 500);
+    assert_true(is_dec(s, "10.8.0.1", 10));
+    assert_false(is_dec(s, "10.8.0.2", 10));
+    struct verdict_store_stats st;
+    verdict_store_stats_get(s, &st);
+    assert_int_equal(st.decisions, 1);
+    struct verdict_store_entry *added;
+    struct verdict_store_tombstone *deleted;
+    size_t na, nd;
+    uint64_t next;
+    bool complete;
+    changes(s, 0, 10, &added, &na, &deleted, &nd, &next, &complete);
+    assert_int_equal(na, 1);
+    assert_int_equal(added[0].v.ip[3], 1);
+    free(added);
+    assert_null(deleted);
+    /* The attacker turns victim at the same level: no longer a decision, a tombstone. */
+    a.role = VERDICT_ROLE_VICTIM;
+    put_ok(s, &a, 500);
+    assert_false(is_dec(s, "10.8.0.1", 10));
+    verdict_store_stats_get(s, &st);
+    assert_int_equal(st.decisions, 0);
+    changes(s, next, 10, &added, &na, &deleted, &nd, &next, &complete);
+    assert_int_equal(na, 0);
+    assert_int_equal(nd, 1);
+    assert_int_equal(deleted[0].ip[3], 1);
+    free(deleted);
+    verdict_store_destroy(s);
+
+    /* ["attacker", "victim"]: both. */
+    struct verdict_store_decisions both = {CONFIG_LEVEL_HIGH | CONFIG_LEVEL_CRITICAL,
+                                           CONFIG_ROLE_ATTACKER | CONFIG_ROLE_VICTIM};
+    s = verdict_store_create(64, 0, &both);
+    assert_true(dec_of(s, THREAT_HIGH, VERDICT_ROLE_VICTIM));
+    assert_true(dec_of(s, THREAT_HIGH, VERDICT_ROLE_ATTACKER));
+    assert_false(dec_of(s, THREAT_MEDIUM, VERDICT_ROLE_VICTIM));
+    put_ok(s, &vi, 500);
+    assert_true(is_dec(s, "10.8.0.2", 10));
+    verdict_store_destroy(s);
+
+    /* ["victim"] only, and empty lists: taken as they are (no default fills them in). */
+    struct verdict_store_decisions victims = {CONFIG_LEVEL_HIGH, CONFIG_ROLE_VICTIM};
+    s = verdict_store_create(64, 0, &victims);
+    assert_true(dec_of(s, THREAT_HIGH, VERDICT_ROLE_VICTIM));
+    assert_false(dec_of(s, THREAT_HIGH, VERDICT_ROLE_ATTACKER));
+    verdict_store_destroy(s);
+    struct verdict_store_decisions none_roles = {CONFIG_LEVEL_HIGH, 0}, none_levels = {0, 3};
+    s = verdict_store_create(64, 0, &none_roles);
+    assert_false(dec_of(s, THREAT_HIGH, VERDICT_ROLE_ATTACKER));
+    assert_false(dec_of(s, THREAT_HIGH, VERDICT_ROLE_VICTIM));
+    verdict_store_destroy(s);
+    s = verdict_store_create(64, 0, &none_levels);
+    assert_false(dec_of(s, THREAT_CRITICAL, VERDICT_ROLE_ATTACKER));
+    verdict_store_destroy(s);
 }
 
 /* ---- concurrency ----------------------------------------------------------------------------- */
@@ -748,7 +861,7 @@ static void test_verdict_store_readers_see_whole_verdicts(void **state)
     struct mt m;
     memset(&m, 0, sizeof(m));
     /* Smaller than the addresses written: evictions happen too. */
-    m.s = verdict_store_create(MT_IPS, 64, 0);
+    m.s = verdict_store_create(MT_IPS, 64, NULL);
     assert_non_null(m.s);
     pthread_t r[MT_READERS], mg;
     for (int i = 0; i < MT_READERS; i++)
@@ -785,7 +898,7 @@ static void test_verdict_store_readers_see_whole_verdicts(void **state)
     assert_true(n >= 0 && (uint64_t)n <= st.entries);
     uint64_t dec = 0;
     for (long i = 0; i < n; i++)
-        dec += verdict_store_level_is_decision(m.s, (enum threat_level)list[i].v.level);
+        dec += verdict_store_verdict_is_decision(m.s, &list[i].v);
     free(list);
     /* Entries expired at 100 are not listed but still count until removed. */
     (void)verdict_store_expire(m.s, 100, 0);
@@ -812,6 +925,7 @@ int main(void)
         cmocka_unit_test(test_verdict_store_changes_and_tombstones),
         cmocka_unit_test(test_verdict_store_changes_incomplete_after_ring_overflow),
         cmocka_unit_test(test_verdict_store_is_decision_and_levels),
+        cmocka_unit_test(test_verdict_store_decision_roles),
         cmocka_unit_test(test_verdict_store_readers_see_whole_verdicts),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
