@@ -32,6 +32,11 @@ enum {
     EXPIRE_EVERY_MS = 1000,
     EVENT_JSON_MAX = 8192,
 };
+/* How long the end of a run waits for Redis to take what is queued: a replay as long as it takes
+ * (within reason) so nothing it judged is lost; a stop by signal within the 5 s a service
+ * manager allows for the whole stop. */
+#define STAGE_REPLAY_DRAIN_MS 60000u
+#define STAGE_SIGNAL_DRAIN_MS 2000u
 
 /* --verdicts-out keeps, per IP, the highest level it ever reached and when it first reached each
  * level (packet time): the evaluation asks how soon a victim was flagged, not only how it ended. */
@@ -46,6 +51,7 @@ struct stage {
     struct daemon *d;
     struct verdict_table *table;
     struct redis_sink *redis;
+    bool redis_checked; /* stage_redis_first_check has spoken (or found Redis up) */
     struct notify *notify;
     FILE *flows_out;
     struct peak_entry *peaks;
@@ -433,6 +439,69 @@ void stage_report(struct daemon *d, const struct verdict *v)
     pthread_mutex_unlock(&d->report_lock);
 }
 
+/* A replay must not learn at its very end that Redis was never there: after the sink's first
+ * connection attempt, an unreachable Redis is said once, with what that costs at the end. */
+static void stage_redis_first_check(struct stage *st)
+{
+    if (st->redis_checked)
+        return;
+    struct redis_sink_stats rs;
+    redis_sink_stats_get(st->redis, &rs);
+    if (rs.connected) {
+        st->redis_checked = true;
+        return;
+    }
+    if (rs.redis_errors == 0)
+        return; /* no attempt yet */
+    st->redis_checked = true;
+    const struct ddosd_config *cfg = st->d->cfg;
+    if (!st->d->live)
+        DD_WARN("redis %s:%d is unreachable (%s): verdicts wait in memory and ddosd keeps "
+                "retrying; at the end of the replay it waits up to %u s for Redis to take them "
+                "(SIGTERM or Ctrl-C ends the wait; --redis none runs without Redis)",
+                cfg->redis.host, cfg->redis.port, rs.last_error, STAGE_REPLAY_DRAIN_MS / 1000);
+}
+
+/* The end of a replay: up to STAGE_REPLAY_DRAIN_MS for Redis to take every verdict, so that
+ * nothing the replay judged is lost, but a stop signal during the wait ends it within
+ * STAGE_SIGNAL_DRAIN_MS (the service manager's patience). Said before it starts waiting. */
+static void stage_redis_drain(struct stage *st, bool signalled)
+{
+    struct daemon *d = st->d;
+    struct redis_sink_stats rs;
+    uint64_t start = redis_sink_now_ms();
+    uint64_t deadline = start + (signalled ? STAGE_SIGNAL_DRAIN_MS : STAGE_REPLAY_DRAIN_MS);
+    bool said = false;
+    for (;;) {
+        uint64_t now = redis_sink_now_ms();
+        (void)redis_sink_flush(st->redis, now);
+        redis_sink_stats_get(st->redis, &rs);
+        if ((rs.pending == 0 && rs.events_pending == 0) || now >= deadline)
+            break;
+        if (!signalled && atomic_load_explicit(&d->stop_capture, memory_order_acquire)) {
+            signalled = true; /* a stop during the wait: the short budget from now on */
+            if (deadline > now + STAGE_SIGNAL_DRAIN_MS)
+                deadline = now + STAGE_SIGNAL_DRAIN_MS;
+            DD_WARN("redis: stop requested; waiting at most %u ms more for %" PRIu64
+                    " verdicts and %" PRIu64 " events",
+                    STAGE_SIGNAL_DRAIN_MS, rs.pending, rs.events_pending);
+        }
+        if (!rs.connected && !said) {
+            said = true;
+            DD_WARN("redis %s:%d is unreachable (%s): waiting up to %" PRIu64
+                    " s for it to take %" PRIu64 " verdicts and %" PRIu64
+                    " events (SIGTERM or Ctrl-C ends the wait)",
+                    d->cfg->redis.host, d->cfg->redis.port, rs.last_error,
+                    (deadline - now + 999) / 1000, rs.pending, rs.events_pending);
+        }
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (said && rs.pending == 0 && rs.events_pending == 0)
+        DD_INFO("redis: every verdict written after %.1f s",
+                (double)(redis_sink_now_ms() - start) / 1000.0);
+}
+
 static void stage_run(struct stage *st)
 {
     struct daemon *d = st->d;
@@ -458,6 +527,7 @@ static void stage_run(struct stage *st)
         }
         if (st->redis) {
             (void)redis_sink_flush(st->redis, redis_sink_now_ms());
+            stage_redis_first_check(st);
             if (redis_sink_resync_take(st->redis)) {
                 DD_WARN("redis: the server restarted or failed over; rewriting every verdict");
                 verdict_table_foreach(st->table, resync_one, st);
@@ -515,7 +585,8 @@ static void *stage_main(void *arg)
         /* A stop by signal must end within the service manager's patience (SIGTERM: 5 s in
          * all); the end of a replay may take its time so that nothing it judged is lost. */
         bool signalled = atomic_load_explicit(&d->stop_capture, memory_order_acquire);
-        redis_sink_destroy(st->redis, signalled ? 2000 : 60000);
+        stage_redis_drain(st, signalled);
+        redis_sink_destroy(st->redis, 0); /* says what is left unwritten, if anything */
         st->redis = NULL;
     }
     if (st->notify) {

@@ -86,6 +86,23 @@ show "$w/nofile.err"
 dd_check "run from elsewhere: the default model is found in the source tree" \
     grep -q "\"path\": \"/.*/models/ddosd-model.msgpack\"" "$w/anywhere.out"
 
+# A replay whose Redis is unreachable says so at once, with how long its end will wait, and a
+# SIGTERM during that wait ends it within the 2 s stop budget.
+"$bin" -r "$DD_LIBDIR/../data/session-eth.pcap" --redis redis://127.0.0.1:9 --api none \
+    --model "$DD_MODEL" >"$w/noredis.out" 2>"$w/noredis.err" &
+nr_pid=$!
+for _ in $(seq 50); do grep -q "waiting up to" "$w/noredis.err" && break; sleep 0.1; done
+dd_check "unreachable Redis: said at start with the end-of-replay wait" \
+    grep -q "redis 127.0.0.1:9 is unreachable.*waits up to 60 s" "$w/noredis.err"
+dd_check "unreachable Redis: the end of the replay says how long it waits" \
+    grep -q "waiting up to [0-9]* s for it to take" "$w/noredis.err"
+t0=$(date +%s%N)
+kill -TERM "$nr_pid"
+wait "$nr_pid"
+ms=$((($(date +%s%N) - t0) / 1000000))
+dd_ok "unreachable Redis: SIGTERM ends the wait within 3 s (took $ms ms)" $((ms > 3000))
+show "$w/noredis.err"
+
 # A capture filter that does not compile: a start-up error, not a replay cut short.
 run badfilter "${common[@]}" -r "$DD_LIBDIR/../data/session-eth.pcap" --set 'capture.filter=tcp and and'
 dd_ok "-r with a bad capture.filter exits 1 (got $rc)" $((rc != 1))
