@@ -490,7 +490,7 @@ static void run_main_loop(struct daemon *d)
             counters_log(d, false);
             next_minute = now + 60;
         }
-        if (progress && now >= next_progress) {
+        if (progress && !replay_logged && now >= next_progress) { /* frozen once the replay ended */
             show_progress(d, false);
             next_progress = now + 0.5;
         }
