@@ -226,10 +226,19 @@ struct verdict_store *verdict_store_create(uint32_t capacity, uint32_t tombstone
     if (getrandom(&s->seed, sizeof(s->seed), 0) != sizeof(s->seed))
         s->seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uintptr_t)s;
 
+    char levels[48] = "", roles[24] = "";
+    for (unsigned l = 0; l < 4; l++)
+        if ((s->decision_levels >> l) & 1u)
+            snprintf(levels + strlen(levels), sizeof(levels) - strlen(levels), "%s%s",
+                     levels[0] ? "," : "", threat_level_name((enum threat_level)l));
+    for (unsigned r = 0; r < 2; r++)
+        if ((s->decision_roles >> r) & 1u)
+            snprintf(roles + strlen(roles), sizeof(roles) - strlen(roles), "%s%s",
+                     roles[0] ? "," : "", verdict_role_name((enum verdict_role)r));
     DD_INFO("verdict store: %u entries (%zu MiB reserved, touched as used), %u tombstones, "
-            "%u stripes",
+            "%u stripes; decisions: levels [%s], roles [%s]",
             (unsigned)capacity, ((size_t)capacity * sizeof(struct vs_slot)) >> 20, (unsigned)ntomb,
-            (unsigned)VS_STRIPES);
+            (unsigned)VS_STRIPES, levels, roles);
     return s;
 fail:
     DD_ERROR("verdict store: cannot allocate %u entries and %u tombstones", (unsigned)capacity,
