@@ -210,6 +210,8 @@ static struct ddosd_config *shard_rules_config(const struct ddosd_config *cfg, u
         all[i]->new_flows_per_s *= k;
         all[i]->distinct_sources *= k;
         all[i]->reflector_pps *= k;
+        all[i]->icmp_errors_per_s *= k;
+        all[i]->fragments_per_s *= k;
     }
     return c;
 }

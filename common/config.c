@@ -104,7 +104,8 @@ static char *cfg_default_sensor_id(void);
 #define THRESHOLDS(prefix)                                                                         \
     THRESHOLD(prefix, pps), THRESHOLD(prefix, bps), THRESHOLD(prefix, syn_per_s),                  \
     THRESHOLD(prefix, new_flows_per_s), THRESHOLD(prefix, distinct_sources),                       \
-    THRESHOLD(prefix, syn_ack_ratio), THRESHOLD(prefix, reflector_pps)
+    THRESHOLD(prefix, syn_ack_ratio), THRESHOLD(prefix, reflector_pps),                            \
+    THRESHOLD(prefix, icmp_errors_per_s), THRESHOLD(prefix, fragments_per_s)
 /* clang-format on */
 
 static const struct cfg_key cfg_keys[] = {
@@ -1765,24 +1766,30 @@ int config_defaults(struct ddosd_config *c)
     c->cache.enabled = true;
     c->cache.ttl = 300;
 
-    /* Starting points for a 1 Gbit/s uplink; tune per site. */
+    /* Chosen over the real captures (scripts/rate-peaks.py): every threshold is far above the
+     * peak of any real benign IP and below real floods; docs/configuration.md gives the
+     * margins. Per second, over 1 s (smoothed) and 100 ms windows. */
     c->rules.victim = (struct config_thresholds){
-        .pps = 100000,
-        .bps = 1e9,
-        .syn_per_s = 10000,
+        .pps = 20000,
+        .bps = 2e8,
+        .syn_per_s = 1000,
         .new_flows_per_s = 5000,
-        .distinct_sources = 2000,
+        .distinct_sources = 1000,
         .syn_ack_ratio = 3,
-        .reflector_pps = 10000,
+        .reflector_pps = 2000,
+        .icmp_errors_per_s = 2000,
+        .fragments_per_s = 2000,
     };
     c->rules.attacker = (struct config_thresholds){
-        .pps = 50000,
-        .bps = 5e8,
+        .pps = 20000,
+        .bps = 2e8,
         .syn_per_s = 2000,
-        .new_flows_per_s = 2000,
+        .new_flows_per_s = 5000,
         .distinct_sources = 0,
         .syn_ack_ratio = 10,
         .reflector_pps = 0,
+        .icmp_errors_per_s = 2000,
+        .fragments_per_s = 2000,
     };
 
     c->api.listen.enabled = true;

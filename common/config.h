@@ -83,13 +83,15 @@ struct config_cidr_list {
 
 /* Per-IP rate thresholds; 0 disables one (written null in config.json). */
 struct config_thresholds {
-    double pps;              /* packets/s */
-    double bps;              /* bits/s */
-    double syn_per_s;        /* TCP SYNs/s */
-    double new_flows_per_s;  /* new flows/s */
-    double distinct_sources; /* distinct peers within a scoring window */
-    double syn_ack_ratio;    /* SYNs per SYN-ACK (half-open imbalance) */
-    double reflector_pps;    /* UDP packets/s from reflector ports (DNS, NTP, memcached, ...) */
+    double pps;               /* packets/s */
+    double bps;               /* bits/s */
+    double syn_per_s;         /* TCP SYNs/s */
+    double new_flows_per_s;   /* new flows/s */
+    double distinct_sources;  /* distinct peers within a scoring window */
+    double syn_ack_ratio;     /* SYNs per completed handshake (half-open imbalance) */
+    double reflector_pps;     /* UDP packets/s from reflector ports (DNS, NTP, memcached, ...) */
+    double icmp_errors_per_s; /* ICMP errors/s (unreachable, time exceeded, ...; BlackNurse) */
+    double fragments_per_s;   /* IPv4/IPv6 fragments/s */
 };
 
 struct config_hostgroup {

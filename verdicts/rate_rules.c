@@ -1,12 +1,14 @@
-/* rate_rules.c - per-IP rate rules: the table of per-IP counters, its 1 s windows and EWMAs, the
- * threshold evaluation against config.json's `rules`, and the alert list (rate_rules.h).
+/* rate_rules.c - per-IP rate rules: the table of per-IP counters, its 100 ms sub-windows, 1 s
+ * windows and EWMAs, the threshold evaluation against config.json's `rules`, and the alert list
+ * (rate_rules.h).
  *
  * Owns: one table of struct rr_entry (one per IP, both roles in it), a parallel array of 32-bit
- * tags, the list of alerting IP/roles and an 8 KiB bitmap of reflector source ports. All allocated
- * in rate_rules_create(); nothing is allocated afterwards.
+ * tags and the list of alerting IP/roles. All allocated in rate_rules_create(); nothing is
+ * allocated afterwards. The reflector service ports are features/port_class's list (the model
+ * and the judge use the same one).
  *
  * Threads: none of its own. One capture shard calls rate_rules_packet() per packet and
- * rate_rules_tick() a few times per second; no locks, no atomics, no logging per packet.
+ * rate_rules_tick() on 100 ms boundaries; no locks, no atomics, no logging per packet.
  *
  * DESIGN: the table is open addressing with a bounded probe window: an IP lives in one of the
  * RATE_RULES_PROBES slots starting at hash & mask. A lookup compares tags (64 bytes) and
@@ -17,29 +19,47 @@
  * The hash is keyed with a random seed chosen at start-up so that sources cannot be picked to
  * collide into one window.
  *
- * Windows are whole seconds of the caller's clock. An entry rolls lazily: when a packet or the
- * tick finds its window over, the window's counts feed the EWMAs (empty windows in between
- * decay them), and both roles are evaluated once per rolled window. Evaluation first compares
- * against a "floor" (per metric, the lowest threshold of the global rules and every host group),
- * which is cheap; only an entry over the floor pays for the longest-prefix host group lookup and
- * the whitelist scan, whose result is then cached in the entry. That keeps a flood of spoofed
- * new sources from costing a CIDR scan per packet.
+ * Counting is by direction: an entry's role VICTIM counts packets towards the IP and its role
+ * ATTACKER packets from it, with the same metrics (rr_metric). Judging one role also reads the
+ * other direction: the answers a victim sends, the SYN-ACKs it sends, the reflector requests it
+ * made. Packets count into a 100 ms sub-window (16-bit saturating counters, bytes 32-bit); a
+ * sub-window that ends is added into its 1 s window, and a 1 s window that ends feeds the EWMAs
+ * (empty windows in between decay them). Rolls are lazy: a packet or the tick that finds an
+ * entry's sub-window or window over rolls it.
+ *
+ * Two evaluations per role. Sustained: at every 1 s roll, on the EWMAs. Burst: a packet that
+ * takes a sub-window count over the "floor" / 10 (per metric, the lowest threshold of the
+ * global rules and every host group) makes its role "hot" for that sub-window; a hot role is
+ * evaluated at once (counts so far x 10, which can only grow) and again when the sub-window ends,
+ * so a 100 ms burst at flood rate alerts at the tick that closes it. Only entries over a floor
+ * pay for the longest-prefix host group lookup and the whitelist scan, whose result is then
+ * cached in the entry: a flood of spoofed new sources never costs a CIDR scan per packet. A
+ * role's published state is the worse of its last sustained evaluation and the bursts of the
+ * current second.
+ *
+ * Gates (what makes a rate evidence of a flood, not of use):
+ *   - pps counts only traffic the IP does not answer: unanswered = pps - RR_ANSWER_FACTOR x
+ *     answers, where an answer is a packet of the other direction that is not a RST, an ICMP
+ *     error, an echo reply or a SYN-ACK (those reflexes answer spoofed floods too). A client
+ *     downloading at 100k pps sends ACKs and is not a victim. bps, distinct sources and
+ *     fragments are scaled by the same unanswered share (a DNS server's clients are answered);
+ *   - the SYN rule fires while SYNs exceed syn_ack_ratio x completed handshakes, estimated as
+ *     min(SYN-ACKs of the other direction, pure ACKs of this one): a spoofed SYN flood the
+ *     victim answers with SYN-ACKs never completes a handshake, a busy server's clients do;
+ *   - reflector answers count beyond RR_REQUEST_FACTOR per reflector request the IP sent: a
+ *     resolver's DNS answers are requested, an amplification victim asked for nothing;
+ *   - ICMP errors count beyond the packets the IP sent (each error answers one packet).
  *
  * Distinct sources per destination are estimated with a 64-register HyperLogLog (64 bytes per
- * entry, ~13% standard error, linear counting for small counts), reset every window; a 256-bit
- * linear counting bitmap would saturate near 1400, under the default threshold of 2000.
+ * entry, ~13% standard error, linear counting for small counts), reset every window; a burst
+ * evaluation reads the second's estimate so far (a lower bound of the window's).
  *
- * SYN vs SYN-ACK: config.h defines syn_ack_ratio as "SYNs per SYN-ACK". A victim's SYN rule
- * fires when SYNs without ACK to it exceed syn_per_s AND it answered fewer than one SYN-ACK per
- * syn_ack_ratio SYNs (half-open connections pile up), so a busy server that answers is not a
- * flood; 0 for the ratio makes the SYN rate alone decide. For an attacker the same test uses the
- * SYN-ACKs it received. Both counts come from the same packets: a SYN-ACK is counted on its
- * source's victim side and its destination's attacker side.
+ * Known limits: non-first fragments carry no ports, so a fragmented amplification answer counts
+ * once (its first fragment) in reflector_pps, though fully in pps, bps and fragments. The
+ * handshake estimate counts pure ACKs from any established connection, so a victim with much
+ * legitimate traffic hides a SYN flood smaller than syn_ack_ratio x its clients' pure ACKs.
  *
- * Known limit: non-first fragments carry no ports, so a fragmented amplification answer counts
- * once (its first fragment) in reflector_pps, though fully in pps and bps.
- *
- * Calls: common/config (CIDR matching), common/log (at create only). */
+ * Calls: common/config (CIDR matching), common/log (at create only), features/port_class. */
 #include "verdicts/rate_rules.h"
 
 #include <math.h>
@@ -49,57 +69,66 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "features/port_class.h"
 #include "verdicts/verdict.h"
 
+/* Counted per direction. The first RR_NPKT are packet counts; RR_BYTES is bytes; RR_SOURCES is
+ * a rate only (the HyperLogLog of the victim direction). */
 enum rr_metric {
     RR_PPS,
-    RR_BPS,
-    RR_SYN,
-    RR_SYNACK, /* victim: SYN-ACKs it sent; attacker: SYN-ACKs it received */
-    RR_FLOWS,
-    RR_SOURCES, /* victim only, from the HyperLogLog */
-    RR_REFL,
+    RR_SYN,      /* SYN without ACK */
+    RR_FLOWS,    /* packets that created a flow */
+    RR_REFL,     /* UDP from a reflector service port */
+    RR_ICMP_ERR, /* ICMPv4 3,4,5,11,12; ICMPv6 1-4 */
+    RR_FRAG,     /* IPv4 MF or offset, IPv6 fragment header */
+    RR_SYNACK,
+    RR_TCP,
+    RR_UDP,
+    RR_ICMP,     /* ICMP or ICMPv6, any type */
+    RR_ANSWER,   /* could answer the other direction: not RST, ICMP error, echo reply, SYN-ACK */
+    RR_PURE_ACK, /* ACK alone (no SYN/FIN/RST), no payload: completes handshakes */
+    RR_REFL_REQ, /* UDP to a reflector service port */
+    RR_NPKT,
+    RR_BYTES = RR_NPKT,
+    RR_SOURCES,
     RR_METRIC_COUNT
 };
 
-enum { RR_HLL_REGS = 64, RR_IDLE_S = 60, RR_ROLES = 2, RR_MAX_IPS = 1u << 25 };
-
-/* UDP source ports of services abused for reflection/amplification. The only list: the bitmap
- * is built from it. */
-static const uint16_t reflector_ports[] = {
-    17,    /* QOTD */
-    19,    /* chargen */
-    53,    /* DNS */
-    69,    /* TFTP */
-    111,   /* portmap */
-    123,   /* NTP */
-    137,   /* NetBIOS name */
-    161,   /* SNMP */
-    389,   /* CLDAP */
-    500,   /* IKE */
-    520,   /* RIP */
-    1434,  /* MS SQL browser */
-    1900,  /* SSDP */
-    3283,  /* Apple Remote Desktop */
-    3702,  /* WS-Discovery */
-    4500,  /* IKE NAT-T */
-    5351,  /* NAT-PMP */
-    5683,  /* CoAP */
-    10001, /* Ubiquiti discovery */
-    11211, /* memcached */
-    27015, /* Steam/Source game queries */
-    37810, /* DVR DHCPDiscover */
+enum {
+    RR_HLL_REGS = 64,
+    RR_IDLE_S = 60,
+    RR_ROLES = 2,
+    RR_MAX_IPS = 1u << 25,
+    RR_SUB_US = 100000, /* sub-window length */
+    RR_SUBS = 10,       /* sub-windows per 1 s window */
 };
+
+#define RR_ANSWER_FACTOR  20.0 /* packets one answer explains (a download's data per ACK) */
+#define RR_REQUEST_FACTOR 10.0 /* reflector answers one request explains */
 
 /* Per role alert state. */
 struct rr_role_state {
-    int32_t active_pos; /* index in rate_rules.active, -1 when not alerting */
-    uint32_t reasons;   /* of the last evaluation */
+    int32_t active_pos;   /* index in rate_rules.active, -1 when not alerting */
+    uint32_t reasons;     /* published: of the last evaluation over a threshold */
+    uint32_t sus_reasons; /* of the last sustained (1 s) evaluation */
+    uint32_t win_reasons; /* of the bursts of the current second */
+    float sus_excess;     /* worst value/threshold of those, 0 when none */
+    float win_excess;
+    float score;
     uint8_t level;
-    uint8_t quiet; /* consecutive windows under every threshold while alerting */
-    bool emitted;  /* at least once since it started alerting */
+    uint8_t emitted_level;
+    uint8_t quiet;      /* consecutive windows under every threshold while alerting */
+    bool emitted;       /* at least once since it started alerting */
+    bool burst;         /* published level came from a sub-window (snap) */
+    uint8_t frag_proto; /* majority vote of the fragments' protocol */
+    uint8_t frag_votes;
     uint64_t last_emit_s;
-    double score;
+};
+
+/* One 100 ms sub-window of both directions. */
+struct rr_sub {
+    uint16_t n[RR_ROLES][RR_NPKT];
+    uint32_t bytes[RR_ROLES];
 };
 
 struct rr_entry {
@@ -107,18 +136,26 @@ struct rr_entry {
     uint8_t version;
     bool resolved; /* group and whitelist below are valid */
     bool whitelisted[RR_ROLES];
+    uint8_t hot;       /* bit per role: over a floor in the current sub-window */
     int16_t group;     /* hostgroup index for the longest matching CIDR, -1 for global */
     uint64_t window_s; /* the second the counts below belong to */
+    uint64_t sub_id;   /* the 100 ms sub-window sub belongs to */
     uint64_t last_pkt_s;
-    uint64_t count[RR_ROLES][RR_METRIC_COUNT]; /* RR_BPS counts bytes; RR_SOURCES unused */
-    float rate[RR_ROLES][RR_METRIC_COUNT];     /* smoothed per-second values */
-    uint8_t hll[RR_HLL_REGS];                  /* sources of packets to this IP */
+    struct rr_sub sub;
+    struct rr_sub snap; /* the sub-window of the worst burst of the published state */
+    float snap_sources; /* the HyperLogLog estimate when snap was taken */
+    uint32_t snap_pkts; /* victim packets of the second until snap was taken */
+    uint32_t count[RR_ROLES][RR_NPKT + 1]; /* the second so far, RR_BYTES included */
+    float rate[RR_ROLES][RR_METRIC_COUNT]; /* smoothed per-second values */
+    uint8_t hll[RR_HLL_REGS];              /* sources of packets to this IP */
     struct rr_role_state role[RR_ROLES];
 };
 
 struct rate_rules {
     const struct config_rules *rules;
     struct config_thresholds floor[RR_ROLES]; /* lowest enabled threshold per metric */
+    /* Per role, the floor as counts per sub-window (INFINITY: disabled): the per-packet test. */
+    float burst_lim[RR_ROLES][RR_NPKT + 1];
     uint64_t seed, seed_hll;
     uint32_t mask;
     uint32_t *tags; /* 0: free slot */
@@ -128,20 +165,20 @@ struct rate_rules {
     uint32_t active_cursor;
     uint32_t scan_cursor;
     struct rate_rules_stats st;
-    uint64_t reflector[65536 / 64]; /* bit per UDP source port, from reflector_ports */
+};
+
+/* What one role looks like over one window (1 s EWMA or a sub-window x 10): the alert's values
+ * and the gated values the thresholds are compared with. Per second unless said. */
+struct rr_view {
+    double pps, bps, syn, synack, flows, sources, refl, icmp_err, frag, tcp, udp, icmp;
+    double handshakes, answered_ratio, refl_req, pkts_per_source;
+    double pps_unanswered, bps_unanswered, sources_unanswered, frag_unanswered;
+    double refl_unrequested, icmp_err_unsolicited;
 };
 
 bool rate_rules_reflector_port(uint16_t port)
 {
-    for (size_t i = 0; i < DD_ARRAY_LEN(reflector_ports); i++)
-        if (reflector_ports[i] == port)
-            return true;
-    return false;
-}
-
-static inline bool rr_reflector_hit(const struct rate_rules *r, uint16_t port)
-{
-    return (r->reflector[port / 64] >> (port % 64)) & 1u;
+    return port_is_reflector(port);
 }
 
 static inline uint64_t rr_mix(uint64_t h)
@@ -166,8 +203,8 @@ static inline uint64_t rr_hash(uint64_t seed, const uint8_t addr[16], uint8_t ve
 }
 
 /* The floor walks thresholds as an array: every field must stay a double. */
-_Static_assert(sizeof(struct config_thresholds) == 7 * sizeof(double),
-               "struct config_thresholds is no longer 7 doubles");
+_Static_assert(sizeof(struct config_thresholds) == 9 * sizeof(double),
+               "struct config_thresholds is no longer 9 doubles");
 
 static void rr_floor_build(struct config_thresholds *floor, const struct config_thresholds *global,
                            const struct config_hostgroups *groups, size_t role_off)
@@ -181,6 +218,33 @@ static void rr_floor_build(struct config_thresholds *floor, const struct config_
         for (size_t i = 0; i < sizeof(*floor) / sizeof(double); i++)
             if (v[i] > 0 && (f[i] == 0 || v[i] < f[i]))
                 f[i] = v[i];
+    }
+}
+
+/* A per-second threshold as a count per sub-window (INFINITY when disabled). */
+static float rr_sub_limit(double per_s)
+{
+    return per_s > 0 ? (float)(per_s / RR_SUBS) : INFINITY;
+}
+
+static void rr_floors_set(struct rate_rules *r, const struct config_rules *rules)
+{
+    rr_floor_build(&r->floor[VERDICT_ROLE_VICTIM], &rules->victim, &rules->hostgroups,
+                   offsetof(struct config_hostgroup, victim));
+    rr_floor_build(&r->floor[VERDICT_ROLE_ATTACKER], &rules->attacker, &rules->hostgroups,
+                   offsetof(struct config_hostgroup, attacker));
+    for (int role = 0; role < RR_ROLES; role++) {
+        const struct config_thresholds *f = &r->floor[role];
+        float *lim = r->burst_lim[role];
+        for (int m = 0; m <= RR_NPKT; m++)
+            lim[m] = INFINITY;
+        lim[RR_PPS] = rr_sub_limit(f->pps);
+        lim[RR_BYTES] = rr_sub_limit(f->bps / 8.0);
+        lim[RR_SYN] = rr_sub_limit(f->syn_per_s);
+        lim[RR_FLOWS] = rr_sub_limit(f->new_flows_per_s);
+        lim[RR_REFL] = rr_sub_limit(f->reflector_pps);
+        lim[RR_ICMP_ERR] = rr_sub_limit(f->icmp_errors_per_s);
+        lim[RR_FRAG] = rr_sub_limit(f->fragments_per_s);
     }
 }
 
@@ -210,12 +274,7 @@ struct rate_rules *rate_rules_create(const struct ddosd_config *cfg, uint32_t ma
     if (getrandom(&r->seed, sizeof(r->seed), 0) != sizeof(r->seed))
         r->seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uintptr_t)r;
     r->seed_hll = rr_mix(r->seed ^ 0x5bd1e995u);
-    rr_floor_build(&r->floor[VERDICT_ROLE_VICTIM], &cfg->rules.victim, &cfg->rules.hostgroups,
-                   offsetof(struct config_hostgroup, victim));
-    rr_floor_build(&r->floor[VERDICT_ROLE_ATTACKER], &cfg->rules.attacker, &cfg->rules.hostgroups,
-                   offsetof(struct config_hostgroup, attacker));
-    for (size_t i = 0; i < DD_ARRAY_LEN(reflector_ports); i++)
-        r->reflector[reflector_ports[i] / 64] |= 1ull << (reflector_ports[i] % 64);
+    rr_floors_set(r, &cfg->rules);
     r->st.capacity = cap;
     DD_INFO("rate rules: %u IP slots, %zu KiB", (unsigned)cap,
             ((size_t)cap * (sizeof(struct rr_entry) + sizeof(uint32_t) * 3)) / 1024);
@@ -229,10 +288,7 @@ fail:
 void rate_rules_set_config(struct rate_rules *r, const struct ddosd_config *cfg)
 {
     r->rules = &cfg->rules;
-    rr_floor_build(&r->floor[VERDICT_ROLE_VICTIM], &cfg->rules.victim, &cfg->rules.hostgroups,
-                   offsetof(struct config_hostgroup, victim));
-    rr_floor_build(&r->floor[VERDICT_ROLE_ATTACKER], &cfg->rules.attacker, &cfg->rules.hostgroups,
-                   offsetof(struct config_hostgroup, attacker));
+    rr_floors_set(r, &cfg->rules);
     /* Host groups and whitelists may have changed: every entry resolves again on its next
      * evaluation. */
     for (uint32_t i = 0; i <= r->mask; i++)
@@ -261,6 +317,7 @@ static void rr_active_add(struct rate_rules *r, uint32_t slot, int role)
     struct rr_role_state *rs = &r->entries[slot].role[role];
     rs->active_pos = (int32_t)r->n_active;
     rs->emitted = false;
+    rs->emitted_level = 0;
     rs->quiet = 0;
     r->active[r->n_active++] = slot << 1 | (uint32_t)role;
     r->st.alerting++;
@@ -313,8 +370,41 @@ static const struct config_thresholds *rr_thresholds(const struct rate_rules *r,
     return role == VERDICT_ROLE_VICTIM ? &g->victim : &g->attacker;
 }
 
-/* Reasons the rates of one role raise against t; *excess gets the worst value/threshold. */
-static uint32_t rr_reasons(const float *rate, const struct config_thresholds *t, int role,
+/* Builds the view of one role from per-second values of its direction (in) and of the other
+ * direction (out), both indexed by rr_metric (RR_BYTES in bytes/s). sources: distinct sources
+ * of the window (victim; 0 otherwise); pkts: the victim packets those sources sent (for
+ * pkts_per_source). */
+static void rr_view_build(struct rr_view *v, const float *in, const float *out, double sources,
+                          double pkts)
+{
+    v->pps = in[RR_PPS];
+    v->bps = (double)in[RR_BYTES] * 8.0;
+    v->syn = in[RR_SYN];
+    v->synack = out[RR_SYNACK];
+    v->flows = in[RR_FLOWS];
+    v->sources = sources;
+    v->refl = in[RR_REFL];
+    v->icmp_err = in[RR_ICMP_ERR];
+    v->frag = in[RR_FRAG];
+    v->tcp = in[RR_TCP];
+    v->udp = in[RR_UDP];
+    v->icmp = in[RR_ICMP];
+    v->handshakes = fmin(out[RR_SYNACK], in[RR_PURE_ACK]);
+    double answers = out[RR_ANSWER];
+    v->answered_ratio = v->pps > 0 ? answers / v->pps : 0;
+    v->refl_req = out[RR_REFL_REQ];
+    v->pkts_per_source = sources > 0 ? pkts / sources : 0;
+    v->pps_unanswered = fmax(0, v->pps - RR_ANSWER_FACTOR * answers);
+    double share = v->pps > 0 ? v->pps_unanswered / v->pps : 0;
+    v->bps_unanswered = v->bps * share;
+    v->sources_unanswered = sources * share;
+    v->frag_unanswered = v->frag * share;
+    v->refl_unrequested = fmax(0, v->refl - RR_REQUEST_FACTOR * v->refl_req);
+    v->icmp_err_unsolicited = fmax(0, v->icmp_err - out[RR_PPS]);
+}
+
+/* Reasons the view of one role raises against t; *excess gets the worst value/threshold. */
+static uint32_t rr_reasons(const struct rr_view *v, const struct config_thresholds *t, int role,
                            double *excess)
 {
     uint32_t reasons = 0;
@@ -327,44 +417,53 @@ static uint32_t rr_reasons(const float *rate, const struct config_thresholds *t,
                 worst = (value) / (thr);                                                           \
         }                                                                                          \
     } while (0)
-    RR_CHECK((double)rate[RR_PPS], t->pps, VERDICT_REASON_RATE_PPS);
-    RR_CHECK((double)rate[RR_BPS] * 8.0, t->bps, VERDICT_REASON_RATE_BPS);
-    /* SYNs only count when they go unanswered: a busy server answering its SYNs is not a
-     * flood. Imbalance: more than syn_ack_ratio SYNs per SYN-ACK (0 disables the check). */
-    if (t->syn_ack_ratio <= 0 || (double)rate[RR_SYN] > t->syn_ack_ratio * rate[RR_SYNACK])
-        RR_CHECK((double)rate[RR_SYN], t->syn_per_s, VERDICT_REASON_RATE_SYN);
-    RR_CHECK((double)rate[RR_FLOWS], t->new_flows_per_s, VERDICT_REASON_RATE_FLOWS);
+    RR_CHECK(v->pps_unanswered, t->pps, VERDICT_REASON_RATE_PPS);
+    RR_CHECK(v->bps_unanswered, t->bps, VERDICT_REASON_RATE_BPS);
+    /* SYNs only count while handshakes do not complete: a busy server's clients finish theirs,
+     * spoofed sources never do. More than syn_ack_ratio SYNs per handshake (0: SYNs alone). */
+    if (t->syn_ack_ratio <= 0 || v->syn > t->syn_ack_ratio * v->handshakes)
+        RR_CHECK(v->syn, t->syn_per_s, VERDICT_REASON_RATE_SYN);
+    RR_CHECK(v->flows, t->new_flows_per_s, VERDICT_REASON_RATE_FLOWS);
     if (role == VERDICT_ROLE_VICTIM)
-        RR_CHECK((double)rate[RR_SOURCES], t->distinct_sources, VERDICT_REASON_RATE_SOURCES);
-    RR_CHECK((double)rate[RR_REFL], t->reflector_pps, VERDICT_REASON_REFLECTION);
+        RR_CHECK(v->sources_unanswered, t->distinct_sources, VERDICT_REASON_RATE_SOURCES);
+    RR_CHECK(v->refl_unrequested, t->reflector_pps, VERDICT_REASON_REFLECTION);
+    RR_CHECK(v->icmp_err_unsolicited, t->icmp_errors_per_s, VERDICT_REASON_ICMP_ERRORS);
+    RR_CHECK(v->frag_unanswered, t->fragments_per_s, VERDICT_REASON_FRAGMENTS);
 #undef RR_CHECK
     *excess = worst;
     return reasons;
 }
 
-/* Evaluates one role of the entry in slot after a window rolled: updates its alert state and
- * puts it on the alerting list when it starts. */
-static void rr_entry_evaluate(struct rate_rules *r, uint32_t slot, int role)
+/* Reasons of one role's view against its floor, then (only when over it) against the entry's
+ * own thresholds; 0 for a whitelisted role. */
+static uint32_t rr_judge(const struct rate_rules *r, struct rr_entry *e, int role,
+                         const struct rr_view *v, double *excess)
 {
-    struct rr_entry *e = &r->entries[slot];
-    struct rr_role_state *rs = &e->role[role];
-    double excess = 0;
-    uint32_t reasons = rr_reasons(e->rate[role], &r->floor[role], role, &excess);
-    if (reasons) {
-        if (!e->resolved)
-            rr_entry_resolve(r, e);
-        reasons = e->whitelisted[role]
-                      ? 0
-                      : rr_reasons(e->rate[role], rr_thresholds(r, e, role), role, &excess);
+    *excess = 0;
+    if (!rr_reasons(v, &r->floor[role], role, excess))
+        return 0;
+    if (!e->resolved)
+        rr_entry_resolve(r, e);
+    if (e->whitelisted[role]) {
+        *excess = 0;
+        return 0;
     }
-    if (!reasons) {
-        if (rs->active_pos >= 0 && rs->quiet < 255)
-            rs->quiet++;
+    return rr_reasons(v, rr_thresholds(r, e, role), role, excess);
+}
+
+/* Publishes a role's state: the worse of its last sustained evaluation and the current
+ * second's bursts. Puts the role on the alerting list when it starts. */
+static void rr_publish(struct rate_rules *r, uint32_t slot, int role)
+{
+    struct rr_role_state *rs = &r->entries[slot].role[role];
+    uint32_t reasons = rs->sus_reasons | rs->win_reasons;
+    if (!reasons)
         return;
-    }
+    float excess = rs->sus_excess > rs->win_excess ? rs->sus_excess : rs->win_excess;
     rs->reasons = reasons;
+    rs->burst = rs->win_excess > rs->sus_excess;
     rs->level = excess >= 10 ? THREAT_CRITICAL : excess >= 2 ? THREAT_HIGH : THREAT_MEDIUM;
-    rs->score = 1.0 - 1.0 / excess;
+    rs->score = 1.0f - 1.0f / excess;
     if (rs->active_pos < 0)
         rr_active_add(r, slot, role);
     rs->quiet = 0;
@@ -398,6 +497,67 @@ static double rr_hll_estimate(const uint8_t *reg)
     return est;
 }
 
+/* A sub-window's counts of one direction as per-second values. */
+static void rr_sub_rates(const struct rr_sub *s, int dir, float *out)
+{
+    for (int m = 0; m < RR_NPKT; m++)
+        out[m] = (float)s->n[dir][m] * RR_SUBS;
+    out[RR_BYTES] = (float)s->bytes[dir] * RR_SUBS;
+    out[RR_SOURCES] = 0;
+}
+
+/* Burst evaluation of one role on the current sub-window (complete or not: its counts only
+ * grow). Over a threshold, it joins the second's bursts and the role's state is published. */
+static void rr_burst_evaluate(struct rate_rules *r, uint32_t slot, int role)
+{
+    struct rr_entry *e = &r->entries[slot];
+    float in[RR_METRIC_COUNT], out[RR_METRIC_COUNT];
+    rr_sub_rates(&e->sub, role, in);
+    rr_sub_rates(&e->sub, !role, out);
+    double sources = 0;
+    double pkts = (double)e->count[role][RR_PPS] + e->sub.n[role][RR_PPS];
+    if (role == VERDICT_ROLE_VICTIM)
+        sources = rr_hll_estimate(e->hll); /* the second so far: a lower bound */
+    struct rr_view v;
+    rr_view_build(&v, in, out, sources, pkts);
+    double excess;
+    uint32_t reasons = rr_judge(r, e, role, &v, &excess);
+    if (!reasons)
+        return;
+    struct rr_role_state *rs = &e->role[role];
+    rs->win_reasons |= reasons;
+    if ((float)excess > rs->win_excess) {
+        rs->win_excess = (float)excess;
+        e->snap = e->sub;
+        e->snap_sources = (float)sources;
+        e->snap_pkts = (uint32_t)(pkts < UINT32_MAX ? pkts : UINT32_MAX);
+    }
+    rr_publish(r, slot, role);
+}
+
+/* Sustained evaluation of one role on its EWMAs, after a 1 s window rolled: with the bursts of
+ * the second that ended, it sets the role's state, or counts a quiet window. */
+static void rr_entry_evaluate(struct rate_rules *r, uint32_t slot, int role)
+{
+    struct rr_entry *e = &r->entries[slot];
+    struct rr_role_state *rs = &e->role[role];
+    const float *in = e->rate[role];
+    double sources = role == VERDICT_ROLE_VICTIM ? in[RR_SOURCES] : 0;
+    struct rr_view v;
+    rr_view_build(&v, in, e->rate[!role], sources, in[RR_PPS]);
+    double excess;
+    rs->sus_reasons = rr_judge(r, e, role, &v, &excess);
+    rs->sus_excess = rs->sus_reasons ? (float)excess : 0;
+    if (!(rs->sus_reasons | rs->win_reasons)) {
+        if (rs->active_pos >= 0 && rs->quiet < 255)
+            rs->quiet++;
+    } else {
+        rr_publish(r, slot, role);
+    }
+    rs->win_reasons = 0;
+    rs->win_excess = 0;
+}
+
 /* True while a role of e alerts and has not yet seen RATE_RULES_END_WINDOWS quiet windows. */
 static bool rr_entry_ending(const struct rr_entry *e)
 {
@@ -407,10 +567,39 @@ static bool rr_entry_ending(const struct rr_entry *e)
     return false;
 }
 
-/* Closes every window of e before second s: the first with its counts, the others empty. */
-static void rr_entry_roll(struct rate_rules *r, uint32_t slot, uint64_t s)
+static inline uint32_t rr_sat_add32(uint32_t a, uint32_t b)
+{
+    uint32_t s = a + b;
+    return s < a ? UINT32_MAX : s;
+}
+
+/* Closes the sub-window: hot roles are judged on its final counts, then it joins its second. */
+static void rr_sub_close(struct rate_rules *r, uint32_t slot)
 {
     struct rr_entry *e = &r->entries[slot];
+    for (int role = 0; role < RR_ROLES; role++)
+        if (e->hot & (1u << role))
+            rr_burst_evaluate(r, slot, role);
+    for (int role = 0; role < RR_ROLES; role++) {
+        for (int m = 0; m < RR_NPKT; m++)
+            e->count[role][m] += e->sub.n[role][m]; /* <= 10 x 65535 per second */
+        e->count[role][RR_BYTES] = rr_sat_add32(e->count[role][RR_BYTES], e->sub.bytes[role]);
+    }
+    memset(&e->sub, 0, sizeof(e->sub));
+    e->hot = 0;
+}
+
+/* Rolls e to now_us: closes its sub-window if it ended, then every 1 s window before now's
+ * second, the first with its counts, the others empty. */
+static void rr_entry_roll(struct rate_rules *r, uint32_t slot, uint64_t now_us)
+{
+    struct rr_entry *e = &r->entries[slot];
+    uint64_t sub_id = now_us / RR_SUB_US;
+    if (sub_id <= e->sub_id)
+        return; /* same sub-window (or time went back: counted in the current one) */
+    rr_sub_close(r, slot);
+    e->sub_id = sub_id;
+    uint64_t s = now_us / 1000000u;
     if (s <= e->window_s)
         return;
     uint64_t gap = s - e->window_s;
@@ -456,9 +645,9 @@ static void rr_slot_free(struct rate_rules *r, uint32_t slot)
     r->st.tracked_ips--;
 }
 
-/* Finds or inserts the entry of addr and rolls it to second s. Returns its slot. */
+/* Finds or inserts the entry of addr and rolls it to ts_us. Returns its slot. */
 static uint32_t rr_entry_get(struct rate_rules *r, const uint8_t addr[16], uint8_t version,
-                             uint64_t s)
+                             uint64_t ts_us)
 {
     uint64_t h = rr_hash(r->seed, addr, version);
     uint32_t tag = (uint32_t)(h >> 32) | 1u; /* never 0: 0 marks a free slot */
@@ -471,7 +660,7 @@ static uint32_t rr_entry_get(struct rate_rules *r, const uint8_t addr[16], uint8
         if (t == tag) {
             struct rr_entry *e = &r->entries[slot];
             if (e->version == version && memcmp(e->addr, addr, 16) == 0) {
-                rr_entry_roll(r, slot, s);
+                rr_entry_roll(r, slot, ts_us);
                 return slot;
             }
         }
@@ -486,7 +675,8 @@ static uint32_t rr_entry_get(struct rate_rules *r, const uint8_t addr[16], uint8
          * kept unless every candidate alerts. */
         const struct rr_entry *e = &r->entries[slot];
         float rate = e->rate[0][RR_PPS] + e->rate[1][RR_PPS] +
-                     (float)(e->count[0][RR_PPS] + e->count[1][RR_PPS]);
+                     (float)(e->count[0][RR_PPS] + e->count[1][RR_PPS]) +
+                     (float)(e->sub.n[0][RR_PPS] + e->sub.n[1][RR_PPS]);
         if (e->role[0].active_pos >= 0 || e->role[1].active_pos >= 0)
             rate += 1e30f;
         if (victim == UINT32_MAX || rate < victim_rate) {
@@ -508,13 +698,100 @@ static uint32_t rr_entry_get(struct rate_rules *r, const uint8_t addr[16], uint8
     memcpy(e->addr, addr, 16);
     e->version = version;
     e->group = -1;
-    e->window_s = s;
-    e->last_pkt_s = s;
+    e->window_s = ts_us / 1000000u;
+    e->sub_id = ts_us / RR_SUB_US;
+    e->last_pkt_s = e->window_s;
     e->role[0].active_pos = -1;
     e->role[1].active_pos = -1;
     r->tags[slot] = tag;
     r->st.tracked_ips++;
     return slot;
+}
+
+/* Counts one packet's metrics (bits of mask) into one direction of e's sub-window; a count over
+ * the role's floor makes the role hot and judges the sub-window at once. */
+static void rr_count(struct rate_rules *r, uint32_t slot, int role, uint32_t mask, uint32_t bytes)
+{
+    struct rr_entry *e = &r->entries[slot];
+    uint16_t *n = e->sub.n[role];
+    for (uint32_t m = mask; m; m &= m - 1) {
+        int i = __builtin_ctz(m);
+        n[i] += n[i] != UINT16_MAX;
+    }
+    e->sub.bytes[role] = rr_sat_add32(e->sub.bytes[role], bytes);
+    if (e->hot & (1u << role))
+        return;
+    const float *lim = r->burst_lim[role];
+    if ((float)n[RR_PPS] > lim[RR_PPS] || (float)e->sub.bytes[role] > lim[RR_BYTES] ||
+        (float)n[RR_SYN] > lim[RR_SYN] || (float)n[RR_FLOWS] > lim[RR_FLOWS] ||
+        (float)n[RR_REFL] > lim[RR_REFL] || (float)n[RR_ICMP_ERR] > lim[RR_ICMP_ERR] ||
+        (float)n[RR_FRAG] > lim[RR_FRAG]) {
+        e->hot |= (uint8_t)(1u << role);
+        rr_burst_evaluate(r, slot, role);
+    }
+}
+
+/* Boyer-Moore majority vote of the protocol fragments carry (O(1), two bytes). */
+static void rr_frag_vote(struct rr_role_state *rs, uint8_t proto)
+{
+    if (rs->frag_votes == 0) {
+        rs->frag_proto = proto;
+        rs->frag_votes = 1;
+    } else if (rs->frag_proto == proto) {
+        rs->frag_votes += rs->frag_votes < UINT8_MAX;
+    } else {
+        rs->frag_votes--;
+    }
+}
+
+/* The metrics one packet counts in (bits of enum rr_metric, RR_PPS always). */
+static uint32_t rr_packet_mask(const struct pkt_info *p, bool new_flow)
+{
+    uint32_t mask = 1u << RR_PPS;
+    bool l4 = p->flags & PKT_F_L4;
+    bool answer = true;
+    if (new_flow)
+        mask |= 1u << RR_FLOWS;
+    if (p->flags & PKT_F_FRAGMENT)
+        mask |= 1u << RR_FRAG;
+    uint8_t icmp_proto = p->ip_version == 6 ? IPPROTO_NUM_ICMPV6 : IPPROTO_NUM_ICMP;
+    if (p->proto == IPPROTO_NUM_TCP) {
+        mask |= 1u << RR_TCP;
+        if (l4) {
+            uint8_t f = p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN);
+            if ((p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
+                mask |= 1u << RR_SYN;
+            if ((p->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)) {
+                mask |= 1u << RR_SYNACK;
+                answer = false;
+            }
+            if (f == TCP_ACK && p->payload_len == 0)
+                mask |= 1u << RR_PURE_ACK;
+            if (p->tcp_flags & TCP_RST)
+                answer = false;
+        }
+    } else if (p->proto == IPPROTO_NUM_UDP) {
+        mask |= 1u << RR_UDP;
+        if (l4 && port_is_reflector(p->sport))
+            mask |= 1u << RR_REFL;
+        if (l4 && port_is_reflector(p->dport))
+            mask |= 1u << RR_REFL_REQ;
+    } else if (p->proto == icmp_proto) {
+        mask |= 1u << RR_ICMP;
+        if (l4) {
+            uint8_t t = p->icmp_type;
+            bool err = p->ip_version == 6 ? (t >= 1 && t <= 4)
+                                          : (t == 3 || t == 4 || t == 5 || t == 11 || t == 12);
+            bool echo_reply = p->ip_version == 6 ? t == 129 : t == 0;
+            if (err)
+                mask |= 1u << RR_ICMP_ERR;
+            if (err || echo_reply)
+                answer = false;
+        }
+    }
+    if (answer)
+        mask |= 1u << RR_ANSWER;
+    return mask;
 }
 
 void rate_rules_packet(struct rate_rules *r, const struct pkt_info *p, uint64_t ts_us,
@@ -523,42 +800,32 @@ void rate_rules_packet(struct rate_rules *r, const struct pkt_info *p, uint64_t 
     if (DD_UNLIKELY(p->ip_version != 4 && p->ip_version != 6))
         return;
     uint64_t s = ts_us / 1000000u;
-    bool tcp = p->proto == IPPROTO_NUM_TCP && (p->flags & PKT_F_L4);
-    bool syn = tcp && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
-    bool synack = tcp && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
-    bool refl =
-        p->proto == IPPROTO_NUM_UDP && (p->flags & PKT_F_L4) && rr_reflector_hit(r, p->sport);
+    uint32_t mask = rr_packet_mask(p, new_flow);
+    bool frag = p->flags & PKT_F_FRAGMENT;
 
     /* Destination first, then source: the source's insert may evict, so the destination's
-     * entry is never touched after it. */
-    uint32_t slot = rr_entry_get(r, p->dst, p->ip_version, s);
+     * entry is never touched after it. The HyperLogLog is updated before the count so that a
+     * burst judged on this packet sees its source. */
+    uint32_t slot = rr_entry_get(r, p->dst, p->ip_version, ts_us);
     struct rr_entry *e = &r->entries[slot];
-    uint64_t *c = e->count[VERDICT_ROLE_VICTIM];
-    c[RR_PPS]++;
-    c[RR_BPS] += p->wire_len;
-    c[RR_SYN] += syn;
-    c[RR_FLOWS] += new_flow;
-    c[RR_REFL] += refl;
-    e->count[VERDICT_ROLE_ATTACKER][RR_SYNACK] += synack; /* answers to its own SYNs */
-    e->last_pkt_s = s;
     uint64_t h = rr_hash(r->seed_hll, p->src, p->ip_version);
     uint8_t rho = (uint8_t)(__builtin_clzll((h << 6) | (1ull << 5)) + 1);
     uint8_t *reg = &e->hll[h >> 58];
     if (rho > *reg)
         *reg = rho;
+    e->last_pkt_s = s;
+    if (frag)
+        rr_frag_vote(&e->role[VERDICT_ROLE_VICTIM], p->proto);
+    rr_count(r, slot, VERDICT_ROLE_VICTIM, mask, p->wire_len);
     if (e->resolved && e->whitelisted[VERDICT_ROLE_VICTIM])
         r->st.whitelisted_pkts++;
 
-    slot = rr_entry_get(r, p->src, p->ip_version, s);
+    slot = rr_entry_get(r, p->src, p->ip_version, ts_us);
     e = &r->entries[slot];
-    c = e->count[VERDICT_ROLE_ATTACKER];
-    c[RR_PPS]++;
-    c[RR_BPS] += p->wire_len;
-    c[RR_SYN] += syn;
-    c[RR_FLOWS] += new_flow;
-    c[RR_REFL] += refl;
-    e->count[VERDICT_ROLE_VICTIM][RR_SYNACK] += synack; /* it answers SYNs sent to it */
     e->last_pkt_s = s;
+    if (frag)
+        rr_frag_vote(&e->role[VERDICT_ROLE_ATTACKER], p->proto);
+    rr_count(r, slot, VERDICT_ROLE_ATTACKER, mask, p->wire_len);
     if (e->resolved && e->whitelisted[VERDICT_ROLE_ATTACKER])
         r->st.whitelisted_pkts++;
 }
@@ -570,7 +837,17 @@ static void rr_alert_fill(const struct rate_rules *r, uint32_t slot, int role, u
 {
     const struct rr_entry *e = &r->entries[slot];
     const struct rr_role_state *rs = &e->role[role];
-    const float *v = e->rate[role];
+    struct rr_view v;
+    if (rs->burst) {
+        float in[RR_METRIC_COUNT], out[RR_METRIC_COUNT];
+        rr_sub_rates(&e->snap, role, in);
+        rr_sub_rates(&e->snap, !role, out);
+        rr_view_build(&v, in, out, role == VERDICT_ROLE_VICTIM ? e->snap_sources : 0, e->snap_pkts);
+    } else {
+        const float *in = e->rate[role];
+        rr_view_build(&v, in, e->rate[!role], role == VERDICT_ROLE_VICTIM ? in[RR_SOURCES] : 0,
+                      in[RR_PPS]);
+    }
     memset(a, 0, sizeof(*a));
     memcpy(a->ip, e->addr, 16);
     a->version = e->version;
@@ -579,14 +856,25 @@ static void rr_alert_fill(const struct rate_rules *r, uint32_t slot, int role, u
     a->ended = ended;
     a->reasons = rs->reasons;
     a->score = rs->score;
-    a->pps = v[RR_PPS];
-    a->bps = (double)v[RR_BPS] * 8.0;
-    a->syn_rate = v[RR_SYN];
-    a->syn_ack_rate = v[RR_SYNACK];
-    a->new_flows_rate = v[RR_FLOWS];
-    a->distinct_sources = v[RR_SOURCES];
-    a->reflector_pps = v[RR_REFL];
+    a->pps = v.pps;
+    a->bps = v.bps;
+    a->syn_rate = v.syn;
+    a->syn_ack_rate = v.synack;
+    a->new_flows_rate = v.flows;
+    a->distinct_sources = v.sources;
+    a->reflector_pps = v.refl;
     a->ts_us = now_us;
+    a->icmp_error_pps = v.icmp_err;
+    a->fragment_pps = v.frag;
+    a->tcp_pps = v.tcp;
+    a->udp_pps = v.udp;
+    a->icmp_pps = v.icmp;
+    a->handshake_rate = v.handshakes;
+    a->answered_ratio = v.answered_ratio;
+    a->reflector_requests_pps = v.refl_req;
+    a->pkts_per_source = v.pkts_per_source;
+    a->burst = rs->burst;
+    a->fragment_proto = rs->frag_votes ? rs->frag_proto : 0;
 }
 
 size_t rate_rules_tick(struct rate_rules *r, uint64_t now_us, struct rate_alert *out, size_t max,
@@ -608,7 +896,7 @@ size_t rate_rules_tick(struct rate_rules *r, uint64_t now_us, struct rate_alert 
         if (r->tags[slot] == 0)
             continue;
         struct rr_entry *e = &r->entries[slot];
-        rr_entry_roll(r, slot, now_s);
+        rr_entry_roll(r, slot, now_us);
         if (now_s > e->last_pkt_s + RR_IDLE_S && e->role[0].active_pos < 0 &&
             e->role[1].active_pos < 0) {
             rr_slot_free(r, slot);
@@ -628,7 +916,7 @@ size_t rate_rules_tick(struct rate_rules *r, uint64_t now_us, struct rate_alert 
         struct rr_role_state *rs = &r->entries[slot].role[role];
         visits--;
         work++;
-        rr_entry_roll(r, slot, now_s); /* a roll may add to the list, never removes */
+        rr_entry_roll(r, slot, now_us); /* a roll may add to the list, never removes */
         if (rs->quiet >= RATE_RULES_END_WINDOWS) {
             if (rs->emitted) {
                 rr_alert_fill(r, slot, role, now_us, true, &out[n++]);
@@ -638,10 +926,13 @@ size_t rate_rules_tick(struct rate_rules *r, uint64_t now_us, struct rate_alert 
             rr_active_remove(r, slot, role);
             continue;
         }
-        /* While quiet windows are counted the alert is neither repeated nor ended yet. */
-        if (rs->quiet == 0 && (!rs->emitted || rs->last_emit_s < now_s)) {
+        /* While quiet windows are counted the alert is neither repeated nor ended yet; a level
+         * that rose is sent at once (a burst turning into a flood). */
+        if (rs->quiet == 0 &&
+            (!rs->emitted || rs->last_emit_s < now_s || rs->level > rs->emitted_level)) {
             rr_alert_fill(r, slot, role, now_us, false, &out[n++]);
             rs->emitted = true;
+            rs->emitted_level = rs->level;
             rs->last_emit_s = now_s;
             r->st.alerts_emitted++;
         }

@@ -1,6 +1,7 @@
 /* test_rate_rules.c - unit tests of verdicts/rate_rules.c: floods, whitelists, host groups,
- * reflection, levels, alert ends, eviction, IPv6 and the tick budget. Time is packet time
- * passed in by the test, so every scenario is deterministic and runs instantly. */
+ * reflection, levels, alert ends, eviction, IPv6, the tick budget, and the judge's evidence:
+ * 100 ms bursts, ICMP errors, fragments, answered traffic and completed handshakes. Time is packet
+ * time passed in by the test, so every scenario is deterministic and runs instantly. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -103,6 +104,14 @@ static void repeat(struct rate_rules *r, const struct pkt_info *p, uint64_t star
         rate_rules_packet(r, p, start + (uint64_t)i * SEC / n, new_flow);
 }
 
+/* n copies of p spread over [start, start + dur). */
+static void spread(struct rate_rules *r, const struct pkt_info *p, uint64_t start, uint32_t n,
+                   uint64_t dur, bool new_flow)
+{
+    for (uint32_t i = 0; i < n; i++)
+        rate_rules_packet(r, p, start + (uint64_t)i * dur / n, new_flow);
+}
+
 /* The first alert in a[0..n) for ip and role, or NULL. */
 static const struct rate_alert *find(const struct rate_alert *a, size_t n, const char *ip, int role)
 {
@@ -128,52 +137,125 @@ static void test_rate_rules_syn_flood_alerts_victim(void **state)
     assert_non_null(r);
     struct rate_alert a[ALERT_MAX];
 
-    syn_flood(r, "192.0.2.1", T0, 5000, 0);
-    assert_int_equal(tick_all(r, T0 + SEC / 2, a), 0); /* the first window is still open */
-    syn_flood(r, "192.0.2.1", T0 + SEC, 5000, 5000);
-    size_t n = tick_all(r, T0 + SEC + SEC / 2, a);
+    /* 5000 SYN/s: the first 100 ms sub-window already holds 500 SYNs (5000/s, 5x); 500
+     * sources are not over the distinct sources threshold yet. */
+    char src[64];
+    for (uint32_t i = 0; i < 500; i++) {
+        src_of(src, sizeof(src), i, false);
+        struct pkt_info p = pkt(src, "192.0.2.1", IPPROTO_NUM_TCP, 1024, 80, TCP_SYN);
+        rate_rules_packet(r, &p, T0 + (uint64_t)i * SEC / 5000, true);
+    }
+    size_t n = tick_all(r, T0 + SEC / 10, a);
     const struct rate_alert *v = find(a, n, "192.0.2.1", VERDICT_ROLE_VICTIM);
     assert_non_null(v);
     assert_true(v->reasons & VERDICT_REASON_RATE_SYN);
-    assert_true(v->reasons & VERDICT_REASON_RATE_SOURCES);
+    assert_int_equal(v->burst, 1);
+    assert_int_equal(v->level, THREAT_HIGH);
+    assert_float_equal(v->syn_rate, 5000, 20);
+    assert_int_equal(v->ts_us, T0 + SEC / 10);
     assert_false(v->ended);
-    assert_true(v->ts_us - T0 <= 2 * SEC);
-    assert_true(v->syn_rate > 1000);
-    assert_true(v->distinct_sources > 500);
     assert_true(v->score > 0 && v->score <= 1);
+    assert_true(v->handshake_rate == 0 && v->answered_ratio == 0);
     /* Each spoofed source sent one packet: none of them is an attacker. */
     for (size_t i = 0; i < n; i++)
         assert_int_equal(a[i].role, VERDICT_ROLE_VICTIM);
 
-    /* Re-emitted at most once per second while it lasts. */
-    assert_null(find(a, tick_all(r, T0 + SEC + SEC * 3 / 4, a), "192.0.2.1", VERDICT_ROLE_VICTIM));
+    syn_flood(r, "192.0.2.1", T0 + SEC, 5000, 5000);
     syn_flood(r, "192.0.2.1", T0 + 2 * SEC, 5000, 10000);
-    assert_non_null(
-        find(a, tick_all(r, T0 + 2 * SEC + SEC / 2, a), "192.0.2.1", VERDICT_ROLE_VICTIM));
+    n = tick_all(r, T0 + 3 * SEC, a);
+    v = find(a, n, "192.0.2.1", VERDICT_ROLE_VICTIM);
+    assert_non_null(v);
+    assert_true(v->reasons & VERDICT_REASON_RATE_SYN);
+    assert_true(v->reasons & VERDICT_REASON_RATE_SOURCES);
+    assert_true(v->level >= THREAT_HIGH); /* ~5000 sources in a second: ~10x */
+    assert_true(v->distinct_sources > 500);
+    /* ~1 packet per spoofed source. */
+    assert_true(v->pkts_per_source > 0.5 && v->pkts_per_source < 2);
     rate_rules_destroy(r);
 }
 
-static void test_rate_rules_syn_answered_is_not_a_flood(void **state)
+static void test_rate_rules_alert_repeats_once_per_second(void **state)
+{
+    (void)state;
+    cfg.rules.victim.pps = 1000;
+    struct rate_rules *r = rate_rules_create(&cfg, 1024);
+    assert_non_null(r);
+    struct rate_alert a[ALERT_MAX];
+    struct pkt_info p = pkt("203.0.113.1", "192.0.2.9", IPPROTO_NUM_UDP, 5000, 80, 0);
+    int emitted = 0;
+    for (uint64_t t = 0; t < 30; t++) { /* 3 s at a steady 3000 pps, a tick every 100 ms */
+        spread(r, &p, T0 + t * SEC / 10, 300, SEC / 10, false);
+        emitted += find(a, tick_all(r, T0 + (t + 1) * SEC / 10, a), "192.0.2.9",
+                        VERDICT_ROLE_VICTIM) != NULL;
+    }
+    /* At the first sub-window (0.1 s), then at 1, 2 and 3 s: the level never rose. */
+    assert_int_equal(emitted, 4);
+    rate_rules_destroy(r);
+}
+
+/* A spoofed SYN flood the victim answers with SYN-ACKs: no source ever completes the
+ * handshake, so the SYN rule fires (the SYN-ACKs do not hide it). */
+static void test_rate_rules_spoofed_syn_answered_by_syn_acks_fires(void **state)
 {
     (void)state;
     cfg.rules.victim.syn_per_s = 1000;
     cfg.rules.victim.distinct_sources = 0; /* disabled: only the SYN rule is under test */
     cfg.rules.victim.new_flows_per_s = 0;
+    cfg.rules.victim.pps = 0;
     struct rate_rules *r = rate_rules_create(&cfg, 1u << 15);
     assert_non_null(r);
     struct rate_alert a[ALERT_MAX];
     char src[64];
-    for (uint64_t s = 0; s < 3; s++)
+    const struct rate_alert *v = NULL;
+    for (uint64_t s = 0; s < 2 && !v; s++) {
         for (uint32_t i = 0; i < 4000; i++) {
-            src_of(src, sizeof(src), i, false);
+            src_of(src, sizeof(src), (uint32_t)s * 4000 + i, false);
             uint64_t ts = T0 + s * SEC + i * (SEC / 4000);
             struct pkt_info syn = pkt(src, "192.0.2.2", IPPROTO_NUM_TCP, 40000, 443, TCP_SYN);
             struct pkt_info sa =
                 pkt("192.0.2.2", src, IPPROTO_NUM_TCP, 443, 40000, TCP_SYN | TCP_ACK);
             rate_rules_packet(r, &syn, ts, true);
             rate_rules_packet(r, &sa, ts + 1, false);
+            rate_rules_packet(r, &sa, ts + 2, false); /* a retransmitted SYN-ACK */
         }
-    assert_null(find(a, tick_all(r, T0 + 3 * SEC + 1, a), "192.0.2.2", VERDICT_ROLE_VICTIM));
+        v = find(a, tick_all(r, T0 + (s + 1) * SEC, a), "192.0.2.2", VERDICT_ROLE_VICTIM);
+    }
+    assert_non_null(v);
+    assert_true(v->reasons & VERDICT_REASON_RATE_SYN);
+    assert_true(v->syn_ack_rate > v->syn_rate); /* answered, and still a flood */
+    assert_float_equal(v->handshake_rate, 0, 1e-9);
+    rate_rules_destroy(r);
+}
+
+/* The same SYN rate from clients that complete their handshakes is a busy server. */
+static void test_rate_rules_completed_handshakes_are_not_a_flood(void **state)
+{
+    (void)state;
+    cfg.rules.victim.syn_per_s = 1000;
+    cfg.rules.victim.distinct_sources = 0;
+    cfg.rules.victim.new_flows_per_s = 0;
+    cfg.rules.victim.pps = 0;
+    struct rate_rules *r = rate_rules_create(&cfg, 1u << 15);
+    assert_non_null(r);
+    struct rate_alert a[ALERT_MAX];
+    char src[64];
+    size_t alerts = 0;
+    for (uint64_t s = 0; s < 3; s++) {
+        for (uint32_t i = 0; i < 4000; i++) {
+            src_of(src, sizeof(src), i, false);
+            uint64_t ts = T0 + s * SEC + i * (SEC / 4000);
+            struct pkt_info syn = pkt(src, "192.0.2.2", IPPROTO_NUM_TCP, 40000, 443, TCP_SYN);
+            struct pkt_info sa =
+                pkt("192.0.2.2", src, IPPROTO_NUM_TCP, 443, 40000, TCP_SYN | TCP_ACK);
+            struct pkt_info ack = pkt(src, "192.0.2.2", IPPROTO_NUM_TCP, 40000, 443, TCP_ACK);
+            rate_rules_packet(r, &syn, ts, true);
+            rate_rules_packet(r, &sa, ts + 1, false);
+            rate_rules_packet(r, &ack, ts + 2, false);
+        }
+        alerts +=
+            find(a, tick_all(r, T0 + (s + 1) * SEC, a), "192.0.2.2", VERDICT_ROLE_VICTIM) != NULL;
+    }
+    assert_int_equal(alerts, 0);
     rate_rules_destroy(r);
 }
 
@@ -271,14 +353,14 @@ static void test_rate_rules_levels_scale_with_excess(void **state)
     struct rate_rules *r = rate_rules_create(&cfg, 1024);
     assert_non_null(r);
     struct rate_alert a[ALERT_MAX];
-    /* One window at n pps gives a smoothed rate of n * RATE_RULES_ALPHA = n / 2. */
     struct pkt_info p1 = pkt("203.0.113.1", "192.0.2.11", IPPROTO_NUM_UDP, 5000, 80, 0);
     struct pkt_info p2 = pkt("203.0.113.2", "192.0.2.12", IPPROTO_NUM_UDP, 5000, 80, 0);
     struct pkt_info p3 = pkt("203.0.113.3", "192.0.2.13", IPPROTO_NUM_UDP, 5000, 80, 0);
-    repeat(r, &p1, T0, 3000, false);  /* 1500: 1.5x */
-    repeat(r, &p2, T0, 6000, false);  /* 3000: 3x */
-    repeat(r, &p3, T0, 30000, false); /* 15000: 15x */
-    size_t n = tick_all(r, T0 + SEC, a);
+    repeat(r, &p1, T0, 1500, false);  /* 1.5x */
+    repeat(r, &p2, T0, 3000, false);  /* 3x */
+    repeat(r, &p3, T0, 15000, false); /* 15x */
+    /* The sub-windows give the level as soon as the first one closes. */
+    size_t n = tick_all(r, T0 + SEC / 10, a);
     const struct rate_alert *v1 = find(a, n, "192.0.2.11", VERDICT_ROLE_VICTIM);
     const struct rate_alert *v2 = find(a, n, "192.0.2.12", VERDICT_ROLE_VICTIM);
     const struct rate_alert *v3 = find(a, n, "192.0.2.13", VERDICT_ROLE_VICTIM);
@@ -290,6 +372,25 @@ static void test_rate_rules_levels_scale_with_excess(void **state)
     assert_int_equal(v3->level, THREAT_CRITICAL);
     assert_true(v1->score < v2->score && v2->score < v3->score);
     assert_float_equal(v2->score, 1.0 - 1000.0 / 3000.0, 1e-3);
+    assert_int_equal(v2->burst, 1);
+    assert_float_equal(v2->pps, 3000, 1);
+    assert_float_equal(v2->udp_pps, 3000, 1);
+    assert_true(v2->tcp_pps == 0 && v2->icmp_pps == 0);
+
+    /* Sustained: after one window the EWMA is half the rate (alpha 0.5): 750, 1500, 7500. */
+    n = tick_all(r, T0 + SEC, a);
+    v1 = find(a, n, "192.0.2.11", VERDICT_ROLE_VICTIM);
+    v2 = find(a, n, "192.0.2.12", VERDICT_ROLE_VICTIM);
+    assert_non_null(v1);
+    assert_non_null(v2);
+    assert_int_equal(v2->level, THREAT_HIGH); /* the second's bursts still count */
+    n = tick_all(r, T0 + 2 * SEC, a);
+    assert_null(find(a, n, "192.0.2.11", VERDICT_ROLE_VICTIM)); /* 375: quiet windows */
+    v3 = find(a, n, "192.0.2.13", VERDICT_ROLE_VICTIM);
+    assert_non_null(v3);
+    assert_int_equal(v3->burst, 0);
+    assert_float_equal(v3->pps, 3750, 1);
+    assert_int_equal(v3->level, THREAT_HIGH); /* 3.75x */
     rate_rules_destroy(r);
 }
 
@@ -373,6 +474,7 @@ static void test_rate_rules_tick_budget_bounds_work(void **state)
 {
     (void)state;
     cfg.rules.victim.pps = 100;
+    cfg.rules.attacker.pps = 0; /* the one source sends 3500 packets at once */
     struct rate_rules *r = rate_rules_create(&cfg, 1024);
     assert_non_null(r);
     struct rate_alert a[ALERT_MAX];
@@ -412,6 +514,218 @@ static void test_rate_rules_tick_budget_bounds_work(void **state)
     rate_rules_destroy(r);
 }
 
+/* BlackNurse: ICMP destination unreachable (type 3 code 3) at 87k pkt/s for 0.1 s. With the
+ * default thresholds it alerts at the tick that closes its 100 ms sub-window, at high or more;
+ * the 1 s EWMA alone would see 4350/s. */
+static void test_rate_rules_icmp_unreachable_burst(void **state)
+{
+    (void)state;
+    struct rate_rules *r = rate_rules_create(&cfg, 4096);
+    assert_non_null(r);
+    struct rate_alert a[ALERT_MAX];
+    struct pkt_info p = pkt("203.0.113.66", "192.0.2.40", IPPROTO_NUM_ICMP, 0, 0, 0);
+    p.icmp_type = 3;
+    p.icmp_code = 3;
+    p.wire_len = 70;
+    uint64_t start = T0 + 3 * SEC / 10;
+    assert_int_equal(tick_all(r, start, a), 0);
+    spread(r, &p, start, 8700, SEC / 10, false);
+    size_t n = tick_all(r, start + SEC / 10, a);
+    const struct rate_alert *v = find(a, n, "192.0.2.40", VERDICT_ROLE_VICTIM);
+    assert_non_null(v);
+    assert_true(v->reasons & VERDICT_REASON_ICMP_ERRORS);
+    assert_true(v->level >= THREAT_HIGH);
+    assert_int_equal(v->burst, 1);
+    assert_float_equal(v->icmp_error_pps, 87000, 10);
+    assert_float_equal(v->icmp_pps, 87000, 10);
+    assert_true(v->tcp_pps == 0 && v->udp_pps == 0);
+    assert_int_equal(v->ts_us, start + SEC / 10);
+    /* Echo requests at the same rate are ICMP, not ICMP errors. */
+    struct pkt_info echo = p;
+    echo.icmp_type = 8;
+    echo.icmp_code = 0;
+    memcpy(echo.dst, (uint8_t[4]){192, 0, 2, 41}, 4);
+    spread(r, &echo, start + SEC / 10, 8700, SEC / 10, false);
+    n = tick_all(r, start + 2 * SEC / 10, a);
+    v = find(a, n, "192.0.2.41", VERDICT_ROLE_VICTIM);
+    assert_non_null(v); /* unanswered 87k pps: the pps rule */
+    assert_false(v->reasons & VERDICT_REASON_ICMP_ERRORS);
+    assert_float_equal(v->icmp_error_pps, 0, 1e-9);
+    rate_rules_destroy(r);
+}
+
+/* ICMP errors a host provoked itself (its packets to closed ports) are not a flood; the same
+ * errors unsolicited are. ICMPv6 type 1 counts like ICMPv4 type 3. */
+static void test_rate_rules_icmp_errors_solicited_do_not_fire(void **state)
+{
+    (void)state;
+    cfg.rules.victim.icmp_errors_per_s = 1000;
+    cfg.rules.victim.pps = 0;
+    cfg.rules.attacker.pps = 0;
+    cfg.rules.attacker.icmp_errors_per_s = 0;
+    struct rate_rules *r = rate_rules_create(&cfg, 4096);
+    assert_non_null(r);
+    struct rate_alert a[ALERT_MAX];
+    struct pkt_info probe = pkt("2001:db8::5", "2001:db8:9::1", IPPROTO_NUM_UDP, 40000, 33434, 0);
+    struct pkt_info err = pkt("2001:db8:9::1", "2001:db8::5", IPPROTO_NUM_ICMPV6, 0, 0, 0);
+    err.icmp_type = 1;
+    struct pkt_info err2 = err;
+    memcpy(err2.dst, probe.dst, 16); /* the same errors to a host that sent nothing */
+    memcpy(err2.src, probe.src, 16);
+    err2.dst[15] = 7;
+    size_t a5 = 0, a7 = 0;
+    for (uint32_t i = 0; i < 3000; i++) {
+        uint64_t ts = T0 + i * (SEC / 3000);
+        rate_rules_packet(r, &probe, ts, false);
+        rate_rules_packet(r, &err, ts + 1, false);
+        rate_rules_packet(r, &err2, ts + 1, false);
+    }
+    size_t n = tick_all(r, T0 + SEC, a);
+    a5 = find(a, n, "2001:db8::5", VERDICT_ROLE_VICTIM) != NULL;
+    const struct rate_alert *v = find(a, n, "2001:db8:9::7", VERDICT_ROLE_VICTIM);
+    a7 = v != NULL;
+    assert_int_equal(a5, 0);
+    assert_int_equal(a7, 1);
+    assert_true(v->reasons & VERDICT_REASON_ICMP_ERRORS);
+    rate_rules_destroy(r);
+}
+
+/* An IPv6 fragment flood (first fragments with their UDP header, the rest without) alerts with
+ * FRAGMENTS and names UDP as what the fragments carry. */
+static void test_rate_rules_ipv6_fragment_flood(void **state)
+{
+    (void)state;
+    struct rate_rules *r = rate_rules_create(&cfg, 4096);
+    assert_non_null(r);
+    struct rate_alert a[ALERT_MAX];
+    struct pkt_info first = pkt("2001:db8:66::1", "2001:db8:1::53", IPPROTO_NUM_UDP, 4444, 53, 0);
+    first.flags = PKT_F_L4 | PKT_F_FRAGMENT;
+    first.wire_len = 1294;
+    struct pkt_info next = first;
+    next.flags = PKT_F_FRAGMENT | PKT_F_NONFIRST_FRAG;
+    next.sport = next.dport = 0;
+    const struct rate_alert *v = NULL;
+    size_t n = 0;
+    for (uint32_t i = 0; i < 10000 && !v; i++) { /* 10k fragments/s: 5x the default */
+        uint64_t ts = T0 + i * (SEC / 10000);
+        rate_rules_packet(r, i % 4 == 0 ? &first : &next, ts, false);
+        if (i % 1000 == 999) {
+            n = tick_all(r, T0 + (i + 1) * (SEC / 10000), a);
+            v = find(a, n, "2001:db8:1::53", VERDICT_ROLE_VICTIM);
+        }
+    }
+    assert_non_null(v);
+    assert_true(v->reasons & VERDICT_REASON_FRAGMENTS);
+    assert_int_equal(v->fragment_proto, IPPROTO_NUM_UDP);
+    assert_float_equal(v->fragment_pps, 10000, 10);
+    assert_float_equal(v->udp_pps, 10000, 10); /* fragments count under their protocol */
+    assert_true(v->level >= THREAT_HIGH);
+    assert_true(v->ts_us <= T0 + SEC / 10);
+    rate_rules_destroy(r);
+}
+
+/* A client downloading at 100k pps (1500-byte segments, one ACK per two) is answered traffic:
+ * neither it nor the server alerts. The same stream without the ACKs does: the test can fail. */
+static void test_rate_rules_answered_download_does_not_fire(void **state)
+{
+    (void)state;
+    struct rate_rules *r = rate_rules_create(&cfg, 4096);
+    assert_non_null(r);
+    struct rate_alert a[ALERT_MAX];
+    struct pkt_info data =
+        pkt("198.51.100.80", "192.0.2.50", IPPROTO_NUM_TCP, 443, 50000, TCP_ACK | TCP_PSH);
+    data.wire_len = 1514;
+    data.payload_len = 1448;
+    struct pkt_info ack = pkt("192.0.2.50", "198.51.100.80", IPPROTO_NUM_TCP, 50000, 443, TCP_ACK);
+    struct pkt_info oneway = data;
+    oneway.dst[3] = 51; /* 192.0.2.51: the same stream, never acknowledged */
+    size_t answered = 0;
+    const struct rate_alert *u = NULL;
+    struct rate_alert last_u = {0};
+    for (uint64_t t = 0; t < 30; t++) { /* 3 s, ticks every 100 ms */
+        for (uint32_t i = 0; i < 10000; i++) {
+            uint64_t ts = T0 + t * SEC / 10 + i * 10;
+            rate_rules_packet(r, &data, ts, false);
+            rate_rules_packet(r, &oneway, ts, false);
+            if (i % 2)
+                rate_rules_packet(r, &ack, ts + 1, false);
+        }
+        size_t n = tick_all(r, T0 + (t + 1) * SEC / 10, a);
+        answered += find(a, n, "192.0.2.50", VERDICT_ROLE_VICTIM) != NULL;
+        answered += find(a, n, "198.51.100.80", VERDICT_ROLE_ATTACKER) != NULL;
+        u = find(a, n, "192.0.2.51", VERDICT_ROLE_VICTIM);
+        if (u)
+            last_u = *u;
+    }
+    assert_int_equal(answered, 0);
+    assert_true(last_u.reasons & VERDICT_REASON_RATE_PPS);
+    assert_float_equal(last_u.answered_ratio, 0, 1e-9);
+    assert_float_equal(last_u.tcp_pps, 100000, 100);
+    rate_rules_destroy(r);
+}
+
+/* Reflector answers (DNS from port 53) the victim never asked for are reflection; the same
+ * answers to a resolver that sent its queries are not. */
+static void test_rate_rules_unrequested_reflector_answers(void **state)
+{
+    (void)state;
+    cfg.rules.victim.reflector_pps = 1000;
+    cfg.rules.victim.pps = 0;
+    cfg.rules.victim.distinct_sources = 0;
+    struct rate_rules *r = rate_rules_create(&cfg, 4096);
+    assert_non_null(r);
+    struct rate_alert a[ALERT_MAX];
+    char src[64];
+    for (uint32_t i = 0; i < 5000; i++) {
+        src_of(src, sizeof(src), i % 300, false);
+        uint64_t ts = T0 + i * (SEC / 5000);
+        struct pkt_info amp = pkt(src, "192.0.2.60", IPPROTO_NUM_UDP, 53, 44444, 0);
+        struct pkt_info query = pkt("192.0.2.61", src, IPPROTO_NUM_UDP, 33333, 53, 0);
+        struct pkt_info answer = pkt(src, "192.0.2.61", IPPROTO_NUM_UDP, 53, 33333, 0);
+        amp.wire_len = answer.wire_len = 1200;
+        rate_rules_packet(r, &amp, ts, false);
+        rate_rules_packet(r, &query, ts, false);
+        rate_rules_packet(r, &answer, ts + 1, false);
+    }
+    size_t n = tick_all(r, T0 + SEC, a);
+    const struct rate_alert *v = find(a, n, "192.0.2.60", VERDICT_ROLE_VICTIM);
+    assert_non_null(v);
+    assert_true(v->reasons & VERDICT_REASON_REFLECTION);
+    assert_float_equal(v->reflector_requests_pps, 0, 1e-9);
+    assert_float_equal(v->reflector_pps, 5000, 20);
+    assert_null(find(a, n, "192.0.2.61", VERDICT_ROLE_VICTIM));
+    rate_rules_destroy(r);
+}
+
+/* The judge tells spoofed floods from a few real sources by packets per distinct source. */
+static void test_rate_rules_packets_per_source(void **state)
+{
+    (void)state;
+    cfg.rules.victim.pps = 1000;
+    struct rate_rules *r = rate_rules_create(&cfg, 1u << 15);
+    assert_non_null(r);
+    struct rate_alert a[ALERT_MAX];
+    char src[64];
+    for (uint32_t i = 0; i < 6000; i++) {
+        uint64_t ts = T0 + i * (SEC / 6000);
+        src_of(src, sizeof(src), i, false); /* spoofed: a new source per packet */
+        struct pkt_info sp = pkt(src, "192.0.2.70", IPPROTO_NUM_UDP, 1234, 80, 0);
+        src_of(src, sizeof(src), i % 3, false); /* three real sources */
+        struct pkt_info few = pkt(src, "192.0.2.71", IPPROTO_NUM_UDP, 1234, 80, 0);
+        rate_rules_packet(r, &sp, ts, false);
+        rate_rules_packet(r, &few, ts, false);
+    }
+    size_t n = tick_all(r, T0 + 2 * SEC, a);
+    const struct rate_alert *sp = find(a, n, "192.0.2.70", VERDICT_ROLE_VICTIM);
+    const struct rate_alert *few = find(a, n, "192.0.2.71", VERDICT_ROLE_VICTIM);
+    assert_non_null(sp);
+    assert_non_null(few);
+    assert_int_equal(sp->burst, 0);
+    assert_true(sp->pkts_per_source > 0.5 && sp->pkts_per_source < 2);
+    assert_true(few->pkts_per_source > 500);
+    rate_rules_destroy(r);
+}
+
 static void test_rate_rules_create_rejects_zero(void **state)
 {
     (void)state;
@@ -423,8 +737,21 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_rate_rules_syn_flood_alerts_victim, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rate_rules_syn_answered_is_not_a_flood, setup,
+        cmocka_unit_test_setup_teardown(test_rate_rules_alert_repeats_once_per_second, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rules_spoofed_syn_answered_by_syn_acks_fires,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rules_completed_handshakes_are_not_a_flood, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rules_icmp_unreachable_burst, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rules_icmp_errors_solicited_do_not_fire, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rules_ipv6_fragment_flood, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rules_answered_download_does_not_fire, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rules_unrequested_reflector_answers, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rules_packets_per_source, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_rules_whitelisted_victim_never_flagged, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rate_rules_hostgroup_override_raises_threshold, setup,
