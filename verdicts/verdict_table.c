@@ -35,12 +35,15 @@
  * Calls: common/config (CIDR matching), common/log (at create only). */
 #include "verdicts/verdict_table.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
 #include "common/log.h"
+#include "features/port_class.h"
 
 enum {
     VT_BUCKETS = 10,
@@ -52,23 +55,36 @@ enum {
     VT_PEERS = REDIS_SINK_PEERS_MAX,
     VT_MAX_IPS = 1u << 26,
     VT_MAX_EPISODES = 1u << 22,
+    VT_HLL = 64,          /* HyperLogLog registers per spoofed-source tally (~13 % error) */
+    VT_SKETCH = 1u << 16, /* counters per row of the unjudged-source sketch */
+    VT_SKETCH_ROWS = 3,   /* 3 x 64 Ki: ~10k spoofed sources per window make ~0.1 % false
+                             "second flows" */
+    VT_SPOOF_PKTS = 3,    /* a spoofed address sends this few packets in its flow */
+    VT_EXAMPLES = VERDICT_SPOOFED_EXAMPLES,
 };
 #define VT_NONE      UINT32_MAX
 #define VT_SEC       1000000ull
 #define VT_BUCKET_US (VERDICT_WINDOW_US / VT_BUCKETS)
+/* Fixed keys for the spoofed-source hashes: the count and the examples of a replay must not
+ * depend on the run (the table's own seed is random). */
+#define VT_SPOOF_KEY  0x6a09e667f3bcc909ull
+#define VT_SKETCH_KEY 0xbb67ae8584caa73bull
 _Static_assert(VT_BUCKETS <= 16, "heavy is a 16-bit mask");
 
 enum { VT_EP_NONE = 0, VT_EP_TRACKED = 1, VT_EP_UNTRACKED = 2 };
 
+/* TCP flag bits of flow_evidence.first_flags / flags_seen. */
+enum { VT_FIN = 1, VT_SYN = 2, VT_RST = 4, VT_PSH = 8, VT_ACK = 16 };
+
 struct vt_role {
     uint32_t reports[VT_BUCKETS];
-    uint32_t attacks[VT_BUCKETS];
+    uint32_t attacks[VT_BUCKETS];   /* attack reports that count for this role */
     float maxp[VT_BUCKETS];         /* the highest p_attack of the bucket's attack reports */
     uint32_t pkts[VT_BUCKETS];      /* packets of the bucket's reports (new since each flow's
                                        previous report), for the model-side pps estimate */
     uint32_t bytes16[VT_BUCKETS];   /* their bytes, in units of 16 (no overflow below 68 GB/s) */
     uint16_t flows[VT_BUCKETS];     /* flows (first reports) of the bucket, saturating */
-    uint16_t flows_att[VT_BUCKETS]; /* of those, the model's attacks */
+    uint16_t flows_att[VT_BUCKETS]; /* of those, attacks that count for this role */
     uint16_t heavy;                 /* bit b: bucket b saw a heavy attack flow */
     uint8_t fam[VT_FAMILIES];
     uint32_t fam_n[VT_FAMILIES];
@@ -81,6 +97,7 @@ struct vt_role {
     double pps, bps, rate_score;
     uint32_t rate_reasons;
     uint8_t rate_level; /* 0 once an ended alert came */
+    uint8_t rate_fam;   /* the attack family the alert's evidence names */
     /* The strongest active report. */
     uint8_t report_level;
     uint8_t report_fam;
@@ -93,6 +110,25 @@ struct vt_role {
     uint32_t ep; /* episode record when tracked */
     uint64_t below_since_us;
     uint8_t last_peer[16]; /* the peer of the latest attack flow (seeds a new episode) */
+};
+
+/* Victim-only window: attack flows whose sources are not blamed, and half-open or slow
+ * connections (uint16 per bucket, saturating). */
+struct vt_victim {
+    uint16_t spoofed[VT_BUCKETS];   /* attack flows from unproven sources (first reports) */
+    uint16_t reflected[VT_BUCKETS]; /* of those, reflector answers nobody asked for */
+    uint16_t halfopen[VT_BUCKETS];  /* reports of half-open or slow attack connections */
+    uint32_t spoof;                 /* its spoofed-source tally (pool record) or VT_NONE */
+};
+
+/* A victim's tally of unblamed sources: a HyperLogLog of distinct addresses and a bottom-k
+ * sample of them (the VT_EXAMPLES addresses of smallest hash: uniform, deterministic). */
+struct vt_spoof {
+    uint32_t entry; /* owner entry; VT_NONE when free */
+    uint8_t reg[VT_HLL];
+    uint8_t ex_ver[VT_EXAMPLES];
+    uint8_t ex[VT_EXAMPLES][16];
+    uint64_t ex_h[VT_EXAMPLES];
 };
 
 struct vt_entry {
@@ -108,10 +144,12 @@ struct vt_entry {
     uint64_t touched_us; /* stage clock at the last evidence */
     /* What was published last (a change republishes). */
     uint32_t pub_reasons;
+    uint32_t pub_spoofed;
     const char *pub_attack; /* interned or static name, compared by address */
     double pub_score, pub_pps, pub_bps;
     uint64_t pub_flows_total, pub_flows_attack, pub_last_seen, pub_us;
     struct vt_role r[VT_ROLES];
+    struct vt_victim vic;
 };
 
 struct vt_episode {
@@ -128,6 +166,18 @@ struct vt_episode {
     struct verdict endv;   /* the ATTACK_END verdict, built when the episode ended */
 };
 
+/* What one flow report says, read from its protocol evidence (vt_classify). */
+struct vt_class {
+    bool attack;        /* the model's attack, ICMP errors excepted */
+    bool reflected;     /* its source answers a request it never got from its destination: UDP
+                           from a reflector service port, TCP opening with a SYN-ACK */
+    bool icmp_error;    /* an ICMP/ICMPv6 error or link housekeeping: a reply, never blamed */
+    bool handshake;     /* TCP: the source completed the handshake (a real address) */
+    bool halfopen;      /* TCP: opened with a SYN, never completed */
+    bool heavy;         /* an attack flow of >= VERDICT_HEAVY_PACKETS at p >= VERDICT_HEAVY_P */
+    const char *family; /* protocol-consistent attack family ("" when not an attack) */
+};
+
 /* A role's judgement at the stage clock. */
 struct vt_view {
     uint8_t level;
@@ -135,7 +185,9 @@ struct vt_view {
     double score;
     const char *attack;
     double pps, bps;
-    uint32_t attacks;
+    uint32_t attacks;   /* attack reports in the window */
+    uint32_t spoofed;   /* unblamed sources in the window (victim) */
+    bool live_evidence; /* anything that can still move the level: attack or spoofed reports */
 };
 
 struct verdict_table {
@@ -144,7 +196,7 @@ struct verdict_table {
     char sensor[VERDICT_SENSOR_MAX];
     char model_version[VERDICT_MODEL_VERSION_MAX];
     uint64_t ttl_us, attack_end_us;
-    uint32_t high_reports, critical_reports;
+    uint32_t medium_flows, high_reports, critical_reports, half_open_reports;
     double min_fraction;
     uint64_t seed, rng;
     uint64_t now;
@@ -166,6 +218,14 @@ struct verdict_table {
 
     char fam[VT_FAMILY_TABLE][VERDICT_ATTACK_TYPE_MAX];
     uint32_t nfam;
+
+    struct vt_spoof *spoofs; /* pool of max_spoofed victims' tallies */
+    uint32_t *spoof_free, spoof_nfree, max_spoofed;
+
+    /* Attack flows per unproven source without an entry: a count-min sketch of two rows,
+     * cleared every window. */
+    uint8_t sketch[VT_SKETCH_ROWS][VT_SKETCH];
+    uint64_t sketch_epoch;
 
     struct verdict_table_stats st;
 };
@@ -226,7 +286,9 @@ static bool vt_whitelisted(const struct verdict_table *t, int role, uint8_t ver,
 /* The id of an attack family name (interned on first sight); 0 for "" or a full table. */
 static uint8_t vt_family(struct verdict_table *t, const char *name)
 {
-    size_t len = strnlen(name, VERDICT_ATTACK_TYPE_MAX - 1);
+    size_t len = 0; /* names may be static strings shorter than the bound: no strnlen */
+    while (len < VERDICT_ATTACK_TYPE_MAX - 1 && name[len])
+        len++;
     if (len == 0)
         return 0;
     for (uint32_t i = 1; i < t->nfam; i++)
@@ -239,24 +301,157 @@ static uint8_t vt_family(struct verdict_table *t, const char *name)
     return (uint8_t)t->nfam++;
 }
 
-static const char *vt_rate_name(uint32_t reasons)
+/* The attack family a rate alert's evidence names: a SYN rate is a SYN flood, reflected UDP an
+ * amplification, ICMP errors an ICMP flood, fragments by the protocol they carry; plain
+ * volume (pps, bps, flows, sources) by its dominant protocol. "" when it names nothing. */
+static const char *vt_rate_family(const struct rate_alert *a)
 {
-    if (reasons & VERDICT_REASON_RATE_SYN)
+    if (a->reasons & VERDICT_REASON_RATE_SYN)
         return "syn_flood";
-    if (reasons & VERDICT_REASON_REFLECTION)
+    if (a->reasons & VERDICT_REASON_REFLECTION)
         return "udp_amplification";
-    if (reasons & VERDICT_REASON_RATE_SOURCES)
-        return "ddos";
-    if (reasons & VERDICT_REASON_RATE_FLOWS)
-        return "flow_flood";
-    if (reasons & (VERDICT_REASON_RATE_PPS | VERDICT_REASON_RATE_BPS))
-        return "volumetric";
-    return "";
+    if (a->reasons & VERDICT_REASON_ICMP_ERRORS)
+        return "icmp_flood";
+    if (a->reasons & VERDICT_REASON_FRAGMENTS) {
+        if (a->fragment_proto == 1 || a->fragment_proto == 58)
+            return "icmp_flood";
+        if (a->fragment_proto == 6)
+            return "tcp_flood";
+        if (a->fragment_proto == 17 || a->fragment_proto == 0)
+            return "udp_flood";
+    }
+    double tcp = a->tcp_pps, udp = a->udp_pps, icmp = a->icmp_pps;
+    if (tcp <= 0 && udp <= 0 && icmp <= 0)
+        return "";
+    if (tcp >= udp && tcp >= icmp)
+        return a->syn_rate >= 0.5 * tcp ? "syn_flood" : "tcp_flood";
+    if (udp >= icmp)
+        return a->reflector_pps >= 0.5 * udp ? "udp_amplification" : "udp_flood";
+    return "icmp_flood";
+}
+
+static bool vt_is_icmp_error(uint8_t proto, uint8_t type)
+{
+    if (proto == 1)
+        return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+    if (proto == 58) /* errors, and the link's housekeeping (MLD, router/neighbour discovery) */
+        return (type >= 1 && type <= 4) || (type >= 130 && type <= 137) || type == 143;
+    return false;
+}
+
+/* Reads one flow report: whether the model's attack holds, who may be blamed for it, and the
+ * attack family its protocol evidence allows (docs/verdicts.md, "Attack types"). */
+static struct vt_class vt_classify(const struct flow_evidence *fe)
+{
+    struct vt_class c = {.attack = fe->is_attack != 0, .family = ""};
+    char model[VERDICT_ATTACK_TYPE_MAX];
+    snprintf(model, sizeof(model), "%.*s", (int)strnlen(fe->attack_type, sizeof(model) - 1),
+             fe->attack_type);
+    if (fe->proto == 6) {
+        uint8_t ff = fe->first_flags;
+        bool syn_first = (ff & VT_SYN) && !(ff & VT_ACK);
+        /* The source sent more than its SYN after an answer, and the flow shows data or no
+         * reset: a real handshake. A spoofed address's real owner answers the victim's SYN-ACK
+         * with one RST (fwd 2, bwd 1, RST seen): not a handshake. */
+        c.handshake = syn_first && fe->fwd_packets >= 2 && fe->bwd_packets >= 1 &&
+                      ((fe->flags_seen & VT_PSH) || !(fe->flags_seen & VT_RST));
+        c.halfopen = syn_first && !c.handshake;
+        c.reflected = (ff & (VT_SYN | VT_ACK)) == (VT_SYN | VT_ACK);
+        if (c.reflected)
+            c.family = "tcp_reflection";
+        else if (c.halfopen)
+            c.family = "syn_flood";
+        else if ((strcmp(model, "http_flood") == 0 || strcmp(model, "slow_http") == 0) &&
+                 c.handshake && port_class(fe->dport) == PORT_CLASS_WEB)
+            c.family = strcmp(model, "http_flood") == 0 ? "http_flood" : "slow_http";
+        else if (strcmp(model, "portscan") == 0)
+            c.family = "portscan";
+        else
+            c.family = "tcp_flood";
+    } else if (fe->proto == 17) {
+        c.reflected = port_is_reflector(fe->sport) && !port_is_reflector(fe->dport);
+        c.family = c.reflected ? "udp_amplification" : "udp_flood";
+    } else if (fe->proto == 1 || fe->proto == 58) {
+        c.icmp_error = vt_is_icmp_error(fe->proto, fe->icmp_type);
+        c.family = "icmp_flood";
+        if (c.icmp_error)
+            c.attack = false; /* replies: evidence only through the rate rules' ICMP errors */
+    } else {
+        c.family = NULL; /* another protocol: the model's family, whatever it is */
+    }
+    if (!c.attack)
+        c.family = "";
+    c.heavy = c.attack && fe->packets >= VERDICT_HEAVY_PACKETS && fe->p_attack >= VERDICT_HEAVY_P;
+    return c;
+}
+
+/* ---- spoofed-source tallies ------------------------------------------------------------------ */
+
+static uint64_t vt_addr_hash(const uint8_t ip[16], uint8_t ver, uint64_t key)
+{
+    uint64_t a, b;
+    memcpy(&a, ip, 8);
+    memcpy(&b, ip + 8, 8);
+    return vt_mix(vt_mix(key ^ a ^ ((uint64_t)ver << 56)) ^ b);
+}
+
+static void vt_spoof_add(struct vt_spoof *sp, const uint8_t ip[16], uint8_t ver)
+{
+    uint64_t h = vt_addr_hash(ip, ver, VT_SPOOF_KEY);
+    unsigned reg = (unsigned)(h & (VT_HLL - 1));
+    uint64_t rest = h >> 6;
+    uint8_t rank = 1;
+    while (rank < 58 && !(rest & 1)) {
+        rank++;
+        rest >>= 1;
+    }
+    if (rank > sp->reg[reg])
+        sp->reg[reg] = rank;
+    /* Bottom-k sample: keep the VT_EXAMPLES addresses of smallest hash (ties are the same
+     * address: the full hash decides). */
+    unsigned worst = 0;
+    for (unsigned k = 0; k < VT_EXAMPLES; k++) {
+        if (sp->ex_ver[k] == ver && sp->ex_h[k] == h && memcmp(sp->ex[k], ip, 16) == 0)
+            return;
+        if (!sp->ex_ver[k]) {
+            worst = k;
+            break;
+        }
+        if (sp->ex_h[k] > sp->ex_h[worst])
+            worst = k;
+    }
+    if (sp->ex_ver[worst] && sp->ex_h[worst] <= h)
+        return;
+    sp->ex_ver[worst] = ver;
+    sp->ex_h[worst] = h;
+    memcpy(sp->ex[worst], ip, 16);
+}
+
+/* The HyperLogLog estimate, linear counting while registers are empty. */
+static uint32_t vt_spoof_count(const struct vt_spoof *sp)
+{
+    double sum = 0;
+    unsigned zeros = 0;
+    for (unsigned k = 0; k < VT_HLL; k++) {
+        sum += 1.0 / (double)(1ull << sp->reg[k]);
+        zeros += sp->reg[k] == 0;
+    }
+    double m = VT_HLL, est = 0.709 * m * m / sum;
+    if (est <= 2.5 * m && zeros)
+        est = m * log(m / (double)zeros);
+    /* Never fewer than the distinct examples held. */
+    unsigned held = 0;
+    for (unsigned k = 0; k < VT_EXAMPLES; k++)
+        held += sp->ex_ver[k] != 0;
+    if (est < held)
+        est = held;
+    return est > 4e9 ? UINT32_MAX : (uint32_t)(est + 0.5);
 }
 
 /* ---- windows and levels ------------------------------------------------------------------ */
 
-static void vt_roll(struct vt_role *r, uint64_t now_us)
+/* Slides a role's window (and the victim-only counters with the victim role) to now_us. */
+static void vt_roll(struct vt_role *r, struct vt_victim *vic, uint64_t now_us)
 {
     uint64_t now_sec = now_us / VT_BUCKET_US;
     if (now_sec <= r->win_sec)
@@ -270,6 +465,11 @@ static void vt_roll(struct vt_role *r, uint64_t now_us)
         memset(r->flows, 0, sizeof(r->flows));
         memset(r->flows_att, 0, sizeof(r->flows_att));
         r->heavy = 0;
+        if (vic) {
+            memset(vic->spoofed, 0, sizeof(vic->spoofed));
+            memset(vic->reflected, 0, sizeof(vic->reflected));
+            memset(vic->halfopen, 0, sizeof(vic->halfopen));
+        }
     } else {
         for (uint64_t s = r->win_sec + 1; s <= now_sec; s++) {
             unsigned b = (unsigned)(s % VT_BUCKETS);
@@ -278,6 +478,8 @@ static void vt_roll(struct vt_role *r, uint64_t now_us)
             r->flows[b] = r->flows_att[b] = 0;
             r->maxp[b] = 0;
             r->heavy &= (uint16_t) ~(1u << b);
+            if (vic)
+                vic->spoofed[b] = vic->reflected[b] = vic->halfopen[b] = 0;
         }
     }
     r->win_sec = now_sec;
@@ -293,15 +495,17 @@ static inline bool vt_report_active(const struct verdict_table *t, const struct 
     return r->report_level > THREAT_LOW && t->now < r->report_until_us;
 }
 
-/* The role's judgement now (rolls its window). */
-static struct vt_view vt_role_view(struct verdict_table *t, struct vt_role *r)
+/* The role's judgement now (rolls its window). The rules are docs/verdicts.md's "Levels". */
+static struct vt_view vt_role_view(struct verdict_table *t, struct vt_entry *e, int role)
 {
     struct vt_view v = {0};
-    vt_roll(r, t->now);
-    uint64_t reports = 0, attacks = 0, pkts = 0, bytes16 = 0, flows = 0, flows_att = 0;
+    struct vt_role *r = &e->r[role];
+    struct vt_victim *vic = role == VERDICT_ROLE_VICTIM ? &e->vic : NULL;
+    vt_roll(r, vic, t->now);
+    uint64_t attacks = 0, pkts = 0, bytes16 = 0, flows = 0, flows_att = 0;
+    uint64_t spoofed = 0, reflected = 0, halfopen = 0;
     float maxp = 0;
     for (unsigned b = 0; b < VT_BUCKETS; b++) {
-        reports += r->reports[b];
         attacks += r->attacks[b];
         flows += r->flows[b];
         flows_att += r->flows_att[b];
@@ -309,18 +513,41 @@ static struct vt_view vt_role_view(struct verdict_table *t, struct vt_role *r)
         bytes16 += r->bytes16[b];
         if (r->maxp[b] > maxp)
             maxp = r->maxp[b];
+        if (vic) {
+            spoofed += vic->spoofed[b];
+            reflected += vic->reflected[b];
+            halfopen += vic->halfopen[b];
+        }
     }
     v.attacks = attacks > UINT32_MAX ? UINT32_MAX : (uint32_t)attacks;
+    v.live_evidence = attacks > 0 || spoofed > 0;
+    if (vic && vic->spoof != VT_NONE)
+        v.spoofed = vt_spoof_count(&t->spoofs[vic->spoof]);
+    /* Model evidence: attack flows (never one alone) and their share of the role's flows; one
+     * heavy flow is a flood by itself; a victim's many half-open or slow connections. */
+    bool share = (double)flows_att >= t->min_fraction * (double)flows;
     uint8_t model = THREAT_LOW;
-    if (attacks > 0) {
-        bool fraction = (double)flows_att >= t->min_fraction * (double)flows;
+    if (flows_att >= t->medium_flows && share)
         model = THREAT_MEDIUM;
-        if ((flows_att >= t->high_reports && fraction) || r->heavy)
-            model = THREAT_HIGH;
-        if (flows_att >= t->critical_reports && fraction)
-            model = THREAT_CRITICAL;
+    if ((flows_att >= t->high_reports && share) || r->heavy)
+        model = THREAT_HIGH;
+    if (flows_att >= t->critical_reports && share)
+        model = THREAT_CRITICAL;
+    bool halfopen_high = vic && halfopen >= t->half_open_reports;
+    if (halfopen_high && model < THREAT_HIGH)
+        model = THREAT_HIGH;
+    if (model > THREAT_LOW) {
         v.reasons |= VERDICT_REASON_MODEL;
         v.score = maxp;
+        if (vic) {
+            /* What drives it: sources nobody blames, reflectors, half-open connections. */
+            if (2 * (spoofed - reflected) >= flows_att && spoofed > reflected)
+                v.reasons |= VERDICT_REASON_SPOOFED;
+            if (reflected && 2 * reflected >= flows_att)
+                v.reasons |= VERDICT_REASON_REFLECTION;
+            if (halfopen_high || (halfopen && 2 * halfopen >= attacks))
+                v.reasons |= VERDICT_REASON_HALF_OPEN;
+        }
     }
     v.level = model;
     bool rate = vt_rate_active(t, r);
@@ -352,19 +579,30 @@ static struct vt_view vt_role_view(struct verdict_table *t, struct vt_role *r)
     }
     v.attack = "";
     if (v.level > THREAT_LOW) {
-        unsigned best = 0;
-        for (unsigned i = 1; i < VT_FAMILIES; i++)
-            if (r->fam_n[i] > r->fam_n[best])
-                best = i;
-        if (attacks > 0 && r->fam_n[best] > 0 && r->fam[best])
-            v.attack = t->fam[r->fam[best]];
-        else if (rate && vt_rate_name(r->rate_reasons)[0])
-            v.attack = vt_rate_name(r->rate_reasons);
+        /* The most frequent family of the role's attack evidence: its attack flows since the
+         * attack began, a live alert weighing as many as high takes. */
+        uint64_t wrate = rate && r->rate_fam ? t->high_reports : 0, best_n = 0;
+        uint8_t best = 0;
+        for (unsigned i = 0; i < VT_FAMILIES && attacks > 0; i++) {
+            if (!r->fam[i])
+                continue;
+            uint64_t n = r->fam_n[i] + (r->fam[i] == r->rate_fam ? wrate : 0);
+            if (n > best_n) {
+                best_n = n;
+                best = r->fam[i];
+            }
+        }
+        if (wrate > best_n)
+            best = r->rate_fam;
+        if (best)
+            v.attack = t->fam[best];
         else if (r->report_fam)
             v.attack = t->fam[r->report_fam];
     }
     return v;
 }
+
+static uint32_t vt_find(const struct verdict_table *t, const uint8_t ip[16], uint8_t ver);
 
 /* The verdict of one role of an entry, from its view. */
 static void vt_build(const struct verdict_table *t, const struct vt_entry *e, int role,
@@ -388,6 +626,34 @@ static void vt_build(const struct verdict_table *t, const struct vt_entry *e, in
     memcpy(v->sensor, t->sensor, sizeof(v->sensor));
     if (r->has_model)
         memcpy(v->model_version, t->model_version, sizeof(v->model_version));
+    if (role == VERDICT_ROLE_VICTIM && e->vic.spoof != VT_NONE) {
+        const struct vt_spoof *sp = &t->spoofs[e->vic.spoof];
+        uint32_t count = w->spoofed;
+        /* Examples in address order, so that a verdict does not change with hash order. A
+         * sample that proved to be a real sender since (its first flow was counted before it
+         * had an entry) is neither an example nor counted. */
+        unsigned n = 0;
+        for (unsigned k = 0; k < VT_EXAMPLES; k++) {
+            if (!sp->ex_ver[k])
+                continue;
+            uint32_t x = vt_find(t, sp->ex[k], sp->ex_ver[k]);
+            if (x != VT_NONE && t->e[x].r[VERDICT_ROLE_ATTACKER].level >= THREAT_MEDIUM) {
+                count = count ? count - 1 : 0;
+                continue;
+            }
+            unsigned at = n++;
+            while (at > 0 && (v->spoofed_example_ver[at - 1] > sp->ex_ver[k] ||
+                              (v->spoofed_example_ver[at - 1] == sp->ex_ver[k] &&
+                               memcmp(v->spoofed_example[at - 1], sp->ex[k], 16) > 0))) {
+                v->spoofed_example_ver[at] = v->spoofed_example_ver[at - 1];
+                memcpy(v->spoofed_example[at], v->spoofed_example[at - 1], 16);
+                at--;
+            }
+            v->spoofed_example_ver[at] = sp->ex_ver[k];
+            memcpy(v->spoofed_example[at], sp->ex[k], 16);
+        }
+        v->spoofed_sources = count;
+    }
 }
 
 static uint64_t vt_entry_last_seen(const struct vt_entry *e)
@@ -491,6 +757,34 @@ static void vt_episode_free(struct verdict_table *t, uint32_t k)
     t->ep_free[t->ep_nfree++] = k;
 }
 
+/* The victim's spoofed-source tally, taken from the pool on first use; NULL (counted) when the
+ * pool is empty. */
+static struct vt_spoof *vt_spoof_get(struct verdict_table *t, uint32_t i)
+{
+    struct vt_entry *e = &t->e[i];
+    if (e->vic.spoof != VT_NONE)
+        return &t->spoofs[e->vic.spoof];
+    if (t->spoof_nfree == 0) {
+        t->st.spoofed_untracked++;
+        return NULL;
+    }
+    uint32_t k = t->spoof_free[--t->spoof_nfree];
+    struct vt_spoof *sp = &t->spoofs[k];
+    memset(sp, 0, sizeof(*sp));
+    sp->entry = i;
+    e->vic.spoof = k;
+    return sp;
+}
+
+static void vt_spoof_release(struct verdict_table *t, struct vt_entry *e)
+{
+    if (e->vic.spoof == VT_NONE)
+        return;
+    t->spoofs[e->vic.spoof].entry = VT_NONE;
+    t->spoof_free[t->spoof_nfree++] = e->vic.spoof;
+    e->vic.spoof = VT_NONE;
+}
+
 /* Forgets entry i: ends or cancels its episodes, hands its last verdict to `gone` (NULL: the
  * caller announces it) and frees the slot. */
 static void vt_forget(struct verdict_table *t, uint32_t i, struct verdict *gone)
@@ -498,7 +792,7 @@ static void vt_forget(struct verdict_table *t, uint32_t i, struct verdict *gone)
     struct vt_entry *e = &t->e[i];
     struct vt_view w[VT_ROLES];
     for (int role = 0; role < VT_ROLES; role++) {
-        w[role] = vt_role_view(t, &e->r[role]);
+        w[role] = vt_role_view(t, e, role);
         struct vt_role *r = &e->r[role];
         if (r->ep_state == VT_EP_TRACKED && !t->eps[r->ep].start_emitted) {
             /* Never announced: drop it silently. */
@@ -514,6 +808,7 @@ static void vt_forget(struct verdict_table *t, uint32_t i, struct verdict *gone)
             vt_build(t, e, e->pub_role, &w[e->pub_role], gone);
         t->st.by_level[e->pub_level]--;
     }
+    vt_spoof_release(t, e);
     vt_wheel_remove(t, i);
     uint32_t *p = &t->heads[vt_bucket(t, e->ip, e->ver)];
     while (*p != i)
@@ -582,6 +877,7 @@ static uint32_t vt_get(struct verdict_table *t, const uint8_t ip[16], uint8_t ve
     e->used = 1;
     e->wprev = e->wnext = VT_NONE;
     e->r[0].ep = e->r[1].ep = VT_NONE;
+    e->vic.spoof = VT_NONE;
     uint32_t b = vt_bucket(t, ip, ver);
     e->hnext = t->heads[b];
     t->heads[b] = i;
@@ -691,17 +987,30 @@ static void vt_seen(struct vt_role *r, uint64_t first_us, uint64_t last_us)
         r->last_seen_us = last_us;
 }
 
+/* How one flow report weighs for one role (vt_flow_role). */
+struct vt_weigh {
+    bool attack;    /* an attack flow of this role */
+    bool neutral;   /* not a flow of this role's (an ICMP error towards a victim) */
+    bool spoofed;   /* victim: its source is not blamed */
+    bool reflected; /* victim: ... because it is a reflector */
+    bool halfopen;  /* victim: a half-open or slow attack connection, still open */
+    bool peer;      /* list the peer in the role's episode */
+    uint16_t seed;  /* attacker: earlier attack flows the sketch saw before the entry existed */
+};
+
 static void vt_flow_role(struct verdict_table *t, uint32_t i, int role,
-                         const struct flow_evidence *fe, const uint8_t *peer)
+                         const struct flow_evidence *fe, const struct vt_class *c,
+                         const struct vt_weigh *wg, const uint8_t *peer)
 {
     struct vt_entry *e = &t->e[i];
     struct vt_role *r = &e->r[role];
-    vt_roll(r, t->now);
+    struct vt_victim *vic = role == VERDICT_ROLE_VICTIM ? &e->vic : NULL;
+    vt_roll(r, vic, t->now);
     r->has_model = 1;
     vt_seen(r, fe->first_us, fe->last_us ? fe->last_us : t->now);
     if (fe->final) {
         r->flows_total++;
-        if (fe->is_attack)
+        if (wg->attack)
             r->flows_attack++;
     }
     /* Evidence weighs in the second its packets were seen, not the second it arrived: a flow
@@ -719,24 +1028,31 @@ static void vt_flow_role(struct verdict_table *t, uint32_t i, int role,
     unsigned b = (unsigned)(ev_sec % VT_BUCKETS);
     if (r->reports[b] < UINT32_MAX)
         r->reports[b]++;
-    if (fe->first_report) {
-        if (r->flows[b] < UINT16_MAX)
-            r->flows[b]++;
-        if (fe->is_attack && r->flows_att[b] < UINT16_MAX)
-            r->flows_att[b]++;
+    if (fe->first_report && !wg->neutral) {
+        uint32_t nf = r->flows[b] + 1u + wg->seed, na = r->flows_att[b] + (wg->attack ? 1u : 0u);
+        if (wg->attack)
+            na += wg->seed;
+        r->flows[b] = nf > UINT16_MAX ? UINT16_MAX : (uint16_t)nf;
+        r->flows_att[b] = na > UINT16_MAX ? UINT16_MAX : (uint16_t)na;
+        if (vic && wg->spoofed && vic->spoofed[b] < UINT16_MAX)
+            vic->spoofed[b]++;
+        if (vic && wg->reflected && vic->reflected[b] < UINT16_MAX)
+            vic->reflected[b]++;
     }
+    if (vic && wg->halfopen && vic->halfopen[b] < UINT16_MAX)
+        vic->halfopen[b]++;
     uint64_t np = r->pkts[b] + fe->new_packets, nb = r->bytes16[b] + fe->new_bytes / 16u;
     r->pkts[b] = np > UINT32_MAX ? UINT32_MAX : (uint32_t)np;
     r->bytes16[b] = nb > UINT32_MAX ? UINT32_MAX : (uint32_t)nb;
-    if (fe->is_attack) {
+    if (wg->attack) {
         if (r->attacks[b] < UINT32_MAX)
             r->attacks[b]++;
         if (fe->p_attack > r->maxp[b])
             r->maxp[b] = fe->p_attack;
-        if (fe->packets >= VERDICT_HEAVY_PACKETS && fe->p_attack >= VERDICT_HEAVY_P)
+        if (c->heavy)
             r->heavy |= (uint16_t)(1u << b);
-        uint8_t f = vt_family(t, fe->attack_type);
-        if (f) {
+        uint8_t f = vt_family(t, c->family ? c->family : fe->attack_type);
+        if (f && fe->first_report) {
             unsigned slot = VT_FAMILIES, min = 0;
             for (unsigned k = 0; k < VT_FAMILIES && slot == VT_FAMILIES; k++)
                 if (r->fam[k] == f || r->fam[k] == 0)
@@ -751,7 +1067,7 @@ static void vt_flow_role(struct verdict_table *t, uint32_t i, int role,
                 r->fam[slot] = f;
                 /* r->fam_n[slot] keeps the evicted count (space-saving); 0 for a free slot */
             }
-            r->fam_n[slot]++;
+            r->fam_n[slot] += 1u + wg->seed;
         }
         if (!r->attack_since_us) {
             uint64_t since = fe->first_us;
@@ -760,16 +1076,54 @@ static void vt_flow_role(struct verdict_table *t, uint32_t i, int role,
                 since = floor;
             r->attack_since_us = since > t->now ? t->now : since;
         }
-        if (r->ep_state == VT_EP_TRACKED)
-            vt_peer_note(&t->eps[r->ep], peer, fe->ip_version, fe->final);
-        memcpy(r->last_peer, peer, 16);
-        r->last_peer_ver = fe->ip_version;
-        struct vt_view w = vt_role_view(t, r);
+        if (wg->peer) {
+            if (r->ep_state == VT_EP_TRACKED)
+                vt_peer_note(&t->eps[r->ep], peer, fe->ip_version, fe->final);
+            memcpy(r->last_peer, peer, 16);
+            r->last_peer_ver = fe->ip_version;
+        }
+        struct vt_view w = vt_role_view(t, e, role);
         r->level = w.level;
         vt_episode_check(t, i, role, &w, false);
     }
     e->touched_us = t->now;
     vt_mark_dirty(t, i);
+}
+
+/* Attack flows of sources without an entry, per source (count-min over VT_SKETCH_ROWS rows, cleared
+ * every window). Adds one when `add`; returns the estimate (an upper bound). */
+static unsigned vt_sketch(struct verdict_table *t, const uint8_t ip[16], uint8_t ver, bool add)
+{
+    uint64_t epoch = t->now / VERDICT_WINDOW_US;
+    if (epoch != t->sketch_epoch) {
+        memset(t->sketch, 0, sizeof(t->sketch));
+        t->sketch_epoch = epoch;
+    }
+    uint64_t h = vt_addr_hash(ip, ver, VT_SKETCH_KEY);
+    unsigned est = UINT8_MAX;
+    for (unsigned k = 0; k < VT_SKETCH_ROWS; k++) {
+        uint8_t *c = &t->sketch[k][(h >> (16 * k)) % VT_SKETCH];
+        if (add && *c < UINT8_MAX)
+            (*c)++;
+        if (*c < est)
+            est = *c;
+    }
+    return est;
+}
+
+/* True when the attacker role of entry i has evidence about this very source: a concentrated
+ * sender (high_reports attack flows with their share, a heavy flow) or its own rate alert. */
+static bool vt_source_proven(const struct verdict_table *t, const struct vt_entry *e)
+{
+    const struct vt_role *r = &e->r[VERDICT_ROLE_ATTACKER];
+    if (r->heavy || vt_rate_active(t, r))
+        return true;
+    uint64_t flows = 0, att = 0;
+    for (unsigned b = 0; b < VT_BUCKETS; b++) {
+        flows += r->flows[b];
+        att += r->flows_att[b];
+    }
+    return att >= t->high_reports && (double)att >= t->min_fraction * (double)flows;
 }
 
 void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
@@ -778,19 +1132,61 @@ void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
     if (fe->ip_version != 4 && fe->ip_version != 6)
         return;
     vt_clock(t, fe->emit_us ? fe->emit_us : fe->last_us);
+    struct vt_class c = vt_classify(fe);
     uint32_t a = VT_NONE, v = VT_NONE;
-    if (vt_whitelisted(t, VERDICT_ROLE_ATTACKER, fe->ip_version, fe->src))
+    uint16_t seed = 0;
+    /* The source: an entry unless this flow is attack evidence that cannot be pinned on it (a
+     * reply, a reflector's answer, or an unproven source's first flow). */
+    if (vt_whitelisted(t, VERDICT_ROLE_ATTACKER, fe->ip_version, fe->src)) {
         t->st.whitelisted++;
-    else
+    } else if (c.icmp_error || (c.attack && c.reflected)) {
+        a = vt_find(t, fe->src, fe->ip_version);
+    } else if (c.attack && !c.handshake && !c.heavy) {
+        a = vt_find(t, fe->src, fe->ip_version);
+        if (a == VT_NONE) {
+            unsigned n = vt_sketch(t, fe->src, fe->ip_version, fe->first_report);
+            if (n >= VERDICT_UNJUDGED_ENTRY && fe->first_report) {
+                a = vt_get(t, fe->src, fe->ip_version, VT_NONE);
+                seed = VERDICT_UNJUDGED_ENTRY - 1;
+            }
+        }
+    } else {
         a = vt_get(t, fe->src, fe->ip_version, VT_NONE);
+    }
+    if (c.attack && a == VT_NONE)
+        t->st.unjudged_sources++;
     if (vt_whitelisted(t, VERDICT_ROLE_VICTIM, fe->ip_version, fe->dst))
         t->st.whitelisted++;
     else
         v = vt_get(t, fe->dst, fe->ip_version, a);
-    if (a != VT_NONE)
-        vt_flow_role(t, a, VERDICT_ROLE_ATTACKER, fe, fe->dst);
-    if (v != VT_NONE)
-        vt_flow_role(t, v, VERDICT_ROLE_VICTIM, fe, fe->src);
+    bool proven = false;
+    if (a != VT_NONE) {
+        struct vt_weigh wa = {.attack = c.attack && !c.reflected, .seed = seed, .peer = true};
+        vt_flow_role(t, a, VERDICT_ROLE_ATTACKER, fe, &c, &wa, fe->dst);
+        proven = c.handshake || vt_source_proven(t, &t->e[a]);
+    }
+    if (v == VT_NONE)
+        return;
+    /* Not blamed: a reflector, or an unproven source. Counted among the victim's spoofed
+     * sources when it looks like one: a reflector, or a source without an entry (its first
+     * attack flow of the window) that sent a handful of packets. */
+    bool unjudged = c.attack && (c.reflected || !proven);
+    bool tally = c.attack && (c.reflected || (a == VT_NONE && fe->fwd_packets <= VT_SPOOF_PKTS));
+    struct vt_weigh wv = {
+        .attack = c.attack,
+        .neutral = c.icmp_error,
+        .spoofed = tally,
+        .reflected = c.attack && c.reflected,
+        .halfopen = c.attack && (fe->first_report || !fe->final) &&
+                    (c.halfopen || (c.family && strcmp(c.family, "slow_http") == 0)),
+        .peer = !unjudged,
+    };
+    if (tally) {
+        struct vt_spoof *sp = vt_spoof_get(t, v);
+        if (sp)
+            vt_spoof_add(sp, fe->src, fe->ip_version);
+    }
+    vt_flow_role(t, v, VERDICT_ROLE_VICTIM, fe, &c, &wv, fe->src);
 }
 
 void verdict_table_alert(struct verdict_table *t, const struct rate_alert *a)
@@ -808,7 +1204,9 @@ void verdict_table_alert(struct verdict_table *t, const struct rate_alert *a)
         return;
     struct vt_entry *e = &t->e[i];
     struct vt_role *r = &e->r[a->role];
-    uint64_t ts = a->ts_us ? a->ts_us : t->now;
+    /* An alert stamped long before the stage clock (a shard that saw no packet ticks from
+     * time 0) is taken as now. */
+    uint64_t ts = a->ts_us && a->ts_us + VERDICT_WINDOW_US >= t->now ? a->ts_us : t->now;
     r->alert_us = ts;
     r->pps = a->pps;
     r->bps = a->bps;
@@ -821,9 +1219,10 @@ void verdict_table_alert(struct verdict_table *t, const struct rate_alert *a)
         r->rate_level = a->level > THREAT_CRITICAL ? THREAT_CRITICAL : a->level;
         r->rate_reasons = a->reasons;
         r->rate_score = a->score;
+        r->rate_fam = vt_family(t, vt_rate_family(a));
         if (!r->attack_since_us && r->rate_level > THREAT_LOW)
             r->attack_since_us = ts;
-        struct vt_view w = vt_role_view(t, r);
+        struct vt_view w = vt_role_view(t, e, a->role);
         r->level = w.level;
         vt_episode_check(t, i, a->role, &w, false);
     }
@@ -864,7 +1263,7 @@ void verdict_table_report(struct verdict_table *t, const struct verdict *v, uint
     vt_seen(r, now_us, now_us);
     if (!r->attack_since_us && level > THREAT_LOW)
         r->attack_since_us = now_us;
-    struct vt_view w = vt_role_view(t, r);
+    struct vt_view w = vt_role_view(t, e, v->role);
     r->level = w.level;
     vt_episode_check(t, i, v->role, &w, false);
     e->touched_us = t->now;
@@ -914,7 +1313,7 @@ static void vt_evaluate(struct verdict_table *t, uint32_t i)
     struct vt_view w[VT_ROLES];
     for (int role = 0; role < VT_ROLES; role++) {
         struct vt_role *r = &e->r[role];
-        w[role] = vt_role_view(t, r);
+        w[role] = vt_role_view(t, e, role);
         r->level = w[role].level;
         if (w[role].attacks == 0) {
             memset(r->fam_n, 0, sizeof(r->fam_n));
@@ -923,6 +1322,14 @@ static void vt_evaluate(struct verdict_table *t, uint32_t i)
         if (w[role].level == THREAT_LOW)
             r->attack_since_us = 0;
         vt_episode_check(t, i, role, &w[role], true);
+    }
+    /* A victim's spoofed-source tally lives while such sources are in its window or its
+     * episode lasts (the end event reports it). */
+    const struct vt_role *rvv = &e->r[VERDICT_ROLE_VICTIM];
+    if (e->vic.spoof != VT_NONE && !w[VERDICT_ROLE_VICTIM].live_evidence &&
+        rvv->ep_state == VT_EP_NONE && w[VERDICT_ROLE_VICTIM].level == THREAT_LOW) {
+        vt_spoof_release(t, e);
+        w[VERDICT_ROLE_VICTIM].spoofed = 0;
     }
     /* The role of the higher level, ties to the victim; a role without any evidence never
      * speaks for the IP. */
@@ -942,7 +1349,8 @@ static void vt_evaluate(struct verdict_table *t, uint32_t i)
     bool changed = !e->published || e->pub_role != role || e->pub_level != pw->level ||
                    e->pub_reasons != pw->reasons || e->pub_score != pw->score ||
                    e->pub_attack != pw->attack || e->pub_pps != pw->pps || e->pub_bps != pw->bps ||
-                   e->pub_flows_total != r->flows_total || e->pub_flows_attack != r->flows_attack;
+                   e->pub_flows_total != r->flows_total || e->pub_flows_attack != r->flows_attack ||
+                   e->pub_spoofed != pw->spoofed;
     /* Unchanged but still seen: refreshed now and then so that stores with a ttl keep it. */
     bool refresh = e->published && e->pub_last_seen != vt_entry_last_seen(e) &&
                    t->now - e->pub_us >= t->ttl_us / 4;
@@ -962,6 +1370,7 @@ static void vt_evaluate(struct verdict_table *t, uint32_t i)
         e->pub_bps = pw->bps;
         e->pub_flows_total = r->flows_total;
         e->pub_flows_attack = r->flows_attack;
+        e->pub_spoofed = pw->spoofed;
         e->pub_last_seen = vt_entry_last_seen(e);
         e->pub_us = t->now;
         t->st.published++;
@@ -1104,8 +1513,10 @@ struct verdict_table *verdict_table_create(const struct verdict_table_config *cf
 {
     uint32_t max_ips = cfg && cfg->max_ips ? cfg->max_ips : 65536;
     uint32_t max_eps = cfg && cfg->max_episodes ? cfg->max_episodes : 4096;
-    if (!cfg || max_ips > VT_MAX_IPS || max_eps > VT_MAX_EPISODES) {
-        DD_ERROR("verdict table: max_ips must be 1..%u and max_episodes 1..%u",
+    if (!cfg || max_ips > VT_MAX_IPS || max_eps > VT_MAX_EPISODES ||
+        cfg->max_spoofed_victims > VT_MAX_EPISODES) {
+        DD_ERROR("verdict table: max_ips must be 1..%u, max_episodes and max_spoofed_victims "
+                 "1..%u",
                  (unsigned)VT_MAX_IPS, (unsigned)VT_MAX_EPISODES);
         return NULL;
     }
@@ -1125,9 +1536,16 @@ struct verdict_table *verdict_table_create(const struct verdict_table_config *cf
     snprintf(t->sensor, sizeof(t->sensor), "%s", cfg->sensor_id ? cfg->sensor_id : "");
     t->ttl_us = cfg->ttl_us ? cfg->ttl_us : 300 * VT_SEC;
     t->attack_end_us = cfg->attack_end_us ? cfg->attack_end_us : 10 * VT_SEC;
-    t->high_reports = cfg->model_high_reports ? cfg->model_high_reports : 10;
-    t->critical_reports = cfg->model_critical_reports ? cfg->model_critical_reports : 100;
-    t->min_fraction = cfg->model_min_fraction > 0 ? cfg->model_min_fraction : 0.5;
+    t->high_reports = cfg->model_high_reports ? cfg->model_high_reports : VERDICT_HIGH_FLOWS;
+    t->critical_reports =
+        cfg->model_critical_reports ? cfg->model_critical_reports : VERDICT_CRITICAL_FLOWS;
+    t->medium_flows = cfg->model_medium_flows ? cfg->model_medium_flows : VERDICT_MEDIUM_FLOWS;
+    if (t->medium_flows > t->high_reports)
+        t->medium_flows = t->high_reports;
+    t->half_open_reports =
+        cfg->half_open_reports ? cfg->half_open_reports : VERDICT_HALF_OPEN_REPORTS;
+    t->min_fraction = cfg->model_min_fraction > 0 ? cfg->model_min_fraction : VERDICT_MIN_FRACTION;
+    t->max_spoofed = cfg->max_spoofed_victims ? cfg->max_spoofed_victims : 4096;
     t->cap = max_ips;
     t->hmask = nb - 1;
     t->free_head = VT_NONE;
@@ -1140,8 +1558,16 @@ struct verdict_table *verdict_table_create(const struct verdict_table_config *cf
     t->eps = calloc(max_eps, sizeof(*t->eps));
     t->ep_free = malloc((size_t)max_eps * sizeof(*t->ep_free));
     t->gone = malloc((size_t)t->gone_cap * sizeof(*t->gone));
-    if (!t->heads || !t->e || !t->dirty || !t->eps || !t->ep_free || !t->gone)
+    t->spoofs = calloc(t->max_spoofed, sizeof(*t->spoofs));
+    t->spoof_free = malloc((size_t)t->max_spoofed * sizeof(*t->spoof_free));
+    if (!t->heads || !t->e || !t->dirty || !t->eps || !t->ep_free || !t->gone || !t->spoofs ||
+        !t->spoof_free)
         goto fail;
+    for (uint32_t k = 0; k < t->max_spoofed; k++) {
+        t->spoof_free[k] = t->max_spoofed - 1 - k;
+        t->spoofs[k].entry = VT_NONE;
+    }
+    t->spoof_nfree = t->max_spoofed;
     memset(t->heads, 0xff, (size_t)nb * sizeof(*t->heads));
     for (uint32_t s = 0; s < VT_WHEEL; s++)
         t->wheel[s] = VT_NONE;
@@ -1152,10 +1578,12 @@ struct verdict_table *verdict_table_create(const struct verdict_table_config *cf
         t->seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uintptr_t)t;
     t->rng = vt_mix(t->seed ^ 0x2545f4914f6cdd1dull) | 1;
     t->st.capacity = max_ips;
-    DD_INFO("verdict table: %u IPs (%zu MiB reserved, touched as used), %u episodes (%zu KiB)",
+    DD_INFO("verdict table: %u IPs (%zu MiB reserved, touched as used), %u episodes (%zu KiB), "
+            "%u spoofed-source tallies (%zu KiB)",
             (unsigned)max_ips,
             ((size_t)max_ips * (sizeof(struct vt_entry) + 2 * sizeof(uint32_t))) >> 20,
-            (unsigned)max_eps, ((size_t)max_eps * sizeof(struct vt_episode)) >> 10);
+            (unsigned)max_eps, ((size_t)max_eps * sizeof(struct vt_episode)) >> 10,
+            (unsigned)t->max_spoofed, ((size_t)t->max_spoofed * sizeof(struct vt_spoof)) >> 10);
     return t;
 fail:
     DD_ERROR("verdict table: out of memory for %u IPs and %u episodes", (unsigned)max_ips,
@@ -1174,6 +1602,8 @@ void verdict_table_destroy(struct verdict_table *t)
     free(t->eps);
     free(t->ep_free);
     free(t->gone);
+    free(t->spoofs);
+    free(t->spoof_free);
     free(t);
 }
 
@@ -1193,7 +1623,7 @@ void verdict_table_publish_seen(struct verdict_table *t)
         struct vt_entry *e = &t->e[i];
         if (!e->used || !e->published || e->pub_last_seen == vt_entry_last_seen(e))
             continue;
-        struct vt_view w = vt_role_view(t, &e->r[e->pub_role]);
+        struct vt_view w = vt_role_view(t, e, e->pub_role);
         struct verdict v;
         vt_build_published(t, e, e->pub_role, &w, &v);
         e->pub_last_seen = vt_entry_last_seen(e);
@@ -1210,7 +1640,7 @@ void verdict_table_foreach(struct verdict_table *t, void (*fn)(void *user, const
         struct vt_entry *e = &t->e[i];
         if (!e->used || !e->published)
             continue;
-        struct vt_view w = vt_role_view(t, &e->r[e->pub_role]);
+        struct vt_view w = vt_role_view(t, e, e->pub_role);
         struct verdict v;
         vt_build_published(t, e, e->pub_role, &w, &v);
         fn(user, &v);

@@ -93,9 +93,18 @@
 #include "verdicts/verdict.h"
 
 #define VERDICT_WINDOW_US     (10ull * 1000000ull) /* model evidence window */
-#define VERDICT_HEAVY_PACKETS 1000
+#define VERDICT_HEAVY_PACKETS 1000 /* one attack flow this big (and this sure) is a flood alone */
 #define VERDICT_HEAVY_P       0.95
 #define VERDICT_ALERT_HOLD_US (10ull * 1000000ull)
+/* Defaults of struct verdict_table_config (a 0 there picks these). */
+#define VERDICT_MEDIUM_FLOWS      3   /* attack flows in the window for medium */
+#define VERDICT_HIGH_FLOWS        10  /* ... for high (a browser opens 6 connections at once) */
+#define VERDICT_CRITICAL_FLOWS    100 /* ... for critical */
+#define VERDICT_MIN_FRACTION      0.5 /* attack flows' share of the role's flows */
+#define VERDICT_HALF_OPEN_REPORTS 20  /* half-open or slow attack connections for victim high */
+#define VERDICT_UNJUDGED_ENTRY                                                                     \
+    2 /* attack flows of an unproven source before it gets an                                      \
+         entry of its own (a spoofed address sends one) */
 
 /* One scored flow, from an inference worker. A value type (copied through a ring). */
 struct flow_evidence {
@@ -135,10 +144,15 @@ struct verdict_table_config {
     uint32_t max_episodes;           /* attack episodes at once; 0: 4096 */
     uint64_t ttl_us;                 /* an IP without evidence this long is forgotten; 0: 300 s */
     uint64_t attack_end_us;          /* below high this long ends an episode; 0: 10 s */
+    uint32_t model_medium_flows;     /* attack flows in the window for medium; 0:
+                                        VERDICT_MEDIUM_FLOWS (never more than high's) */
     uint32_t model_high_reports;     /* attack flows in the window for high; 0: 10 (a browser
                                         opens 6 connections at once: 3 was a false alarm) */
     uint32_t model_critical_reports; /* 0: 100 */
     double model_min_fraction;       /* 0: 0.5 */
+    uint32_t half_open_reports;      /* a victim's half-open/slow attack connections in the
+                                        window for high; 0: VERDICT_HALF_OPEN_REPORTS */
+    uint32_t max_spoofed_victims;    /* victims counting spoofed sources at once; 0: 4096 */
     const char *sensor_id;           /* copied into every verdict (copied at create) */
     const struct config_whitelist *whitelist; /* borrowed; may be NULL */
 };
@@ -173,7 +187,10 @@ struct verdict_table_stats {
     uint64_t episodes_active;
     uint64_t episodes_untracked; /* episodes without a record (pool empty): no events */
     uint64_t expired;
-    uint64_t by_level[4]; /* published IPs per level now */
+    uint64_t by_level[4];       /* published IPs per level now */
+    uint64_t unjudged_sources;  /* attack flows whose unproven source got no entry (spoofed or
+                                   reflector: counted for the victim instead) */
+    uint64_t spoofed_untracked; /* spoofed-source tallies lost: the victims' pool was empty */
 };
 
 /* Builds a table (everything allocated here, sizes logged). Returns NULL after logging why. */
