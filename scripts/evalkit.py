@@ -15,6 +15,7 @@ may carry `victims`, `attackers`, `sources` ("spoofed" or "reflectors"), `onset`
 capture without victims (and not skipped) is judged benign per IP."""
 import csv
 import io
+import ipaddress
 import json
 import os
 import subprocess
@@ -74,28 +75,48 @@ def _onset(d, where):
     return None
 
 
+def _nets(value, where, key):
+    out = []
+    for text in _ip_list(value, where, key):
+        try:
+            out.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise ManifestError(f"{where}: '{key}': {text!r} is not an address block") from None
+    return out
+
+
 def _attack(d, label, where):
+    """One attack: label, victims, attackers, sources (spoofed, reflectors, bots or None),
+    bot blocks (`attacker_cidrs`), a carpet-bombed block (`victim_net`), onset, and `skip`
+    when the attack itself is not judged per IP (a port scan in a generated capture)."""
     src = d.get("sources")
-    if src is not None and src not in SOURCE_KINDS:
-        raise ManifestError(f"{where}: 'sources' must be one of {', '.join(SOURCE_KINDS)}")
+    if src is not None and src not in SOURCE_KINDS + ("bots",):
+        raise ManifestError(f"{where}: 'sources' must be one of "
+                            f"{', '.join(SOURCE_KINDS + ('bots',))}")
     lab = d.get("label", d.get("attack_type", label))
     if not isinstance(lab, str):
         raise ManifestError(f"{where}: 'label' must be a string")
+    skip = d.get("per_ip")
     return {"label": lab, "victims": _ip_list(d.get("victims"), where, "victims"),
             "attackers": _ip_list(d.get("attackers"), where, "attackers"),
-            "sources": src, "onset": _onset(d, where)}
+            "sources": src, "onset": _onset(d, where),
+            "bots": _nets(d.get("attacker_cidrs"), where, "attacker_cidrs"),
+            "victim_net": _nets(d.get("victim_net"), where, "victim_net"),
+            "skip": skip if isinstance(skip, str) and skip.startswith("skip") else None}
 
 
 def capture_truth(entry, where):
-    """{"skip": reason or None, "attacks": [...]} for one manifest entry. A capture is judged
-    as an attack capture when some attack names victims, else benign per IP."""
+    """{"skip": reason or None, "attacks": [...], "others": [...]} for one manifest entry.
+    `attacks` are the judged attacks (with victims); `others` the rest (skipped, carpet
+    bombing, no victim), whose addresses are not judged as benign. A capture is judged as an
+    attack capture when some attack names victims, else benign per IP."""
     per_ip = entry.get("per_ip")
     if per_ip is not None:
         if not isinstance(per_ip, str):
             raise ManifestError(f"{where}: 'per_ip' must be a string ('skip: why')")
         if per_ip.startswith("skip"):
             return {"skip": per_ip.split(":", 1)[1].strip() if ":" in per_ip else per_ip,
-                    "attacks": []}
+                    "attacks": [], "others": []}
     attacks = []
     if entry.get("attacks") is not None:
         if not isinstance(entry["attacks"], list):
@@ -106,7 +127,8 @@ def capture_truth(entry, where):
             attacks.append(_attack(a, entry.get("label", "benign"), f"{where}: attacks[{i}]"))
     elif entry.get("victims") is not None:
         attacks.append(_attack(entry, entry.get("label", "benign"), where))
-    return {"skip": None, "attacks": [a for a in attacks if a["victims"]]}
+    judged = [a for a in attacks if a["victims"] and not a["skip"]]
+    return {"skip": None, "attacks": judged, "others": [a for a in attacks if a not in judged]}
 
 
 def load_manifest(path):
@@ -233,8 +255,40 @@ def verdict_attack_type(v):
     return v.get("peak_attack_type") or v.get("attack_type") or ""
 
 
+def _in_nets(ip, nets):
+    if not nets:
+        return False
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(addr.version == n.version and addr in n for n in nets)
+
+
+def _attack_peers(a, flows):
+    """The other ends of the attack flows (true label not benign) of an attack's victims
+    (listed, or inside its carpet-bombed block)."""
+    vset = set(a["victims"])
+    peers = set()
+    for f in flows:
+        if f["label"] == "benign":
+            continue
+        if f["dst"] in vset or _in_nets(f["dst"], a["victim_net"]):
+            peers.add(f["src"])
+        elif f["src"] in vset or _in_nets(f["src"], a["victim_net"]):
+            peers.add(f["dst"])
+    return peers
+
+
 def judge_ip(entry, flows, verdicts):
-    """The per-IP judgement of one capture from its flows and ddosd's verdicts."""
+    """The per-IP judgement of one capture from its flows and ddosd's verdicts.
+
+    Every address with a verdict falls in one category: a victim or a listed attacker of a
+    judged attack; a spoofed source or reflector (an attack-flow peer of a victim whose attack
+    says so: must stay low); a bot (a peer of a botnet attack, or inside its attacker_cidrs:
+    reported, not judged); an address of an attack that is not judged per IP (a skipped attack,
+    carpet bombing; or the peers of an attack whose sources are not described); or benign
+    (everything else: must not reach high)."""
     truth = entry["truth"]
     first_seen = {}  # ip -> first packet time (µs) of any flow it is in
     for f in flows:
@@ -251,22 +305,29 @@ def judge_ip(entry, flows, verdicts):
     def level_name(ip):
         return LEVELS[peak_level(verdicts.get(ip))]
 
+    everything = truth["attacks"] + truth.get("others", [])
     listed = set()
-    for a in truth["attacks"]:
+    for a in everything:
         listed.update(a["victims"])
         listed.update(a["attackers"])
-    attacks, judged_sources, unjudged = [], set(), set()
-    for a in truth["attacks"]:
-        vset = set(a["victims"])
-        peers = set()
-        for f in flows:  # the other ends of the victims' attack flows
-            if f["label"] == "benign":
-                continue
-            if f["dst"] in vset:
-                peers.add(f["src"])
-            elif f["src"] in vset:
-                peers.add(f["dst"])
-        peers -= listed
+    spoofed, bots, unjudged = set(), set(), set()
+    attacks = []
+    for a in everything:
+        peers = _attack_peers(a, flows) - listed
+        judged = a in truth["attacks"]
+        if not judged:
+            if a["sources"] in SOURCE_KINDS and not a["skip"]:
+                spoofed |= peers  # carpet bombing by spoofed sources: they must stay low too
+            else:
+                unjudged |= peers
+            continue
+        if a["sources"] in SOURCE_KINDS:
+            spoofed |= peers
+        elif a["sources"] == "bots":
+            bots |= peers
+        elif not a["attackers"]:
+            unjudged |= peers  # sources not described: not judged
+        # else the real attackers are listed: other attack-flow peers are judged as benign IPs
         vt = []
         for ip in a["victims"]:
             v = verdicts.get(ip)
@@ -286,26 +347,34 @@ def judge_ip(entry, flows, verdicts):
                        "spoofed_sources": (v or {}).get("spoofed_sources"),
                        "spoofed_examples": (v or {}).get("spoofed_examples"),
                        "reasons": (v or {}).get("reasons", []), "seen": ip in first_seen})
-        at_ = [{"ip": ip, "level": level_name(ip), "reached_high": peak_level(verdicts.get(ip)) >= 2,
+        at_ = [{"ip": ip, "level": level_name(ip),
+                "reached_high": peak_level(verdicts.get(ip)) >= 2,
                 "role": (verdicts.get(ip) or {}).get("role"),
                 "attack_type": verdict_attack_type(verdicts.get(ip))} for ip in a["attackers"]]
-        if a["sources"] in SOURCE_KINDS:
-            judged_sources |= peers
-        elif not a["attackers"]:
-            unjudged |= peers  # sources unknown: not judged
-        # else the real attackers are listed: other attack-flow peers are judged as benign IPs
         attacks.append({"label": a["label"], "sources": a["sources"], "victims": vt,
                         "attackers": at_, "attack_flow_peers": len(peers)})
     out["attacks"] = attacks
+    bot_nets = [n for a in everything for n in a["bots"]]
+    carpet = [n for a in everything for n in a["victim_net"]]
+    for ip in verdicts:
+        if ip not in listed and ip not in spoofed:
+            if _in_nets(ip, bot_nets):
+                bots.add(ip)
+            elif _in_nets(ip, carpet):
+                unjudged.add(ip)
+    bots -= spoofed
+    unjudged -= spoofed | bots
     # Spoofed sources and reflectors must stay at low, one by one.
-    above = sorted((ip for ip in judged_sources if peak_level(verdicts.get(ip)) > 0),
+    above = sorted((ip for ip in spoofed if peak_level(verdicts.get(ip)) > 0),
                    key=lambda ip: (-peak_level(verdicts.get(ip)), ip))
-    out["sources_judged"] = len(judged_sources)
+    out["sources_judged"] = len(spoofed)
     out["sources_above_low"] = len(above)
     out["sources_above_low_examples"] = [f"{ip} {level_name(ip)}" for ip in above[:MAX_LISTED]]
+    out["bots"] = len(bots)
+    out["bots_high"] = sum(1 for ip in bots if peak_level(verdicts.get(ip)) >= 2)
     # Every other address is benign here: it must not reach high.
-    benign_ips = [ip for ip in verdicts if ip not in listed and ip not in judged_sources
-                  and ip not in unjudged]
+    benign_ips = [ip for ip in verdicts if ip not in listed and ip not in spoofed
+                  and ip not in bots and ip not in unjudged]
     hi = sorted((ip for ip in benign_ips if peak_level(verdicts[ip]) >= 2),
                 key=lambda ip: (-peak_level(verdicts[ip]), ip))
     out["benign_ips"] = len(benign_ips)
@@ -314,13 +383,27 @@ def judge_ip(entry, flows, verdicts):
         f"{ip} {level_name(ip)} {verdicts[ip].get('role')} {verdict_attack_type(verdicts[ip])}"
         for ip in hi[:MAX_LISTED]]
     out["benign_ips_medium"] = sum(1 for ip in benign_ips if peak_level(verdicts[ip]) == 1)
-    out["unjudged_peers"] = len(unjudged)
+    out["unjudged"] = len(unjudged)
     return out
+
+
+def write_verdicts(directory, entry, verdicts):
+    """Writes ddosd's verdicts of a capture as JSON lines; returns the file's path. The name
+    is the capture's file name plus a short hash of its full path (names repeat across
+    manifests)."""
+    import hashlib
+    tag = hashlib.sha256(entry["abs_path"].encode()).hexdigest()[:8]
+    path = os.path.join(directory, f"{os.path.basename(entry['abs_path'])}.{tag}.verdicts.jsonl")
+    with open(path, "w") as f:
+        for v in verdicts.values():
+            f.write(json.dumps(v, sort_keys=True) + "\n")
+    return path
 
 
 def run_capture(job):
     """Worker entry point. job: {"entry", "flows_bin", "ddosd_bin", "model", "compat",
-    "views": {"flows","ip"}, "ddosd_args", "keep_rows"}. Returns a JSON-ready dict."""
+    "views": {"flows","ip"}, "ddosd_args", "keep_rows", "verdicts_dir"}. Returns a JSON-ready
+    dict."""
     entry = job["entry"]
     res = {"path": entry["abs_path"], "label": entry["label"], "manifest": entry["manifest"],
            "model": job["model"], "fold": job.get("fold"),
@@ -349,8 +432,8 @@ def run_capture(job):
                 res["error"] = derr
                 return res
             res["per_ip"] = judge_ip(entry, flows, verdicts)
-            if job.get("keep_verdicts"):
-                res["verdicts"] = verdicts
+            if job.get("verdicts_dir"):
+                res["verdicts_file"] = write_verdicts(job["verdicts_dir"], entry, verdicts)
     if job.get("keep_rows"):
         res["rows"] = [f["raw"] for f in flows]
     return res
@@ -434,6 +517,8 @@ def ip_summary(results):
         "attackers_high": sum(x["reached_high"] for x in attackers),
         "spoofed_or_reflector_sources": sum(r["per_ip"]["sources_judged"] for r in attack),
         "spoofed_or_reflector_above_low": sum(r["per_ip"]["sources_above_low"] for r in attack),
+        "bots": sum(r["per_ip"]["bots"] for r in attack),
+        "bots_high": sum(r["per_ip"]["bots_high"] for r in attack),
         "benign_captures": len(benign),
         "benign_captures_with_high_ip": sum(1 for r in benign if r["per_ip"]["benign_ips_high"]),
         "benign_ips_high": sum(r["per_ip"]["benign_ips_high"] for r in judged),

@@ -26,7 +26,7 @@ by a model that saw it. Fold models are cached (scripts/evalfolds.py).
 usage: /usr/bin/python3 scripts/evaluate.py --manifest M.json [--manifest M2.json ...]
            [--model F | --folds K|loo [--fold-seed N] [--model-seed N] [--fast] [--retrain]]
            [--view flows|ip|both] [--jobs N] [--bin DIR] [--compat fixed|cic] [--work DIR]
-           [-c config.json] [--set KEY=VALUE ...] [--out report.json]
+           [-c config.json] [--set KEY=VALUE ...] [--out report.json] [--verdicts-dir DIR]
            [--metrics-into models/model-metrics.json] [--list all|problems]
 Programs are found in --bin DIR, in build/, or on PATH. Exit status: 0 done (even with
 unreadable captures, which are reported and counted), 1 bad arguments, manifest or missing
@@ -326,6 +326,8 @@ def main():
                     help="fold models and training data (default build/evaluate)")
     ap.add_argument("--metrics-into", help="merge the figures into this metrics JSON under "
                     "the key 'evaluation' (other keys are kept)")
+    ap.add_argument("--verdicts-dir", help="also write each capture's ddosd verdicts (JSON "
+                    "lines) in this directory")
     ap.add_argument("--list", choices=["all", "problems"],
                     help="per-capture rows: all, or only captures with a problem (default: all "
                     "up to 40 captures)")
@@ -356,6 +358,9 @@ def main():
         ddosd_args += ["-c", os.path.abspath(args.config)]
     for kv in args.set:
         ddosd_args += ["--set", kv]
+    if args.verdicts_dir:
+        os.makedirs(args.verdicts_dir, exist_ok=True)
+        args.verdicts_dir = os.path.abspath(args.verdicts_dir)
     listing = args.list or ("all" if len(entries) <= 40 else "problems")
 
     # Which model judges which capture.
@@ -391,7 +396,8 @@ def main():
 
     jobs = [{"entry": e, "flows_bin": flows_bin, "ddosd_bin": ddosd_bin,
              "model": model_of[e["abs_path"]], "compat": modes[model_of[e["abs_path"]]],
-             "views": views, "ddosd_args": ddosd_args, "fold": fold_of.get(e["abs_path"])}
+             "views": views, "ddosd_args": ddosd_args, "fold": fold_of.get(e["abs_path"]),
+             "verdicts_dir": args.verdicts_dir}
             for e in entries]
     log(f"{len(jobs)} captures from {len(args.manifest)} manifest(s), {args.jobs} workers, "
         f"view {args.view}")

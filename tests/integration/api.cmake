@@ -26,3 +26,10 @@ foreach(name endpoints nginx_auth_request crowdsec_bouncer slow_clients)
 endforeach()
 # Timing-sensitive: alone on the machine.
 set_tests_properties(api_slow_clients PROPERTIES RUN_SERIAL TRUE)
+
+# evaluate.py's per-IP view (ddosd -r at full speed) agrees with a running ddosd replaying the same
+# ddos-trafgen capture in real time (/api/threat-analysis): level, role, attack type per IP.
+add_test(NAME eval_agreement
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/eval_agreement.py
+    --ddosd ${DDOSD_API_TEST_BIN} --trafgen ${DDOSD_API_TEST_TRAFGEN})
+set_tests_properties(eval_agreement PROPERTIES LABELS integration TIMEOUT 180)
