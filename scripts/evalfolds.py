@@ -8,11 +8,11 @@ then benign captures continue the deal, so every fold holds attack and benign ca
 there are at least K of each. `loo` makes one fold per capture.
 
 Each fold's model comes from `scripts/train_model.py --exclude-captures FOLD.json --out DIR
---work DIR [--fast] --seed N`: FOLD.json lists the fold's captures (absolute real paths), which
-the trainer must use neither for training nor for calibration. Models are cached under
-WORK/fold-<hash>/, the hash covering the fold's capture paths, the model seed, --fast and the
-trainer script itself (a changed trainer is a different model), so a rerun with the same folds
-reuses them."""
+--work WORK/train [--fast] --seed N`: FOLD.json lists the fold's captures (absolute real paths),
+which the trainer uses neither for training nor for calibration. Models are cached under
+WORK/fold-<hash>/, the hash covering the fold's capture paths, the model seed, --fast, the
+trainer script and the ddos-flows binary (a changed trainer or extractor is a different model),
+so a rerun with the same folds reuses them."""
 import hashlib
 import json
 import os
@@ -49,12 +49,15 @@ def assign_folds(entries, k, seed):
     return {p: (start + i) % k for i, p in enumerate(order)}
 
 
-def fold_key(paths, model_seed, fast, trainer):
+def fold_key(paths, model_seed, fast, files):
+    """Hash of what a fold model depends on: the held-out captures, the seed, --fast, and the
+    trainer script and feature extractor (a changed one is a different model)."""
     h = hashlib.sha256()
     h.update(json.dumps(sorted(paths)).encode())
     h.update(f"|seed={model_seed}|fast={bool(fast)}|".encode())
-    with open(trainer, "rb") as f:
-        h.update(hashlib.sha256(f.read()).digest())
+    for path in files:
+        with open(path, "rb") as f:
+            h.update(hashlib.sha256(f.read()).digest())
     return h.hexdigest()[:16]
 
 
@@ -63,10 +66,11 @@ def trainer_supports_exclude(trainer):
     return "--exclude-captures" in p.stdout
 
 
-def train_fold(trainer, work, fold, paths, model_seed, fast, bin_dir, retrain, log):
+def train_fold(trainer, work, fold, paths, model_seed, fast, bin_dir, flows_bin, retrain, log):
     """Path of the model trained without `paths` (cached). Exits with the trainer's last
-    lines when training fails."""
-    key = fold_key(paths, model_seed, fast, trainer)
+    lines when training fails. The trainer's own scratch directory (generated captures and
+    extracted rows, which do not depend on the fold) is shared by every fold: WORK/train."""
+    key = fold_key(paths, model_seed, fast, [trainer, flows_bin])
     d = os.path.join(work, f"fold-{key}")
     model = os.path.join(d, "ddosd-model.msgpack")
     if os.path.isfile(model) and not retrain:
@@ -77,7 +81,7 @@ def train_fold(trainer, work, fold, paths, model_seed, fast, bin_dir, retrain, l
     with open(excl, "w") as f:
         json.dump(sorted(paths), f, indent=1)
     cmd = [PY, trainer, "--exclude-captures", excl, "--out", d, "--work",
-           os.path.join(d, "work"), "--seed", str(model_seed)]
+           os.path.join(work, "train"), "--seed", str(model_seed)]
     if fast:
         cmd.append("--fast")
     if bin_dir:

@@ -380,8 +380,8 @@ def main():
         for f in sorted(desc):
             paths = sorted(p for p, g in assign.items() if g == f)
             model, key = evalfolds.train_fold(trainer, os.path.abspath(args.work), f, paths,
-                                              args.model_seed, args.fast, bin_dir, args.retrain,
-                                              log)
+                                              args.model_seed, args.fast, bin_dir, flows_bin,
+                                              args.retrain, log)
             fold_info[f] = {"model": model, "key": key, "captures": paths, **desc[f]}
             for p in paths:
                 model_of[p], fold_of[p] = model, f
