@@ -1772,7 +1772,7 @@ int config_defaults(struct ddosd_config *c)
     c->rules.victim = (struct config_thresholds){
         .pps = 20000,
         .bps = 2e8,
-        .syn_per_s = 1000,
+        .syn_per_s = 500,
         .new_flows_per_s = 5000,
         .distinct_sources = 1000,
         .syn_ack_ratio = 3,
@@ -1783,7 +1783,7 @@ int config_defaults(struct ddosd_config *c)
     c->rules.attacker = (struct config_thresholds){
         .pps = 20000,
         .bps = 2e8,
-        .syn_per_s = 2000,
+        .syn_per_s = 1000,
         .new_flows_per_s = 5000,
         .distinct_sources = 0,
         .syn_ack_ratio = 10,
