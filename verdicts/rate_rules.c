@@ -171,7 +171,7 @@ struct rate_rules {
  * and the gated values the thresholds are compared with. Per second unless said. */
 struct rr_view {
     double pps, bps, syn, synack, flows, sources, refl, icmp_err, frag, tcp, udp, icmp;
-    double handshakes, answered_ratio, refl_req, pkts_per_source;
+    double handshakes, answered_ratio, refl_req, pkts_per_source, syn_ack_unrequested;
     double pps_unanswered, bps_unanswered, sources_unanswered, frag_unanswered;
     double refl_unrequested, icmp_err_unsolicited;
 };
@@ -393,6 +393,7 @@ static void rr_view_build(struct rr_view *v, const float *in, const float *out, 
     double answers = out[RR_ANSWER];
     v->answered_ratio = v->pps > 0 ? answers / v->pps : 0;
     v->refl_req = out[RR_REFL_REQ];
+    v->syn_ack_unrequested = fmax(0, (double)in[RR_SYNACK] - out[RR_SYN]);
     v->pkts_per_source = sources > 0 ? pkts / sources : 0;
     v->pps_unanswered = fmax(0, v->pps - RR_ANSWER_FACTOR * answers);
     double share = v->pps > 0 ? v->pps_unanswered / v->pps : 0;
@@ -873,6 +874,7 @@ static void rr_alert_fill(const struct rate_rules *r, uint32_t slot, int role, u
     a->answered_ratio = v.answered_ratio;
     a->reflector_requests_pps = v.refl_req;
     a->pkts_per_source = v.pkts_per_source;
+    a->syn_ack_unrequested_pps = v.syn_ack_unrequested;
     a->burst = rs->burst;
     a->fragment_proto = rs->frag_votes ? rs->frag_proto : 0;
 }

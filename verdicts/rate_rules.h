@@ -70,13 +70,15 @@ struct rate_alert {
                               ~0.1..1 for a download or a conversation */
     double reflector_requests_pps; /* UDP to reflector service ports in the other direction: a
                                       victim's own requests; 0 for an amplification victim */
-    double pkts_per_source; /* victim: pps / distinct_sources (~1..2 for a spoofed flood, many for
-                               a few real sources); 0 for an attacker or without sources */
-    uint8_t burst;          /* 1: the level came from a 100 ms sub-window */
+    double pkts_per_source; /* victim: packets per distinct source over the window (~1..2 for a
+                               spoofed flood, many for a few real sources); 0 for an attacker */
+    double syn_ack_unrequested_pps; /* SYN-ACKs in this role's direction beyond the SYNs of the
+                                       other: a victim's TCP reflection (it sent no SYNs) */
+    uint8_t burst;                  /* 1: the level came from a 100 ms sub-window */
     uint8_t fragment_proto; /* IP protocol most fragments carry (17 UDP, 1 ICMP, ...); 0 none */
 };
 /* Alerts are copied into caller buffers and onward to the verdict stage: pin the size. */
-_Static_assert(sizeof(struct rate_alert) == 176, "struct rate_alert changed size");
+_Static_assert(sizeof(struct rate_alert) == 184, "struct rate_alert changed size");
 
 /* Counters, monotonic except tracked_ips and alerting. */
 struct rate_rules_stats {

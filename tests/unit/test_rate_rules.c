@@ -224,6 +224,7 @@ static void test_rate_rules_spoofed_syn_answered_by_syn_acks_fires(void **state)
     assert_true(v->reasons & VERDICT_REASON_RATE_SYN);
     assert_true(v->syn_ack_rate > v->syn_rate); /* answered, and still a flood */
     assert_float_equal(v->handshake_rate, 0, 1e-9);
+    assert_float_equal(v->syn_ack_unrequested_pps, 0, 1e-9); /* it sent them, not received */
     rate_rules_destroy(r);
 }
 
@@ -726,6 +727,34 @@ static void test_rate_rules_packets_per_source(void **state)
     rate_rules_destroy(r);
 }
 
+/* SYN-ACKs from many reflectors to a victim that sent no SYNs (it answers with RSTs, which are
+ * no answers): the pps rule fires and the alert says the SYN-ACKs were not asked for. */
+static void test_rate_rules_tcp_reflection(void **state)
+{
+    (void)state;
+    struct rate_rules *r = rate_rules_create(&cfg, 1u << 15);
+    assert_non_null(r);
+    struct rate_alert a[ALERT_MAX];
+    char src[64];
+    for (uint32_t i = 0; i < 3000; i++) { /* 30k SYN-ACKs/s for 100 ms */
+        src_of(src, sizeof(src), i % 1000, false);
+        uint64_t ts = T0 + i * (SEC / 10 / 3000);
+        struct pkt_info sa = pkt(src, "192.0.2.80", IPPROTO_NUM_TCP, 443, 40000, TCP_SYN | TCP_ACK);
+        struct pkt_info rst = pkt("192.0.2.80", src, IPPROTO_NUM_TCP, 40000, 443, TCP_RST);
+        rate_rules_packet(r, &sa, ts, true);
+        rate_rules_packet(r, &rst, ts + 1, false);
+    }
+    size_t n = tick_all(r, T0 + SEC / 10, a);
+    const struct rate_alert *v = find(a, n, "192.0.2.80", VERDICT_ROLE_VICTIM);
+    assert_non_null(v);
+    assert_true(v->reasons & VERDICT_REASON_RATE_PPS);
+    assert_false(v->reasons & VERDICT_REASON_RATE_SYN);
+    assert_float_equal(v->syn_ack_unrequested_pps, 30000, 20);
+    assert_float_equal(v->answered_ratio, 0, 1e-9);
+    assert_float_equal(v->syn_rate, 0, 1e-9);
+    rate_rules_destroy(r);
+}
+
 static void test_rate_rules_create_rejects_zero(void **state)
 {
     (void)state;
@@ -752,6 +781,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rate_rules_unrequested_reflector_answers, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rate_rules_packets_per_source, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rules_tcp_reflection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_rules_whitelisted_victim_never_flagged, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rate_rules_hostgroup_override_raises_threshold, setup,
