@@ -142,9 +142,11 @@ struct rr_entry {
     uint64_t sub_id;   /* the 100 ms sub-window sub belongs to */
     uint64_t last_pkt_s;
     struct rr_sub sub;
-    struct rr_sub snap; /* the sub-window of the worst burst of the published state */
-    float snap_sources; /* the HyperLogLog estimate when snap was taken */
-    uint32_t snap_pkts; /* victim packets of the second until snap was taken */
+    /* The sub-window of the latest worst burst, for the alert's values: one for both roles (an
+     * IP bursting as victim and attacker at once shows the later one's sub-window). */
+    struct rr_sub snap;
+    float snap_sources;                    /* the HyperLogLog estimate when snap was taken */
+    uint32_t snap_pkts;                    /* victim packets of the second until snap was taken */
     uint32_t count[RR_ROLES][RR_NPKT + 1]; /* the second so far, RR_BYTES included */
     float rate[RR_ROLES][RR_METRIC_COUNT]; /* smoothed per-second values */
     uint8_t hll[RR_HLL_REGS];              /* sources of packets to this IP */
