@@ -3,9 +3,11 @@
  *
  * Owns: an entry pool of max_ips entries (both roles of one IP in one entry) with a chained hash
  * index over it, a list of dirty entries, a 64-slot timer wheel, an episode pool of
- * max_episodes records, a ring of verdicts of evicted IPs waiting for their expired callback,
- * and a table of interned attack family names. All allocated in verdict_table_create (calloc,
- * so pages of entries never used cost nothing); nothing is allocated afterwards.
+ * max_episodes records, a pool of max_spoofed_victims spoofed-source tallies, a count-min sketch
+ * of attack flows per source without an entry, a ring of verdicts of evicted IPs waiting for
+ * their expired callback, and a table of interned attack family names. All allocated in
+ * verdict_table_create (calloc, so pages of entries never used cost nothing); nothing is
+ * allocated afterwards.
  *
  * Threads: none. The verdict stage thread calls everything; no locks, no atomics.
  *
@@ -16,23 +18,37 @@
  * changed (coalescing); (3) pending episode events; (4) expired callbacks: first for entries
  * evicted since the last tick (queued, they cannot be announced from an evidence call), then for
  * idle entries found by a bounded round-robin scan.
+ * A flow is first read by vt_classify (protocol shape, who may be blamed, the family its
+ * protocol allows); verdict_table_flow then decides whether its source gets an entry (the
+ * sketch keeps one-flow spoofed sources out of the table), whether the source is proven, and
+ * what the victim tallies. The rules live in vt_role_view (levels, reasons, type) and
+ * vt_source_proven; docs/verdicts.md states them for operators.
  *
  * Window: per role, VT_BUCKETS buckets of one second of the stage clock (10 s =
- * VERDICT_WINDOW_US). Evidence counts in the bucket of the stage clock when it arrives. A bucket
- * holds reports, attack reports, the highest p_attack among attacks and whether a heavy attack
- * flow was seen; the window is their sum (max). Attack families are counted per role in
- * VT_FAMILIES space-saving slots over interned names, from the role's first attack report until
- * its window holds no attack report again.
+ * VERDICT_WINDOW_US). Evidence counts in the bucket of its flow's last packet (never later than
+ * the stage clock). A bucket holds reports, attack reports, flows and attack flows, the highest
+ * p_attack among attacks and whether a heavy attack flow was seen; the victim role also holds
+ * flows of unblamed sources and reflectors and half-open/slow reports (struct vt_victim). The
+ * window is their sum (max). Attack families are counted per role in VT_FAMILIES space-saving
+ * slots over interned names, from the role's first attack report until its window holds no
+ * attack report again.
+ *
+ * Determinism: everything that decides a level or a published field is keyed by packet time
+ * and fixed hash keys (the spoofed-source HyperLogLog, its sample, the sketch); only the hash
+ * index and eviction sampling use the random seed, and they decide nothing a replay shows
+ * unless the table is full.
  *
  * Timers: an entry whose level could change without new evidence (attack reports still in its
  * window, a held alert, a report with a ttl, an episode waiting to end) sits in the wheel at the
  * whole second when that can first happen; a benign-only entry costs no timer. Far timers go
  * round the wheel and are re-filed.
  *
- * Memory: an entry is about 670 bytes (two roles of 272 bytes: the window is 10 x 12 bytes);
- * peers live only in episode records (VT_PEERS of them, space-saving), ~500 bytes each.
+ * Memory: an entry is about 980 bytes (two roles of ~390 bytes, the victim-only window); peers
+ * live only in episode records (VT_PEERS of them, space-saving), ~850 bytes each; a spoofed
+ * tally is ~170 bytes; the sketch 192 KiB.
  *
- * Calls: common/config (CIDR matching), common/log (at create only). */
+ * Calls: common/config (CIDR matching), common/log (at create only), features/port_class
+ * (reflector and web ports). */
 #include "verdicts/verdict_table.h"
 
 #include <math.h>
@@ -85,6 +101,8 @@ struct vt_role {
     uint32_t bytes16[VT_BUCKETS];   /* their bytes, in units of 16 (no overflow below 68 GB/s) */
     uint16_t flows[VT_BUCKETS];     /* flows (first reports) of the bucket, saturating */
     uint16_t flows_att[VT_BUCKETS]; /* of those, attacks that count for this role */
+    uint16_t hits[VT_BUCKETS];      /* attacker: of those, flows whose destination was at high
+                                       or above as a victim (corroboration) */
     uint16_t heavy;                 /* bit b: bucket b saw a heavy attack flow */
     uint8_t fam[VT_FAMILIES];
     uint32_t fam_n[VT_FAMILIES];
@@ -385,6 +403,13 @@ static struct vt_class vt_classify(const struct flow_evidence *fe)
     return c;
 }
 
+/* A multicast, broadcast or reserved destination (IPv4 224/3, IPv6 ff00::/8): a group, not a
+ * host anyone can flood off the network or ban. */
+static bool vt_group_addr(const uint8_t ip[16], uint8_t ver)
+{
+    return ver == 4 ? ip[0] >= 224 : ip[0] == 0xff;
+}
+
 /* ---- spoofed-source tallies ------------------------------------------------------------------ */
 
 static uint64_t vt_addr_hash(const uint8_t ip[16], uint8_t ver, uint64_t key)
@@ -464,6 +489,7 @@ static void vt_roll(struct vt_role *r, struct vt_victim *vic, uint64_t now_us)
         memset(r->bytes16, 0, sizeof(r->bytes16));
         memset(r->flows, 0, sizeof(r->flows));
         memset(r->flows_att, 0, sizeof(r->flows_att));
+        memset(r->hits, 0, sizeof(r->hits));
         r->heavy = 0;
         if (vic) {
             memset(vic->spoofed, 0, sizeof(vic->spoofed));
@@ -475,7 +501,7 @@ static void vt_roll(struct vt_role *r, struct vt_victim *vic, uint64_t now_us)
             unsigned b = (unsigned)(s % VT_BUCKETS);
             r->reports[b] = r->attacks[b] = 0;
             r->pkts[b] = r->bytes16[b] = 0;
-            r->flows[b] = r->flows_att[b] = 0;
+            r->flows[b] = r->flows_att[b] = r->hits[b] = 0;
             r->maxp[b] = 0;
             r->heavy &= (uint16_t) ~(1u << b);
             if (vic)
@@ -503,12 +529,13 @@ static struct vt_view vt_role_view(struct verdict_table *t, struct vt_entry *e, 
     struct vt_victim *vic = role == VERDICT_ROLE_VICTIM ? &e->vic : NULL;
     vt_roll(r, vic, t->now);
     uint64_t attacks = 0, pkts = 0, bytes16 = 0, flows = 0, flows_att = 0;
-    uint64_t spoofed = 0, reflected = 0, halfopen = 0;
+    uint64_t spoofed = 0, reflected = 0, halfopen = 0, hits = 0;
     float maxp = 0;
     for (unsigned b = 0; b < VT_BUCKETS; b++) {
         attacks += r->attacks[b];
         flows += r->flows[b];
         flows_att += r->flows_att[b];
+        hits += r->hits[b];
         pkts += r->pkts[b];
         bytes16 += r->bytes16[b];
         if (r->maxp[b] > maxp)
@@ -526,12 +553,17 @@ static struct vt_view vt_role_view(struct verdict_table *t, struct vt_entry *e, 
     /* Model evidence: attack flows (never one alone) and their share of the role's flows; one
      * heavy flow is a flood by itself; a victim's many half-open or slow connections. */
     bool share = (double)flows_att >= t->min_fraction * (double)flows;
+    /* An attacker is blamed at high only when its attack flows hit a victim that is itself at
+     * high: half of high's flows (one for a heavy flow) arrived while their destination was.
+     * A client whose flows to many servers the model misjudges (a P2P node, a resolver client,
+     * a browser) hits no victim and stays medium. */
+    bool hit = !vic ? hits >= (r->heavy ? 1u : (t->high_reports + 1) / 2) : true;
     uint8_t model = THREAT_LOW;
     if (flows_att >= t->medium_flows && share)
         model = THREAT_MEDIUM;
-    if ((flows_att >= t->high_reports && share) || r->heavy)
+    if (((flows_att >= t->high_reports && share) || r->heavy) && hit)
         model = THREAT_HIGH;
-    if (flows_att >= t->critical_reports && share)
+    if (flows_att >= t->critical_reports && share && hit)
         model = THREAT_CRITICAL;
     bool halfopen_high = vic && halfopen >= t->half_open_reports;
     if (halfopen_high && model < THREAT_HIGH)
@@ -1111,6 +1143,27 @@ static unsigned vt_sketch(struct verdict_table *t, const uint8_t ip[16], uint8_t
     return est;
 }
 
+/* Counts an attacker's attack flow as corroborated (its destination is at high as a victim) and
+ * re-judges the attacker. */
+static void vt_attacker_hit(struct verdict_table *t, uint32_t a, const struct flow_evidence *fe)
+{
+    struct vt_entry *e = &t->e[a];
+    struct vt_role *r = &e->r[VERDICT_ROLE_ATTACKER];
+    if (!fe->first_report)
+        return;
+    uint64_t ev_sec = (fe->last_us ? fe->last_us : t->now) / VT_BUCKET_US;
+    if (ev_sec > r->win_sec)
+        ev_sec = r->win_sec;
+    if (ev_sec + VT_BUCKETS <= r->win_sec)
+        return;
+    unsigned b = (unsigned)(ev_sec % VT_BUCKETS);
+    if (r->hits[b] < UINT16_MAX)
+        r->hits[b]++;
+    struct vt_view w = vt_role_view(t, e, VERDICT_ROLE_ATTACKER);
+    r->level = w.level;
+    vt_episode_check(t, a, VERDICT_ROLE_ATTACKER, &w, false);
+}
+
 /* True when the attacker role of entry i has evidence about this very source: a concentrated
  * sender (high_reports attack flows with their share, a heavy flow) or its own rate alert. */
 static bool vt_source_proven(const struct verdict_table *t, const struct vt_entry *e)
@@ -1133,11 +1186,17 @@ void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
         return;
     vt_clock(t, fe->emit_us ? fe->emit_us : fe->last_us);
     struct vt_class c = vt_classify(fe);
+    if (vt_group_addr(fe->dst, fe->ip_version)) {
+        /* Flows to a group (multicast streams, discovery chatter) blame nobody. */
+        c.attack = c.heavy = false;
+        c.family = "";
+    }
     uint32_t a = VT_NONE, v = VT_NONE;
     uint16_t seed = 0;
     /* The source: an entry unless this flow is attack evidence that cannot be pinned on it (a
      * reply, a reflector's answer, or an unproven source's first flow). */
-    if (vt_whitelisted(t, VERDICT_ROLE_ATTACKER, fe->ip_version, fe->src)) {
+    bool src_wl = vt_whitelisted(t, VERDICT_ROLE_ATTACKER, fe->ip_version, fe->src);
+    if (src_wl) {
         t->st.whitelisted++;
     } else if (c.icmp_error || (c.attack && c.reflected)) {
         a = vt_find(t, fe->src, fe->ip_version);
@@ -1153,9 +1212,10 @@ void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
     } else {
         a = vt_get(t, fe->src, fe->ip_version, VT_NONE);
     }
-    if (c.attack && a == VT_NONE)
+    if (c.attack && a == VT_NONE && !src_wl)
         t->st.unjudged_sources++;
-    if (vt_whitelisted(t, VERDICT_ROLE_VICTIM, fe->ip_version, fe->dst))
+    bool vt_whitelisted_dst = vt_whitelisted(t, VERDICT_ROLE_VICTIM, fe->ip_version, fe->dst);
+    if (vt_whitelisted_dst)
         t->st.whitelisted++;
     else
         v = vt_get(t, fe->dst, fe->ip_version, a);
@@ -1165,13 +1225,19 @@ void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
         vt_flow_role(t, a, VERDICT_ROLE_ATTACKER, fe, &c, &wa, fe->dst);
         proven = c.handshake || vt_source_proven(t, &t->e[a]);
     }
-    if (v == VT_NONE)
+    if (v == VT_NONE) {
+        /* A whitelisted destination is never judged: its sources are blamed on their own
+         * concentration alone. */
+        if (a != VT_NONE && c.attack && !c.reflected && vt_whitelisted_dst)
+            vt_attacker_hit(t, a, fe);
         return;
+    }
     /* Not blamed: a reflector, or an unproven source. Counted among the victim's spoofed
      * sources when it looks like one: a reflector, or a source without an entry (its first
      * attack flow of the window) that sent a handful of packets. */
     bool unjudged = c.attack && (c.reflected || !proven);
-    bool tally = c.attack && (c.reflected || (a == VT_NONE && fe->fwd_packets <= VT_SPOOF_PKTS));
+    bool tally =
+        c.attack && !src_wl && (c.reflected || (a == VT_NONE && fe->fwd_packets <= VT_SPOOF_PKTS));
     struct vt_weigh wv = {
         .attack = c.attack,
         .neutral = c.icmp_error,
@@ -1187,6 +1253,9 @@ void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
             vt_spoof_add(sp, fe->src, fe->ip_version);
     }
     vt_flow_role(t, v, VERDICT_ROLE_VICTIM, fe, &c, &wv, fe->src);
+    if (a != VT_NONE && c.attack && !c.reflected &&
+        t->e[v].r[VERDICT_ROLE_VICTIM].level >= THREAT_HIGH)
+        vt_attacker_hit(t, a, fe);
 }
 
 void verdict_table_alert(struct verdict_table *t, const struct rate_alert *a)
@@ -1195,7 +1264,8 @@ void verdict_table_alert(struct verdict_table *t, const struct rate_alert *a)
     if ((a->version != 4 && a->version != 6) || a->role >= VT_ROLES)
         return;
     vt_clock(t, a->ts_us);
-    if (vt_whitelisted(t, a->role, a->version, a->ip)) {
+    if (vt_whitelisted(t, a->role, a->version, a->ip) ||
+        (a->role == VERDICT_ROLE_VICTIM && vt_group_addr(a->ip, a->version))) {
         t->st.whitelisted++;
         return;
     }

@@ -10,35 +10,70 @@
  *
  * Model evidence (verdict_table_flow): a scored flow, a snapshot of a running flow or the vector
  * of an ended one. Its forward source is judged in the attacker role, its forward destination in
- * the victim role. Per IP and role the table keeps a sliding window of VERDICT_WINDOW_US of
- * reports: how many, how many the model called attacks, the highest p_attack among attacks.
- * The model's level for the role is
- *     low      no attack report in the window
- *     medium   >= 1 attack report
- *     high     >= model_high_reports (10) attack flows AND attack flows >= model_min_fraction of
- *              the role's flows in the window (a busy benign server with a few false positives
- *              stays medium); or one attack report of a flow with >= VERDICT_HEAVY_PACKETS
- *              packets and p_attack >= VERDICT_HEAVY_P (one source flooding alone)
- *     critical >= model_critical_reports attack flows (and the fraction as for high)
+ * the victim role, after reading its protocol evidence (docs/verdicts.md, "What one flow says"):
+ *   - ICMP/ICMPv6 errors are replies: never an attack flow for either role (the rate rules'
+ *     icmp_errors carry error floods to the victim), and they never create the source's entry;
+ *   - reflections (TCP opened by a SYN-ACK; UDP from a port_is_reflector() port to one that is
+ *     not) are attack evidence for the destination only: the source's attacker role never
+ *     counts them and no entry is created for it;
+ *   - a TCP flow whose source completed the handshake (SYN first, fwd >= 2, bwd >= 1, PSH or no
+ *     RST) proves its source real.
+ * Per IP and role the table keeps a sliding window of VERDICT_WINDOW_US: reports, attack reports,
+ * flows and attack flows (first reports), the highest p_attack, heavy flows; for the victim also
+ * attack flows of unblamed sources, of reflectors, and reports of half-open/slow attack
+ * connections. The model's level for the role ("share": attack flows >= model_min_fraction of
+ * the role's flows):
+ *     low      otherwise (one attack flow is never more)
+ *     medium   >= model_medium_flows (3) attack flows and the share
+ *     high     >= model_high_reports (10) attack flows and the share; or one attack report of a
+ *              flow with >= VERDICT_HEAVY_PACKETS packets and p_attack >= VERDICT_HEAVY_P; or
+ *              (victim) >= half_open_reports (20) reports of half-open connections (TCP opened by
+ *              a SYN, not completed) or slow ones (family slow_http) that the model calls attacks
+ *     critical >= model_critical_reports (100) attack flows and the share
  * Flows are counted at their first report (flow_evidence.first_report), so one flow's snapshots
- * and end never add up to "several attack flows"; every attack report keeps medium alive.
+ * and end never add up to "several attack flows".
+ * Blame (attacker role): a source rises only on evidence of its own: its own attack flows (as
+ * above: concentrated senders reach high at 10, a heavy flow at once) or its own attacker-role
+ * rate alert. A source is "proven" when it completed a handshake, is concentrated (high_reports
+ * attack flows with the share, or a heavy flow) or has its own alert. An attack flow of a source
+ * without an entry that is not proven by that flow (no handshake, not heavy) creates no entry:
+ * a count-min sketch (VT_SKETCH_ROWS x VT_SKETCH, cleared every window) counts it, and the
+ * source's VERDICT_UNJUDGED_ENTRY-th attack flow of the window creates the entry, seeded with
+ * the earlier ones (stats.unjudged_sources counts flows without a source entry).
+ * Spoofed sources (victim role): attack flows from reflectors, and first attack flows of
+ * sources without an entry with <= 3 packets, go into the victim's tally: a 64-register
+ * HyperLogLog and a bottom-4 sample (smallest fixed-key hash: uniform and deterministic) from a
+ * pool of max_spoofed_victims records (stats.spoofed_untracked when empty). The verdict carries
+ * spoofed_sources and the examples (address order), minus any example whose attacker role has
+ * reached medium since. Reasons: spoofed when unblamed non-reflector sources make >= half of the
+ * attack flows, reflection when reflectors do, half_open when half-open/slow connections give the
+ * level or make >= half of the attack reports. Unblamed sources are never episode peers. The
+ * tally is released when the victim is low, its window holds no attack or spoofed flow and no
+ * episode is open.
  * Flow counts: flows_total and flows_attack count flows once, at their final report (snapshots
- * add evidence, not counts).
+ * add evidence, not counts), from the role's entry on.
  * Whitelists: a source in whitelist.sources is never judged as an attacker, a destination in
  * whitelist.destinations never as a victim (the rate rules apply the same lists themselves).
  *
  * Rate evidence (verdict_table_alert): the rate rules' alert carries a level; it holds until an
  * alert with ended = true for that IP and role (or VERDICT_ALERT_HOLD_US without a re-emission).
- * Its rates (pps, bps) become the verdict's rates; its reasons join the verdict's. Without a
- * live alert, pps and bps are estimated from the scored flows' new packets in the window.
+ * Its rates (pps, bps) become the verdict's rates; its reasons join the verdict's. An alert whose
+ * ts_us is more than a window behind the stage clock is taken as now. Without a live alert, pps
+ * and bps are estimated from the scored flows' new packets in the window.
  *
  * A role's level is the highest of its model level, its rate level and any report (report levels
  * hold for the report's ttl). The IP's published verdict is its role of the higher level (ties:
  * victim), with that role's fields; reasons are that role's. score is the highest of the max
- * p_attack and the rate alert's score. attack_type: the most reported model family of the
- * window when the model saw attacks; else a name derived from the rate reasons
- * (syn -> "syn_flood", reflection -> "udp_amplification", sources -> "ddos",
- * flows -> "flow_flood", pps/bps -> "volumetric"); "" at level low.
+ * p_attack (when the model's level is at least medium) and the rate alert's score.
+ * attack_type ("" at level low): each attack flow's family follows its protocol (TCP opened by a
+ * SYN and not completed: syn_flood; opened by a SYN-ACK: tcp_reflection; completed to a web port
+ * with the model's http_flood/slow_http: kept; model portscan: kept; other TCP: tcp_flood; UDP
+ * reflection: udp_amplification; other UDP: udp_flood; ICMP: icmp_flood; other protocols: the
+ * model's label). An alert names one family (rate_syn: syn_flood; reflection: udp_amplification;
+ * icmp_errors: icmp_flood; fragments: by fragment_proto; else by the dominant of tcp/udp/icmp
+ * pps, with syn_rate / reflector_pps deciding syn_flood / udp_amplification). The role's type is
+ * the family with the most attack flows since its attack began, a live alert weighing
+ * model_high_reports flows; else the report's attack_type.
  *
  * Episodes: an IP/role whose level reaches high or critical starts an attack episode (event
  * ATTACK_START, with the episode's start = the first attack evidence in the window). While it
@@ -61,7 +96,7 @@
  *   - Role choice: a role that never received evidence never speaks for the IP (an IP only seen
  *     as a source is an attacker even at low); otherwise the rule above (ties: victim).
  *   - Reports: level and ttl as above; their score is not used (score follows the rule above);
- *     the report's attack_type is the last resort after the model family and the rate name.
+ *     the report's attack_type is the last resort after the flows' and the alert's families.
  *   - Rates: pps/bps are the latest alert's (ended ones included) for VERDICT_ALERT_HOLD_US after
  *     it, else 0. An ended alert for an IP the table does not know creates nothing.
  *   - Whitelists apply to every kind of evidence, reports and alerts included (counted).
@@ -77,8 +112,8 @@
  *     evicted IPs wait in a ring of max_ips/8 (64..16384) verdicts until the next tick; when
  *     more are evicted between two ticks, the oldest notices are lost. Only IPs that were
  *     published get an expired callback.
- *   - Memory: about 670 bytes per IP (calloc'd at create, touched as used) and ~500 bytes per
- *     episode record. */
+ *   - Memory: about 980 bytes per IP (calloc'd at create, touched as used), ~850 bytes per
+ *     episode record, ~170 bytes per spoofed-source tally, 192 KiB for the sketch. */
 #ifndef DD_VERDICTS_VERDICT_TABLE_H
 #define DD_VERDICTS_VERDICT_TABLE_H
 

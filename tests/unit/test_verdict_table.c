@@ -671,6 +671,9 @@ static void test_verdict_table_role_choice_ties_to_victim(void **state)
     assert_int_equal(v->role, VERDICT_ROLE_VICTIM);
     assert_string_equal(v->attack_type, "syn_flood"); /* the victim role's fields */
 
+    /* Spraying one flow each at 100 addresses hits no victim: a scanner or a misjudged client,
+     * never more than medium as an attacker (it used to be critical), so the victim role of
+     * the same IP still speaks for it. */
     char dst[32];
     for (int i = 0; i < 100; i++) {
         snprintf(dst, sizeof(dst), "192.0.3.%d", i);
@@ -678,12 +681,19 @@ static void test_verdict_table_role_choice_ties_to_victim(void **state)
     }
     verdict_table_tick(t, T0 + SEC, 0);
     v = must_pub(x);
+    assert_int_equal(v->role, VERDICT_ROLE_VICTIM);
+    assert_int_equal(v->level, THREAT_HIGH);
+    /* 100 flows at one victim: that victim is high, the flows are corroborated: critical */
+    for (int i = 0; i < 100; i++)
+        flow(t, x, "192.0.3.200", T0 + 2 * SEC, ATTACK("scan"));
+    verdict_table_tick(t, T0 + 2 * SEC, 0);
+    v = must_pub(x);
     assert_int_equal(v->level, THREAT_CRITICAL);
     assert_int_equal(v->role, VERDICT_ROLE_ATTACKER);
     /* unanswered SYNs are a SYN flood whatever the model calls them (it was "scan") */
     assert_string_equal(v->attack_type, "syn_flood");
-    /* x's first flow came before it had an entry (one SYN proves nothing): 102, not 103 */
-    assert_int_equal(v->flows_attack, 102);
+    /* x's first flow came before it had an entry (one SYN proves nothing): 202, not 203 */
+    assert_int_equal(v->flows_attack, 202);
 
     /* an IP only ever seen as a source is an attacker, even at low */
     flow(t, "10.8.8.8", "192.0.2.30", T0 + SEC, BENIGN);
@@ -852,6 +862,8 @@ static void test_verdict_table_whitelist_suppresses_both_roles(void **state)
     verdict_table_tick(t, T0, 0);
 
     assert_int_equal(must_pub("198.51.100.1")->level, THREAT_HIGH);
+    /* a whitelisted source is not a spoofed one either */
+    assert_int_equal(must_pub("198.51.100.1")->spoofed_sources, 0);
     assert_int_equal(must_pub("203.0.113.1")->level, THREAT_HIGH);
     assert_int_equal(must_pub("203.0.113.1")->role, VERDICT_ROLE_ATTACKER);
     assert_null(last_pub("192.0.2.5"));
@@ -1083,7 +1095,8 @@ static void test_verdict_table_eviction_ends_episodes(void **state)
     (void)state;
     struct verdict_table_config cfg = {.sensor_id = "s", .model_high_reports = 3, .max_ips = 2};
     struct verdict_table *t = mk(&cfg);
-    for (int i = 0; i < 3; i++)
+    /* four flows: the victim is high at the third, the source at its second flow that hit it */
+    for (int i = 0; i < 4; i++)
         flow(t, "10.6.1.1", "192.0.2.104", T0, ATTACK("syn_flood"));
     verdict_table_tick(t, T0, 0);
     assert_int_equal(count_ev(VERDICT_EVENT_ATTACK_START), 2);
@@ -1453,6 +1466,30 @@ static void test_verdict_table_one_attack_flow_never_medium(void **state)
     verdict_table_destroy(t);
 }
 
+/* Multicast and broadcast destinations are groups, not victims: a heavy multicast stream the
+ * model misjudges blames neither its sender nor the group, and a rate alert for a group is
+ * ignored (counted with the whitelisted). */
+static void test_verdict_table_group_destinations_blame_nobody(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk_default();
+    struct fl f = {.attack = true, .p = 0.99f, .final = true, .packets = 5000, .shape = SH_UDP};
+    for (int i = 0; i < 20; i++)
+        flow(t, "10.40.0.1", "239.1.2.3", T0, f);
+    flow(t, "fe80::1", "ff02::1", T0, f);
+    struct rate_alert a =
+        alert("255.255.255.255", VERDICT_ROLE_VICTIM, THREAT_HIGH, VERDICT_REASON_RATE_PPS, T0);
+    verdict_table_alert(t, &a);
+    verdict_table_tick(t, T0, 0);
+    assert_true(none_above_low_but(NULL));
+    assert_null(last_pub("255.255.255.255"));
+    /* the same stream to a unicast host is a heavy flood */
+    flow(t, "10.40.0.1", "10.40.0.2", T0, f);
+    verdict_table_tick(t, T0, 0);
+    assert_int_equal(must_pub("10.40.0.2")->level, THREAT_HIGH);
+    verdict_table_destroy(t);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, reset)
@@ -1487,6 +1524,7 @@ int main(void)
         T(test_verdict_table_slowloris_victim_high),
         T(test_verdict_table_dns_amplification_reflectors_low),
         T(test_verdict_table_one_attack_flow_never_medium),
+        T(test_verdict_table_group_destinations_blame_nobody),
     };
 #undef T
     return cmocka_run_group_tests(tests, group_setup, NULL);
