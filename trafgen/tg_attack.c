@@ -1,11 +1,12 @@
-/* tg_attack.c - attack scenarios: what each instance draws, and the packets it sends.
+/* tg_attack.c - attack instances: planning, and the stateless flood source.
  *
- * Owns the scenario table (names, descriptions, --scenario parsing), the planning of attack
- * instances (address blocks, start/end, every parameter drawn from wide ranges, the packet
- * budget) and three kinds of actors: the stateless flood source of syn/tcp/udp/icmp floods,
- * amplification, reflection and port scans (with the victim's answers), the bots of http_flood
- * and slow_http, and the attack side of their TCP connections (tg_attack_app_next). Runs inside
- * the event loop; emits through tg_packet.c and tg_tcp.c.
+ * Owns the planning of attack instances (address blocks, start/end, every parameter drawn from
+ * wide ranges, the packet budget), the flood actor of syn/tcp/udp/icmp floods, amplification,
+ * reflection and port scans (with the victim's answers), and the start of every instance's
+ * actors. The other attack files plug into it: tg_icmp_frag.c (ICMP error and fragment floods,
+ * sent by the same flood actor), tg_bots.c (http_flood and slow_http bots), tg_provenance.c
+ * (parameters and per-IP truth as JSON), tg_scenario.c (names and labels). Runs inside the event
+ * loop; emits through tg_packet.c and tg_tcp.c.
  *
  * DESIGN
  * One flood actor per instance produces its packets in time order: its next send time comes
@@ -24,92 +25,12 @@
 
 #include "trafgen/tg_internal.h"
 
-/* ---- scenario table ------------------------------------------------------------------------- */
-
-static const char *const tg_sc_names[TG_SC_COUNT] = {
-    "benign",         "syn_flood",  "tcp_flood", "udp_flood", "icmp_flood", "udp_amplification",
-    "tcp_reflection", "http_flood", "slow_http", "portscan",
-};
-
-static const char *const tg_sc_desc[TG_SC_COUNT] = {
-    "background only: web/TLS, bulk, video, VoIP, DNS, NTP, QUIC, SSH, keep-alives, ping",
-    "spoofed many-source or few-source SYNs, optional TCP options/ECN; victim SYN-ACK/RST",
-    "ACK/RST/FIN/PSH-ACK/XMAS/NULL/other flag floods, spoofed or not",
-    "UDP to random or fixed ports, 0-1400 B payloads, spoofed or not",
-    "ICMP/ICMPv6 echo floods 8-1400 B, sometimes other ICMP types",
-    "reflector answers (DNS, NTP, SSDP, memcached, CLDAP, SNMP, chargen, ...) to the victim",
-    "SYN-ACK (and RST) floods from many TCP reflectors to the victim",
-    "non-spoofed bots running full HTTP/HTTPS sessions at high request rates",
-    "slowloris, slow POST and slow read connections held open",
-    "SYN, connect, UDP and FIN/XMAS/NULL scans of one or a few hosts",
-};
-
-const char *trafgen_scenario_name(enum trafgen_scenario sc)
-{
-    return (unsigned)sc < TG_SC_COUNT ? tg_sc_names[sc] : "?";
-}
-
-const char *trafgen_scenario_describe(enum trafgen_scenario sc)
-{
-    return (unsigned)sc < TG_SC_COUNT ? tg_sc_desc[sc] : "?";
-}
-
-int trafgen_scenarios_parse(const char *list, struct trafgen_config *cfg, char *err,
-                            uint32_t err_len)
-{
-    cfg->n_instances = 0;
-    cfg->mix = false;
-    if (strcmp(list, "mix") == 0) {
-        cfg->mix = true;
-        return 0;
-    }
-    if (strcmp(list, "all-attacks") == 0) {
-        for (int s = TG_SC_SYN_FLOOD; s < TG_SC_COUNT; s++)
-            cfg->instances[cfg->n_instances++] = (uint8_t)s;
-        return 0;
-    }
-    const char *p = list;
-    while (*p != '\0') {
-        size_t n = strcspn(p, ",");
-        int found = -1;
-        for (int s = 0; s < TG_SC_COUNT; s++)
-            if (strlen(tg_sc_names[s]) == n && strncmp(p, tg_sc_names[s], n) == 0)
-                found = s;
-        if (found < 0) {
-            snprintf(err, err_len, "unknown scenario '%.*s' (see --list)", (int)n, p);
-            return -EINVAL;
-        }
-        if (found != TG_SC_BENIGN) {
-            if (cfg->n_instances >= TRAFGEN_MAX_INSTANCES) {
-                snprintf(err, err_len, "at most %d attack instances", TRAFGEN_MAX_INSTANCES);
-                return -EINVAL;
-            }
-            cfg->instances[cfg->n_instances++] = (uint8_t)found;
-        }
-        p += n;
-        if (*p == ',')
-            p++;
-    }
-    return 0;
-}
-
 const char *const tg_amp_names[TG_AMP_COUNT] = {
     "dns",  "ntp",  "ssdp",     "memcached",  "cldap", "snmp", "chargen", "ws_discovery",
     "coap", "qotd", "ubiquiti", "dhdiscover", "arms",  "mdns", "netbios",
 };
 static const uint16_t tg_amp_port[TG_AMP_COUNT] = {53,   123, 1900,  11211, 389,  161,  19, 3702,
                                                    5683, 17,  10001, 37810, 3283, 5353, 137};
-
-static const char *const tg_timing_names[TG_TIMING_COUNT] = {"cbr", "poisson", "on_off", "ramp",
-                                                             "pulse"};
-static const char *const tg_srcmode_names[] = {"random", "round_robin", "sticky", "zipf"};
-static const char *const tg_portmode_names[] = {"fixed", "random", "increment", "set"};
-static const char *const tg_ttlmode_names[] = {"per_source", "random", "fixed"};
-static const char *const tg_ipid_names[] = {"random", "increment", "zero", "fixed"};
-static const char *const tg_synopt_names[TG_SYNOPT_COUNT] = {"none", "mss", "linux", "windows",
-                                                             "macos"};
-static const char *const tg_scan_names[TG_SCAN_COUNT] = {"syn", "connect", "udp", "fin_xmas_null"};
-static const char *const tg_slow_names[] = {"slowloris", "slow_post", "slow_read", "mixed"};
 
 static const uint16_t tg_top_ports[] = {
     80,    23,    443,   21,   22,   25,   3389, 110,  445,   139,  143,  53,   135,   3306, 8080,
@@ -138,46 +59,9 @@ void tg_inst_addr6(const struct tg_inst *in, uint32_t idx, uint8_t out[16])
     tg_put32(out + 12, (uint32_t)x ^ idx);
 }
 
-static uint32_t tg_hash32(uint32_t x)
-{
-    x ^= x >> 16;
-    x *= 0x7feb352du;
-    x ^= x >> 15;
-    x *= 0x846ca68bu;
-    x ^= x >> 16;
-    return x;
-}
-
-static void tg_json_num(json_t *o, const char *k, double v)
-{
-    json_object_set_new(o, k, json_real(round(v * 1000.0) / 1000.0));
-}
-
-static void tg_json_int(json_t *o, const char *k, uint64_t v)
-{
-    json_object_set_new(o, k, json_integer((json_int_t)v));
-}
-
-static void tg_json_str(json_t *o, const char *k, const char *v)
-{
-    json_object_set_new(o, k, json_string(v));
-}
-
-static void tg_flags_name(char *buf, size_t n, uint8_t f)
-{
-    static const char *const names[8] = {"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"};
-    size_t len = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < 8; i++)
-        if (f & (1u << i))
-            len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? "|" : "", names[i]);
-    if (len == 0)
-        snprintf(buf, n, "NULL");
-}
-
 /* ---- planning ------------------------------------------------------------------------------- */
 
-static void tg_plan_timing(struct tg *g, struct tg_inst *in, double lo, double hi)
+void tg_plan_timing(struct tg *g, struct tg_inst *in, double lo, double hi)
 {
     struct tg_rng *r = &g->rng;
     struct tg_attack *a = &in->a;
@@ -216,10 +100,11 @@ static double tg_timing_duty(const struct tg_inst *in)
     }
 }
 
-static void tg_plan_sources(struct tg *g, struct tg_attack *a, double spoof_p, uint32_t few_hi)
+void tg_plan_sources(struct tg *g, struct tg_attack *a, double spoof_p, uint32_t few_hi)
 {
     struct tg_rng *r = &g->rng;
     if (tg_rng_chance(r, spoof_p)) {
+        a->spoofed = true;
         a->nsrc = (uint32_t)tg_rng_logu(r, 256, 4094);
         static const uint8_t modes[] = {TG_SRC_RANDOM, TG_SRC_RANDOM, TG_SRC_STICKY,
                                         TG_SRC_ROUND_ROBIN, TG_SRC_ZIPF};
@@ -232,7 +117,7 @@ static void tg_plan_sources(struct tg *g, struct tg_attack *a, double spoof_p, u
     a->zipf_skew = tg_rng_uniform(r, 1.0, 3.0);
 }
 
-static void tg_plan_header(struct tg *g, struct tg_attack *a)
+void tg_plan_header(struct tg *g, struct tg_attack *a)
 {
     struct tg_rng *r = &g->rng;
     static const uint8_t init[] = {64, 128, 255};
@@ -257,7 +142,7 @@ static void tg_plan_header(struct tg *g, struct tg_attack *a)
     a->tos = tg_rng_chance(r, 0.85) ? 0 : (uint8_t)(tg_rng_below(r, 64) << 2);
 }
 
-static void tg_plan_victims(struct tg *g, struct tg_attack *a, int role, double carpet_p)
+void tg_plan_victims(struct tg *g, struct tg_attack *a, int role, double carpet_p)
 {
     struct tg_rng *r = &g->rng;
     if (tg_rng_chance(r, carpet_p)) {
@@ -340,6 +225,24 @@ static void tg_plan_syn(struct tg *g, struct tg_inst *in)
     }
     a->v6_share = tg_rng_chance(r, 0.1) ? tg_rng_uniform(r, 0.2, 1.0) : 0;
     tg_plan_answers(g, a, 0.85, 0.05, 1.0, 0, 0);
+    if (tg_rng_chance(r, 0.15)) { /* the plain tool: one fixed source, random ports, bare SYNs */
+        a->plain = true;
+        a->spoofed = false;
+        a->nsrc = 1;
+        a->srcmode = TG_SRC_RANDOM;
+        a->sportmode = TG_PORT_RANDOM;
+        a->ttlmode = TG_TTL_FIXED;
+        a->synopt = TG_SYNOPT_NONE;
+        a->opt_mixed = a->ecn = false;
+        a->psize_lo = a->psize_hi = 0;
+        a->win = wins[tg_rng_below(r, 9)];
+        a->v6_share = 0;
+        a->carpet = false;
+        if (a->nvictims == 0) {
+            a->nvictims = 1;
+            a->victim[0] = g->n_role[TG_ROLE_WEB] > 0 ? g->by_role[TG_ROLE_WEB][0] : 0;
+        }
+    }
 }
 
 static void tg_plan_tcp(struct tg *g, struct tg_inst *in)
@@ -446,6 +349,10 @@ static void tg_plan_amp(struct tg *g, struct tg_inst *in)
         a->amp[i] =
             (uint8_t)(tg_rng_chance(r, 0.6) ? tg_rng_below(r, 7) : tg_rng_below(r, TG_AMP_COUNT));
     }
+    if (tg_rng_chance(r, 0.2)) { /* DNS alone: ANY/TXT answers, large ones fragmented */
+        a->n_amp = 1;
+        a->amp[0] = TG_AMP_DNS;
+    }
     tg_plan_answers(g, a, 0.3, 0.01, 0.3, 1, 1000);
 }
 
@@ -471,70 +378,6 @@ static void tg_plan_refl(struct tg *g, struct tg_inst *in)
         a->refl_ports[i] = rports[tg_rng_below(r, 16)];
     a->rst_share = tg_rng_chance(r, 0.5) ? tg_rng_uniform(r, 0, 0.3) : 0;
     tg_plan_answers(g, a, 0.7, 0.05, 1.0, 10, 100000);
-}
-
-static void tg_plan_http(struct tg *g, struct tg_inst *in)
-{
-    struct tg_rng *r = &g->rng;
-    struct tg_attack *a = &in->a;
-    tg_plan_header(g, a);
-    a->bots = a->bots_drawn = (uint32_t)tg_rng_logu(r, 20, 2000);
-    a->nsrc = a->bots;
-    a->conn_rate = tg_rng_logu(r, 0.2, 20);
-    a->keepalive_share = tg_rng_uniform(r, 0, 1);
-    a->req_per_conn_hi = (uint32_t)tg_rng_logu(r, 1, 100);
-    a->think_hi_ms = (uint32_t)tg_rng_logu(r, 1, 500);
-    a->post_share = tg_rng_chance(r, 0.3) ? tg_rng_uniform(r, 0.2, 1.0) : 0;
-    a->tls = tg_rng_chance(r, 0.4);
-    double u = tg_rng_unit(r);
-    if (u < 0.3) {
-        a->resp_lo = 150;
-        a->resp_hi = 2000;
-    } else if (u < 0.8) {
-        a->resp_lo = 2000;
-        a->resp_hi = 100000;
-    } else {
-        a->resp_lo = 50000;
-        a->resp_hi = 2000000;
-    }
-    a->proc_ms = (uint32_t)tg_rng_logu(r, 1, 300);
-    a->bots_uniform = tg_rng_chance(r, 0.3);
-    a->close_fin = tg_rng_uniform(r, 0, 1);
-    a->close_rst = tg_rng_uniform(r, 0, 1 - a->close_fin);
-    a->close_server = tg_rng_uniform(r, 0, 1 - a->close_fin - a->close_rst);
-    a->join_share = tg_rng_uniform(r, 0, 0.4);
-    a->v6_share = tg_rng_chance(r, 0.1) ? tg_rng_uniform(r, 0.1, 0.5) : 0;
-    tg_plan_victims(g, a, TG_ROLE_WEB, 0);
-    /* requests per second overall, what the budget scales */
-    double reqs = 1 + a->keepalive_share * (a->req_per_conn_hi - 1) / 2.0;
-    a->rate_pps = a->bots * a->conn_rate * reqs;
-    a->reply_delay_us = 0;
-}
-
-static void tg_plan_slow(struct tg *g, struct tg_inst *in)
-{
-    struct tg_rng *r = &g->rng;
-    struct tg_attack *a = &in->a;
-    tg_plan_header(g, a);
-    a->slow_kind = (uint8_t)tg_rng_below(r, 4);
-    a->nsrc = tg_rng_chance(r, 0.5) ? 1 : tg_rng_range(r, 2, 20);
-    a->bots = a->nsrc;
-    a->conns_target = (uint32_t)tg_rng_logu(r, 100, 1500);
-    a->conn_rate = tg_rng_logu(r, 10, 300) / a->bots;
-    a->slow_interval_lo_ms = (uint32_t)tg_rng_logu(r, 5000, 30000);
-    a->slow_interval_hi_ms =
-        (uint32_t)tg_clamp(a->slow_interval_lo_ms + tg_rng_logu(r, 100, 40000), 5000, 60000);
-    a->server_timeout_s = tg_rng_chance(r, 0.4) ? 0 : (uint32_t)tg_rng_logu(r, 10, 300);
-    a->tls = tg_rng_chance(r, 0.2);
-    a->slow_win_lo = tg_rng_range(r, 16, 256);
-    a->slow_win_hi = a->slow_win_lo + tg_rng_range(r, 0, 256);
-    a->resp_lo = 100000;
-    a->resp_hi = 50000000;
-    a->bots_uniform = tg_rng_chance(r, 0.6);
-    a->proc_ms = (uint32_t)tg_rng_logu(r, 1, 50);
-    a->join_share = tg_rng_uniform(r, 0, 0.2);
-    tg_plan_victims(g, a, TG_ROLE_WEB, 0);
-    a->rate_pps = a->conns_target * 2.0 / ((a->slow_interval_lo_ms + a->slow_interval_hi_ms) / 2e3);
 }
 
 static void tg_plan_scan(struct tg *g, struct tg_inst *in)
@@ -608,151 +451,6 @@ static void tg_plan_scan(struct tg *g, struct tg_inst *in)
     a->answer_limit_pps = a->scan_kind == TG_SCAN_UDP ? (uint32_t)tg_rng_logu(r, 1, 1000) : 0;
 }
 
-/* Puts the instance's drawn parameters in its JSON object. */
-static void tg_plan_json(struct tg *g, struct tg_inst *in)
-{
-    const struct tg_attack *a = &in->a;
-    json_t *o = json_object();
-    char buf[64];
-    in->params = o;
-    uint8_t sc = in->scenario;
-    bool flood = sc != TG_SC_HTTP_FLOOD && sc != TG_SC_SLOW_HTTP;
-    if (flood) {
-        tg_json_num(o, "rate_pps", a->rate_pps);
-        if (a->drawn_rate != a->rate_pps)
-            tg_json_num(o, "rate_pps_drawn", a->drawn_rate);
-        tg_json_str(o, "timing", tg_timing_names[a->timing]);
-        if (a->timing == TG_TIMING_ONOFF || a->timing == TG_TIMING_PULSE) {
-            tg_json_num(o, "on_s", (double)a->on_ns / 1e9);
-            tg_json_num(o, "off_s", (double)a->off_ns / 1e9);
-        }
-        if (a->timing == TG_TIMING_RAMP)
-            tg_json_num(o, "ramp_s", (double)a->ramp_ns / 1e9);
-        if (a->timing == TG_TIMING_CBR)
-            tg_json_num(o, "jitter", a->jitter);
-    }
-    tg_json_int(o, "sources", a->nsrc);
-    if (flood && sc != TG_SC_PORTSCAN)
-        tg_json_str(o, "source_pick", tg_srcmode_names[a->srcmode]);
-    if (a->carpet) {
-        snprintf(buf, sizeof buf, "%u.%u.%u.0/24", a->carpet_net[0], a->carpet_net[1],
-                 a->carpet_net[2]);
-        tg_json_str(o, "carpet_bombing", buf);
-    } else {
-        json_t *v = json_array();
-        for (uint32_t i = 0; i < a->nvictims; i++) {
-            const uint8_t *ip = g->servers[a->victim[i]].ip4;
-            snprintf(buf, sizeof buf, "%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
-            json_array_append_new(v, json_string(buf));
-        }
-        json_object_set_new(o, "victims", v);
-    }
-    if (a->v6_share > 0)
-        tg_json_num(o, "ipv6_share", a->v6_share);
-    if (sc == TG_SC_SYN_FLOOD || sc == TG_SC_TCP_FLOOD || sc == TG_SC_UDP_FLOOD ||
-        sc == TG_SC_ICMP_FLOOD) {
-        tg_json_str(o, "ttl", tg_ttlmode_names[a->ttlmode]);
-        tg_json_int(o, "ttl_lo", a->ttl_lo);
-        tg_json_int(o, "ttl_hi", a->ttl_hi);
-        tg_json_str(o, "ip_id", tg_ipid_names[a->ipidmode]);
-        if (sc != TG_SC_ICMP_FLOOD) {
-            tg_json_str(o, "sport", tg_portmode_names[a->sportmode]);
-            tg_json_str(o, "dport", tg_portmode_names[a->dportmode]);
-            if (a->dportmode == TG_PORT_FIXED || a->dportmode == TG_PORT_INCREMENT)
-                tg_json_int(o, "dport_value", a->dport);
-        }
-        tg_json_int(o, "payload_lo", a->psize_lo);
-        tg_json_int(o, "payload_hi", a->psize_hi);
-    }
-    switch (sc) {
-    case TG_SC_SYN_FLOOD:
-        tg_json_str(o, "tcp_options", a->opt_mixed ? "mixed" : tg_synopt_names[a->synopt]);
-        json_object_set_new(o, "ecn", json_boolean(a->ecn));
-        tg_json_int(o, "window", a->win);
-        break;
-    case TG_SC_TCP_FLOOD: {
-        json_t *v = json_array();
-        if (a->random_flags)
-            json_array_append_new(v, json_string("random"));
-        else
-            for (uint32_t i = 0; i < a->n_tcp_flags; i++) {
-                tg_flags_name(buf, sizeof buf, a->tcp_flags[i]);
-                json_array_append_new(v, json_string(buf));
-            }
-        json_object_set_new(o, "flags", v);
-        break;
-    }
-    case TG_SC_ICMP_FLOOD:
-        tg_json_num(o, "other_types_share", a->other_share);
-        break;
-    case TG_SC_UDP_AMPLIFICATION: {
-        json_t *v = json_array();
-        for (uint32_t i = 0; i < a->n_amp; i++)
-            json_array_append_new(v, json_string(tg_amp_names[a->amp[i]]));
-        json_object_set_new(o, "vectors", v);
-        tg_json_str(o, "dport", tg_portmode_names[a->dportmode]);
-        tg_json_num(o, "reflector_skew", a->zipf_skew);
-        break;
-    }
-    case TG_SC_TCP_REFLECTION: {
-        json_t *v = json_array();
-        for (uint32_t i = 0; i < a->n_refl_ports; i++)
-            json_array_append_new(v, json_integer(a->refl_ports[i]));
-        json_object_set_new(o, "reflector_ports", v);
-        tg_json_num(o, "rst_share", a->rst_share);
-        tg_json_num(o, "reflector_skew", a->zipf_skew);
-        break;
-    }
-    case TG_SC_HTTP_FLOOD:
-        tg_json_num(o, "requests_per_s", a->rate_pps);
-        if (a->drawn_rate != a->rate_pps)
-            tg_json_num(o, "requests_per_s_drawn", a->drawn_rate);
-        if (a->bots_drawn != a->bots)
-            tg_json_int(o, "sources_drawn", a->bots_drawn);
-        tg_json_num(o, "conns_per_s_per_bot", a->conn_rate);
-        tg_json_num(o, "keepalive_share", a->keepalive_share);
-        tg_json_int(o, "requests_per_conn_max", a->req_per_conn_hi);
-        tg_json_int(o, "think_max_ms", a->think_hi_ms);
-        tg_json_num(o, "post_share", a->post_share);
-        json_object_set_new(o, "tls", json_boolean(a->tls));
-        tg_json_int(o, "response_lo", a->resp_lo);
-        tg_json_int(o, "response_hi", a->resp_hi);
-        tg_json_int(o, "server_think_ms", a->proc_ms);
-        break;
-    case TG_SC_SLOW_HTTP:
-        tg_json_str(o, "kind", tg_slow_names[a->slow_kind]);
-        tg_json_int(o, "connections_target", a->conns_target);
-        tg_json_num(o, "conns_per_s_per_host", a->conn_rate);
-        tg_json_int(o, "interval_lo_ms", a->slow_interval_lo_ms);
-        tg_json_int(o, "interval_hi_ms", a->slow_interval_hi_ms);
-        tg_json_int(o, "server_timeout_s", a->server_timeout_s);
-        tg_json_int(o, "read_window_lo", a->slow_win_lo);
-        tg_json_int(o, "read_window_hi", a->slow_win_hi);
-        json_object_set_new(o, "tls", json_boolean(a->tls));
-        break;
-    case TG_SC_PORTSCAN:
-        tg_json_str(o, "kind", tg_scan_names[a->scan_kind]);
-        if (a->scan_kind == TG_SCAN_FIN) {
-            tg_flags_name(buf, sizeof buf, a->tcp_flags[0]);
-            tg_json_str(o, "flags", buf);
-        }
-        tg_json_str(o, "ports", a->top_ports ? "top" : "range");
-        tg_json_int(o, "port_lo", a->top_ports ? 0 : a->port_lo);
-        tg_json_int(o, "port_hi", a->top_ports ? 0 : a->port_hi);
-        tg_json_int(o, "port_count", a->port_count);
-        json_object_set_new(o, "random_order", json_boolean(a->perm_a != 1));
-        break;
-    default:
-        break;
-    }
-    if (a->answer_share > 0) {
-        tg_json_num(o, "victim_answer_share", a->answer_share);
-        tg_json_int(o, "victim_answer_delay_us", a->reply_delay_us);
-        if (a->answer_limit_pps)
-            tg_json_int(o, "victim_answer_limit_pps", a->answer_limit_pps);
-    }
-}
-
 int tg_attack_plan(struct tg *g)
 {
     const struct trafgen_config *cfg = g->cfg;
@@ -819,6 +517,12 @@ int tg_attack_plan(struct tg *g)
         case TG_SC_SLOW_HTTP:
             tg_plan_slow(g, in);
             break;
+        case TG_SC_ICMP_ERROR_FLOOD:
+            tg_plan_icmp_error(g, in);
+            break;
+        case TG_SC_FRAGMENT_FLOOD:
+            tg_plan_fragment(g, in);
+            break;
         default:
             tg_plan_scan(g, in);
             break;
@@ -826,6 +530,7 @@ int tg_attack_plan(struct tg *g)
         struct tg_attack *a = &in->a;
         if (a->v6_share > 0)
             in->v6prefix = 48;
+        dur = (double)(in->end_ns - in->start_ns); /* a single burst shortens the instance */
         /* The packet budget: scale the rate so the instance fits. Packets per unit of rate:
          * answers double a flood, amplified answers fragment, sessions cost ~12 packets per
          * request. */
@@ -837,6 +542,8 @@ int tg_attack_plan(struct tg *g)
         }
         if (in->scenario == TG_SC_UDP_AMPLIFICATION)
             per = 1.6;
+        if (in->scenario == TG_SC_FRAGMENT_FLOOD)
+            per = tg_fragment_per_datagram(a);
         double expect = a->rate_pps * per * tg_timing_duty(in) * (dur / 1e9);
         if (in->scenario == TG_SC_PORTSCAN) {
             double probes = (double)a->port_count * a->nvictims * per;
@@ -846,21 +553,8 @@ int tg_attack_plan(struct tg *g)
         if (cfg->max_attack_packets > 0 && expect > (double)cfg->max_attack_packets) {
             double f = (double)cfg->max_attack_packets / expect;
             a->rate_pps *= f;
-            if (in->scenario == TG_SC_HTTP_FLOOD) {
-                /* Spend the budget on fewer bots and fewer connections each, so a big botnet
-                 * still looks big; every bot opens one connection when it joins, then more at
-                 * conn_rate. */
-                double reqs = 1 + a->keepalive_share * (a->req_per_conn_hi - 1) / 2.0;
-                double conns = (double)cfg->max_attack_packets / (per * reqs + 8);
-                double bots = tg_clamp(a->bots * sqrt(f), a->bots < 20 ? a->bots : 20, a->bots);
-                if (bots > conns)
-                    bots = conns < 1 ? 1 : conns;
-                a->bots = a->nsrc = (uint32_t)bots;
-                a->conn_rate = (conns / a->bots - 1) / (dur / 1e9);
-                if (a->conn_rate < 0)
-                    a->conn_rate = 0;
-                a->rate_pps = a->bots * (1 + a->conn_rate * dur / 1e9) * reqs / (dur / 1e9);
-            }
+            if (in->scenario == TG_SC_HTTP_FLOOD)
+                tg_http_budget(g, in, f, per, dur / 1e9);
         }
         in->replies = calloc(TG_REPLY_MAX, sizeof *in->replies);
         if (in->replies == NULL)
@@ -1048,7 +742,7 @@ static uint32_t tg_src_pick(struct tg *g, const struct tg_attack *a, struct tg_f
     }
 }
 
-static uint8_t tg_src_ttl(struct tg *g, const struct tg_attack *a, uint32_t idx)
+uint8_t tg_src_ttl(struct tg *g, const struct tg_attack *a, uint32_t idx)
 {
     uint32_t span = (uint32_t)(a->ttl_hi - a->ttl_lo) + 1;
     switch (a->ttlmode) {
@@ -1067,7 +761,7 @@ static uint8_t tg_src_ttl(struct tg *g, const struct tg_attack *a, uint32_t idx)
     }
 }
 
-static uint16_t tg_ipid(struct tg *g, struct tg_inst *in)
+uint16_t tg_ipid(struct tg *g, struct tg_inst *in)
 {
     switch (in->a.ipidmode) {
     case TG_IPID_INCREMENT:
@@ -1099,20 +793,22 @@ static uint16_t tg_port(struct tg *g, uint8_t mode, uint16_t fixed, uint16_t *ct
     }
 }
 
-/* Picks the victim address (and server, NULL for carpet bombing hosts without one). */
-static const struct tg_server *tg_victim(struct tg *g, const struct tg_attack *a, bool *v6,
-                                         uint8_t out[16], uint32_t pick)
+const struct tg_server *tg_victim(struct tg *g, struct tg_inst *in, bool *v6, uint8_t out[16],
+                                  uint32_t pick)
 {
+    const struct tg_attack *a = &in->a;
     if (a->carpet) {
         memcpy(out, a->carpet_net, 3);
         out[3] = (uint8_t)(1 + pick % 254);
         *v6 = false;
         return NULL;
     }
-    const struct tg_server *s = &g->servers[a->victim[pick % a->nvictims]];
+    uint32_t k = pick % a->nvictims;
+    const struct tg_server *s = &g->servers[a->victim[k]];
     if (*v6 && !s->has_v6)
         *v6 = false;
     memcpy(out, *v6 ? s->ip6 : s->ip4, *v6 ? 16 : 4);
+    in->victim_seen[*v6] |= (uint16_t)(1u << k);
     return s;
 }
 
@@ -1126,21 +822,13 @@ static bool tg_port_open(const struct tg_server *s, uint16_t port)
     return false;
 }
 
-struct tg_flood_pkt {
-    uint8_t src[16];
-    uint8_t dst[16];
-    const struct tg_server *srv;
-    uint32_t src_idx;
-    bool v6;
-};
-
-static void tg_flood_addr(struct tg *g, struct tg_inst *in, struct tg_floodact *f,
-                          struct tg_flood_pkt *p)
+void tg_flood_addr(struct tg *g, struct tg_inst *in, struct tg_floodact *f, struct tg_flood_pkt *p)
 {
     const struct tg_attack *a = &in->a;
     p->src_idx = tg_src_pick(g, a, f);
     p->v6 = a->v6_share > 0 && tg_rng_chance(&g->rng, a->v6_share);
-    p->srv = tg_victim(g, a, &p->v6, p->dst, tg_rng_u32(&g->rng));
+    p->srv = tg_victim(g, in, &p->v6, p->dst, tg_rng_u32(&g->rng));
+    tg_truth_src(in, p->src_idx, p->v6);
     if (p->v6)
         tg_inst_addr6(in, p->src_idx, p->src);
     else
@@ -1455,7 +1143,7 @@ static void tg_send_amp(struct tg *g, struct tg_inst *in, struct tg_floodact *f,
     f->burst_left--;
     uint8_t src[16], dst[16];
     bool v6 = false;
-    (void)tg_victim(g, a, &v6, dst, f->cur_victim);
+    (void)tg_victim(g, in, &v6, dst, f->cur_victim);
     tg_inst_addr4(in, f->src_idx, src);
     uint32_t len = tg_amp_payload(g, f->cur_vec, g->scratch, TG_SCRATCH_CAP,
                                   tg_amp_size(g, f->cur_vec), f->burst_seq++);
@@ -1543,7 +1231,8 @@ static bool tg_send_scan(struct tg *g, struct tg_inst *in, struct tg_floodact *f
     struct tg_flood_pkt p;
     p.src_idx = i % a->nsrc;
     p.v6 = false;
-    p.srv = tg_victim(g, a, &p.v6, p.dst, i / a->port_count);
+    p.srv = tg_victim(g, in, &p.v6, p.dst, i / a->port_count);
+    tg_truth_src(in, p.src_idx, false);
     tg_inst_addr4(in, p.src_idx, p.src);
     uint8_t ttl = tg_src_ttl(g, a, p.src_idx);
     uint16_t sport = a->sportmode == TG_PORT_FIXED ? (uint16_t)(a->sport + p.src_idx)
@@ -1694,6 +1383,12 @@ uint64_t tg_flood_step(struct tg *g, struct tg_actor *a)
         case TG_SC_TCP_REFLECTION:
             tg_send_refl(g, in, f, a->label);
             break;
+        case TG_SC_ICMP_ERROR_FLOOD:
+            tg_send_icmp_error(g, in, f, a->label);
+            break;
+        case TG_SC_FRAGMENT_FLOOD:
+            tg_send_fragment(g, in, f, a->label);
+            break;
         default:
             more = tg_send_scan(g, in, f, a->label);
             break;
@@ -1707,235 +1402,6 @@ uint64_t tg_flood_step(struct tg *g, struct tg_actor *a)
     if (next == UINT64_MAX)
         return TG_DONE;
     return next > g->now_ns ? next - g->now_ns : 0;
-}
-
-/* ---- bots: http_flood and slow_http --------------------------------------------------------- */
-
-/* A bot's own stack and path, the same for all its connections (drawn from its number). */
-static void tg_bot_profile(const struct tg_inst *in, uint32_t host, struct tg_stack *st,
-                           uint32_t *rtt_us, uint32_t *bw_kbps)
-{
-    struct tg_rng br;
-    tg_rng_seed(&br, (uint64_t)in->index << 32 ^ (in->a.bots_uniform ? 0 : host) ^ 0xb07);
-    static const uint8_t oses[] = {TG_OS_LINUX, TG_OS_LINUX, TG_OS_WINDOWS, TG_OS_WINDOWS,
-                                   TG_OS_ANDROID};
-    uint8_t os = oses[tg_rng_below(&br, 5)];
-    static const uint16_t mss[] = {1460, 1460, 1460, 1452, 1400, 1380};
-    st->os = os;
-    st->mss = mss[tg_rng_below(&br, 6)];
-    st->ttl = (uint8_t)((os == TG_OS_WINDOWS ? 128 : 64) - tg_rng_range(&br, 5, 25));
-    st->synopt = os == TG_OS_WINDOWS ? TG_SYNOPT_WINDOWS : TG_SYNOPT_LINUX;
-    st->wscale = os == TG_OS_WINDOWS ? 8 : (uint8_t)tg_rng_range(&br, 6, 9);
-    st->win = os == TG_OS_WINDOWS ? 64240 : (tg_rng_chance(&br, 0.7) ? 64240 : 29200);
-    st->ts = os != TG_OS_WINDOWS && tg_rng_chance(&br, 0.8);
-    st->ipid_rand = false;
-    if (in->a.bots_uniform) { /* one tool, many hosts: only the path differs */
-        tg_rng_seed(&br, (uint64_t)in->index << 32 ^ host ^ 0x7a7);
-        st->ttl = (uint8_t)((os == TG_OS_WINDOWS ? 128 : 64) - tg_rng_range(&br, 5, 25));
-    }
-    *rtt_us = (uint32_t)tg_clamp(tg_rng_lognormal(&br, 60000, 0.8), 5000, 500000);
-    *bw_kbps = (uint32_t)tg_rng_logu(&br, 1000, 200000);
-}
-
-static void tg_bot_connect(struct tg *g, struct tg_inst *in, uint32_t host, uint8_t label)
-{
-    struct tg_rng *r = &g->rng;
-    const struct tg_attack *a = &in->a;
-    struct tg_actor *act = tg_actor_spawn(g, TG_ACT_TCP, label, g->now_ns);
-    if (act == NULL)
-        return;
-    struct tg_tcp *t = &act->u.tcp;
-    memset(t, 0, sizeof *t);
-    struct tg_stack st;
-    uint32_t rtt_us, bw;
-    tg_bot_profile(in, host, &st, &rtt_us, &bw);
-    bool v6 = a->v6_share > 0 && tg_rng_chance(r, a->v6_share);
-    uint8_t dst[16];
-    const struct tg_server *s = tg_victim(g, a, &v6, dst, tg_rng_u32(r));
-    t->v6 = v6;
-    if (v6)
-        tg_inst_addr6(in, host, t->ip[0]);
-    else
-        tg_inst_addr4(in, host, t->ip[0]);
-    memcpy(t->ip[1], dst, 16);
-    if (in->scenario == TG_SC_HTTP_FLOOD) {
-        t->app = TG_APP_HTTP_FLOOD;
-    } else {
-        static const uint8_t kinds[] = {TG_APP_SLOWLORIS, TG_APP_SLOW_POST, TG_APP_SLOW_READ};
-        t->app = a->slow_kind == TG_SLOW_MIXED ? kinds[tg_rng_below(r, 3)] : kinds[a->slow_kind];
-        in->open_conns++;
-    }
-    in->conns_opened++;
-    g->app_sessions[t->app]++;
-    uint16_t ctr = 0;
-    t->port[0] = (uint16_t)tg_stack_ephemeral(r, &st, &ctr);
-    t->port[1] = a->tls ? 443 : 80;
-    t->rtt_ns = (uint64_t)(rtt_us * tg_rng_lognormal(r, 1.0, 0.1)) * TG_NS_US;
-    t->ttl[0] = st.ttl;
-    t->synopt[0] = st.synopt;
-    t->wscale[0] = st.wscale;
-    t->syn_win[0] = st.win;
-    t->mss_adv[0] = (uint16_t)(st.mss - (v6 ? 20 : 0));
-    tg_tcp_server_side(t, s);
-    t->ts_on = st.ts && s->stack.ts;
-    uint16_t mss = t->mss_adv[0] < t->mss_adv[1] ? t->mss_adv[0] : t->mss_adv[1];
-    t->mss = (uint16_t)(mss - (t->ts_on ? 12 : 0));
-    for (int k = 0; k < 2; k++) {
-        t->win[k] =
-            (uint16_t)tg_clamp(tg_rng_logu(r, 65536, 3e6) / (1u << t->wscale[k]), 16, 65535);
-        t->seq[k] = tg_rng_u32(r);
-        t->ts[k] = tg_rng_u32(r);
-        t->ipid[k] = (uint16_t)tg_rng_u32(r);
-    }
-    if (t->app == TG_APP_SLOW_READ) { /* a tiny receive window, no scaling */
-        t->wscale[0] = 0;
-        t->win[0] = (uint16_t)tg_rng_range(r, a->slow_win_lo, a->slow_win_hi);
-        t->syn_win[0] = t->win[0];
-        t->aux = tg_rng_range(r, a->slow_interval_lo_ms, a->slow_interval_hi_ms);
-    }
-    t->gap_ns = (uint32_t)((t->mss + 60) * 8e6 / bw);
-    t->cwnd = 10;
-    t->cwnd_max = (uint16_t)tg_rng_logu(r, 10, 100);
-    if (t->app == TG_APP_SLOW_READ)
-        t->cwnd = t->cwnd_max = 1; /* one window's worth per read */
-    t->flow_label = tg_rng_u32(r) & 0xfffff;
-    t->proc_us = a->proc_ms * 1000;
-    t->owner = in->index;
-    t->deadline_ns = a->server_timeout_s ? g->now_ns + a->server_timeout_s * TG_NS_S : UINT64_MAX;
-    t->state = TG_TS_SYN;
-}
-
-uint64_t tg_bot_step(struct tg *g, struct tg_actor *a)
-{
-    struct tg_bot *b = &a->u.bot;
-    struct tg_inst *in = &g->inst[b->inst];
-    const struct tg_attack *p = &in->a;
-    if (g->now_ns >= in->end_ns)
-        return TG_DONE;
-    if (in->scenario == TG_SC_SLOW_HTTP && in->open_conns >= p->conns_target)
-        return (uint64_t)(tg_rng_uniform(&g->rng, 0.2, 2.0) * 1e9); /* enough held: wait */
-    tg_bot_connect(g, in, b->host, a->label);
-    b->opened++;
-    if (p->conn_rate <= 0)
-        return TG_DONE;
-    return (uint64_t)tg_rng_exp(&g->rng, 1e9 / p->conn_rate) + 1000;
-}
-
-void tg_attack_conn_closed(struct tg *g, struct tg_actor *a)
-{
-    struct tg_inst *in = &g->inst[a->label - 1];
-    uint8_t app = a->u.tcp.app;
-    if ((app == TG_APP_SLOWLORIS || app == TG_APP_SLOW_POST || app == TG_APP_SLOW_READ) &&
-        in->open_conns > 0)
-        in->open_conns--;
-}
-
-uint64_t tg_attack_app_next(struct tg *g, struct tg_actor *act)
-{
-    struct tg_tcp *t = &act->u.tcp;
-    struct tg_inst *in = &g->inst[act->label - 1];
-    const struct tg_attack *a = &in->a;
-    struct tg_rng *r = &g->rng;
-    uint64_t soon = 20000 + tg_rng_below(r, 2000000);
-    bool tls = t->port[1] == 443;
-    if (t->stage == 0 && tls) { /* TLS handshake, then the attack proper */
-        t->stage = 2;
-        t->proc_us = (uint32_t)tg_rng_logu(r, 200, 5000);
-        tg_tcp_exchange(t, tg_rng_range(r, 250, 600), tg_rng_range(r, 1500, 6000), TG_XFER_TLS_HS,
-                        TG_XFER_TLS_HS, 0);
-        return soon;
-    }
-    bool over = g->now_ns >= in->end_ns;
-    switch (t->app) {
-    case TG_APP_HTTP_FLOOD: {
-        bool first = t->stage < 3;
-        if (first) {
-            t->stage = 3;
-            t->exchanges = (uint16_t)(tg_rng_chance(r, a->keepalive_share)
-                                          ? tg_rng_range(r, 1, a->req_per_conn_hi)
-                                          : 1);
-        } else if (--t->exchanges == 0 || over) {
-            double u = tg_rng_unit(r);
-            if (u < a->close_fin) {
-                tg_tcp_close(g, t, 0, false);
-            } else if (u < a->close_fin + a->close_rst) {
-                t->rst_close = tg_rng_chance(r, 0.5);
-                tg_tcp_close(g, t, 0, true);
-            } else if (u < a->close_fin + a->close_rst + a->close_server) {
-                tg_tcp_close(g, t, 1, false);
-            } else {
-                return TG_DONE; /* the bot just forgets the connection */
-            }
-            return tg_rng_below(r, 5000) * TG_NS_US;
-        }
-        bool post = a->post_share > 0 && tg_rng_chance(r, a->post_share);
-        uint32_t body = post ? (uint32_t)tg_rng_logu(r, 64, 20000) : 0;
-        uint32_t resp = (uint32_t)tg_rng_logu(r, a->resp_lo, a->resp_hi);
-        t->proc_us = (uint32_t)tg_clamp(tg_rng_lognormal(r, a->proc_ms * 1000.0, 0.8), 100, 5e6);
-        tg_tcp_http_exchange(t, tg_rng_u32(r), tg_rng_range(r, 120, 900), post, body, resp, tls);
-        if (first)
-            return soon;
-        return tg_rng_below(r, a->think_hi_ms * 1000 + 1) * TG_NS_US + 20000;
-    }
-    case TG_APP_SLOWLORIS:
-    case TG_APP_SLOW_POST: {
-        if (over) { /* the attacker lets go */
-            if (tg_rng_chance(r, 0.5))
-                return TG_DONE;
-            tg_tcp_close(g, t, 0, tg_rng_chance(r, 0.3));
-            return soon;
-        }
-        if (t->stage < 3) {
-            t->stage = 3;
-            char buf[4200];
-            bool post = t->app == TG_APP_SLOW_POST;
-            uint32_t body = post ? (uint32_t)tg_rng_logu(r, 1000, 1e8) : 0;
-            uint32_t seed = tg_rng_u32(r);
-            uint32_t hdr = tg_http_request(buf, sizeof buf, seed, tg_rng_range(r, 150, 500), post,
-                                           body, !post);
-            t->hdr_len = (uint16_t)hdr;
-            t->body = body;
-            t->proc_us = 100;
-            if (tls) /* the same bytes, inside TLS records */
-                tg_tcp_exchange(t, hdr + 22, 0, TG_XFER_TLS, 0, seed);
-            else
-                tg_tcp_exchange(t, hdr, 0, post ? TG_XFER_HTTP_POST : TG_XFER_HTTP_PARTIAL, 0,
-                                seed);
-            return soon;
-        }
-        uint64_t d =
-            (uint64_t)tg_rng_range(r, a->slow_interval_lo_ms, a->slow_interval_hi_ms) * TG_NS_MS;
-        if (g->now_ns + d > t->deadline_ns) { /* the server's timeout hits first */
-            tg_tcp_close(g, t, 1, tg_rng_chance(r, 0.3));
-            return t->deadline_ns > g->now_ns ? t->deadline_ns - g->now_ns : 0;
-        }
-        uint32_t n = t->app == TG_APP_SLOWLORIS ? tg_rng_range(r, 5, 50) : tg_rng_range(r, 1, 20);
-        if (tls)
-            tg_tcp_exchange(t, n + 22, 0, TG_XFER_TLS, 0, 0);
-        else
-            tg_tcp_exchange(t, n, 0,
-                            t->app == TG_APP_SLOWLORIS ? TG_XFER_HTTP_HDRLINE : TG_XFER_ZERO, 0,
-                            tg_rng_u32(r));
-        return d;
-    }
-    case TG_APP_SLOW_READ: {
-        if (t->stage < 3 && !over) {
-            t->stage = 3;
-            t->proc_us = a->proc_ms * 1000;
-            tg_tcp_http_exchange(t, tg_rng_u32(r), tg_rng_range(r, 150, 600), false, 0,
-                                 (uint32_t)tg_rng_logu(r, a->resp_lo, a->resp_hi), tls);
-            return soon;
-        }
-        if (over || tg_rng_chance(r, 0.5))
-            tg_tcp_close(g, t, over ? 0 : 1, false);
-        else
-            tg_tcp_http_exchange(t, tg_rng_u32(r), tg_rng_range(r, 150, 600), false, 0,
-                                 (uint32_t)tg_rng_logu(r, a->resp_lo, a->resp_hi), tls);
-        return soon;
-    }
-    default:
-        return TG_DONE;
-    }
 }
 
 int tg_attack_start(struct tg *g)

@@ -6,7 +6,13 @@
  *   tg_packet.c   Ethernet/IP/TCP/UDP/ICMP frame builders, checksums, payload templates
  *   tg_tcp.c      the TCP connection engine shared by benign apps, http_flood and slow_http
  *   tg_benign.c   benign clients and their UDP/ICMP apps, TCP app scripts
+ *   tg_benign_apps.c more benign applications (P2P, calls, file sharing, IoT, multicast, LAN
+ *                 chatter, VPNs, games, busy resolvers and time servers)
+ *   tg_scenario.c scenario names, descriptions, labels, --scenario parsing
  *   tg_attack.c   attack planning (parameters drawn per instance) and stateless attack sources
+ *   tg_icmp_frag.c ICMP error floods (BlackNurse) and IPv4/IPv6 fragment floods
+ *   tg_bots.c     http_flood and slow_http: planning, bots and their TCP connections
+ *   tg_provenance.c the drawn parameters and the per-IP truth of each instance, as JSON
  *   tg_manifest.c the manifest JSON
  * Single-threaded: every function takes the one struct tg and may touch all of it. */
 #ifndef DD_TRAFGEN_TG_INTERNAL_H
@@ -310,6 +316,7 @@ struct tg_tcp {
     uint8_t synopt[2];
     uint8_t wscale[2];
     uint8_t app, state, sender, closer, tries, stage, xfer_kind, resp_kind, tos;
+    uint8_t url_style; /* enum tg_url, for HTTP requests */
     bool v6, ts_on, ecn, rst_close, refused, silent, ipid_rand[2];
 };
 
@@ -457,6 +464,25 @@ enum tg_amp {
 };
 
 enum tg_scan { TG_SCAN_SYN, TG_SCAN_CONNECT, TG_SCAN_UDP, TG_SCAN_FIN, TG_SCAN_COUNT };
+/* icmp_error_flood: which errors. */
+enum tg_errmix {
+    TG_ERR_PORT_UNREACH, /* BlackNurse: type 3 code 3 (ICMPv6 1/4) only */
+    TG_ERR_UNREACH,      /* destination unreachable, codes varied */
+    TG_ERR_TIME_EXCEEDED,
+    TG_ERR_TOO_BIG, /* IPv4 3/4 fragmentation needed, ICMPv6 2 packet too big */
+    TG_ERR_MIXED,
+    TG_ERR_COUNT
+};
+enum tg_burst { TG_BURST_SUSTAINED, TG_BURST_SINGLE, TG_BURST_REPEATED, TG_BURST_COUNT };
+/* fragment_flood: what the fragments are. */
+enum tg_fragkind {
+    TG_FRAG_RANDOM,    /* non-first fragments at random offsets, MF mostly set, never whole */
+    TG_FRAG_FIRST,     /* first fragments only (offset 0, MF, the transport header) */
+    TG_FRAG_OVERSIZED, /* whole oversized datagrams, every fragment sent */
+    TG_FRAG_COUNT
+};
+enum tg_url { TG_URL_FEW, TG_URL_RANDOM, TG_URL_COUNT };
+enum tg_connmode { TG_CONN_KEEPALIVE, TG_CONN_ONE, TG_CONN_MIXED, TG_CONN_COUNT };
 enum tg_slow { TG_SLOW_LORIS, TG_SLOW_POST, TG_SLOW_READ, TG_SLOW_MIXED };
 
 /* Every parameter an attack instance draws; what a scenario does not use stays zero. */
@@ -533,6 +559,22 @@ struct tg_attack {
     uint32_t proc_ms;                          /* server think time under attack (median) */
     uint32_t slow_win_lo, slow_win_hi;
     double join_share; /* bots join over this share of the attack */
+    /* icmp_error_flood */
+    uint8_t err_mix;         /* enum tg_errmix */
+    uint8_t burst_mode;      /* enum tg_burst */
+    uint32_t quote_extra_hi; /* bytes quoted past the inner IP + 8 (0: the RFC 792 minimum) */
+    /* fragment_flood */
+    uint8_t frag_kind;           /* enum tg_fragkind */
+    uint8_t frag_proto;          /* TG_PROTO_UDP or TG_PROTO_ICMP (ICMPv6 over IPv6): the label */
+    uint32_t dgram_lo, dgram_hi; /* oversized / first-only: datagram sizes claimed or sent */
+    /* sources: spoofed addresses (many, picked per packet), not real hosts */
+    bool spoofed;
+    bool plain; /* syn_flood: one real source, random source ports, bare SYNs */
+    /* http_flood */
+    uint8_t url_style; /* enum tg_url */
+    uint8_t conn_mode; /* enum tg_connmode */
+    double req_rate;   /* requests per second per bot */
+    double req_rate_drawn;
     /* portscan */
     uint8_t scan_kind; /* enum tg_scan */
     uint32_t port_lo, port_hi, port_count;
@@ -559,6 +601,10 @@ struct tg_inst {
     uint32_t answer_window_count;
     struct tg_reply *replies; /* min-heap by t_ns, TG_REPLY_MAX entries */
     uint32_t nreplies;
+    /* per-IP truth: which of the first 16 source addresses and which victims (index in
+     * a.victim) actually sent or received, per family */
+    uint16_t src_seen[2];
+    uint16_t victim_seen[2];
 };
 
 /* ---- the generator ------------------------------------------------------------------------- */
@@ -660,6 +706,19 @@ void tg_udp_send(struct tg *g, const struct tg_l3 *l3, uint16_t sport, uint16_t 
 /* ICMP (IPv4) or ICMPv6 (l3->v6) with its 4 type-specific bytes in rest. */
 uint8_t *tg_icmp_begin(struct tg *g, const struct tg_l3 *l3, uint8_t type, uint8_t code,
                        uint32_t rest, uint32_t payload_len);
+/* A fragment: an IPv4 packet with MF/offset set, or an IPv6 packet with a Fragment header,
+ * carrying len bytes (zeroed) at byte offset off (a multiple of 8) of a datagram of protocol
+ * proto with identification id. No transport checksum is computed (a first fragment's caller
+ * writes it, see tg_l4_csum). NULL when --one-way drops it. */
+uint8_t *tg_frag_begin(struct tg *g, const struct tg_l3 *l3, uint8_t proto, uint32_t off, bool more,
+                       uint32_t id, uint32_t len);
+/* The transport checksum of a datagram of total bytes whose first hdr_len bytes are hdr (its
+ * checksum field zero) and the rest zeros: pseudo-header for UDP and ICMPv6, none for ICMP.
+ * Stored with memcpy, like every checksum here. */
+uint16_t tg_l4_csum(const struct tg_l3 *l3, uint8_t proto, uint32_t total, const uint8_t *hdr,
+                    uint32_t hdr_len);
+/* The IPv4 header checksum of the 20 bytes at h (its checksum field zero). */
+uint16_t tg_ip4_csum(const uint8_t *h);
 void tg_pkt_finish(struct tg *g);
 /* Flushes the output buffer; 0 or -errno. */
 DD_NODISCARD int tg_out_flush(struct tg *g);
@@ -667,8 +726,9 @@ DD_NODISCARD int tg_out_flush(struct tg *g);
 /* Payload templates (tg_packet.c). Each writes exactly the bytes it returns, at most cap. */
 uint32_t tg_dns_build(uint8_t *p, uint32_t cap, uint32_t seed, bool response, uint32_t target,
                       bool amp);
+/* style: enum tg_url (TG_URL_RANDOM: random paths and cache-busting query strings). */
 uint32_t tg_http_request(char *p, uint32_t cap, uint32_t seed, uint32_t target, bool post,
-                         uint32_t body_len, bool partial);
+                         uint32_t body_len, bool partial, uint8_t style);
 uint32_t tg_http_response(char *p, uint32_t cap, uint32_t seed, uint32_t total, uint32_t *hdr);
 /* Writes the bytes of a TLS record stream of total length `total` that fall in [off, off+len)
  * into p (which holds zeros there): record headers every 16 KB, contents zero. */
@@ -740,11 +800,73 @@ uint64_t tg_ping_step(struct tg *g, struct tg_actor *a);
 void tg_tcp_server_side(struct tg_tcp *t, const struct tg_server *s);
 uint32_t tg_stack_ephemeral(struct tg_rng *r, const struct tg_stack *st, uint16_t *counter);
 
+/* tg_scenario.c: the manifest label of an instance (a name of the label vocabulary). */
+const char *tg_inst_label(const struct tg_inst *in);
+
 /* tg_attack.c */
 int tg_attack_plan(struct tg *g);
 int tg_attack_start(struct tg *g);
 uint64_t tg_flood_step(struct tg *g, struct tg_actor *a);
+
+/* Planning and sending helpers shared by the attack files (tg_attack.c). */
+void tg_plan_timing(struct tg *g, struct tg_inst *in, double lo, double hi);
+/* Spoofed (probability spoof_p: 256-4094 addresses, a->spoofed) or 1..few_hi real sources. */
+void tg_plan_sources(struct tg *g, struct tg_attack *a, double spoof_p, uint32_t few_hi);
+void tg_plan_header(struct tg *g, struct tg_attack *a);
+/* Victims among servers of role (-1: any), or carpet bombing of a /24 with probability. */
+void tg_plan_victims(struct tg *g, struct tg_attack *a, int role, double carpet_p);
+uint8_t tg_src_ttl(struct tg *g, const struct tg_attack *a, uint32_t idx);
+uint16_t tg_ipid(struct tg *g, struct tg_inst *in);
+/* The victim address for pick (carpet bombing: a host of the /24) and its server (NULL for a
+ * carpet host); clears *v6 when the server has no IPv6 address. Records the victim as seen. */
+const struct tg_server *tg_victim(struct tg *g, struct tg_inst *in, bool *v6, uint8_t out[16],
+                                  uint32_t pick);
+/* Records source idx (family v6) of the instance as having sent. */
+static inline void tg_truth_src(struct tg_inst *in, uint32_t idx, bool v6)
+{
+    if (idx < 16)
+        in->src_seen[v6] |= (uint16_t)(1u << idx);
+}
+
+struct tg_flood_pkt {
+    uint8_t src[16];
+    uint8_t dst[16];
+    const struct tg_server *srv;
+    uint32_t src_idx;
+    bool v6;
+};
+/* Picks the source (by the instance's source mode), the family and the victim of a packet. */
+void tg_flood_addr(struct tg *g, struct tg_inst *in, struct tg_floodact *f, struct tg_flood_pkt *p);
+
+static inline uint32_t tg_hash32(uint32_t x)
+{
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+/* tg_icmp_frag.c */
+void tg_plan_icmp_error(struct tg *g, struct tg_inst *in);
+void tg_plan_fragment(struct tg *g, struct tg_inst *in);
+/* Packets per unit of rate (fragments per datagram), for the budget. */
+double tg_fragment_per_datagram(const struct tg_attack *a);
+void tg_send_icmp_error(struct tg *g, struct tg_inst *in, struct tg_floodact *f, uint8_t label);
+void tg_send_fragment(struct tg *g, struct tg_inst *in, struct tg_floodact *f, uint8_t label);
+
+/* tg_bots.c */
+void tg_plan_http(struct tg *g, struct tg_inst *in);
+void tg_plan_slow(struct tg *g, struct tg_inst *in);
+/* Fits an http_flood to the packet budget (f = budget / expected packets < 1). */
+void tg_http_budget(struct tg *g, struct tg_inst *in, double f, double per, double dur_s);
 uint64_t tg_bot_step(struct tg *g, struct tg_actor *a);
+
+/* tg_provenance.c: the instance's drawn parameters (in->params) and its per-IP truth. */
+void tg_plan_json(struct tg *g, struct tg_inst *in);
+/* {"label", "scenario", "victims", "attackers" | "sources", "onset", ...}; caller owns it. */
+json_t *tg_truth_json(const struct tg *g, const struct tg_inst *in);
 
 /* tg_fragile.c: ports whose Wireshark dissector reports zero payloads up to some length as
  * malformed; floods step over them (see the file's comment). */

@@ -70,7 +70,7 @@ static void tg_cidr6(char *buf, size_t n, const uint8_t *net, uint8_t prefix)
 
 static const char *tg_label(const struct tg *g, uint32_t label)
 {
-    return label == 0 ? "benign" : trafgen_scenario_name(g->inst[label - 1].scenario);
+    return label == 0 ? "benign" : tg_inst_label(&g->inst[label - 1]);
 }
 
 static json_t *tg_generator_json(struct tg *g)
@@ -143,7 +143,7 @@ static json_t *tg_generator_json(struct tg *g)
         struct tg_inst *in = &g->inst[i];
         json_t *o = json_object();
         json_object_set_new(o, "scenario", json_string(trafgen_scenario_name(in->scenario)));
-        json_object_set_new(o, "label", json_string(trafgen_scenario_name(in->scenario)));
+        json_object_set_new(o, "label", json_string(tg_inst_label(in)));
         json_t *cidr = json_array();
         tg_cidr4(buf, sizeof buf, in->v4net, in->v4prefix);
         json_array_append_new(cidr, json_string(buf));
@@ -174,6 +174,58 @@ static json_t *tg_generator_json(struct tg *g)
     return gen;
 }
 
+/* Appends s to array a unless it is there already. */
+static void tg_union_add(json_t *a, json_t *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v)
+    {
+        if (json_equal(v, s))
+            return;
+    }
+    json_array_append(a, s);
+}
+
+/* The per-IP truth of the capture entry: "attacks" (one object per instance, see
+ * tg_truth_json) and the flat union that one-attack readers use: "victims", "attackers",
+ * "sources" (when one kind describes every unlisted source) and "per_ip" (skip) when the
+ * capture has no victim to judge. Port scans are not DDoS: they stay out of the union. */
+static void tg_truth_add(struct tg *g, json_t *cap)
+{
+    if (g->ninst == 0)
+        return;
+    json_t *attacks = json_array(), *victims = json_array(), *attackers = json_array();
+    bool spoofed = false, reflectors = false, bots = false, carpet = false;
+    uint32_t ddos = 0;
+    for (uint32_t i = 0; i < g->ninst; i++) {
+        json_t *t = tg_truth_json(g, &g->inst[i]);
+        json_array_append_new(attacks, t);
+        if (g->inst[i].scenario == TG_SC_PORTSCAN)
+            continue;
+        ddos++;
+        size_t k;
+        json_t *v;
+        json_array_foreach(json_object_get(t, "victims"), k, v) tg_union_add(victims, v);
+        json_array_foreach(json_object_get(t, "attackers"), k, v) tg_union_add(attackers, v);
+        const char *src = json_string_value(json_object_get(t, "sources"));
+        spoofed |= src != NULL && strcmp(src, "spoofed") == 0;
+        reflectors |= src != NULL && strcmp(src, "reflectors") == 0;
+        bots |= src != NULL && strcmp(src, "bots") == 0;
+        carpet |= json_object_get(t, "victim_net") != NULL;
+    }
+    json_object_set_new(cap, "victims", victims);
+    json_object_set_new(cap, "attackers", attackers);
+    if (!bots && (spoofed || reflectors))
+        json_object_set_new(cap, "sources", json_string(spoofed ? "spoofed" : "reflectors"));
+    if (ddos == 0)
+        json_object_set_new(cap, "per_ip", json_string("skip: port scans only, not a DDoS"));
+    else if (json_array_size(victims) == 0 && carpet)
+        json_object_set_new(cap, "per_ip",
+                            json_string("skip: carpet bombing only, no single victim"));
+    json_object_set_new(cap, "attacks", attacks);
+}
+
 int tg_manifest_write(struct tg *g)
 {
     const struct trafgen_config *cfg = g->cfg;
@@ -196,7 +248,7 @@ int tg_manifest_write(struct tg *g)
     char buf[80];
     for (uint32_t i = 0; i < g->ninst; i++) {
         const struct tg_inst *in = &g->inst[i];
-        const char *label = trafgen_scenario_name(in->scenario);
+        const char *label = tg_inst_label(in);
         tg_cidr4(buf, sizeof buf, in->v4net, in->v4prefix);
         json_array_append_new(rules, json_pack("{s:s,s:s}", "ip", buf, "label", label));
         if (in->v6prefix) {
@@ -205,10 +257,12 @@ int tg_manifest_write(struct tg *g)
         }
     }
     json_object_set_new(cap, "rules", rules);
+    tg_truth_add(g, cap);
     json_object_set_new(root, "captures", json_pack("[o]", cap));
     json_object_set_new(root, "generator", tg_generator_json(g));
     free(rel);
-    int rc = json_dumpf(root, g->mfp, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
+    /* 15 digits: epoch onsets to 10 us; values rounded to 3 decimals print as they are */
+    int rc = json_dumpf(root, g->mfp, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
     json_decref(root);
     if (rc == 0 && fputc('\n', g->mfp) == EOF)
         rc = -1;

@@ -382,6 +382,55 @@ void tg_udp_send(struct tg *g, const struct tg_l3 *l3, uint16_t sport, uint16_t 
     }
 }
 
+/* ---- fragments and checksums ------------------------------------------------------------------
+ */
+
+uint8_t *tg_frag_begin(struct tg *g, const struct tg_l3 *l3, uint8_t proto, uint32_t off, bool more,
+                       uint32_t id, uint32_t len)
+{
+    uint32_t max = TG_MTU - (l3->v6 ? 48 : 20);
+    if (len > max)
+        len = max;
+    if (!l3->v6) {
+        struct tg_l3 f = *l3;
+        f.ipid = (uint16_t)id;
+        f.frag = (uint16_t)((more ? TG_IP_MF : 0) | ((off / 8) & 0x1fff));
+        uint8_t *p = tg_ip_begin(g, &f, proto, len);
+        if (p != NULL)
+            memset(p, 0, len);
+        return p;
+    }
+    uint8_t *p = tg_ip_begin(g, l3, 44, 8 + len);
+    if (p == NULL)
+        return NULL;
+    p[0] = proto;
+    p[1] = 0;
+    tg_put16(p + 2, (off & 0xfff8u) | (more ? 1u : 0u));
+    tg_put32(p + 4, id);
+    memset(p + 8, 0, len);
+    return p + 8;
+}
+
+uint16_t tg_l4_csum(const struct tg_l3 *l3, uint8_t proto, uint32_t total, const uint8_t *hdr,
+                    uint32_t hdr_len)
+{
+    uint64_t sum = 0;
+    if (proto != TG_PROTO_ICMP) {
+        sum = tg_csum_add(0, l3->src, l3->v6 ? 16 : 4);
+        sum = tg_csum_add(sum, l3->dst, l3->v6 ? 16 : 4);
+        uint8_t ph[8] = {0, 0, 0, 0, 0, 0, 0, proto};
+        tg_put32(ph, total);
+        sum = tg_csum_add(sum, ph, 8);
+    }
+    uint16_t c = tg_csum_fold(tg_csum_add(sum, hdr, hdr_len));
+    return (c == 0 && proto == TG_PROTO_UDP) ? 0xffff : c;
+}
+
+uint16_t tg_ip4_csum(const uint8_t *h)
+{
+    return tg_csum_fold(tg_csum_add(0, h, 20));
+}
+
 /* ---- ICMP ----------------------------------------------------------------------------------- */
 
 uint8_t *tg_icmp_begin(struct tg *g, const struct tg_l3 *l3, uint8_t type, uint8_t code,
@@ -534,19 +583,35 @@ static const char *const tg_http_agents[] = {
 };
 
 uint32_t tg_http_request(char *p, uint32_t cap, uint32_t seed, uint32_t target, bool post,
-                         uint32_t body_len, bool partial)
+                         uint32_t body_len, bool partial, uint8_t style)
 {
     static const char *const paths[] = {
         "/",          "/index.html", "/api/v1/items?id=", "/static/app.", "/images/",
         "/search?q=", "/login",      "/cart/add?sku="};
+    static const char alpha[] = "abcdefghijklmnopqrstuvwxyz0123456789";
     uint64_t x = seed;
     uint32_t h = tg_tpl_next(&x);
     uint32_t v = tg_tpl_next(&x);
+    char path[160];
+    if (style == TG_URL_RANDOM) { /* cache busting: a random path and query string each time */
+        uint32_t k = 0, seg = 1 + tg_tpl_next(&x) % 3;
+        for (uint32_t i = 0; i < seg; i++) {
+            path[k++] = '/';
+            for (uint32_t j = 0, l = 3 + tg_tpl_next(&x) % 10; j < l; j++)
+                path[k++] = alpha[tg_tpl_next(&x) % 36];
+        }
+        k += (uint32_t)snprintf(path + k, sizeof path - k, "?%c=%08x%08x&_=%u",
+                                alpha[tg_tpl_next(&x) % 26], tg_tpl_next(&x), tg_tpl_next(&x),
+                                1767225600u + tg_tpl_next(&x) % 86400u);
+        path[k] = '\0';
+    } else {
+        snprintf(path, sizeof path, "%s%x", paths[h % 8], v);
+    }
     int n = snprintf(p, cap,
-                     "%s %s%x HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"
+                     "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"
                      "Accept: */*\r\nAccept-Language: en-US,en;q=0.9\r\n"
                      "Accept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n",
-                     post ? "POST" : "GET", paths[h % 8], v, tg_http_hosts[(h >> 8) % 6],
+                     post ? "POST" : "GET", path, tg_http_hosts[(h >> 8) % 6],
                      tg_http_agents[(h >> 16) % 7]);
     if (post)
         n += snprintf(p + n, cap - (uint32_t)n,

@@ -123,7 +123,8 @@ void tg_tcp_http_exchange(struct tg_tcp *t, uint32_t seed, uint32_t req_target, 
         return;
     }
     char buf[4200];
-    uint32_t hdr = tg_http_request(buf, sizeof buf, seed, req_target, post, body, false);
+    uint32_t hdr =
+        tg_http_request(buf, sizeof buf, seed, req_target, post, body, false, t->url_style);
     uint32_t h;
     uint32_t resp = resp_target == 0
                         ? 0
@@ -162,7 +163,7 @@ void tg_tcp_fill(struct tg_tcp *t, uint8_t *p, uint32_t off, uint32_t len)
             return;
         n = tg_http_request(buf, sizeof buf, t->xfer_seed, t->hdr_len,
                             t->xfer_kind == TG_XFER_HTTP_POST, t->body,
-                            t->xfer_kind == TG_XFER_HTTP_PARTIAL);
+                            t->xfer_kind == TG_XFER_HTTP_PARTIAL, t->url_style);
         break;
     case TG_XFER_HTTP_RESP: {
         if (off >= 1024)

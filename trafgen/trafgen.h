@@ -28,6 +28,8 @@ enum trafgen_scenario {
     TG_SC_HTTP_FLOOD,
     TG_SC_SLOW_HTTP,
     TG_SC_PORTSCAN,
+    TG_SC_ICMP_ERROR_FLOOD, /* labelled icmp_flood */
+    TG_SC_FRAGMENT_FLOOD,   /* labelled udp_flood or icmp_flood, by the protocol carried */
     TG_SC_COUNT
 };
 
@@ -71,7 +73,9 @@ struct trafgen_stats {
  * of attacks, 2,000,000 packets per attack instance). */
 void trafgen_config_defaults(struct trafgen_config *cfg);
 
-/* Stable name ("syn_flood", ...) and one-line description of a scenario. Never NULL. */
+/* Stable name ("syn_flood", ...) and one-line description of a scenario. Never NULL. A
+ * scenario's manifest label is its name, except icmp_error_flood (icmp_flood) and
+ * fragment_flood (udp_flood or icmp_flood, drawn per instance). */
 const char *trafgen_scenario_name(enum trafgen_scenario sc);
 const char *trafgen_scenario_describe(enum trafgen_scenario sc);
 

@@ -3,8 +3,9 @@
  * Each test generates small captures (a few seconds of packet time, few clients, a low packet
  * budget per attack) into a private temporary directory and reads them back with a minimal
  * classic-pcap reader: every frame must decode with capture/decode.c, timestamps must not go
- * backwards, the manifest must be valid JSON whose rules cover every attack packet, and benign
- * traffic must stay inside the benign address plan. */
+ * backwards, the manifest must be valid JSON whose rules cover every attack packet, its per-IP
+ * truth must name addresses that really were attacked (or attacked others), and benign traffic
+ * must stay inside the benign address plan. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -265,6 +266,151 @@ static json_t *manifest_rules(const char *json, struct cidr *rules, const char *
     return root;
 }
 
+/* ---- per-IP truth ---------------------------------------------------------------------------- */
+
+static const char *const vocabulary[] = {
+    "benign",         "syn_flood",  "tcp_flood", "udp_flood", "icmp_flood", "udp_amplification",
+    "tcp_reflection", "http_flood", "slow_http", "portscan"};
+
+static bool in_vocabulary(const char *label)
+{
+    for (size_t i = 0; i < sizeof vocabulary / sizeof vocabulary[0]; i++)
+        if (label != NULL && strcmp(label, vocabulary[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The label a scenario's instance must carry (fragment_flood: either carried protocol). */
+static bool label_fits(enum trafgen_scenario s, const char *label)
+{
+    if (s == TG_SC_ICMP_ERROR_FLOOD)
+        return strcmp(label, "icmp_flood") == 0;
+    if (s == TG_SC_FRAGMENT_FLOOD)
+        return strcmp(label, "udp_flood") == 0 || strcmp(label, "icmp_flood") == 0;
+    return strcmp(label, trafgen_scenario_name(s)) == 0;
+}
+
+struct addr {
+    uint8_t a[16];
+    uint8_t v6;
+    uint64_t hits;
+};
+
+static uint32_t addrs_parse(json_t *arr, struct addr *out, uint32_t n, uint32_t max)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        const char *s = json_string_value(v);
+        assert_non_null(s);
+        assert_true(n < max);
+        memset(&out[n], 0, sizeof out[n]);
+        out[n].v6 = strchr(s, ':') != NULL;
+        assert_int_equal(inet_pton(out[n].v6 ? AF_INET6 : AF_INET, s, out[n].a), 1);
+        n++;
+    }
+    return n;
+}
+
+static bool addr_eq(const struct addr *x, const uint8_t *a, uint8_t ip_version)
+{
+    return (x->v6 != 0) == (ip_version == 6) && memcmp(x->a, a, x->v6 ? 16 : 4) == 0;
+}
+
+/* What the attack packets of a capture held, for the scenario-specific checks. */
+struct truth_counts {
+    uint64_t attack_packets;
+    uint64_t fragments;   /* attack packets that are IP fragments */
+    uint64_t icmp_errors; /* attack ICMP/ICMPv6 error messages */
+};
+
+/* Checks the per-IP truth of a manifest against its capture: "attacks" has one entry per
+ * generator instance with a vocabulary label and an onset inside the capture; every listed
+ * victim received packets from an attack block and every listed attacker sent some; each
+ * attack says who its sources are (attackers, or spoofed/reflectors/bots); the flat victims
+ * and attackers are the union of the per-attack ones (port scans aside). */
+static void truth_check(const char *pcap, json_t *root, const struct cidr *rules, uint32_t nrules,
+                        struct truth_counts *tc)
+{
+    json_t *cap = json_array_get(json_object_get(root, "captures"), 0);
+    json_t *gen = json_object_get(root, "generator");
+    json_t *attacks = json_object_get(cap, "attacks");
+    json_t *insts = json_object_get(gen, "instances");
+    assert_true(json_is_array(attacks));
+    assert_int_equal(json_array_size(attacks), json_array_size(insts));
+    double t0 = (double)json_integer_value(json_object_get(gen, "start_epoch_s"));
+    double dur = json_real_value(json_object_get(gen, "duration_s"));
+    struct addr victims[256], attackers[256];
+    uint32_t nv = 0, na = 0;
+    size_t i;
+    json_t *at;
+    json_array_foreach(attacks, i, at)
+    {
+        json_t *inst = json_array_get(insts, i);
+        const char *label = json_string_value(json_object_get(at, "label"));
+        assert_true(in_vocabulary(label));
+        assert_string_equal(label, json_string_value(json_object_get(inst, "label")));
+        double onset = json_real_value(json_object_get(at, "onset"));
+        assert_true(onset >= t0 && onset < t0 + dur);
+        assert_true(json_real_value(json_object_get(at, "end")) > onset);
+        json_t *v = json_object_get(at, "victims");
+        assert_true(json_is_array(v));
+        if (json_array_size(v) == 0)
+            assert_non_null(json_string_value(json_object_get(at, "victim_net")));
+        nv = addrs_parse(v, victims, nv, 256);
+        json_t *a = json_object_get(at, "attackers");
+        const char *src = json_string_value(json_object_get(at, "sources"));
+        if (a != NULL) {
+            assert_null(src);
+            assert_true(json_array_size(a) >= 1 && json_array_size(a) <= 32);
+            na = addrs_parse(a, attackers, na, 256);
+        } else {
+            assert_non_null(src);
+            assert_true(strcmp(src, "spoofed") == 0 || strcmp(src, "reflectors") == 0 ||
+                        strcmp(src, "bots") == 0);
+        }
+    }
+    assert_true(json_is_array(json_object_get(cap, "victims")));
+    assert_true(json_is_array(json_object_get(cap, "attackers")));
+
+    struct file_buf b = file_read(pcap);
+    struct pcap_walk w;
+    pcap_walk_init(&w, &b);
+    memset(tc, 0, sizeof *tc);
+    uint64_t ts;
+    const uint8_t *frame;
+    uint32_t caplen, len;
+    while (pcap_walk_next(&w, &ts, &frame, &caplen, &len)) {
+        struct pkt_info pi;
+        assert_int_equal(decode_packet(DECODE_LINK_ETHERNET, frame, caplen, len, &pi), DECODE_OK);
+        bool from_block = false;
+        for (uint32_t r = 0; r < nrules; r++)
+            from_block |= cidr_has(&rules[r], pi.src, pi.ip_version);
+        if (!from_block)
+            continue;
+        tc->attack_packets++;
+        if (pi.flags & PKT_F_FRAGMENT)
+            tc->fragments++;
+        if ((pi.proto == 1 && (pi.icmp_type == 3 || pi.icmp_type == 11 || pi.icmp_type == 12)) ||
+            (pi.proto == 58 && pi.icmp_type >= 1 && pi.icmp_type <= 4))
+            tc->icmp_errors++;
+        for (uint32_t k = 0; k < nv; k++)
+            if (addr_eq(&victims[k], pi.dst, pi.ip_version))
+                victims[k].hits++;
+        for (uint32_t k = 0; k < na; k++)
+            if (addr_eq(&attackers[k], pi.src, pi.ip_version))
+                attackers[k].hits++;
+    }
+    free(b.p);
+    for (uint32_t k = 0; k < nv; k++)
+        if (victims[k].hits == 0)
+            fail_msg("victim %u of the manifest received no attack packet", k);
+    for (uint32_t k = 0; k < na; k++)
+        if (attackers[k].hits == 0)
+            fail_msg("attacker %u of the manifest sent no packet", k);
+}
+
 /* ---- tests ---------------------------------------------------------------------------------- */
 
 static void test_trafgen_same_seed_same_bytes(void **state)
@@ -319,19 +465,31 @@ static void test_trafgen_all_attacks_decode_and_label(void **state)
     capture_check(pcap, rules, n, &res);
     assert_true(res.unlabelled > 0); /* benign background is there */
 
-    /* every attack scenario has a rule whose block carried packets */
-    for (int s = TG_SC_SYN_FLOOD; s < TG_SC_COUNT; s++) {
-        const char *name = trafgen_scenario_name((enum trafgen_scenario)s);
+    /* every attack instance's block carried packets, under a label of the vocabulary that fits
+     * its scenario */
+    json_t *gen = json_object_get(root, "generator");
+    size_t i;
+    json_t *inst;
+    json_array_foreach(json_object_get(gen, "instances"), i, inst)
+    {
+        const char *cidr = json_string_value(json_array_get(json_object_get(inst, "cidr"), 0));
+        const char *label = json_string_value(json_object_get(inst, "label"));
+        assert_true(label_fits((enum trafgen_scenario)(i + 1), label));
         uint64_t seen = 0;
+        struct cidr c;
+        assert_true(cidr_parse(cidr, &c));
         for (uint32_t r = 0; r < n; r++)
-            if (strcmp(labels[r], name) == 0)
+            if (memcmp(&rules[r], &c, sizeof c) == 0) {
+                assert_string_equal(labels[r], label);
                 seen += res.per_rule[r];
+            }
         if (seen == 0)
-            fail_msg("no packets from the block of %s", name);
+            fail_msg("no packets from the block of instance %zu", i);
     }
+    struct truth_counts tc;
+    truth_check(pcap, root, rules, n, &tc);
 
     /* provenance: per-label counts add up to the packets written */
-    json_t *gen = json_object_get(root, "generator");
     assert_int_equal(json_integer_value(json_object_get(gen, "seed")), 7);
     assert_int_equal(json_array_size(json_object_get(gen, "instances")), TG_SC_COUNT - 1);
     json_t *ppl = json_object_get(gen, "packets_per_label");
@@ -373,14 +531,57 @@ static void test_trafgen_each_scenario_uses_its_block(void **state)
             uint64_t seen = 0;
             assert_true(n >= 1);
             for (uint32_t r = 0; r < n; r++) {
-                assert_string_equal(labels[r], trafgen_scenario_name((enum trafgen_scenario)s));
+                assert_true(in_vocabulary(labels[r]));
+                assert_true(label_fits((enum trafgen_scenario)s, labels[r]));
                 seen += res.per_rule[r];
             }
             if (seen == 0)
                 fail_msg("%s: no packets from its block", labels[0]);
+            struct truth_counts tc;
+            truth_check(pcap, root, rules, n, &tc);
+            json_t *at = json_array_get(
+                json_object_get(json_array_get(json_object_get(root, "captures"), 0), "attacks"),
+                0);
+            assert_string_equal(json_string_value(json_object_get(at, "scenario")),
+                                trafgen_scenario_name((enum trafgen_scenario)s));
         }
         json_decref(root);
         unlink(pcap);
+    }
+}
+
+/* The BlackNurse-like flood is ICMP errors, the fragment flood is fragments, over several seeds
+ * (IPv4 and IPv6, bursts and sustained, every fragment kind), and both carry per-IP truth. */
+static void test_trafgen_icmp_errors_and_fragments(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 8; seed++) {
+        for (int s = TG_SC_ICMP_ERROR_FLOOD; s <= TG_SC_FRAGMENT_FLOOD; s++) {
+            struct trafgen_config cfg;
+            char pcap[300], json[300];
+            config_small(&cfg, "icmpfrag", pcap, json);
+            cfg.instances[0] = (uint8_t)s;
+            cfg.n_instances = 1;
+            cfg.seed = seed;
+            cfg.duration_s = 2;
+            cfg.benign_clients = 5;
+            cfg.max_attack_packets = 3000;
+            run_ok(&cfg);
+            struct cidr rules[64];
+            const char *labels[64];
+            uint32_t n;
+            json_t *root = manifest_rules(json, rules, labels, &n);
+            struct scan_result res;
+            capture_check(pcap, rules, n, &res);
+            struct truth_counts tc;
+            truth_check(pcap, root, rules, n, &tc);
+            assert_true(tc.attack_packets > 0);
+            if (s == TG_SC_ICMP_ERROR_FLOOD)
+                assert_int_equal(tc.icmp_errors, tc.attack_packets); /* never answered */
+            else
+                assert_int_equal(tc.fragments, tc.attack_packets);
+            json_decref(root);
+        }
     }
 }
 
@@ -493,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_trafgen_same_seed_same_bytes),
         cmocka_unit_test(test_trafgen_all_attacks_decode_and_label),
         cmocka_unit_test(test_trafgen_each_scenario_uses_its_block),
+        cmocka_unit_test(test_trafgen_icmp_errors_and_fragments),
         cmocka_unit_test(test_trafgen_one_way_has_no_outbound),
         cmocka_unit_test(test_trafgen_one_way_is_inbound_half),
         cmocka_unit_test(test_trafgen_benign_only_stays_in_plan),
