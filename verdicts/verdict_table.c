@@ -45,7 +45,7 @@
  *
  * Memory: an entry is about 980 bytes (two roles of ~390 bytes, the victim-only window); peers
  * live only in episode records (VT_PEERS of them, space-saving), ~850 bytes each; a spoofed
- * tally is ~170 bytes; the sketch 192 KiB.
+ * tally is ~360 bytes; the sketch 192 KiB.
  *
  * Calls: common/config (CIDR matching), common/log (at create only), features/port_class
  * (reflector and web ports). */
@@ -71,11 +71,12 @@ enum {
     VT_PEERS = REDIS_SINK_PEERS_MAX,
     VT_MAX_IPS = 1u << 26,
     VT_MAX_EPISODES = 1u << 22,
-    VT_HLL = 64,          /* HyperLogLog registers per spoofed-source tally (~13 % error) */
-    VT_SKETCH = 1u << 16, /* counters per row of the unjudged-source sketch */
-    VT_SKETCH_ROWS = 3,   /* 3 x 64 Ki: ~10k spoofed sources per window make ~0.1 % false
-                             "second flows" */
-    VT_SPOOF_PKTS = 3,    /* a spoofed address sends this few packets in its flow */
+    VT_HLL_BITS = 8,
+    VT_HLL = 1u << VT_HLL_BITS, /* HyperLogLog registers per spoofed-source tally (~6.5 % error) */
+    VT_SKETCH = 1u << 16,       /* counters per row of the unjudged-source sketch */
+    VT_SKETCH_ROWS = 3,         /* 3 x 64 Ki: ~10k spoofed sources per window make ~0.1 % false
+                                   "second flows" */
+    VT_SPOOF_PKTS = 3,          /* a spoofed address sends this few packets in its flow */
     VT_EXAMPLES = VERDICT_SPOOFED_EXAMPLES,
 };
 #define VT_NONE      UINT32_MAX
@@ -424,9 +425,9 @@ static void vt_spoof_add(struct vt_spoof *sp, const uint8_t ip[16], uint8_t ver)
 {
     uint64_t h = vt_addr_hash(ip, ver, VT_SPOOF_KEY);
     unsigned reg = (unsigned)(h & (VT_HLL - 1));
-    uint64_t rest = h >> 6;
+    uint64_t rest = h >> VT_HLL_BITS;
     uint8_t rank = 1;
-    while (rank < 58 && !(rest & 1)) {
+    while (rank < 64 - VT_HLL_BITS && !(rest & 1)) {
         rank++;
         rest >>= 1;
     }
@@ -461,7 +462,7 @@ static uint32_t vt_spoof_count(const struct vt_spoof *sp)
         sum += 1.0 / (double)(1ull << sp->reg[k]);
         zeros += sp->reg[k] == 0;
     }
-    double m = VT_HLL, est = 0.709 * m * m / sum;
+    double m = VT_HLL, est = 0.7213 / (1.0 + 1.079 / m) * m * m / sum;
     if (est <= 2.5 * m && zeros)
         est = m * log(m / (double)zeros);
     /* Never fewer than the distinct examples held. */

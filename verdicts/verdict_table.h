@@ -41,7 +41,7 @@
  * source's VERDICT_UNJUDGED_ENTRY-th attack flow of the window creates the entry, seeded with
  * the earlier ones (stats.unjudged_sources counts flows without a source entry).
  * Spoofed sources (victim role): attack flows from reflectors, and first attack flows of
- * sources without an entry with <= 3 packets, go into the victim's tally: a 64-register
+ * sources without an entry with <= 3 packets, go into the victim's tally: a 256-register
  * HyperLogLog and a bottom-4 sample (smallest fixed-key hash: uniform and deterministic) from a
  * pool of max_spoofed_victims records (stats.spoofed_untracked when empty). The verdict carries
  * spoofed_sources and the examples (address order), minus any example whose attacker role has
@@ -113,7 +113,7 @@
  *     more are evicted between two ticks, the oldest notices are lost. Only IPs that were
  *     published get an expired callback.
  *   - Memory: about 980 bytes per IP (calloc'd at create, touched as used), ~850 bytes per
- *     episode record, ~170 bytes per spoofed-source tally, 192 KiB for the sketch. */
+ *     episode record, ~360 bytes per spoofed-source tally, 192 KiB for the sketch. */
 #ifndef DD_VERDICTS_VERDICT_TABLE_H
 #define DD_VERDICTS_VERDICT_TABLE_H
 
