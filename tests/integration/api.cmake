@@ -7,6 +7,8 @@
 #   api_nginx_auth_request nginx auth_request -> /api/check: flagged 403, clean gets the page
 #   api_crowdsec_bouncer   Debian's crowdsec-custom-bouncer: add on a decision, del on expiry
 #   api_slow_clients       200 byte-at-a-time clients; /health must stay under 100 ms
+#   doc_examples           every ```console example of README.md and docs/*.md runs as documented
+#                          (skipped, exit 77, without redis-server, redis-cli or curl)
 if(TARGET ddosd)
   set(DDOSD_API_TEST_BIN $<TARGET_FILE:ddosd>)
 else()
@@ -33,3 +35,11 @@ add_test(NAME eval_agreement
   COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/eval_agreement.py
     --ddosd ${DDOSD_API_TEST_BIN} --trafgen ${DDOSD_API_TEST_TRAFGEN})
 set_tests_properties(eval_agreement PROPERTIES LABELS integration TIMEOUT 180)
+
+# Every ```console example of README.md and docs/*.md, run against a ddosd replaying a benign
+# capture with --serve (states set up with operator reports): the documented output must match
+# (keys, types, levels, roles, statuses, Redis field names). Skipped without redis-server or curl.
+add_test(NAME doc_examples
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/doc_examples.py
+    --ddosd ${DDOSD_API_TEST_BIN} --trafgen ${DDOSD_API_TEST_TRAFGEN})
+set_tests_properties(doc_examples PROPERTIES LABELS integration TIMEOUT 240 SKIP_RETURN_CODE 77)
