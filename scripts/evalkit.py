@@ -20,7 +20,7 @@ import json
 import os
 import subprocess
 import tempfile
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import datetime, timezone
 
 LEVELS = ["low", "medium", "high", "critical"]
@@ -177,7 +177,15 @@ def parse_ts_us(text):
     return int(d.timestamp()) * 1000000 + d.microsecond
 
 
-def _flows_pass(flows_bin, entry, model, compat, keep_rows):
+def capture_tag(entry):
+    """A file name for per-capture outputs: the capture's name plus a short hash of its full
+    path (names repeat across manifests)."""
+    import hashlib
+    tag = hashlib.sha256(entry["abs_path"].encode()).hexdigest()[:8]
+    return f"{os.path.basename(entry['abs_path'])}.{tag}"
+
+
+def _flows_pass(flows_bin, entry, model, compat, keep_rows, flows_dir=None):
     """One `ddos-flows --manifest --model` pass: (rows, error). rows are dicts of the columns
     both views use (and the whole row when keep_rows)."""
     man = {k: v for k, v in entry.items() if k not in ("abs_path", "manifest", "truth")}
@@ -193,6 +201,9 @@ def _flows_pass(flows_bin, entry, model, compat, keep_rows):
     if proc.returncode not in (0, 2):
         return None, f"ddos-flows exit {proc.returncode}: " + \
             (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+    if flows_dir:
+        with open(os.path.join(flows_dir, capture_tag(entry) + ".flows.csv"), "w") as f:
+            f.write(proc.stdout)
     reader = csv.DictReader(io.StringIO(proc.stdout))
     if not reader.fieldnames:
         return [], ("damaged capture (ddos-flows exit 2)" if proc.returncode == 2 else None)
@@ -391,9 +402,7 @@ def write_verdicts(directory, entry, verdicts):
     """Writes ddosd's verdicts of a capture as JSON lines; returns the file's path. The name
     is the capture's file name plus a short hash of its full path (names repeat across
     manifests)."""
-    import hashlib
-    tag = hashlib.sha256(entry["abs_path"].encode()).hexdigest()[:8]
-    path = os.path.join(directory, f"{os.path.basename(entry['abs_path'])}.{tag}.verdicts.jsonl")
+    path = os.path.join(directory, capture_tag(entry) + ".verdicts.jsonl")
     with open(path, "w") as f:
         for v in verdicts.values():
             f.write(json.dumps(v, sort_keys=True) + "\n")
@@ -412,7 +421,7 @@ def run_capture(job):
         res["error"] = "no such file"
         return res
     flows, err = _flows_pass(job["flows_bin"], entry, job["model"], job["compat"],
-                             job.get("keep_rows", False))
+                             job.get("keep_rows", False), job.get("flows_dir"))
     if flows is None:
         res["error"] = err
         return res

@@ -27,6 +27,7 @@ usage: /usr/bin/python3 scripts/evaluate.py --manifest M.json [--manifest M2.jso
            [--model F | --folds K|loo [--fold-seed N] [--model-seed N] [--fast] [--retrain]]
            [--view flows|ip|both] [--jobs N] [--bin DIR] [--compat fixed|cic] [--work DIR]
            [-c config.json] [--set KEY=VALUE ...] [--out report.json] [--verdicts-dir DIR]
+           [--flows-dir DIR]
            [--metrics-into models/model-metrics.json] [--list all|problems]
 Programs are found in --bin DIR, in build/, or on PATH. Exit status: 0 done (even with
 unreadable captures, which are reported and counted), 1 bad arguments, manifest or missing
@@ -46,7 +47,7 @@ sys.path.insert(0, HERE)
 import ddtools  # noqa: E402
 import evalfolds  # noqa: E402
 import evalkit  # noqa: E402
-from evalkit import LEVELS, NOT_DDOS  # noqa: E402
+from evalkit import LEVELS, NOT_DDOS  # noqa: E402,F401
 
 ROOT = os.path.dirname(HERE)
 
@@ -328,6 +329,8 @@ def main():
                     "the key 'evaluation' (other keys are kept)")
     ap.add_argument("--verdicts-dir", help="also write each capture's ddosd verdicts (JSON "
                     "lines) in this directory")
+    ap.add_argument("--flows-dir", help="also write each capture's scored flows (ddos-flows "
+                    "CSV with Label and Predicted Label) in this directory")
     ap.add_argument("--list", choices=["all", "problems"],
                     help="per-capture rows: all, or only captures with a problem (default: all "
                     "up to 40 captures)")
@@ -361,6 +364,9 @@ def main():
     if args.verdicts_dir:
         os.makedirs(args.verdicts_dir, exist_ok=True)
         args.verdicts_dir = os.path.abspath(args.verdicts_dir)
+    if args.flows_dir:
+        os.makedirs(args.flows_dir, exist_ok=True)
+        args.flows_dir = os.path.abspath(args.flows_dir)
     listing = args.list or ("all" if len(entries) <= 40 else "problems")
 
     # Which model judges which capture.
@@ -397,7 +403,7 @@ def main():
     jobs = [{"entry": e, "flows_bin": flows_bin, "ddosd_bin": ddosd_bin,
              "model": model_of[e["abs_path"]], "compat": modes[model_of[e["abs_path"]]],
              "views": views, "ddosd_args": ddosd_args, "fold": fold_of.get(e["abs_path"]),
-             "verdicts_dir": args.verdicts_dir}
+             "verdicts_dir": args.verdicts_dir, "flows_dir": args.flows_dir}
             for e in entries]
     log(f"{len(jobs)} captures from {len(args.manifest)} manifest(s), {args.jobs} workers, "
         f"view {args.view}")
