@@ -87,8 +87,10 @@ dd_check "run from elsewhere: the default model is found in the source tree" \
     grep -q "\"path\": \"/.*/models/ddosd-model.msgpack\"" "$w/anywhere.out"
 
 # A replay whose Redis is unreachable says so at once, with how long its end will wait, and a
-# SIGTERM during that wait ends it within the 2 s stop budget.
-"$bin" -r "$DD_LIBDIR/../data/session-eth.pcap" --redis redis://127.0.0.1:9 --api none \
+# SIGTERM during that wait ends it within the 2 s stop budget. The replay must leave a verdict
+# worth writing (above low): a spoofed SYN flood's victim (one misjudged flow of a benign session
+# is no longer medium).
+"$bin" -r "$DD_LIBDIR/../data/spoofed-syn.pcap" --redis redis://127.0.0.1:9 --api none \
     --model "$DD_MODEL" >"$w/noredis.out" 2>"$w/noredis.err" &
 nr_pid=$!
 for _ in $(seq 50); do grep -q "waiting up to" "$w/noredis.err" && break; sleep 0.1; done
