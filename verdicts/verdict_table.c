@@ -1150,7 +1150,12 @@ static void vt_attacker_hit(struct verdict_table *t, uint32_t a, const struct fl
 {
     struct vt_entry *e = &t->e[a];
     struct vt_role *r = &e->r[VERDICT_ROLE_ATTACKER];
-    if (!fe->first_report)
+    /* Flows are counted once, at their first report; a heavy flow's snapshot counts too when
+     * the window has no hit yet (its first report came before it was heavy). */
+    bool any = false;
+    for (unsigned k = 0; k < VT_BUCKETS && !any; k++)
+        any = r->hits[k] != 0;
+    if (!fe->first_report && !(fe->packets >= VERDICT_HEAVY_PACKETS && !any))
         return;
     uint64_t ev_sec = (fe->last_us ? fe->last_us : t->now) / VT_BUCKET_US;
     if (ev_sec > r->win_sec)

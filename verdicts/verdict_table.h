@@ -34,25 +34,29 @@
  * and end never add up to "several attack flows".
  * Blame (attacker role): a source rises only on evidence of its own: its own attack flows (as
  * above: concentrated senders reach high at 10, a heavy flow at once) or its own attacker-role
- * rate alert. A source is "proven" when it completed a handshake, is concentrated (high_reports
- * attack flows with the share, or a heavy flow) or has its own alert. An attack flow of a source
- * without an entry that is not proven by that flow (no handshake, not heavy) creates no entry:
- * a count-min sketch (VT_SKETCH_ROWS x VT_SKETCH, cleared every window) counts it, and the
- * source's VERDICT_UNJUDGED_ENTRY-th attack flow of the window creates the entry, seeded with
- * the earlier ones (stats.unjudged_sources counts flows without a source entry).
- * Spoofed sources (victim role): attack flows from reflectors, and first attack flows of
- * sources without an entry with <= 3 packets, go into the victim's tally: a 256-register
- * HyperLogLog and a bottom-4 sample (smallest fixed-key hash: uniform and deterministic) from a
- * pool of max_spoofed_victims records (stats.spoofed_untracked when empty). The verdict carries
- * spoofed_sources and the examples (address order), minus any example whose attacker role has
- * reached medium since. Reasons: spoofed when unblamed non-reflector sources make >= half of the
- * attack flows, reflection when reflectors do, half_open when half-open/slow connections give the
- * level or make >= half of the attack reports. Unblamed sources are never episode peers. The
- * tally is released when the victim is low, its window holds no attack or spoofed flow and no
- * episode is open.
- * Flow counts: flows_total and flows_attack count flows once, at their final report (snapshots
- * add evidence, not counts), from the role's entry on.
- * Whitelists: a source in whitelist.sources is never judged as an attacker, a destination in
+ * rate alert; and its model level reaches high or critical only when (high_reports + 1) / 2 of
+ * its attack flows in the window (1 with a heavy flow) "hit": arrived while their destination's
+ * victim role was at high or above (or the destination is whitelisted). Each flow hits once, at
+ * its first report; a heavy flow's snapshot hits when the window has no hit yet.
+ * Group destinations (IPv4 224/3, IPv6 ff00::/8): flows to them are never attacks, and
+ * victim-role alerts for them are ignored (stats.whitelisted). A source is "proven" when it
+ * completed a handshake, is concentrated (high_reports attack flows with the share, or a heavy
+ * flow) or has its own alert. An attack flow of a source without an entry that is not proven by
+ * that flow (no handshake, not heavy) creates no entry: a count-min sketch (VT_SKETCH_ROWS x
+ * VT_SKETCH, cleared every window) counts it, and the source's VERDICT_UNJUDGED_ENTRY-th attack
+ * flow of the window creates the entry, seeded with the earlier ones (stats.unjudged_sources counts
+ * flows without a source entry). Spoofed sources (victim role): attack flows from reflectors, and
+ * first attack flows of sources without an entry with <= 3 packets, go into the victim's tally: a
+ * 256-register HyperLogLog and a bottom-4 sample (smallest fixed-key hash: uniform and
+ * deterministic) from a pool of max_spoofed_victims records (stats.spoofed_untracked when empty).
+ * The verdict carries spoofed_sources and the examples (address order), minus any example whose
+ * attacker role has reached medium since. Reasons: spoofed when unblamed non-reflector sources make
+ * >= half of the attack flows, reflection when reflectors do, half_open when half-open/slow
+ * connections give the level or make >= half of the attack reports. Unblamed sources are never
+ * episode peers. The tally is released when the victim is low, its window holds no attack or
+ * spoofed flow and no episode is open. Flow counts: flows_total and flows_attack count flows once,
+ * at their final report (snapshots add evidence, not counts), from the role's entry on. Whitelists:
+ * a source in whitelist.sources is never judged as an attacker, a destination in
  * whitelist.destinations never as a victim (the rate rules apply the same lists themselves).
  *
  * Rate evidence (verdict_table_alert): the rate rules' alert carries a level; it holds until an
@@ -211,7 +215,8 @@ struct verdict_table_stats {
     uint64_t flows_in;    /* verdict_table_flow calls */
     uint64_t alerts_in;   /* verdict_table_alert calls */
     uint64_t reports_in;  /* verdict_table_report calls */
-    uint64_t whitelisted; /* evidence ignored for a whitelisted IP/role */
+    uint64_t whitelisted; /* evidence ignored for a whitelisted IP/role (and victim alerts
+                             for group addresses) */
     uint64_t stale;       /* role reports older than the window: counted, no weight */
     uint64_t ips;         /* entries in use */
     uint64_t capacity;

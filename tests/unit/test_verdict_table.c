@@ -377,12 +377,21 @@ static void test_verdict_table_heavy_flow_alone_is_high(void **state)
          (struct fl){.attack = true, .p = 0.9f, .final = false, .packets = 5000});
     flow(t, "10.2.0.3", "192.0.2.5", T0,
          (struct fl){.attack = true, .p = 0.99f, .final = false, .packets = 999});
+    /* a single flood flow scored first at 5 packets, then as snapshots: once heavy, both its
+     * ends are high (the source's one flow hits a victim that is high) */
+    struct fl young = {.attack = true, .p = 0.99f, .final = false, .packets = 5, .shape = SH_UDP};
+    flow(t, "10.2.0.9", "192.0.2.9", T0, young);
+    young.later = true;
+    young.packets = 4000;
+    flow(t, "10.2.0.9", "192.0.2.9", T0, young);
     /* heavy but benign: low */
     flow(t, "10.2.0.4", "192.0.2.6", T0,
          (struct fl){.attack = false, .p = 0.99f, .final = false, .packets = 5000});
     verdict_table_tick(t, T0, 0);
     assert_int_equal(must_pub("192.0.2.3")->level, THREAT_HIGH);
     assert_int_equal(must_pub("10.2.0.1")->level, THREAT_HIGH); /* a concentrated sender */
+    assert_int_equal(must_pub("192.0.2.9")->level, THREAT_HIGH);
+    assert_int_equal(must_pub("10.2.0.9")->level, THREAT_HIGH);
     /* one flow that is not heavy: low (it was medium) */
     assert_int_equal(must_pub("192.0.2.4")->level, THREAT_LOW);
     assert_int_equal(must_pub("192.0.2.5")->level, THREAT_LOW);
