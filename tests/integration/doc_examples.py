@@ -32,7 +32,8 @@ What is checked, per command:
   (HGETALL) and stream entries (XRANGE/XREVRANGE) the same set of field names (every
   `sensor:<id>` field counts as one name) at the documented element numbers, and for hashes
   equal level and role values; single replies that are a level or a role must be equal;
-- any other text: the same lines (`...` matches any run of lines).
+- any other text: the same lines (`...` matches any run of lines; a number standing alone, such
+  as a metric's value, matches any number).
 
 Each example prints PASS or FAIL with file:line; the test fails when any fails. Exit 77 (skip)
 when redis-server, redis-cli or curl is missing; a missing ddosd is a failure.
@@ -409,9 +410,22 @@ def body_diff(doc, act):
     return text_diff(doc, act)
 
 
+NUMBER = re.compile(r"(?<=\s)-?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|NaN|[-+]Inf)(?=\s|$)")
+
+
+def text_line(ln):
+    """A documented line as a pattern: a number standing alone (a metric's value) is any."""
+    out, pos = [], 0
+    for m in NUMBER.finditer(ln):
+        out += [re.escape(ln[pos:m.start()]), r"-?(?:[\d.eE+-]+|NaN|[-+]Inf)"]
+        pos = m.end()
+    return "".join(out) + re.escape(ln[pos:])
+
+
 def text_diff(doc, act):
-    """Line by line; a `...` documented line matches any run of lines."""
-    pat = "".join(r"(?:[^\n]*\n)*?" if ln.strip() == "..." else re.escape(ln.rstrip()) + r"\n"
+    """Line by line; a `...` documented line matches any run of lines, and a number standing
+    alone any number."""
+    pat = "".join(r"(?:[^\n]*\n)*?" if ln.strip() == "..." else text_line(ln.rstrip()) + r"\n"
                   for ln in doc)
     got = "".join(ln.rstrip() + "\n" for ln in act)
     return [] if re.fullmatch(pat, got) else [f"documented text differs; got:\n{got[:800]}"]
