@@ -102,6 +102,8 @@ struct vt_role {
     uint32_t bytes16[VT_BUCKETS];   /* their bytes, in units of 16 (no overflow below 68 GB/s) */
     uint16_t flows[VT_BUCKETS];     /* flows (first reports) of the bucket, saturating */
     uint16_t flows_att[VT_BUCKETS]; /* of those, attacks that count for this role */
+    uint16_t blame[VT_BUCKETS];     /* attacker: of those, flows that are evidence about this
+                                       source (vt_weigh.blame) */
     uint16_t hits[VT_BUCKETS];      /* attacker: of those, flows whose destination was at high
                                        or above as a victim (corroboration) */
     uint16_t heavy;                 /* bit b: bucket b saw a heavy attack flow */
@@ -216,7 +218,7 @@ struct verdict_table {
     char model_version[VERDICT_MODEL_VERSION_MAX];
     uint64_t ttl_us, attack_end_us;
     uint32_t medium_flows, high_reports, critical_reports, half_open_reports;
-    double min_fraction;
+    double min_fraction, source_min_share;
     uint64_t seed, rng;
     uint64_t now;
 
@@ -491,6 +493,7 @@ static void vt_roll(struct vt_role *r, struct vt_victim *vic, uint64_t now_us)
         memset(r->flows, 0, sizeof(r->flows));
         memset(r->flows_att, 0, sizeof(r->flows_att));
         memset(r->hits, 0, sizeof(r->hits));
+        memset(r->blame, 0, sizeof(r->blame));
         r->heavy = 0;
         if (vic) {
             memset(vic->spoofed, 0, sizeof(vic->spoofed));
@@ -502,7 +505,7 @@ static void vt_roll(struct vt_role *r, struct vt_victim *vic, uint64_t now_us)
             unsigned b = (unsigned)(s % VT_BUCKETS);
             r->reports[b] = r->attacks[b] = 0;
             r->pkts[b] = r->bytes16[b] = 0;
-            r->flows[b] = r->flows_att[b] = r->hits[b] = 0;
+            r->flows[b] = r->flows_att[b] = r->hits[b] = r->blame[b] = 0;
             r->maxp[b] = 0;
             r->heavy &= (uint16_t) ~(1u << b);
             if (vic)
@@ -530,13 +533,14 @@ static struct vt_view vt_role_view(struct verdict_table *t, struct vt_entry *e, 
     struct vt_victim *vic = role == VERDICT_ROLE_VICTIM ? &e->vic : NULL;
     vt_roll(r, vic, t->now);
     uint64_t attacks = 0, pkts = 0, bytes16 = 0, flows = 0, flows_att = 0;
-    uint64_t spoofed = 0, reflected = 0, halfopen = 0, hits = 0;
+    uint64_t spoofed = 0, reflected = 0, halfopen = 0, hits = 0, blame = 0;
     float maxp = 0;
     for (unsigned b = 0; b < VT_BUCKETS; b++) {
         attacks += r->attacks[b];
         flows += r->flows[b];
         flows_att += r->flows_att[b];
         hits += r->hits[b];
+        blame += r->blame[b];
         pkts += r->pkts[b];
         bytes16 += r->bytes16[b];
         if (r->maxp[b] > maxp)
@@ -559,12 +563,14 @@ static struct vt_view vt_role_view(struct verdict_table *t, struct vt_entry *e, 
      * A client whose flows to many servers the model misjudges (a P2P node, a resolver client,
      * a browser) hits no victim and stays medium. */
     bool hit = !vic ? hits >= (r->heavy ? 1u : (t->high_reports + 1) / 2) : true;
+    /* An attacker's flows count only when they are evidence about it (vt_weigh.blame). */
+    uint64_t counted = vic ? flows_att : blame;
     uint8_t model = THREAT_LOW;
-    if (flows_att >= t->medium_flows && share)
+    if (counted >= t->medium_flows && share)
         model = THREAT_MEDIUM;
-    if (((flows_att >= t->high_reports && share) || r->heavy) && hit)
+    if (((counted >= t->high_reports && share) || r->heavy) && hit)
         model = THREAT_HIGH;
-    if (flows_att >= t->critical_reports && share && hit)
+    if (counted >= t->critical_reports && share && hit)
         model = THREAT_CRITICAL;
     bool halfopen_high = vic && halfopen >= t->half_open_reports;
     if (halfopen_high && model < THREAT_HIGH)
@@ -1028,6 +1034,8 @@ struct vt_weigh {
     bool reflected; /* victim: ... because it is a reflector */
     bool halfopen;  /* victim: a half-open or slow attack connection, still open */
     bool peer;      /* list the peer in the role's episode */
+    bool blame;     /* attacker: evidence about this very source (a handshake, a heavy flow, or
+                       a fair share of its victim's attack: not one address among thousands) */
     uint16_t seed;  /* attacker: earlier attack flows the sketch saw before the entry existed */
 };
 
@@ -1067,6 +1075,10 @@ static void vt_flow_role(struct verdict_table *t, uint32_t i, int role,
             na += wg->seed;
         r->flows[b] = nf > UINT16_MAX ? UINT16_MAX : (uint16_t)nf;
         r->flows_att[b] = na > UINT16_MAX ? UINT16_MAX : (uint16_t)na;
+        if (wg->attack && wg->blame) {
+            uint32_t nl = r->blame[b] + 1u + wg->seed;
+            r->blame[b] = nl > UINT16_MAX ? UINT16_MAX : (uint16_t)nl;
+        }
         if (vic && wg->spoofed && vic->spoofed[b] < UINT16_MAX)
             vic->spoofed[b]++;
         if (vic && wg->reflected && vic->reflected[b] < UINT16_MAX)
@@ -1177,12 +1189,22 @@ static bool vt_source_proven(const struct verdict_table *t, const struct vt_entr
     const struct vt_role *r = &e->r[VERDICT_ROLE_ATTACKER];
     if (r->heavy || vt_rate_active(t, r))
         return true;
-    uint64_t flows = 0, att = 0;
+    uint64_t flows = 0, att = 0, blame = 0;
     for (unsigned b = 0; b < VT_BUCKETS; b++) {
         flows += r->flows[b];
         att += r->flows_att[b];
+        blame += r->blame[b];
     }
-    return att >= t->high_reports && (double)att >= t->min_fraction * (double)flows;
+    return blame >= t->high_reports && (double)att >= t->min_fraction * (double)flows;
+}
+
+/* Attack flows of a role in its window. */
+static uint64_t vt_att_flows(const struct vt_role *r)
+{
+    uint64_t n = 0;
+    for (unsigned b = 0; b < VT_BUCKETS; b++)
+        n += r->flows_att[b];
+    return n;
 }
 
 void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
@@ -1225,10 +1247,23 @@ void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
         t->st.whitelisted++;
     else
         v = vt_get(t, fe->dst, fe->ip_version, a);
-    bool proven = false;
+    bool proven = false, blamed = false;
     if (a != VT_NONE) {
-        struct vt_weigh wa = {.attack = c.attack && !c.reflected, .seed = seed, .peer = true};
+        /* Blame: a handshake or a heavy flow is about this source; otherwise its attack flows
+         * must be a fair share (source_min_share) of its victim's: a few real senders are, one
+         * address among thousands drawn from a pool is not. */
+        bool blame = c.handshake || c.heavy || v == VT_NONE;
+        if (!blame) {
+            vt_roll(&t->e[a].r[VERDICT_ROLE_ATTACKER], NULL, t->now);
+            vt_roll(&t->e[v].r[VERDICT_ROLE_VICTIM], &t->e[v].vic, t->now);
+            double mine = (double)vt_att_flows(&t->e[a].r[VERDICT_ROLE_ATTACKER]) + 1 + seed;
+            double theirs = (double)vt_att_flows(&t->e[v].r[VERDICT_ROLE_VICTIM]) + 1;
+            blame = mine >= t->source_min_share * theirs;
+        }
+        struct vt_weigh wa = {
+            .attack = c.attack && !c.reflected, .seed = seed, .peer = true, .blame = blame};
         vt_flow_role(t, a, VERDICT_ROLE_ATTACKER, fe, &c, &wa, fe->dst);
+        blamed = blame;
         proven = c.handshake || vt_source_proven(t, &t->e[a]);
     }
     if (v == VT_NONE) {
@@ -1239,11 +1274,11 @@ void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
         return;
     }
     /* Not blamed: a reflector, or an unproven source. Counted among the victim's spoofed
-     * sources when it looks like one: a reflector, or a source without an entry (its first
-     * attack flow of the window) that sent a handful of packets. */
+     * sources when it looks like one: a reflector, or a handful of packets from a source that
+     * this flow does not blame (no entry yet, or a sliver of the victim's attack). */
     bool unjudged = c.attack && (c.reflected || !proven);
-    bool tally =
-        c.attack && !src_wl && (c.reflected || (a == VT_NONE && fe->fwd_packets <= VT_SPOOF_PKTS));
+    bool tally = c.attack && !src_wl &&
+                 (c.reflected || (!blamed && !c.handshake && fe->fwd_packets <= VT_SPOOF_PKTS));
     struct vt_weigh wv = {
         .attack = c.attack,
         .neutral = c.icmp_error,
@@ -1596,7 +1631,8 @@ struct verdict_table *verdict_table_create(const struct verdict_table_config *cf
                  (unsigned)VT_MAX_IPS, (unsigned)VT_MAX_EPISODES);
         return NULL;
     }
-    if (cfg->model_min_fraction < 0 || cfg->model_min_fraction > 1) {
+    if (cfg->model_min_fraction < 0 || cfg->model_min_fraction > 1 || cfg->source_min_share < 0 ||
+        cfg->source_min_share > 1) {
         DD_ERROR("verdict table: model_min_fraction must be 0..1, got %g", cfg->model_min_fraction);
         return NULL;
     }
@@ -1622,6 +1658,8 @@ struct verdict_table *verdict_table_create(const struct verdict_table_config *cf
         cfg->half_open_reports ? cfg->half_open_reports : VERDICT_HALF_OPEN_REPORTS;
     t->min_fraction = cfg->model_min_fraction > 0 ? cfg->model_min_fraction : VERDICT_MIN_FRACTION;
     t->max_spoofed = cfg->max_spoofed_victims ? cfg->max_spoofed_victims : 4096;
+    t->source_min_share =
+        cfg->source_min_share > 0 ? cfg->source_min_share : VERDICT_SOURCE_MIN_SHARE;
     t->cap = max_ips;
     t->hmask = nb - 1;
     t->free_head = VT_NONE;

@@ -141,6 +141,9 @@
 #define VERDICT_CRITICAL_FLOWS    100 /* ... for critical */
 #define VERDICT_MIN_FRACTION      0.5 /* attack flows' share of the role's flows */
 #define VERDICT_HALF_OPEN_REPORTS 20  /* half-open or slow attack connections for victim high */
+#define VERDICT_SOURCE_MIN_SHARE                                                                   \
+    0.05 /* a source's share of its victim's attack flows for its                                  \
+            one-way flows to count against it */
 #define VERDICT_UNJUDGED_ENTRY                                                                     \
     2 /* attack flows of an unproven source before it gets an                                      \
          entry of its own (a spoofed address sends one) */
@@ -192,6 +195,10 @@ struct verdict_table_config {
     uint32_t half_open_reports;      /* a victim's half-open/slow attack connections in the
                                         window for high; 0: VERDICT_HALF_OPEN_REPORTS */
     uint32_t max_spoofed_victims;    /* victims counting spoofed sources at once; 0: 4096 */
+    double source_min_share;         /* an attack flow without a handshake (and not heavy)
+                                        counts against its source only while the source's
+                                        attack flows are at least this share of its
+                                        destination's; 0: VERDICT_SOURCE_MIN_SHARE */
     const char *sensor_id;           /* copied into every verdict (copied at create) */
     const struct config_whitelist *whitelist; /* borrowed; may be NULL */
 };

@@ -1499,6 +1499,28 @@ static void test_verdict_table_group_destinations_blame_nobody(void **state)
     verdict_table_destroy(t);
 }
 
+/* A flood spoofed from a small pool (300 addresses, 10 SYNs each): each address repeats, yet
+ * none is more than a sliver of its victim's attack. The victim is critical; no address leaves
+ * low (by count alone each would have been high). */
+static void test_verdict_table_pool_spoofed_flood(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk_default();
+    const char *d = "198.51.100.87";
+    char src[32];
+    for (int r = 0; r < 10; r++)
+        for (int i = 0; i < 300; i++) {
+            snprintf(src, sizeof(src), "198.18.%d.%d", i / 200, 1 + i % 200);
+            flow(t, src, d, T0 + (uint64_t)(r * 300 + i) * 200, ATTACK("syn_flood"));
+        }
+    verdict_table_tick(t, T0 + SEC, 0);
+    const struct verdict *v = must_pub(d);
+    assert_int_equal(v->level, THREAT_CRITICAL);
+    assert_true(v->spoofed_sources >= 240 && v->spoofed_sources <= 360);
+    assert_true(none_above_low_but(d));
+    verdict_table_destroy(t);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, reset)
@@ -1534,6 +1556,7 @@ int main(void)
         T(test_verdict_table_dns_amplification_reflectors_low),
         T(test_verdict_table_one_attack_flow_never_medium),
         T(test_verdict_table_group_destinations_blame_nobody),
+        T(test_verdict_table_pool_spoofed_flood),
     };
 #undef T
     return cmocka_run_group_tests(tests, group_setup, NULL);
