@@ -8,7 +8,7 @@
  * /api/threat-analysis, /api/check, /api/verdicts, /api/report-attack decisions.c   the CrowdSec
  * LAPI bouncer endpoints (/v1/decisions, /v1/decisions/stream) metrics.c     request counters and
  * latency histograms (atomics), /api/stats, /metrics http_json.c   replies: JSON bodies, JSON
- * errors, query strings, time and address formats report_log.c  the ddos:reports Redis stream
+ * errors, query strings, durations, addresses report_log.c  the ddos:reports Redis stream
  * (audit trail of reports) access_log.c  combined-format access log lines, O_APPEND writes, reopen
  */
 #ifndef DD_API_API_INTERNAL_H
@@ -164,33 +164,6 @@ void api_reply_error(struct api_reply *out, int status, const char *error, const
 /* Releases a reply's body (a reply not handed to a transport). */
 void api_reply_free(struct api_reply *r);
 
-/* A JSON text being written into caller memory (no allocation): p holds len of cap bytes.
- * Writes past cap set overflow and are dropped, so a writer checks once at the end. */
-struct api_jbuf {
-    char *p;
-    size_t len, cap;
-    bool overflow;
-};
-
-/* Appends n bytes as they are. */
-void api_jbuf_raw(struct api_jbuf *b, const char *s, size_t n);
-/* Appends s (n bytes) as a JSON string, escaped per RFC 8259 the way jansson's json_dumps
- * escapes it (\" \\ \b \f \n \r \t, other controls as \u00XX; non-ASCII as it is), so a
- * body matches jansson's byte for byte. Returns false, having written nothing, when s is not
- * valid UTF-8 (overlong forms, surrogates and code points above U+10FFFF included). */
-bool api_jbuf_str(struct api_jbuf *b, const char *s, size_t n);
-/* api_jbuf_str, or null when s is NULL or not valid UTF-8. */
-void api_jbuf_str_or_null(struct api_jbuf *b, const char *s, size_t n);
-/* Appends an integer as jansson prints a json_int_t. */
-void api_jbuf_int(struct api_jbuf *b, long long v);
-/* Appends a real as jansson prints it with JSON_REAL_PRECISION(10) ("%.10g", "0.0", "1e20");
- * null for NaN and infinities. */
-void api_jbuf_real(struct api_jbuf *b, double v);
-
-/* "2024-05-01T12:00:00.123Z" from microseconds since the epoch (buf >= 32). */
-char *api_time_iso_us(uint64_t us, char *buf, size_t len);
-/* "2024-05-01T12:00:00Z" (RFC 3339, whole seconds) from milliseconds. */
-char *api_time_rfc3339_ms(uint64_t ms, char *buf, size_t len);
 /* A Go duration string ("4m59s", "1h0m5s", "0s") for ms, rounded down to seconds. */
 char *api_go_duration(uint64_t ms, char *buf, size_t len);
 /* Parses an IPv4 or IPv6 address into v (an IPv4-mapped IPv6 address becomes IPv4) and writes

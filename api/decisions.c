@@ -24,6 +24,7 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "common/timefmt.h"
 
 enum { DECISIONS_LIST_MAX = 1000000 };
 
@@ -113,7 +114,7 @@ static json_t *decision_json(uint64_t seq, const char *ip, const char *scenario,
     char duration[48], until[40];
     api_go_duration(deleted || expires_ms <= now_ms ? 0 : expires_ms - now_ms, duration,
                     sizeof(duration));
-    api_time_rfc3339_ms(deleted ? now_ms : expires_ms, until, sizeof(until));
+    dd_time_iso8601(until, sizeof(until), (deleted ? now_ms : expires_ms) / 1000u, 0, 0);
     json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "id", (json_int_t)seq,
                           "origin", "ddosd", "type", "ban", "scope", "Ip", "value", ip, "duration",
                           duration, "until", until, "scenario", scenario, "simulated", 0);

@@ -8,13 +8,13 @@
  *
  * DESIGN: /api/check is the nginx auth_request fast path: one inet_pton and one store lookup
  * without a copy, answered with a response the transport built at start-up (no JSON, no
- * allocation). /api/threat-analysis, the gateway's lookup, writes its JSON without jansson
- * (verdict_render: a fixed template into a stack buffer, strings escaped by api_jbuf_str, one
- * malloc for the body); jansson would cost some twenty allocations and a dump per request.
- * Every other route builds its JSON with jansson. A verdict is rendered the same way
- * everywhere: verdict_render and verdict_json give the same bytes (the unit test compares
- * them), a string field that is not valid UTF-8 is null, and an address without a verdict
- * has the same fields, with "known": false and "threat_level": "low". */
+ * allocation). A verdict is JSON in one format, verdicts/verdict_json.h's verdict_json_api,
+ * which /api/threat-analysis (the gateway's lookup) and /api/verdicts both write without
+ * jansson: into a stack buffer, then one malloc for the body (jansson would cost some twenty
+ * allocations and a dump per verdict). The bytes are what jansson's json_dumps would write
+ * (tests/unit/test_api.c compares them with a jansson oracle for many verdicts); a string field
+ * that is not valid UTF-8 is null, and an address without a verdict has the same fields, with
+ * "known": false and "threat_level": "low". The other routes build their JSON with jansson. */
 #include "api/api_internal.h"
 
 #include <errno.h>
@@ -23,6 +23,8 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/timefmt.h"
+#include "verdicts/verdict_json.h"
 
 enum {
     REPORT_SOURCE_MAX = 64,
@@ -83,163 +85,18 @@ void api_route_health(struct api_core *c, const struct api_request *in, const st
     api_reply_json(out, code, o);
 }
 
-/* ---------------------------------------------------------------- verdict rendering */
-
-/* The JSON of an address's verdict; e NULL for an address without one. */
-static json_t *verdict_json(struct api_core *c, const char *ip, const struct verdict_store_entry *e,
-                            uint64_t now_ms)
-{
-    if (e == NULL) {
-        return json_pack("{s:s, s:s, s:b, s:f, s:n, s:n, s:[], s:n, s:n, s:i, s:i, s:f, s:f, "
-                         "s:i, s:[], s:s, s:n, s:b, s:n}",
-                         "ip", ip, "threat_level", "low", "known", 0, "score", 0.0, "role",
-                         "attack_type", "reasons", "first_seen", "last_seen", "flows_total", 0,
-                         "flows_attack", 0, "pps", 0.0, "bps", 0.0, "spoofed_sources", 0,
-                         "spoofed_examples", "sensor", c->cfg->sensor.id, "model_version",
-                         "decision", 0, "expires");
-    }
-    const struct verdict *v = &e->v;
-    char first[40], last[40], expires[40];
-    char attack[VERDICT_ATTACK_TYPE_MAX], sensor[VERDICT_SENSOR_MAX],
-        model[VERDICT_MODEL_VERSION_MAX];
-    snprintf(attack, sizeof(attack), "%s", v->attack_type);
-    snprintf(sensor, sizeof(sensor), "%s", v->sensor);
-    snprintf(model, sizeof(model), "%s", v->model_version);
-    json_t *reasons = json_array();
-    char names[VERDICT_REASONS_TEXT_MAX];
-    verdict_reasons_format(v->reasons, names, sizeof(names));
-    for (char *save = NULL, *tok = strtok_r(names, ",", &save); tok && reasons;
-         tok = strtok_r(NULL, ",", &save))
-        json_array_append_new(reasons, json_string(tok));
-    json_t *examples = json_array();
-    for (unsigned i = 0; i < VERDICT_SPOOFED_EXAMPLES && examples; i++) {
-        char addr[VERDICT_IP_TEXT_MAX];
-        if (verdict_spoofed_example_format(v, i, addr))
-            json_array_append_new(examples, json_string(addr));
-    }
-    /* json_string of a string that is not UTF-8 is NULL: such a field becomes null (o?), as in
-     * verdict_render. */
-    json_t *o = json_pack(
-        "{s:s, s:s, s:b, s:f, s:s, s:o?, s:o, s:s, s:s, s:I, s:I, s:f, s:f, s:I, s:o, s:o?, s:o?, "
-        "s:b, s:s}",
-        "ip", ip, "threat_level", threat_level_name((enum threat_level)v->level), "known", 1,
-        "score", v->score, "role", verdict_role_name((enum verdict_role)v->role), "attack_type",
-        attack[0] ? json_string(attack) : NULL, "reasons", reasons ? reasons : json_array(),
-        "first_seen", api_time_iso_us(v->first_seen_us, first, sizeof(first)), "last_seen",
-        api_time_iso_us(v->last_seen_us, last, sizeof(last)), "flows_total",
-        (json_int_t)v->flows_total, "flows_attack", (json_int_t)v->flows_attack, "pps", v->pps,
-        "bps", v->bps, "spoofed_sources", (json_int_t)v->spoofed_sources, "spoofed_examples",
-        examples ? examples : json_array(), "sensor", sensor[0] ? json_string(sensor) : NULL,
-        "model_version", model[0] ? json_string(model) : NULL, "decision",
-        (int)verdict_store_verdict_is_decision(c->store, v), "expires",
-        api_time_rfc3339_ms(e->expires_ms, expires, sizeof(expires)));
-    (void)now_ms;
-    if (o == NULL) /* a non-finite number (jansson holds none): render what can be */
-        o = json_pack("{s:s, s:s, s:b, s:f, s:s}", "ip", ip, "threat_level",
-                      threat_level_name((enum threat_level)v->level), "known", 1, "score", v->score,
-                      "role", verdict_role_name((enum verdict_role)v->role));
-    return o;
-}
-
 /* ---------------------------------------------------------------- /api/threat-analysis */
 
-enum { THREAT_BODY_MAX = 2304 }; /* fits every verdict: strings escaped 6 bytes per byte */
+enum { THREAT_BODY_MAX = VERDICT_JSON_MAX }; /* fits every verdict and a sensor.id of 64 */
 
-/* The text of a fixed-size field: at most size - 1 bytes, as snprintf("%s") would copy. */
-#define FIELD(f)  (f), strnlen((f), sizeof(f) - 1)
-#define LIT(b, s) api_jbuf_raw((b), s, sizeof(s) - 1)
-
-/* Writes verdict_json's document without jansson, byte for byte what json_dumps(verdict_json(),
- * JSON_COMPACT | JSON_REAL_PRECISION(10)) gives for the same entry. (The one difference: a
- * non-finite number, which jansson cannot hold, is null here.) Returns false on overflow. */
+/* Writes the document of ip (e NULL: an address without a verdict) into b. */
 static bool verdict_render(struct api_core *c, const char *ip, const struct verdict_store_entry *e,
-                           struct api_jbuf *b)
+                           struct jbuf *b)
 {
-    LIT(b, "{\"ip\":");
-    api_jbuf_str_or_null(b, ip, strlen(ip));
-    if (e == NULL) {
-        LIT(b, ",\"threat_level\":\"low\",\"known\":false,\"score\":0.0,\"role\":null,"
-               "\"attack_type\":null,\"reasons\":[],\"first_seen\":null,\"last_seen\":null,"
-               "\"flows_total\":0,\"flows_attack\":0,\"pps\":0.0,\"bps\":0.0,"
-               "\"spoofed_sources\":0,\"spoofed_examples\":[],\"sensor\":");
-        api_jbuf_str_or_null(b, c->cfg->sensor.id, strlen(c->cfg->sensor.id));
-        LIT(b, ",\"model_version\":null,\"decision\":false,\"expires\":null}");
-        return !b->overflow;
-    }
-    const struct verdict *v = &e->v;
-    char t[40];
-    LIT(b, ",\"threat_level\":");
-    api_jbuf_str(b, threat_level_name((enum threat_level)v->level),
-                 strlen(threat_level_name((enum threat_level)v->level)));
-    LIT(b, ",\"known\":true,\"score\":");
-    api_jbuf_real(b, v->score);
-    LIT(b, ",\"role\":");
-    const char *role = verdict_role_name((enum verdict_role)v->role);
-    api_jbuf_str(b, role, strlen(role));
-    LIT(b, ",\"attack_type\":");
-    if (v->attack_type[0])
-        api_jbuf_str_or_null(b, FIELD(v->attack_type));
-    else
-        LIT(b, "null");
-    LIT(b, ",\"reasons\":[");
-    char names[VERDICT_REASONS_TEXT_MAX];
-    verdict_reasons_format(v->reasons, names, sizeof(names));
-    bool first = true;
-    for (const char *p = names; *p;) { /* "model,rate_syn": strtok_r's tokens, no empties */
-        size_t n = strcspn(p, ",");
-        if (n) {
-            if (!first)
-                LIT(b, ",");
-            api_jbuf_str_or_null(b, p, n);
-            first = false;
-        }
-        p += n + (p[n] == ',');
-    }
-    LIT(b, "],\"first_seen\":");
-    api_time_iso_us(v->first_seen_us, t, sizeof(t));
-    api_jbuf_str(b, t, strlen(t));
-    LIT(b, ",\"last_seen\":");
-    api_time_iso_us(v->last_seen_us, t, sizeof(t));
-    api_jbuf_str(b, t, strlen(t));
-    LIT(b, ",\"flows_total\":");
-    api_jbuf_int(b, (long long)v->flows_total);
-    LIT(b, ",\"flows_attack\":");
-    api_jbuf_int(b, (long long)v->flows_attack);
-    LIT(b, ",\"pps\":");
-    api_jbuf_real(b, v->pps);
-    LIT(b, ",\"bps\":");
-    api_jbuf_real(b, v->bps);
-    LIT(b, ",\"spoofed_sources\":");
-    api_jbuf_int(b, (long long)v->spoofed_sources);
-    LIT(b, ",\"spoofed_examples\":[");
-    first = true;
-    for (unsigned i = 0; i < VERDICT_SPOOFED_EXAMPLES; i++) {
-        char addr[VERDICT_IP_TEXT_MAX];
-        if (!verdict_spoofed_example_format(v, i, addr))
-            continue;
-        if (!first)
-            LIT(b, ",");
-        api_jbuf_str(b, addr, strlen(addr));
-        first = false;
-    }
-    LIT(b, "],\"sensor\":");
-    if (v->sensor[0])
-        api_jbuf_str_or_null(b, FIELD(v->sensor));
-    else
-        LIT(b, "null");
-    LIT(b, ",\"model_version\":");
-    if (v->model_version[0])
-        api_jbuf_str_or_null(b, FIELD(v->model_version));
-    else
-        LIT(b, "null");
-    if (verdict_store_verdict_is_decision(c->store, v))
-        LIT(b, ",\"decision\":true,\"expires\":");
-    else
-        LIT(b, ",\"decision\":false,\"expires\":");
-    api_time_rfc3339_ms(e->expires_ms, t, sizeof(t));
-    api_jbuf_str(b, t, strlen(t));
-    LIT(b, "}");
-    return !b->overflow;
+    if (e == NULL)
+        return verdict_json_api(b, ip, NULL, false, 0, c->cfg->sensor.id);
+    return verdict_json_api(b, ip, &e->v, verdict_store_verdict_is_decision(c->store, &e->v),
+                            e->expires_ms, NULL);
 }
 
 void api_route_threat(struct api_core *c, const struct api_request *in, const struct api_query *q,
@@ -261,18 +118,24 @@ void api_route_threat(struct api_core *c, const struct api_request *in, const st
     /* The gateway's hot path: the body is written into the stack and copied once into a
      * right-sized malloc'd buffer, which libmicrohttpd frees with the response. */
     char buf[THREAT_BODY_MAX];
-    struct api_jbuf b = {.p = buf, .cap = sizeof(buf)};
+    struct jbuf b = {.p = buf, .cap = sizeof(buf)};
     char *body;
-    if (!verdict_render(c, text, known ? &e : NULL, &b)) { /* a very long sensor.id */
-        api_reply_json(out, 200, verdict_json(c, text, known ? &e : NULL, in->now_ms));
-        return;
+    if (verdict_render(c, text, known ? &e : NULL, &b)) {
+        body = malloc(b.len + 1);
+        if (body)
+            memcpy(body, buf, b.len);
+    } else { /* a sensor.id longer than the config allows (escaped at 6 bytes per byte) */
+        b = (struct jbuf){.cap = THREAT_BODY_MAX + 6 * strlen(c->cfg->sensor.id)};
+        body = b.p = malloc(b.cap + 1);
+        if (body && !verdict_render(c, text, known ? &e : NULL, &b)) {
+            free(body);
+            body = NULL;
+        }
     }
-    body = malloc(b.len + 1);
     if (body == NULL) {
         api_reply_error(out, 500, "internal", "out of memory");
         return;
     }
-    memcpy(body, buf, b.len);
     body[b.len] = '\0';
     out->status = 200;
     out->content_type = "application/json";
@@ -344,14 +207,50 @@ void api_route_verdicts(struct api_core *c, const struct api_request *in, const 
         api_reply_error(out, 503, "unavailable", "out of memory listing verdicts");
         return;
     }
-    json_t *arr = json_array();
-    for (long i = 0; arr && i < n; i++) {
-        char text[VERDICT_IP_TEXT_MAX];
-        verdict_ip_format(&list[i].v, text);
-        json_array_append_new(arr, verdict_json(c, text, &list[i], in->now_ms));
+    /* {"count":n,"verdicts":[...]}: each element is written into the stack, then appended to
+     * a body that grows as needed. */
+    struct jbuf body = {.cap = 64 + (size_t)n * 1024u};
+    body.p = malloc(body.cap + 1);
+    if (body.p) {
+        jbuf_raw(&body, "{\"count\":", 9);
+        jbuf_int(&body, n);
+        jbuf_raw(&body, ",\"verdicts\":[", 13);
+    }
+    for (long i = 0; body.p && !body.overflow && i < n; i++) {
+        char text[VERDICT_IP_TEXT_MAX], buf[THREAT_BODY_MAX];
+        struct jbuf one = {.p = buf, .cap = sizeof(buf)};
+        if (i)
+            jbuf_raw(&one, ",", 1);
+        if (!verdict_render(c, verdict_ip_format(&list[i].v, text), &list[i], &one)) {
+            body.overflow = true; /* cannot happen: VERDICT_JSON_MAX fits every verdict */
+            break;
+        }
+        if (one.len + 2 > body.cap - body.len) {
+            size_t cap = 2 * body.cap + one.len + 2;
+            char *p = realloc(body.p, cap + 1);
+            if (p == NULL) {
+                body.overflow = true;
+                break;
+            }
+            body.p = p;
+            body.cap = cap;
+        }
+        jbuf_raw(&body, buf, one.len);
     }
     free(list);
-    api_reply_json(out, 200, json_pack("{s:I, s:o*}", "count", (json_int_t)n, "verdicts", arr));
+    if (body.p)
+        jbuf_raw(&body, "]}", 2);
+    if (body.p == NULL || body.overflow) {
+        free(body.p);
+        api_reply_error(out, 503, "unavailable", "out of memory listing verdicts");
+        return;
+    }
+    body.p[body.len] = '\0';
+    out->status = 200;
+    out->content_type = "application/json";
+    out->body = body.p;
+    out->body_len = body.len;
+    out->body_static = false;
 }
 
 /* ---------------------------------------------------------------- /api/report-attack */
@@ -521,7 +420,7 @@ void api_route_report(struct api_core *c, const struct api_request *in, const st
 
     char client[VERDICT_IP_TEXT_MAX], ts[40], id[64];
     report_client(in, client);
-    api_time_iso_us(r.v.last_seen_us, ts, sizeof(ts));
+    dd_time_iso8601_us(ts, sizeof(ts), r.v.last_seen_us, 3);
     const char *names[] = {"ip",      "threat_level", "attack_type", "role", "source",
                            "details", "client",       "sensor",      "ts"};
     const char *values[] = {r.ip,

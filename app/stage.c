@@ -14,7 +14,6 @@
  * Counters for the others are copied under stats_lock a few times a second. */
 #include <errno.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 #include "app/daemon.h"
 #include "common/log.h"
 #include "features/flow_csv.h"
+#include "verdicts/verdict_json.h"
 
 enum {
     STAGE_BATCH = 64,
@@ -214,72 +214,29 @@ static void flows_out_row(struct stage *st, const struct flow_record *r)
 
 /* ---- --verdicts-out ---------------------------------------------------------------------- */
 
-static void iso8601(char *buf, size_t len, uint64_t us)
-{
-    if (us == 0) {
-        snprintf(buf, len, "%s", "");
-        return;
-    }
-    time_t t = (time_t)(us / 1000000u);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, len - n, ".%06uZ", (unsigned)(us % 1000000u));
-}
-
 struct dump_ctx {
     struct stage *st;
     FILE *out;
     uint64_t lines, errors;
 };
 
+/* One line in the verdict wire format (verdicts/verdict_json.h), with the run's peaks. */
 static void dump_one(void *user, const struct verdict *v)
 {
     struct dump_ctx *c = user;
-    char ip[VERDICT_IP_TEXT_MAX], reasons[VERDICT_REASONS_TEXT_MAX], first[40], last[40];
-    verdict_ip_format(v, ip);
-    verdict_reasons_format(v->reasons, reasons, sizeof(reasons));
-    iso8601(first, sizeof(first), v->first_seen_us);
-    iso8601(last, sizeof(last), v->last_seen_us);
-    json_t *reason_list = json_array();
-    char *save = NULL;
-    for (char *tok = strtok_r(reasons, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        json_array_append_new(reason_list, json_string(tok));
-    json_t *examples = json_array();
-    for (unsigned i = 0; examples && i < VERDICT_SPOOFED_EXAMPLES; i++) {
-        char addr[VERDICT_IP_TEXT_MAX];
-        if (verdict_spoofed_example_format(v, i, addr))
-            json_array_append_new(examples, json_string(addr));
-    }
-    json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:f, s:s, s:o, s:I, s:I, s:f, s:f, s:I, s:o, s:s, s:s, s:I, s:I, "
-        "s:s, s:s}",
-        "ip", ip, "role", verdict_role_name(v->role), "threat_level", threat_level_name(v->level),
-        "score", v->score, "attack_type", v->attack_type, "reasons", reason_list, "flows_total",
-        (json_int_t)v->flows_total, "flows_attack", (json_int_t)v->flows_attack, "pps", v->pps,
-        "bps", v->bps, "spoofed_sources", (json_int_t)v->spoofed_sources, "spoofed_examples",
-        examples, "first_seen", first, "last_seen", last, "first_seen_us",
-        (json_int_t)v->first_seen_us, "last_seen_us", (json_int_t)v->last_seen_us, "sensor",
-        v->sensor, "model_version", v->model_version);
-    if (!o) {
+    struct peak_entry *p = c->st->peaks ? peak_find(c->st, v) : NULL;
+    unsigned peak = p && p->peak > v->level ? p->peak : v->level;
+    char line[VERDICT_JSON_MAX + 1];
+    struct jbuf b = {.p = line, .cap = sizeof(line) - 1};
+    if (!verdict_json_line(&b, v, peak, p ? p->first_at : NULL)) {
         c->errors++;
         return;
     }
-    struct peak_entry *p = c->st->peaks ? peak_find(c->st, v) : NULL;
-    int peak = p && p->peak > v->level ? p->peak : v->level;
-    json_object_set_new(o, "peak_level", json_string(threat_level_name(peak)));
-    static const char *const at_names[4] = {NULL, "first_medium_us", "first_high_us",
-                                            "first_critical_us"};
-    for (int l = 1; l < 4; l++)
-        if (p && p->first_at[l])
-            json_object_set_new(o, at_names[l], json_integer((json_int_t)p->first_at[l]));
-    char *line = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (!line || fprintf(c->out, "%s\n", line) < 0)
+    line[b.len++] = '\n';
+    if (fwrite(line, 1, b.len, c->out) != b.len)
         c->errors++;
     else
         c->lines++;
-    free(line);
 }
 
 static void write_verdicts_out(struct stage *st)

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/timefmt.h"
+
 enum log_level log_threshold = LOG_LEVEL_INFO;
 static FILE *log_out;
 static int app_fd = -1, error_fd = -1; /* written at start-up; dup2'd onto by log_reopen */
@@ -124,11 +126,10 @@ void log_write(enum log_level level, const char *file, int line, const char *fmt
 {
     char buf[2048];
     struct timespec ts;
-    struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ ", &tm);
-    int w = snprintf(buf + n, sizeof(buf) - n, "%s ", level_names[level]);
+    dd_time_iso8601(buf, sizeof(buf), ts.tv_sec > 0 ? (uint64_t)ts.tv_sec : 0, 0, 0);
+    size_t n = strlen(buf);
+    int w = snprintf(buf + n, sizeof(buf) - n, " %s ", level_names[level]);
     if (w > 0)
         n += (size_t)w;
     if (level == LOG_LEVEL_DEBUG && n < sizeof(buf)) {

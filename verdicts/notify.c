@@ -3,8 +3,8 @@
  * Owns: the FIFO (queue_len malloc'd copies of event JSON, a ring of pointers), the job slots
  * (max_running: pid, the write end of the script's stdin pipe, how much JSON it has taken, the
  * start time) and the counters. One thread (the verdict stage) makes every call; there are no
- * locks, atomics or threads. May call: libc (posix_spawn, waitpid, kill), jansson, common/log,
- * verdicts/verdict.
+ * locks, atomics or threads. May call: libc (posix_spawn, waitpid, kill), common/log,
+ * verdicts/verdict and verdicts/verdict_json (the event's JSON).
  *
  * DESIGN: nothing here may stall the verdict stage, whatever the script does. notify_post only
  * copies into the FIFO. notify_poll does bounded, non-blocking work: waitpid(pid, WNOHANG) per
@@ -32,10 +32,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
 #include <pthread.h>
 
 #include "common/log.h"
+#include "verdicts/verdict_json.h"
 
 extern char **environ;
 
@@ -378,109 +378,16 @@ void notify_destroy(struct notify *n, unsigned wait_ms)
 
 /* ---- event JSON ------------------------------------------------------------------------- */
 
-/* json_object_set_new with a NULL value fails and the object stays consistent; we only need to
- * know that something failed, at the end. */
-static int notify_json_set(json_t *o, const char *key, json_t *v)
-{
-    return json_object_set_new(o, key, v);
-}
-
-static int notify_json_verdict_common(json_t *o, const struct verdict *v)
-{
-    char ip[VERDICT_IP_TEXT_MAX];
-    int rc = 0;
-
-    rc |= notify_json_set(o, "ip", json_string(verdict_ip_format(v, ip)));
-    rc |= notify_json_set(o, "role", json_string(verdict_role_name((enum verdict_role)v->role)));
-    rc |= notify_json_set(o, "threat_level",
-                          json_string(threat_level_name((enum threat_level)v->level)));
-    rc |= notify_json_set(o, "score", json_real(v->score));
-    return rc;
-}
-
 size_t notify_event_json(char *buf, size_t len, const char *kind, const struct verdict *v,
                          const struct verdict *peers, size_t npeers)
 {
-    json_t *o = NULL, *reasons = NULL, *top = NULL;
-    size_t out = 0;
-    int rc = 0;
-
     if (buf == NULL || len == 0)
         return 0;
-    buf[0] = '\0';
-    o = json_object();
-    reasons = json_array();
-    top = json_array();
-    if (o == NULL || reasons == NULL || top == NULL)
-        goto done;
-
-    rc |= notify_json_set(o, "event", json_string(kind ? kind : ""));
-    rc |= notify_json_verdict_common(o, v);
-    /* verdict.h names the reasons; an escaped copy of each name keeps JSON valid whatever
-     * the table holds. */
-    char names[VERDICT_REASONS_TEXT_MAX];
-    verdict_reasons_format(v->reasons, names, sizeof(names));
-    for (char *save = NULL, *tok = strtok_r(names, ",", &save); tok != NULL;
-         tok = strtok_r(NULL, ",", &save))
-        rc |= json_array_append_new(reasons, json_string(tok));
-    /* attack_type and sensor are fixed arrays that may be unterminated if filled carelessly. */
-    rc |= notify_json_set(
-        o, "attack_type",
-        json_stringn(v->attack_type, strnlen(v->attack_type, sizeof(v->attack_type))));
-    rc |= notify_json_set(o, "reasons", json_incref(reasons));
-    rc |= notify_json_set(o, "pps", json_real(v->pps));
-    rc |= notify_json_set(o, "bps", json_real(v->bps));
-    /* A victim's unjudged one-way sources: counted and sampled, never blamed one by one. */
-    rc |= notify_json_set(o, "spoofed_sources", json_integer((json_int_t)v->spoofed_sources));
-    json_t *examples = json_array();
-    for (unsigned i = 0; examples != NULL && i < VERDICT_SPOOFED_EXAMPLES; i++) {
-        char addr[VERDICT_IP_TEXT_MAX];
-        if (verdict_spoofed_example_format(v, i, addr) != NULL)
-            rc |= json_array_append_new(examples, json_string(addr));
-    }
-    rc |= notify_json_set(o, "spoofed_examples", examples);
-
-    char start[32];
-    time_t secs = (time_t)(v->first_seen_us / 1000000u);
-    struct tm tm;
-    if (gmtime_r(&secs, &tm) == NULL ||
-        strftime(start, sizeof(start), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-        start[0] = '\0';
-    else
-        snprintf(start + strlen(start), sizeof(start) - strlen(start), ".%06uZ",
-                 (unsigned)(v->first_seen_us % 1000000u));
-    rc |= notify_json_set(o, "start", json_string(start));
-    rc |= notify_json_set(o, "peak_pps", json_real(v->pps));
-    rc |= notify_json_set(o, "peak_bps", json_real(v->bps));
-
-    for (size_t i = 0; i < npeers && peers != NULL; i++) {
-        json_t *p = json_object();
-        if (p == NULL) {
-            rc = -1;
-            break;
-        }
-        rc |= notify_json_verdict_common(p, &peers[i]);
-        rc |= notify_json_set(p, "pps", json_real(peers[i].pps));
-        rc |= notify_json_set(p, "bps", json_real(peers[i].bps));
-        rc |= json_array_append_new(top, p);
-    }
-    rc |= notify_json_set(o, "top_peers", json_incref(top));
-    rc |= notify_json_set(o, "sensor",
-                          json_stringn(v->sensor, strnlen(v->sensor, sizeof(v->sensor))));
-    if (rc != 0)
-        goto done;
-
-    /* json_dumpb returns the size it needs even when that exceeds len; keep room for NUL. */
-    size_t need = json_dumpb(o, buf, len - 1, JSON_COMPACT | JSON_REAL_PRECISION(10));
-    if (need == 0 || need > len - 1) {
+    struct jbuf b = {.p = buf, .cap = len - 1}; /* keep room for the NUL */
+    if (!verdict_json_event(&b, kind, v, peers, npeers)) {
         buf[0] = '\0';
-        goto done;
+        return 0;
     }
-    buf[need] = '\0';
-    out = need;
-done:
-    json_decref(reasons);
-    json_decref(top);
-    json_decref(o);
-    return out;
+    buf[b.len] = '\0';
+    return b.len;
 }

@@ -70,17 +70,18 @@ void notify_stats_get(const struct notify *n, struct notify_stats *out);
  * killed children. Accepts NULL. */
 void notify_destroy(struct notify *n, unsigned wait_ms);
 
-/* Formats the event for verdict v as one JSON object into buf (NUL-terminated):
+/* Formats the event for verdict v as one JSON object into buf (NUL-terminated), in the verdict
+ * wire format of verdicts/verdict_json.h (verdict_json_event):
  *   {"event": kind, "ip", "role", "threat_level", "score", "attack_type", "reasons": [names],
  *    "pps", "bps", "spoofed_sources": N, "spoofed_examples": [addresses of the used slots],
- *    "start": ISO 8601 UTC of first_seen_us, "peak_pps", "peak_bps",
+ *    "start": ISO 8601 UTC of first_seen_us (microseconds), "peak_pps", "peak_bps",
  *    "top_peers": [{"ip", "role", "threat_level", "score", "pps", "bps"}...], "sensor"}
  * kind is "attack_start" or "attack_end" (any string is passed through). A verdict carries only
  * its latest smoothed rates, so peak_pps/peak_bps are v's pps/bps: a caller that tracks peaks
  * passes a copy of v with pps/bps set to the peak at attack_end. peers (the attackers of a
- * victim, the victims of an attacker) may be NULL when npeers is 0. Returns the JSON length
- * (without the NUL), or 0 when it does not fit in len or jansson failed (out of memory,
- * attack_type or sensor not UTF-8); buf then holds "". */
+ * victim, the victims of an attacker) may be NULL when npeers is 0. A string that is not valid
+ * UTF-8 and a rate that is not finite are null. Returns the JSON length (without the NUL), or 0
+ * when it does not fit in len; buf then holds "". */
 size_t notify_event_json(char *buf, size_t len, const char *kind, const struct verdict *v,
                          const struct verdict *peers, size_t npeers);
 

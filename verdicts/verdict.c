@@ -58,6 +58,11 @@ int verdict_role_parse(const char *s, enum verdict_role *out)
     return -EINVAL;
 }
 
+const char *verdict_reason_name(unsigned i)
+{
+    return i < DD_ARRAY_LEN(reason_names) ? reason_names[i] : NULL;
+}
+
 char *verdict_reasons_format(uint32_t reasons, char *buf, size_t len)
 {
     if (len == 0)

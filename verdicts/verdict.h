@@ -91,6 +91,8 @@ const char *verdict_role_name(enum verdict_role role);
 /* Parses the names above. Returns 0 or -EINVAL. */
 DD_NODISCARD int verdict_role_parse(const char *s, enum verdict_role *out);
 
+/* The name of reason bit (1u << i) ("model" for i 0), or NULL when bit i has no name. */
+const char *verdict_reason_name(unsigned i);
 /* Writes the reason names ("model,rate_pps,report") into buf (NUL-terminated, truncated to
  * len). Returns buf. Names come in bit order; unknown bits are skipped; truncation drops whole
  * names, never half of one ("" when no reason or len is too small). VERDICT_REASONS_TEXT_MAX

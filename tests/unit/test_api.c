@@ -27,6 +27,7 @@
 
 #include "api/api.h"
 #include "api/api_internal.h"
+#include "verdict_gen.h"
 
 #define SECRET     "s3cret-key-0123456789abcdef"
 #define BOUNCER    "bouncer-key-0123456789abcdef"
@@ -326,10 +327,6 @@ static void test_api_go_duration_format(void **state)
     assert_string_equal(api_go_duration(59999, b, sizeof(b)), "59s");
     assert_string_equal(api_go_duration(299000, b, sizeof(b)), "4m59s");
     assert_string_equal(api_go_duration(3605000, b, sizeof(b)), "1h0m5s");
-    assert_string_equal(api_time_rfc3339_ms(1714564800123ull, b, sizeof(b)),
-                        "2024-05-01T12:00:00Z");
-    assert_string_equal(api_time_iso_us(1714564800123456ull, b, sizeof(b)),
-                        "2024-05-01T12:00:00.123Z");
 }
 
 static void test_api_query_parse_decodes(void **state)
@@ -558,101 +555,25 @@ static char *jansson_text(json_t *v)
     return t;
 }
 
-static void test_api_jbuf_matches_jansson(void **state)
+/* gmtime_r + strftime, the oracle for the times: "...T12:00:00.123Z" (ms) or "...T12:00:00Z". */
+static char *oracle_time(uint64_t secs, int ms, char *buf, size_t len)
 {
-    char buf[256];
-    struct api_jbuf b;
-    /* Every byte that needs an escape, and ones that do not, one at a time. */
-    for (unsigned ch = 1; ch < 0x80; ch++) {
-        char s[3] = {'a', (char)ch, 0};
-        b = (struct api_jbuf){.p = buf, .cap = sizeof(buf)};
-        assert_true(api_jbuf_str(&b, s, 2));
-        char *want = jansson_text(json_string(s));
-        assert_int_equal(b.len, strlen(want));
-        assert_memory_equal(buf, want, b.len);
-        free(want);
-    }
-    const char *utf8[] = {"caf\xc3\xa9",
-                          "\xe2\x82\xac 5",
-                          "\xf0\x9f\x98\x80!",
-                          "\xef\xbf\xbf",
-                          "\xf4\x8f\xbf\xbf",
-                          "q\"b\\c/\x7f",
-                          ""};
-    for (size_t i = 0; i < DD_ARRAY_LEN(utf8); i++) {
-        b = (struct api_jbuf){.p = buf, .cap = sizeof(buf)};
-        assert_true(api_jbuf_str(&b, utf8[i], strlen(utf8[i])));
-        char *want = jansson_text(json_string(utf8[i]));
-        assert_int_equal(b.len, strlen(want));
-        assert_memory_equal(buf, want, b.len);
-        free(want);
-    }
-    /* Not UTF-8: a lone continuation, overlong forms, a surrogate, above U+10FFFF, cut short. */
-    const char *bad[] = {"\x80",         "\xc0\xaf",         "\xe0\x80\xaf",
-                         "\xed\xa0\x80", "\xf4\x90\x80\x80", "ab\xe2\x82",
-                         "\xff",         "\xc3\x28"};
-    for (size_t i = 0; i < DD_ARRAY_LEN(bad); i++) {
-        assert_null(json_string(bad[i])); /* jansson refuses the same strings */
-        b = (struct api_jbuf){.p = buf, .cap = sizeof(buf)};
-        api_jbuf_raw(&b, "[", 1);
-        assert_false(api_jbuf_str(&b, bad[i], strlen(bad[i])));
-        assert_int_equal(b.len, 1); /* nothing written */
-        api_jbuf_str_or_null(&b, bad[i], strlen(bad[i]));
-        assert_memory_equal(buf, "[null", 5);
-    }
-    const double reals[] = {
-        0.0,     -0.0, 0.75,  0.93,     1.0, 1234.5,    9876543.0,      1e20,
-        1e-05,   -2.5, 1e100, 1.5e-300, 0.1, 2.0 / 3.0, 123456789012.0, 12345678901234567890.0,
-        4.9e-324};
-    for (size_t i = 0; i < DD_ARRAY_LEN(reals); i++) {
-        b = (struct api_jbuf){.p = buf, .cap = sizeof(buf)};
-        api_jbuf_real(&b, reals[i]);
-        char *want = jansson_text(json_real(reals[i]));
-        if (b.len != strlen(want) || memcmp(buf, want, b.len) != 0)
-            fail_msg("real %.17g: '%.*s', jansson '%s'", reals[i], (int)b.len, buf, want);
-        free(want);
-    }
-    const long long ints[] = {0, 7, -1, 1234567890123LL, INT64_MAX, INT64_MIN};
-    for (size_t i = 0; i < DD_ARRAY_LEN(ints); i++) {
-        b = (struct api_jbuf){.p = buf, .cap = sizeof(buf)};
-        api_jbuf_int(&b, ints[i]);
-        char *want = jansson_text(json_integer(ints[i]));
-        assert_int_equal(b.len, strlen(want));
-        assert_memory_equal(buf, want, b.len);
-        free(want);
-    }
-    /* Overflow is sticky and reported, never written past cap. */
-    b = (struct api_jbuf){.p = buf, .cap = 4};
-    assert_true(api_jbuf_str(&b, "ab", 2));
-    assert_true(api_jbuf_str(&b, "cd", 2) && b.overflow);
-    assert_int_equal(b.len, 4);
+    char day[40];
+    time_t t = (time_t)secs;
+    struct tm tm;
+    assert_non_null(gmtime_r(&t, &tm));
+    strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+    int n = ms >= 0 ? snprintf(buf, len, "%s.%03dZ", day, ms) : snprintf(buf, len, "%sZ", day);
+    assert_true(n > 0 && (size_t)n < len);
+    return buf;
 }
 
-static void test_api_time_format_matches_gmtime(void **state)
-{
-    const uint64_t secs[] = {0,          951782400,  951868799,  1709164800,
-                             1714564800, 4107542399, 4102444800, 253402300799ull};
-    for (size_t i = 0; i < DD_ARRAY_LEN(secs); i++) {
-        char want[64], day[32], got[64];
-        time_t t = (time_t)secs[i];
-        struct tm tm;
-        assert_non_null(gmtime_r(&t, &tm));
-        strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(want, sizeof(want), "%s.%03uZ", day, 987u);
-        assert_string_equal(api_time_iso_us(secs[i] * 1000000u + 987654u, got, sizeof(got)), want);
-        snprintf(want, sizeof(want), "%sZ", day);
-        assert_string_equal(api_time_rfc3339_ms(secs[i] * 1000u + 999u, got, sizeof(got)), want);
-    }
-    char got[64];
-    assert_string_equal(api_time_iso_us(253402300800ull * 1000000u, got, sizeof(got)),
-                        "10000-01-01T00:00:00.000Z");
-    assert_string_equal(api_time_iso_us(1714564800123456ull, got, 12), "2024-05-01T");
-}
-
-/* The verdict's JSON exactly as jansson writes it (verdict_json's fields and order), with
- * the three strings given as values (NULL: null). */
-static char *expected_verdict_text(const char *ip, const struct verdict *v, json_t *attack,
-                                   json_t *sensor, json_t *model, uint64_t expires_ms)
+/* The verdict's JSON exactly as jansson writes it (the API's fields and order, docs/api.md),
+ * with the three strings given as values (NULL: null) and the reals as values (NULL: null, for
+ * NaN and infinities). */
+static char *expected_verdict_text_n(const char *ip, const struct verdict *v, json_t *attack,
+                                     json_t *sensor, json_t *model, json_t *score, json_t *pps,
+                                     json_t *bps, uint64_t expires_ms)
 {
     char first[40], last[40], expires[40], names[VERDICT_REASONS_TEXT_MAX];
     json_t *reasons = json_array();
@@ -671,18 +592,28 @@ static char *expected_verdict_text(const char *ip, const struct verdict *v, json
         json_array_append_new(examples, json_string(addr));
     }
     return jansson_text(json_pack(
-        "{s:s, s:s, s:b, s:f, s:s, s:o?, s:o, s:s, s:s, s:I, s:I, s:f, s:f, s:I, s:o, s:o?, s:o?, "
-        "s:b, s:s}",
+        "{s:s, s:s, s:b, s:o?, s:s, s:o?, s:o, s:s, s:s, s:I, s:I, s:o?, s:o?, s:I, s:o, s:o?, "
+        "s:o?, s:b, s:s}",
         "ip", ip, "threat_level", threat_level_name((enum threat_level)v->level), "known", 1,
-        "score", v->score, "role", verdict_role_name((enum verdict_role)v->role), "attack_type",
+        "score", score, "role", verdict_role_name((enum verdict_role)v->role), "attack_type",
         attack, "reasons", reasons, "first_seen",
-        api_time_iso_us(v->first_seen_us, first, sizeof(first)), "last_seen",
-        api_time_iso_us(v->last_seen_us, last, sizeof(last)), "flows_total",
-        (json_int_t)v->flows_total, "flows_attack", (json_int_t)v->flows_attack, "pps", v->pps,
-        "bps", v->bps, "spoofed_sources", (json_int_t)v->spoofed_sources, "spoofed_examples",
-        examples, "sensor", sensor, "model_version", model, "decision",
+        oracle_time(v->first_seen_us / 1000000u, (int)(v->first_seen_us / 1000u % 1000u), first,
+                    sizeof(first)),
+        "last_seen",
+        oracle_time(v->last_seen_us / 1000000u, (int)(v->last_seen_us / 1000u % 1000u), last,
+                    sizeof(last)),
+        "flows_total", (json_int_t)v->flows_total, "flows_attack", (json_int_t)v->flows_attack,
+        "pps", pps, "bps", bps, "spoofed_sources", (json_int_t)v->spoofed_sources,
+        "spoofed_examples", examples, "sensor", sensor, "model_version", model, "decision",
         (int)verdict_store_verdict_is_decision(fx->store, v), "expires",
-        api_time_rfc3339_ms(expires_ms, expires, sizeof(expires))));
+        oracle_time(expires_ms / 1000u, -1, expires, sizeof(expires))));
+}
+
+static char *expected_verdict_text(const char *ip, const struct verdict *v, json_t *attack,
+                                   json_t *sensor, json_t *model, uint64_t expires_ms)
+{
+    return expected_verdict_text_n(ip, v, attack, sensor, model, json_real(v->score),
+                                   json_real(v->pps), json_real(v->bps), expires_ms);
 }
 
 /* The /api/verdicts element for ip (rendered by jansson), re-dumped; NULL when absent. */
@@ -800,6 +731,65 @@ static void test_api_threat_fast_render_awkward_strings(void **state)
     json_decref(j);
     resp_free(&r);
     remove_verdict("192.0.2.201");
+}
+
+static uint64_t gen_state = 0x2545f4914f6cdd1dull;
+
+/* The unified rules' value of a field (tests/unit/test_verdict_json.c tests them in depth). */
+static json_t *field_value(const char *f, size_t size)
+{
+    size_t n = strnlen(f, size - 1);
+    return n ? json_stringn(f, n) : NULL; /* NULL (null) when empty or not UTF-8 */
+}
+
+/* Many verdicts through /api/threat-analysis (and /api/verdicts): byte for byte what jansson
+ * writes for the same values. */
+static void test_api_threat_many_verdicts_match_jansson(void **state)
+{
+    enum { N = 400, KEEP = 40 };
+    static char ips[KEEP][VERDICT_IP_TEXT_MAX];
+    static char *wants[KEEP];
+    uint64_t expires = verdict_store_now_ms() + 300000;
+    for (int i = 0; i < N; i++) {
+        struct verdict v;
+        verdict_gen(&v, &gen_state, true);
+        if (i < 32)
+            v.reasons = 1u << i; /* every reason bit alone */
+        assert_int_equal(verdict_store_put(fx->store, &v, expires), 0);
+
+        char ip[VERDICT_IP_TEXT_MAX], path[128];
+        verdict_ip_format(&v, ip);
+        json_t *score = json_real(v.score), *pps = json_real(v.pps), *bps = json_real(v.bps);
+        char *want = expected_verdict_text_n(
+            ip, &v, field_value(v.attack_type, sizeof(v.attack_type)),
+            field_value(v.sensor, sizeof(v.sensor)),
+            field_value(v.model_version, sizeof(v.model_version)), score, pps, bps, expires);
+        snprintf(path, sizeof(path), "/api/threat-analysis?ip=%s", ip);
+        struct resp r;
+        http("GET", path, NULL, NULL, &r);
+        assert_int_equal(r.status, 200);
+        if (r.body_len != strlen(want) || memcmp(r.body, want, r.body_len) != 0)
+            fail_msg("verdict %d:\n%.*s\njansson:\n%s", i, (int)r.body_len, r.body, want);
+        resp_free(&r);
+        if (i < N - KEEP) {
+            free(want);
+            remove_verdict(ip);
+        } else {
+            snprintf(ips[i - (N - KEEP)], sizeof(ips[0]), "%s", ip);
+            wants[i - (N - KEEP)] = want;
+        }
+    }
+    /* /api/verdicts lists the same documents (re-dumped by jansson: the same bytes again). */
+    for (int k = 0; k < KEEP; k++) {
+        json_t *listed = listed_verdict(ips[k]);
+        assert_non_null(listed);
+        char *got = jansson_text(listed);
+        if (strcmp(got, wants[k]) != 0)
+            fail_msg("listed %s:\n%s\njansson:\n%s", ips[k], got, wants[k]);
+        free(got);
+        free(wants[k]);
+        remove_verdict(ips[k]);
+    }
 }
 
 static void test_api_threat_fast_render_unknown(void **state)
@@ -1546,10 +1536,9 @@ int main(void)
         cmocka_unit_test(test_api_threat_unknown_ip),
         cmocka_unit_test(test_api_threat_known_ipv6_normalised),
         cmocka_unit_test(test_api_threat_bad_ip_400),
-        cmocka_unit_test(test_api_jbuf_matches_jansson),
-        cmocka_unit_test(test_api_time_format_matches_gmtime),
         cmocka_unit_test(test_api_threat_fast_render_awkward_strings),
         cmocka_unit_test(test_api_threat_fast_render_unknown),
+        cmocka_unit_test(test_api_threat_many_verdicts_match_jansson),
         cmocka_unit_test(test_api_check_allow_deny),
         cmocka_unit_test(test_api_verdicts_listing),
         cmocka_unit_test(test_api_report_auth),

@@ -7,6 +7,9 @@ ddosd_unit_test(test_flow_csv LIBS ddosd_features)
 ddosd_unit_test(test_manifest LIBS ddosd_manifest)
 ddosd_unit_test(test_model LIBS ddosd_inference)
 ddosd_unit_test(test_verdict LIBS ddosd_verdicts)
+ddosd_unit_test(test_verdict_json LIBS ddosd_verdicts)
+# Generated verdicts for the wire-format tests (verdict_gen.h); test_api uses them too (api.cmake).
+target_sources(test_verdict_json PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit/verdict_gen.c)
 ddosd_unit_test(test_rate_rules LIBS ddosd_verdicts ddosd_common)
 ddosd_unit_test(test_config LIBS ddosd_common)
 # Scaffolding shared by the flow tests (flow_test_util.h): compiled into each test that uses it.
