@@ -19,8 +19,9 @@
 #include "trafgen/tg_internal.h"
 
 const char *const tg_app_names[TG_APP_COUNT] = {
-    "web",  "tls",   "bulk", "ssh",  "scp",        "idle",      "dns_tcp",   "dns",       "ntp",
-    "quic", "video", "voip", "ping", "http_flood", "slowloris", "slow_post", "slow_read",
+    "web",  "tls",       "bulk",       "ssh",       "scp",       "idle",      "dns_tcp", "dns",
+    "ntp",  "quic",      "video",      "voip",      "ping",      "smb",       "nfs_tcp", "modbus",
+    "mqtt", "peer_wire", "http_flood", "slowloris", "slow_post", "slow_read",
 };
 
 /* Base per-mille weights of the apps a client starts; each client rescales them. */
@@ -208,7 +209,8 @@ static void tg_client_draw(struct tg *g, struct tg_client *c, uint32_t i)
         c->app_cdf[a] = sum;
     }
     if (sum == 0)
-        c->app_cdf[TG_APP_BENIGN_COUNT - 1] = 1;
+        for (int a = 0; a < TG_APP_BENIGN_COUNT; a++)
+            c->app_cdf[a] = 1; /* web */
 }
 
 /* ---- sessions ------------------------------------------------------------------------------- */
@@ -694,7 +696,7 @@ uint64_t tg_app_next(struct tg *g, struct tg_actor *a)
         return soon;
     }
     default:
-        return TG_DONE;
+        return tg_site_tcp_next(g, a);
     }
 }
 

@@ -100,6 +100,10 @@ static uint64_t tg_actor_step(struct tg *g, struct tg_actor *a)
         return tg_flood_step(g, a);
     case TG_ACT_BOT:
         return tg_bot_step(g, a);
+    case TG_ACT_SITE:
+        return tg_site_step(g, a);
+    case TG_ACT_STREAM:
+        return tg_stream_step(g, a);
     default:
         return TG_DONE;
     }
@@ -129,7 +133,7 @@ static int tg_loop(struct tg *g)
 /* Slots for everything that can be alive at once, with headroom. */
 static uint32_t tg_pool_size(const struct tg *g)
 {
-    uint64_t n = 4096 + (uint64_t)g->nclients * 24;
+    uint64_t n = 4096 + (uint64_t)g->nclients * 24 + tg_sites_pool_need(g);
     for (uint32_t i = 0; i < g->ninst; i++) {
         const struct tg_attack *a = &g->inst[i].a;
         if (g->inst[i].scenario == TG_SC_HTTP_FLOOD)
@@ -167,6 +171,8 @@ static void tg_free(struct tg *g)
     free(g->free_stack);
     free(g->heap);
     free(g->clients);
+    free(g->sites);
+    json_decref(g->sites_json);
     free(g);
 }
 
@@ -202,6 +208,9 @@ int trafgen_run(const struct trafgen_config *cfg, struct trafgen_stats *stats)
     rc = tg_attack_plan(g);
     if (rc < 0)
         goto fail;
+    rc = tg_sites_plan(g);
+    if (rc < 0)
+        goto fail;
     rc = -ENOMEM;
     g->cap = tg_pool_size(g);
     g->actors = calloc(g->cap, sizeof *g->actors);
@@ -212,7 +221,7 @@ int trafgen_run(const struct trafgen_config *cfg, struct trafgen_stats *stats)
     for (uint32_t i = 0; i < g->cap; i++) /* slot 0 is handed out first */
         g->free_stack[i] = g->cap - 1 - i;
     g->nfree = g->cap;
-    if (tg_clients_setup(g) < 0 || tg_attack_start(g) < 0) {
+    if (tg_clients_setup(g) < 0 || tg_sites_start(g) < 0 || tg_attack_start(g) < 0) {
         fprintf(stderr, "ddos-trafgen: actor pool of %u slots too small at start-up\n", g->cap);
         goto fail;
     }

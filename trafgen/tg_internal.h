@@ -250,6 +250,12 @@ enum tg_app {
     TG_APP_VIDEO,   /* RTP-like or QUIC-like video stream */
     TG_APP_VOIP,    /* RTP both ways every 20 ms */
     TG_APP_PING,    /* ICMP / ICMPv6 echo */
+    /* TCP apps of tg_benign_apps.c, started by site applications, never by a client's mix */
+    TG_APP_SMB,      /* SMB2 on 445 */
+    TG_APP_NFS,      /* NFS over TCP 2049 */
+    TG_APP_MODBUS,   /* Modbus/TCP polling on 502 */
+    TG_APP_MQTT,     /* MQTT on 1883 (or over TLS on 8883) */
+    TG_APP_PEERWIRE, /* BitTorrent peer wire */
     TG_APP_BENIGN_COUNT,
     TG_APP_HTTP_FLOOD = TG_APP_BENIGN_COUNT, /* bot sessions */
     TG_APP_SLOWLORIS,
@@ -283,6 +289,8 @@ enum tg_actor_kind {
     TG_ACT_PING,   /* an ICMP echo series */
     TG_ACT_FLOOD,  /* the stateless packet source of an attack instance */
     TG_ACT_BOT,    /* an attack host that opens TCP connections (http_flood, slow_http) */
+    TG_ACT_SITE,   /* a benign site application: starts its streams and sessions */
+    TG_ACT_STREAM, /* one benign UDP (or ESP/GRE) stream of a site application */
 };
 
 /* TCP connection: side 0 is the client (outside), side 1 the server (protected network). */
@@ -364,7 +372,56 @@ struct tg_ping {
 };
 
 struct tg_clientact {
-    uint32_t client;
+    uint32_t client; /* also: the site application's index (TG_ACT_SITE) */
+};
+
+/* Benign stream kinds (tg_benign_apps.c). */
+enum tg_skind {
+    TG_SK_RTP,   /* call media: RTP both ways with RTCP (audio, or video bursts) */
+    TG_SK_SIP,   /* SIP call signalling over UDP */
+    TG_SK_STUN,  /* STUN binding checks */
+    TG_SK_GAME,  /* game traffic both ways */
+    TG_SK_WG,    /* WireGuard */
+    TG_SK_OVPN,  /* OpenVPN over UDP */
+    TG_SK_IKE,   /* IKEv2 on 500, then ESP in UDP 4500 */
+    TG_SK_ESP,   /* IPsec ESP (IP protocol 50) */
+    TG_SK_GRE,   /* GRE (IP protocol 47) carrying IPv4 */
+    TG_SK_MCAST, /* one-way multicast stream */
+    TG_SK_DNS,   /* request/response kinds: */
+    TG_SK_NTP,
+    TG_SK_COAP,
+    TG_SK_BACNET,
+    TG_SK_DHT,
+    TG_SK_NFS,     /* NFS over UDP: small calls, fragmented large replies */
+    TG_SK_UTP,     /* BitTorrent uTP transfer */
+    TG_SK_CHATTER, /* SSDP, mDNS, LLMNR, NetBIOS to a group or broadcast address */
+    TG_SK_COUNT
+};
+
+/* One benign stream: side 0 starts it. Either side may be a protected host (inside[]). */
+struct tg_stream {
+    uint8_t ip[2][16];
+    uint64_t end_ns;
+    uint64_t next_ns[2]; /* next packet per side (UINT64_MAX: none) */
+    uint64_t base_ns[2]; /* nominal time of the next periodic packet */
+    uint64_t rtt_ns;     /* between side 0 and side 1 through the capture point */
+    uint32_t period_ns[2];
+    uint32_t jitter_ns;
+    uint32_t seq[2];
+    uint32_t ts[2];
+    uint32_t ssrc[2];
+    uint32_t seed;
+    uint32_t left;     /* exchanges or packets still to send */
+    uint32_t burst[2]; /* bytes of the current video frame / bulk burst still to send */
+    uint32_t frame_bytes;
+    uint16_t port[2];
+    uint16_t size_lo[2], size_hi[2];
+    uint16_t ipid[2];
+    uint16_t aux;
+    uint16_t answer_pm; /* request/response: answers per mille */
+    uint8_t ttl[2];
+    uint8_t kind, sub, state, tos;
+    bool v6, inside[2];
 };
 
 struct tg_floodact {
@@ -395,6 +452,7 @@ struct tg_actor {
         struct tg_ping ping;
         struct tg_floodact flood;
         struct tg_bot bot;
+        struct tg_stream st;
     } u;
 };
 
@@ -656,6 +714,12 @@ struct tg {
     uint64_t label_packets[TG_LABEL_COUNT], label_bytes[TG_LABEL_COUNT];
     uint64_t app_sessions[TG_APP_COUNT];
     uint64_t sessions_dropped;
+
+    /* benign site applications (tg_benign_apps.c) */
+    struct tg_site *sites;
+    uint32_t nsites;
+    json_t *sites_json; /* what each drew, for the manifest */
+    uint64_t stream_count[TG_SK_COUNT];
 };
 
 /* tg_engine.c */
@@ -717,6 +781,9 @@ uint8_t *tg_frag_begin(struct tg *g, const struct tg_l3 *l3, uint8_t proto, uint
  * Stored with memcpy, like every checksum here. */
 uint16_t tg_l4_csum(const struct tg_l3 *l3, uint8_t proto, uint32_t total, const uint8_t *hdr,
                     uint32_t hdr_len);
+/* A packet of IP protocol proto (ESP, GRE, ...) with len payload bytes (zeroed), no transport
+ * checksum. NULL when --one-way drops it. */
+uint8_t *tg_raw_begin(struct tg *g, const struct tg_l3 *l3, uint8_t proto, uint32_t len);
 /* The IPv4 header checksum of the 20 bytes at h (its checksum field zero). */
 uint16_t tg_ip4_csum(const uint8_t *h);
 void tg_pkt_finish(struct tg *g);
@@ -770,6 +837,7 @@ enum tg_xfer {
     TG_XFER_TLS_HS,
     TG_XFER_DNS_Q,
     TG_XFER_DNS_R,
+    TG_XFER_APP, /* a site application's message (tg_site_tcp_content) */
 };
 
 enum tg_tcp_state {
@@ -867,6 +935,20 @@ uint64_t tg_bot_step(struct tg *g, struct tg_actor *a);
 void tg_plan_json(struct tg *g, struct tg_inst *in);
 /* {"label", "scenario", "victims", "attackers" | "sources", "onset", ...}; caller owns it. */
 json_t *tg_truth_json(const struct tg *g, const struct tg_inst *in);
+
+/* tg_benign_apps.c: site applications drawn per seed (P2P hosts, calls, file servers, IoT,
+ * multicast, LAN chatter, VPNs, games, busy resolvers and time servers). plan() draws them
+ * before the actor pool is sized (pool_need() says how many slots they may hold at once);
+ * start() spawns their actors. */
+int tg_sites_plan(struct tg *g);
+uint32_t tg_sites_pool_need(const struct tg *g);
+int tg_sites_start(struct tg *g);
+uint64_t tg_site_step(struct tg *g, struct tg_actor *a);
+uint64_t tg_stream_step(struct tg *g, struct tg_actor *a);
+/* TCP scripts and content of the TCP apps above (tg_app_next and tg_tcp_fill delegate). */
+uint64_t tg_site_tcp_next(struct tg *g, struct tg_actor *a);
+uint32_t tg_site_tcp_content(const struct tg_tcp *t, uint8_t *buf, uint32_t cap);
+extern const char *const tg_skind_names[TG_SK_COUNT];
 
 /* tg_fragile.c: ports whose Wireshark dissector reports zero payloads up to some length as
  * malformed; floods step over them (see the file's comment). */

@@ -133,6 +133,14 @@ static json_t *tg_generator_json(struct tg *g)
             json_object_set_new(apps, tg_app_names[a],
                                 json_integer((json_int_t)g->app_sessions[a]));
     json_object_set_new(benign, "sessions_started", apps);
+    json_t *streams = json_object();
+    for (int k = 0; k < TG_SK_COUNT; k++)
+        if (g->stream_count[k] > 0)
+            json_object_set_new(streams, tg_skind_names[k],
+                                json_integer((json_int_t)g->stream_count[k]));
+    json_object_set_new(benign, "streams_started", streams);
+    if (g->sites_json != NULL)
+        json_object_set_new(benign, "sites", json_incref(g->sites_json));
     json_object_set_new(benign, "sessions_dropped_pool_full",
                         json_integer((json_int_t)g->sessions_dropped));
     json_object_set_new(gen, "benign", benign);

@@ -28,6 +28,24 @@ static const uint8_t tg_mac_router[6] = {0x00, 0x1b, 0x21, 0xaa, 0x00, 0x01};
 static void tg_mac_host(uint8_t *mac, const uint8_t *addr, bool v6)
 {
     const uint8_t *tail = addr + (v6 ? 12 : 0);
+    if (v6 && addr[0] == 0xff) { /* IPv6 multicast: 33:33 and the group's last 32 bits */
+        mac[0] = mac[1] = 0x33;
+        memcpy(mac + 2, tail, 4);
+        return;
+    }
+    if (!v6 && (addr[0] & 0xf0) == 0xe0) { /* IPv4 multicast: 01:00:5e and 23 bits */
+        mac[0] = 0x01;
+        mac[1] = 0x00;
+        mac[2] = 0x5e;
+        mac[3] = addr[1] & 0x7f;
+        mac[4] = addr[2];
+        mac[5] = addr[3];
+        return;
+    }
+    if (!v6 && addr[3] == 255) { /* the /24 broadcasts of the plan */
+        memset(mac, 0xff, 6);
+        return;
+    }
     mac[0] = 0x02;
     mac[1] = 0x20;
     memcpy(mac + 2, tail, 4);
@@ -424,6 +442,17 @@ uint16_t tg_l4_csum(const struct tg_l3 *l3, uint8_t proto, uint32_t total, const
     }
     uint16_t c = tg_csum_fold(tg_csum_add(sum, hdr, hdr_len));
     return (c == 0 && proto == TG_PROTO_UDP) ? 0xffff : c;
+}
+
+uint8_t *tg_raw_begin(struct tg *g, const struct tg_l3 *l3, uint8_t proto, uint32_t len)
+{
+    uint32_t max = TG_MTU - (l3->v6 ? 40 : 20);
+    if (len > max)
+        len = max;
+    uint8_t *p = tg_ip_begin(g, l3, proto, len);
+    if (p != NULL)
+        memset(p, 0, len);
+    return p;
 }
 
 uint16_t tg_ip4_csum(const uint8_t *h)

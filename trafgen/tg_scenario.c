@@ -21,7 +21,8 @@ static const char *const tg_sc_names[TG_SC_COUNT] = {
 };
 
 static const char *const tg_sc_desc[TG_SC_COUNT] = {
-    "background only: web/TLS, bulk, video, VoIP, DNS, NTP, QUIC, SSH, keep-alives, ping",
+    "background only: web/TLS, bulk, video, VoIP, DNS, NTP, QUIC, SSH, ping; per seed: P2P, "
+    "calls, SMB/NFS, IoT polling, multicast, LAN chatter, VPNs, games, busy DNS/NTP servers",
     "spoofed many-source, few-source or plain single-source SYNs, optional TCP options/ECN; "
     "victim SYN-ACK/RST",
     "ACK/RST/FIN/PSH-ACK/XMAS/NULL/other flag floods, spoofed or not",

@@ -190,6 +190,9 @@ void tg_tcp_fill(struct tg_tcp *t, uint8_t *p, uint32_t off, uint32_t len)
         }
         break;
     }
+    case TG_XFER_APP:
+        n = tg_site_tcp_content(t, (uint8_t *)buf, sizeof buf);
+        break;
     case TG_XFER_DNS_Q:
     case TG_XFER_DNS_R: {
         uint32_t m = tg_dns_build((uint8_t *)buf + 2, sizeof buf - 2, t->xfer_seed,

@@ -186,11 +186,20 @@ static bool addr_benign_client(const struct pkt_info *pi, const uint8_t *a)
     return pi->ip_version == 4 ? (a[0] == 100 && (a[1] & 0xf0) == 64) : memcmp(a, v6, 6) == 0;
 }
 
+/* Multicast groups and the plan's /24 broadcasts: LAN chatter and multicast streams. */
+static bool addr_group(const struct pkt_info *pi, const uint8_t *a)
+{
+    if (pi->ip_version == 6)
+        return a[0] == 0xff;
+    return (a[0] & 0xf0) == 0xe0 || (a[0] == 10 && a[1] == 20 && a[3] == 255);
+}
+
 struct scan_result {
     uint64_t packets;
     uint64_t per_rule[64];
     uint64_t unlabelled;
     uint64_t from_protected;
+    uint64_t to_group; /* benign packets to a multicast group or a broadcast address */
 };
 
 /* Walks a capture: every frame decodes, times never go backwards, frames are at least 60 bytes,
@@ -229,7 +238,11 @@ static void capture_check(const char *pcap, const struct cidr *rules, uint32_t n
             res->unlabelled++;
             bool in = addr_protected(&pi, pi.src) && addr_benign_client(&pi, pi.dst);
             bool out = addr_benign_client(&pi, pi.src) && addr_protected(&pi, pi.dst);
-            if (!in && !out)
+            bool group = (addr_protected(&pi, pi.src) || addr_benign_client(&pi, pi.src)) &&
+                         addr_group(&pi, pi.dst);
+            if (group)
+                res->to_group++;
+            if (!in && !out && !group)
                 fail_msg("packet %llu: not benign and outside every rule",
                          (unsigned long long)res->packets);
         }
@@ -662,6 +675,95 @@ static void test_trafgen_benign_only_stays_in_plan(void **state)
     assert_true(res.from_protected > 0);
 }
 
+/* The benign background differs per seed: over a set of seeds every site application (P2P,
+ * calls, file sharing, IoT, multicast, LAN chatter, VPNs, games, busy DNS/NTP servers, a
+ * resolver) and every stream kind shows up, each capture decodes and stays in the plan, and the
+ * captures carry multicast/broadcast chatter, IPv4 fragments, ESP and GRE. */
+static void test_trafgen_benign_sites(void **state)
+{
+    (void)state;
+    static const char *const sites[] = {
+        "p2p", "calls", "file_sharing",     "iot_polling",      "multicast",   "lan_chatter",
+        "vpn", "games", "dns_server_crowd", "ntp_server_crowd", "dns_resolver"};
+    static const char *const streams[] = {
+        "rtp",       "sip", "stun", "game", "wireguard", "openvpn", "ike",     "esp", "gre",
+        "multicast", "dns", "ntp",  "coap", "bacnet",    "dht",     "nfs_udp", "utp", "chatter"};
+    static const char *const tcp_apps[] = {"smb", "nfs_tcp", "modbus", "mqtt", "peer_wire"};
+    bool seen_site[11] = {false}, seen_stream[18] = {false}, seen_tcp[5] = {false};
+    uint64_t groups = 0, frags = 0, esp = 0, gre = 0;
+    char first_mix[512] = "", mix[512];
+    bool differ = false;
+    for (uint64_t seed = 1; seed <= 24; seed++) {
+        struct trafgen_config cfg;
+        char pcap[300], json[300];
+        config_small(&cfg, "sites", pcap, json);
+        cfg.seed = seed;
+        cfg.duration_s = 3;
+        cfg.benign_clients = 30;
+        run_ok(&cfg);
+        struct cidr none[1] = {{{0}, 0, 0}};
+        struct scan_result res;
+        capture_check(pcap, none, 0, &res);
+        groups += res.to_group;
+        json_error_t err;
+        json_t *root = json_load_file(json, 0, &err);
+        assert_non_null(root);
+        json_t *b = json_object_get(json_object_get(root, "generator"), "benign");
+        size_t i;
+        json_t *v;
+        mix[0] = '\0';
+        json_array_foreach(json_object_get(b, "sites"), i, v)
+        {
+            const char *app = json_string_value(json_object_get(v, "app"));
+            assert_non_null(app);
+            strncat(mix, app, sizeof mix - strlen(mix) - 1);
+            for (size_t k = 0; k < 11; k++)
+                seen_site[k] |= strcmp(app, sites[k]) == 0;
+        }
+        if (seed == 1)
+            snprintf(first_mix, sizeof first_mix, "%s", mix);
+        else
+            differ |= strcmp(first_mix, mix) != 0;
+        for (size_t k = 0; k < 18; k++)
+            seen_stream[k] |=
+                json_object_get(json_object_get(b, "streams_started"), streams[k]) != NULL;
+        for (size_t k = 0; k < 5; k++)
+            seen_tcp[k] |=
+                json_object_get(json_object_get(b, "sessions_started"), tcp_apps[k]) != NULL;
+        json_decref(root);
+        struct file_buf fb = file_read(pcap);
+        struct pcap_walk w;
+        pcap_walk_init(&w, &fb);
+        uint64_t ts;
+        const uint8_t *frame;
+        uint32_t caplen, len;
+        while (pcap_walk_next(&w, &ts, &frame, &caplen, &len)) {
+            struct pkt_info pi;
+            assert_int_equal(decode_packet(DECODE_LINK_ETHERNET, frame, caplen, len, &pi),
+                             DECODE_OK);
+            frags += (pi.flags & PKT_F_FRAGMENT) != 0;
+            esp += pi.proto == 50;
+            gre += pi.proto == 47;
+        }
+        free(fb.p);
+        unlink(pcap);
+    }
+    for (size_t k = 0; k < 11; k++)
+        if (!seen_site[k])
+            fail_msg("site application %s never drawn", sites[k]);
+    for (size_t k = 0; k < 18; k++)
+        if (!seen_stream[k])
+            fail_msg("stream kind %s never started", streams[k]);
+    for (size_t k = 0; k < 5; k++)
+        if (!seen_tcp[k])
+            fail_msg("TCP app %s never started", tcp_apps[k]);
+    assert_true(differ);
+    assert_true(groups > 0);
+    assert_true(frags > 0);
+    assert_true(esp > 0);
+    assert_true(gre > 0);
+}
+
 static void test_trafgen_scenarios_parse(void **state)
 {
     (void)state;
@@ -698,6 +800,7 @@ int main(void)
         cmocka_unit_test(test_trafgen_one_way_has_no_outbound),
         cmocka_unit_test(test_trafgen_one_way_is_inbound_half),
         cmocka_unit_test(test_trafgen_benign_only_stays_in_plan),
+        cmocka_unit_test(test_trafgen_benign_sites),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
