@@ -6,8 +6,9 @@
  *   tg_packet.c   Ethernet/IP/TCP/UDP/ICMP frame builders, checksums, payload templates
  *   tg_tcp.c      the TCP connection engine shared by benign apps, http_flood and slow_http
  *   tg_benign.c   benign clients and their UDP/ICMP apps, TCP app scripts
- *   tg_benign_apps.c more benign applications (P2P, calls, file sharing, IoT, multicast, LAN
- *                 chatter, VPNs, games, busy resolvers and time servers)
+ *   tg_benign_apps.c site applications drawn per seed (P2P, calls, file sharing, IoT,
+ *                 multicast, LAN chatter, VPNs, games, busy resolvers and time servers)
+ *   tg_streams.c  their UDP/ESP/GRE streams and peer pools
  *   tg_scenario.c scenario names, descriptions, labels, --scenario parsing
  *   tg_attack.c   attack planning (parameters drawn per instance) and stateless attack sources
  *   tg_icmp_frag.c ICMP error floods (BlackNurse) and IPv4/IPv6 fragment floods
@@ -935,6 +936,38 @@ uint64_t tg_bot_step(struct tg *g, struct tg_actor *a);
 void tg_plan_json(struct tg *g, struct tg_inst *in);
 /* {"label", "scenario", "victims", "attackers" | "sources", "onset", ...}; caller owns it. */
 json_t *tg_truth_json(const struct tg *g, const struct tg_inst *in);
+
+/* A site application (tg_benign_apps.c): what runs on one protected host. */
+struct tg_site {
+    struct tg_server srv; /* the protected host it runs on */
+    uint64_t start_ns, end_ns;
+    double rate; /* streams or sessions started per second */
+    double share;
+    uint32_t pool; /* peers or clients it draws from */
+    uint32_t pool_seed;
+    uint32_t a, b, c; /* kind-specific */
+    uint16_t port;
+    uint8_t kind;
+};
+
+/* A peer of a site application: its address, TTL and RTT. */
+struct tg_peer {
+    uint8_t ip[16];
+    uint32_t rtt_ns;
+    uint8_t ttl;
+    bool v6;
+};
+
+/* tg_streams.c: peers and streams. Peer k of a pool is always the same address and path. */
+void tg_peer_get(uint32_t seed, uint32_t k, bool v6, struct tg_peer *p);
+/* A peer drawn from the site's pool, Zipf-skewed by skew (1: uniform). */
+void tg_peer_pick(struct tg *g, const struct tg_site *s, double skew, bool v6, struct tg_peer *p);
+/* A client of the population as a peer; false when there are no clients. */
+bool tg_peer_client(struct tg *g, bool v6, struct tg_peer *p);
+/* A new stream of kind between peer (side 0 when peer_first) and the site's host, scheduled at
+ * `at` but sending nothing until the caller sets next_ns; NULL when the pool is full. */
+struct tg_stream *tg_stream_new(struct tg *g, const struct tg_site *site, uint8_t kind,
+                                const struct tg_peer *peer, bool peer_first, uint64_t at);
 
 /* tg_benign_apps.c: site applications drawn per seed (P2P hosts, calls, file servers, IoT,
  * multicast, LAN chatter, VPNs, games, busy resolvers and time servers). plan() draws them
