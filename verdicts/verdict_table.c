@@ -324,7 +324,8 @@ static uint8_t vt_family(struct verdict_table *t, const char *name)
 
 /* The attack family a rate alert's evidence names: a SYN rate is a SYN flood, reflected UDP an
  * amplification, ICMP errors an ICMP flood, fragments by the protocol they carry; plain
- * volume (pps, bps, flows, sources) by its dominant protocol. "" when it names nothing. */
+ * volume (pps, bps, flows, sources) by its dominant protocol (TCP: unrequested SYN-ACKs are a
+ * reflection, SYNs a SYN flood). "" when it names nothing. */
 static const char *vt_rate_family(const struct rate_alert *a)
 {
     if (a->reasons & VERDICT_REASON_RATE_SYN)
@@ -344,8 +345,11 @@ static const char *vt_rate_family(const struct rate_alert *a)
     double tcp = a->tcp_pps, udp = a->udp_pps, icmp = a->icmp_pps;
     if (tcp <= 0 && udp <= 0 && icmp <= 0)
         return "";
-    if (tcp >= udp && tcp >= icmp)
+    if (tcp >= udp && tcp >= icmp) {
+        if (a->syn_ack_unrequested_pps >= 0.5 * tcp)
+            return "tcp_reflection"; /* SYN-ACKs it never asked for */
         return a->syn_rate >= 0.5 * tcp ? "syn_flood" : "tcp_flood";
+    }
     if (udp >= icmp)
         return a->reflector_pps >= 0.5 * udp ? "udp_amplification" : "udp_flood";
     return "icmp_flood";

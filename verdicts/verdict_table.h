@@ -34,29 +34,40 @@
  * and end never add up to "several attack flows".
  * Blame (attacker role): a source rises only on evidence of its own: its own attack flows (as
  * above: concentrated senders reach high at 10, a heavy flow at once) or its own attacker-role
- * rate alert; and its model level reaches high or critical only when (high_reports + 1) / 2 of
- * its attack flows in the window (1 with a heavy flow) "hit": arrived while their destination's
- * victim role was at high or above (or the destination is whitelisted). Each flow hits once, at
- * its first report; a heavy flow's snapshot hits when the window has no hit yet.
- * Group destinations (IPv4 224/3, IPv6 ff00::/8): flows to them are never attacks, and
- * victim-role alerts for them are ignored (stats.whitelisted). A source is "proven" when it
- * completed a handshake, is concentrated (high_reports attack flows with the share, or a heavy
- * flow) or has its own alert. An attack flow of a source without an entry that is not proven by
+ * rate alert. An attack flow counts against its source ("blame") when it is a handshake or a
+ * heavy flow, its destination is whitelisted, or the source's attack flows in the window are at
+ * least source_min_share of the destination's (victim role); the attacker's thresholds count
+ * blamed flows (its share stays its attack flows over its flows). Its model level reaches high
+ * or critical only when (high_reports + 1) / 2 of its attack flows in the window (1 with a heavy
+ * flow) "hit": arrived while their destination's victim role was at high or above (or the
+ * destination is whitelisted). Each flow hits once, at its first report; a heavy flow's snapshot
+ * hits when the window has no hit yet.
+ *
+ * Sources without an entry: an attack flow of a source without an entry that is not proven by
  * that flow (no handshake, not heavy) creates no entry: a count-min sketch (VT_SKETCH_ROWS x
  * VT_SKETCH, cleared every window) counts it, and the source's VERDICT_UNJUDGED_ENTRY-th attack
- * flow of the window creates the entry, seeded with the earlier ones (stats.unjudged_sources counts
- * flows without a source entry). Spoofed sources (victim role): attack flows from reflectors, and
- * first attack flows of sources without an entry with <= 3 packets, go into the victim's tally: a
- * 256-register HyperLogLog and a bottom-4 sample (smallest fixed-key hash: uniform and
- * deterministic) from a pool of max_spoofed_victims records (stats.spoofed_untracked when empty).
- * The verdict carries spoofed_sources and the examples (address order), minus any example whose
- * attacker role has reached medium since. Reasons: spoofed when unblamed non-reflector sources make
- * >= half of the attack flows, reflection when reflectors do, half_open when half-open/slow
- * connections give the level or make >= half of the attack reports. Unblamed sources are never
- * episode peers. The tally is released when the victim is low, its window holds no attack or
- * spoofed flow and no episode is open. Flow counts: flows_total and flows_attack count flows once,
- * at their final report (snapshots add evidence, not counts), from the role's entry on. Whitelists:
- * a source in whitelist.sources is never judged as an attacker, a destination in
+ * flow of the window creates the entry, seeded with the earlier ones (stats.unjudged_sources
+ * counts flows without a source entry). A source is "proven" (listed as an episode peer, never
+ * tallied) when it completed a handshake, is concentrated (high_reports blamed attack flows
+ * with the share, or a heavy flow) or has its own alert.
+ *
+ * Group destinations (IPv4 224/3, IPv6 ff00::/8): flows to them are never attacks, and
+ * victim-role alerts for them are ignored (stats.whitelisted).
+ *
+ * Spoofed sources (victim role): attack flows from reflectors, and attack flows of <= 3 packets
+ * that blame nobody (no source entry yet, or a sliver of the victim's attack), go into the
+ * victim's tally: a 256-register HyperLogLog and a bottom-4 sample (smallest fixed-key hash:
+ * uniform and deterministic) from a pool of max_spoofed_victims records
+ * (stats.spoofed_untracked when empty). The verdict carries spoofed_sources and the examples
+ * (address order), minus any example whose attacker role has reached medium since. Reasons:
+ * spoofed when unblamed non-reflector sources make >= half of the attack flows, reflection when
+ * reflectors do, half_open when half-open/slow connections give the level or make >= half of the
+ * attack reports. Unproven sources are never episode peers. The tally is released when the
+ * victim is low, its window holds no attack or spoofed flow and no episode is open.
+ *
+ * Flow counts: flows_total and flows_attack count flows once, at their final report (snapshots
+ * add evidence, not counts), from the role's entry on.
+ * Whitelists: a source in whitelist.sources is never judged as an attacker, a destination in
  * whitelist.destinations never as a victim (the rate rules apply the same lists themselves).
  *
  * Rate evidence (verdict_table_alert): the rate rules' alert carries a level; it holds until an
@@ -75,7 +86,8 @@
  * reflection: udp_amplification; other UDP: udp_flood; ICMP: icmp_flood; other protocols: the
  * model's label). An alert names one family (rate_syn: syn_flood; reflection: udp_amplification;
  * icmp_errors: icmp_flood; fragments: by fragment_proto; else by the dominant of tcp/udp/icmp
- * pps, with syn_rate / reflector_pps deciding syn_flood / udp_amplification). The role's type is
+ * pps, with syn_ack_unrequested_pps / syn_rate / reflector_pps deciding tcp_reflection /
+ * syn_flood / udp_amplification). The role's type is
  * the family with the most attack flows since its attack began, a live alert weighing
  * model_high_reports flows; else the report's attack_type.
  *

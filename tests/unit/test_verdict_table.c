@@ -746,6 +746,7 @@ static void test_verdict_table_attack_type_names(void **state)
         {VERDICT_REASON_RATE_PPS, 9e3, 10, 0, 8e3, 0, 0, "syn_flood"},
         {VERDICT_REASON_RATE_BPS, 0, 9e3, 0, 0, 8e3, 0, "udp_amplification"},
         {VERDICT_REASON_RATE_PPS, 10, 0, 9e3, 0, 0, 0, "icmp_flood"},
+        {VERDICT_REASON_RATE_PPS, 9e3, 0, 0, 0, -1, 0, "tcp_reflection"}, /* -1: SYN-ACKs */
         {VERDICT_REASON_RATE_PPS, 0, 0, 0, 0, 0, 0, ""}, /* nothing to name it by */
     };
     char ip[32];
@@ -756,7 +757,9 @@ static void test_verdict_table_attack_type_names(void **state)
         a.udp_pps = cases[i].udp;
         a.icmp_pps = cases[i].icmp;
         a.syn_rate = cases[i].syn;
-        a.reflector_pps = cases[i].reflector;
+        a.reflector_pps = cases[i].reflector > 0 ? cases[i].reflector : 0;
+        if (cases[i].reflector < 0)
+            a.syn_ack_unrequested_pps = cases[i].tcp;
         a.fragment_proto = cases[i].fragment_proto;
         verdict_table_alert(t, &a);
     }
