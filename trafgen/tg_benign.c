@@ -768,11 +768,12 @@ static void tg_rtp_pkt(struct tg *g, struct tg_actor *a, uint8_t from, uint32_t 
 {
     struct tg_udp *u = &a->u.udp;
     uint8_t *p = tg_udp_pkt(g, a, from, len);
+    uint16_t seq = u->rtp_seq[from]++; /* counted in --one-way runs too: RTCP reports it */
     if (p == NULL)
         return;
     p[0] = 0x80;
     p[1] = (uint8_t)(u->pt | (marker ? 0x80 : 0));
-    tg_put16(p + 2, u->rtp_seq[from]++);
+    tg_put16(p + 2, seq);
     tg_put32(p + 4, u->rtp_ts[from]);
     tg_put32(p + 8, u->ssrc[from]);
     tg_pkt_finish(g);

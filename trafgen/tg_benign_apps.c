@@ -461,7 +461,8 @@ int tg_sites_plan(struct tg *g)
     double scale = tg_clamp(g->nclients / 200.0, 0.1, 3.0);
     uint64_t dur = g->end_ns - g->start_ns;
     for (uint8_t kind = 0; kind < TG_SITE_COUNT; kind++) {
-        if (!tg_rng_chance(r, tg_site_p[kind]))
+        /* a small network (a few clients) runs fewer of them */
+        if (!tg_rng_chance(r, tg_site_p[kind] * tg_clamp(g->nclients / 50.0, 0.02, 1.0)))
             continue;
         uint32_t n = (kind == TG_SITE_P2P || kind == TG_SITE_VPN || kind == TG_SITE_GAMES)
                          ? tg_rng_range(r, 1, 2)

@@ -491,9 +491,10 @@ static void tg_game_pkt(struct tg *g, struct tg_stream *s, uint8_t d)
 {
     uint32_t len = tg_stream_size(g, s, d);
     uint8_t *p = tg_stream_udp(g, s, d, len);
+    s->seq[d]++; /* counted in --one-way runs too: the other side echoes it */
     if (p == NULL)
         return;
-    tg_put32(p, s->seq[d]++);
+    tg_put32(p, s->seq[d] - 1);
     if (len >= 8)
         tg_put32(p + 4, s->seq[d ^ 1]); /* last seen from the other side */
     if (len >= 10)
