@@ -10,7 +10,8 @@
  *                 multicast, LAN chatter, VPNs, games, busy resolvers and time servers)
  *   tg_streams.c  their UDP/ESP/GRE streams and peer pools
  *   tg_scenario.c scenario names, descriptions, labels, --scenario parsing
- *   tg_attack.c   attack planning (parameters drawn per instance) and stateless attack sources
+ *   tg_attack.c   attack planning (parameters drawn per instance, the packet budget)
+ *   tg_flood.c    the stateless flood actor and the victims' answers
  *   tg_icmp_frag.c ICMP error floods (BlackNurse) and IPv4/IPv6 fragment floods
  *   tg_bots.c     http_flood and slow_http: planning, bots and their TCP connections
  *   tg_provenance.c the drawn parameters and the per-IP truth of each instance, as JSON
@@ -872,12 +873,16 @@ uint32_t tg_stack_ephemeral(struct tg_rng *r, const struct tg_stack *st, uint16_
 /* tg_scenario.c: the manifest label of an instance (a name of the label vocabulary). */
 const char *tg_inst_label(const struct tg_inst *in);
 
-/* tg_attack.c */
+/* tg_attack.c: planning */
 int tg_attack_plan(struct tg *g);
+enum { TG_TOP_PORTS = 75 };
+extern const uint16_t tg_top_ports[TG_TOP_PORTS]; /* nmap's most common TCP ports */
+
+/* tg_flood.c: the flood actor; tg_attack_start() spawns every instance's actors */
 int tg_attack_start(struct tg *g);
 uint64_t tg_flood_step(struct tg *g, struct tg_actor *a);
 
-/* Planning and sending helpers shared by the attack files (tg_attack.c). */
+/* Planning helpers (tg_attack.c) and sending helpers (tg_flood.c) shared by the attack files. */
 void tg_plan_timing(struct tg *g, struct tg_inst *in, double lo, double hi);
 /* Spoofed (probability spoof_p: 256-4094 addresses, a->spoofed) or 1..few_hi real sources. */
 void tg_plan_sources(struct tg *g, struct tg_attack *a, double spoof_p, uint32_t few_hi);
