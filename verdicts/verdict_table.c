@@ -77,11 +77,13 @@ enum {
     VT_SKETCH_ROWS = 3,         /* 3 x 64 Ki: ~10k spoofed sources per window make ~0.1 % false
                                    "second flows" */
     VT_SPOOF_PKTS = 3,          /* a spoofed address sends this few packets in its flow */
+    VT_SLOW_PPS = 10,           /* a slow HTTP connection's packets/s stay below this */
     VT_EXAMPLES = VERDICT_SPOOFED_EXAMPLES,
 };
-#define VT_NONE      UINT32_MAX
-#define VT_SEC       1000000ull
-#define VT_BUCKET_US (VERDICT_WINDOW_US / VT_BUCKETS)
+#define VT_NONE        UINT32_MAX
+#define VT_SEC         1000000ull
+#define VT_BUCKET_US   (VERDICT_WINDOW_US / VT_BUCKETS)
+#define VT_SLOW_MIN_US 2000000ull /* an HTTP connection's timing is conclusive from this age */
 /* Fixed keys for the spoofed-source hashes: the count and the examples of a replay must not
  * depend on the run (the table's own seed is random). */
 #define VT_SPOOF_KEY  0x6a09e667f3bcc909ull
@@ -364,6 +366,19 @@ static bool vt_is_icmp_error(uint8_t proto, uint8_t type)
     return false;
 }
 
+/* Which of the model's two HTTP families a web connection's timing allows, once it is
+ * conclusive (the connection is at least VT_SLOW_MIN_US old): a slow connection (slowloris, slow
+ * POST, slow read) trickles, below VT_SLOW_PPS packets/s over its life; a flood connection
+ * makes requests as fast as it can. Younger connections keep the model's label: handshake and
+ * first request come at once in both. */
+static const char *vt_http_family(const struct flow_evidence *fe, bool model_slow)
+{
+    uint64_t dur = fe->last_us > fe->first_us ? fe->last_us - fe->first_us : 0;
+    if (dur < VT_SLOW_MIN_US)
+        return model_slow ? "slow_http" : "http_flood";
+    return (double)fe->packets * 1e6 / (double)dur < VT_SLOW_PPS ? "slow_http" : "http_flood";
+}
+
 /* Reads one flow report: whether the model's attack holds, who may be blamed for it, and the
  * attack family its protocol evidence allows (docs/verdicts.md, "Attack types"). */
 static struct vt_class vt_classify(const struct flow_evidence *fe)
@@ -388,7 +403,7 @@ static struct vt_class vt_classify(const struct flow_evidence *fe)
             c.family = "syn_flood";
         else if ((strcmp(model, "http_flood") == 0 || strcmp(model, "slow_http") == 0) &&
                  c.handshake && port_class(fe->dport) == PORT_CLASS_WEB)
-            c.family = strcmp(model, "http_flood") == 0 ? "http_flood" : "slow_http";
+            c.family = vt_http_family(fe, strcmp(model, "slow_http") == 0);
         else if (strcmp(model, "portscan") == 0)
             c.family = "portscan";
         else
@@ -1101,7 +1116,14 @@ static void vt_flow_role(struct verdict_table *t, uint32_t i, int role,
         if (c->heavy)
             r->heavy |= (uint16_t)(1u << b);
         uint8_t f = vt_family(t, c->family ? c->family : fe->attack_type);
-        if (f && fe->first_report) {
+        /* A flow votes for its family once, at its first report; an HTTP connection votes
+         * again whenever its timing is conclusive (when young, a slow one looks like any
+         * request). */
+        bool late_http =
+            !fe->first_report && c->family &&
+            (strcmp(c->family, "slow_http") == 0 || strcmp(c->family, "http_flood") == 0) &&
+            fe->last_us >= fe->first_us + VT_SLOW_MIN_US;
+        if (f && (fe->first_report || late_http)) {
             unsigned slot = VT_FAMILIES, min = 0;
             for (unsigned k = 0; k < VT_FAMILIES && slot == VT_FAMILIES; k++)
                 if (r->fam[k] == f || r->fam[k] == 0)

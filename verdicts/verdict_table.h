@@ -82,14 +82,15 @@
  * p_attack (when the model's level is at least medium) and the rate alert's score.
  * attack_type ("" at level low): each attack flow's family follows its protocol (TCP opened by a
  * SYN and not completed: syn_flood; opened by a SYN-ACK: tcp_reflection; completed to a web port
- * with the model's http_flood/slow_http: kept; model portscan: kept; other TCP: tcp_flood; UDP
- * reflection: udp_amplification; other UDP: udp_flood; ICMP: icmp_flood; other protocols: the
+ * with the model's http_flood/slow_http: the model's label while younger than 2 s, then by its
+ * rate (< 10 packets/s: slow_http, else http_flood); model portscan: kept; other TCP: tcp_flood;
+ * UDP reflection: udp_amplification; other UDP: udp_flood; ICMP: icmp_flood; other protocols: the
  * model's label). An alert names one family (rate_syn: syn_flood; reflection: udp_amplification;
  * icmp_errors: icmp_flood; fragments: by fragment_proto; else by the dominant of tcp/udp/icmp
  * pps, with syn_ack_unrequested_pps / syn_rate / reflector_pps deciding tcp_reflection /
- * syn_flood / udp_amplification). The role's type is
- * the family with the most attack flows since its attack began, a live alert weighing
- * model_high_reports flows; else the report's attack_type.
+ * syn_flood / udp_amplification). The role's type is the family with the most votes since its
+ * attack began (a flow votes at its first report; an HTTP connection again at each later report
+ * once 2 s old), a live alert weighing model_high_reports votes; else the report's attack_type.
  *
  * Episodes: an IP/role whose level reaches high or critical starts an attack episode (event
  * ATTACK_START, with the episode's start = the first attack evidence in the window). While it
