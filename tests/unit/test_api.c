@@ -616,7 +616,7 @@ static char *expected_verdict_text(const char *ip, const struct verdict *v, json
                                    json_real(v->pps), json_real(v->bps), expires_ms);
 }
 
-/* The /api/verdicts element for ip (rendered by jansson), re-dumped; NULL when absent. */
+/* The /api/verdicts element for ip, parsed; NULL when absent. */
 static json_t *listed_verdict(const char *ip)
 {
     struct resp r;
@@ -701,7 +701,7 @@ static void test_api_threat_fast_render_awkward_strings(void **state)
     if (r.body_len != strlen(want) || memcmp(r.body, want, r.body_len) != 0)
         fail_msg("fast render:\n%.*s\njansson:\n%s", (int)r.body_len, r.body, want);
     free(want);
-    /* ... and what /api/verdicts (still jansson) lists for it. */
+    /* ... and what /api/verdicts lists for it. */
     json_t *listed = listed_verdict("192.0.2.201");
     assert_non_null(listed);
     assert_true(json_equal(listed, j));
