@@ -42,17 +42,18 @@ enum tg_site_kind {
     TG_SITE_DNS_CROWD,
     TG_SITE_NTP_CROWD,
     TG_SITE_RESOLVER,
+    TG_SITE_TRACE,
     TG_SITE_COUNT
 };
 
 static const char *const tg_site_names[TG_SITE_COUNT] = {
     "p2p", "calls", "file_sharing",     "iot_polling",      "multicast",    "lan_chatter",
-    "vpn", "games", "dns_server_crowd", "ntp_server_crowd", "dns_resolver",
+    "vpn", "games", "dns_server_crowd", "ntp_server_crowd", "dns_resolver", "traceroute",
 };
 
 /* Probability that a capture has the site application at all. */
-static const double tg_site_p[TG_SITE_COUNT] = {0.35, 0.5, 0.35, 0.35, 0.3, 0.6,
-                                                0.4,  0.3, 0.3,  0.25, 0.35};
+static const double tg_site_p[TG_SITE_COUNT] = {0.35, 0.5, 0.35, 0.35, 0.3,  0.6,
+                                                0.4,  0.3, 0.3,  0.25, 0.35, 0.35};
 
 enum { TG_SITES_MAX = 24 };
 
@@ -539,6 +540,10 @@ int tg_sites_plan(struct tg *g)
                 s->rate = tg_rng_logu(r, 10, 800) * scale;
                 s->pool = (uint32_t)tg_rng_logu(r, 200, 30000);
                 break;
+            case TG_SITE_TRACE:
+                s->rate = tg_rng_logu(r, 0.02, 0.3) * scale; /* traceroutes per second */
+                s->pool = 5000;
+                break;
             default: /* TG_SITE_RESOLVER */
                 tg_site_server(g, &s->srv, TG_ROLE_DNS);
                 s->rate = tg_rng_logu(r, 10, 600) * scale;
@@ -778,6 +783,29 @@ static void tg_site_mcast(struct tg *g, struct tg_site *site)
     }
 }
 
+/* A traceroute from some host inside to a target outside (IPv4). */
+static void tg_site_trace(struct tg *g, struct tg_site *site)
+{
+    struct tg_rng *r = &g->rng;
+    struct tg_site tmp = *site;
+    if (tg_rng_chance(r, 0.6))
+        tg_site_workstation(g, &tmp.srv);
+    else
+        tg_site_server(g, &tmp.srv, -1);
+    tmp.srv.has_v6 = false;
+    struct tg_peer target;
+    tg_peer_pick(g, site, 1.5, false, &target);
+    struct tg_stream *s = tg_stream_new(g, &tmp, TG_SK_TRACE, &target, false, g->now_ns);
+    if (s == NULL)
+        return;
+    s->sub = (uint8_t)(tmp.srv.stack.os == TG_OS_WINDOWS);
+    s->port[0] = tg_port_clean((uint16_t)tg_rng_range(r, 32768, 60999));
+    s->state = 1;
+    s->left = 3;
+    s->aux = (uint16_t)tg_rng_range(r, 6, 20);
+    s->next_ns[0] = g->now_ns;
+}
+
 static void tg_site_chatter(struct tg *g, struct tg_site *site)
 {
     struct tg_rng *r = &g->rng;
@@ -970,6 +998,9 @@ uint64_t tg_site_step(struct tg *g, struct tg_actor *a)
     }
     case TG_SITE_CHATTER:
         tg_site_chatter(g, site);
+        break;
+    case TG_SITE_TRACE:
+        tg_site_trace(g, site);
         break;
     case TG_SITE_DNS_CROWD: {
         struct tg_stream *s = tg_site_reqresp(

@@ -397,6 +397,7 @@ enum tg_skind {
     TG_SK_NFS,     /* NFS over UDP: small calls, fragmented large replies */
     TG_SK_UTP,     /* BitTorrent uTP transfer */
     TG_SK_CHATTER, /* SSDP, mDNS, LLMNR, NetBIOS to a group or broadcast address */
+    TG_SK_TRACE,   /* traceroute: UDP or ICMP probes, time exceeded / unreachable answers */
     TG_SK_COUNT
 };
 

@@ -23,8 +23,9 @@
 #include "trafgen/tg_internal.h"
 
 const char *const tg_skind_names[TG_SK_COUNT] = {
-    "rtp",       "sip", "stun", "game", "wireguard", "openvpn", "ike",     "esp", "gre",
-    "multicast", "dns", "ntp",  "coap", "bacnet",    "dht",     "nfs_udp", "utp", "chatter",
+    "rtp", "sip",     "stun",      "game",    "wireguard",  "openvpn", "ike",
+    "esp", "gre",     "multicast", "dns",     "ntp",        "coap",    "bacnet",
+    "dht", "nfs_udp", "utp",       "chatter", "traceroute",
 };
 
 /* ---- peers ----------------------------------------------------------------------------------- */
@@ -675,6 +676,99 @@ static void tg_chatter_pkt(struct tg *g, struct tg_stream *s)
     }
 }
 
+/* Traceroute from the host (side 0) to a target (side 1): state is the hop being probed, left
+ * the probes left at it, aux the target's distance, sub the style (0: UDP to 33434 and up,
+ * Linux; 1: ICMP echo, Windows). Routers on the way answer with time exceeded from their own
+ * addresses (a pool of the benign range), the target with port unreachable or an echo reply;
+ * a few hops never answer. burst[0] keeps the last probe's IP ID, burst[1] its port or
+ * sequence, for the quote. */
+static uint64_t tg_trace_step(struct tg *g, struct tg_stream *s, uint8_t d)
+{
+    struct tg_rng *r = &g->rng;
+    uint32_t hop = s->state;
+    bool last = hop >= s->aux;
+    uint32_t plen = s->sub ? 64 : 32;
+    if (d == 0) { /* the probe */
+        struct tg_l3 l3 = tg_stream_l3(g, s, 0);
+        l3.ttl = (uint8_t)hop;
+        l3.frag = s->sub ? 0 : TG_IP_DF;
+        s->burst[0] = l3.ipid;
+        s->burst[1] = s->sub ? s->seq[0] : 33434 + s->seq[0];
+        uint8_t *p = s->sub
+                         ? tg_icmp_begin(g, &l3, 8, 0, (s->seed & 0xffff) << 16 | s->burst[1], plen)
+                         : tg_udp_begin(g, &l3, s->port[0], (uint16_t)s->burst[1], plen);
+        if (p != NULL) {
+            for (uint32_t i = 0; i < plen; i++)
+                p[i] = (uint8_t)(s->sub ? 'a' + i % 23 : 0x40 + i);
+            tg_pkt_finish(g);
+        }
+        s->seq[0]++;
+        s->next_ns[0] = UINT64_MAX;
+        if (tg_rng_chance(r, last ? 0.97 : 0.88))
+            s->next_ns[1] = g->now_ns + s->rtt_ns * hop / s->aux + tg_rng_below(r, 3000000);
+        else /* * : nobody answers; the next probe after the timeout */
+            s->next_ns[0] = g->now_ns + (uint64_t)tg_rng_logu(r, 1e9, 5e9);
+    } else { /* the answer */
+        struct tg_peer router;
+        tg_peer_get(s->seed, 100000 + hop, false, &router);
+        bool echo = last && s->sub;
+        uint8_t type = last ? (s->sub ? 0 : 3) : 11, code = last && !s->sub ? 3 : 0;
+        struct tg_l3 l3 = {.src = last ? s->ip[1] : router.ip,
+                           .dst = s->ip[0],
+                           .ipid = (uint16_t)tg_rng_u32(r),
+                           .ttl = last ? s->ttl[1] : (uint8_t)(router.ttl > hop ? 255 - hop : 64),
+                           .label = 0,
+                           .inbound = true};
+        uint32_t qlen = echo ? plen : 28;
+        uint32_t rest = echo ? (s->seed & 0xffff) << 16 | s->burst[1] : 0;
+        uint8_t *p = tg_icmp_begin(g, &l3, type, code, rest, qlen);
+        if (p != NULL) {
+            if (echo) {
+                for (uint32_t i = 0; i < plen; i++)
+                    p[i] = (uint8_t)('a' + i % 23);
+            } else { /* the probe's IP header as the router saw it (TTL 1), and 8 bytes */
+                p[0] = 0x45;
+                tg_put16(p + 2, 28 + plen);
+                tg_put16(p + 4, s->burst[0]);
+                tg_put16(p + 6, s->sub ? 0 : TG_IP_DF);
+                p[8] = 1;
+                p[9] = s->sub ? TG_PROTO_ICMP : TG_PROTO_UDP;
+                memcpy(p + 12, s->ip[0], 4);
+                memcpy(p + 16, s->ip[1], 4);
+                uint16_t c = tg_ip4_csum(p);
+                memcpy(p + 10, &c, 2);
+                uint8_t *q = p + 20;
+                if (s->sub) {
+                    q[0] = 8;
+                    tg_put16(q + 4, (uint16_t)s->seed);
+                    tg_put16(q + 6, (uint16_t)s->burst[1]);
+                    uint8_t full[8 + 64];
+                    memcpy(full, q, 8);
+                    for (uint32_t i = 0; i < plen; i++)
+                        full[8 + i] = (uint8_t)('a' + i % 23);
+                    struct tg_l3 none = {0};
+                    uint16_t ic = tg_l4_csum(&none, TG_PROTO_ICMP, 8 + plen, full, 8 + plen);
+                    memcpy(q + 2, &ic, 2);
+                } else {
+                    tg_put16(q, s->port[0]);
+                    tg_put16(q + 2, (uint16_t)s->burst[1]);
+                    tg_put16(q + 4, 8 + plen);
+                }
+            }
+            tg_pkt_finish(g);
+        }
+        s->next_ns[1] = UINT64_MAX;
+        s->next_ns[0] = g->now_ns + tg_rng_below(r, 50000000) + 1000;
+    }
+    if (s->next_ns[0] != UINT64_MAX && --s->left == 0) { /* three probes per hop */
+        if (last)
+            return TG_DONE;
+        s->state++;
+        s->left = 3;
+    }
+    return tg_stream_wait(g, s);
+}
+
 /* The handshake packets that open a tunnel stream (state counts them). Returns false when the
  * handshake is over. */
 static bool tg_tunnel_handshake(struct tg *g, struct tg_stream *s, uint8_t d)
@@ -831,6 +925,8 @@ uint64_t tg_stream_step(struct tg *g, struct tg_actor *a)
     case TG_SK_MCAST:
         tg_mcast_pkt(g, s);
         return tg_periodic_next(g, s, 0);
+    case TG_SK_TRACE:
+        return tg_trace_step(g, s, d);
     case TG_SK_CHATTER:
         tg_chatter_pkt(g, s);
         if (s->left <= 1)

@@ -692,13 +692,14 @@ static void test_trafgen_benign_sites(void **state)
 {
     (void)state;
     static const char *const sites[] = {
-        "p2p", "calls", "file_sharing",     "iot_polling",      "multicast",   "lan_chatter",
-        "vpn", "games", "dns_server_crowd", "ntp_server_crowd", "dns_resolver"};
-    static const char *const streams[] = {
-        "rtp",       "sip", "stun", "game", "wireguard", "openvpn", "ike",     "esp", "gre",
-        "multicast", "dns", "ntp",  "coap", "bacnet",    "dht",     "nfs_udp", "utp", "chatter"};
+        "p2p", "calls", "file_sharing",     "iot_polling",      "multicast",    "lan_chatter",
+        "vpn", "games", "dns_server_crowd", "ntp_server_crowd", "dns_resolver", "traceroute"};
+    static const char *const streams[] = {"rtp",     "sip", "stun",    "game",      "wireguard",
+                                          "openvpn", "ike", "esp",     "gre",       "multicast",
+                                          "dns",     "ntp", "coap",    "bacnet",    "dht",
+                                          "nfs_udp", "utp", "chatter", "traceroute"};
     static const char *const tcp_apps[] = {"smb", "nfs_tcp", "modbus", "mqtt", "peer_wire"};
-    bool seen_site[11] = {false}, seen_stream[18] = {false}, seen_tcp[5] = {false};
+    bool seen_site[12] = {false}, seen_stream[19] = {false}, seen_tcp[5] = {false};
     uint64_t groups = 0, frags = 0, esp = 0, gre = 0;
     char first_mix[512] = "", mix[512];
     bool differ = false;
@@ -726,14 +727,14 @@ static void test_trafgen_benign_sites(void **state)
             const char *app = json_string_value(json_object_get(v, "app"));
             assert_non_null(app);
             strncat(mix, app, sizeof mix - strlen(mix) - 1);
-            for (size_t k = 0; k < 11; k++)
+            for (size_t k = 0; k < 12; k++)
                 seen_site[k] |= strcmp(app, sites[k]) == 0;
         }
         if (seed == 1)
             snprintf(first_mix, sizeof first_mix, "%s", mix);
         else
             differ |= strcmp(first_mix, mix) != 0;
-        for (size_t k = 0; k < 18; k++)
+        for (size_t k = 0; k < 19; k++)
             seen_stream[k] |=
                 json_object_get(json_object_get(b, "streams_started"), streams[k]) != NULL;
         for (size_t k = 0; k < 5; k++)
@@ -757,10 +758,10 @@ static void test_trafgen_benign_sites(void **state)
         free(fb.p);
         unlink(pcap);
     }
-    for (size_t k = 0; k < 11; k++)
+    for (size_t k = 0; k < 12; k++)
         if (!seen_site[k])
             fail_msg("site application %s never drawn", sites[k]);
-    for (size_t k = 0; k < 18; k++)
+    for (size_t k = 0; k < 19; k++)
         if (!seen_stream[k])
             fail_msg("stream kind %s never started", streams[k]);
     for (size_t k = 0; k < 5; k++)
