@@ -559,8 +559,8 @@ int tg_sites_plan(struct tg *g)
 uint32_t tg_sites_pool_need(const struct tg *g)
 {
     double n = 0;
-    for (uint32_t i = 0; i < g->nsites; i++) /* streams live up to ~1 s; long ones are few */
-        n += 64 + g->sites[i].rate * 4;
+    for (uint32_t i = 0; i < g->nsites; i++) /* request/response streams live up to ~16 s */
+        n += 64 + g->sites[i].rate * 16;
     return (uint32_t)tg_clamp(n, 0, 1u << 20);
 }
 
