@@ -88,6 +88,7 @@ enum {
  * depend on the run (the table's own seed is random). */
 #define VT_SPOOF_KEY  0x6a09e667f3bcc909ull
 #define VT_SKETCH_KEY 0xbb67ae8584caa73bull
+#define VT_PAIR_KEY   0x3c6ef372fe94f82bull
 _Static_assert(VT_BUCKETS <= 16, "heavy is a 16-bit mask");
 
 enum { VT_EP_NONE = 0, VT_EP_TRACKED = 1, VT_EP_UNTRACKED = 2 };
@@ -249,6 +250,11 @@ struct verdict_table {
      * cleared every window. */
     uint8_t sketch[VT_SKETCH_ROWS][VT_SKETCH];
     uint64_t sketch_epoch;
+    /* Attack flows per (source, destination) pair: count-min, two generations of one window
+     * each (the estimate covers the last 10 to 20 s). */
+    uint16_t pair[2][VT_SKETCH_ROWS][VT_SKETCH];
+    uint64_t pair_epoch;
+    unsigned pair_cur;
 
     struct verdict_table_stats st;
 };
@@ -1208,6 +1214,35 @@ static void vt_attacker_hit(struct verdict_table *t, uint32_t a, const struct fl
     vt_episode_check(t, a, VERDICT_ROLE_ATTACKER, &w, false);
 }
 
+/* Attack flows from src to dst in the last one to two windows (count-min upper bound); adds one
+ * when `add`. */
+static unsigned vt_pair(struct verdict_table *t, const struct flow_evidence *fe, bool add)
+{
+    uint64_t epoch = t->now / VERDICT_WINDOW_US;
+    if (epoch != t->pair_epoch) {
+        if (epoch == t->pair_epoch + 1) {
+            t->pair_cur ^= 1u;
+            memset(t->pair[t->pair_cur], 0, sizeof(t->pair[0]));
+        } else {
+            memset(t->pair, 0, sizeof(t->pair));
+        }
+        t->pair_epoch = epoch;
+    }
+    uint64_t h = vt_mix(vt_addr_hash(fe->src, fe->ip_version, VT_PAIR_KEY) ^
+                        vt_addr_hash(fe->dst, fe->ip_version, VT_PAIR_KEY ^ 1));
+    unsigned est = UINT32_MAX;
+    for (unsigned k = 0; k < VT_SKETCH_ROWS; k++) {
+        size_t at = (h >> (16 * k)) % VT_SKETCH;
+        uint16_t *c = &t->pair[t->pair_cur][k][at];
+        if (add && *c < UINT16_MAX)
+            (*c)++;
+        unsigned n = (unsigned)*c + t->pair[t->pair_cur ^ 1u][k][at];
+        if (n < est)
+            est = n;
+    }
+    return est;
+}
+
 /* True when the attacker role of entry i has evidence about this very source: a concentrated
  * sender (high_reports attack flows with their share, a heavy flow) or its own rate alert. */
 static bool vt_source_proven(const struct verdict_table *t, const struct vt_entry *e)
@@ -1268,6 +1303,8 @@ void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
     }
     if (c.attack && a == VT_NONE && !src_wl)
         t->st.unjudged_sources++;
+    /* How many attack flows this source sent to this destination lately. */
+    unsigned pair = c.attack && !c.reflected ? vt_pair(t, fe, fe->first_report) : 0;
     bool vt_whitelisted_dst = vt_whitelisted(t, VERDICT_ROLE_VICTIM, fe->ip_version, fe->dst);
     if (vt_whitelisted_dst)
         t->st.whitelisted++;
@@ -1276,15 +1313,17 @@ void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
     bool proven = false, blamed = false;
     if (a != VT_NONE) {
         /* Blame: a handshake or a heavy flow is about this source; otherwise its attack flows
-         * must be a fair share (source_min_share) of its victim's: a few real senders are, one
-         * address among thousands drawn from a pool is not. */
+         * to this destination must be a fair share (source_min_share) of the destination's: a
+         * few real senders are, one address among thousands drawn from a pool is not (nor is
+         * one that sprays a whole network, a carpet bombing's spoofed source). */
         bool blame = c.handshake || c.heavy || v == VT_NONE;
         if (!blame) {
-            vt_roll(&t->e[a].r[VERDICT_ROLE_ATTACKER], NULL, t->now);
             vt_roll(&t->e[v].r[VERDICT_ROLE_VICTIM], &t->e[v].vic, t->now);
-            double mine = (double)vt_att_flows(&t->e[a].r[VERDICT_ROLE_ATTACKER]) + 1 + seed;
             double theirs = (double)vt_att_flows(&t->e[v].r[VERDICT_ROLE_VICTIM]) + 1;
-            blame = mine >= t->source_min_share * theirs;
+            /* ... and never before it sent half of high's flows to it: at an attack's onset
+             * every source is a large share of the little seen so far. */
+            double need = t->source_min_share * theirs, least = (t->high_reports + 1) / 2;
+            blame = (double)pair >= (need > least ? need : least);
         }
         struct vt_weigh wa = {
             .attack = c.attack && !c.reflected, .seed = seed, .peer = true, .blame = blame};

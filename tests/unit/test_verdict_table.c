@@ -690,9 +690,9 @@ static void test_verdict_table_role_choice_ties_to_victim(void **state)
     assert_int_equal(v->role, VERDICT_ROLE_VICTIM);
     assert_string_equal(v->attack_type, "syn_flood"); /* the victim role's fields */
 
-    /* Spraying one flow each at 100 addresses hits no victim: a scanner or a misjudged client,
-     * never more than medium as an attacker (it used to be critical), so the victim role of
-     * the same IP still speaks for it. */
+    /* Spraying one flow each at 100 addresses concentrates on no victim: a scanner or a
+     * misjudged client, not blamed (it used to be critical as an attacker), so the victim role
+     * of the same IP still speaks for it. */
     char dst[32];
     for (int i = 0; i < 100; i++) {
         snprintf(dst, sizeof(dst), "192.0.3.%d", i);
@@ -702,8 +702,9 @@ static void test_verdict_table_role_choice_ties_to_victim(void **state)
     v = must_pub(x);
     assert_int_equal(v->role, VERDICT_ROLE_VICTIM);
     assert_int_equal(v->level, THREAT_HIGH);
-    /* 100 flows at one victim: that victim is high, the flows are corroborated: critical */
-    for (int i = 0; i < 100; i++)
+    /* 110 flows at one victim: that victim is high, the flows count against x (from its
+     * second flow to that victim on) and hit it: critical */
+    for (int i = 0; i < 110; i++)
         flow(t, x, "192.0.3.200", T0 + 2 * SEC, ATTACK("scan"));
     verdict_table_tick(t, T0 + 2 * SEC, 0);
     v = must_pub(x);
@@ -711,8 +712,8 @@ static void test_verdict_table_role_choice_ties_to_victim(void **state)
     assert_int_equal(v->role, VERDICT_ROLE_ATTACKER);
     /* unanswered SYNs are a SYN flood whatever the model calls them (it was "scan") */
     assert_string_equal(v->attack_type, "syn_flood");
-    /* x's first flow came before it had an entry (one SYN proves nothing): 202, not 203 */
-    assert_int_equal(v->flows_attack, 202);
+    /* x's first flow came before it had an entry (one SYN proves nothing): 212, not 213 */
+    assert_int_equal(v->flows_attack, 212);
 
     /* an IP only ever seen as a source is an attacker, even at low */
     flow(t, "10.8.8.8", "192.0.2.30", T0 + SEC, BENIGN);
@@ -1550,6 +1551,38 @@ static void test_verdict_table_pool_spoofed_flood(void **state)
     verdict_table_destroy(t);
 }
 
+/* Carpet bombing: 200 pool addresses spray UDP at 50 hosts of one network, three rounds. Each
+ * host is critical; each address sent 150 flows, but only 3 to any host, a sliver of that host's
+ * 600: nobody is blamed. */
+static void test_verdict_table_carpet_bombing_blames_nobody(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk_default();
+    char src[32], dst[32];
+    uint64_t ts = T0;
+    for (int r = 0; r < 3; r++)
+        for (int i = 0; i < 200; i++)
+            for (int h = 0; h < 50; h++) {
+                snprintf(src, sizeof(src), "198.18.16.%d", 1 + i);
+                snprintf(dst, sizeof(dst), "10.20.5.%d", 1 + h);
+                flow(t, src, dst, ts, ATTACK_SHAPED("udp_flood", SH_UDP));
+                ts += 50;
+            }
+    verdict_table_tick(t, ts, 0);
+    for (int h = 0; h < 50; h++) {
+        snprintf(dst, sizeof(dst), "10.20.5.%d", 1 + h);
+        const struct verdict *v = must_pub(dst);
+        assert_int_equal(v->level, THREAT_CRITICAL);
+        assert_string_equal(v->attack_type, "udp_flood");
+    }
+    for (int i = 0; i < 200; i++) {
+        snprintf(src, sizeof(src), "198.18.16.%d", 1 + i);
+        const struct verdict *v = last_pub(src);
+        assert_true(v == NULL || v->level == THREAT_LOW);
+    }
+    verdict_table_destroy(t);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, reset)
@@ -1586,6 +1619,7 @@ int main(void)
         T(test_verdict_table_one_attack_flow_never_medium),
         T(test_verdict_table_group_destinations_blame_nobody),
         T(test_verdict_table_pool_spoofed_flood),
+        T(test_verdict_table_carpet_bombing_blames_nobody),
     };
 #undef T
     return cmocka_run_group_tests(tests, group_setup, NULL);
