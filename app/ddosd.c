@@ -477,10 +477,8 @@ static void run_main_loop(struct daemon *d)
             reload(d);
         if (service_reopen_take()) {
             int rc = log_reopen();
-#ifdef DDOSD_WITH_API
             if (d->api && rc == 0)
                 rc = api_reopen_log(d->api);
-#endif
             if (rc != 0)
                 DD_ERROR("cannot reopen the log files: %s", strerror(-rc));
             else
@@ -593,7 +591,6 @@ static int start(struct daemon *d, char *err, size_t len)
         return rc;
     }
     if (cfg->api.listen.enabled) {
-#ifdef DDOSD_WITH_API
         char access_log[4096] = "";
         if (cfg->log.dir[0])
             snprintf(access_log, sizeof(access_log), "%s/access.log", cfg->log.dir);
@@ -611,12 +608,6 @@ static int start(struct daemon *d, char *err, size_t len)
         if (!d->api)
             return -EADDRINUSE;
         DD_INFO("API listening on %s:%u", cfg->api.listen.host, api_port(d->api));
-#else
-        (void)hook_health;
-        (void)hook_counters;
-        (void)hook_report;
-        DD_WARN("this ddosd was built without the REST API (libmicrohttpd missing)");
-#endif
     }
     return 0;
 }
@@ -635,10 +626,8 @@ static void stop(struct daemon *d)
     shards_join(d);
     workers_join(d);
     stage_join(d);
-#ifdef DDOSD_WITH_API
     api_stop(d->api);
     d->api = NULL;
-#endif
 }
 
 static void free_options(struct options *o)

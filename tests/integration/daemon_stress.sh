@@ -3,7 +3,7 @@
 # generated capture of about half a million packets: every ring and hand-over of app/daemon.h
 # (reader -> shards bursts and free lists, shards -> workers records, shards -> stage alerts,
 # workers -> stage scored records, the done flags at shutdown) carries real traffic. Registered
-# by tests/stress/daemon.cmake (label stress); scripts/test.sh runs it in the ThreadSanitizer
+# by tests/CMakeLists.txt (label stress); scripts/test.sh runs it in the ThreadSanitizer
 # tree, where any report fails the run (TSAN_OPTIONS halt_on_error=1, exitcode=66, and a
 # "WARNING: ThreadSanitizer" line in the output also counts).
 #

@@ -1,41 +1,144 @@
-# Integration tests (label "integration"): ddos-flows run end to end on captures.
+# Integration tests (label "integration"), included from tests/CMakeLists.txt. Python scripts run
+# ${Python3_EXECUTABLE} (Debian's /usr/bin/python3, top CMakeLists.txt); shell scripts take the
+# build directory and start what they need. Exit 77 means skipped (said per test below).
+
+# ddosd_python_needs(<test> <module>...): configure fails, naming the Debian package, when the
+# tests' Python cannot import a module that <test> needs.
+function(ddosd_python_needs test)
+  foreach(module IN LISTS ARGN)
+    execute_process(COMMAND ${Python3_EXECUTABLE} -c "import ${module}"
+      RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "${Python3_EXECUTABLE} cannot import ${module}, which the test ${test} "
+        "needs: apt-get install python3-${module} (or scripts/deps.sh test)")
+    endif()
+  endforeach()
+endfunction()
+
+set(DDOSD_IT ${CMAKE_CURRENT_LIST_DIR})
+set(DDOSD_IT_DDOSD $<TARGET_FILE:ddosd>)
+set(DDOSD_IT_TRAFGEN $<TARGET_FILE:ddos-trafgen>)
+
+# ---- ddos-flows, the model, the Redis sink, training -------------------------------------------
 #   fixtures         the crafted captures of tests/data (tests/data/make_fixtures.py writes them
 #                    and the expected numbers in fixtures.json); needs nothing outside the repo.
 #   shared_captures  every capture of ../shared/data/captures (third-party traffic); meant for
-#                    the sanitizer build; skipped (exit 77) when ../shared/data is absent.
-# Both are stdlib-only Python scripts; tshark, when installed, is used as an independent decoder.
-set(DDOSD_PYTHON /usr/bin/python3)
-
+#                    the sanitizer build; skipped (77) when ../shared/data is absent.
+# Both are stdlib-only; tshark, when installed, is used as an independent decoder.
 add_test(NAME fixtures
-  COMMAND ${DDOSD_PYTHON} ${PROJECT_SOURCE_DIR}/tests/integration/run_fixtures.py
+  COMMAND ${Python3_EXECUTABLE} ${DDOSD_IT}/run_fixtures.py
     --bin $<TARGET_FILE:ddos-flows> --data ${PROJECT_SOURCE_DIR}/tests/data)
 set_tests_properties(fixtures PROPERTIES LABELS integration TIMEOUT 300)
 
 add_test(NAME shared_captures
-  COMMAND ${DDOSD_PYTHON} ${PROJECT_SOURCE_DIR}/tests/integration/shared_captures.py
-    --bin $<TARGET_FILE:ddos-flows>)
+  COMMAND ${Python3_EXECUTABLE} ${DDOSD_IT}/shared_captures.py --bin $<TARGET_FILE:ddos-flows>)
 set_tests_properties(shared_captures PROPERTIES SKIP_RETURN_CODE 77 LABELS integration
   TIMEOUT 600)
 
 # Live capture on a veth pair in a namespace the test creates (root only; 77 = skipped).
 add_test(NAME live_capture
-  COMMAND bash ${PROJECT_SOURCE_DIR}/tests/integration/live_capture.sh $<TARGET_FILE:ddos-flows>)
+  COMMAND bash ${DDOSD_IT}/live_capture.sh $<TARGET_FILE:ddos-flows>)
 set_tests_properties(live_capture PROPERTIES LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 120
   RUN_SERIAL TRUE)
-ddosd_inference_integration_test(model_parity integration/model_parity.py ARGS --bin $<TARGET_FILE:ddos-model>)
+
+# The C engine scores like scikit-learn on forests trained here.
+ddosd_python_needs(model_parity numpy sklearn msgpack)
+add_test(NAME model_parity
+  COMMAND ${Python3_EXECUTABLE} ${DDOSD_IT}/model_parity.py --bin $<TARGET_FILE:ddos-model>)
+set_tests_properties(model_parity PROPERTIES LABELS integration TIMEOUT 600)
+
 # Redis sink against a real redis-server the test starts itself on a free loopback port (no
 # persistence, a temporary directory); skipped (77) when redis-server is not installed.
-add_executable(redis_sink_test ${CMAKE_CURRENT_LIST_DIR}/redis_sink_test.c)
-target_link_libraries(redis_sink_test PRIVATE ddosd_verdicts ddosd_options)
+add_executable(redis_sink_test ${DDOSD_IT}/redis_sink_test.c)
+target_link_libraries(redis_sink_test PRIVATE ddosd_verdicts PkgConfig::HIREDIS)
 add_test(NAME redis_sink COMMAND redis_sink_test)
 set_tests_properties(redis_sink PROPERTIES LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 180)
 
-# The training pipeline, small and twice: same seed, byte-identical model (tests/integration/
-# train_quick.sh). Needs Debian's python3-sklearn, pandas and matplotlib (scripts/deps.sh test).
-add_test(NAME train_quick
-  COMMAND bash ${PROJECT_SOURCE_DIR}/tests/integration/train_quick.sh ${PROJECT_BINARY_DIR})
+# The training pipeline, small and twice: same seed, byte-identical model (train_quick.sh).
+ddosd_python_needs(train_quick numpy sklearn pandas matplotlib msgpack)
+add_test(NAME train_quick COMMAND bash ${DDOSD_IT}/train_quick.sh ${PROJECT_BINARY_DIR})
 set_tests_properties(train_quick PROPERTIES LABELS integration TIMEOUT 900)
-# Per-area integration tests, each owned by its area (absent until that area exists).
-include(${CMAKE_CURRENT_LIST_DIR}/daemon.cmake OPTIONAL)
-include(${CMAKE_CURRENT_LIST_DIR}/api.cmake OPTIONAL)
-include(${CMAKE_CURRENT_LIST_DIR}/packaging.cmake OPTIONAL)
+
+# ---- ddosd end to end ---------------------------------------------------------------------------
+# Each is a bash script that takes the build directory, starts what it needs (its own
+# redis-server on a free loopback port, a network namespace and veth pair) and removes all of it
+# on exit (daemon_lib.sh); checks live in daemon_check.py (python3-redis). None of them needs the
+# REST API (--api none).
+#   daemon_redis          replay into Redis: hashes, ddos:top, ddos:events vs ground truth and
+#                         --verdicts-out
+#   daemon_redis_restart  kill -9 and restart Redis mid-replay: final state as without it
+#   daemon_live           -i on a veth pair, tcpreplay from a namespace, SIGTERM (root only)
+#   daemon_signals        SIGHUP good/corrupt model, SIGUSR1 log reopen, SIGTERM mid-replay
+#   daemon_cli            flags, start-up errors, --dump-config masking, .env mode, exit 2
+#   daemon_notify         the notify hook gets attack_start JSON; --flows-out rows
+function(ddosd_daemon_test name timeout)
+  add_test(NAME ${name} COMMAND bash ${DDOSD_IT}/${name}.sh ${PROJECT_BINARY_DIR})
+  set_tests_properties(${name} PROPERTIES LABELS integration TIMEOUT ${timeout}
+    SKIP_RETURN_CODE 77 ${ARGN})
+endfunction()
+ddosd_daemon_test(daemon_redis 300)
+ddosd_daemon_test(daemon_redis_restart 300)
+ddosd_daemon_test(daemon_live 180 RUN_SERIAL TRUE)
+ddosd_daemon_test(daemon_signals 180)
+ddosd_daemon_test(daemon_cli 180)
+ddosd_daemon_test(daemon_notify 180)
+
+# ---- the REST API -------------------------------------------------------------------------------
+# Real HTTP against a running ddosd that replays a ddos-trafgen capture with --serve. Each script
+# starts what it needs on free loopback ports (redis-server, nginx, crowdsec-custom-bouncer) in a
+# temporary directory and stops every process it started (api_common.py).
+#   api_endpoints          every endpoint, status code, auth, reports in Redis, access log
+#   api_nginx_auth_request nginx auth_request -> /api/check: flagged 403, clean gets the page
+#   api_crowdsec_bouncer   Debian's crowdsec-custom-bouncer: add on a decision, del on expiry
+#   api_slow_clients       200 byte-at-a-time clients; /health must stay under 100 ms
+foreach(name endpoints nginx_auth_request crowdsec_bouncer slow_clients)
+  add_test(NAME api_${name}
+    COMMAND ${Python3_EXECUTABLE} ${DDOSD_IT}/api_${name}.py
+      --ddosd ${DDOSD_IT_DDOSD} --trafgen ${DDOSD_IT_TRAFGEN})
+  set_tests_properties(api_${name} PROPERTIES LABELS integration TIMEOUT 180)
+endforeach()
+# Timing-sensitive: alone on the machine.
+set_tests_properties(api_slow_clients PROPERTIES RUN_SERIAL TRUE)
+
+# evaluate.py's per-IP view (ddosd -r at full speed) agrees with a running ddosd replaying the same
+# ddos-trafgen capture in real time (/api/threat-analysis): level, role, attack type per IP.
+add_test(NAME eval_agreement
+  COMMAND ${Python3_EXECUTABLE} ${DDOSD_IT}/eval_agreement.py
+    --ddosd ${DDOSD_IT_DDOSD} --trafgen ${DDOSD_IT_TRAFGEN})
+set_tests_properties(eval_agreement PROPERTIES LABELS integration TIMEOUT 180)
+
+# Every ```console example of README.md and docs/*.md, run against a ddosd replaying a benign
+# capture with --serve (states set up with operator reports): the documented output must match
+# (keys, types, levels, roles, statuses, Redis field names). Skipped (77) without redis-server,
+# redis-cli or curl.
+add_test(NAME doc_examples
+  COMMAND ${Python3_EXECUTABLE} ${DDOSD_IT}/doc_examples.py
+    --ddosd ${DDOSD_IT_DDOSD} --trafgen ${DDOSD_IT_TRAFGEN})
+set_tests_properties(doc_examples PROPERTIES LABELS integration TIMEOUT 240 SKIP_RETURN_CODE 77)
+
+# ---- packaging ----------------------------------------------------------------------------------
+#   packaging_install  install.sh --prefix into a temporary root: tree, owners, modes, config.json,
+#                      .env kept on a second run, nginx -t of the site, --uninstall (root; 77
+#                      otherwise: owners cannot be checked)
+#   packaging_unit     static checks of the unit, then systemd-analyze verify (77 without it)
+#   packaging_nginx    a real nginx with the shipped site in front of a running ddosd
+#   packaging_notify   READY=1, WATCHDOG=1, STOPPING=1 and exit 0 over a NOTIFY_SOCKET
+add_test(NAME packaging_install
+  COMMAND bash ${DDOSD_IT}/packaging_install.sh ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+# Creates (and removes again) the system user ddos when it does not exist yet.
+set_tests_properties(packaging_install PROPERTIES LABELS integration SKIP_RETURN_CODE 77
+  TIMEOUT 120 RESOURCE_LOCK ddos_system_user)
+
+add_test(NAME packaging_unit COMMAND bash ${DDOSD_IT}/packaging_unit.sh ${PROJECT_SOURCE_DIR})
+set_tests_properties(packaging_unit PROPERTIES LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 60)
+
+add_test(NAME packaging_nginx
+  COMMAND bash ${DDOSD_IT}/packaging_nginx.sh ${PROJECT_SOURCE_DIR} ${DDOSD_IT_DDOSD}
+    ${DDOSD_IT_TRAFGEN})
+set_tests_properties(packaging_nginx PROPERTIES LABELS integration TIMEOUT 120)
+
+add_test(NAME packaging_notify
+  COMMAND ${Python3_EXECUTABLE} ${DDOSD_IT}/packaging_notify.py --daemon ${DDOSD_IT_DDOSD}
+    --capture ${PROJECT_SOURCE_DIR}/tests/data/session-eth.pcap
+    --model ${PROJECT_SOURCE_DIR}/models/ddosd-model.msgpack)
+set_tests_properties(packaging_notify PROPERTIES LABELS integration TIMEOUT 60)
