@@ -800,13 +800,13 @@ static int model_tree_build(struct model_loader *ld, const struct model_tree_src
     return 0;
 }
 
-static int model_parse_stage(struct model_loader *ld, struct model *m, uint32_t s,
-                             const msgpack_object *st)
+/* Checks stage s's map and reads its scalars into m->stages[s]: name, kind, classes, threshold,
+ * positive (stage 0), init (boosting); hands back its 'trees' array, whose size is checked
+ * against the raw outputs. Returns 0, or -1 with the reason in ld. */
+static int model_stage_read(struct model_loader *ld, struct model *m, uint32_t s,
+                            const msgpack_object *st, const msgpack_object **trees)
 {
     struct model_stage *stage = &m->stages[s];
-    struct model_tree_src *src = NULL;
-    struct model_interner in = {0};
-    int rc = -1;
     stage->positive = -1;
     model_where(ld, "stage %" PRIu32, s);
     if (st->type != MSGPACK_OBJECT_MAP) {
@@ -932,6 +932,21 @@ static int model_parse_stage(struct model_loader *ld, struct model *m, uint32_t 
                    n_trees, stage->n_raw);
         return -1;
     }
+    *trees = o;
+    return 0;
+}
+
+/* Builds stage s from its checked 'trees' array: scans every tree, then lays all nodes out in
+ * one pool, depth first, with the leaf vectors interned. Returns 0, or -1 with the reason in ld
+ * (what was allocated stays in the stage for model_free). */
+static int model_stage_build(struct model_loader *ld, struct model *m, uint32_t s,
+                             const msgpack_object *trees)
+{
+    struct model_stage *stage = &m->stages[s];
+    struct model_tree_src *src = NULL;
+    struct model_interner in = {0};
+    int rc = -1;
+    uint32_t n_trees = trees->via.array.size;
 
     src = calloc(n_trees, sizeof(*src));
     stage->trees = calloc(n_trees, sizeof(*stage->trees));
@@ -946,7 +961,7 @@ static int model_parse_stage(struct model_loader *ld, struct model *m, uint32_t 
     uint32_t biggest = 0;
     for (uint32_t t = 0; t < n_trees; t++) {
         model_where(ld, "stage %" PRIu32 " tree %" PRIu32, s, t);
-        if (model_tree_scan(ld, &o->via.array.ptr[t], stage->value_stride, &src[t]) < 0)
+        if (model_tree_scan(ld, &trees->via.array.ptr[t], stage->value_stride, &src[t]) < 0)
             goto out;
         nodes += src[t].n_nodes;
         leaves += src[t].n_leaves;
@@ -1003,6 +1018,16 @@ out:
     free(in.pool);
     free(src);
     return rc;
+}
+
+/* Stage s of the model: its scalars checked first, then its trees built. */
+static int model_parse_stage(struct model_loader *ld, struct model *m, uint32_t s,
+                             const msgpack_object *st)
+{
+    const msgpack_object *trees;
+    if (model_stage_read(ld, m, s, st, &trees) < 0)
+        return -1;
+    return model_stage_build(ld, m, s, trees);
 }
 
 static int model_parse_stages(struct model_loader *ld, struct model *m, const msgpack_object *root)
