@@ -35,7 +35,7 @@ struct env_file;
 
 /* Limits (the loader rejects anything beyond them with a message naming the limit). */
 #define CONFIG_STRING_MAX      4096 /* bytes of any string after ${} expansion */
-#define CONFIG_SENSOR_ID_MAX   63   /* fits a verdict's sensor field (VERDICT_SENSOR_MAX - 1) */
+#define CONFIG_SENSOR_ID_MAX   63   /* fits a verdict's sensor field (asserted in verdict.c) */
 #define CONFIG_IFNAME_MAX      15   /* IFNAMSIZ - 1 */
 #define CONFIG_INTERFACES_MAX  64
 #define CONFIG_FILES_MAX       4096
@@ -43,12 +43,12 @@ struct env_file;
 #define CONFIG_CIDRS_MAX       4096 /* per list */
 #define CONFIG_BOUNCERS_MAX    64
 #define CONFIG_BOUNCER_KEY_MIN 16   /* characters a bouncer key needs */
-#define CONFIG_TIMEOUT_MAX_S   4000 /* flow timeouts: FLOW_MAX_ACTIVE_TIMEOUT_US in flow_table.h */
+#define CONFIG_TIMEOUT_MAX_S   4000 /* flow timeouts; fits the flow table (flow_table.c) */
 
 enum config_flows_mode { CONFIG_FLOWS_FIXED = 0, CONFIG_FLOWS_CIC = 1 };
 
 /* decisions.levels bits: bit i stands for threat level i of verdicts/verdict.h
- * (low, medium, high, critical). */
+ * (low, medium, high, critical; verdicts/verdict.c asserts it). */
 enum config_level_bits {
     CONFIG_LEVEL_LOW = 1u << 0,
     CONFIG_LEVEL_MEDIUM = 1u << 1,
@@ -57,7 +57,7 @@ enum config_level_bits {
 };
 
 /* decisions.roles bits: bit i stands for enum verdict_role i of verdicts/verdict.h
- * (attacker, victim). */
+ * (attacker, victim; verdicts/verdict.c asserts it). */
 enum config_role_bits {
     CONFIG_ROLE_ATTACKER = 1u << 0,
     CONFIG_ROLE_VICTIM = 1u << 1,

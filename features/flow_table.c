@@ -24,7 +24,13 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 
+#include "common/config.h"
 #include "common/log.h"
+
+/* Where config.json's limit meets the table's: every flow timeout the loader accepts
+ * (flows.*_timeout <= CONFIG_TIMEOUT_MAX_S) fits the table. */
+_Static_assert((unsigned long long)CONFIG_TIMEOUT_MAX_S * 1000000ull <= FLOW_MAX_ACTIVE_TIMEOUT_US,
+               "config.json's flow timeouts must fit FLOW_MAX_ACTIVE_TIMEOUT_US");
 
 #define SLOT_NONE UINT32_MAX
 

@@ -14,6 +14,20 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/config.h"
+
+/* Where config.json's settings meet the verdict type: decisions.levels and decisions.roles are
+ * bit sets indexed by enum threat_level and enum verdict_role, and a sensor.id the loader
+ * accepts fits a verdict's sensor field with its NUL. */
+_Static_assert(CONFIG_LEVEL_LOW == 1u << THREAT_LOW && CONFIG_LEVEL_MEDIUM == 1u << THREAT_MEDIUM &&
+                   CONFIG_LEVEL_HIGH == 1u << THREAT_HIGH &&
+                   CONFIG_LEVEL_CRITICAL == 1u << THREAT_CRITICAL,
+               "decisions.levels bit i is threat level i");
+_Static_assert(CONFIG_ROLE_ATTACKER == 1u << VERDICT_ROLE_ATTACKER &&
+                   CONFIG_ROLE_VICTIM == 1u << VERDICT_ROLE_VICTIM,
+               "decisions.roles bit i is verdict role i");
+_Static_assert(CONFIG_SENSOR_ID_MAX < VERDICT_SENSOR_MAX, "sensor.id must fit a verdict");
+
 static const char *const level_names[] = {"low", "medium", "high", "critical"};
 static const char *const role_names[] = {"attacker", "victim"};
 /* Index i names bit (1u << i) of enum verdict_reason. */
