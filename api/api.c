@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "api/api_internal.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 enum { API_LISTEN_BACKLOG = 1024, API_BODY_KEEP = 4096 };
@@ -73,13 +74,6 @@ struct api_conn {
     size_t line_len;
     char line[ACCESS_LOG_LINE_MAX];
 };
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void peer_text(const struct sockaddr *sa, char out[VERDICT_IP_TEXT_MAX], bool *loopback)
 {
@@ -152,7 +146,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
     c->endpoint = API_EP_OTHER;
     c->status = 0;
     c->line_len = 0;
-    c->t0_ns = mono_ns();
+    c->t0_ns = dd_mono_ns();
     return c;
 }
 
@@ -312,7 +306,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     struct api_conn *c = *con_cls;
     if (c == NULL || !c->replied)
         return;
-    uint64_t dt = mono_ns() - c->t0_ns;
+    uint64_t dt = dd_mono_ns() - c->t0_ns;
     api_metrics_record(&srv->core->metrics, c->endpoint, c->status, dt);
     if (srv->alog && c->line_len)
         access_log_write(srv->alog, c->line, c->line_len, dt);

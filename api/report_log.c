@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 #define REPORT_STREAM     "ddos:reports"
@@ -36,13 +37,6 @@ struct report_log {
     redisContext *ctx;    /* lock; NULL when not connected */
     uint64_t retry_at_ms; /* lock; no connection attempt before this (monotonic ms) */
 };
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 struct report_log *report_log_create(const struct config_redis *cfg)
 {
@@ -162,9 +156,9 @@ bool report_log_append(struct report_log *l, const char *const *names, const cha
     pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
     pthread_mutex_lock(&l->lock);
     if (l->ctx == NULL) {
-        if (mono_ms() < l->retry_at_ms || !connect_locked(l)) {
-            if (l->ctx == NULL && mono_ms() >= l->retry_at_ms)
-                l->retry_at_ms = mono_ms() + REPORT_BACKOFF_MS;
+        if (dd_mono_ms() < l->retry_at_ms || !connect_locked(l)) {
+            if (l->ctx == NULL && dd_mono_ms() >= l->retry_at_ms)
+                l->retry_at_ms = dd_mono_ms() + REPORT_BACKOFF_MS;
             goto out;
         }
     }
@@ -177,7 +171,7 @@ bool report_log_append(struct report_log *l, const char *const *names, const cha
                 l->ctx->err ? l->ctx->errstr : "unexpected reply");
         redisFree(l->ctx);
         l->ctx = NULL;
-        l->retry_at_ms = mono_ms() + REPORT_BACKOFF_MS;
+        l->retry_at_ms = dd_mono_ms() + REPORT_BACKOFF_MS;
     }
     if (r)
         freeReplyObject(r);

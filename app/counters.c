@@ -251,7 +251,7 @@ void counters_health(struct daemon *d, struct api_health *out)
         snprintf(out->redis_detail, sizeof(out->redis_detail), "disconnected: %s",
                  t.snap.redis.last_error[0] ? t.snap.redis.last_error : "not connected yet");
     snprintf(out->sensor, sizeof(out->sensor), "%s", d->cfg->sensor.id);
-    out->uptime_s = dd_wall_now() - d->start_wall;
+    out->uptime_s = dd_mono_s() - d->start_wall;
     out->packets = t.packets;
     out->flows = t.scored;
     out->verdicts = t.snap.table.ips;

@@ -33,6 +33,7 @@
 #include "api/api.h"
 #include "capture/decode.h"
 #include "capture/source.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/ring.h"
 #include "features/feature_set.h"
@@ -222,10 +223,6 @@ struct daemon {
     double start_wall;
     struct api_server *api;
 };
-
-/* Wall-clock and monotonic time. */
-double dd_wall_now(void);
-uint64_t dd_realtime_us(void);
 
 /* shard.c */
 int shards_create(struct daemon *d, char *err, size_t err_len);

@@ -32,6 +32,7 @@
 #include "app/manifest.h"
 #include "capture/decode.h"
 #include "capture/source.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/ring.h"
 #include "features/flow_csv.h"
@@ -109,13 +110,6 @@ struct run {
 
 static volatile sig_atomic_t stop_requested;
 static struct capture_source *volatile active_source;
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void on_signal(int sig)
 {
@@ -556,7 +550,7 @@ static void *reader_main(void *arg)
 
 static void show_progress(struct run *r, bool final)
 {
-    double now = wall_now();
+    double now = dd_mono_s();
     if (!final && now - r->last_progress < 0.5)
         return;
     r->last_progress = now;
@@ -597,7 +591,7 @@ static void run_pipeline(struct run *r)
         if (ring_spsc_pop_burst(r->full, &idx, 1) == 0) {
             ring_spsc_backoff(&spins);
             if (live && idle_since == 0)
-                idle_since = wall_now();
+                idle_since = dd_mono_s();
             continue;
         }
         spins = 0;
@@ -606,11 +600,8 @@ static void run_pipeline(struct run *r)
         if (kind == BURST_PACKETS) {
             flow_table_add_burst(r->table, b->pkts, b->ts, b->n, NULL);
             uint64_t now = flow_table_now(r->table);
-            if (live && b->n == 0) { /* a quiet link: let the wall clock expire flows */
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-            }
+            if (live && b->n == 0) /* a quiet link: let the wall clock expire flows */
+                now = dd_realtime_us();
             (void)flow_table_expire(r->table, now, EXPIRE_BUDGET);
             r->shown_packets = b->packets_read;
             r->shown_progress = b->file_progress;
@@ -848,7 +839,7 @@ int main(int argc, char **argv)
 
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    r.start_wall = wall_now();
+    r.start_wall = dd_mono_s();
     pthread_t reader;
     if (pthread_create(&reader, NULL, reader_main, &r) != 0) {
         fprintf(stderr, "ddos-flows: cannot start the reader thread\n");
@@ -871,7 +862,7 @@ int main(int argc, char **argv)
                 opt.out_path ? opt.out_path : "standard output", strerror(errno));
         status = 1;
     }
-    double elapsed = wall_now() - r.start_wall;
+    double elapsed = dd_mono_s() - r.start_wall;
     if (opt.progress)
         show_progress(&r, true);
     if (!opt.quiet)

@@ -453,7 +453,7 @@ static void hook_report(void *user, const struct verdict *v)
 static void show_progress(struct daemon *d, bool final)
 {
     uint64_t pkts = atomic_load_explicit(&d->reader_cap.packets, memory_order_relaxed);
-    double el = dd_wall_now() - d->start_wall;
+    double el = dd_mono_s() - d->start_wall;
     fprintf(stderr, "\r[%u/%zu] %" PRIu64 " packets  %.2f Mpps\033[K",
             atomic_load_explicit(&d->reader_input, memory_order_relaxed) + 1, d->nfiles, pkts,
             el > 0 ? (double)pkts / el / 1e6 : 0.0);
@@ -464,11 +464,11 @@ static void show_progress(struct daemon *d, bool final)
 static void run_main_loop(struct daemon *d)
 {
     uint64_t watchdog_us = service_watchdog_interval_us();
-    double next_watchdog = 0, next_minute = dd_wall_now() + 60, next_progress = 0;
+    double next_watchdog = 0, next_minute = dd_mono_s() + 60, next_progress = 0;
     bool progress = !d->live && isatty(STDERR_FILENO) && d->cfg->log.dir[0] != '\0';
     bool replay_logged = false;
     while (!service_stop_requested()) {
-        double now = dd_wall_now();
+        double now = dd_mono_s();
         if (watchdog_us && now >= next_watchdog) {
             (void)service_notify_watchdog();
             next_watchdog = now + (double)watchdog_us / 1e6;
@@ -680,7 +680,7 @@ int main(int argc, char **argv)
     d.opt = &opt;
     d.cfg = cfg;
     atomic_store(&d.cfg_published, cfg);
-    d.start_wall = dd_wall_now();
+    d.start_wall = dd_mono_s();
     pthread_mutex_init(&d.model_lock, NULL);
     pthread_mutex_init(&d.report_lock, NULL);
     pthread_mutex_init(&d.stats_lock, NULL);
@@ -706,10 +706,10 @@ int main(int argc, char **argv)
             d.nshards, d.nworkers, cfg->redis.enabled ? "on" : "off (verdicts in memory)");
     run_main_loop(&d);
     (void)service_notify_stopping();
-    double t0 = dd_wall_now();
+    double t0 = dd_mono_s();
     DD_INFO("stopping: scoring open flows and flushing verdicts");
     stop(&d);
-    DD_INFO("stopped in %.2f s", dd_wall_now() - t0);
+    DD_INFO("stopped in %.2f s", dd_mono_s() - t0);
     counters_log(&d, true);
     if (atomic_load(&d.reader_damaged))
         status = 2;

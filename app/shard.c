@@ -40,20 +40,6 @@ enum {
 #define PUB(field, v) atomic_store_explicit(&(field), (v), RELAXED)
 #define ADD(field, v) atomic_fetch_add_explicit(&(field), (v), RELAXED)
 
-double dd_wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-uint64_t dd_realtime_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static bool stopping(const struct daemon *d)
 {
     return atomic_load_explicit(&d->stop_capture, memory_order_acquire);
@@ -377,7 +363,7 @@ static void shard_run_live(struct shard *s)
         }
         shard_flush_batch(s);
         shard_publish(s);
-        double w = dd_wall_now();
+        double w = dd_mono_s();
         if (w >= next_stats) {
             shard_kernel_stats(s);
             next_stats = w + 1.0;
@@ -480,14 +466,14 @@ static void reader_flush_all(struct reader_state *r)
 static void reader_pace(struct reader_state *r, uint64_t ts_us)
 {
     if (r->first_wall == 0) {
-        r->first_wall = dd_wall_now();
+        r->first_wall = dd_mono_s();
         r->first_pkt_us = ts_us;
         return;
     }
     if (ts_us <= r->first_pkt_us)
         return;
     double due = r->first_wall + (double)(ts_us - r->first_pkt_us) / 1e6 / r->d->realtime_speed;
-    double now = dd_wall_now();
+    double now = dd_mono_s();
     if (due - now > 0.0005) {
         reader_flush_all(r); /* the shards see what came before the pause */
         struct timespec t = {(time_t)(due - now),

@@ -285,10 +285,10 @@ static uint64_t stage_clock(struct stage *st, bool finished)
     if (!finished)
         return t;
     if (st->end_wall == 0) {
-        st->end_wall = dd_wall_now();
+        st->end_wall = dd_mono_s();
         st->end_clock_us = t;
     }
-    return st->end_clock_us + (uint64_t)((dd_wall_now() - st->end_wall) * 1e6);
+    return st->end_clock_us + (uint64_t)((dd_mono_s() - st->end_wall) * 1e6);
 }
 
 static void stage_follow(struct stage *st)

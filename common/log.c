@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/timefmt.h"
 
 enum log_level log_threshold = LOG_LEVEL_INFO;
@@ -125,9 +126,7 @@ int log_level_parse(const char *name, enum log_level *out)
 void log_write(enum log_level level, const char *file, int line, const char *fmt, ...)
 {
     char buf[2048];
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    dd_time_iso8601(buf, sizeof(buf), ts.tv_sec > 0 ? (uint64_t)ts.tv_sec : 0, 0, 0);
+    dd_time_iso8601(buf, sizeof(buf), dd_realtime_s(), 0, 0);
     size_t n = strlen(buf);
     int w = snprintf(buf + n, sizeof(buf) - n, " %s ", level_names[level]);
     if (w > 0)

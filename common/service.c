@@ -24,6 +24,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "signal flags need lock-free atomic_int");
@@ -135,12 +136,10 @@ int service_notify_stopping(void)
 
 int service_notify_reloading(void)
 {
-    struct timespec ts;
     char msg[64];
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-             (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+             (unsigned long long)dd_mono_us());
     return service_notify_send(msg);
 }
 

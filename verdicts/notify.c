@@ -34,6 +34,7 @@
 
 #include <pthread.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "verdicts/verdict_json.h"
 
@@ -59,13 +60,6 @@ struct notify {
     struct notify_job *jobs;
     struct notify_stats stats;
 };
-
-static uint64_t notify_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 struct notify *notify_create(const char *script, unsigned timeout_ms, unsigned max_running,
                              unsigned queue_len)
@@ -238,7 +232,7 @@ static void notify_job_start(struct notify *n, struct notify_job *j, char *json)
     j->json = json;
     j->json_len = strlen(json);
     j->json_off = 0;
-    j->started_ms = notify_now_ms();
+    j->started_ms = dd_mono_ms();
     j->killed = false;
     n->stats.started++;
     notify_job_feed(j);
@@ -301,7 +295,7 @@ static void notify_job_kill(struct notify *n, struct notify_job *j)
 
 void notify_poll(struct notify *n)
 {
-    uint64_t now = notify_now_ms();
+    uint64_t now = dd_mono_ms();
 
     for (unsigned i = 0; i < n->max_running; i++) {
         struct notify_job *j = &n->jobs[i];
@@ -342,12 +336,12 @@ void notify_destroy(struct notify *n, unsigned wait_ms)
     if (n == NULL)
         return;
     if (n->jobs != NULL && n->queue != NULL) {
-        uint64_t deadline = notify_now_ms() + wait_ms;
+        uint64_t deadline = dd_mono_ms() + wait_ms;
         for (;;) {
             notify_poll(n);
             struct notify_stats st;
             notify_stats_get(n, &st);
-            if ((st.running == 0 && st.queued == 0) || notify_now_ms() >= deadline)
+            if ((st.running == 0 && st.queued == 0) || dd_mono_ms() >= deadline)
                 break;
             struct timespec ts = {0, 5 * 1000 * 1000};
             nanosleep(&ts, NULL);

@@ -217,21 +217,6 @@ static uint64_t rng_next(uint64_t *state)
     return mix64(*state);
 }
 
-uint64_t redis_sink_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* The scripts compare times written by several sensors: that needs the wall clock. */
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void set_error(struct redis_sink *s, const char *fmt, ...) DD_PRINTF(2, 3);
 static void set_error(struct redis_sink *s, const char *fmt, ...)
 {
@@ -869,7 +854,8 @@ static bool read_replies(struct redis_sink *s, uint8_t *res, uint32_t count, uin
 static int sink_write(struct redis_sink *s, uint64_t now_ms, bool write, bool prune)
 {
     struct argv_builder ab;
-    const uint64_t now_wall = wall_ms();
+    /* The scripts compare times written by several sensors: that needs the wall clock. */
+    const uint64_t now_wall = dd_realtime_ms();
     const uint32_t n0 = s->n;
     const uint32_t nv = write ? (n0 < s->cfg.batch_max ? n0 : s->cfg.batch_max) : 0;
     const uint32_t ne =
@@ -1064,7 +1050,7 @@ struct redis_sink *redis_sink_create(const struct redis_sink_config *cfg)
     memset(s->index, 0xff, (size_t)slots * sizeof(*s->index)); /* SLOT_EMPTY */
 
     if (getrandom(&s->seed, sizeof(s->seed), 0) != sizeof(s->seed))
-        s->seed = mix64((uint64_t)(uintptr_t)s ^ wall_ms());
+        s->seed = mix64((uint64_t)(uintptr_t)s ^ dd_realtime_ms());
     s->rng = mix64(s->seed ^ 0x5eed);
     s->backoff_ms = s->cfg.backoff_min_ms;
 

@@ -164,13 +164,6 @@ static inline bool vs_is_dec(const struct verdict_store *s, const struct verdict
     return verdict_store_verdict_is_decision(s, &e->v);
 }
 
-uint64_t verdict_store_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* ---- create / destroy ---------------------------------------------------------------------- */
 
 struct verdict_store *verdict_store_create(uint32_t capacity, uint32_t tombstones,

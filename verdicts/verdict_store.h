@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "verdicts/verdict.h"
 
@@ -146,7 +147,10 @@ bool verdict_store_verdict_is_decision(const struct verdict_store *s, const stru
 /* Copies the counters. */
 void verdict_store_stats_get(struct verdict_store *s, struct verdict_store_stats *out);
 
-/* CLOCK_REALTIME in milliseconds. */
-uint64_t verdict_store_now_ms(void);
+/* CLOCK_REALTIME in milliseconds: the clock of expires_ms and of the readers' now_ms. */
+static inline uint64_t verdict_store_now_ms(void)
+{
+    return dd_realtime_ms();
+}
 
 #endif

@@ -268,13 +268,6 @@ static const char *field(const redisReply *h, const char *name)
     return NULL;
 }
 
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static long long commandstat_calls(redisContext *c, const char *name)
 {
     redisReply *r = cmd(c, "INFO commandstats");
@@ -391,9 +384,9 @@ static void test_basic(uint16_t port)
             CHECK(redis_sink_put(s, &v), "put");
         }
     }
-    uint64_t t0 = wall_ms();
+    uint64_t t0 = dd_realtime_ms();
     CHECK(redis_sink_flush(s, t) == 0, "first flush");
-    uint64_t t1 = wall_ms();
+    uint64_t t1 = dd_realtime_ms();
     struct redis_sink_stats st = stats_of(s);
     CHECK(st.connected, "connected");
     CHECK(st.verdicts_put == 5 * NBASIC, "verdicts_put %" PRIu64, st.verdicts_put);
@@ -451,7 +444,7 @@ static void test_basic(uint16_t port)
     st = stats_of(s);
     CHECK(st.pending == 0 && st.verdicts_written == NBASIC + 1, "written %" PRIu64,
           st.verdicts_written);
-    check_basic_hash(c, 0, 5, t0, wall_ms());
+    check_basic_hash(c, 0, 5, t0, dd_realtime_ms());
 
     /* Events: stream entries with peers. */
     struct redis_sink_peer peers[2] = {

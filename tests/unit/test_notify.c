@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "common/clock.h"
 #include "verdicts/notify.h"
 #include "verdicts/verdict.h"
 
@@ -45,13 +46,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void sleep_ms(unsigned ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -74,11 +68,11 @@ static void write_script(const struct fixture *f, const char *name, const char *
 static struct notify_stats poll_until_idle(struct notify *n, unsigned timeout_ms)
 {
     struct notify_stats st;
-    uint64_t deadline = now_ms() + timeout_ms;
+    uint64_t deadline = dd_mono_ms() + timeout_ms;
     for (;;) {
         notify_poll(n);
         notify_stats_get(n, &st);
-        if ((st.queued == 0 && st.running == 0) || now_ms() >= deadline)
+        if ((st.queued == 0 && st.running == 0) || dd_mono_ms() >= deadline)
             return st;
         sleep_ms(10);
     }
@@ -122,9 +116,9 @@ static void test_notify_slow_script_is_killed(void **state)
     struct notify *n = notify_create(script, 200, 1, 4);
     assert_non_null(n);
     assert_true(notify_post(n, "{}"));
-    uint64_t t0 = now_ms();
+    uint64_t t0 = dd_mono_ms();
     struct notify_stats st = poll_until_idle(n, 5000);
-    uint64_t took = now_ms() - t0;
+    uint64_t took = dd_mono_ms() - t0;
     assert_int_equal(st.started, 1);
     assert_int_equal(st.timed_out, 1);
     assert_int_equal(st.succeeded + st.failed, 0);
@@ -144,9 +138,9 @@ static void test_notify_destroy_kills_running(void **state)
     assert_true(notify_post(n, "{}"));
     assert_true(notify_post(n, "{}"));
     notify_poll(n);
-    uint64_t t0 = now_ms();
+    uint64_t t0 = dd_mono_ms();
     notify_destroy(n, 100);
-    assert_true(now_ms() - t0 < 3000);
+    assert_true(dd_mono_ms() - t0 < 3000);
     notify_destroy(NULL, 0);
 }
 
@@ -185,9 +179,9 @@ static void test_notify_missing_script_counts_failed(void **state)
     assert_non_null(n);
     assert_true(notify_post(n, "{}"));
     assert_true(notify_post(n, "{}"));
-    uint64_t t0 = now_ms();
+    uint64_t t0 = dd_mono_ms();
     notify_poll(n);
-    assert_true(now_ms() - t0 < 1000);
+    assert_true(dd_mono_ms() - t0 < 1000);
     struct notify_stats st = poll_until_idle(n, 2000);
     assert_int_equal(st.failed, 2);
     assert_int_equal(st.succeeded + st.timed_out, 0);
@@ -216,7 +210,7 @@ static void test_notify_post_never_blocks(void **state)
     assert_non_null(n);
     notify_poll(n);
     unsigned accepted = 0;
-    uint64_t t0 = now_ms();
+    uint64_t t0 = dd_mono_ms();
     for (int i = 0; i < 1000; i++) {
         char ev[64];
         snprintf(ev, sizeof(ev), "{\"event\":\"attack_start\",\"i\":%d}", i);
@@ -224,7 +218,7 @@ static void test_notify_post_never_blocks(void **state)
         if (i % 100 == 0)
             notify_poll(n); /* the owner's loop keeps running while the scripts hang */
     }
-    uint64_t took = now_ms() - t0;
+    uint64_t took = dd_mono_ms() - t0;
     assert_true(took < 1000);
     struct notify_stats st;
     notify_stats_get(n, &st);
