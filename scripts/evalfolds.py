@@ -10,9 +10,10 @@ there are at least K of each. `loo` makes one fold per capture.
 Each fold's model comes from `scripts/train_model.py --exclude-captures FOLD.json --out DIR
 --work WORK/train [--fast] --seed N`: FOLD.json lists the fold's captures (absolute real paths),
 which the trainer uses neither for training nor for calibration. Models are cached under
-WORK/fold-<hash>/, the hash covering the fold's capture paths, the model seed, --fast, the
-trainer script and the ddos-flows binary (a changed trainer or extractor is a different model),
-so a rerun with the same folds reuses them."""
+WORK/fold-<hash>/, the hash covering the fold's capture paths, the model seed and --fast, so a
+rerun with the same folds reuses them; fold.json there records the trainer script's and the
+ddos-flows binary's hashes, and a cached model made by another trainer or extractor is reported
+STALE (--retrain trains it again)."""
 import hashlib
 import json
 import os
@@ -49,16 +50,17 @@ def assign_folds(entries, k, seed):
     return {p: (start + i) % k for i, p in enumerate(order)}
 
 
-def fold_key(paths, model_seed, fast, files):
-    """Hash of what a fold model depends on: the held-out captures, the seed, --fast, and the
-    trainer script and feature extractor (a changed one is a different model)."""
+def fold_key(paths, model_seed, fast):
+    """Hash of a fold model's identity: the held-out captures, the seed and --fast."""
     h = hashlib.sha256()
     h.update(json.dumps(sorted(paths)).encode())
     h.update(f"|seed={model_seed}|fast={bool(fast)}|".encode())
-    for path in files:
-        with open(path, "rb") as f:
-            h.update(hashlib.sha256(f.read()).digest())
     return h.hexdigest()[:16]
+
+
+def _sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
 
 
 def trainer_supports_exclude(trainer):
@@ -70,11 +72,17 @@ def train_fold(trainer, work, fold, paths, model_seed, fast, bin_dir, flows_bin,
     """Path of the model trained without `paths` (cached). Exits with the trainer's last
     lines when training fails. The trainer's own scratch directory (generated captures and
     extracted rows, which do not depend on the fold) is shared by every fold: WORK/train."""
-    key = fold_key(paths, model_seed, fast, [trainer, flows_bin])
+    key = fold_key(paths, model_seed, fast)
     d = os.path.join(work, f"fold-{key}")
     model = os.path.join(d, "ddosd-model.msgpack")
+    made_by = {"trainer_sha256": _sha(trainer), "ddos_flows_sha256": _sha(flows_bin)}
+    info = os.path.join(d, "fold.json")
     if os.path.isfile(model) and not retrain:
-        log(f"fold {fold}: cached model {model} ({len(paths)} captures held out)")
+        old = json.load(open(info)) if os.path.isfile(info) else {}
+        stale = [k for k, v in made_by.items() if old.get(k) != v]
+        log(f"fold {fold}: cached model {model} ({len(paths)} captures held out)" +
+            (f"; STALE: {', '.join(stale)} changed since it was trained (--retrain)"
+             if stale else ""))
         return model, key
     os.makedirs(d, exist_ok=True)
     excl = os.path.join(d, "exclude-captures.json")
@@ -94,6 +102,9 @@ def train_fold(trainer, work, fold, paths, model_seed, fast, bin_dir, flows_bin,
         tail = open(os.path.join(d, "train.log"), errors="replace").read().splitlines()[-5:]
         sys.exit(f"evaluate: training fold {fold} failed (exit {proc.returncode}; log "
                  f"{os.path.join(d, 'train.log')}):\n  " + "\n  ".join(tail))
+    with open(info, "w") as f:
+        json.dump(dict(made_by, captures=len(paths), seed=model_seed, fast=bool(fast),
+                       trained_s=round(time.time() - t0)), f, indent=1)
     log(f"fold {fold}: trained in {time.time() - t0:.0f} s")
     return model, key
 

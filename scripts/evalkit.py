@@ -291,6 +291,74 @@ def _attack_peers(a, flows):
     return peers
 
 
+def _source_sets(truth, flows):
+    """(listed, spoofed, bots, unjudged, {id(attack): peers}) of a capture: listed are the
+    victims and attackers named by any attack; the others are attack-flow peers of victims."""
+    everything = truth["attacks"] + truth.get("others", [])
+    listed = set()
+    for a in everything:
+        listed.update(a["victims"])
+        listed.update(a["attackers"])
+    spoofed, bots, unjudged, peers_of = set(), set(), set(), {}
+    for a in everything:
+        peers = peers_of[id(a)] = _attack_peers(a, flows) - listed
+        if not any(a is j for j in truth["attacks"]):
+            if a["sources"] in SOURCE_KINDS and not a["skip"]:
+                spoofed |= peers  # carpet bombing by spoofed sources: they must stay low too
+            else:
+                unjudged |= peers
+        elif a["sources"] in SOURCE_KINDS:
+            spoofed |= peers
+        elif a["sources"] == "bots":
+            bots |= peers
+        elif not a["attackers"]:
+            unjudged |= peers  # sources not described: not judged
+        # else the real attackers are listed: other attack-flow peers are judged as benign IPs
+    return listed, spoofed, bots, unjudged, peers_of
+
+
+def _place_in_blocks(everything, ips, listed, spoofed, bots, unjudged):
+    """Addresses inside a botnet's or a carpet-bombed block join bots / unjudged (in place)."""
+    bot_nets = [n for a in everything for n in a["bots"]]
+    carpet = [n for a in everything for n in a["victim_net"]]
+    for ip in ips:
+        if ip not in listed and ip not in spoofed:
+            if _in_nets(ip, bot_nets):
+                bots.add(ip)
+            elif _in_nets(ip, carpet):
+                unjudged.add(ip)
+    bots -= spoofed
+    unjudged -= spoofed | bots
+
+
+def categorize(entry, flows, ips):
+    """{ip: category} for ips, the categories judge_ip uses: victim, attacker (listed by a
+    judged attack), spoofed (spoofed sources and reflectors), bot, unjudged, benign."""
+    truth = entry["truth"]
+    everything = truth["attacks"] + truth.get("others", [])
+    listed, spoofed, bots, unjudged, _ = _source_sets(truth, flows)
+    _place_in_blocks(everything, ips, listed, spoofed, bots, unjudged)
+    victims = {ip for a in truth["attacks"] for ip in a["victims"]}
+    attackers = {ip for a in truth["attacks"] for ip in a["attackers"]}
+    out = {}
+    for ip in ips:
+        if ip in victims:
+            out[ip] = "victim"
+        elif ip in attackers:
+            out[ip] = "attacker"
+        elif ip in listed:
+            out[ip] = "unjudged"  # named by an attack that is not judged per IP
+        elif ip in spoofed:
+            out[ip] = "spoofed"
+        elif ip in bots:
+            out[ip] = "bot"
+        elif ip in unjudged:
+            out[ip] = "unjudged"
+        else:
+            out[ip] = "benign"
+    return out
+
+
 def judge_ip(entry, flows, verdicts):
     """The per-IP judgement of one capture from its flows and ddosd's verdicts.
 
@@ -317,28 +385,9 @@ def judge_ip(entry, flows, verdicts):
         return LEVELS[peak_level(verdicts.get(ip))]
 
     everything = truth["attacks"] + truth.get("others", [])
-    listed = set()
-    for a in everything:
-        listed.update(a["victims"])
-        listed.update(a["attackers"])
-    spoofed, bots, unjudged = set(), set(), set()
+    listed, spoofed, bots, unjudged, peers_of = _source_sets(truth, flows)
     attacks = []
-    for a in everything:
-        peers = _attack_peers(a, flows) - listed
-        judged = a in truth["attacks"]
-        if not judged:
-            if a["sources"] in SOURCE_KINDS and not a["skip"]:
-                spoofed |= peers  # carpet bombing by spoofed sources: they must stay low too
-            else:
-                unjudged |= peers
-            continue
-        if a["sources"] in SOURCE_KINDS:
-            spoofed |= peers
-        elif a["sources"] == "bots":
-            bots |= peers
-        elif not a["attackers"]:
-            unjudged |= peers  # sources not described: not judged
-        # else the real attackers are listed: other attack-flow peers are judged as benign IPs
+    for a in truth["attacks"]:
         vt = []
         for ip in a["victims"]:
             v = verdicts.get(ip)
@@ -363,18 +412,9 @@ def judge_ip(entry, flows, verdicts):
                 "role": (verdicts.get(ip) or {}).get("role"),
                 "attack_type": verdict_attack_type(verdicts.get(ip))} for ip in a["attackers"]]
         attacks.append({"label": a["label"], "sources": a["sources"], "victims": vt,
-                        "attackers": at_, "attack_flow_peers": len(peers)})
+                        "attackers": at_, "attack_flow_peers": len(peers_of[id(a)])})
     out["attacks"] = attacks
-    bot_nets = [n for a in everything for n in a["bots"]]
-    carpet = [n for a in everything for n in a["victim_net"]]
-    for ip in verdicts:
-        if ip not in listed and ip not in spoofed:
-            if _in_nets(ip, bot_nets):
-                bots.add(ip)
-            elif _in_nets(ip, carpet):
-                unjudged.add(ip)
-    bots -= spoofed
-    unjudged -= spoofed | bots
+    _place_in_blocks(everything, verdicts, listed, spoofed, bots, unjudged)
     # Spoofed sources and reflectors must stay at low, one by one.
     above = sorted((ip for ip in spoofed if peak_level(verdicts.get(ip)) > 0),
                    key=lambda ip: (-peak_level(verdicts.get(ip)), ip))

@@ -47,7 +47,7 @@ sys.path.insert(0, HERE)
 import ddtools  # noqa: E402
 import evalfolds  # noqa: E402
 import evalkit  # noqa: E402
-from evalkit import LEVELS, NOT_DDOS  # noqa: E402,F401
+from evalkit import LEVELS, NOT_DDOS  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
 
@@ -388,7 +388,7 @@ def main():
             model, key = evalfolds.train_fold(trainer, os.path.abspath(args.work), f, paths,
                                               args.model_seed, args.fast, bin_dir, flows_bin,
                                               args.retrain, log)
-            fold_info[f] = {"model": model, "key": key, "captures": paths, **desc[f]}
+            fold_info[f] = {"model": model, "key": key, **desc[f], "paths": paths}
             for p in paths:
                 model_of[p], fold_of[p] = model, f
     else:
@@ -425,14 +425,14 @@ def main():
     else:
         report["folds"] = {"k": folds, "seed": args.fold_seed, "model_seed": args.model_seed,
                            "fast": args.fast,
-                           "per_fold": {str(f): {k: v for k, v in d.items() if k != "captures"}
+                           "per_fold": {str(f): {k: v for k, v in d.items() if k != "paths"}
                                         for f, d in fold_info.items()}}
         print("\nfolds (every capture judged by a model trained without it):")
         for f, d in sorted(fold_info.items()):
-            print(f"  fold {f}: {d['captures'].__len__()} captures ({d['attack']} attack, "
+            print(f"  fold {f}: {d['captures']} captures ({d['attack']} attack, "
                   f"{d['benign']} benign) judged by {d['model']}")
             if listing == "all":
-                for p in d["captures"]:
+                for p in d["paths"]:
                     print(f"      {short(p, 70)}")
 
     if "ip" in views:
@@ -475,7 +475,10 @@ def main():
         block["judged_by"] = "cross-validated by capture" if folds is not None else \
             os.path.relpath(os.path.abspath(args.model), ROOT)
         if folds is not None:
-            block["folds"] = report["folds"]
+            block["folds"] = json.loads(json.dumps(report["folds"]))
+            for d in block["folds"]["per_fold"].values():
+                if d["model"].startswith(ROOT + os.sep):
+                    d["model"] = os.path.relpath(d["model"], ROOT)
         if "per_ip" in report:
             block["per_ip"] = report["per_ip"]["summary"]
         if "flows" in report:
