@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 
 #include "common/config.h"
+#include "common/hash.h"
 #include "common/log.h"
 
 /* Where config.json's limit meets the table's: every flow timeout the loader accepts
@@ -122,31 +122,13 @@ int flow_table_config_check(const struct flow_table_config *c, char *why, size_t
     return 0;
 }
 
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static inline uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
 uint32_t flow_key_hash(const struct flow_key *key, uint64_t seed)
 {
     uint64_t w[5];
     memcpy(w, key, sizeof(w));
     uint64_t h = seed;
     for (int i = 0; i < 5; i++)
-        h = mix64(h ^ w[i]) + 0x9e3779b97f4a7c15ull;
+        h = dd_hash_mix64(h ^ w[i]) + DD_HASH_GOLDEN;
     return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -223,8 +205,8 @@ struct flow_table *flow_table_create(const struct flow_table_config *config, flo
     t->cfg = *config;
     t->on_end = on_end;
     t->user = user;
-    if (t->cfg.seed == 0 && getrandom(&t->cfg.seed, sizeof(t->cfg.seed), 0) != sizeof(uint64_t))
-        t->cfg.seed = 0x5eed5eed5eedull ^ (uint64_t)(uintptr_t)t;
+    if (t->cfg.seed == 0)
+        t->cfg.seed = dd_hash_seed(t);
     /* Eviction sampling must not depend on the (random) hash seed: output stays reproducible. */
     t->rng = 0xa5a5a5a5a5a5a5a5ull;
 
@@ -309,7 +291,7 @@ static uint32_t evict_candidate(struct flow_table *t)
 {
     uint32_t best = SLOT_NONE;
     for (int i = 0; i < FLOW_TABLE_EVICT_SAMPLES; i++) {
-        uint32_t idx = (uint32_t)(splitmix64(&t->rng) % t->high_water);
+        uint32_t idx = (uint32_t)(dd_splitmix64(&t->rng) % t->high_water);
         const struct flow *f = &t->slots[idx];
         if (f->in_use && (best == SLOT_NONE || f->last_ts < t->slots[best].last_ts))
             best = idx;

@@ -65,9 +65,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 #include "features/port_class.h"
 #include "verdicts/verdict.h"
@@ -183,27 +182,6 @@ bool rate_rules_reflector_port(uint16_t port)
     return port_is_reflector(port);
 }
 
-static inline uint64_t rr_mix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
-}
-
-/* Keyed hash of an address: two 64-bit lanes folded through the murmur3 finaliser with a
- * random seed. Not a MAC, but the bucket of an address cannot be predicted without the seed. */
-static inline uint64_t rr_hash(uint64_t seed, const uint8_t addr[16], uint8_t version)
-{
-    uint64_t a, b;
-    memcpy(&a, addr, 8);
-    memcpy(&b, addr + 8, 8);
-    uint64_t h = rr_mix(seed ^ a ^ ((uint64_t)version << 56));
-    return rr_mix(h ^ b ^ (seed >> 7));
-}
-
 /* The floor walks thresholds as an array: every field must stay a double. */
 _Static_assert(sizeof(struct config_thresholds) == 9 * sizeof(double),
                "struct config_thresholds is no longer 9 doubles");
@@ -273,9 +251,8 @@ struct rate_rules *rate_rules_create(const struct ddosd_config *cfg, uint32_t ma
     if (!r->tags || !r->entries || !r->active)
         goto fail;
     memset(r->entries, 0, (size_t)cap * sizeof(*r->entries));
-    if (getrandom(&r->seed, sizeof(r->seed), 0) != sizeof(r->seed))
-        r->seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uintptr_t)r;
-    r->seed_hll = rr_mix(r->seed ^ 0x5bd1e995u);
+    r->seed = dd_hash_seed(r);
+    r->seed_hll = dd_hash_mix64(r->seed ^ 0x5bd1e995u);
     rr_floors_set(r, &cfg->rules);
     r->st.capacity = cap;
     DD_INFO("rate rules: %u IP slots, %zu KiB", (unsigned)cap,
@@ -652,7 +629,7 @@ static void rr_slot_free(struct rate_rules *r, uint32_t slot)
 static uint32_t rr_entry_get(struct rate_rules *r, const uint8_t addr[16], uint8_t version,
                              uint64_t ts_us)
 {
-    uint64_t h = rr_hash(r->seed, addr, version);
+    uint64_t h = dd_hash_addr(r->seed, addr, version);
     uint32_t tag = (uint32_t)(h >> 32) | 1u; /* never 0: 0 marks a free slot */
     uint32_t base = (uint32_t)h;
     uint32_t free_slot = UINT32_MAX, victim = UINT32_MAX;
@@ -811,7 +788,7 @@ void rate_rules_packet(struct rate_rules *r, const struct pkt_info *p, uint64_t 
      * burst judged on this packet sees its source. */
     uint32_t slot = rr_entry_get(r, p->dst, p->ip_version, ts_us);
     struct rr_entry *e = &r->entries[slot];
-    uint64_t h = rr_hash(r->seed_hll, p->src, p->ip_version);
+    uint64_t h = dd_hash_addr(r->seed_hll, p->src, p->ip_version);
     uint8_t rho = (uint8_t)(__builtin_clzll((h << 6) | (1ull << 5)) + 1);
     uint8_t *reg = &e->hll[h >> 58];
     if (rho > *reg)

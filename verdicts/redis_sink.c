@@ -46,11 +46,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <hiredis/hiredis.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 
 #define SLOT_EMPTY    UINT32_MAX
@@ -201,20 +201,10 @@ struct argv_builder {
     char buf[ARGV_BUF];
 };
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
 static uint64_t rng_next(uint64_t *state)
 {
-    *state += 0x9e3779b97f4a7c15ull; /* splitmix64 */
-    return mix64(*state);
+    *state += DD_HASH_GOLDEN; /* splitmix64's sequence, murmur3's finaliser */
+    return dd_hash_mix64(*state);
 }
 
 static void set_error(struct redis_sink *s, const char *fmt, ...) DD_PRINTF(2, 3);
@@ -260,12 +250,7 @@ static char *strdup_or_null(const char *s, bool *failed)
 
 static uint64_t ip_hash(const struct redis_sink *s, const struct verdict *v)
 {
-    uint64_t w[2];
-    memcpy(w, v->ip, sizeof(w));
-    uint64_t h = s->seed ^ v->ip_version;
-    h = mix64(h ^ w[0]) + 0x9e3779b97f4a7c15ull;
-    h = mix64(h ^ w[1]) + 0x9e3779b97f4a7c15ull;
-    return mix64(h);
+    return dd_hash_addr(s->seed, v->ip, v->ip_version);
 }
 
 static bool ip_equal(const struct verdict *a, const struct verdict *b)
@@ -1049,9 +1034,8 @@ struct redis_sink *redis_sink_create(const struct redis_sink_config *cfg)
         goto fail;
     memset(s->index, 0xff, (size_t)slots * sizeof(*s->index)); /* SLOT_EMPTY */
 
-    if (getrandom(&s->seed, sizeof(s->seed), 0) != sizeof(s->seed))
-        s->seed = mix64((uint64_t)(uintptr_t)s ^ dd_realtime_ms());
-    s->rng = mix64(s->seed ^ 0x5eed);
+    s->seed = dd_hash_seed(s);
+    s->rng = dd_hash_mix64(s->seed ^ 0x5eed);
     s->backoff_ms = s->cfg.backoff_min_ms;
 
     DD_INFO("redis sink: %s:%u db %u prefix \"%s\" sensor %s ttl %" PRIu32 " s; backlog %" PRIu32

@@ -42,9 +42,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 
 enum {
@@ -97,26 +96,6 @@ struct verdict_store {
 
 /* ---- hashing and lookup ------------------------------------------------------------------ */
 
-static inline uint64_t vs_mix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
-}
-
-/* Keyed hash: two 64-bit lanes folded through the murmur3 finaliser with the store's seed. */
-static inline uint64_t vs_hash(const struct verdict_store *s, const uint8_t ip[16], uint8_t ver)
-{
-    uint64_t a, b;
-    memcpy(&a, ip, 8);
-    memcpy(&b, ip + 8, 8);
-    uint64_t h = vs_mix(s->seed ^ a ^ ((uint64_t)ver << 56));
-    return vs_mix(h ^ b ^ (s->seed >> 7));
-}
-
 struct vs_pos {
     struct vs_stripe *st;
     uint32_t bucket;
@@ -125,7 +104,7 @@ struct vs_pos {
 static inline struct vs_pos vs_locate(const struct verdict_store *s, const uint8_t ip[16],
                                       uint8_t ver)
 {
-    uint64_t h = vs_hash(s, ip, ver);
+    uint64_t h = dd_hash_addr(s->seed, ip, ver); /* keyed: see common/hash.h */
     struct vs_pos p = {&s->stripes[h & (VS_STRIPES - 1)],
                        (uint32_t)(h >> VS_STRIPE_BITS) & s->bmask};
     return p;
@@ -216,8 +195,7 @@ struct verdict_store *verdict_store_create(uint32_t capacity, uint32_t tombstone
     expire_init = pthread_mutex_init(&s->expire_lock, NULL) == 0;
     if (!pool_init || !tomb_init || !expire_init)
         goto fail;
-    if (getrandom(&s->seed, sizeof(s->seed), 0) != sizeof(s->seed))
-        s->seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uintptr_t)s;
+    s->seed = dd_hash_seed(s);
 
     char levels[48] = "", roles[24] = "";
     for (unsigned l = 0; l < 4; l++)
