@@ -221,7 +221,7 @@ struct verdict_table {
     char model_version[VERDICT_MODEL_VERSION_MAX];
     uint64_t ttl_us, attack_end_us;
     uint32_t medium_flows, high_reports, critical_reports, half_open_reports;
-    double min_fraction, source_min_share;
+    double min_fraction, source_min_share, volume_fraction;
     uint64_t seed, rng;
     uint64_t now;
 
@@ -594,6 +594,11 @@ static struct vt_view vt_role_view(struct verdict_table *t, struct vt_entry *e, 
     if (counted >= t->medium_flows && share)
         model = THREAT_MEDIUM;
     if (((counted >= t->high_reports && share) || r->heavy) && hit)
+        model = THREAT_HIGH;
+    /* A victim of a flood among much benign traffic (an HTTP flood on a busy web server): as
+     * many attack flows as critical takes, at a lower share. */
+    if (vic && flows_att >= t->critical_reports &&
+        (double)flows_att >= t->volume_fraction * (double)flows && model < THREAT_HIGH)
         model = THREAT_HIGH;
     if (counted >= t->critical_reports && share && hit)
         model = THREAT_CRITICAL;
@@ -1723,6 +1728,8 @@ struct verdict_table *verdict_table_create(const struct verdict_table_config *cf
         cfg->half_open_reports ? cfg->half_open_reports : VERDICT_HALF_OPEN_REPORTS;
     t->min_fraction = cfg->model_min_fraction > 0 ? cfg->model_min_fraction : VERDICT_MIN_FRACTION;
     t->max_spoofed = cfg->max_spoofed_victims ? cfg->max_spoofed_victims : 4096;
+    t->volume_fraction =
+        cfg->model_volume_fraction > 0 ? cfg->model_volume_fraction : VERDICT_VOLUME_FRACTION;
     t->source_min_share =
         cfg->source_min_share > 0 ? cfg->source_min_share : VERDICT_SOURCE_MIN_SHARE;
     t->cap = max_ips;

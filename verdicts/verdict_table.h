@@ -28,7 +28,9 @@
  *     high     >= model_high_reports (10) attack flows and the share; or one attack report of a
  *              flow with >= VERDICT_HEAVY_PACKETS packets and p_attack >= VERDICT_HEAVY_P; or
  *              (victim) >= half_open_reports (20) reports of half-open connections (TCP opened by
- *              a SYN, not completed) or slow ones (family slow_http) that the model calls attacks
+ *              a SYN, not completed) or slow ones (family slow_http) that the model calls
+ *              attacks, or (victim) >= model_critical_reports attack flows at a share of at least
+ *              model_volume_fraction (0.25)
  *     critical >= model_critical_reports (100) attack flows and the share
  * Flows are counted at their first report (flow_evidence.first_report), so one flow's snapshots
  * and end never add up to "several attack flows".
@@ -148,18 +150,24 @@
 #define VERDICT_HEAVY_PACKETS 1000 /* one attack flow this big (and this sure) is a flood alone */
 #define VERDICT_HEAVY_P       0.95
 #define VERDICT_ALERT_HOLD_US (10ull * 1000000ull)
-/* Defaults of struct verdict_table_config (a 0 there picks these). */
-#define VERDICT_MEDIUM_FLOWS      3   /* attack flows in the window for medium */
-#define VERDICT_HIGH_FLOWS        10  /* ... for high (a browser opens 6 connections at once) */
-#define VERDICT_CRITICAL_FLOWS    100 /* ... for critical */
-#define VERDICT_MIN_FRACTION      0.5 /* attack flows' share of the role's flows */
-#define VERDICT_HALF_OPEN_REPORTS 20  /* half-open or slow attack connections for victim high */
-#define VERDICT_SOURCE_MIN_SHARE                                                                   \
-    0.05 /* a source's share of its victim's attack flows for its                                  \
-            one-way flows to count against it */
-#define VERDICT_UNJUDGED_ENTRY                                                                     \
-    2 /* attack flows of an unproven source before it gets an                                      \
-         entry of its own (a spoofed address sends one) */
+/* Defaults of struct verdict_table_config (a 0 there picks these):
+ *   MEDIUM/HIGH/CRITICAL_FLOWS  attack flows in the window for each level (a browser opens 6
+ *                               connections at once: high takes 10);
+ *   MIN_FRACTION                attack flows' share of the role's flows;
+ *   HALF_OPEN_REPORTS           half-open or slow attack connections for victim high;
+ *   VOLUME_FRACTION             a victim's share at CRITICAL_FLOWS attack flows for high;
+ *   SOURCE_MIN_SHARE            a source's share of its destination's attack flows for its
+ *                               flows without a handshake to count against it;
+ *   UNJUDGED_ENTRY              attack flows of an unproven source before it gets an entry
+ *                               (a spoofed address sends one). */
+#define VERDICT_MEDIUM_FLOWS      3
+#define VERDICT_HIGH_FLOWS        10
+#define VERDICT_CRITICAL_FLOWS    100
+#define VERDICT_MIN_FRACTION      0.5
+#define VERDICT_HALF_OPEN_REPORTS 20
+#define VERDICT_VOLUME_FRACTION   0.25
+#define VERDICT_SOURCE_MIN_SHARE  0.05
+#define VERDICT_UNJUDGED_ENTRY    2
 
 /* One scored flow, from an inference worker. A value type (copied through a ring). */
 struct flow_evidence {
@@ -205,6 +213,8 @@ struct verdict_table_config {
                                         opens 6 connections at once: 3 was a false alarm) */
     uint32_t model_critical_reports; /* 0: 100 */
     double model_min_fraction;       /* 0: 0.5 */
+    double model_volume_fraction;    /* a victim with model_critical_reports attack flows is high
+                                        from this share on; 0: VERDICT_VOLUME_FRACTION */
     uint32_t half_open_reports;      /* a victim's half-open/slow attack connections in the
                                         window for high; 0: VERDICT_HALF_OPEN_REPORTS */
     uint32_t max_spoofed_victims;    /* victims counting spoofed sources at once; 0: 4096 */

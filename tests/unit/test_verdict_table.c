@@ -95,6 +95,13 @@ static struct verdict_table *mk(struct verdict_table_config *cfg)
     return t;
 }
 
+/* The default thresholds (medium 3, high 10, critical 100 attack flows). */
+static struct verdict_table *mk_default(void)
+{
+    struct verdict_table_config cfg = {.sensor_id = "s"};
+    return mk(&cfg);
+}
+
 /* ---- evidence builders ------------------------------------------------------------------------
  */
 
@@ -373,6 +380,25 @@ static void test_verdict_table_busy_benign_server_stays_low(void **state)
     verdict_table_tick(t2, T0, 0);
     assert_int_equal(must_pub(d)->level, THREAT_HIGH);
     verdict_table_destroy(t2);
+
+    /* A flood among much benign traffic: 300 benign flows and 99 attack flows (25 %) stay low;
+     * the 100th attack flow (at critical's count, 25 % share) makes it high. */
+    struct verdict_table *t3 = mk_default();
+    const char *d3 = "192.0.2.3";
+    for (int i = 0; i < 300; i++) {
+        snprintf(src, sizeof(src), "10.2.%d.%d", i / 200, i % 200);
+        flow(t3, src, d3, T0, BENIGN);
+    }
+    for (int i = 0; i < 99; i++) { /* UDP: no half-open connections */
+        snprintf(src, sizeof(src), "10.3.%d.%d", i / 200, i % 200);
+        flow(t3, src, d3, T0, ATTACK_SHAPED("udp_flood", SH_UDP));
+    }
+    verdict_table_tick(t3, T0, 0);
+    assert_int_equal(must_pub(d3)->level, THREAT_LOW);
+    flow(t3, "10.4.0.1", d3, T0, ATTACK_SHAPED("udp_flood", SH_UDP));
+    verdict_table_tick(t3, T0, 0);
+    assert_int_equal(must_pub(d3)->level, THREAT_HIGH);
+    verdict_table_destroy(t3);
     verdict_table_destroy(t);
 }
 
@@ -1246,12 +1272,6 @@ static void test_verdict_table_ipv6_entries(void **state)
 
 /* ---- the judge's safety rules (default thresholds) ---------------------------------------------
  */
-
-static struct verdict_table *mk_default(void)
-{
-    struct verdict_table_config cfg = {.sensor_id = "s"};
-    return mk(&cfg);
-}
 
 /* True when no published verdict of any IP but `except` is above low. */
 static bool none_above_low_but(const char *except)
