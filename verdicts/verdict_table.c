@@ -43,9 +43,9 @@
  * whole second when that can first happen; a benign-only entry costs no timer. Far timers go
  * round the wheel and are re-filed.
  *
- * Memory: an entry is about 980 bytes (two roles of ~390 bytes, the victim-only window); peers
+ * Memory: an entry is about 1060 bytes (two roles of ~430 bytes, the victim-only window); peers
  * live only in episode records (VT_PEERS of them, space-saving), ~850 bytes each; a spoofed
- * tally is ~360 bytes; the sketch 192 KiB.
+ * tally is ~360 bytes; the source sketch 192 KiB, the pair sketch 768 KiB.
  *
  * Calls: common/config (CIDR matching), common/log (at create only), features/port_class
  * (reflector and web ports). */

@@ -37,11 +37,12 @@
  * Blame (attacker role): a source rises only on evidence of its own: its own attack flows (as
  * above: concentrated senders reach high at 10, a heavy flow at once) or its own attacker-role
  * rate alert. An attack flow counts against its source ("blame") when it is a handshake or a
- * heavy flow, its destination is whitelisted, or the source's attack flows in the window are at
- * least source_min_share of the destination's (victim role); the attacker's thresholds count
- * blamed flows (its share stays its attack flows over its flows). Its model level reaches high
- * or critical only when (high_reports + 1) / 2 of its attack flows in the window (1 with a heavy
- * flow) "hit": arrived while their destination's victim role was at high or above (or the
+ * heavy flow, its destination is whitelisted, or the source's attack flows to this destination
+ * (a count-min sketch of pairs, two generations of one window) are at least source_min_share of
+ * the destination's (victim role) and at least (high_reports + 1) / 2; the attacker's thresholds
+ * count blamed flows (its share stays its attack flows over its flows). Its model level reaches
+ * high or critical only when (high_reports + 1) / 2 of its attack flows in the window (1 with a
+ * heavy flow) "hit": arrived while their destination's victim role was at high or above (or the
  * destination is whitelisted). Each flow hits once, at its first report; a heavy flow's snapshot
  * hits when the window has no hit yet.
  *
@@ -131,8 +132,8 @@
  *     evicted IPs wait in a ring of max_ips/8 (64..16384) verdicts until the next tick; when
  *     more are evicted between two ticks, the oldest notices are lost. Only IPs that were
  *     published get an expired callback.
- *   - Memory: about 980 bytes per IP (calloc'd at create, touched as used), ~850 bytes per
- *     episode record, ~360 bytes per spoofed-source tally, 192 KiB for the sketch. */
+ *   - Memory: about 1060 bytes per IP (calloc'd at create, touched as used), ~850 bytes per
+ *     episode record, ~360 bytes per spoofed-source tally, 960 KiB for the two sketches. */
 #ifndef DD_VERDICTS_VERDICT_TABLE_H
 #define DD_VERDICTS_VERDICT_TABLE_H
 
