@@ -1,8 +1,9 @@
 /* gen_mixed_capture.c - ddos-bench-gen: writes a deterministic pcap of mixed, realistic traffic.
  *
  * Owns its state: pools of client and server addresses, C flow slots, a time-ordered heap of the
- * slots' next packet times, and two 8 MB output blocks; the seeded PRNG, its distributions and the
- * big-endian stores are trafgen's (trafgen/tg_internal.h). No libpcap: pcap record headers and
+ * slots' next packet times, and two 8 MB output blocks; the seeded PRNG, its distributions, the
+ * big-endian stores, the Internet checksum and the pcap headers are trafgen's (trafgen/tg_wire.h).
+ * No libpcap: pcap record headers and
  * frames are built in place in one block while a writer thread hands the other to fwrite, so the
  * generating thread's per-packet work is a heap step and a few stores, and the kernel's
  * page-cache copy runs on the second core. Nothing is allocated after start-up.
@@ -34,7 +35,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "trafgen/tg_internal.h"
+#include "trafgen/tg_wire.h"
 
 #define GEN_NS_PER_US 1000ULL
 #define GEN_NS_PER_MS 1000000ULL
@@ -175,23 +176,22 @@ struct gen {
     uint8_t srv6[GEN_SERVERS_V6][16];
 };
 
-/* ---- checksums (big-endian sums; the PRNG and byte stores are trafgen's) ------------------- */
+/* ---- checksums (trafgen's Internet checksum, host-order sums) ----------------------------- */
 
-static uint32_t gen_csum_add(uint32_t sum, const uint8_t *p, size_t n)
+/* Stores the folded checksum of sum at p (RFC 1071: a host-order sum stored as is is right). */
+static inline void gen_csum_store(uint8_t *p, uint64_t sum)
 {
-    size_t i = 0;
-    for (; i + 1 < n; i += 2)
-        sum += (uint32_t)p[i] << 8 | p[i + 1];
-    if (i < n)
-        sum += (uint32_t)p[i] << 8;
-    return sum;
+    uint16_t c = tg_csum_fold(sum);
+    memcpy(p, &c, 2);
 }
 
-static uint16_t gen_csum_fold(uint32_t sum)
+/* As gen_csum_store for UDP, where a computed 0 is sent as 0xffff (0 means "none"). */
+static inline void gen_csum_store_udp(uint8_t *p, uint64_t sum)
 {
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
+    uint16_t c = tg_csum_fold(sum);
+    if (c == 0)
+        c = 0xffff;
+    memcpy(p, &c, 2);
 }
 
 /* ---- output buffer ------------------------------------------------------------------------- */
@@ -213,13 +213,7 @@ static void gen_out_commit(struct gen *g, const struct gen_flow *f, uint32_t raw
         wire = GEN_FRAME_MIN;
     }
     uint32_t caplen = wire < g->snaplen ? wire : g->snaplen;
-    uint32_t hdr[4] = {
-        (uint32_t)(g->now_ns / GEN_NS_PER_S),
-        (uint32_t)(g->now_ns % GEN_NS_PER_S / GEN_NS_PER_US),
-        caplen,
-        wire,
-    };
-    memcpy(rec, hdr, sizeof hdr); /* host order, like the file header's magic */
+    tg_pcap_record_header(rec, g->now_ns, caplen, wire);
     g->out_len += 16 + caplen;
     g->packets++;
     g->wire_bytes += wire;
@@ -317,10 +311,11 @@ static const uint8_t gen_mac_outside[6] = {0x00, 0x1b, 0x21, 0x3a, 0x20, 0x02};
 /* Writes the Ethernet and IP headers of a packet of flow f sent by side `from` with an L4
  * segment of l4_len bytes. Returns the L4 header and stores the pseudo-header checksum sum. */
 static uint8_t *gen_hdr_ip(uint8_t *px, struct gen_flow *f, int from, uint8_t proto,
-                           uint32_t l4_len, uint32_t *pseudo)
+                           uint32_t l4_len, uint64_t *pseudo)
 {
     const uint8_t *src = f->ip[from];
     const uint8_t *dst = f->ip[from ^ 1];
+    const uint8_t ph[4] = {0, proto, (uint8_t)(l4_len >> 8), (uint8_t)l4_len}; /* pseudo-header */
     memcpy(px, from == 0 ? gen_mac_outside : gen_mac_inside, 6);
     memcpy(px + 6, from == 0 ? gen_mac_inside : gen_mac_outside, 6);
     if (!f->ipv6) {
@@ -336,8 +331,8 @@ static uint8_t *gen_hdr_ip(uint8_t *px, struct gen_flow *f, int from, uint8_t pr
         tg_put16(ip + 10, 0);
         memcpy(ip + 12, src, 4);
         memcpy(ip + 16, dst, 4);
-        tg_put16(ip + 10, gen_csum_fold(gen_csum_add(0, ip, 20)));
-        *pseudo = gen_csum_add(gen_csum_add(proto + l4_len, src, 4), dst, 4);
+        gen_csum_store(ip + 10, tg_csum_add(0, ip, 20));
+        *pseudo = tg_csum_add(tg_csum_add(tg_csum_add(0, ph, 4), src, 4), dst, 4);
         return ip + 20;
     }
     uint8_t *ip = px + 14;
@@ -348,7 +343,7 @@ static uint8_t *gen_hdr_ip(uint8_t *px, struct gen_flow *f, int from, uint8_t pr
     ip[7] = f->ttl[from];
     memcpy(ip + 8, src, 16);
     memcpy(ip + 24, dst, 16);
-    *pseudo = gen_csum_add(gen_csum_add(proto + l4_len, src, 16), dst, 16);
+    *pseudo = tg_csum_add(tg_csum_add(tg_csum_add(0, ph, 4), src, 16), dst, 16);
     return ip + 40;
 }
 
@@ -369,7 +364,7 @@ static void gen_pkt_tcp(struct gen *g, struct gen_flow *f, int from, uint8_t fla
     bool opts = (flags & GEN_TCP_SYN) && f->kind != GEN_KIND_SPOOF_SYN;
     uint32_t hdr_len = opts ? 32 : 20;
     uint32_t l4_len = hdr_len + payload_len;
-    uint32_t sum;
+    uint64_t sum;
     uint8_t *th = gen_hdr_ip(px, f, from, GEN_PROTO_TCP, l4_len, &sum);
     uint32_t ack = (flags & GEN_TCP_ACK) ? f->seq[from ^ 1] : 0;
     uint32_t seq = f->seq[from];
@@ -391,7 +386,7 @@ static void gen_pkt_tcp(struct gen *g, struct gen_flow *f, int from, uint8_t fla
     if (flags & GEN_TCP_RST)
         tg_put16(th + 14, 0);
     /* The payload is zeros, so the header alone gives the exact checksum. */
-    tg_put16(th + 16, gen_csum_fold(gen_csum_add(sum, th, hdr_len)));
+    gen_csum_store(th + 16, tg_csum_add(sum, th, hdr_len));
     memset(th + hdr_len, 0, payload_len);
     gen_out_commit(g, f, (uint32_t)(th + l4_len - px));
 }
@@ -463,14 +458,13 @@ static void gen_pkt_dns(struct gen *g, struct gen_flow *f, int from)
         }
     }
     uint32_t l4_len = 8 + n;
-    uint32_t sum;
+    uint64_t sum;
     gen_hdr_ip(px, f, from, GEN_PROTO_UDP, l4_len, &sum);
     tg_put16(uh, f->port[from]);
     tg_put16(uh + 2, f->port[from ^ 1]);
     tg_put16(uh + 4, l4_len);
     tg_put16(uh + 6, 0);
-    uint16_t c = gen_csum_fold(gen_csum_add(sum, uh, l4_len));
-    tg_put16(uh + 6, c ? c : 0xffff);
+    gen_csum_store_udp(uh + 6, tg_csum_add(sum, uh, l4_len));
     gen_out_commit(g, f, (uint32_t)(uh + l4_len - px));
 }
 
@@ -481,7 +475,7 @@ static void gen_pkt_rtp(struct gen *g, struct gen_flow *f, int from)
         return;
     uint8_t *px = gen_out_frame(g);
     uint32_t l4_len = 8 + f->payload_len;
-    uint32_t sum;
+    uint64_t sum;
     uint8_t *uh = gen_hdr_ip(px, f, from, GEN_PROTO_UDP, l4_len, &sum);
     uint8_t *rtp = uh + 8;
     tg_put16(uh, f->port[from]);
@@ -494,8 +488,7 @@ static void gen_pkt_rtp(struct gen *g, struct gen_flow *f, int from)
     tg_put32(rtp + 4, f->rtp_ts[from]);
     tg_put32(rtp + 8, f->ssrc[from]);
     f->rtp_ts[from] += f->rtp_pt == 0 ? 160 : 3000;
-    uint16_t c = gen_csum_fold(gen_csum_add(sum, uh, 8 + 12));
-    tg_put16(uh + 6, c ? c : 0xffff);
+    gen_csum_store_udp(uh + 6, tg_csum_add(sum, uh, 8 + 12));
     memset(rtp + 12, 0, f->payload_len - 12u);
     gen_out_commit(g, f, (uint32_t)(uh + l4_len - px));
 }
@@ -507,7 +500,7 @@ static void gen_pkt_icmp_echo(struct gen *g, struct gen_flow *f, int from)
         return;
     uint8_t *px = gen_out_frame(g);
     uint32_t l4_len = 8 + f->payload_len;
-    uint32_t unused;
+    uint64_t unused;
     uint8_t *ih = gen_hdr_ip(px, f, from, GEN_PROTO_ICMP, l4_len, &unused);
     ih[0] = from == 0 ? 8 : 0;
     ih[1] = 0;
@@ -521,7 +514,7 @@ static void gen_pkt_icmp_echo(struct gen *g, struct gen_flow *f, int from)
         else
             pl[i] = (uint8_t)(i < 8 ? (f->name_seed >> (8 * (i % 4))) : i);
     }
-    tg_put16(ih + 2, gen_csum_fold(gen_csum_add(0, ih, l4_len)));
+    gen_csum_store(ih + 2, tg_csum_add(0, ih, l4_len));
     gen_out_commit(g, f, (uint32_t)(ih + l4_len - px));
 }
 
@@ -1053,9 +1046,7 @@ static double gen_clock_seconds(void)
 
 static void gen_file_header_write(struct gen *g)
 {
-    uint32_t hdr[6] = {0xa1b2c3d4u, 2u | 4u << 16, 0, 0, g->snaplen, 1 /* DLT_EN10MB */};
-    memcpy(g->out, hdr, sizeof hdr);
-    g->out_len = sizeof hdr;
+    g->out_len = tg_pcap_file_header(g->out, g->snaplen);
 }
 
 /* Writes the packet of the slot due first and schedules that slot's next one. */

@@ -240,9 +240,7 @@ int trafgen_run(const struct trafgen_config *cfg, struct trafgen_stats *stats)
                 strerror(errno));
         goto fail;
     }
-    uint32_t hdr[6] = {0xa1b2c3d4u, 2u | 4u << 16, 0, 0, g->snaplen, 1 /* DLT_EN10MB */};
-    memcpy(g->out, hdr, sizeof hdr);
-    g->out_len = sizeof hdr;
+    g->out_len = tg_pcap_file_header(g->out, g->snaplen);
 
     rc = tg_loop(g);
     if (rc == 0 && fclose(g->fp) != 0)

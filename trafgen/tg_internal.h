@@ -1,12 +1,12 @@
 /* tg_internal.h - shared internals of the traffic generator (for the trafgen/ sources only).
  *
- * Holds the generator state (struct tg), the PRNG, the actor pool types and the packet builder
- * interface. Nothing here is part of the public API (trafgen.h); the split into files is:
- *   tg_engine.c   output buffer, event heap, actor pool, world set-up, main loop, trafgen_run()
- *   tg_packet.c   Ethernet/IP/TCP/UDP/ICMP frame builders, checksums, payload templates
- *   tg_tcp.c      the TCP connection engine shared by benign apps, http_flood and slow_http
- *   tg_benign.c   benign clients and their UDP/ICMP apps, TCP app scripts
- *   tg_benign_apps.c site applications drawn per seed (P2P, calls, file sharing, IoT,
+ * Holds the generator state (struct tg), the actor pool types and the packet builder interface
+ * (the PRNG, byte stores, checksums and pcap headers are tg_wire.h's). Nothing here is part of the
+ * public API (trafgen.h); the split into files is: tg_engine.c   output buffer, event heap, actor
+ * pool, world set-up, main loop, trafgen_run() tg_packet.c   Ethernet/IP/TCP/UDP/ICMP frame
+ * builders, checksums, payload templates tg_tcp.c      the TCP connection engine shared by benign
+ * apps, http_flood and slow_http tg_benign.c   benign clients and their UDP/ICMP apps, TCP app
+ * scripts tg_benign_apps.c site applications drawn per seed (P2P, calls, file sharing, IoT,
  *                 multicast, LAN chatter, VPNs, games, busy resolvers and time servers)
  *   tg_streams.c  their UDP/ESP/GRE streams and peer pools
  *   tg_scenario.c scenario names, descriptions, labels, --scenario parsing
@@ -30,6 +30,7 @@
 #include <jansson.h>
 
 #include "common/compiler.h"
+#include "trafgen/tg_wire.h"
 #include "trafgen/trafgen.h"
 
 #define TG_NS_US 1000ULL
@@ -61,130 +62,6 @@
 
 #define TG_IP_DF 0x4000
 #define TG_IP_MF 0x2000
-
-/* ---- PRNG: xoshiro256** seeded through splitmix64 ----------------------------------------- */
-
-struct tg_rng {
-    uint64_t s[4];
-};
-
-static inline uint64_t tg_splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static inline void tg_rng_seed(struct tg_rng *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        r->s[i] = tg_splitmix(&seed);
-}
-
-static inline uint64_t tg_rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static inline uint64_t tg_rng_next(struct tg_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = tg_rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = tg_rotl(s[3], 45);
-    return result;
-}
-
-static inline uint32_t tg_rng_u32(struct tg_rng *r)
-{
-    return (uint32_t)(tg_rng_next(r) >> 32);
-}
-
-/* Uniform in [0, n); the multiply-shift bias (< n / 2^32) does not matter here. */
-static inline uint32_t tg_rng_below(struct tg_rng *r, uint32_t n)
-{
-    return (uint32_t)(((uint64_t)tg_rng_u32(r) * n) >> 32);
-}
-
-/* Uniform integer in [lo, hi]. */
-static inline uint32_t tg_rng_range(struct tg_rng *r, uint32_t lo, uint32_t hi)
-{
-    return lo + tg_rng_below(r, hi - lo + 1);
-}
-
-/* Uniform in [0, 1). */
-static inline double tg_rng_unit(struct tg_rng *r)
-{
-    return (double)(tg_rng_next(r) >> 11) * 0x1.0p-53;
-}
-
-static inline bool tg_rng_chance(struct tg_rng *r, double p)
-{
-    return tg_rng_unit(r) < p;
-}
-
-static inline double tg_rng_uniform(struct tg_rng *r, double lo, double hi)
-{
-    return lo + (hi - lo) * tg_rng_unit(r);
-}
-
-/* Log-uniform in [lo, hi]: the way every "wide range" parameter is drawn, so that 1k and 100k
- * pps are equally likely orders of magnitude. */
-static inline double tg_rng_logu(struct tg_rng *r, double lo, double hi)
-{
-    return lo * exp(log(hi / lo) * tg_rng_unit(r));
-}
-
-static inline double tg_rng_exp(struct tg_rng *r, double mean)
-{
-    return -mean * log1p(-tg_rng_unit(r));
-}
-
-static inline double tg_rng_normal(struct tg_rng *r)
-{
-    double u1 = 1.0 - tg_rng_unit(r);
-    double u2 = tg_rng_unit(r);
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
-static inline double tg_rng_lognormal(struct tg_rng *r, double median, double sigma)
-{
-    return median * exp(sigma * tg_rng_normal(r));
-}
-
-/* Pareto with scale xmin and shape alpha, truncated at cap: heavy-tailed sizes and gaps. */
-static inline double tg_rng_pareto(struct tg_rng *r, double xmin, double alpha, double cap)
-{
-    double x = xmin / pow(1.0 - tg_rng_unit(r), 1.0 / alpha);
-    return x < cap ? x : cap;
-}
-
-static inline double tg_clamp(double x, double lo, double hi)
-{
-    return x < lo ? lo : (x > hi ? hi : x);
-}
-
-/* ---- byte helpers ------------------------------------------------------------------------- */
-
-static inline void tg_put16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static inline void tg_put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 /* ---- hosts -------------------------------------------------------------------------------- */
 

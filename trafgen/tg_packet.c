@@ -51,42 +51,6 @@ static void tg_mac_host(uint8_t *mac, const uint8_t *addr, bool v6)
     memcpy(mac + 2, tail, 4);
 }
 
-/* ---- checksums ------------------------------------------------------------------------------ */
-
-/* Ones' complement sum of n bytes (n even except for the last call) in host order; RFC 1071's
- * byte-order independence lets the folded result be stored with memcpy. */
-static uint64_t tg_csum_add(uint64_t sum, const uint8_t *p, size_t n)
-{
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        sum += (w & 0xffffffffu) + (w >> 32);
-        p += 8;
-        n -= 8;
-    }
-    while (n >= 2) {
-        uint16_t w;
-        memcpy(&w, p, 2);
-        sum += w;
-        p += 2;
-        n -= 2;
-    }
-    if (n) {
-        uint8_t last[2] = {p[0], 0};
-        uint16_t w;
-        memcpy(&w, last, 2);
-        sum += w;
-    }
-    return sum;
-}
-
-static uint16_t tg_csum_fold(uint64_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
-}
-
 /* ---- output buffer -------------------------------------------------------------------------- */
 
 /* Hands the buffer to the file; a failure is remembered in write_err (the loop checks it). */
@@ -187,13 +151,7 @@ void tg_pkt_finish(struct tg *g)
         len = TG_FRAME_MIN;
     }
     uint32_t caplen = len < g->snaplen ? len : g->snaplen; /* the bytes past it stay unused */
-    uint32_t hdr[4] = {
-        (uint32_t)(g->now_ns / TG_NS_S),
-        (uint32_t)(g->now_ns % TG_NS_S / TG_NS_US),
-        caplen,
-        len,
-    };
-    memcpy(pk->rec, hdr, sizeof hdr); /* host order, like the file header's magic */
+    tg_pcap_record_header(pk->rec, g->now_ns, caplen, len);
     g->out_len += 16 + caplen;
     g->packets++;
     g->wire_bytes += len;
