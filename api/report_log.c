@@ -14,14 +14,13 @@
 
 #include <hiredis/hiredis.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "verdicts/redis_conn.h"
 
 #define REPORT_STREAM     "ddos:reports"
 #define REPORT_STREAM_MAX "10000"
@@ -93,37 +92,21 @@ static bool command(redisContext *ctx, int argc, const char **argv, const size_t
 /* Connects, authenticates and selects the db. Called with the lock held. */
 static bool connect_locked(struct report_log *l)
 {
-    struct timeval tv = {.tv_sec = 0, .tv_usec = REPORT_TIMEOUT_MS * 1000};
-    redisContext *ctx = l->host[0] == '/' ? redisConnectUnixWithTimeout(l->host, tv)
-                                          : redisConnectWithTimeout(l->host, l->port, tv);
-    if (ctx == NULL || ctx->err) {
-        DD_WARN("api: cannot connect to redis at %s:%d for the report stream: %s; reports are "
-                "kept in memory only until it is back",
-                l->host, l->port, ctx ? ctx->errstr : "out of memory");
-        goto fail;
-    }
-    if (redisSetTimeout(ctx, tv) != REDIS_OK)
-        goto fail;
-    if (l->password[0]) {
-        const char *argv[] = {"AUTH", l->password};
-        size_t lens[] = {4, strlen(l->password)};
-        if (!command(ctx, 2, argv, lens, NULL))
-            goto fail;
-    }
-    if (l->db != 0) {
-        char db[16];
-        snprintf(db, sizeof(db), "%d", l->db);
-        const char *argv[] = {"SELECT", db};
-        size_t lens[] = {6, strlen(db)};
-        if (!command(ctx, 2, argv, lens, NULL))
-            goto fail;
-    }
-    l->ctx = ctx;
-    return true;
-fail:
-    if (ctx)
-        redisFree(ctx);
-    return false;
+    const struct redis_conn_params params = {
+        .host = l->host,
+        .port = (unsigned)l->port,
+        .password = l->password,
+        .db = (unsigned)l->db,
+        .connect_timeout_ms = REPORT_TIMEOUT_MS,
+        .command_timeout_ms = REPORT_TIMEOUT_MS,
+    };
+    char why[256];
+    l->ctx = redis_conn_connect(&params, why, sizeof(why));
+    if (l->ctx == NULL)
+        DD_WARN("api: redis at %s:%d for the report stream: %s; reports are kept in memory only "
+                "until it is back",
+                l->host, l->port, why);
+    return l->ctx != NULL;
 }
 
 bool report_log_append(struct report_log *l, const char *const *names, const char *const *values,
@@ -148,12 +131,10 @@ bool report_log_append(struct report_log *l, const char *const *names, const cha
     }
 
     bool ok = false;
-    /* A dead peer raises SIGPIPE on write: block it in this thread around the I/O, and discard
-     * a pending one we caused, so the process needs no handler. */
-    sigset_t pipe_set, old;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    /* A dead peer raises SIGPIPE on write: blocked in this thread around the I/O, and one we
+     * caused is consumed, so the process needs no handler (verdicts/redis_conn.h). */
+    struct redis_sigpipe_guard g;
+    redis_sigpipe_block(&g);
     pthread_mutex_lock(&l->lock);
     if (l->ctx == NULL) {
         if (dd_mono_ms() < l->retry_at_ms || !connect_locked(l)) {
@@ -177,9 +158,6 @@ bool report_log_append(struct report_log *l, const char *const *names, const cha
         freeReplyObject(r);
 out:
     pthread_mutex_unlock(&l->lock);
-    struct timespec zero = {0, 0};
-    while (sigtimedwait(&pipe_set, NULL, &zero) > 0) {
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    redis_sigpipe_restore(&g);
     return ok;
 }

@@ -52,6 +52,7 @@
 
 #include "common/hash.h"
 #include "common/log.h"
+#include "verdicts/redis_conn.h"
 
 #define SLOT_EMPTY    UINT32_MAX
 #define EVICT_SAMPLES 8    /* backlog entries looked at before dropping a new verdict */
@@ -584,49 +585,6 @@ static int append_event(struct redis_sink *s, struct argv_builder *ab, const str
 
 /* ---- connection ------------------------------------------------------------------------- */
 
-/* Writing to a socket whose peer died raises SIGPIPE, whose default action kills the process.
- * The sink must not change process-wide signal handling, so it blocks SIGPIPE in this thread
- * around its I/O and consumes one it caused (the write then fails with EPIPE, handled as an I/O
- * error). */
-struct sigpipe_guard {
-    sigset_t old;
-    bool was_pending;
-};
-
-static void sigpipe_block(struct sigpipe_guard *g)
-{
-    sigset_t set, pending;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigemptyset(&pending);
-    sigpending(&pending);
-    g->was_pending = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &set, &g->old);
-}
-
-static void sigpipe_restore(struct sigpipe_guard *g)
-{
-    if (!g->was_pending) {
-        sigset_t set, pending;
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        sigemptyset(&pending);
-        sigpending(&pending);
-        if (sigismember(&pending, SIGPIPE) == 1) {
-            const struct timespec zero = {0, 0};
-            while (sigtimedwait(&set, NULL, &zero) == -1 && errno == EINTR)
-                ;
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
-static struct timeval ms_to_tv(uint32_t ms)
-{
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000};
-    return tv;
-}
-
 /* Disconnects (when connected) after a failure and schedules the next attempt: "equal jitter"
  * backoff, a delay drawn from [b/2, b] with b doubling from backoff_min to backoff_max, so a
  * fleet of sensors that lost the same Redis does not reconnect in lockstep. */
@@ -661,40 +619,28 @@ static bool reply_is_error(const redisReply *r)
  * scripts and reads the server's run_id. Returns 0, or -1 after sink_fail. */
 static int sink_connect(struct redis_sink *s, uint64_t now_ms)
 {
-    struct timeval ctv = ms_to_tv(s->cfg.connect_timeout_ms);
-    redisContext *c = s->host[0] == '/' ? redisConnectUnixWithTimeout(s->host, ctv)
-                                        : redisConnectWithTimeout(s->host, s->cfg.port, ctv);
-    if (!c || c->err) {
-        set_error(s, "connect: %s", c ? c->errstr : "out of memory");
-        redisFree(c);
+    const struct redis_conn_params params = {
+        .host = s->host,
+        .port = s->cfg.port,
+        .username = s->username,
+        .password = s->password,
+        .db = s->cfg.db,
+        .connect_timeout_ms = s->cfg.connect_timeout_ms,
+        .command_timeout_ms = s->cfg.command_timeout_ms,
+        .keepalive = true,
+    };
+    char why[sizeof(s->stats.last_error)];
+    redisContext *c = redis_conn_open(&params, why, sizeof(why));
+    if (!c) {
+        set_error(s, "%s", why);
         sink_fail(s, now_ms);
         return -1;
     }
     s->ctx = c;
-    if (redisSetTimeout(c, ms_to_tv(s->cfg.command_timeout_ms)) != REDIS_OK) {
-        set_error(s, "setting the command timeout: %s", c->errstr);
-        sink_fail(s, now_ms);
-        return -1;
-    }
-    if (s->host[0] != '/')
-        (void)redisEnableKeepAlive(c); /* best effort: notices a silently dead peer */
 
-    struct argv_builder ab;
-    int ncmd = 0;
-    int ok = REDIS_OK;
-    if (s->password) {
-        ab_reset(&ab);
-        ab_str(&ab, "AUTH");
-        if (s->username)
-            ab_str(&ab, s->username);
-        ab_str(&ab, s->password);
-        ok |= redisAppendCommandArgv(c, ab.argc, ab.argv, ab.len);
-        ncmd++;
-    }
-    if (s->cfg.db) {
-        ok |= redisAppendCommand(c, "SELECT %u", s->cfg.db);
-        ncmd++;
-    }
+    int nlogin = redis_conn_append_login(c, &params); /* AUTH, SELECT: their replies come first */
+    int ok = nlogin < 0 ? REDIS_ERR : REDIS_OK;
+    int ncmd = nlogin < 0 ? 0 : nlogin;
     ok |= redisAppendCommand(c, "SCRIPT LOAD %s", merge_script);
     ok |= redisAppendCommand(c, "SCRIPT LOAD %s", prune_script);
     ok |= redisAppendCommand(c, "INFO server");
@@ -705,8 +651,8 @@ static int sink_connect(struct redis_sink *s, uint64_t now_ms)
         return -1;
     }
 
-    struct sigpipe_guard g;
-    sigpipe_block(&g);
+    struct redis_sigpipe_guard g;
+    redis_sigpipe_block(&g);
     char run_id[RUN_ID_LEN + 1] = "";
     int failed = 0;
     for (int i = 0; i < ncmd; i++) {
@@ -739,7 +685,7 @@ static int sink_connect(struct redis_sink *s, uint64_t now_ms)
         }
         freeReplyObject(r);
     }
-    sigpipe_restore(&g);
+    redis_sigpipe_restore(&g);
     if (failed) {
         sink_fail(s, now_ms);
         return -1;
@@ -864,8 +810,8 @@ static int sink_write(struct redis_sink *s, uint64_t now_ms, bool write, bool pr
     if (prune)
         s->next_prune_ms = now_ms + s->cfg.prune_interval_ms;
 
-    struct sigpipe_guard g;
-    sigpipe_block(&g);
+    struct redis_sigpipe_guard g;
+    redis_sigpipe_block(&g);
     bool transient = false;
     uint8_t pres = RES_UNSENT;
     bool io_ok = read_replies(s, s->vres, nv, NULL, &transient);
@@ -899,7 +845,7 @@ static int sink_write(struct redis_sink *s, uint64_t now_ms, bool write, bool pr
         if (io_ok && pres == RES_NOSCRIPT)
             io_ok = read_replies(s, NULL, 0, &pres, &transient);
     }
-    sigpipe_restore(&g);
+    redis_sigpipe_restore(&g);
 
     /* Apply: positions n0-1-j decrease as j grows, so removals never move an unvisited entry. */
     for (uint32_t j = 0; j < nv; j++) {
