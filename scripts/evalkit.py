@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 LEVELS = ["low", "medium", "high", "critical"]
 NOT_DDOS = frozenset({"benign", "portscan"})
 SOURCE_KINDS = ("spoofed", "reflectors")
+TIMEOUT_S = 1800  # one program on one capture; beyond this the capture counts as unreadable
 MAX_LISTED = 20  # IPs listed per capture and category in the report (counts are complete)
 
 
@@ -197,7 +198,10 @@ def _flows_pass(flows_bin, entry, model, compat, keep_rows, flows_dir=None):
         cmd = [flows_bin, "--manifest", mpath, "--no-progress", "-q"]
         if model:
             cmd += ["--model", model, "--compat", compat]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            return None, f"ddos-flows ran for more than {TIMEOUT_S} s"
     if proc.returncode not in (0, 2):
         return None, f"ddos-flows exit {proc.returncode}: " + \
             (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
@@ -228,7 +232,11 @@ def _ddosd_pass(ddosd_bin, path, model, ddosd_args):
         cmd = [ddosd_bin, "-r", path, "--redis", "none", "--api", "none",
                "--model", model or "", "--verdicts-out", out, "--set", "log.level=error",
                *ddosd_args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp,
+                                  timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            return None, f"ddosd ran for more than {TIMEOUT_S} s"
         if proc.returncode not in (0, 2) or not os.path.exists(out):
             msg = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
             return None, f"ddosd exit {proc.returncode}: {msg}"

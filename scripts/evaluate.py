@@ -47,7 +47,7 @@ sys.path.insert(0, HERE)
 import ddtools  # noqa: E402
 import evalfolds  # noqa: E402
 import evalkit  # noqa: E402
-from evalkit import LEVELS, NOT_DDOS  # noqa: E402
+from evalkit import LEVELS  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
 
@@ -98,12 +98,22 @@ class Progress:
             print(line, file=sys.stderr, flush=True)
 
 
+def failed_job(job, e):
+    """The result of a capture whose processing raised: that capture's error, not the run's."""
+    return {"path": job["entry"]["abs_path"], "label": job["entry"]["label"],
+            "error": f"{type(e).__name__}: {e}", "model": job["model"], "fold": job.get("fold"),
+            "attack_capture": evalkit.is_attack_capture(job["entry"])}
+
+
 def run_all(jobs, workers):
     prog = Progress(len(jobs))
     results = [None] * len(jobs)
     if workers <= 1:
         for i, j in enumerate(jobs):
-            results[i] = evalkit.run_capture(j)
+            try:
+                results[i] = evalkit.run_capture(j)
+            except Exception as e:
+                results[i] = failed_job(j, e)
             prog.step(results[i])
         return results
     with ProcessPoolExecutor(max_workers=workers) as ex:
@@ -112,11 +122,8 @@ def run_all(jobs, workers):
             i = futs[fu]
             try:
                 results[i] = fu.result()
-            except Exception as e:  # a crash in one capture's parsing is that capture's error
-                results[i] = {"path": jobs[i]["entry"]["abs_path"], "label":
-                              jobs[i]["entry"]["label"], "error": f"{type(e).__name__}: {e}",
-                              "model": jobs[i]["model"], "fold": jobs[i].get("fold"),
-                              "attack_capture": evalkit.is_attack_capture(jobs[i]["entry"])}
+            except Exception as e:
+                results[i] = failed_job(jobs[i], e)
             prog.step(results[i])
     return results
 
