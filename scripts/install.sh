@@ -297,7 +297,7 @@ fi
 # --- build -------------------------------------------------------------------------------------
 if [ $skip_build -eq 0 ]; then
     say "building (Release) in $build_dir"
-    cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DDDOSD_TESTS=OFF >/dev/null
     cmake --build "$build_dir" -j "$(nproc)" --target "${programs[@]}"
     bin_dir=$build_dir
 fi
