@@ -570,6 +570,8 @@ def ip_summary(results):
         "max_seconds_to_high": times[-1] if times else None,
         "victims_type_right": sum(v["type_right"] for v in victims),
         "victims_role_victim": sum(1 for v in victims if v["role"] == "victim"),
+        "victims_with_spoofed_count": sum(1 for v in victims if v["spoofed_sources"]),
+        "spoofed_sources_counted": sum(v["spoofed_sources"] or 0 for v in victims),
         "attackers": len(attackers),
         "attackers_high": sum(x["reached_high"] for x in attackers),
         "spoofed_or_reflector_sources": sum(r["per_ip"]["sources_judged"] for r in attack),

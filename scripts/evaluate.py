@@ -201,7 +201,9 @@ def print_ip_summary(s, problems):
           f"{s['victims_role_victim']}")
     print(f"  real attackers at high or above:        {frac(s['attackers_high'], s['attackers'])}")
     print(f"  spoofed/reflector sources above low:    {s['spoofed_or_reflector_above_low']} of "
-          f"{s['spoofed_or_reflector_sources']}")
+          f"{s['spoofed_or_reflector_sources']}; counted in victims' verdicts "
+          f"(spoofed_sources): {s['spoofed_sources_counted']} at {s['victims_with_spoofed_count']}"
+          " victim(s)")
     print(f"  benign captures with an IP at high+:    "
           f"{frac(s['benign_captures_with_high_ip'], s['benign_captures'])}")
     print(f"  benign IPs at high+ (all captures):     {s['benign_ips_high']} "
