@@ -142,6 +142,9 @@ struct vt_victim {
     uint16_t spoofed[VT_BUCKETS];   /* attack flows from unproven sources (first reports) */
     uint16_t reflected[VT_BUCKETS]; /* of those, reflector answers nobody asked for */
     uint16_t halfopen[VT_BUCKETS];  /* reports of half-open or slow attack connections */
+    uint16_t ends[VT_BUCKETS];      /* flows counted at their end (final reports) ... */
+    uint16_t ends_att[VT_BUCKETS];  /* ... and of those, attacks: a flow the model judged benign
+                                       while young and an attack once it showed itself */
     uint32_t spoof;                 /* its spoofed-source tally (pool record) or VT_NONE */
 };
 
@@ -524,6 +527,8 @@ static void vt_roll(struct vt_role *r, struct vt_victim *vic, uint64_t now_us)
             memset(vic->spoofed, 0, sizeof(vic->spoofed));
             memset(vic->reflected, 0, sizeof(vic->reflected));
             memset(vic->halfopen, 0, sizeof(vic->halfopen));
+            memset(vic->ends, 0, sizeof(vic->ends));
+            memset(vic->ends_att, 0, sizeof(vic->ends_att));
         }
     } else {
         for (uint64_t s = r->win_sec + 1; s <= now_sec; s++) {
@@ -535,6 +540,8 @@ static void vt_roll(struct vt_role *r, struct vt_victim *vic, uint64_t now_us)
             r->heavy &= (uint16_t) ~(1u << b);
             if (vic)
                 vic->spoofed[b] = vic->reflected[b] = vic->halfopen[b] = 0;
+            if (vic)
+                vic->ends[b] = vic->ends_att[b] = 0;
         }
     }
     r->win_sec = now_sec;
@@ -558,7 +565,7 @@ static struct vt_view vt_role_view(struct verdict_table *t, struct vt_entry *e, 
     struct vt_victim *vic = role == VERDICT_ROLE_VICTIM ? &e->vic : NULL;
     vt_roll(r, vic, t->now);
     uint64_t attacks = 0, pkts = 0, bytes16 = 0, flows = 0, flows_att = 0;
-    uint64_t spoofed = 0, reflected = 0, halfopen = 0, hits = 0, blame = 0;
+    uint64_t spoofed = 0, reflected = 0, halfopen = 0, hits = 0, blame = 0, ends = 0, ends_att = 0;
     float maxp = 0;
     for (unsigned b = 0; b < VT_BUCKETS; b++) {
         attacks += r->attacks[b];
@@ -574,7 +581,16 @@ static struct vt_view vt_role_view(struct verdict_table *t, struct vt_entry *e, 
             spoofed += vic->spoofed[b];
             reflected += vic->reflected[b];
             halfopen += vic->halfopen[b];
+            ends += vic->ends[b];
+            ends_att += vic->ends_att[b];
         }
+    }
+    /* A victim's flows are counted at their first report and again at their end; where the
+     * ends show more attack flows (the model judged connections benign while young: an HTTP
+     * flood's requests look like any other), the ends' count and share stand. */
+    if (vic && ends_att > flows_att) {
+        flows_att = ends_att;
+        flows = ends;
     }
     v.attacks = attacks > UINT32_MAX ? UINT32_MAX : (uint32_t)attacks;
     v.live_evidence = attacks > 0 || spoofed > 0;
@@ -1116,6 +1132,12 @@ static void vt_flow_role(struct verdict_table *t, uint32_t i, int role,
     }
     if (vic && wg->halfopen && vic->halfopen[b] < UINT16_MAX)
         vic->halfopen[b]++;
+    if (vic && fe->final && !wg->neutral) {
+        if (vic->ends[b] < UINT16_MAX)
+            vic->ends[b]++;
+        if (wg->attack && vic->ends_att[b] < UINT16_MAX)
+            vic->ends_att[b]++;
+    }
     uint64_t np = r->pkts[b] + fe->new_packets, nb = r->bytes16[b] + fe->new_bytes / 16u;
     r->pkts[b] = np > UINT32_MAX ? UINT32_MAX : (uint32_t)np;
     r->bytes16[b] = nb > UINT32_MAX ? UINT32_MAX : (uint32_t)nb;
@@ -1127,14 +1149,14 @@ static void vt_flow_role(struct verdict_table *t, uint32_t i, int role,
         if (c->heavy)
             r->heavy |= (uint16_t)(1u << b);
         uint8_t f = vt_family(t, c->family ? c->family : fe->attack_type);
-        /* A flow votes for its family once, at its first report; an HTTP connection votes
-         * again whenever its timing is conclusive (when young, a slow one looks like any
-         * request). */
+        /* A flow votes for its family at its first report and at its end (a flow judged
+         * benign while young votes when it ends as an attack); an HTTP connection votes again
+         * whenever its timing is conclusive (when young, a slow one looks like any request). */
         bool late_http =
             !fe->first_report && c->family &&
             (strcmp(c->family, "slow_http") == 0 || strcmp(c->family, "http_flood") == 0) &&
             fe->last_us >= fe->first_us + VT_SLOW_MIN_US;
-        if (f && (fe->first_report || late_http)) {
+        if (f && (fe->first_report || late_http || fe->final)) {
             unsigned slot = VT_FAMILIES, min = 0;
             for (unsigned k = 0; k < VT_FAMILIES && slot == VT_FAMILIES; k++)
                 if (r->fam[k] == f || r->fam[k] == 0)

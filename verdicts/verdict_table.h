@@ -33,7 +33,9 @@
  *              model_volume_fraction (0.25)
  *     critical >= model_critical_reports (100) attack flows and the share
  * Flows are counted at their first report (flow_evidence.first_report), so one flow's snapshots
- * and end never add up to "several attack flows".
+ * and end never add up to "several attack flows". A victim also counts flows at their end
+ * (final reports); when the ends hold more attack flows than the first reports (connections the
+ * model judged benign while young), the ends' counts stand for its levels.
  * Blame (attacker role): a source rises only on evidence of its own: its own attack flows (as
  * above: concentrated senders reach high at 10, a heavy flow at once) or its own attacker-role
  * rate alert. An attack flow counts against its source ("blame") when it is a handshake or a
@@ -92,8 +94,9 @@
  * icmp_errors: icmp_flood; fragments: by fragment_proto; else by the dominant of tcp/udp/icmp
  * pps, with syn_ack_unrequested_pps / syn_rate / reflector_pps deciding tcp_reflection /
  * syn_flood / udp_amplification). The role's type is the family with the most votes since its
- * attack began (a flow votes at its first report; an HTTP connection again at each later report
- * once 2 s old), a live alert weighing model_high_reports votes; else the report's attack_type.
+ * attack began (a flow votes at its first report and at its end; an HTTP connection again at
+ * each later report once 2 s old), a live alert weighing model_high_reports votes; else the
+ * report's attack_type.
  *
  * Episodes: an IP/role whose level reaches high or critical starts an attack episode (event
  * ATTACK_START, with the episode's start = the first attack evidence in the window). While it

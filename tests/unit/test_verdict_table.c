@@ -1603,6 +1603,35 @@ static void test_verdict_table_carpet_bombing_blames_nobody(void **state)
     verdict_table_destroy(t);
 }
 
+/* HTTP flood requests look like any other while young: the model calls the connections benign
+ * at their first report and attacks at their end. The victim counts them at their ends. */
+static void test_verdict_table_flows_judged_at_their_end(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk_default();
+    const char *d = "198.51.100.88";
+    char src[32];
+    for (int i = 0; i < 12; i++) {
+        snprintf(src, sizeof(src), "203.0.113.%d", 100 + i);
+        struct fl young = BENIGN_SHAPED(SH_HS);
+        young.final = false;
+        flow(t, src, d, T0, young);
+    }
+    verdict_table_tick(t, T0, 0);
+    assert_int_equal(must_pub(d)->level, THREAT_LOW);
+    for (int i = 0; i < 12; i++) {
+        snprintf(src, sizeof(src), "203.0.113.%d", 100 + i);
+        struct fl end = ATTACK_SHAPED("http_flood", SH_HS);
+        end.later = true;
+        flow(t, src, d, T0 + SEC / 2, end);
+    }
+    verdict_table_tick(t, T0 + SEC / 2, 0);
+    const struct verdict *v = must_pub(d);
+    assert_int_equal(v->level, THREAT_HIGH);
+    assert_string_equal(v->attack_type, "http_flood"); /* the ends vote for their family */
+    verdict_table_destroy(t);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, reset)
@@ -1640,6 +1669,7 @@ int main(void)
         T(test_verdict_table_group_destinations_blame_nobody),
         T(test_verdict_table_pool_spoofed_flood),
         T(test_verdict_table_carpet_bombing_blames_nobody),
+        T(test_verdict_table_flows_judged_at_their_end),
     };
 #undef T
     return cmocka_run_group_tests(tests, group_setup, NULL);
