@@ -1,10 +1,9 @@
 /* manifest.c - loading ground-truth manifests and labelling flows (see manifest.h).
  *
- * Owns the parsed manifest. Parsing uses jansson; every malformed field is reported with the
- * capture's index so a hand-edited manifest is easy to fix. */
+ * Owns the parsed manifest. Parsing uses jansson, addresses common/cidr; every malformed field is
+ * reported with the capture's index so a hand-edited manifest is easy to fix. */
 #include "app/manifest.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <libgen.h>
@@ -38,42 +37,6 @@ static int parse_proto(const json_t *v, int *out)
     return -EINVAL;
 }
 
-static int parse_cidr(const char *text, struct manifest_rule *r)
-{
-    char buf[128];
-    snprintf(buf, sizeof(buf), "%s", text);
-    char *slash = strchr(buf, '/');
-    long prefix = -1;
-    if (slash) {
-        *slash = '\0';
-        char *end;
-        prefix = strtol(slash + 1, &end, 10);
-        /* Digits only: strtol alone would take "/-1" (read as "no prefix", i.e. /32), "/+8"
-         * and "/ 8". */
-        if (*end != '\0' || slash[1] < '0' || slash[1] > '9')
-            return -EINVAL;
-    }
-    memset(r->net, 0, sizeof(r->net));
-    if (inet_pton(AF_INET, buf, r->net) == 1) {
-        r->ip_version = 4;
-        if (prefix < 0)
-            prefix = 32;
-        if (prefix > 32)
-            return -EINVAL;
-    } else if (inet_pton(AF_INET6, buf, r->net) == 1) {
-        r->ip_version = 6;
-        if (prefix < 0)
-            prefix = 128;
-        if (prefix > 128)
-            return -EINVAL;
-    } else {
-        return -EINVAL;
-    }
-    r->prefix = (uint8_t)prefix;
-    r->has_ip = true;
-    return 0;
-}
-
 static int copy_label(char dst[MANIFEST_LABEL_MAX], const json_t *v)
 {
     if (!json_is_string(v) || json_string_length(v) == 0 ||
@@ -96,10 +59,13 @@ static int parse_rule(const json_t *jr, struct manifest_rule *r, char *what, siz
         return -EINVAL;
     }
     const json_t *v;
-    if ((v = json_object_get(jr, "ip")) &&
-        (!json_is_string(v) || parse_cidr(json_string_value(v), r) != 0)) {
-        snprintf(what, what_len, "rule \"ip\" must be an address or CIDR");
-        return -EINVAL;
+    if ((v = json_object_get(jr, "ip"))) {
+        if (!json_is_string(v) ||
+            cidr_parse(json_string_value(v), CIDR_HOST_BITS_OK, &r->ip, NULL, 0) != 0) {
+            snprintf(what, what_len, "rule \"ip\" must be an address or CIDR");
+            return -EINVAL;
+        }
+        r->has_ip = true;
     }
     if ((v = json_object_get(jr, "proto")) && parse_proto(v, &r->proto) != 0) {
         snprintf(what, what_len, "rule \"proto\" must be tcp, udp, icmp, icmpv6 or 0..255");
@@ -223,26 +189,11 @@ const struct manifest_capture *manifest_find(const struct manifest *m, const cha
     return found;
 }
 
-static bool prefix_match(const uint8_t *addr, const uint8_t *net, unsigned prefix)
-{
-    unsigned full = prefix / 8, rest = prefix % 8;
-    if (memcmp(addr, net, full) != 0)
-        return false;
-    if (rest == 0)
-        return true;
-    uint8_t mask = (uint8_t)(0xff << (8 - rest));
-    return (addr[full] & mask) == (net[full] & mask);
-}
-
 static bool rule_matches(const struct manifest_rule *r, const struct flow *f)
 {
-    if (r->has_ip) {
-        if (r->ip_version != f->key.ip_version)
-            return false;
-        if (!prefix_match(f->key.addr[0], r->net, r->prefix) &&
-            !prefix_match(f->key.addr[1], r->net, r->prefix))
-            return false;
-    }
+    if (r->has_ip && !cidr_contains(&r->ip, f->key.ip_version, f->key.addr[0]) &&
+        !cidr_contains(&r->ip, f->key.ip_version, f->key.addr[1]))
+        return false;
     if (r->proto >= 0 && r->proto != f->key.proto)
         return false;
     if (r->port >= 0) {

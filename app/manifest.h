@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/cidr.h"
 #include "common/compiler.h"
 #include "features/flow.h"
 
@@ -24,11 +25,9 @@ enum { MANIFEST_LABEL_MAX = 64 };
 
 struct manifest_rule {
     bool has_ip;
-    uint8_t ip_version;
-    uint8_t prefix; /* CIDR prefix length */
-    uint8_t net[16];
-    int proto; /* -1: any */
-    int port;  /* -1: any */
+    struct cidr ip; /* host bits given in the manifest are cleared (CIDR_HOST_BITS_OK) */
+    int proto;      /* -1: any */
+    int port;       /* -1: any */
     char label[MANIFEST_LABEL_MAX];
 };
 

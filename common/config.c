@@ -3,8 +3,8 @@
  * Owns the walk of config.json against the key table (config_keys.c): unknown keys, type and
  * range checks, ${VAR} placeholders, lists, host groups; then the defaults, config_validate(),
  * loading a file or buffer with its .env, command-line overrides (config_set()) and config_free().
- * redis:// URLs are config_redis_url.c's, --dump-config config_dump.c's. Also here: the CIDR
- * parser and matcher of config.h.
+ * redis:// URLs are config_redis_url.c's, --dump-config config_dump.c's; lists of CIDRs are
+ * parsed by common/cidr.c.
  *
  * Placeholders are expanded when a string value is read, with the variable table of the .env
  * file that the loader opened (environment first).
@@ -142,7 +142,7 @@ static int cfg_expand(struct cfg_ctx *c, const char *dpath, const char *raw, cha
             return cfg_fail(c,
                             "%s: bad placeholder %s: write ${NAME} or ${NAME:-default} with a "
                             "NAME of letters, digits and _",
-                            dpath, cfg_quote(inner, q, sizeof(q)));
+                            dpath, config_quote(inner, q, sizeof(q)));
         }
         char var[256];
         snprintf(var, sizeof(var), "%.*s", (int)name_len, name);
@@ -383,7 +383,7 @@ static int cfg_read_choice(struct cfg_ctx *c, const char *dpath, json_t *v,
     return cfg_fail(c, "%s must be one of %s, got %s", dpath, list, got);
 }
 
-/* ---- CIDRs --------------------------------------------------------------------------------- */
+/* ---- messages ---------------------------------------------------------------------------- */
 
 static bool cfg_errf(char *err, size_t err_len, const char *fmt, ...) DD_PRINTF(3, 4);
 static bool cfg_errf(char *err, size_t err_len, const char *fmt, ...)
@@ -395,76 +395,6 @@ static bool cfg_errf(char *err, size_t err_len, const char *fmt, ...)
         va_end(ap);
     }
     return false;
-}
-
-int config_cidr_parse(const char *text, struct config_cidr *out, char *err, size_t err_len)
-{
-    char addr_text[INET6_ADDRSTRLEN + 1], q[80];
-    const char *slash = strchr(text, '/');
-    size_t alen = slash ? (size_t)(slash - text) : strlen(text);
-    struct config_cidr r = {0};
-    cfg_quote(text, q, sizeof(q));
-    if (alen == 0 || alen >= sizeof(addr_text)) {
-        cfg_errf(err, err_len, "%s is not an IPv4 or IPv6 address or CIDR", q);
-        return -EINVAL;
-    }
-    memcpy(addr_text, text, alen);
-    addr_text[alen] = '\0';
-    if (inet_pton(AF_INET, addr_text, r.addr) == 1) {
-        r.version = 4;
-    } else if (inet_pton(AF_INET6, addr_text, r.addr) == 1) {
-        r.version = 6;
-    } else {
-        cfg_errf(err, err_len,
-                 "%s is not an IPv4 or IPv6 address or CIDR (e.g. \"10.0.0.0/8\", "
-                 "\"2001:db8::/32\")",
-                 q);
-        return -EINVAL;
-    }
-    unsigned maxbits = r.version == 4 ? 32 : 128, len = maxbits;
-    if (slash != NULL) {
-        const char *p = slash + 1;
-        size_t nd = strspn(p, "0123456789");
-        if (nd == 0 || nd > 3 || p[nd] != '\0' || (len = (unsigned)atoi(p)) > maxbits) {
-            cfg_errf(err, err_len, "%s: the prefix length must be 0 to %u", q, maxbits);
-            return -EINVAL;
-        }
-    }
-    r.prefix_len = (uint8_t)len;
-    struct config_cidr net = r;
-    for (unsigned bit = len; bit < maxbits; bit++)
-        net.addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
-    if (memcmp(net.addr, r.addr, sizeof(r.addr)) != 0) {
-        char fixed[64], qf[80];
-        config_cidr_format(&net, fixed, sizeof(fixed));
-        cfg_errf(err, err_len, "%s has host bits set; did you mean %s?", q,
-                 cfg_quote(fixed, qf, sizeof(qf)));
-        return -EINVAL;
-    }
-    *out = r;
-    return 0;
-}
-
-char *config_cidr_format(const struct config_cidr *cidr, char *buf, size_t len)
-{
-    char a[INET6_ADDRSTRLEN];
-    if (inet_ntop(cidr->version == 4 ? AF_INET : AF_INET6, cidr->addr, a, sizeof(a)) == NULL)
-        snprintf(a, sizeof(a), "?");
-    snprintf(buf, len, "%s/%u", a, (unsigned)cidr->prefix_len);
-    return buf;
-}
-
-bool config_cidr_contains(const struct config_cidr *cidr, uint8_t version, const uint8_t *addr)
-{
-    if (version != cidr->version)
-        return false;
-    unsigned full = cidr->prefix_len / 8u, rest = cidr->prefix_len % 8u;
-    if (memcmp(cidr->addr, addr, full) != 0)
-        return false;
-    if (rest == 0)
-        return true;
-    uint8_t mask = (uint8_t)(0xffu << (8 - rest));
-    return (cidr->addr[full] & mask) == (addr[full] & mask);
 }
 
 /* ---- composite values ---------------------------------------------------------------------- */
@@ -520,12 +450,12 @@ static int cfg_set_strlist(struct cfg_ctx *c, const struct cfg_key *k, const cha
 }
 
 static int cfg_set_cidrlist(struct cfg_ctx *c, const struct cfg_key *k, const char *dpath,
-                            json_t *v, struct config_cidr_list *field)
+                            json_t *v, struct cidr_list *field)
 {
     int rc = cfg_check_array(c, k, dpath, v, "CIDRs");
     if (rc != 0)
         return rc;
-    struct config_cidr_list l = {calloc(json_array_size(v) + 1, sizeof(struct config_cidr)), 0};
+    struct cidr_list l = {calloc(json_array_size(v) + 1, sizeof(struct cidr)), 0};
     if (l.items == NULL)
         return cfg_fail(c, "out of memory");
     char ip[512], why[200];
@@ -535,7 +465,7 @@ static int cfg_set_cidrlist(struct cfg_ctx *c, const struct cfg_key *k, const ch
         rc = cfg_read_string(c, NULL, ip, json_array_get(v, i), &s);
         if (rc != 0)
             break;
-        if (config_cidr_parse(s, &l.items[i], why, sizeof(why)) != 0)
+        if (cidr_parse(s, CIDR_STRICT, &l.items[i], why, sizeof(why)) != 0)
             rc = cfg_fail(c, "%s: %s", ip, why);
         else
             l.n++;
@@ -618,7 +548,7 @@ static int cfg_set_listen(struct cfg_ctx *c, const struct cfg_key *k, const char
     const char *why;
     char got[80];
     if (!cfg_listen_parse(s, &l, &why)) {
-        cfg_quote(s, got, sizeof(got));
+        config_quote(s, got, sizeof(got));
         free(s);
         free(l.host);
         return cfg_fail(c,
@@ -913,7 +843,7 @@ static void cfg_free_obj(const char *spath, void *base)
             cfg_strlist_free(field);
             break;
         case K_CIDRLIST: {
-            struct config_cidr_list *l = field;
+            struct cidr_list *l = field;
             free(l->items);
             l->items = NULL;
             l->n = 0;
@@ -1225,7 +1155,7 @@ static int cfg_override(struct ddosd_config *c, const char *origin, const char *
         if (parent[0] == '\0' || (pk != NULL && pk->kind == K_OBJ))
             return cfg_unknown(&ctx, parent, parent, cfg_leaf(key));
         char q[80];
-        return cfg_fail(&ctx, "unknown key %s", cfg_quote(key, q, sizeof(q)));
+        return cfg_fail(&ctx, "unknown key %s", config_quote(key, q, sizeof(q)));
     }
     if (json_is_array(v) && !cfg_is_list(k->kind))
         return cfg_fail(&ctx, "%s takes one value, not a list", key);

@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/cidr.h"
 #include "common/compiler.h"
 #include "common/log.h"
 
@@ -68,19 +69,6 @@ struct config_strlist {
     size_t n;
 };
 
-/* An IPv4 or IPv6 prefix in binary: addr holds the network address in network byte order
- * (IPv4 in the first 4 bytes, the rest zero) with every host bit clear. */
-struct config_cidr {
-    uint8_t version;    /* 4 or 6 */
-    uint8_t prefix_len; /* 0..32 or 0..128 */
-    uint8_t addr[16];
-};
-
-struct config_cidr_list {
-    struct config_cidr *items;
-    size_t n;
-};
-
 /* Per-IP rate thresholds; 0 disables one (written null in config.json). */
 struct config_thresholds {
     double pps;               /* packets/s */
@@ -96,7 +84,7 @@ struct config_thresholds {
 
 struct config_hostgroup {
     char *name;
-    struct config_cidr_list cidrs;
+    struct cidr_list cidrs; /* host bits clear (CIDR_STRICT) */
     /* The global thresholds with this group's overrides applied (fully resolved). */
     struct config_thresholds victim, attacker;
 };
@@ -161,8 +149,8 @@ struct config_cache {
 };
 
 struct config_whitelist {
-    struct config_cidr_list sources;      /* never flagged as attackers */
-    struct config_cidr_list destinations; /* never flagged as victims */
+    struct cidr_list sources;      /* never flagged as attackers */
+    struct cidr_list destinations; /* never flagged as victims */
 };
 
 struct config_rules {
@@ -281,16 +269,10 @@ DD_NODISCARD int config_dump(const struct ddosd_config *c, FILE *out);
 /* Looks up a variable as placeholders do: environment first, then c's .env table. */
 const char *config_env_lookup(const struct ddosd_config *c, const char *name);
 
-/* Parses "10.0.0.0/8", "2001:db8::/32" or a bare address (a /32 or /128). Host bits must be
- * clear (the message suggests the network). Returns 0 or -EINVAL with the reason in err. */
-DD_NODISCARD int config_cidr_parse(const char *text, struct config_cidr *out, char *err,
-                                   size_t err_len);
-
-/* Writes "addr/len" into buf (at least 50 bytes for any prefix). Returns buf. */
-char *config_cidr_format(const struct config_cidr *cidr, char *buf, size_t len);
-
-/* True when addr (4 or 16 bytes per version, network order) lies inside cidr. */
-bool config_cidr_contains(const struct config_cidr *cidr, uint8_t version, const uint8_t *addr);
+/* Writes s double-quoted into buf with control characters, quotes and backslashes escaped, cut
+ * after 60 bytes (buf: 80 bytes hold any result), so a message quoting user text stays one
+ * readable line. Returns buf. */
+char *config_quote(const char *s, char *buf, size_t len);
 
 /* "low", "medium", "high", "critical" for bits 0..3 of decisions.levels; NULL beyond. */
 const char *config_level_name(unsigned bit);

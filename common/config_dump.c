@@ -49,11 +49,11 @@ static json_t *cfg_dump_value(const struct cfg_key *k, const void *base)
         return a;
     }
     case K_CIDRLIST: {
-        const struct config_cidr_list *l = field;
+        const struct cidr_list *l = field;
         json_t *a = json_array();
         for (size_t i = 0; a && i < l->n; i++)
             if (json_array_append_new(
-                    a, json_string(config_cidr_format(&l->items[i], buf, sizeof(buf)))) != 0) {
+                    a, json_string(cidr_format(&l->items[i], buf, sizeof(buf)))) != 0) {
                 json_decref(a);
                 a = NULL;
             }

@@ -24,7 +24,7 @@ enum cfg_kind {
     K_NUM,       /* double */
     K_CHOICE,    /* int (an enum) indexing choices */
     K_STRLIST,   /* struct config_strlist */
-    K_CIDRLIST,  /* struct config_cidr_list */
+    K_CIDRLIST,  /* struct cidr_list */
     K_LISTEN,    /* struct config_listen */
     K_LEVELS,    /* unsigned bit set: bit i for choices[i] (threat levels, roles) */
     K_BOUNCERS,  /* the bouncer_keys array */
@@ -76,8 +76,6 @@ extern const char *const cfg_role_names[];
 
 /* Writes "<origin>: <message>" into c->err. Returns -EINVAL. */
 DD_PRINTF(2, 3) int cfg_fail(struct cfg_ctx *c, const char *fmt, ...);
-/* s double-quoted with control characters, quotes and backslashes escaped, cut after 60 bytes. */
-char *cfg_quote(const char *s, char *buf, size_t len);
 /* A JSON value for "got ..." (a secret's value is never shown, only its type). */
 char *cfg_describe(const json_t *v, bool secret, char *buf, size_t len);
 /* A string after expansion: "abc" (from "${PORT}") when a placeholder produced it. */

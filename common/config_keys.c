@@ -245,7 +245,7 @@ DD_PRINTF(2, 3) int cfg_fail(struct cfg_ctx *c, const char *fmt, ...)
 
 /* Writes s as a double-quoted string with control characters, quotes and backslashes escaped,
  * cut after 60 bytes, so a message stays one readable line whatever the input. */
-char *cfg_quote(const char *s, char *buf, size_t len)
+char *config_quote(const char *s, char *buf, size_t len)
 {
     size_t n = 0;
     if (len < 8) {
@@ -284,7 +284,7 @@ char *cfg_describe(const json_t *v, bool secret, char *buf, size_t len)
         if (secret)
             snprintf(buf, len, "a string");
         else
-            cfg_quote(json_string_value(v), buf, len);
+            config_quote(json_string_value(v), buf, len);
         break;
     case JSON_INTEGER:
         if (secret)
@@ -322,11 +322,11 @@ char *cfg_describe(const json_t *v, bool secret, char *buf, size_t len)
 char *cfg_describe_expanded(const char *raw, const char *value, char *buf, size_t len)
 {
     char q1[80], q2[80];
-    cfg_quote(value, q1, sizeof(q1));
+    config_quote(value, q1, sizeof(q1));
     if (strcmp(raw, value) == 0)
         snprintf(buf, len, "%s", q1);
     else
-        snprintf(buf, len, "%s (from %s)", q1, cfg_quote(raw, q2, sizeof(q2)));
+        snprintf(buf, len, "%s (from %s)", q1, config_quote(raw, q2, sizeof(q2)));
     return buf;
 }
 
@@ -429,7 +429,7 @@ int cfg_unknown(struct cfg_ctx *c, const char *spath, const char *dpath, const c
 {
     char q[80], full[512], where[512];
     cfg_join(full, sizeof(full), dpath, key);
-    cfg_quote(full, q, sizeof(q));
+    config_quote(full, q, sizeof(q));
     if (strcasestr(key, "secret") != NULL)
         return cfg_fail(c,
                         "%s does not belong in config.json: secrets live only in the "
@@ -481,7 +481,7 @@ int cfg_check_sensor_id(struct cfg_ctx *c, const char *dpath, const char *v)
         return cfg_fail(c,
                         "%s must be up to %d letters, digits, '.', '_', ':' or '-' (\"\" for the "
                         "host name), got %s",
-                        dpath, CONFIG_SENSOR_ID_MAX, cfg_quote(v, q, sizeof(q)));
+                        dpath, CONFIG_SENSOR_ID_MAX, config_quote(v, q, sizeof(q)));
     return 0;
 }
 
@@ -492,7 +492,7 @@ static int cfg_check_ifname(struct cfg_ctx *c, const char *dpath, const char *v)
         return cfg_fail(c,
                         "%s must be an interface name (at most %d characters, e.g. \"eth0\"), "
                         "got %s",
-                        dpath, CONFIG_IFNAME_MAX, cfg_quote(v, q, sizeof(q)));
+                        dpath, CONFIG_IFNAME_MAX, config_quote(v, q, sizeof(q)));
     return 0;
 }
 
@@ -510,7 +510,7 @@ static int cfg_check_host(struct cfg_ctx *c, const char *dpath, const char *v)
     char q[80];
     if (!cfg_host_valid(v))
         return cfg_fail(c, "%s must be a host name or an IP address, got %s", dpath,
-                        cfg_quote(v, q, sizeof(q)));
+                        config_quote(v, q, sizeof(q)));
     return 0;
 }
 
@@ -519,7 +519,7 @@ static int cfg_check_group_name(struct cfg_ctx *c, const char *dpath, const char
     char q[80];
     if (strlen(v) > 63 || !cfg_chars_ok(v, "._-"))
         return cfg_fail(c, "%s must be 1 to 63 letters, digits, '.', '_' or '-', got %s", dpath,
-                        cfg_quote(v, q, sizeof(q)));
+                        config_quote(v, q, sizeof(q)));
     return 0;
 }
 
@@ -528,7 +528,7 @@ static int cfg_check_user(struct cfg_ctx *c, const char *dpath, const char *v)
     char q[80];
     if (strlen(v) > 32 || v[0] == '-' || !cfg_chars_ok(v, "._-"))
         return cfg_fail(c, "%s must be a user name (e.g. \"ddosd\") or \"\", got %s", dpath,
-                        cfg_quote(v, q, sizeof(q)));
+                        config_quote(v, q, sizeof(q)));
     return 0;
 }
 

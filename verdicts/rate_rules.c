@@ -59,13 +59,14 @@
  * handshake estimate counts pure ACKs from any established connection, so a victim with much
  * legitimate traffic hides a SYN flood smaller than syn_ack_ratio x its clients' pure ACKs.
  *
- * Calls: common/config (CIDR matching), common/log (at create only), features/port_class. */
+ * Calls: common/cidr (CIDR matching), common/log (at create only), features/port_class. */
 #include "verdicts/rate_rules.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cidr.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "features/port_class.h"
@@ -318,25 +319,20 @@ static void rr_active_remove(struct rate_rules *r, uint32_t slot, int role)
 static void rr_entry_resolve(const struct rate_rules *r, struct rr_entry *e)
 {
     const struct config_rules *rules = r->rules;
+    /* The group of the longest matching prefix; the first group on a tie. */
     int best = -1, best_len = -1;
     for (size_t g = 0; g < rules->hostgroups.n; g++) {
-        const struct config_cidr_list *l = &rules->hostgroups.items[g].cidrs;
-        for (size_t i = 0; i < l->n; i++)
-            if (l->items[i].prefix_len > best_len &&
-                config_cidr_contains(&l->items[i], e->version, e->addr)) {
-                best = (int)g;
-                best_len = l->items[i].prefix_len;
-            }
+        int len = cidr_list_longest(&rules->hostgroups.items[g].cidrs, e->version, e->addr);
+        if (len > best_len) {
+            best = (int)g;
+            best_len = len;
+        }
     }
     e->group = (int16_t)best;
-    const struct config_cidr_list *wl[RR_ROLES];
-    wl[VERDICT_ROLE_ATTACKER] = &rules->whitelist.sources;
-    wl[VERDICT_ROLE_VICTIM] = &rules->whitelist.destinations;
-    for (int role = 0; role < RR_ROLES; role++) {
-        e->whitelisted[role] = false;
-        for (size_t i = 0; i < wl[role]->n && !e->whitelisted[role]; i++)
-            e->whitelisted[role] = config_cidr_contains(&wl[role]->items[i], e->version, e->addr);
-    }
+    e->whitelisted[VERDICT_ROLE_ATTACKER] =
+        cidr_list_contains(&rules->whitelist.sources, e->version, e->addr);
+    e->whitelisted[VERDICT_ROLE_VICTIM] =
+        cidr_list_contains(&rules->whitelist.destinations, e->version, e->addr);
     e->resolved = true;
 }
 

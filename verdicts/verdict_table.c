@@ -47,7 +47,7 @@
  * live only in episode records (VT_PEERS of them, space-saving), ~850 bytes each; a spoofed
  * tally is ~360 bytes; the source sketch 192 KiB, the pair sketch 768 KiB.
  *
- * Calls: common/config (CIDR matching), common/log (at create only), features/port_class
+ * Calls: common/cidr (CIDR matching), common/log (at create only), features/port_class
  * (reflector and web ports). */
 #include "verdicts/verdict_table.h"
 
@@ -298,21 +298,13 @@ static inline void vt_clock(struct verdict_table *t, uint64_t ts)
         t->now = ts;
 }
 
-static bool vt_listed(const struct config_cidr_list *l, uint8_t ver, const uint8_t ip[16])
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (config_cidr_contains(&l->items[i], ver, ip))
-            return true;
-    return false;
-}
-
 /* True when the whitelist says the IP is never judged in this role. */
 static bool vt_whitelisted(const struct verdict_table *t, int role, uint8_t ver, const uint8_t *ip)
 {
     if (!t->wl)
         return false;
-    return vt_listed(role == VERDICT_ROLE_ATTACKER ? &t->wl->sources : &t->wl->destinations, ver,
-                     ip);
+    return cidr_list_contains(
+        role == VERDICT_ROLE_ATTACKER ? &t->wl->sources : &t->wl->destinations, ver, ip);
 }
 
 /* The id of an attack family name (interned on first sight); 0 for "" or a full table. */

@@ -84,12 +84,12 @@ static void fuzz_config_round_trip(const struct ddosd_config *c, const char *env
 static void fuzz_config_line(struct ddosd_config *c, const char *line)
 {
     char err[512] = "", buf[64];
-    struct config_cidr cidr, back;
-    if (config_cidr_parse(line, &cidr, err, sizeof(err)) == 0) {
-        config_cidr_format(&cidr, buf, sizeof(buf));
-        FUZZ_CHECK(config_cidr_parse(buf, &back, err, sizeof(err)) == 0);
+    struct cidr cidr, back;
+    if (cidr_parse(line, CIDR_STRICT, &cidr, err, sizeof(err)) == 0) {
+        cidr_format(&cidr, buf, sizeof(buf));
+        FUZZ_CHECK(cidr_parse(buf, CIDR_STRICT, &back, err, sizeof(err)) == 0);
         FUZZ_CHECK(memcmp(&cidr, &back, sizeof(cidr)) == 0);
-        FUZZ_CHECK(config_cidr_contains(&cidr, cidr.version, cidr.addr));
+        FUZZ_CHECK(cidr_contains(&cidr, cidr.version, cidr.addr));
     } else {
         fuzz_config_check_message(err);
     }

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "common/cidr.h"
 #include "common/config.h"
 #include "common/env.h"
 
@@ -664,25 +665,25 @@ static void test_config_cic_mode_idle_default(void **state)
 static void test_config_cidr_parse_v4_v6(void **state)
 {
     (void)state;
-    struct config_cidr c;
+    struct cidr c;
     char buf[64];
-    assert_int_equal(config_cidr_parse("10.0.0.0/8", &c, errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(cidr_parse("10.0.0.0/8", CIDR_STRICT, &c, errbuf, sizeof(errbuf)), 0);
     assert_int_equal(c.version, 4);
     assert_int_equal(c.prefix_len, 8);
     assert_int_equal(c.addr[0], 10);
-    assert_string_equal(config_cidr_format(&c, buf, sizeof(buf)), "10.0.0.0/8");
-    assert_int_equal(config_cidr_parse("192.0.2.7", &c, errbuf, sizeof(errbuf)), 0);
+    assert_string_equal(cidr_format(&c, buf, sizeof(buf)), "10.0.0.0/8");
+    assert_int_equal(cidr_parse("192.0.2.7", CIDR_STRICT, &c, errbuf, sizeof(errbuf)), 0);
     assert_int_equal(c.prefix_len, 32);
-    assert_int_equal(config_cidr_parse("0.0.0.0/0", &c, errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(cidr_parse("0.0.0.0/0", CIDR_STRICT, &c, errbuf, sizeof(errbuf)), 0);
     assert_int_equal(c.prefix_len, 0);
-    assert_int_equal(config_cidr_parse("2001:DB8::/32", &c, errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(cidr_parse("2001:DB8::/32", CIDR_STRICT, &c, errbuf, sizeof(errbuf)), 0);
     assert_int_equal(c.version, 6);
     assert_int_equal(c.prefix_len, 32);
-    assert_string_equal(config_cidr_format(&c, buf, sizeof(buf)), "2001:db8::/32");
-    assert_int_equal(config_cidr_parse("::/0", &c, errbuf, sizeof(errbuf)), 0);
-    assert_int_equal(config_cidr_parse("fe80::1", &c, errbuf, sizeof(errbuf)), 0);
+    assert_string_equal(cidr_format(&c, buf, sizeof(buf)), "2001:db8::/32");
+    assert_int_equal(cidr_parse("::/0", CIDR_STRICT, &c, errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(cidr_parse("fe80::1", CIDR_STRICT, &c, errbuf, sizeof(errbuf)), 0);
     assert_int_equal(c.prefix_len, 128);
-    assert_int_equal(config_cidr_parse("2001:db8::/127", &c, errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(cidr_parse("2001:db8::/127", CIDR_STRICT, &c, errbuf, sizeof(errbuf)), 0);
 }
 
 static void test_config_cidr_parse_rejects_bad(void **state)
@@ -707,8 +708,8 @@ static void test_config_cidr_parse_rejects_bad(void **state)
                           "\"10.0.0.0/8\", \"2001:db8::/32\")"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct config_cidr c;
-        if (config_cidr_parse(cases[i].json, &c, errbuf, sizeof(errbuf)) == 0 ||
+        struct cidr c;
+        if (cidr_parse(cases[i].json, CIDR_STRICT, &c, errbuf, sizeof(errbuf)) == 0 ||
             strcmp(errbuf, cases[i].msg) != 0)
             fail_msg("case %s: got %s", cases[i].json, errbuf);
     }
@@ -717,21 +718,57 @@ static void test_config_cidr_parse_rejects_bad(void **state)
 static void test_config_cidr_contains(void **state)
 {
     (void)state;
-    struct config_cidr c;
+    struct cidr c;
     uint8_t in4[16] = {192, 0, 2, 200}, out4[16] = {192, 0, 3, 1};
-    assert_int_equal(config_cidr_parse("192.0.2.128/25", &c, errbuf, sizeof(errbuf)), 0);
-    assert_true(config_cidr_contains(&c, 4, in4));
+    assert_int_equal(cidr_parse("192.0.2.128/25", CIDR_STRICT, &c, errbuf, sizeof(errbuf)), 0);
+    assert_true(cidr_contains(&c, 4, in4));
     in4[3] = 127;
-    assert_false(config_cidr_contains(&c, 4, in4));
-    assert_false(config_cidr_contains(&c, 4, out4));
-    assert_false(config_cidr_contains(&c, 6, in4));
+    assert_false(cidr_contains(&c, 4, in4));
+    assert_false(cidr_contains(&c, 4, out4));
+    assert_false(cidr_contains(&c, 6, in4));
     uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0xff};
-    assert_int_equal(config_cidr_parse("2001:db8::/32", &c, errbuf, sizeof(errbuf)), 0);
-    assert_true(config_cidr_contains(&c, 6, v6));
+    assert_int_equal(cidr_parse("2001:db8::/32", CIDR_STRICT, &c, errbuf, sizeof(errbuf)), 0);
+    assert_true(cidr_contains(&c, 6, v6));
     v6[3] = 0xb9;
-    assert_false(config_cidr_contains(&c, 6, v6));
-    assert_int_equal(config_cidr_parse("0.0.0.0/0", &c, errbuf, sizeof(errbuf)), 0);
-    assert_true(config_cidr_contains(&c, 4, out4));
+    assert_false(cidr_contains(&c, 6, v6));
+    assert_int_equal(cidr_parse("0.0.0.0/0", CIDR_STRICT, &c, errbuf, sizeof(errbuf)), 0);
+    assert_true(cidr_contains(&c, 4, out4));
+}
+
+/* The manifests' leniency: host bits are cleared, not refused; the prefix is still checked. */
+static void test_cidr_parse_host_bits_ok(void **state)
+{
+    (void)state;
+    struct cidr c;
+    char buf[64];
+    assert_int_equal(cidr_parse("10.1.2.3/8", CIDR_HOST_BITS_OK, &c, errbuf, sizeof(errbuf)), 0);
+    assert_string_equal(cidr_format(&c, buf, sizeof(buf)), "10.0.0.0/8");
+    assert_int_equal(cidr_parse("2001:db8::1/64", CIDR_HOST_BITS_OK, &c, NULL, 0), 0);
+    assert_string_equal(cidr_format(&c, buf, sizeof(buf)), "2001:db8::/64");
+    assert_int_equal(cidr_parse("10.1.2.3/33", CIDR_HOST_BITS_OK, &c, NULL, 0), -EINVAL);
+    assert_int_equal(cidr_parse("10.1.2.3/8", CIDR_STRICT, &c, NULL, 0), -EINVAL);
+}
+
+/* Lists: any match, and the longest matching prefix (what picks a host group). */
+static void test_cidr_lists(void **state)
+{
+    (void)state;
+    struct cidr items[4];
+    const char *texts[] = {"10.0.0.0/8", "10.1.0.0/16", "2001:db8::/32", "10.1.2.0/24"};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(cidr_parse(texts[i], CIDR_STRICT, &items[i], errbuf, sizeof(errbuf)), 0);
+    struct cidr_list l = {items, 4}, empty = {NULL, 0};
+    uint8_t a[16] = {10, 1, 2, 3}, b[16] = {10, 9, 9, 9}, c[16] = {11, 0, 0, 1};
+    uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    assert_int_equal(cidr_list_longest(&l, 4, a), 24);
+    assert_int_equal(cidr_list_longest(&l, 4, b), 8);
+    assert_int_equal(cidr_list_longest(&l, 4, c), -1);
+    assert_int_equal(cidr_list_longest(&l, 6, v6), 32);
+    assert_int_equal(cidr_list_longest(&l, 6, a), -1);
+    assert_true(cidr_list_contains(&l, 4, b));
+    assert_false(cidr_list_contains(&l, 4, c));
+    assert_false(cidr_list_contains(&empty, 4, a));
+    assert_int_equal(cidr_list_longest(&empty, 4, a), -1);
 }
 
 /* ---- .env files ---------------------------------------------------------------------------- */
@@ -1136,6 +1173,8 @@ int main(void)
         cmocka_unit_test(test_config_cidr_parse_v4_v6),
         cmocka_unit_test(test_config_cidr_parse_rejects_bad),
         cmocka_unit_test(test_config_cidr_contains),
+        cmocka_unit_test(test_cidr_parse_host_bits_ok),
+        cmocka_unit_test(test_cidr_lists),
         cmocka_unit_test(test_env_file_syntax),
         cmocka_unit_test(test_env_file_environment_wins),
         cmocka_unit_test(test_env_file_syntax_errors),

@@ -321,11 +321,11 @@ static void test_manifest_edge_cases_accepted(void **state)
     assert_non_null(m);
     const struct manifest_capture *c = &m->captures[0];
     assert_string_equal(c->label, label63);
-    assert_int_equal(c->rules[0].prefix, 32);
-    assert_int_equal(c->rules[0].ip_version, 4);
-    assert_int_equal(c->rules[1].prefix, 128);
-    assert_int_equal(c->rules[1].ip_version, 6);
-    assert_int_equal(c->rules[2].prefix, 0);
+    assert_int_equal(c->rules[0].ip.prefix_len, 32);
+    assert_int_equal(c->rules[0].ip.version, 4);
+    assert_int_equal(c->rules[1].ip.prefix_len, 128);
+    assert_int_equal(c->rules[1].ip.version, 6);
+    assert_int_equal(c->rules[2].ip.prefix_len, 0);
     assert_label(c, UDP4("10.0.0.1", 1, "10.0.0.2", 2), "a");
     assert_label(c, UDP4("10.0.0.3", 1, "10.0.0.2", 2), "c"); /* /0: any IPv4 flow */
     assert_label(c, TCP6("::1", 1, "::2", 2), "b");

@@ -895,10 +895,10 @@ static void test_verdict_table_attack_type_follows_protocol(void **state)
 static void test_verdict_table_whitelist_suppresses_both_roles(void **state)
 {
     (void)state;
-    struct config_cidr src, dst;
+    struct cidr src, dst;
     char err[128];
-    assert_int_equal(config_cidr_parse("10.0.0.0/8", &src, err, sizeof(err)), 0);
-    assert_int_equal(config_cidr_parse("192.0.2.0/24", &dst, err, sizeof(err)), 0);
+    assert_int_equal(cidr_parse("10.0.0.0/8", CIDR_STRICT, &src, err, sizeof(err)), 0);
+    assert_int_equal(cidr_parse("192.0.2.0/24", CIDR_STRICT, &dst, err, sizeof(err)), 0);
     struct config_whitelist wl = {.sources = {&src, 1}, .destinations = {&dst, 1}};
     struct verdict_table_config cfg = {
         .sensor_id = "s", .model_medium_flows = 2, .model_high_reports = 3, .whitelist = &wl};
