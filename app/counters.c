@@ -40,7 +40,7 @@ static void add_capture(struct totals *t, const struct capture_counters *c)
 static void gather(struct daemon *d, struct totals *t)
 {
     memset(t, 0, sizeof(*t));
-    add_capture(t, &d->reader_cap);
+    add_capture(t, &d->reader.cap);
     for (unsigned i = 0; d->shards && i < d->nshards; i++) {
         struct shard *s = &d->shards[i];
         add_capture(t, &s->cap);
@@ -230,12 +230,12 @@ void counters_health(struct daemon *d, struct api_health *out)
     else if (d->live)
         snprintf(out->capture_detail, sizeof(out->capture_detail),
                  "live on %zu interface(s), %u shard(s)", d->cfg->capture.interfaces.n, d->nshards);
-    else if (atomic_load_explicit(&d->capture_finished, memory_order_acquire))
+    else if (atomic_load_explicit(&d->reader.finished, memory_order_acquire))
         snprintf(out->capture_detail, sizeof(out->capture_detail), "replay finished (%zu file(s))",
                  d->nfiles);
     else
         snprintf(out->capture_detail, sizeof(out->capture_detail), "replaying file %u of %zu",
-                 atomic_load_explicit(&d->reader_input, memory_order_relaxed) + 1, d->nfiles);
+                 atomic_load_explicit(&d->reader.input, memory_order_relaxed) + 1, d->nfiles);
     pthread_mutex_lock(&d->model_lock);
     out->model_ok = d->model != NULL || d->cfg->ml_model.path[0] == '\0';
     snprintf(out->model_detail, sizeof(out->model_detail), "%s", d->model_detail);

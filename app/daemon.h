@@ -5,7 +5,7 @@
  * DESIGN: data flows one way through lock-free SPSC rings of values.
  *
  *   reader (offline only)          decodes captures, hashes each packet's flow to a shard
- *     --ring of burst indices-->   (lossless: waits when a shard is behind)
+ *     --ring of burst indices-->   (app/reader.c; lossless: waits when a shard is behind)
  *   shard threads (1..N)           live: own libpcap handles in one AF_PACKET fanout group;
  *                                  decode (live), flow table, rate rules; flow ends and
  *                                  snapshots become struct flow_record with features
@@ -31,6 +31,7 @@
 #include <stdio.h>
 
 #include "api/api.h"
+#include "app/reader.h"
 #include "capture/decode.h"
 #include "capture/source.h"
 #include "common/clock.h"
@@ -46,10 +47,10 @@
 #include "verdicts/verdict_table.h"
 
 enum {
-    DD_BURST = 256,        /* packets per burst */
-    DD_NBURSTS = 64,       /* bursts per shard between reader and shard */
-    DD_RECORD_RING = 8192, /* flow records per (shard, worker) ring and per worker ring */
-    DD_RECORD_BATCH = 32,  /* records gathered before a ring push */
+    DD_BURST = READER_BURST, /* packets per burst */
+    DD_NBURSTS = 64,         /* bursts per shard between reader and shard */
+    DD_RECORD_RING = 8192,   /* flow records per (shard, worker) ring and per worker ring */
+    DD_RECORD_BATCH = 32,    /* records gathered before a ring push */
     DD_MAX_SHARDS = 64,
     DD_MAX_WORKERS = 64,
     DD_MAX_LIVE_SOURCES = 64, /* interfaces per shard */
@@ -75,27 +76,6 @@ struct flow_record {
     };
 };
 
-enum burst_kind { BURST_PACKETS = 0, BURST_ALL_END = 1 };
-
-/* Decoded packets from the reader to one shard (offline). */
-struct pkt_burst {
-    uint8_t kind; /* enum burst_kind */
-    uint32_t n;
-    struct pkt_info pkts[DD_BURST];
-    uint64_t ts[DD_BURST];
-    uint32_t wire_len[DD_BURST];
-};
-
-/* Counters of one packet source (the reader, or a live shard). Owner stores, anyone loads. */
-struct capture_counters {
-    _Atomic uint64_t packets;
-    _Atomic uint64_t bytes;
-    _Atomic uint64_t decode[DECODE_STATUS_COUNT];
-    _Atomic uint64_t kernel_received;
-    _Atomic uint64_t kernel_dropped;
-    _Atomic uint64_t if_dropped;
-};
-
 struct daemon;
 
 struct shard {
@@ -111,10 +91,8 @@ struct shard {
     struct capture_source *sources[DD_MAX_LIVE_SOURCES];
     unsigned nsources;
     struct capture_counters cap; /* live: this shard's packets */
-    /* offline: bursts from the reader */
-    struct pkt_burst *bursts;
-    struct ring_spsc *full; /* reader -> shard: burst indices */
-    struct ring_spsc *free; /* shard -> reader */
+    /* offline: bursts from the reader (this shard is their consumer) */
+    struct burst_ring in;
     /* out */
     struct ring_spsc **to_worker; /* [nworkers]: flow records and rate alerts */
     unsigned next_worker;
@@ -189,12 +167,7 @@ struct daemon {
     struct worker *workers;
     char **files;
     size_t nfiles;
-    pthread_t reader_thread;
-    bool reader_started;
-    struct capture_counters reader_cap;
-    _Atomic uint32_t reader_input; /* index of the file being read */
-    _Atomic bool reader_damaged;   /* a capture was cut short */
-    _Atomic bool capture_finished; /* offline: every capture read */
+    struct reader reader; /* offline: reads files[], feeds every shard's burst ring */
     double realtime_speed;
 
     /* model: swapped on reload under model_lock; workers take a reference per batch */

@@ -4,15 +4,17 @@
  * table and writes one CSV row per flow. It is the same capture -> decode -> flow table ->
  * feature path the daemon runs.
  *
- * DESIGN: two threads. The reader thread owns the libpcap sources: it reads and decodes bursts
- * of packets into preallocated burst buffers and passes their indices over an SPSC ring to the
- * main thread, which owns the flow table and the CSV output (a second ring returns free
- * buffers). Reading a capture (kernel copies) and decoding is about a third of the work, so it
- * overlaps with the flow table instead of adding to it. Nothing is lost offline: when no buffer
- * is free the reader waits (back-pressure) rather than drop. Per packet there is no allocation,
- * no system call and no lock; rows are formatted into a stack buffer and written through a
- * large stdio buffer. Markers in the burst stream tell the main thread where each input ends
- * (labels are per capture) and when everything has been read.
+ * DESIGN: two threads. The reader thread (app/reader.c, the one ddosd's replay uses) owns the
+ * libpcap sources: it reads and decodes bursts of packets into preallocated burst buffers and
+ * passes their indices over an SPSC ring to the main thread, which owns the flow table and the
+ * CSV output (a second ring returns free buffers). Reading a capture (kernel copies) and decoding
+ * is about a third of the work, so it overlaps with the flow table instead of adding to it.
+ * Nothing is lost offline: when no buffer is free the reader waits (back-pressure) rather than
+ * drop. Per packet there is no allocation, no system call and no lock; rows are formatted into a
+ * stack buffer and written through a large stdio buffer. The reader hands over one burst per
+ * dispatch (live, an empty one is the clock tick of a quiet link); markers in the burst stream
+ * tell the main thread where each input ends (labels are per capture) and when everything has
+ * been read.
  *
  * Exit status: 0 success; 1 usage or start-up error (one line on stderr); 2 finished, but some
  * input was damaged (a capture cut short): every flow read so far was still written. */
@@ -20,26 +22,23 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
-#include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "app/manifest.h"
+#include "app/reader.h"
 #include "capture/decode.h"
 #include "capture/source.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "common/ring.h"
 #include "features/flow_csv.h"
 #include "features/flow_table.h"
 #include "inference/model.h"
 
-enum { BURST = 256, NBURSTS = 32, EXPIRE_BUDGET = 4096, OUT_BUFFER = 1 << 20 };
+enum { NBURSTS = 32, EXPIRE_BUDGET = 4096, OUT_BUFFER = 1 << 20 };
 
 struct options {
     const char **inputs;
@@ -62,35 +61,13 @@ struct options {
     bool quiet;
 };
 
-enum burst_kind { BURST_PACKETS, BURST_INPUT_END, BURST_ALL_END };
-
-/* One unit of work from the reader to the main thread. */
-struct burst {
-    uint8_t kind;          /* enum burst_kind */
-    uint8_t damaged;       /* BURST_INPUT_END: the input was cut short */
-    uint32_t n;            /* packets in pkts/ts */
-    uint32_t input;        /* index of the input these packets come from */
-    uint64_t packets_read; /* reader's running total, for progress */
-    double file_progress;  /* fraction of the current file read, < 0 live */
-    struct pkt_info pkts[BURST];
-    uint64_t ts[BURST];
-};
-
 struct run {
     struct options *opt;
     char **files;
     size_t nfiles;
     struct capture_source *live_src; /* opened by main for -i, read by the reader */
-    struct burst *bursts;            /* NBURSTS, shared through the rings below */
-    struct ring_spsc *full;          /* reader -> main: indices of filled bursts */
-    struct ring_spsc *free;          /* main -> reader: indices of bursts to refill */
-
-    /* Reader thread only (main reads them after joining it). */
-    struct burst *cur;
-    int linktype;
-    uint64_t packets;
-    uint64_t bytes;
-    uint64_t decode[DECODE_STATUS_COUNT];
+    struct burst_ring ring;          /* reader -> main thread */
+    struct reader reader;
 
     /* Main thread only. */
     struct flow_table *table;
@@ -102,21 +79,27 @@ struct run {
     uint64_t rows;
     uint64_t write_errors;
     uint64_t damaged_inputs;
-    double start_wall, last_progress;
+    double start_mono, last_progress;
     uint64_t shown_packets;
     double shown_progress;
     size_t shown_input;
+    /* the reader's totals, read once it is joined */
+    uint64_t packets;
+    uint64_t bytes;
+    uint64_t decode[DECODE_STATUS_COUNT];
 };
 
-static volatile sig_atomic_t stop_requested;
-static struct capture_source *volatile active_source;
+/* Set by SIGINT/SIGTERM; the reader stops before its next dispatch. Lock-free, so a signal
+ * handler may store it. */
+static _Atomic bool stop_requested;
+static struct reader *volatile signal_reader; /* the running reader, for on_signal */
 
 static void on_signal(int sig)
 {
     (void)sig;
-    stop_requested = 1;
-    if (active_source)
-        capture_source_break(active_source);
+    atomic_store(&stop_requested, true);
+    if (signal_reader)
+        reader_break(signal_reader);
 }
 
 static void usage(FILE *to)
@@ -198,26 +181,184 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+/* Long options without a short form. */
+enum {
+    OPT_COMPAT = 256,
+    OPT_IDLE,
+    OPT_ACTIVE,
+    OPT_MANIFEST,
+    OPT_SUMMARY,
+    OPT_MAXFLOWS,
+    OPT_SEED,
+    OPT_PROGRESS,
+    OPT_NOPROGRESS,
+    OPT_SNAPLEN,
+    OPT_NOPROMISC,
+    OPT_VERSION,
+    OPT_SNAPSHOTS,
+    OPT_MODEL,
+    OPT_SNAP_PACKETS,
+    OPT_SNAP_INTERVAL,
+};
+
+/* Applies one option of getopt_long (c, with its argument). 0 or -EINVAL after a message;
+ * --help and --version print and exit. */
+static int parse_option(int c, const char *arg, struct options *o)
+{
+    uint64_t u;
+    switch (c) {
+    case 'r':
+        o->inputs[o->ninputs++] = arg;
+        break;
+    case 'i':
+        o->iface = arg;
+        break;
+    case 'o':
+        o->out_path = arg;
+        break;
+    case 'f':
+        o->capture.filter = arg;
+        break;
+    case 'q':
+        o->quiet = true;
+        break;
+    case 'h':
+        usage(stdout);
+        exit(0);
+    case OPT_VERSION:
+        printf("ddos-flows %s\n", DDOSD_VERSION);
+        exit(0);
+    case OPT_COMPAT:
+        if (feat_mode_parse(arg, &o->mode) != 0) {
+            fprintf(stderr, "ddos-flows: --compat must be 'fixed' or 'cic', not '%s'\n", arg);
+            return -EINVAL;
+        }
+        break;
+    case OPT_IDLE:
+    case OPT_ACTIVE:
+        if (parse_seconds(arg, c == OPT_IDLE ? &o->idle_s : &o->active_s) != 0) {
+            fprintf(stderr, "ddos-flows: --%s takes seconds in (0, 4000], not '%s'\n",
+                    c == OPT_IDLE ? "idle-timeout" : "active-timeout", arg);
+            return -EINVAL;
+        }
+        break;
+    case OPT_MANIFEST:
+        o->manifest_path = arg;
+        break;
+    case OPT_SUMMARY:
+        o->summary_json = arg;
+        break;
+    case OPT_MAXFLOWS:
+        if (parse_u64(arg, &u) != 0 || u < 16 || u > (1u << 30)) {
+            fprintf(stderr, "ddos-flows: --max-flows takes 16..1073741824, not '%s'\n", arg);
+            return -EINVAL;
+        }
+        o->max_flows = (uint32_t)u;
+        break;
+    case OPT_SEED:
+        if (parse_u64(arg, &o->seed) != 0) {
+            fprintf(stderr, "ddos-flows: --seed takes a non-negative integer\n");
+            return -EINVAL;
+        }
+        break;
+    case OPT_PROGRESS:
+        o->progress = 1;
+        break;
+    case OPT_NOPROGRESS:
+        o->progress = 0;
+        break;
+    case OPT_SNAPLEN:
+        if (parse_u64(arg, &u) != 0 || u < 64 || u > 262144) {
+            fprintf(stderr, "ddos-flows: --snaplen takes 64..262144\n");
+            return -EINVAL;
+        }
+        o->capture.snaplen = (int)u;
+        break;
+    case OPT_MODEL:
+        o->model_path = arg;
+        break;
+    case OPT_SNAPSHOTS:
+        o->snapshots = true;
+        break;
+    case OPT_SNAP_PACKETS:
+        if (parse_u64(arg, &u) != 0 || u < 1 || u > 1000000) {
+            fprintf(stderr, "ddos-flows: --snapshot-packets takes 1..1000000\n");
+            return -EINVAL;
+        }
+        o->snapshot_packets = (uint32_t)u;
+        break;
+    case OPT_SNAP_INTERVAL:
+        if (parse_seconds(arg, &o->snapshot_interval_s) != 0) {
+            fprintf(stderr, "ddos-flows: --snapshot-interval takes seconds in (0, 4000]\n");
+            return -EINVAL;
+        }
+        break;
+    case OPT_NOPROMISC:
+        o->capture.promiscuous = false;
+        break;
+    default:
+        fprintf(stderr, "Try 'ddos-flows --help'.\n");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* What to read: exactly one of -r, -i, --manifest alone; --manifest never with -i. */
+static int check_inputs(const struct options *o)
+{
+    if (o->iface && o->manifest_path) {
+        fprintf(stderr, "ddos-flows: --manifest labels capture files; it cannot label a live "
+                        "interface (-i)\n");
+        return -EINVAL;
+    }
+    if (o->iface && o->ninputs) {
+        fprintf(stderr, "ddos-flows: give either -r or -i, not both\n");
+        return -EINVAL;
+    }
+    if (!o->iface && !o->ninputs && !o->manifest_path) {
+        fprintf(stderr, "ddos-flows: nothing to read: give -r FILE|DIR, -i IFACE or "
+                        "--manifest M.json (see --help)\n");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The flow table's configuration: the mode's defaults, then the options over them. */
+static int table_config_build(struct options *o)
+{
+    flow_table_config_defaults(&o->table, o->mode);
+    if (o->idle_s > 0) {
+        if (o->mode == FEAT_MODE_CIC)
+            fprintf(stderr, "ddos-flows: note: --idle-timeout changes cic mode's legacy "
+                            "behaviour (CICFlowMeter has no idle timeout)\n");
+        o->table.idle_timeout_us = (uint64_t)llround(o->idle_s * 1e6);
+    }
+    if (o->active_s > 0) {
+        o->table.active_timeout_us = (uint64_t)llround(o->active_s * 1e6);
+        /* A short active timeout caps the defaults that would otherwise exceed it. */
+        if (o->idle_s <= 0 && o->table.idle_timeout_us > o->table.active_timeout_us)
+            o->table.idle_timeout_us = o->table.active_timeout_us;
+        if (o->table.close_linger_us > o->table.active_timeout_us)
+            o->table.close_linger_us = o->table.active_timeout_us;
+    }
+    if (o->max_flows)
+        o->table.capacity = o->max_flows;
+    o->table.seed = o->seed;
+    if (o->snapshots) {
+        o->table.report_first_packets = o->snapshot_packets ? o->snapshot_packets : 5;
+        o->table.report_interval_us =
+            (uint64_t)llround((o->snapshot_interval_s > 0 ? o->snapshot_interval_s : 1.0) * 1e6);
+    }
+    char why[200];
+    if (flow_table_config_check(&o->table, why, sizeof(why)) != 0) {
+        fprintf(stderr, "ddos-flows: %s\n", why);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    enum {
-        OPT_COMPAT = 256,
-        OPT_IDLE,
-        OPT_ACTIVE,
-        OPT_MANIFEST,
-        OPT_SUMMARY,
-        OPT_MAXFLOWS,
-        OPT_SEED,
-        OPT_PROGRESS,
-        OPT_NOPROGRESS,
-        OPT_SNAPLEN,
-        OPT_NOPROMISC,
-        OPT_VERSION,
-        OPT_SNAPSHOTS,
-        OPT_MODEL,
-        OPT_SNAP_PACKETS,
-        OPT_SNAP_INTERVAL,
-    };
     static const struct option longopts[] = {
         {"read", required_argument, NULL, 'r'},
         {"interface", required_argument, NULL, 'i'},
@@ -253,151 +394,16 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->capture.promiscuous = true;
     o->capture.immediate = true;
     int c;
-    uint64_t u;
-    while ((c = getopt_long(argc, argv, "r:i:o:f:qh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'r':
-            o->inputs[o->ninputs++] = optarg;
-            break;
-        case 'i':
-            o->iface = optarg;
-            break;
-        case 'o':
-            o->out_path = optarg;
-            break;
-        case 'f':
-            o->capture.filter = optarg;
-            break;
-        case 'q':
-            o->quiet = true;
-            break;
-        case 'h':
-            usage(stdout);
-            exit(0);
-        case OPT_VERSION:
-            printf("ddos-flows %s\n", DDOSD_VERSION);
-            exit(0);
-        case OPT_COMPAT:
-            if (feat_mode_parse(optarg, &o->mode) != 0) {
-                fprintf(stderr, "ddos-flows: --compat must be 'fixed' or 'cic', not '%s'\n",
-                        optarg);
-                return -EINVAL;
-            }
-            break;
-        case OPT_IDLE:
-        case OPT_ACTIVE:
-            if (parse_seconds(optarg, c == OPT_IDLE ? &o->idle_s : &o->active_s) != 0) {
-                fprintf(stderr, "ddos-flows: --%s takes seconds in (0, 4000], not '%s'\n",
-                        c == OPT_IDLE ? "idle-timeout" : "active-timeout", optarg);
-                return -EINVAL;
-            }
-            break;
-        case OPT_MANIFEST:
-            o->manifest_path = optarg;
-            break;
-        case OPT_SUMMARY:
-            o->summary_json = optarg;
-            break;
-        case OPT_MAXFLOWS:
-            if (parse_u64(optarg, &u) != 0 || u < 16 || u > (1u << 30)) {
-                fprintf(stderr, "ddos-flows: --max-flows takes 16..1073741824, not '%s'\n", optarg);
-                return -EINVAL;
-            }
-            o->max_flows = (uint32_t)u;
-            break;
-        case OPT_SEED:
-            if (parse_u64(optarg, &o->seed) != 0) {
-                fprintf(stderr, "ddos-flows: --seed takes a non-negative integer\n");
-                return -EINVAL;
-            }
-            break;
-        case OPT_PROGRESS:
-            o->progress = 1;
-            break;
-        case OPT_NOPROGRESS:
-            o->progress = 0;
-            break;
-        case OPT_SNAPLEN:
-            if (parse_u64(optarg, &u) != 0 || u < 64 || u > 262144) {
-                fprintf(stderr, "ddos-flows: --snaplen takes 64..262144\n");
-                return -EINVAL;
-            }
-            o->capture.snaplen = (int)u;
-            break;
-        case OPT_MODEL:
-            o->model_path = optarg;
-            break;
-        case OPT_SNAPSHOTS:
-            o->snapshots = true;
-            break;
-        case OPT_SNAP_PACKETS:
-            if (parse_u64(optarg, &u) != 0 || u < 1 || u > 1000000) {
-                fprintf(stderr, "ddos-flows: --snapshot-packets takes 1..1000000\n");
-                return -EINVAL;
-            }
-            o->snapshot_packets = (uint32_t)u;
-            break;
-        case OPT_SNAP_INTERVAL:
-            if (parse_seconds(optarg, &o->snapshot_interval_s) != 0) {
-                fprintf(stderr, "ddos-flows: --snapshot-interval takes seconds in (0, 4000]\n");
-                return -EINVAL;
-            }
-            break;
-        case OPT_NOPROMISC:
-            o->capture.promiscuous = false;
-            break;
-        default:
-            fprintf(stderr, "Try 'ddos-flows --help'.\n");
+    while ((c = getopt_long(argc, argv, "r:i:o:f:qh", longopts, NULL)) != -1)
+        if (parse_option(c, optarg, o) != 0)
             return -EINVAL;
-        }
-    }
     if (optind < argc) {
         fprintf(stderr, "ddos-flows: unexpected argument '%s' (inputs are given with -r)\n",
                 argv[optind]);
         return -EINVAL;
     }
-    if (o->iface && o->manifest_path) {
-        fprintf(stderr, "ddos-flows: --manifest labels capture files; it cannot label a live "
-                        "interface (-i)\n");
+    if (check_inputs(o) != 0 || table_config_build(o) != 0)
         return -EINVAL;
-    }
-    if (o->iface && o->ninputs) {
-        fprintf(stderr, "ddos-flows: give either -r or -i, not both\n");
-        return -EINVAL;
-    }
-    if (!o->iface && !o->ninputs && !o->manifest_path) {
-        fprintf(stderr, "ddos-flows: nothing to read: give -r FILE|DIR, -i IFACE or "
-                        "--manifest M.json (see --help)\n");
-        return -EINVAL;
-    }
-    flow_table_config_defaults(&o->table, o->mode);
-    if (o->idle_s > 0) {
-        if (o->mode == FEAT_MODE_CIC)
-            fprintf(stderr, "ddos-flows: note: --idle-timeout changes cic mode's legacy "
-                            "behaviour (CICFlowMeter has no idle timeout)\n");
-        o->table.idle_timeout_us = (uint64_t)llround(o->idle_s * 1e6);
-    }
-    if (o->active_s > 0) {
-        o->table.active_timeout_us = (uint64_t)llround(o->active_s * 1e6);
-        /* A short active timeout caps the defaults that would otherwise exceed it. */
-        if (o->idle_s <= 0 && o->table.idle_timeout_us > o->table.active_timeout_us)
-            o->table.idle_timeout_us = o->table.active_timeout_us;
-        if (o->table.close_linger_us > o->table.active_timeout_us)
-            o->table.close_linger_us = o->table.active_timeout_us;
-    }
-    if (o->max_flows)
-        o->table.capacity = o->max_flows;
-    o->table.seed = o->seed;
-    if (o->snapshots) {
-        o->table.report_first_packets = o->snapshot_packets ? o->snapshot_packets : 5;
-        o->table.report_interval_us =
-            (uint64_t)llround((o->snapshot_interval_s > 0 ? o->snapshot_interval_s : 1.0) * 1e6);
-    }
-    char why[200];
-    if (flow_table_config_check(&o->table, why, sizeof(why)) != 0) {
-        fprintf(stderr, "ddos-flows: %s\n", why);
-        return -EINVAL;
-    }
     if (o->progress < 0)
         o->progress = isatty(STDERR_FILENO) && !o->quiet;
     return 0;
@@ -450,102 +456,14 @@ static void write_snapshot(void *user, const struct flow *f)
     write_flow(user, f, "snapshot");
 }
 
-/* Reader thread: decodes one packet into the burst being filled (at most BURST per dispatch,
- * so it cannot overflow). Packet bytes are borrowed from libpcap; only the decoded copy stays. */
-static void on_packet(void *user, const struct capture_packet *pkt)
+/* Reader thread: an input could not be opened, or was cut short (its flows so far are kept). */
+static void on_input_damaged(void *user, const char *msg, bool cut_short)
 {
-    struct run *r = user;
-    struct burst *b = r->cur;
-    r->packets++;
-    r->bytes += pkt->wire_len;
-    enum decode_status st =
-        decode_packet(r->linktype, pkt->data, pkt->caplen, pkt->wire_len, &b->pkts[b->n]);
-    r->decode[st]++;
-    if (st == DECODE_OK)
-        b->ts[b->n++] = pkt->ts_us;
-}
-
-/* Reader thread: takes a free burst, waiting for the main thread to return one if needed. */
-static struct burst *reader_take_burst(struct run *r)
-{
-    uint32_t idx;
-    unsigned spins = 0;
-    while (ring_spsc_pop_burst(r->free, &idx, 1) == 0)
-        ring_spsc_backoff(&spins);
-    struct burst *b = &r->bursts[idx];
-    b->kind = BURST_PACKETS;
-    b->n = 0;
-    b->damaged = 0;
-    return b;
-}
-
-/* Reader thread: hands a burst to the main thread (never fails: the ring holds every index). */
-static void reader_give_burst(struct run *r, struct burst *b)
-{
-    uint32_t idx = (uint32_t)(b - r->bursts);
-    b->packets_read = r->packets;
-    unsigned spins = 0;
-    while (ring_spsc_push_burst(r->full, &idx, 1) == 0)
-        ring_spsc_backoff(&spins);
-}
-
-/* Reader thread: reads one source to its end (or until stopped). Returns 1 if it was damaged. */
-static int reader_run_source(struct run *r, struct capture_source *src, uint32_t input)
-{
-    int damaged = 0;
-    r->linktype = capture_source_linktype(src);
-    active_source = src;
-    while (!stop_requested) {
-        r->cur = reader_take_burst(r);
-        r->cur->input = input;
-        int n = capture_source_dispatch(src, BURST, on_packet, r);
-        r->cur->file_progress = capture_source_progress(src);
-        reader_give_burst(r, r->cur); /* even when empty: a live tick for wall-clock expiry */
-        if (n == CAPTURE_END || n == CAPTURE_BROKEN)
-            break;
-        if (n == CAPTURE_FAILED) {
-            fprintf(stderr,
-                    "%sddos-flows: warning: %s; keeping the %" PRIu64 " packets read so far\n",
-                    r->opt->progress ? "\n" : "", capture_source_error(src), r->packets);
-            damaged = 1;
-            break;
-        }
-    }
-    active_source = NULL;
-    return damaged;
-}
-
-static void reader_mark(struct run *r, enum burst_kind kind, uint32_t input, int damaged)
-{
-    struct burst *b = reader_take_burst(r);
-    b->kind = (uint8_t)kind;
-    b->input = input;
-    b->damaged = (uint8_t)damaged;
-    reader_give_burst(r, b);
-}
-
-static void *reader_main(void *arg)
-{
-    struct run *r = arg;
-    char err[CAPTURE_ERRBUF_SIZE];
-    if (r->live_src) {
-        reader_mark(r, BURST_INPUT_END, 0, reader_run_source(r, r->live_src, 0));
-    } else {
-        for (size_t i = 0; i < r->nfiles && !stop_requested; i++) {
-            struct capture_source *src =
-                capture_source_open_file(r->files[i], &r->opt->capture, err);
-            if (!src) { /* it opened a moment ago: it changed under us */
-                fprintf(stderr, "ddos-flows: %s\n", err);
-                reader_mark(r, BURST_INPUT_END, (uint32_t)i, 1);
-                continue;
-            }
-            int damaged = reader_run_source(r, src, (uint32_t)i);
-            capture_source_close(src);
-            reader_mark(r, BURST_INPUT_END, (uint32_t)i, damaged);
-        }
-    }
-    reader_mark(r, BURST_ALL_END, 0, 0);
-    return NULL;
+    const struct run *r = user;
+    if (cut_short)
+        fprintf(stderr, "%sddos-flows: warning: %s\n", r->opt->progress ? "\n" : "", msg);
+    else
+        fprintf(stderr, "ddos-flows: %s\n", msg);
 }
 
 static void show_progress(struct run *r, bool final)
@@ -554,7 +472,7 @@ static void show_progress(struct run *r, bool final)
     if (!final && now - r->last_progress < 0.5)
         return;
     r->last_progress = now;
-    double elapsed = now - r->start_wall;
+    double elapsed = now - r->start_mono;
     double pps = elapsed > 0 ? r->shown_packets / elapsed : 0;
     const struct flow_table_stats *ts = flow_table_stats(r->table);
     if (r->shown_progress >= 0 && !r->live_src)
@@ -587,15 +505,14 @@ static void run_pipeline(struct run *r)
     double idle_since = 0;
     r->labels = labels_for(r, 0);
     for (;;) {
-        uint32_t idx;
-        if (ring_spsc_pop_burst(r->full, &idx, 1) == 0) {
+        struct pkt_burst *b = burst_ring_next(&r->ring);
+        if (!b) {
             ring_spsc_backoff(&spins);
             if (live && idle_since == 0)
                 idle_since = dd_mono_s();
             continue;
         }
         spins = 0;
-        struct burst *b = &r->bursts[idx];
         enum burst_kind kind = (enum burst_kind)b->kind;
         if (kind == BURST_PACKETS) {
             flow_table_add_burst(r->table, b->pkts, b->ts, b->n, NULL);
@@ -617,9 +534,7 @@ static void run_pipeline(struct run *r)
                 r->labels = labels_for(r, (size_t)b->input + 1);
             }
         }
-        /* The free ring has room for every index, so this cannot fail. */
-        size_t returned = ring_spsc_push_burst(r->free, &idx, 1);
-        (void)returned;
+        burst_ring_release(&r->ring, b);
         if (kind == BURST_ALL_END)
             break;
     }
@@ -701,69 +616,63 @@ static int write_summary_json(struct run *r, const char *path, double elapsed)
     return fclose(f) == 0 ? 0 : -EIO;
 }
 
-int main(int argc, char **argv)
+/* --manifest and --model, when given. 0 or -1 after a message. */
+static int load_manifest_and_model(struct run *r, struct manifest **manifest)
 {
-    struct options opt = {0};
-    struct run r = {.opt = &opt};
-    struct manifest *manifest = NULL;
-    char **files = NULL;
-    size_t nfiles = 0;
-    char err[CAPTURE_ERRBUF_SIZE];
-    int status = 1;
-    /* static: stdout keeps using its buffer until exit */
-    static char outbuf[OUT_BUFFER];
-
-    log_configure(stderr, LOG_LEVEL_WARN);
-    if (parse_args(argc, argv, &opt) != 0)
-        goto out;
-
-    if (opt.manifest_path) {
+    const struct options *opt = r->opt;
+    if (opt->manifest_path) {
         char merr[512];
-        manifest = manifest_load(opt.manifest_path, merr, sizeof(merr));
-        if (!manifest) {
+        *manifest = manifest_load(opt->manifest_path, merr, sizeof(merr));
+        if (!*manifest) {
             fprintf(stderr, "ddos-flows: %s\n", merr);
-            goto out;
+            return -1;
         }
-        r.manifest = manifest;
+        r->manifest = *manifest;
     }
-
-    if (opt.model_path) {
+    if (opt->model_path) {
         char merr[MODEL_ERR_LEN];
-        r.model = model_load_file(opt.model_path, merr, sizeof(merr));
-        if (!r.model) {
+        r->model = model_load_file(opt->model_path, merr, sizeof(merr));
+        if (!r->model) {
             fprintf(stderr, "ddos-flows: %s\n", merr);
-            goto out;
+            return -1;
         }
-        if (model_feature_mode(r.model) != opt.mode) {
+        if (model_feature_mode(r->model) != opt->mode) {
             fprintf(stderr, "ddos-flows: %s was trained on %s features; add --compat %s\n",
-                    opt.model_path, feat_mode_name(model_feature_mode(r.model)),
-                    feat_mode_name(model_feature_mode(r.model)));
-            goto out;
+                    opt->model_path, feat_mode_name(model_feature_mode(r->model)),
+                    feat_mode_name(model_feature_mode(r->model)));
+            return -1;
         }
     }
+    return 0;
+}
 
-    /* Resolve and open-check every input before writing anything: a typo fails fast. */
-    if (opt.ninputs) {
-        if (capture_inputs_expand(opt.inputs, opt.ninputs, &files, &nfiles, err) != 0) {
+/* Resolves -r (or the manifest's captures) into r->files and open-checks every one before
+ * anything is written: a typo fails fast. 0 or -1 after a message. */
+static int resolve_inputs(struct run *r, const struct manifest *manifest)
+{
+    const struct options *opt = r->opt;
+    char err[CAPTURE_ERRBUF_SIZE];
+    if (opt->ninputs) {
+        if (capture_inputs_expand(opt->inputs, opt->ninputs, &r->files, &r->nfiles, err) != 0) {
             fprintf(stderr, "ddos-flows: %s\n", err);
-            goto out;
+            return -1;
         }
     } else if (manifest) {
-        files = calloc(manifest->ncaptures + 1, sizeof(char *));
-        if (!files)
-            goto out;
+        r->files = calloc(manifest->ncaptures + 1, sizeof(char *));
+        if (!r->files)
+            return -1;
         for (size_t i = 0; i < manifest->ncaptures; i++) {
-            files[i] = strdup(manifest->captures[i].path);
-            if (!files[i])
-                goto out;
-            nfiles = i + 1;
+            r->files[i] = strdup(manifest->captures[i].path);
+            if (!r->files[i])
+                return -1;
+            r->nfiles = i + 1;
         }
     }
-    for (size_t i = 0; i < nfiles; i++) {
-        struct capture_source *probe = capture_source_open_file(files[i], &opt.capture, err);
+    for (size_t i = 0; i < r->nfiles; i++) {
+        struct capture_source *probe = capture_source_open_file(r->files[i], &opt->capture, err);
         if (!probe) {
             fprintf(stderr, "ddos-flows: %s\n", err);
-            goto out;
+            return -1;
         }
         int lt = capture_source_linktype(probe);
         capture_source_close(probe);
@@ -771,106 +680,158 @@ int main(int argc, char **argv)
             fprintf(stderr,
                     "ddos-flows: %s: link type %d is not supported (Ethernet, 802.1Q, "
                     "Linux SLL/SLL2, raw IP and BSD loopback are)\n",
-                    files[i], lt);
-            goto out;
+                    r->files[i], lt);
+            return -1;
         }
-        if (manifest && !manifest_find(manifest, files[i]))
+        if (manifest && !manifest_find(manifest, r->files[i]))
             fprintf(stderr,
                     "ddos-flows: warning: %s is not in the manifest; its flows are "
                     "labelled 'unknown'\n",
-                    files[i]);
+                    r->files[i]);
     }
+    return 0;
+}
 
-    r.table = flow_table_create(&opt.table, write_row, &r);
-    if (!r.table)
-        goto out;
-    if (opt.snapshots)
-        flow_table_set_report(r.table, write_snapshot, &r);
-    if (opt.out_path) {
-        r.out = fopen(opt.out_path, "w");
-        if (!r.out) {
-            fprintf(stderr, "ddos-flows: cannot write %s: %s\n", opt.out_path, strerror(errno));
-            goto out;
+/* The flow table and the CSV output with its header line. 0 or -1 after a message. */
+static int open_output(struct run *r)
+{
+    /* static: stdout keeps using its buffer until exit */
+    static char outbuf[OUT_BUFFER];
+    const struct options *opt = r->opt;
+    r->table = flow_table_create(&opt->table, write_row, r);
+    if (!r->table)
+        return -1;
+    if (opt->snapshots)
+        flow_table_set_report(r->table, write_snapshot, r);
+    if (opt->out_path) {
+        r->out = fopen(opt->out_path, "w");
+        if (!r->out) {
+            fprintf(stderr, "ddos-flows: cannot write %s: %s\n", opt->out_path, strerror(errno));
+            return -1;
         }
     } else {
-        r.out = stdout;
+        r->out = stdout;
     }
-    setvbuf(r.out, outbuf, _IOFBF, OUT_BUFFER);
+    setvbuf(r->out, outbuf, _IOFBF, OUT_BUFFER);
 
     char header[FLOW_CSV_ROW_MAX];
-    size_t hn = flow_csv_format_header(header, sizeof(header), opt.mode);
-    fwrite(header, 1, hn, r.out);
-    if (manifest)
-        fputs(opt.mode == FEAT_MODE_CIC ? ", Label" : ",Label", r.out);
-    if (r.model)
-        fputs(",Predicted Label,Attack Score", r.out);
-    if (opt.snapshots)
-        fputs(",Emit", r.out);
-    fputc('\n', r.out);
+    size_t hn = flow_csv_format_header(header, sizeof(header), opt->mode);
+    fwrite(header, 1, hn, r->out);
+    if (r->manifest)
+        fputs(opt->mode == FEAT_MODE_CIC ? ", Label" : ",Label", r->out);
+    if (r->model)
+        fputs(",Predicted Label,Attack Score", r->out);
+    if (opt->snapshots)
+        fputs(",Emit", r->out);
+    fputc('\n', r->out);
+    return 0;
+}
 
-    r.files = files;
-    r.nfiles = nfiles;
-    if (opt.iface) {
-        r.live_src = capture_source_open_live(opt.iface, &opt.capture, err);
-        if (!r.live_src) {
-            fprintf(stderr, "ddos-flows: %s\n", err);
-            goto out;
-        }
-        if (!decode_linktype_supported(capture_source_linktype(r.live_src))) {
-            fprintf(stderr, "ddos-flows: %s: link type %d is not supported\n", opt.iface,
-                    capture_source_linktype(r.live_src));
-            goto out;
-        }
-        r.nfiles = 1;
-        if (!opt.quiet)
-            fprintf(stderr, "ddos-flows: capturing on %s, Ctrl-C to stop\n", opt.iface);
+/* -i: opens the interface; it counts as the one input. 0 or -1 after a message. */
+static int open_live(struct run *r)
+{
+    const struct options *opt = r->opt;
+    char err[CAPTURE_ERRBUF_SIZE];
+    r->live_src = capture_source_open_live(opt->iface, &opt->capture, err);
+    if (!r->live_src) {
+        fprintf(stderr, "ddos-flows: %s\n", err);
+        return -1;
     }
-    r.bursts = calloc(NBURSTS, sizeof(struct burst));
-    r.full = ring_spsc_create(NBURSTS, sizeof(uint32_t));
-    r.free = ring_spsc_create(NBURSTS, sizeof(uint32_t));
-    if (!r.bursts || !r.full || !r.free) {
+    if (!decode_linktype_supported(capture_source_linktype(r->live_src))) {
+        fprintf(stderr, "ddos-flows: %s: link type %d is not supported\n", opt->iface,
+                capture_source_linktype(r->live_src));
+        return -1;
+    }
+    r->nfiles = 1;
+    if (!opt->quiet)
+        fprintf(stderr, "ddos-flows: capturing on %s, Ctrl-C to stop\n", opt->iface);
+    return 0;
+}
+
+/* Starts the reader, consumes everything it reads, joins it and takes its totals. 0 or -1. */
+static int read_all(struct run *r)
+{
+    if (burst_ring_init(&r->ring, NBURSTS) != 0) {
         fprintf(stderr, "ddos-flows: out of memory\n");
-        goto out;
+        return -1;
     }
-    for (uint32_t i = 0; i < NBURSTS; i++) {
-        size_t pushed = ring_spsc_push_burst(r.free, &i, 1); /* empty ring of NBURSTS: fits */
-        (void)pushed;
-    }
-
+    struct reader_config rc = {
+        .files = r->files,
+        .nfiles = r->nfiles,
+        .live = r->live_src,
+        .capture = r->opt->capture,
+        .outs = {&r->ring},
+        .nouts = 1,
+        .mode = r->opt->mode,
+        .tick = true,
+        .mark_inputs = true,
+        .stop = &stop_requested,
+        .on_damage = on_input_damaged,
+        .user = r,
+    };
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    r.start_wall = dd_mono_s();
-    pthread_t reader;
-    if (pthread_create(&reader, NULL, reader_main, &r) != 0) {
+    r->start_mono = dd_mono_s();
+    if (reader_start(&r->reader, &rc) != 0) {
         fprintf(stderr, "ddos-flows: cannot start the reader thread\n");
-        goto out;
+        return -1;
     }
-    run_pipeline(&r);
-    pthread_join(reader, NULL);
-    status = 0;
-    if (r.live_src) {
+    signal_reader = &r->reader;
+    run_pipeline(r);
+    signal_reader = NULL;
+    reader_join(&r->reader);
+    r->packets = atomic_load(&r->reader.cap.packets);
+    r->bytes = atomic_load(&r->reader.cap.bytes);
+    for (int i = 0; i < DECODE_STATUS_COUNT; i++)
+        r->decode[i] = atomic_load(&r->reader.cap.decode[i]);
+    return 0;
+}
+
+/* After the last packet: kernel counters (live), the last flows, the summaries. Returns the exit
+ * status. */
+static int finish(struct run *r)
+{
+    const struct options *opt = r->opt;
+    int status = 0;
+    if (r->live_src) {
         struct capture_kernel_stats ks;
-        if (capture_source_kernel_stats(r.live_src, &ks) == 0 && !opt.quiet)
+        if (capture_source_kernel_stats(r->live_src, &ks) == 0 && !opt->quiet)
             fprintf(stderr,
                     "  kernel: received %" PRIu64 ", dropped %" PRIu64
                     ", interface dropped %" PRIu64 "\n",
                     ks.received, ks.dropped, ks.if_dropped);
     }
-    flow_table_flush(r.table);
-    if (fflush(r.out) != 0 || ferror(r.out)) {
+    flow_table_flush(r->table);
+    if (fflush(r->out) != 0 || ferror(r->out)) {
         fprintf(stderr, "ddos-flows: writing %s failed: %s\n",
-                opt.out_path ? opt.out_path : "standard output", strerror(errno));
+                opt->out_path ? opt->out_path : "standard output", strerror(errno));
         status = 1;
     }
-    double elapsed = dd_mono_s() - r.start_wall;
-    if (opt.progress)
-        show_progress(&r, true);
-    if (!opt.quiet)
-        print_summary(&r, stderr, elapsed);
-    if (opt.summary_json && write_summary_json(&r, opt.summary_json, elapsed) != 0)
+    double elapsed = dd_mono_s() - r->start_mono;
+    if (opt->progress)
+        show_progress(r, true);
+    if (!opt->quiet)
+        print_summary(r, stderr, elapsed);
+    if (opt->summary_json && write_summary_json(r, opt->summary_json, elapsed) != 0)
         status = 1;
-    if (status == 0 && (r.damaged_inputs || r.write_errors))
+    if (status == 0 && (r->damaged_inputs || r->write_errors))
         status = 2;
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    struct options opt = {0};
+    struct run r = {.opt = &opt};
+    struct manifest *manifest = NULL;
+    int status = 1;
+
+    log_configure(stderr, LOG_LEVEL_WARN);
+    if (parse_args(argc, argv, &opt) != 0 || load_manifest_and_model(&r, &manifest) != 0 ||
+        resolve_inputs(&r, manifest) != 0 || open_output(&r) != 0 ||
+        (opt.iface && open_live(&r) != 0) || read_all(&r) != 0)
+        goto out;
+    status = finish(&r);
 
 out:
     if (r.out && r.out != stdout)
@@ -879,10 +840,8 @@ out:
         fflush(r.out);
     flow_table_destroy(r.table);
     capture_source_close(r.live_src);
-    ring_spsc_destroy(r.full);
-    ring_spsc_destroy(r.free);
-    free(r.bursts);
-    capture_inputs_free(files, nfiles);
+    burst_ring_destroy(&r.ring);
+    capture_inputs_free(r.files, r.files ? r.nfiles : 0); /* -i: no files */
     manifest_free(manifest);
     model_unref(r.model);
     free(opt.inputs);

@@ -452,10 +452,10 @@ static void hook_report(void *user, const struct verdict *v)
 
 static void show_progress(struct daemon *d, bool final)
 {
-    uint64_t pkts = atomic_load_explicit(&d->reader_cap.packets, memory_order_relaxed);
+    uint64_t pkts = atomic_load_explicit(&d->reader.cap.packets, memory_order_relaxed);
     double el = dd_mono_s() - d->start_wall;
     fprintf(stderr, "\r[%u/%zu] %" PRIu64 " packets  %.2f Mpps\033[K",
-            atomic_load_explicit(&d->reader_input, memory_order_relaxed) + 1, d->nfiles, pkts,
+            atomic_load_explicit(&d->reader.input, memory_order_relaxed) + 1, d->nfiles, pkts,
             el > 0 ? (double)pkts / el / 1e6 : 0.0);
     if (final)
         fputc('\n', stderr);
@@ -493,7 +493,7 @@ static void run_main_loop(struct daemon *d)
             next_progress = now + 0.5;
         }
         if (!d->live && !replay_logged &&
-            atomic_load_explicit(&d->capture_finished, memory_order_acquire)) {
+            atomic_load_explicit(&d->reader.finished, memory_order_acquire)) {
             replay_logged = true;
             if (progress)
                 show_progress(d, true);
@@ -711,7 +711,7 @@ int main(int argc, char **argv)
     stop(&d);
     DD_INFO("stopped in %.2f s", dd_mono_s() - t0);
     counters_log(&d, true);
-    if (atomic_load(&d.reader_damaged))
+    if (atomic_load(&d.reader.damaged))
         status = 2;
 out:
     shards_destroy(&d);

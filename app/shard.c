@@ -1,7 +1,8 @@
 /* shard.c - the capture side of ddosd: the offline reader and the shard threads.
  *
- * Owns: the reader thread (offline), every shard thread, their flow tables and rate rules, and
- * the rings from the reader to the shards. See app/daemon.h for the whole pipeline.
+ * Owns: every shard thread, their flow tables and rate rules, and (offline) the burst rings from
+ * the reader to the shards; it starts the reader (app/reader.c) on them. See app/daemon.h for
+ * the whole pipeline.
  *
  * DESIGN: a shard runs to completion: packets in, flow table and rate rules updated, flow ends
  * and snapshots out as feature records, without a hand-off per packet.
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "app/daemon.h"
+#include "app/reader.h"
 #include "common/log.h"
 #include "features/flow.h"
 
@@ -377,22 +379,20 @@ static void shard_run_offline(struct shard *s)
     uint64_t next_tick = 0;
     unsigned spins = 0;
     for (;;) {
-        uint32_t idx;
-        if (ring_spsc_pop_burst(s->full, &idx, 1) == 0) {
+        struct pkt_burst *b = burst_ring_next(&s->in);
+        if (!b) {
             shard_flush_batch(s); /* nothing more is coming soon: hand over what we have */
             ring_spsc_backoff(&spins);
             continue;
         }
         spins = 0;
-        struct pkt_burst *b = &s->bursts[idx];
         uint8_t kind = b->kind;
         if (kind == BURST_PACKETS) {
             shard_follow_config(s);
             shard_packets(s, b->pkts, b->ts, b->n, &next_tick);
             shard_publish(s);
         }
-        size_t back = ring_spsc_push_burst(s->free, &idx, 1); /* room for every index */
-        (void)back;
+        burst_ring_release(&s->in, b);
         if (kind == BURST_ALL_END)
             break;
     }
@@ -417,160 +417,32 @@ static void *shard_main(void *arg)
     return NULL;
 }
 
-/* ---- the offline reader ---------------------------------------------------------------- */
+/* ---- the offline reader (app/reader.c) ------------------------------------------------ */
 
-struct reader_state {
-    struct daemon *d;
-    int linktype;
-    uint64_t dispatch_seed;
-    struct pkt_burst *cur[DD_MAX_SHARDS];
-    uint64_t packets, bytes;
-    uint64_t decode[DECODE_STATUS_COUNT];
-    /* --realtime: packet time first_pkt_us is wall time first_wall */
-    uint64_t first_pkt_us;
-    double first_wall;
-};
-
-static struct pkt_burst *reader_take(struct reader_state *r, unsigned shard)
+static void reader_on_damage(void *user, const char *msg, bool cut_short)
 {
-    struct shard *s = &r->d->shards[shard];
-    uint32_t idx;
-    unsigned spins = 0;
-    while (ring_spsc_pop_burst(s->free, &idx, 1) == 0)
-        ring_spsc_backoff(&spins);
-    struct pkt_burst *b = &s->bursts[idx];
-    b->kind = BURST_PACKETS;
-    b->n = 0;
-    return b;
+    (void)user;
+    if (cut_short)
+        DD_WARN("%s", msg);
+    else
+        DD_ERROR("%s", msg);
 }
 
-static void reader_give(struct reader_state *r, unsigned shard)
+static int shards_start_reader(struct daemon *d)
 {
-    struct shard *s = &r->d->shards[shard];
-    struct pkt_burst *b = r->cur[shard];
-    uint32_t idx = (uint32_t)(b - s->bursts);
-    unsigned spins = 0;
-    while (ring_spsc_push_burst(s->full, &idx, 1) == 0)
-        ring_spsc_backoff(&spins);
-    r->cur[shard] = NULL;
-}
-
-static void reader_flush_all(struct reader_state *r)
-{
-    for (unsigned i = 0; i < r->d->nshards; i++)
-        if (r->cur[i] && r->cur[i]->n)
-            reader_give(r, i);
-}
-
-/* --realtime: sleeps until this packet's time has come (relative to the first packet). */
-static void reader_pace(struct reader_state *r, uint64_t ts_us)
-{
-    if (r->first_wall == 0) {
-        r->first_wall = dd_mono_s();
-        r->first_pkt_us = ts_us;
-        return;
-    }
-    if (ts_us <= r->first_pkt_us)
-        return;
-    double due = r->first_wall + (double)(ts_us - r->first_pkt_us) / 1e6 / r->d->realtime_speed;
-    double now = dd_mono_s();
-    if (due - now > 0.0005) {
-        reader_flush_all(r); /* the shards see what came before the pause */
-        struct timespec t = {(time_t)(due - now),
-                             (long)(((due - now) - (time_t)(due - now)) * 1e9)};
-        nanosleep(&t, NULL);
-    }
-}
-
-static void reader_on_packet(void *user, const struct capture_packet *pkt)
-{
-    struct reader_state *r = user;
-    struct daemon *d = r->d;
-    r->packets++;
-    r->bytes += pkt->wire_len;
-    if (d->realtime_speed > 0)
-        reader_pace(r, pkt->ts_us);
-    struct pkt_info info;
-    enum decode_status st =
-        decode_packet(r->linktype, pkt->data, pkt->caplen, pkt->wire_len, &info);
-    r->decode[st]++;
-    if (st != DECODE_OK)
-        return;
-    unsigned shard = 0;
-    if (d->nshards > 1) {
-        struct flow_key key;
-        struct flow_pkt fp;
-        enum feat_mode mode =
-            d->cfg->flows.mode == CONFIG_FLOWS_CIC ? FEAT_MODE_CIC : FEAT_MODE_FIXED;
-        if (flow_key_from_packet(mode, &info, pkt->ts_us, &key, &fp))
-            shard = flow_key_hash(&key, r->dispatch_seed) % d->nshards;
-    }
-    if (!r->cur[shard])
-        r->cur[shard] = reader_take(r, shard);
-    struct pkt_burst *b = r->cur[shard];
-    b->pkts[b->n] = info;
-    b->wire_len[b->n] = pkt->wire_len;
-    b->ts[b->n++] = pkt->ts_us;
-    if (b->n == DD_BURST)
-        reader_give(r, shard);
-}
-
-static void reader_publish(struct reader_state *r)
-{
-    struct capture_counters *c = &r->d->reader_cap;
-    PUB(c->packets, r->packets);
-    PUB(c->bytes, r->bytes);
-    for (int k = 0; k < DECODE_STATUS_COUNT; k++)
-        PUB(c->decode[k], r->decode[k]);
-}
-
-static void *reader_main(void *arg)
-{
-    static struct reader_state r; /* one reader per process */
-    memset(&r, 0, sizeof(r));
-    pthread_setname_np(pthread_self(), "dd-reader");
-    r.d = arg;
-    struct daemon *d = r.d;
-    r.dispatch_seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);
-    struct capture_options copts = {.filter =
-                                        d->cfg->capture.filter[0] ? d->cfg->capture.filter : NULL};
-    char err[CAPTURE_ERRBUF_SIZE];
-    for (size_t i = 0; i < d->nfiles && !stopping(d); i++) {
-        atomic_store_explicit(&d->reader_input, (uint32_t)i, RELAXED);
-        struct capture_source *src = capture_source_open_file(d->files[i], &copts, err);
-        if (!src) {
-            DD_ERROR("%s", err);
-            atomic_store_explicit(&d->reader_damaged, true, RELAXED);
-            continue;
-        }
-        DD_INFO("reading %s (%zu/%zu)", d->files[i], i + 1, d->nfiles);
-        r.linktype = capture_source_linktype(src);
-        r.first_wall = 0; /* each capture is paced from its own first packet */
-        for (;;) {
-            if (stopping(d))
-                break;
-            int n = capture_source_dispatch(src, DD_BURST, reader_on_packet, &r);
-            reader_publish(&r);
-            if (n == CAPTURE_END || n == CAPTURE_BROKEN)
-                break;
-            if (n == CAPTURE_FAILED) {
-                DD_WARN("%s; keeping the %" PRIu64 " packets read so far",
-                        capture_source_error(src), r.packets);
-                atomic_store_explicit(&d->reader_damaged, true, RELAXED);
-                break;
-            }
-        }
-        capture_source_close(src);
-    }
-    reader_flush_all(&r);
-    reader_publish(&r);
-    for (unsigned i = 0; i < d->nshards; i++) {
-        r.cur[i] = reader_take(&r, i);
-        r.cur[i]->kind = BURST_ALL_END;
-        reader_give(&r, i);
-    }
-    atomic_store_explicit(&d->capture_finished, true, memory_order_release);
-    return NULL;
+    struct reader_config rc = {
+        .files = d->files,
+        .nfiles = d->nfiles,
+        .capture = {.filter = d->cfg->capture.filter[0] ? d->cfg->capture.filter : NULL},
+        .nouts = d->nshards,
+        .mode = d->cfg->flows.mode == CONFIG_FLOWS_CIC ? FEAT_MODE_CIC : FEAT_MODE_FIXED,
+        .realtime_speed = d->realtime_speed,
+        .stop = &d->stop_capture,
+        .on_damage = reader_on_damage,
+    };
+    for (unsigned i = 0; i < d->nshards; i++)
+        rc.outs[i] = &d->shards[i].in;
+    return reader_start(&d->reader, &rc);
 }
 
 /* ---- set-up and tear-down --------------------------------------------------------------- */
@@ -653,14 +525,8 @@ int shards_create(struct daemon *d, char *err, size_t err_len)
                 s->nsources++;
             }
         } else {
-            s->bursts = calloc(DD_NBURSTS, sizeof(*s->bursts));
-            s->full = ring_spsc_create(DD_NBURSTS, sizeof(uint32_t));
-            s->free = ring_spsc_create(DD_NBURSTS, sizeof(uint32_t));
-            if (!s->bursts || !s->full || !s->free)
+            if (burst_ring_init(&s->in, DD_NBURSTS) != 0)
                 goto nomem;
-            for (uint32_t k = 0; k < DD_NBURSTS; k++)
-                if (ring_spsc_push_burst(s->free, &k, 1) != 1)
-                    goto nomem;
         }
     }
     DD_INFO("%u capture shard(s): %" PRIu32 " flows each (%zu MiB address space), %s", d->nshards,
@@ -678,11 +544,8 @@ int shards_start(struct daemon *d)
             return -EAGAIN;
         d->shards[i].started = true;
     }
-    if (!d->live) {
-        if (pthread_create(&d->reader_thread, NULL, reader_main, d) != 0)
-            return -EAGAIN;
-        d->reader_started = true;
-    }
+    if (!d->live && shards_start_reader(d) != 0)
+        return -EAGAIN;
     return 0;
 }
 
@@ -696,9 +559,7 @@ void shards_break(struct daemon *d)
 
 void shards_join(struct daemon *d)
 {
-    if (d->reader_started)
-        pthread_join(d->reader_thread, NULL);
-    d->reader_started = false;
+    reader_join(&d->reader);
     for (unsigned i = 0; d->shards && i < d->nshards; i++)
         if (d->shards[i].started) {
             pthread_join(d->shards[i].thread, NULL);
@@ -720,9 +581,7 @@ void shards_destroy(struct daemon *d)
         free(s->to_worker);
         for (unsigned k = 0; k < s->nsources; k++)
             capture_source_close(s->sources[k]);
-        free(s->bursts);
-        ring_spsc_destroy(s->full);
-        ring_spsc_destroy(s->free);
+        burst_ring_destroy(&s->in);
     }
     free(d->shards);
     d->shards = NULL;
