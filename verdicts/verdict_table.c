@@ -223,7 +223,7 @@ struct verdict_table {
     char sensor[VERDICT_SENSOR_MAX];
     char model_version[VERDICT_MODEL_VERSION_MAX];
     uint64_t ttl_us, attack_end_us;
-    uint32_t medium_flows, high_reports, critical_reports, half_open_reports;
+    uint32_t medium_flows, high_flows, critical_flows, half_open_reports;
     double min_fraction, source_min_share, volume_fraction;
     uint64_t seed, rng;
     uint64_t now;
@@ -595,20 +595,20 @@ static struct vt_view vt_role_view(struct verdict_table *t, struct vt_entry *e, 
      * high: half of high's flows (one for a heavy flow) arrived while their destination was.
      * A client whose flows to many servers the model misjudges (a P2P node, a resolver client,
      * a browser) hits no victim and stays medium. */
-    bool hit = !vic ? hits >= (r->heavy ? 1u : (t->high_reports + 1) / 2) : true;
+    bool hit = !vic ? hits >= (r->heavy ? 1u : (t->high_flows + 1) / 2) : true;
     /* An attacker's flows count only when they are evidence about it (vt_weigh.blame). */
     uint64_t counted = vic ? flows_att : blame;
     uint8_t model = THREAT_LOW;
     if (counted >= t->medium_flows && share)
         model = THREAT_MEDIUM;
-    if (((counted >= t->high_reports && share) || r->heavy) && hit)
+    if (((counted >= t->high_flows && share) || r->heavy) && hit)
         model = THREAT_HIGH;
     /* A victim of a flood among much benign traffic (an HTTP flood on a busy web server): as
      * many attack flows as critical takes, at a lower share. */
-    if (vic && flows_att >= t->critical_reports &&
+    if (vic && flows_att >= t->critical_flows &&
         (double)flows_att >= t->volume_fraction * (double)flows && model < THREAT_HIGH)
         model = THREAT_HIGH;
-    if (counted >= t->critical_reports && share && hit)
+    if (counted >= t->critical_flows && share && hit)
         model = THREAT_CRITICAL;
     bool halfopen_high = vic && halfopen >= t->half_open_reports;
     if (halfopen_high && model < THREAT_HIGH)
@@ -658,7 +658,7 @@ static struct vt_view vt_role_view(struct verdict_table *t, struct vt_entry *e, 
     if (v.level > THREAT_LOW) {
         /* The most frequent family of the role's attack evidence: its attack flows since the
          * attack began, a live alert weighing as many as high takes. */
-        uint64_t wrate = rate && r->rate_fam ? t->high_reports : 0, best_n = 0;
+        uint64_t wrate = rate && r->rate_fam ? t->high_flows : 0, best_n = 0;
         uint8_t best = 0;
         for (unsigned i = 0; i < VT_FAMILIES && attacks > 0; i++) {
             if (!r->fam[i])
@@ -1263,7 +1263,7 @@ static unsigned vt_pair(struct verdict_table *t, const struct flow_evidence *fe,
 }
 
 /* True when the attacker role of entry i has evidence about this very source: a concentrated
- * sender (high_reports attack flows with their share, a heavy flow) or its own rate alert. */
+ * sender (high_flows attack flows with their share, a heavy flow) or its own rate alert. */
 static bool vt_source_proven(const struct verdict_table *t, const struct vt_entry *e)
 {
     const struct vt_role *r = &e->r[VERDICT_ROLE_ATTACKER];
@@ -1275,7 +1275,7 @@ static bool vt_source_proven(const struct verdict_table *t, const struct vt_entr
         att += r->flows_att[b];
         blame += r->blame[b];
     }
-    return blame >= t->high_reports && (double)att >= t->min_fraction * (double)flows;
+    return blame >= t->high_flows && (double)att >= t->min_fraction * (double)flows;
 }
 
 /* Attack flows of a role in its window. */
@@ -1341,7 +1341,7 @@ void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
             double theirs = (double)vt_att_flows(&t->e[v].r[VERDICT_ROLE_VICTIM]) + 1;
             /* ... and never before it sent half of high's flows to it: at an attack's onset
              * every source is a large share of the little seen so far. */
-            double need = t->source_min_share * theirs, least = (t->high_reports + 1) / 2;
+            double need = t->source_min_share * theirs, least = (t->high_flows + 1) / 2;
             blame = (double)pair >= (need > least ? need : least);
         }
         struct vt_weigh wa = {
@@ -1732,12 +1732,12 @@ struct verdict_table *verdict_table_create(const struct verdict_table_config *cf
     snprintf(t->sensor, sizeof(t->sensor), "%s", cfg->sensor_id ? cfg->sensor_id : "");
     t->ttl_us = cfg->ttl_us ? cfg->ttl_us : 300 * VT_SEC;
     t->attack_end_us = cfg->attack_end_us ? cfg->attack_end_us : 10 * VT_SEC;
-    t->high_reports = cfg->model_high_reports ? cfg->model_high_reports : VERDICT_HIGH_FLOWS;
-    t->critical_reports =
-        cfg->model_critical_reports ? cfg->model_critical_reports : VERDICT_CRITICAL_FLOWS;
+    t->high_flows = cfg->model_high_flows ? cfg->model_high_flows : VERDICT_HIGH_FLOWS;
+    t->critical_flows =
+        cfg->model_critical_flows ? cfg->model_critical_flows : VERDICT_CRITICAL_FLOWS;
     t->medium_flows = cfg->model_medium_flows ? cfg->model_medium_flows : VERDICT_MEDIUM_FLOWS;
-    if (t->medium_flows > t->high_reports)
-        t->medium_flows = t->high_reports;
+    if (t->medium_flows > t->high_flows)
+        t->medium_flows = t->high_flows;
     t->half_open_reports =
         cfg->half_open_reports ? cfg->half_open_reports : VERDICT_HALF_OPEN_REPORTS;
     t->min_fraction = cfg->model_min_fraction > 0 ? cfg->model_min_fraction : VERDICT_MIN_FRACTION;

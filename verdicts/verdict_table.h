@@ -25,13 +25,13 @@
  * the role's flows):
  *     low      otherwise (one attack flow is never more)
  *     medium   >= model_medium_flows (3) attack flows and the share
- *     high     >= model_high_reports (10) attack flows and the share; or one attack report of a
+ *     high     >= model_high_flows (10) attack flows and the share; or one attack report of a
  *              flow with >= VERDICT_HEAVY_PACKETS packets and p_attack >= VERDICT_HEAVY_P; or
  *              (victim) >= half_open_reports (20) reports of half-open connections (TCP opened by
  *              a SYN, not completed) or slow ones (family slow_http) that the model calls
- *              attacks, or (victim) >= model_critical_reports attack flows at a share of at least
+ *              attacks, or (victim) >= model_critical_flows attack flows at a share of at least
  *              model_volume_fraction (0.25)
- *     critical >= model_critical_reports (100) attack flows and the share
+ *     critical >= model_critical_flows (100) attack flows and the share
  * Flows are counted at their first report (flow_evidence.first_report), so one flow's snapshots
  * and end never add up to "several attack flows". A victim also counts flows at their end
  * (final reports); when the ends hold more attack flows than the first reports (connections the
@@ -41,9 +41,9 @@
  * rate alert. An attack flow counts against its source ("blame") when it is a handshake or a
  * heavy flow, its destination is whitelisted, or the source's attack flows to this destination
  * (a count-min sketch of pairs, two generations of one window) are at least source_min_share of
- * the destination's (victim role) and at least (high_reports + 1) / 2; the attacker's thresholds
+ * the destination's (victim role) and at least (high_flows + 1) / 2; the attacker's thresholds
  * count blamed flows (its share stays its attack flows over its flows). Its model level reaches
- * high or critical only when (high_reports + 1) / 2 of its attack flows in the window (1 with a
+ * high or critical only when (high_flows + 1) / 2 of its attack flows in the window (1 with a
  * heavy flow) "hit": arrived while their destination's victim role was at high or above (or the
  * destination is whitelisted). Each flow hits once, at its first report; a heavy flow's snapshot
  * hits when the window has no hit yet.
@@ -53,7 +53,7 @@
  * VT_SKETCH, cleared every window) counts it, and the source's VERDICT_UNJUDGED_ENTRY-th attack
  * flow of the window creates the entry, seeded with the earlier ones (stats.unjudged_sources
  * counts flows without a source entry). A source is "proven" (listed as an episode peer, never
- * tallied) when it completed a handshake, is concentrated (high_reports blamed attack flows
+ * tallied) when it completed a handshake, is concentrated (high_flows blamed attack flows
  * with the share, or a heavy flow) or has its own alert.
  *
  * Group destinations (IPv4 224/3, IPv6 ff00::/8): flows to them are never attacks, and
@@ -95,7 +95,7 @@
  * pps, with syn_ack_unrequested_pps / syn_rate / reflector_pps deciding tcp_reflection /
  * syn_flood / udp_amplification). The role's type is the family with the most votes since its
  * attack began (a flow votes at its first report and at its end; an HTTP connection again at
- * each later report once 2 s old), a live alert weighing model_high_reports votes; else the
+ * each later report once 2 s old), a live alert weighing model_high_flows votes; else the
  * report's attack_type.
  *
  * Episodes: an IP/role whose level reaches high or critical starts an attack episode (event
@@ -207,26 +207,26 @@ struct flow_evidence {
 };
 
 struct verdict_table_config {
-    uint32_t max_ips;                /* table entries (one per IP); 0: 65536 */
-    uint32_t max_episodes;           /* attack episodes at once; 0: 4096 */
-    uint64_t ttl_us;                 /* an IP without evidence this long is forgotten; 0: 300 s */
-    uint64_t attack_end_us;          /* below high this long ends an episode; 0: 10 s */
-    uint32_t model_medium_flows;     /* attack flows in the window for medium; 0:
-                                        VERDICT_MEDIUM_FLOWS (never more than high's) */
-    uint32_t model_high_reports;     /* attack flows in the window for high; 0: 10 (a browser
-                                        opens 6 connections at once: 3 was a false alarm) */
-    uint32_t model_critical_reports; /* 0: 100 */
-    double model_min_fraction;       /* 0: 0.5 */
-    double model_volume_fraction;    /* a victim with model_critical_reports attack flows is high
-                                        from this share on; 0: VERDICT_VOLUME_FRACTION */
-    uint32_t half_open_reports;      /* a victim's half-open/slow attack connections in the
-                                        window for high; 0: VERDICT_HALF_OPEN_REPORTS */
-    uint32_t max_spoofed_victims;    /* victims counting spoofed sources at once; 0: 4096 */
-    double source_min_share;         /* an attack flow without a handshake (and not heavy)
-                                        counts against its source only while the source's
-                                        attack flows are at least this share of its
-                                        destination's; 0: VERDICT_SOURCE_MIN_SHARE */
-    const char *sensor_id;           /* copied into every verdict (copied at create) */
+    uint32_t max_ips;              /* table entries (one per IP); 0: 65536 */
+    uint32_t max_episodes;         /* attack episodes at once; 0: 4096 */
+    uint64_t ttl_us;               /* an IP without evidence this long is forgotten; 0: 300 s */
+    uint64_t attack_end_us;        /* below high this long ends an episode; 0: 10 s */
+    uint32_t model_medium_flows;   /* attack flows in the window for medium; 0:
+                                      VERDICT_MEDIUM_FLOWS (never more than high's) */
+    uint32_t model_high_flows;     /* attack flows in the window for high; 0: 10 (a browser
+                                      opens 6 connections at once: 3 was a false alarm) */
+    uint32_t model_critical_flows; /* 0: 100 */
+    double model_min_fraction;     /* 0: 0.5 */
+    double model_volume_fraction;  /* a victim with model_critical_flows attack flows is high
+                                      from this share on; 0: VERDICT_VOLUME_FRACTION */
+    uint32_t half_open_reports;    /* a victim's half-open/slow attack connections in the
+                                      window for high; 0: VERDICT_HALF_OPEN_REPORTS */
+    uint32_t max_spoofed_victims;  /* victims counting spoofed sources at once; 0: 4096 */
+    double source_min_share;       /* an attack flow without a handshake (and not heavy)
+                                      counts against its source only while the source's
+                                      attack flows are at least this share of its
+                                      destination's; 0: VERDICT_SOURCE_MIN_SHARE */
+    const char *sensor_id;         /* copied into every verdict (copied at create) */
     const struct config_whitelist *whitelist; /* borrowed; may be NULL */
 };
 

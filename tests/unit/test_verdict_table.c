@@ -87,7 +87,7 @@ static struct verdict_table *mk(struct verdict_table_config *cfg)
     /* Two attack flows for medium and three for high (the defaults are 3 and 10) keep the
      * evidence lists short. */
     struct verdict_table_config def = {
-        .sensor_id = "test", .model_medium_flows = 2, .model_high_reports = 3};
+        .sensor_id = "test", .model_medium_flows = 2, .model_high_flows = 3};
     struct verdict_table_sink sink = {
         .user = NULL, .verdict = on_verdict, .event = on_event, .expired = on_expired};
     struct verdict_table *t = verdict_table_create(cfg ? cfg : &def, &sink);
@@ -370,7 +370,7 @@ static void test_verdict_table_busy_benign_server_stays_low(void **state)
 
     /* A lower fraction makes the same evidence high. */
     struct verdict_table_config cfg = {
-        .sensor_id = "s", .model_high_reports = 3, .model_min_fraction = 0.02};
+        .sensor_id = "s", .model_high_flows = 3, .model_min_fraction = 0.02};
     struct verdict_table *t2 = mk(&cfg);
     for (int i = 0; i < 100; i++) {
         snprintf(src, sizeof(src), "10.1.0.%d", i);
@@ -901,7 +901,7 @@ static void test_verdict_table_whitelist_suppresses_both_roles(void **state)
     assert_int_equal(cidr_parse("192.0.2.0/24", CIDR_STRICT, &dst, err, sizeof(err)), 0);
     struct config_whitelist wl = {.sources = {&src, 1}, .destinations = {&dst, 1}};
     struct verdict_table_config cfg = {
-        .sensor_id = "s", .model_medium_flows = 2, .model_high_reports = 3, .whitelist = &wl};
+        .sensor_id = "s", .model_medium_flows = 2, .model_high_flows = 3, .whitelist = &wl};
     struct verdict_table *t = mk(&cfg);
 
     for (int i = 0; i < 3; i++)
@@ -1043,8 +1043,7 @@ static void test_verdict_table_episode_start_end_peaks_peers(void **state)
 static void test_verdict_table_episode_pool_exhaustion_counted(void **state)
 {
     (void)state;
-    struct verdict_table_config cfg = {
-        .sensor_id = "s", .model_high_reports = 3, .max_episodes = 1};
+    struct verdict_table_config cfg = {.sensor_id = "s", .model_high_flows = 3, .max_episodes = 1};
     struct verdict_table *t = mk(&cfg);
     attacks_to(t, "192.0.2.80", 3, 1, T0, "syn_flood");
     attacks_to(t, "192.0.2.81", 3, 10, T0, "syn_flood");
@@ -1074,8 +1073,7 @@ static void test_verdict_table_episode_pool_exhaustion_counted(void **state)
 static void test_verdict_table_expiry_after_ttl(void **state)
 {
     (void)state;
-    struct verdict_table_config cfg = {
-        .sensor_id = "s", .model_high_reports = 3, .ttl_us = 30 * SEC};
+    struct verdict_table_config cfg = {.sensor_id = "s", .model_high_flows = 3, .ttl_us = 30 * SEC};
     struct verdict_table *t = mk(&cfg);
     flow(t, "10.5.0.1", "192.0.2.90", T0, BENIGN);
     flow(t, "10.5.0.2", "192.0.2.91", T0 + 10 * SEC, BENIGN);
@@ -1119,7 +1117,7 @@ static void test_verdict_table_expiry_after_ttl(void **state)
 static void test_verdict_table_eviction_when_full(void **state)
 {
     (void)state;
-    struct verdict_table_config cfg = {.sensor_id = "s", .model_high_reports = 3, .max_ips = 4};
+    struct verdict_table_config cfg = {.sensor_id = "s", .model_high_flows = 3, .max_ips = 4};
     struct verdict_table *t = mk(&cfg);
     for (int i = 0; i < 3; i++)
         flow(t, "10.6.0.1", "192.0.2.100", T0, ATTACK("syn_flood"));
@@ -1154,7 +1152,7 @@ static void test_verdict_table_eviction_when_full(void **state)
 static void test_verdict_table_eviction_ends_episodes(void **state)
 {
     (void)state;
-    struct verdict_table_config cfg = {.sensor_id = "s", .model_high_reports = 3, .max_ips = 2};
+    struct verdict_table_config cfg = {.sensor_id = "s", .model_high_flows = 3, .max_ips = 2};
     struct verdict_table *t = mk(&cfg);
     /* four flows: the victim is high at the third, the source at its second flow that hit it */
     for (int i = 0; i < 4; i++)
@@ -1225,7 +1223,7 @@ static void count_one(void *user, const struct verdict *v)
 static void test_verdict_table_copies_model_version_and_sensor(void **state)
 {
     (void)state;
-    struct verdict_table_config cfg = {.sensor_id = "edge-1", .model_high_reports = 3};
+    struct verdict_table_config cfg = {.sensor_id = "edge-1", .model_high_flows = 3};
     struct verdict_table *t = mk(&cfg);
     verdict_table_set_model_version(t, "0123456789abcdef");
     flow(t, "10.8.0.1", "192.0.2.122", T0, BENIGN);
