@@ -185,6 +185,13 @@ size_t counters_fill(struct daemon *d, struct api_counter *out, size_t max)
     C("verdicts_published_total", "Verdict changes published", s->table.published);
     C("verdict_evictions_total", "Verdicts forgotten early: the verdict table was full",
       s->table.evictions);
+    C("unjudged_sources_total",
+      "Attack flows whose source proved nothing about itself (spoofed, reflector): counted in "
+      "the victim's spoofed_sources, never blamed",
+      s->table.unjudged_sources);
+    C("spoofed_untracked_total",
+      "Spoofed-source tallies lost: every victim's tally slot was in use",
+      s->table.spoofed_untracked);
     C("attacks_started_total", "Attack episodes started", s->table.episodes_started);
     C("attacks_ended_total", "Attack episodes ended", s->table.episodes_ended);
     G("attacks_active", "Attack episodes in progress", s->table.episodes_active);

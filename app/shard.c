@@ -410,7 +410,10 @@ static void *shard_main(void *arg)
         shard_run_offline(s);
     /* Stop or end of input: every open flow is scored, the last alerts go out. */
     flow_table_flush(s->table);
-    shard_rules_tick(s, flow_table_now(s->table) + RULES_TICK_US);
+    /* A shard that never saw a packet has no clock (and no rate entries): a tick at time 0 + one
+     * interval would stamp its (empty) final round with a time from 1970. */
+    if (flow_table_now(s->table) != 0)
+        shard_rules_tick(s, flow_table_now(s->table) + RULES_TICK_US);
     shard_flush_batch(s);
     shard_publish(s);
     atomic_store_explicit(&s->done, true, memory_order_release);
