@@ -34,6 +34,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/compiler.h"
 #include "common/log.h"
 #include "verdicts/redis_sink.h"
 #include "verdicts/verdict.h"
@@ -746,7 +747,7 @@ struct snapshot {
     size_t n, cap;
 };
 
-static void snap_add(struct snapshot *sn, const char *fmt, ...)
+DD_PRINTF(2, 3) static void snap_add(struct snapshot *sn, const char *fmt, ...)
 {
     if (sn->n == sn->cap) {
         sn->cap = sn->cap ? 2 * sn->cap : 1024;
