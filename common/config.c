@@ -941,7 +941,7 @@ int config_defaults(struct ddosd_config *c)
         .distinct_sources = 1000,
         .syn_ack_ratio = 3,
         .reflector_pps = 2000,
-        .icmp_errors_per_s = 2000,
+        .icmp_errors_per_s = 1000,
         .fragments_per_s = 2000,
     };
     c->rules.attacker = (struct config_thresholds){

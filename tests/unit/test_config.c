@@ -155,7 +155,7 @@ static void test_config_defaults_filled(void **state)
     assert_true(c.cache.enabled);
     assert_int_equal(c.cache.ttl, 300);
     assert_true(c.rules.victim.pps == 20000 && c.rules.attacker.pps == 20000);
-    assert_true(c.rules.victim.icmp_errors_per_s == 2000 && c.rules.victim.fragments_per_s == 2000);
+    assert_true(c.rules.victim.icmp_errors_per_s == 1000 && c.rules.victim.fragments_per_s == 2000);
     assert_true(c.rules.attacker.distinct_sources == 0);
     assert_int_equal(c.rules.hostgroups.n, 0);
     assert_int_equal(c.rules.whitelist.sources.n, 0);
