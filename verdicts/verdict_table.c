@@ -47,17 +47,16 @@
  * live only in episode records (VT_PEERS of them, space-saving), ~850 bytes each; a spoofed
  * tally is ~360 bytes; the source sketch 192 KiB, the pair sketch 768 KiB.
  *
- * Calls: common/cidr (CIDR matching), common/log (at create only), features/port_class
- * (reflector and web ports). */
+ * Calls: common/cidr (CIDR matching), common/hash (keyed hashes), common/log (at create only),
+ * features/port_class (reflector and web ports). */
 #include "verdicts/verdict_table.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 #include "features/port_class.h"
 
@@ -264,24 +263,10 @@ struct verdict_table {
 
 /* ---- small helpers -------------------------------------------------------------------------- */
 
-static inline uint64_t vt_mix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
-}
-
-/* Keyed hash (as rate_rules.c): sources cannot be chosen to collide without the seed. */
+/* Keyed hash (common/hash.h): sources cannot be chosen to collide without the seed. */
 static inline uint32_t vt_bucket(const struct verdict_table *t, const uint8_t ip[16], uint8_t ver)
 {
-    uint64_t a, b;
-    memcpy(&a, ip, 8);
-    memcpy(&b, ip + 8, 8);
-    uint64_t h = vt_mix(t->seed ^ a ^ ((uint64_t)ver << 56));
-    return (uint32_t)vt_mix(h ^ b ^ (t->seed >> 7)) & t->hmask;
+    return (uint32_t)dd_hash_addr(t->seed, ip, ver) & t->hmask;
 }
 
 static inline uint64_t vt_rand(struct verdict_table *t)
@@ -440,7 +425,7 @@ static uint64_t vt_addr_hash(const uint8_t ip[16], uint8_t ver, uint64_t key)
     uint64_t a, b;
     memcpy(&a, ip, 8);
     memcpy(&b, ip + 8, 8);
-    return vt_mix(vt_mix(key ^ a ^ ((uint64_t)ver << 56)) ^ b);
+    return dd_hash_mix64(dd_hash_mix64(key ^ a ^ ((uint64_t)ver << 56)) ^ b);
 }
 
 static void vt_spoof_add(struct vt_spoof *sp, const uint8_t ip[16], uint8_t ver)
@@ -1247,8 +1232,8 @@ static unsigned vt_pair(struct verdict_table *t, const struct flow_evidence *fe,
         }
         t->pair_epoch = epoch;
     }
-    uint64_t h = vt_mix(vt_addr_hash(fe->src, fe->ip_version, VT_PAIR_KEY) ^
-                        vt_addr_hash(fe->dst, fe->ip_version, VT_PAIR_KEY ^ 1));
+    uint64_t h = dd_hash_mix64(vt_addr_hash(fe->src, fe->ip_version, VT_PAIR_KEY) ^
+                               vt_addr_hash(fe->dst, fe->ip_version, VT_PAIR_KEY ^ 1));
     unsigned est = UINT32_MAX;
     for (unsigned k = 0; k < VT_SKETCH_ROWS; k++) {
         size_t at = (h >> (16 * k)) % VT_SKETCH;
@@ -1774,9 +1759,8 @@ struct verdict_table *verdict_table_create(const struct verdict_table_config *cf
     for (uint32_t k = 0; k < max_eps; k++)
         t->ep_free[k] = max_eps - 1 - k;
     t->ep_nfree = max_eps;
-    if (getrandom(&t->seed, sizeof(t->seed), 0) != sizeof(t->seed))
-        t->seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uintptr_t)t;
-    t->rng = vt_mix(t->seed ^ 0x2545f4914f6cdd1dull) | 1;
+    t->seed = dd_hash_seed(t);
+    t->rng = dd_hash_mix64(t->seed ^ 0x2545f4914f6cdd1dull) | 1;
     t->st.capacity = max_ips;
     DD_INFO("verdict table: %u IPs (%zu MiB reserved, touched as used), %u episodes (%zu KiB), "
             "%u spoofed-source tallies (%zu KiB)",
