@@ -15,6 +15,8 @@ shape), then:
   3. checks that level, role and attack type agree IP by IP, that the sets of addresses above
      low are the same, and that evaluate.py's judgement of the victims and attackers matches
      what the live daemon says.
+Also: evaluate.py on a broken manifest exits 1 with one line; unreadable captures are counted
+and skipped; a `per_ip: skip` capture is not judged.
 The judge is packet-time driven, so a full-speed replay and a real-time one must give the same
 verdicts. Needs nothing outside the repository (the committed model); every process it starts
 is stopped on exit.
@@ -108,6 +110,30 @@ def main():
             offline[v["ip"]] = v
     judged = {x["ip"]: x for at in cap["per_ip"]["attacks"] for x in at["victims"]}
     attackers = {x["ip"]: x for at in cap["per_ip"]["attacks"] for x in at["attackers"]}
+
+    # evaluate.py's robustness: a broken manifest is a one-line error (exit 1); an unreadable
+    # capture is reported, counted and skipped; a skipped capture is not judged per IP.
+    bad = env.write("bad.json", '{"captures": [')
+    p = subprocess.run([PY, EVALUATE, "--manifest", bad, "--bin", bin_dir, "--model",
+                        REPO_MODEL], capture_output=True, text=True)
+    t.check("a broken manifest: exit 1 and one line that names it",
+            p.returncode == 1 and p.stderr.strip().count("\n") == 0 and "bad.json" in p.stderr
+            and "not valid JSON" in p.stderr, f"exit {p.returncode}: {p.stderr!r}")
+    env.write("garbage.pcap", "not a capture\n")
+    mixed = env.write("mixed.json", json.dumps({"captures": [
+        {"path": "garbage.pcap", "label": "benign"},
+        {"path": "missing.pcap", "label": "benign"},
+        {"path": os.path.basename(pcap), "label": "benign", "per_ip": "skip: test"}]}))
+    mixed_out = env.path("mixed-report.json")
+    p = subprocess.run([PY, EVALUATE, "--manifest", mixed, "--bin", bin_dir, "--model",
+                        REPO_MODEL, "--out", mixed_out], capture_output=True, text=True)
+    rep = json.load(open(mixed_out)) if p.returncode == 0 else {}
+    t.check("unreadable captures are counted and the run goes on",
+            p.returncode == 0 and rep.get("unreadable") == 2 and rep.get("captures") == 3,
+            f"exit {p.returncode}: {p.stderr[-500:]} {json.dumps(rep)[:300]}")
+    t.check("a per_ip skip is reported, not judged",
+            rep.get("per_ip", {}).get("summary", {}).get("captures_skipped") == 1,
+            json.dumps(rep.get("per_ip"))[:300])
 
     # ---- 2. the live daemon, replaying in real time -----------------------------------------
     port = free_port()
