@@ -80,7 +80,7 @@ NOT_DDOS = ddtools.NOT_DDOS
 ROUNDS = 8
 BENIGN_PER_ROUND = 3
 ROWS_PER_LABEL = 2000
-REAL_WEIGHT = 2.0
+REAL_WEIGHT = 4.0
 GENERATOR_META = {"benign", "mix", "all-attacks"}
 
 
