@@ -18,6 +18,7 @@ import io
 import ipaddress
 import json
 import os
+import re
 import subprocess
 import tempfile
 from collections import Counter
@@ -225,29 +226,41 @@ def _flows_pass(flows_bin, entry, model, compat, keep_rows, flows_dir=None):
                   if proc.returncode == 2 else None)
 
 
+ATTACK_START = re.compile(r" attack start: (\w+) ([^,\s]+), ([^,]*), level (\w+)")
+
+
 def _ddosd_pass(ddosd_bin, path, model, ddosd_args):
-    """{ip: verdict} from `ddosd -r path --verdicts-out`, or (None, error)."""
+    """({ip: verdict}, {ip: attack type at its first attack start}, None) from `ddosd -r path
+    --verdicts-out` and its log, or (None, None, error). The log's attack-start lines name the
+    type an address had when it reached high; the final verdict has none when its level fell
+    back to low before the replay ended."""
     with tempfile.TemporaryDirectory(prefix="ddosd-eval-") as tmp:
         out = os.path.join(tmp, "verdicts.jsonl")
         cmd = [ddosd_bin, "-r", path, "--redis", "none", "--api", "none",
-               "--model", model or "", "--verdicts-out", out, "--set", "log.level=error",
+               "--model", model or "", "--verdicts-out", out, "--set", "log.level=info",
                *ddosd_args]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp,
                                   timeout=TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            return None, f"ddosd ran for more than {TIMEOUT_S} s"
+            return None, None, f"ddosd ran for more than {TIMEOUT_S} s"
+        lines = proc.stderr.strip().splitlines()
         if proc.returncode not in (0, 2) or not os.path.exists(out):
-            msg = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
-            return None, f"ddosd exit {proc.returncode}: {msg}"
-        verdicts = {}
+            errs = [x for x in lines if " ERROR " in x or " FATAL " in x] or lines or \
+                ["(no message)"]
+            return None, None, f"ddosd exit {proc.returncode}: {errs[-1]}"
+        verdicts, starts = {}, {}
         with open(out) as f:
             for line in f:
                 line = line.strip()
                 if line:
                     v = json.loads(line)
                     verdicts[v["ip"]] = v
-    return verdicts, None
+        for line in lines:
+            m = ATTACK_START.search(line)
+            if m and m.group(2) not in starts:
+                starts[m.group(2)] = m.group(3).strip()
+    return verdicts, starts, None
 
 
 def peak_level(v):
@@ -266,12 +279,13 @@ def high_at_us(v):
     return min(at) if at else None
 
 
-def verdict_attack_type(v):
-    """The attack type of the verdict: the one at its peak when ddosd reports it (the final
-    verdict may have fallen back to low, where attack_type is empty)."""
+def verdict_attack_type(v, at_start=None):
+    """The attack type of a verdict: the final verdict's (or the one at its peak when ddosd
+    reports `peak_attack_type`); when the final verdict has none (its level fell back to low
+    before the replay ended), the type of its first attack start."""
     if not v:
-        return ""
-    return v.get("peak_attack_type") or v.get("attack_type") or ""
+        return at_start or ""
+    return v.get("peak_attack_type") or v.get("attack_type") or at_start or ""
 
 
 def _in_nets(ip, nets):
@@ -367,7 +381,7 @@ def categorize(entry, flows, ips):
     return out
 
 
-def judge_ip(entry, flows, verdicts):
+def judge_ip(entry, flows, verdicts, starts=None):
     """The per-IP judgement of one capture from its flows and ddosd's verdicts.
 
     Every address with a verdict falls in one category: a victim or a listed attacker of a
@@ -377,6 +391,7 @@ def judge_ip(entry, flows, verdicts):
     carpet bombing; or the peers of an attack whose sources are not described); or benign
     (everything else: must not reach high)."""
     truth = entry["truth"]
+    starts = starts or {}
     first_seen = {}  # ip -> first packet time (µs) of any flow it is in
     for f in flows:
         t = f.get("ts_us")
@@ -408,17 +423,20 @@ def judge_ip(entry, flows, verdicts):
             hat = high_at_us(v)
             after = round((hat - onset) / 1e6, 3) if hat is not None and onset is not None \
                 else None
-            at = verdict_attack_type(v)
+            at = verdict_attack_type(v, starts.get(ip))
             vt.append({"ip": ip, "level": level_name(ip), "reached_high": peak_level(v) >= 2,
                        "seconds_to_high": after, "role": v.get("role") if v else None,
                        "attack_type": at, "type_right": at == a["label"],
+                       "attack_type_final": (v or {}).get("attack_type") or "",
+                       "attack_type_at_start": starts.get(ip, ""),
                        "spoofed_sources": (v or {}).get("spoofed_sources"),
                        "spoofed_examples": (v or {}).get("spoofed_examples"),
                        "reasons": (v or {}).get("reasons", []), "seen": ip in first_seen})
         at_ = [{"ip": ip, "level": level_name(ip),
                 "reached_high": peak_level(verdicts.get(ip)) >= 2,
                 "role": (verdicts.get(ip) or {}).get("role"),
-                "attack_type": verdict_attack_type(verdicts.get(ip))} for ip in a["attackers"]]
+                "attack_type": verdict_attack_type(verdicts.get(ip), starts.get(ip))}
+               for ip in a["attackers"]]
         attacks.append({"label": a["label"], "sources": a["sources"], "victims": vt,
                         "attackers": at_, "attack_flow_peers": len(peers_of[id(a)])})
     out["attacks"] = attacks
@@ -439,7 +457,8 @@ def judge_ip(entry, flows, verdicts):
     out["benign_ips"] = len(benign_ips)
     out["benign_ips_high"] = len(hi)
     out["benign_ips_high_list"] = [
-        f"{ip} {level_name(ip)} {verdicts[ip].get('role')} {verdict_attack_type(verdicts[ip])}"
+        f"{ip} {level_name(ip)} {verdicts[ip].get('role')} "
+        f"{verdict_attack_type(verdicts[ip], starts.get(ip))}"
         for ip in hi[:MAX_LISTED]]
     out["benign_ips_medium"] = sum(1 for ip in benign_ips if peak_level(verdicts[ip]) == 1)
     out["unjudged"] = len(unjudged)
@@ -483,12 +502,12 @@ def run_capture(job):
         if truth["skip"]:
             res["per_ip"] = {"kind": "skip", "reason": truth["skip"]}
         else:
-            verdicts, derr = _ddosd_pass(job["ddosd_bin"], entry["abs_path"], job["model"],
+            verdicts, starts, derr = _ddosd_pass(job["ddosd_bin"], entry["abs_path"], job["model"],
                                          job.get("ddosd_args", []))
             if verdicts is None:
                 res["error"] = derr
                 return res
-            res["per_ip"] = judge_ip(entry, flows, verdicts)
+            res["per_ip"] = judge_ip(entry, flows, verdicts, starts)
             if job.get("verdicts_dir"):
                 res["verdicts_file"] = write_verdicts(job["verdicts_dir"], entry, verdicts)
     if job.get("keep_rows"):
@@ -569,6 +588,7 @@ def ip_summary(results):
         "median_seconds_to_high": times[len(times) // 2] if times else None,
         "max_seconds_to_high": times[-1] if times else None,
         "victims_type_right": sum(v["type_right"] for v in victims),
+        "victims_high_type_right": sum(v["type_right"] for v in victims if v["reached_high"]),
         "victims_role_victim": sum(1 for v in victims if v["role"] == "victim"),
         "victims_with_spoofed_count": sum(1 for v in victims if v["spoofed_sources"]),
         "spoofed_sources_counted": sum(v["spoofed_sources"] or 0 for v in victims),

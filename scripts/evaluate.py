@@ -197,8 +197,9 @@ def print_ip_summary(s, problems):
     print(f"  attack captures, every victim high <=1s: "
           f"{frac(s['attack_captures_all_victims_high_within_1s'], s['attack_captures'])}")
     print(f"  attack type right per victim:           "
-          f"{frac(s['victims_type_right'], s['victims'])}; published as role victim "
-          f"{s['victims_role_victim']}")
+          f"{frac(s['victims_type_right'], s['victims'])} (of those at high: "
+          f"{frac(s['victims_high_type_right'], s['victims_high'])}); published as role "
+          f"victim {s['victims_role_victim']}")
     print(f"  real attackers at high or above:        {frac(s['attackers_high'], s['attackers'])}")
     print(f"  spoofed/reflector sources above low:    {s['spoofed_or_reflector_above_low']} of "
           f"{s['spoofed_or_reflector_sources']}; counted in victims' verdicts "
