@@ -678,8 +678,9 @@ static int resolve_inputs(struct run *r, const struct manifest *manifest)
         capture_source_close(probe);
         if (!decode_linktype_supported(lt)) {
             fprintf(stderr,
-                    "ddos-flows: %s: link type %d is not supported (Ethernet, 802.1Q, "
-                    "Linux SLL/SLL2, raw IP and BSD loopback are)\n",
+                    "ddos-flows: %s: link type %d is not supported (Ethernet with VLAN/MPLS, "
+                    "Linux SLL/SLL2, raw IP, BSD loopback, PPP, PPPoE, Cisco HDLC and PPI "
+                    "are)\n",
                     r->files[i], lt);
             return -1;
         }

@@ -29,6 +29,14 @@ enum {
     ETHERTYPE_VLAN = 0x8100,      /* 802.1Q */
     ETHERTYPE_QINQ = 0x88a8,      /* 802.1ad service tag */
     ETHERTYPE_QINQ_9100 = 0x9100, /* pre-standard QinQ, still seen on carrier links */
+    ETHERTYPE_MPLS = 0x8847,      /* MPLS unicast: a label stack, then (usually) IP */
+    ETHERTYPE_MPLS_MC = 0x8848,   /* MPLS multicast */
+    PPP_PROTO_IPV4 = 0x0021,
+    PPP_PROTO_IPV6 = 0x0057,
+    CHDLC_HDR_LEN = 4, /* address (0x0f unicast, 0x8f broadcast), control 0, Ethertype */
+    PPPOE_HDR_LEN = 6, /* ver/type, code, session id, length; the PPP protocol follows */
+    PPI_HDR_MIN = 8,   /* version, flags, length (LE), inner DLT (LE) */
+    MPLS_LABEL_LEN = 4,
 
     ETH_HDR_LEN = 14,
     VLAN_TAG_LEN = 4,
@@ -109,6 +117,26 @@ static enum decode_status decode_ethertype_walk(const uint8_t *px, uint32_t capl
     uint16_t type = decode_load_be16(px + type_off);
     uint32_t off = type_off + 2;
 
+    unsigned mpls = 0;
+    if (type == ETHERTYPE_MPLS || type == ETHERTYPE_MPLS_MC) {
+        /* Labels until the bottom-of-stack bit; MPLS does not say what it carries, so the IP
+         * version nibble decides (a pseudowire carrying Ethernet is not decoded: not_ip). */
+        for (;;) {
+            if (mpls++ == DECODE_MAX_MPLS)
+                return DECODE_VLAN_TOO_DEEP;
+            if (!decode_fits(caplen, off, MPLS_LABEL_LEN))
+                return DECODE_TRUNC_LINK;
+            bool bottom = px[off + 2] & 1;
+            off += MPLS_LABEL_LEN;
+            if (bottom)
+                break;
+        }
+        *l3_off = off;
+        *ip_version = 0;
+        if (decode_fits(caplen, off, 1))
+            *ip_version = (px[off] >> 4) == 4 ? 4 : (px[off] >> 4) == 6 ? 6 : 0;
+        return *ip_version ? DECODE_OK : DECODE_NOT_IP;
+    }
     while (decode_ethertype_is_vlan(type)) {
         /* Checked before the length so that a flood of tags is named for what it is. */
         if (out->vlan_depth == DECODE_MAX_VLAN)
@@ -139,6 +167,44 @@ static unsigned decode_loopback_family_ip_version(uint32_t family)
     default:
         return 0;
     }
+}
+
+/* A PPP protocol field at off (2 bytes, or 1 when compressed: an odd first byte): IPv4 or IPv6
+ * then start right after it; other protocols (LCP, IPCP, ...) carry no IP. */
+static enum decode_status decode_ppp_proto(const uint8_t *px, uint32_t caplen, uint32_t off,
+                                           uint32_t *l3_off, unsigned *ip_version)
+{
+    if (!decode_fits(caplen, off, 1))
+        return DECODE_TRUNC_LINK;
+    uint16_t proto;
+    if (px[off] & 1) { /* protocol-field compression (RFC 1661 6.5) */
+        proto = px[off];
+        off += 1;
+    } else {
+        if (!decode_fits(caplen, off, 2))
+            return DECODE_TRUNC_LINK;
+        proto = decode_load_be16(px + off);
+        off += 2;
+    }
+    *l3_off = off;
+    *ip_version = proto == PPP_PROTO_IPV4 ? 4 : proto == PPP_PROTO_IPV6 ? 6 : 0;
+    return *ip_version ? DECODE_OK : DECODE_NOT_IP;
+}
+
+/* PPP as libpcap's DLT_PPP and DLT_PPP_SERIAL deliver it: HDLC-like framing (ff 03) before the
+ * protocol, no framing at all, or a Cisco HDLC frame (0f/8f 00 + Ethertype) on a link declared
+ * PPP (routers write those). */
+static enum decode_status decode_ppp(const uint8_t *px, uint32_t caplen, uint32_t *l3_off,
+                                     unsigned *ip_version, struct pkt_info *out)
+{
+    if (!decode_fits(caplen, 0, 2))
+        return DECODE_TRUNC_LINK;
+    if ((px[0] == 0x0f || px[0] == 0x8f) && px[1] == 0x00) {
+        if (!decode_fits(caplen, 0, CHDLC_HDR_LEN))
+            return DECODE_TRUNC_LINK;
+        return decode_ethertype_walk(px, caplen, CHDLC_HDR_LEN - 2, l3_off, ip_version, out);
+    }
+    return decode_ppp_proto(px, caplen, px[0] == 0xff && px[1] == 0x03 ? 2 : 0, l3_off, ip_version);
 }
 
 /* Decodes the link layer: on DECODE_OK *l3_off is where the IP header starts and *ip_version is 4
@@ -199,6 +265,36 @@ static enum decode_status decode_link(int linktype, const uint8_t *px, uint32_t 
         *l3_off = LOOPBACK_HDR_LEN;
         *ip_version = decode_loopback_family_ip_version(decode_load_be32(px));
         return *ip_version ? DECODE_OK : DECODE_NOT_IP;
+
+    case DECODE_LINK_PPP:
+    case DECODE_LINK_PPP_SERIAL:
+        return decode_ppp(px, caplen, l3_off, ip_version, out);
+
+    case DECODE_LINK_C_HDLC:
+        if (!decode_fits(caplen, 0, CHDLC_HDR_LEN))
+            return DECODE_TRUNC_LINK;
+        return decode_ethertype_walk(px, caplen, CHDLC_HDR_LEN - 2, l3_off, ip_version, out);
+
+    case DECODE_LINK_PPP_ETHER:
+        if (!decode_fits(caplen, 0, PPPOE_HDR_LEN))
+            return DECODE_TRUNC_LINK;
+        return decode_ppp_proto(px, caplen, PPPOE_HDR_LEN, l3_off, ip_version);
+
+    case DECODE_LINK_PPI: {
+        /* The header's length and inner link type are little-endian. One level only: a PPI
+         * frame inside PPI is not something a capture tool writes. */
+        if (!decode_fits(caplen, 0, PPI_HDR_MIN))
+            return DECODE_TRUNC_LINK;
+        uint32_t len = (uint32_t)px[2] | (uint32_t)px[3] << 8;
+        int inner = (int)decode_load_le32(px + 4);
+        if (len < PPI_HDR_MIN || !decode_fits(caplen, 0, len))
+            return DECODE_TRUNC_LINK;
+        if (inner == DECODE_LINK_PPI || !decode_linktype_supported(inner))
+            return DECODE_UNSUPPORTED_LINK;
+        enum decode_status st = decode_link(inner, px + len, caplen - len, l3_off, ip_version, out);
+        *l3_off += len;
+        return st;
+    }
 
     default:
         return DECODE_UNSUPPORTED_LINK;
@@ -411,6 +507,11 @@ bool decode_linktype_supported(int linktype)
     case DECODE_LINK_IPV4:
     case DECODE_LINK_IPV6:
     case DECODE_LINK_LINUX_SLL2:
+    case DECODE_LINK_PPP:
+    case DECODE_LINK_PPP_SERIAL:
+    case DECODE_LINK_PPP_ETHER:
+    case DECODE_LINK_C_HDLC:
+    case DECODE_LINK_PPI:
         return true;
     default:
         return false;

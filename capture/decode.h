@@ -22,12 +22,18 @@
 enum decode_linktype {
     DECODE_LINK_NULL = 0,         /* DLT_NULL: BSD loopback, 4-byte host-order family */
     DECODE_LINK_ETHERNET = 1,     /* DLT_EN10MB */
+    DECODE_LINK_PPP = 9,          /* DLT_PPP: PPP, with or without HDLC-like framing (ff 03), or
+                                     Cisco HDLC (0f/8f 00 + Ethertype) as some routers write it */
+    DECODE_LINK_PPP_SERIAL = 50,  /* DLT_PPP_SERIAL: PPP in HDLC-like framing, or Cisco HDLC */
+    DECODE_LINK_PPP_ETHER = 51,   /* DLT_PPP_ETHER: PPPoE session header, then PPP */
     DECODE_LINK_RAW = 12,         /* DLT_RAW on Linux/most BSDs: bare IPv4 or IPv6 */
     DECODE_LINK_RAW_OPENBSD = 14, /* DLT_RAW on OpenBSD */
+    DECODE_LINK_C_HDLC = 104,     /* DLT_C_HDLC: Cisco HDLC, address + control + Ethertype */
     DECODE_LINK_LOOP = 108,       /* DLT_LOOP: OpenBSD loopback, 4-byte network-order family */
     DECODE_LINK_LINUX_SLL = 113,
     DECODE_LINK_IPV4 = 228, /* LINKTYPE_IPV4 */
     DECODE_LINK_IPV6 = 229, /* LINKTYPE_IPV6 */
+    DECODE_LINK_PPI = 192,  /* DLT_PPI: a per-packet-information header naming the inner link */
     DECODE_LINK_LINUX_SLL2 = 276,
 };
 
@@ -54,6 +60,8 @@ enum decode_status {
 
 enum {
     DECODE_MAX_VLAN = 4,     /* stacked 802.1Q/802.1ad tags accepted (QinQ and then some) */
+    DECODE_MAX_MPLS = 8,     /* MPLS labels followed to the bottom of the stack (counted with
+                                the VLAN tags in vlan_depth's limit: both are "too deep") */
     DECODE_MAX_IPV6_EXT = 8, /* extension headers followed before giving up */
 };
 

@@ -15,9 +15,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const int fuzz_decode_links[] = {
-    DECODE_LINK_NULL,        DECODE_LINK_ETHERNET, DECODE_LINK_RAW,
-    DECODE_LINK_RAW_OPENBSD, DECODE_LINK_LOOP,     DECODE_LINK_LINUX_SLL,
-    DECODE_LINK_IPV4,        DECODE_LINK_IPV6,     DECODE_LINK_LINUX_SLL2,
+    DECODE_LINK_NULL,       DECODE_LINK_ETHERNET,  DECODE_LINK_RAW,        DECODE_LINK_RAW_OPENBSD,
+    DECODE_LINK_LOOP,       DECODE_LINK_LINUX_SLL, DECODE_LINK_IPV4,       DECODE_LINK_IPV6,
+    DECODE_LINK_LINUX_SLL2, DECODE_LINK_PPP,       DECODE_LINK_PPP_SERIAL, DECODE_LINK_PPP_ETHER,
+    DECODE_LINK_C_HDLC,     DECODE_LINK_PPI,
 };
 
 #define FUZZ_CHECK(cond)                                                                           \

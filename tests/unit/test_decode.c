@@ -543,6 +543,117 @@ static void test_decode_null_both_byte_orders(void **state)
     assert_int_equal(decode_frame(DECODE_LINK_NULL, &f, &pi), DECODE_TRUNC_LINK);
 }
 
+/* A link header given as bytes, then an IPv4 or IPv6 UDP datagram (5000 -> 6000, 3 bytes). */
+static void build_after(struct frame *f, const uint8_t *hdr, uint32_t n, bool v6)
+{
+    frame_put(f, hdr, n);
+    uint32_t ip = v6 ? frame_ipv6(f, IPPROTO_NUM_UDP) : frame_ipv4(f, IPPROTO_NUM_UDP, 0);
+    frame_udp(f, 5000, 6000);
+    frame_payload(f, 3);
+    if (v6)
+        frame_ipv6_finish(f, ip);
+    else
+        frame_ipv4_finish(f, ip);
+}
+
+/* Router and dial-up links: PPP with and without HDLC-like framing, a compressed protocol field,
+ * Cisco HDLC (its own link type, and on a link declared PPP), PPPoE, MPLS label stacks, and PPI
+ * around Ethernet; every header truncated is trunc_link, a non-IP protocol is not_ip. */
+static void test_decode_ppp_hdlc_pppoe_mpls_ppi(void **state)
+{
+    (void)state;
+    static const struct {
+        int link;
+        uint8_t hdr[32];
+        uint32_t n;
+        bool v6;
+    } cases[] = {
+        {DECODE_LINK_PPP, {0xff, 0x03, 0x00, 0x21}, 4, false},
+        {DECODE_LINK_PPP, {0xff, 0x03, 0x00, 0x57}, 4, true},
+        {DECODE_LINK_PPP, {0x00, 0x21}, 2, false},
+        {DECODE_LINK_PPP, {0x21}, 1, false},
+        {DECODE_LINK_PPP, {0x0f, 0x00, 0x08, 0x00}, 4, false},
+        {DECODE_LINK_PPP_SERIAL, {0xff, 0x03, 0x00, 0x57}, 4, true},
+        {DECODE_LINK_C_HDLC, {0x0f, 0x00, 0x86, 0xdd}, 4, true},
+        {DECODE_LINK_C_HDLC, {0x8f, 0x00, 0x08, 0x00}, 4, false},
+        {DECODE_LINK_C_HDLC,
+         {0x0f, 0x00, 0x88, 0x47, 0x00, 0x01, 0x20, 0xfe, 0x00, 0x02, 0x01, 0xfe},
+         12,
+         false},
+        {DECODE_LINK_PPP_ETHER, {0x11, 0x00, 0x12, 0x34, 0x00, 0x40, 0x00, 0x21}, 8, false},
+        {DECODE_LINK_PPI,
+         {0, 0, 8, 0, 1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 0x86, 0xdd},
+         22,
+         true},
+        {DECODE_LINK_ETHERNET,
+         {1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 0x88, 0x47, 0, 0, 0x11, 0x40},
+         18,
+         true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct frame f = {0};
+        struct pkt_info pi;
+        assert_true(decode_linktype_supported(cases[i].link));
+        build_after(&f, cases[i].hdr, cases[i].n, cases[i].v6);
+        if (decode_frame(cases[i].link, &f, &pi) != DECODE_OK)
+            fail_msg("case %zu: %s", i, decode_status_name(decode_frame(cases[i].link, &f, &pi)));
+        assert_int_equal(pi.ip_version, cases[i].v6 ? 6 : 4);
+        assert_int_equal(pi.sport, 5000);
+        assert_int_equal(pi.dport, 6000);
+        assert_int_equal(pi.payload_len, 3);
+        for (uint32_t cut = 0; cut < cases[i].n; cut++) {
+            enum decode_status st = decode_packet(cases[i].link, f.b, cut, f.len, &pi);
+            if (st != DECODE_TRUNC_LINK)
+                fail_msg("case %zu cut at %u: %s", i, cut, decode_status_name(st));
+        }
+    }
+    /* LCP on PPP, ARP on Cisco HDLC, MPLS carrying something that is not IP: not_ip. */
+    static const uint8_t lcp[] = {0xff, 0x03, 0xc0, 0x21, 0x01, 0x01, 0x00, 0x04};
+    static const uint8_t arp[] = {0x0f, 0x00, 0x08, 0x06, 0, 0, 0, 0};
+    static const uint8_t mpls_eth[] = {0x0f, 0x00, 0x88, 0x47, 0x00, 0x01, 0x21, 0xfe, 0x00, 0x11};
+    struct frame f = {0};
+    struct pkt_info pi;
+    frame_put(&f, lcp, sizeof(lcp));
+    assert_int_equal(decode_frame(DECODE_LINK_PPP, &f, &pi), DECODE_NOT_IP);
+    f.len = 0;
+    frame_put(&f, arp, sizeof(arp));
+    assert_int_equal(decode_frame(DECODE_LINK_C_HDLC, &f, &pi), DECODE_NOT_IP);
+    f.len = 0;
+    frame_put(&f, mpls_eth, sizeof(mpls_eth));
+    assert_int_equal(decode_frame(DECODE_LINK_C_HDLC, &f, &pi), DECODE_NOT_IP);
+    /* Nine labels without a bottom: too deep; PPI inside PPI or around 802.11: unsupported. */
+    f.len = 0;
+    static const uint8_t chdlc_mpls[] = {0x0f, 0x00, 0x88, 0x47};
+    frame_put(&f, chdlc_mpls, sizeof(chdlc_mpls));
+    for (int k = 0; k < 9; k++) {
+        static const uint8_t label[] = {0x00, 0x01, 0x20, 0x40};
+        frame_put(&f, label, sizeof(label));
+    }
+    frame_zero(&f, 20);
+    assert_int_equal(decode_frame(DECODE_LINK_C_HDLC, &f, &pi), DECODE_VLAN_TOO_DEEP);
+    static const uint8_t ppi_ppi[] = {0, 0, 8, 0, 192, 0, 0, 0, 0, 0, 8, 0, 1, 0, 0, 0};
+    static const uint8_t ppi_wifi[] = {0, 0, 8, 0, 105, 0, 0, 0, 0x08, 0x01, 0, 0};
+    f.len = 0;
+    frame_put(&f, ppi_ppi, sizeof(ppi_ppi));
+    frame_zero(&f, 40);
+    assert_int_equal(decode_frame(DECODE_LINK_PPI, &f, &pi), DECODE_UNSUPPORTED_LINK);
+    f.len = 0;
+    frame_put(&f, ppi_wifi, sizeof(ppi_wifi));
+    frame_zero(&f, 40);
+    assert_int_equal(decode_frame(DECODE_LINK_PPI, &f, &pi), DECODE_UNSUPPORTED_LINK);
+    /* A PPI length shorter than its own header, or past the capture: trunc_link. */
+    static const uint8_t ppi_short[] = {0, 0, 4, 0, 1, 0, 0, 0};
+    static const uint8_t ppi_long[] = {0, 0, 0xff, 0x7f, 1, 0, 0, 0};
+    f.len = 0;
+    frame_put(&f, ppi_short, sizeof(ppi_short));
+    frame_zero(&f, 40);
+    assert_int_equal(decode_frame(DECODE_LINK_PPI, &f, &pi), DECODE_TRUNC_LINK);
+    f.len = 0;
+    frame_put(&f, ppi_long, sizeof(ppi_long));
+    frame_zero(&f, 40);
+    assert_int_equal(decode_frame(DECODE_LINK_PPI, &f, &pi), DECODE_TRUNC_LINK);
+}
+
 static void test_decode_loop_network_order_only(void **state)
 {
     (void)state;
@@ -595,7 +706,7 @@ static void test_decode_unknown_link_type(void **state)
     assert_int_equal(decode_frame(105, &f, &pi), DECODE_UNSUPPORTED_LINK); /* 802.11 */
     assert_int_equal(decode_frame(-1, &f, &pi), DECODE_UNSUPPORTED_LINK);
 
-    static const int supported[] = {0, 1, 12, 14, 108, 113, 228, 229, 276};
+    static const int supported[] = {0, 1, 9, 12, 14, 50, 51, 104, 108, 113, 192, 228, 229, 276};
     for (size_t i = 0; i < sizeof(supported) / sizeof(supported[0]); i++)
         assert_true(decode_linktype_supported(supported[i]));
     assert_false(decode_linktype_supported(105));
@@ -1239,6 +1350,7 @@ int main(void)
         cmocka_unit_test(test_decode_raw_ipv4_and_ipv6),
         cmocka_unit_test(test_decode_null_both_byte_orders),
         cmocka_unit_test(test_decode_loop_network_order_only),
+        cmocka_unit_test(test_decode_ppp_hdlc_pppoe_mpls_ppi),
         cmocka_unit_test(test_decode_arp_is_not_ip),
         cmocka_unit_test(test_decode_unknown_link_type),
         cmocka_unit_test(test_decode_trunc_link),
