@@ -573,6 +573,7 @@ int stage_start(struct daemon *d, char *err, size_t err_len)
         .ttl_us = st->ttl_us,
         .sensor_id = cfg->sensor.id,
         .whitelist = &cfg->rules.whitelist,
+        .evidence_p = cfg->ml_model.evidence_threshold,
     };
     struct verdict_table_sink sink = {
         .user = st, .verdict = on_verdict, .event = on_event, .expired = on_expired};

@@ -920,6 +920,7 @@ int config_defaults(struct ddosd_config *c)
 
     c->ml_model.path = strdup("models/ddosd-model.msgpack");
     c->ml_model.threshold = -1;
+    c->ml_model.evidence_threshold = -1;
 
     c->redis.enabled = false; /* "none configured": verdicts live in memory only */
     c->redis.host = strdup("127.0.0.1");

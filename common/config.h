@@ -133,6 +133,10 @@ struct config_scoring {
 struct config_ml_model {
     char *path;       /* "" runs the rate rules only */
     double threshold; /* 0..1 overrides the model's stage-1 threshold; < 0: the model's own */
+    /* The per-IP judge counts a flow as attack evidence from this p_attack on, even under the
+     * threshold above: a single flow's label must be sure (it is reported), but a verdict needs
+     * many such flows with their share (verdicts/verdict_table.h). < 0: the judge's default. */
+    double evidence_threshold;
 };
 
 struct config_redis {

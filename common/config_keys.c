@@ -115,6 +115,12 @@ const struct cfg_key cfg_keys[] = {
      .max = 1,
      .flags = F_NULLABLE,
      .null_value = -1},
+    {.path = "ml_model.evidence_threshold",
+     .kind = K_NUM,
+     .off = OFF(config_ml_model, evidence_threshold),
+     .max = 1,
+     .flags = F_NULLABLE,
+     .null_value = -1},
 
     {.path = "redis", .kind = K_OBJ, .off = OFF(ddosd_config, redis)},
     {.path = "redis.enabled", .kind = K_BOOL, .off = OFF(config_redis, enabled)},

@@ -223,7 +223,7 @@ struct verdict_table {
     char model_version[VERDICT_MODEL_VERSION_MAX];
     uint64_t ttl_us, attack_end_us;
     uint32_t medium_flows, high_flows, critical_flows, half_open_reports;
-    double min_fraction, source_min_share, volume_fraction;
+    double min_fraction, source_min_share, volume_fraction, evidence_p;
     uint64_t seed, rng;
     uint64_t now;
 
@@ -367,9 +367,10 @@ static const char *vt_http_family(const struct flow_evidence *fe, bool model_slo
 
 /* Reads one flow report: whether the model's attack holds, who may be blamed for it, and the
  * attack family its protocol evidence allows (docs/verdicts.md, "Attack types"). */
-static struct vt_class vt_classify(const struct flow_evidence *fe)
+static struct vt_class vt_classify(const struct verdict_table *t, const struct flow_evidence *fe)
 {
-    struct vt_class c = {.attack = fe->is_attack != 0, .family = ""};
+    struct vt_class c = {.attack = fe->is_attack != 0 || fe->p_attack >= t->evidence_p,
+                         .family = ""};
     char model[VERDICT_ATTACK_TYPE_MAX];
     snprintf(model, sizeof(model), "%.*s", (int)strnlen(fe->attack_type, sizeof(model) - 1),
              fe->attack_type);
@@ -1278,7 +1279,7 @@ void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
     if (fe->ip_version != 4 && fe->ip_version != 6)
         return;
     vt_clock(t, fe->emit_us ? fe->emit_us : fe->last_us);
-    struct vt_class c = vt_classify(fe);
+    struct vt_class c = vt_classify(t, fe);
     if (vt_group_addr(fe->dst, fe->ip_version)) {
         /* Flows to a group (multicast streams, discovery chatter) blame nobody. */
         c.attack = c.heavy = false;
@@ -1731,6 +1732,7 @@ struct verdict_table *verdict_table_create(const struct verdict_table_config *cf
         cfg->model_volume_fraction > 0 ? cfg->model_volume_fraction : VERDICT_VOLUME_FRACTION;
     t->source_min_share =
         cfg->source_min_share > 0 ? cfg->source_min_share : VERDICT_SOURCE_MIN_SHARE;
+    t->evidence_p = cfg->evidence_p > 0 ? cfg->evidence_p : VERDICT_EVIDENCE_P;
     t->cap = max_ips;
     t->hmask = nb - 1;
     t->free_head = VT_NONE;

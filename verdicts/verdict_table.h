@@ -171,7 +171,13 @@
 #define VERDICT_HALF_OPEN_REPORTS 20
 #define VERDICT_VOLUME_FRACTION   0.25
 #define VERDICT_SOURCE_MIN_SHARE  0.05
-#define VERDICT_UNJUDGED_ENTRY    2
+/* The model's stage-1 threshold is chosen so that a single flow's label is almost never wrong on
+ * real benign traffic (0.4 % of flows), which costs it most floods whose flows look like lone
+ * benign datagrams. The judge never acts on one flow: it needs model_medium_flows /
+ * model_high_flows of them with their share of the role's flows, so it takes a flow as evidence
+ * from this lower bar (measured: docs/detection.md). */
+#define VERDICT_EVIDENCE_P     0.5
+#define VERDICT_UNJUDGED_ENTRY 2
 
 /* One scored flow, from an inference worker. A value type (copied through a ring). */
 struct flow_evidence {
@@ -226,6 +232,9 @@ struct verdict_table_config {
                                       counts against its source only while the source's
                                       attack flows are at least this share of its
                                       destination's; 0: VERDICT_SOURCE_MIN_SHARE */
+    double evidence_p;             /* a flow is attack evidence when the model decided so (its
+                                      threshold) or its p_attack is at least this; < 0 or 0:
+                                      VERDICT_EVIDENCE_P; above 1: the model's decision only */
     const char *sensor_id;         /* copied into every verdict (copied at create) */
     const struct config_whitelist *whitelist; /* borrowed; may be NULL */
 };

@@ -147,6 +147,7 @@ static void test_config_defaults_filled(void **state)
     assert_true(c.scoring.interval == 1);
     assert_string_equal(c.ml_model.path, "models/ddosd-model.msgpack");
     assert_true(c.ml_model.threshold < 0);
+    assert_true(c.ml_model.evidence_threshold < 0); /* the judge's default */
     assert_false(c.redis.enabled);
     assert_string_equal(c.redis.host, "127.0.0.1");
     assert_int_equal(c.redis.port, 6379);
@@ -204,7 +205,8 @@ static const char *full_json =
     " \"flows\": {\"mode\": \"fixed\", \"max_flows\": 4096, \"idle_timeout\": 30.5,"
     "   \"active_timeout\": 300},"
     " \"scoring\": {\"first_packets\": 10, \"interval\": 0.5},"
-    " \"ml_model\": {\"path\": \"/opt/m.msgpack\", \"threshold\": 0.8},"
+    " \"ml_model\": {\"path\": \"/opt/m.msgpack\", \"threshold\": 0.8, \"evidence_threshold\": "
+    "0.6},"
     " \"redis\": {\"enabled\": true, \"host\": \"redis.local\", \"port\": 6380, \"db\": 3,"
     "   \"password\": \"${DDT_REDIS_PW}\"},"
     " \"cache\": {\"enabled\": false, \"ttl\": 60},"
@@ -248,6 +250,7 @@ static void test_config_every_key_parsed(void **state)
     assert_true(c.scoring.interval == 0.5);
     assert_string_equal(c.ml_model.path, "/opt/m.msgpack");
     assert_true(c.ml_model.threshold == 0.8);
+    assert_true(c.ml_model.evidence_threshold == 0.6);
     assert_true(c.redis.enabled);
     assert_string_equal(c.redis.host, "redis.local");
     assert_int_equal(c.redis.port, 6380);

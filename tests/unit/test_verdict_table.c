@@ -420,9 +420,9 @@ static void test_verdict_table_heavy_flow_alone_is_high(void **state)
     young.later = true;
     young.packets = 4000;
     flow(t, "10.2.0.9", "192.0.2.9", T0, young);
-    /* heavy but benign: low */
+    /* heavy but benign (under the evidence bar too): low */
     flow(t, "10.2.0.4", "192.0.2.6", T0,
-         (struct fl){.attack = false, .p = 0.99f, .final = false, .packets = 5000});
+         (struct fl){.attack = false, .p = 0.3f, .final = false, .packets = 5000});
     verdict_table_tick(t, T0, 0);
     assert_int_equal(must_pub("192.0.2.3")->level, THREAT_HIGH);
     assert_int_equal(must_pub("10.2.0.1")->level, THREAT_HIGH); /* a concentrated sender */
@@ -434,6 +434,38 @@ static void test_verdict_table_heavy_flow_alone_is_high(void **state)
     assert_int_equal(must_pub("192.0.2.6")->level, THREAT_LOW);
     assert_string_equal(must_pub("192.0.2.6")->attack_type, "");
     verdict_table_destroy(t);
+}
+
+/* Flows the model scores under its own (strict, per-flow) threshold but at or above the judge's
+ * evidence bar count as attack evidence for aggregate levels; under the bar, or with the bar
+ * raised above 1 (the model's decision only), they do not. */
+static void test_verdict_table_evidence_threshold(void **state)
+{
+    (void)state;
+    struct verdict_table_config deflt = {.sensor_id = "s"};
+    struct verdict_table_config strict = {.sensor_id = "s", .evidence_p = 1.5};
+    struct verdict_table_config *cfgs[2] = {&deflt, &strict};
+    for (int k = 0; k < 2; k++) {
+        memset(&rec, 0, sizeof(rec));
+        struct verdict_table *t = mk(cfgs[k]);
+        char src[32];
+        for (int i = 0; i < 12; i++) { /* 12 half-open flows from 12 sources, p 0.7: "benign" */
+            snprintf(src, sizeof(src), "198.51.100.%d", 10 + i);
+            flow(t, src, "192.0.2.50", T0,
+                 (struct fl){.attack = false, .p = 0.7f, .final = true, .packets = 2});
+        }
+        for (int i = 0; i < 12; i++) { /* the same under the bar: never evidence */
+            snprintf(src, sizeof(src), "198.51.100.%d", 10 + i);
+            flow(t, src, "192.0.2.51", T0,
+                 (struct fl){.attack = false, .p = 0.45f, .final = true, .packets = 2});
+        }
+        verdict_table_tick(t, T0, 0);
+        assert_int_equal(must_pub("192.0.2.50")->level, k == 0 ? THREAT_HIGH : THREAT_LOW);
+        if (k == 0)
+            assert_string_equal(must_pub("192.0.2.50")->attack_type, "syn_flood");
+        assert_int_equal(must_pub("192.0.2.51")->level, THREAT_LOW);
+        verdict_table_destroy(t);
+    }
 }
 
 static void test_verdict_table_window_slides_back_down(void **state)
@@ -1637,6 +1669,7 @@ int main(void)
         T(test_verdict_table_model_levels),
         T(test_verdict_table_busy_benign_server_stays_low),
         T(test_verdict_table_heavy_flow_alone_is_high),
+        T(test_verdict_table_evidence_threshold),
         T(test_verdict_table_window_slides_back_down),
         T(test_verdict_table_flow_counts_at_final_reports_only),
         T(test_verdict_table_pps_estimated_from_flows),
