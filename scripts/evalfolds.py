@@ -8,7 +8,8 @@ then benign captures continue the deal, so every fold holds attack and benign ca
 there are at least K of each. `loo` makes one fold per capture.
 
 Each fold's model comes from `scripts/train_model.py --exclude-captures FOLD.json --out DIR
---work WORK/train [--fast] --seed N`: FOLD.json lists the fold's captures (absolute real paths),
+--work TRAIN_WORK [--fast] --seed N` (TRAIN_WORK: evaluate.py --train-work, by default the
+trainer's own build/train, whose cached captures and rows are keyed by what made them): FOLD.json lists the fold's captures (absolute real paths),
 which the trainer uses neither for training nor for calibration. Models are cached under
 WORK/fold-<hash>/, the hash covering the fold's capture paths, the model seed and --fast, so a
 rerun with the same folds reuses them; fold.json there records the trainer script's and the
@@ -68,10 +69,11 @@ def trainer_supports_exclude(trainer):
     return "--exclude-captures" in p.stdout
 
 
-def train_fold(trainer, work, fold, paths, model_seed, fast, bin_dir, flows_bin, retrain, log):
+def train_fold(trainer, work, fold, paths, model_seed, fast, bin_dir, flows_bin, retrain, log,
+               train_work):
     """Path of the model trained without `paths` (cached). Exits with the trainer's last
     lines when training fails. The trainer's own scratch directory (generated captures and
-    extracted rows, which do not depend on the fold) is shared by every fold: WORK/train."""
+    extracted rows, which do not depend on the fold) is shared by every fold: train_work."""
     key = fold_key(paths, model_seed, fast)
     d = os.path.join(work, f"fold-{key}")
     model = os.path.join(d, "ddosd-model.msgpack")
@@ -88,8 +90,8 @@ def train_fold(trainer, work, fold, paths, model_seed, fast, bin_dir, flows_bin,
     excl = os.path.join(d, "exclude-captures.json")
     with open(excl, "w") as f:
         json.dump(sorted(paths), f, indent=1)
-    cmd = [PY, trainer, "--exclude-captures", excl, "--out", d, "--work",
-           os.path.join(work, "train"), "--seed", str(model_seed)]
+    cmd = [PY, trainer, "--exclude-captures", excl, "--out", d, "--work", train_work,
+           "--seed", str(model_seed)]
     if fast:
         cmd.append("--fast")
     if bin_dir:

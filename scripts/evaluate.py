@@ -24,7 +24,8 @@ into K folds (seeded, stratified), a model is trained without each fold
 by a model that saw it. Fold models are cached (scripts/evalfolds.py).
 
 usage: /usr/bin/python3 scripts/evaluate.py --manifest M.json [--manifest M2.json ...]
-           [--model F | --folds K|loo [--fold-seed N] [--model-seed N] [--fast] [--retrain]]
+           [--model F | --folds K|loo [--fold-seed N] [--model-seed N] [--fast] [--retrain]
+                                      [--train-work DIR]]
            [--view flows|ip|both] [--jobs N] [--bin DIR] [--compat fixed|cic] [--work DIR]
            [-c config.json] [--set KEY=VALUE ...] [--out report.json] [--verdicts-dir DIR]
            [--flows-dir DIR]
@@ -335,6 +336,10 @@ def main():
     ap.add_argument("--retrain", action="store_true", help="ignore cached fold models")
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "evaluate"),
                     help="fold models and training data (default build/evaluate)")
+    ap.add_argument("--train-work", default=os.path.join(ROOT, "build", "train"),
+                    help="the trainer's scratch directory for fold trainings (default "
+                    "build/train, train_model.py's own: its generated captures and extracted "
+                    "rows, tens of GB, are reused)")
     ap.add_argument("--metrics-into", help="merge the figures into this metrics JSON under "
                     "the key 'evaluation' (other keys are kept)")
     ap.add_argument("--verdicts-dir", help="also write each capture's ddosd verdicts (JSON "
@@ -397,7 +402,8 @@ def main():
             paths = sorted(p for p, g in assign.items() if g == f)
             model, key = evalfolds.train_fold(trainer, os.path.abspath(args.work), f, paths,
                                               args.model_seed, args.fast, bin_dir, flows_bin,
-                                              args.retrain, log)
+                                              args.retrain, log,
+                                              os.path.abspath(args.train_work))
             fold_info[f] = {"model": model, "key": key, **desc[f], "paths": paths}
             for p in paths:
                 model_of[p], fold_of[p] = model, f
