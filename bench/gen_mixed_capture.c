@@ -397,7 +397,7 @@ static uint32_t gen_dns_name_write(uint8_t *p, uint32_t name_seed)
     static const char *const first[] = {"www", "api", "cdn", "mail", "static", "img", "m", "app"};
     static const char *const tld[] = {"com", "net", "org", "io", "de", "co", "info", "app"};
     uint64_t x = name_seed;
-    uint64_t h = tg_splitmix(&x);
+    uint64_t h = dd_splitmix64(&x);
     uint32_t n = 0;
     const char *label = first[h & 7];
     size_t len = strlen(label);
@@ -408,7 +408,7 @@ static uint32_t gen_dns_name_write(uint8_t *p, uint32_t name_seed)
     p[n++] = (uint8_t)wlen;
     for (uint32_t i = 0; i < wlen; i++) {
         if (i % 8 == 0)
-            h = tg_splitmix(&x);
+            h = dd_splitmix64(&x);
         p[n++] = (uint8_t)('a' + (h >> (8 * (i % 8))) % 26);
     }
     label = tld[(h >> 61) & 7];
@@ -530,7 +530,7 @@ static void gen_addr_client(struct gen *g, struct gen_flow *f)
     }
     static const uint8_t prefix[8] = {0x20, 0x01, 0x0d, 0xb8, 0x00, 0x10, 0x00, 0x00};
     uint64_t x = c;
-    uint64_t iid = tg_splitmix(&x);
+    uint64_t iid = dd_splitmix64(&x);
     memcpy(f->ip[0], prefix, 8);
     for (int i = 0; i < 8; i++)
         f->ip[0][8 + i] = (uint8_t)(iid >> (8 * i));

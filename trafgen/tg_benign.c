@@ -227,14 +227,30 @@ static const struct tg_server *tg_server_pick(struct tg *g, const struct tg_clie
     return &g->servers[g->by_role[role][k]];
 }
 
-void tg_tcp_server_side(struct tg_tcp *t, const struct tg_server *s)
+void tg_tcp_stacks(struct tg_rng *r, struct tg_tcp *t, const struct tg_stack *cs,
+                   const struct tg_server *s, double buf_hi)
 {
+    t->ttl[0] = cs->ttl;
+    t->synopt[0] = cs->synopt;
+    t->wscale[0] = cs->wscale;
+    t->syn_win[0] = cs->win;
+    t->mss_adv[0] = (uint16_t)(cs->mss - (t->v6 ? 20 : 0));
     t->ttl[1] = s->stack.ttl;
     t->synopt[1] = s->stack.synopt;
     t->wscale[1] = s->stack.wscale;
     t->syn_win[1] = s->stack.win;
     t->mss_adv[1] = (uint16_t)(s->stack.mss - (t->v6 ? 20 : 0));
     t->ipid_rand[1] = s->stack.ipid_rand;
+    t->ts_on = cs->ts && s->stack.ts;
+    uint16_t mss = t->mss_adv[0] < t->mss_adv[1] ? t->mss_adv[0] : t->mss_adv[1];
+    t->mss = (uint16_t)(mss - (t->ts_on ? 12 : 0));
+    for (int k = 0; k < 2; k++) {
+        double raw = tg_rng_logu(r, 65536, buf_hi) / (double)(1u << t->wscale[k]);
+        t->win[k] = (uint16_t)tg_clamp(raw, 16, 65535);
+        t->seq[k] = tg_rng_u32(r);
+        t->ts[k] = tg_rng_u32(r);
+        t->ipid[k] = (uint16_t)tg_rng_u32(r);
+    }
 }
 
 static void tg_tcp_new(struct tg *g, struct tg_actor *a, struct tg_client *c,
@@ -271,24 +287,8 @@ static void tg_tcp_new(struct tg *g, struct tg_actor *a, struct tg_client *c,
         break;
     }
     t->rtt_ns = (uint64_t)(c->rtt_us * tg_rng_lognormal(r, 1.0, 0.15)) * TG_NS_US;
-    t->ttl[0] = c->stack.ttl;
-    t->synopt[0] = c->stack.synopt;
-    t->wscale[0] = c->stack.wscale;
-    t->syn_win[0] = c->stack.win;
-    t->mss_adv[0] = (uint16_t)(c->stack.mss - (v6 ? 20 : 0));
     t->ipid_rand[0] = c->stack.ipid_rand;
-    tg_tcp_server_side(t, s);
-    t->ts_on = c->stack.ts && s->stack.ts;
-    uint16_t mss = t->mss_adv[0] < t->mss_adv[1] ? t->mss_adv[0] : t->mss_adv[1];
-    t->mss = (uint16_t)(mss - (t->ts_on ? 12 : 0));
-    for (int k = 0; k < 2; k++) {
-        double buf = tg_rng_logu(r, 65536, 6e6);
-        double raw = buf / (double)(1u << t->wscale[k]);
-        t->win[k] = (uint16_t)tg_clamp(raw, 16, 65535);
-        t->seq[k] = tg_rng_u32(r);
-        t->ts[k] = tg_rng_u32(r);
-        t->ipid[k] = (uint16_t)tg_rng_u32(r);
-    }
+    tg_tcp_stacks(r, t, &c->stack, s, 6e6);
     t->gap_ns = (uint32_t)((t->mss + 60) * 8e6 / c->bw_kbps);
     t->cwnd = 10;
     switch (app) {

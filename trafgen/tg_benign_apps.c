@@ -83,23 +83,8 @@ static void tg_site_tcp_open(struct tg *g, const struct tg_site *site, uint8_t a
     t->port[0] = (uint16_t)tg_stack_ephemeral(r, &c->stack, &ctr);
     t->port[1] = port;
     t->rtt_ns = (uint64_t)(c->rtt_us * tg_rng_lognormal(r, 1.0, 0.15)) * TG_NS_US;
-    t->ttl[0] = c->stack.ttl;
-    t->synopt[0] = c->stack.synopt;
-    t->wscale[0] = c->stack.wscale;
-    t->syn_win[0] = c->stack.win;
-    t->mss_adv[0] = (uint16_t)(c->stack.mss - (v6 ? 20 : 0));
     t->ipid_rand[0] = c->stack.ipid_rand;
-    tg_tcp_server_side(t, s);
-    t->ts_on = c->stack.ts && s->stack.ts;
-    uint16_t mss = t->mss_adv[0] < t->mss_adv[1] ? t->mss_adv[0] : t->mss_adv[1];
-    t->mss = (uint16_t)(mss - (t->ts_on ? 12 : 0));
-    for (int k = 0; k < 2; k++) {
-        t->win[k] =
-            (uint16_t)tg_clamp(tg_rng_logu(r, 65536, 6e6) / (1u << t->wscale[k]), 16, 65535);
-        t->seq[k] = tg_rng_u32(r);
-        t->ts[k] = tg_rng_u32(r);
-        t->ipid[k] = (uint16_t)tg_rng_u32(r);
-    }
+    tg_tcp_stacks(r, t, &c->stack, s, 6e6);
     t->gap_ns = (uint32_t)((t->mss + 60) * 8e6 / c->bw_kbps);
     t->cwnd = 10;
     t->cwnd_max = (uint16_t)((app == TG_APP_SMB || app == TG_APP_NFS || app == TG_APP_PEERWIRE)

@@ -175,22 +175,7 @@ static void tg_bot_connect(struct tg *g, struct tg_inst *in, uint32_t host, uint
     t->port[0] = (uint16_t)tg_stack_ephemeral(r, &st, &ctr);
     t->port[1] = a->tls ? 443 : 80;
     t->rtt_ns = (uint64_t)(rtt_us * tg_rng_lognormal(r, 1.0, 0.1)) * TG_NS_US;
-    t->ttl[0] = st.ttl;
-    t->synopt[0] = st.synopt;
-    t->wscale[0] = st.wscale;
-    t->syn_win[0] = st.win;
-    t->mss_adv[0] = (uint16_t)(st.mss - (v6 ? 20 : 0));
-    tg_tcp_server_side(t, s);
-    t->ts_on = st.ts && s->stack.ts;
-    uint16_t mss = t->mss_adv[0] < t->mss_adv[1] ? t->mss_adv[0] : t->mss_adv[1];
-    t->mss = (uint16_t)(mss - (t->ts_on ? 12 : 0));
-    for (int k = 0; k < 2; k++) {
-        t->win[k] =
-            (uint16_t)tg_clamp(tg_rng_logu(r, 65536, 3e6) / (1u << t->wscale[k]), 16, 65535);
-        t->seq[k] = tg_rng_u32(r);
-        t->ts[k] = tg_rng_u32(r);
-        t->ipid[k] = (uint16_t)tg_rng_u32(r);
-    }
+    tg_tcp_stacks(r, t, &st, s, 3e6);
     if (t->app == TG_APP_SLOW_READ) { /* a tiny receive window, no scaling */
         t->wscale[0] = 0;
         t->win[0] = (uint16_t)tg_rng_range(r, a->slow_win_lo, a->slow_win_hi);

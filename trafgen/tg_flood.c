@@ -293,6 +293,18 @@ void tg_flood_addr(struct tg *g, struct tg_inst *in, struct tg_floodact *f, stru
         tg_inst_addr4(in, p->src_idx, p->src);
 }
 
+void tg_flood_l3(struct tg *g, struct tg_inst *in, const struct tg_flood_pkt *p, uint8_t label,
+                 bool ipid, struct tg_l3 *l3)
+{
+    const struct tg_attack *a = &in->a;
+    *l3 = (struct tg_l3){
+        .src = p->src, .dst = p->dst, .tos = a->tos, .label = label, .v6 = p->v6, .inbound = true};
+    l3->flow_label = tg_rng_u32(&g->rng) & 0xfffff;
+    if (ipid)
+        l3->ipid = tg_ipid(g, in);
+    l3->ttl = tg_src_ttl(g, a, p->src_idx);
+}
+
 static void tg_reply_base(struct tg *g, struct tg_inst *in, const struct tg_flood_pkt *p,
                           struct tg_reply *rp, uint8_t kind)
 {
@@ -363,16 +375,9 @@ static void tg_send_tcpflag(struct tg *g, struct tg_inst *in, struct tg_floodact
     uint8_t flags =
         a->random_flags ? (uint8_t)tg_rng_u32(r) : a->tcp_flags[tg_rng_below(r, a->n_tcp_flags)];
     uint32_t plen = a->psize_hi ? tg_rng_range(r, a->psize_lo, a->psize_hi) : 0;
-    struct tg_l3 l3 = {.src = p.src,
-                       .dst = p.dst,
-                       .ipid = tg_ipid(g, in),
-                       .ttl = tg_src_ttl(g, a, p.src_idx),
-                       .tos = a->tos,
-                       .label = label,
-                       .v6 = p.v6,
-                       .inbound = true,
-                       .frag = TG_IP_DF,
-                       .flow_label = tg_rng_u32(r) & 0xfffff};
+    struct tg_l3 l3;
+    tg_flood_l3(g, in, &p, label, true, &l3);
+    l3.frag = TG_IP_DF;
     struct tg_tcpseg s = {
         .sport = tg_port(g, a->sportmode, a->sport, &in->sport_ctr, NULL, 0, 1024),
         .dport = tg_port(g, a->dportmode, a->dport, &in->dport_ctr, a->dports, a->ndports, 1),
@@ -409,15 +414,9 @@ static void tg_send_udp(struct tg *g, struct tg_inst *in, struct tg_floodact *f,
     tg_flood_addr(g, in, f, &p);
     uint32_t plen = tg_rng_range(r, a->psize_lo, a->psize_hi);
     uint16_t ipid = tg_ipid(g, in);
-    struct tg_l3 l3 = {.src = p.src,
-                       .dst = p.dst,
-                       .ipid = ipid,
-                       .ttl = tg_src_ttl(g, a, p.src_idx),
-                       .tos = a->tos,
-                       .label = label,
-                       .v6 = p.v6,
-                       .inbound = true,
-                       .flow_label = tg_rng_u32(r) & 0xfffff};
+    struct tg_l3 l3;
+    tg_flood_l3(g, in, &p, label, false, &l3);
+    l3.ipid = ipid;
     uint16_t sport = tg_port(g, a->sportmode, a->sport, &in->sport_ctr, NULL, 0, 1024);
     uint16_t dport = tg_port(g, a->dportmode, a->dport, &in->dport_ctr, a->dports, a->ndports, 1);
     sport = tg_port_sturdy(TG_PROTO_UDP, sport, plen);
@@ -444,15 +443,8 @@ static void tg_send_icmp(struct tg *g, struct tg_inst *in, struct tg_floodact *f
     struct tg_flood_pkt p;
     tg_flood_addr(g, in, f, &p);
     uint32_t plen = tg_rng_range(r, a->psize_lo, a->psize_hi);
-    struct tg_l3 l3 = {.src = p.src,
-                       .dst = p.dst,
-                       .ipid = tg_ipid(g, in),
-                       .ttl = tg_src_ttl(g, a, p.src_idx),
-                       .tos = a->tos,
-                       .label = label,
-                       .v6 = p.v6,
-                       .inbound = true,
-                       .flow_label = tg_rng_u32(r) & 0xfffff};
+    struct tg_l3 l3;
+    tg_flood_l3(g, in, &p, label, true, &l3);
     uint16_t id = (uint16_t)(a->srcmode == TG_SRC_RANDOM && a->nsrc > 255 ? tg_rng_u32(r)
                                                                           : tg_hash32(p.src_idx));
     uint16_t seq = (uint16_t)f->sent;

@@ -125,15 +125,8 @@ void tg_send_icmp_error(struct tg *g, struct tg_inst *in, struct tg_floodact *f,
     const struct tg_attack *a = &in->a;
     struct tg_flood_pkt p;
     tg_flood_addr(g, in, f, &p);
-    struct tg_l3 l3 = {.src = p.src,
-                       .dst = p.dst,
-                       .ipid = tg_ipid(g, in),
-                       .ttl = tg_src_ttl(g, a, p.src_idx),
-                       .tos = a->tos,
-                       .label = label,
-                       .v6 = p.v6,
-                       .inbound = true,
-                       .flow_label = tg_rng_u32(r) & 0xfffff};
+    struct tg_l3 l3;
+    tg_flood_l3(g, in, &p, label, true, &l3);
     uint8_t type, code;
     uint32_t rest;
     tg_error_pick(g, a, p.v6, &type, &code, &rest);
@@ -278,14 +271,8 @@ void tg_send_fragment(struct tg *g, struct tg_inst *in, struct tg_floodact *f, u
     const struct tg_attack *a = &in->a;
     struct tg_flood_pkt p;
     tg_flood_addr(g, in, f, &p);
-    struct tg_l3 l3 = {.src = p.src,
-                       .dst = p.dst,
-                       .ttl = tg_src_ttl(g, a, p.src_idx),
-                       .tos = a->tos,
-                       .label = label,
-                       .v6 = p.v6,
-                       .inbound = true,
-                       .flow_label = tg_rng_u32(r) & 0xfffff};
+    struct tg_l3 l3; /* the fragment id is drawn below, tg_frag_begin writes it */
+    tg_flood_l3(g, in, &p, label, false, &l3);
     uint8_t proto =
         a->frag_proto == TG_PROTO_UDP ? TG_PROTO_UDP : (p.v6 ? TG_PROTO_ICMPV6 : TG_PROTO_ICMP);
     uint32_t id = p.v6 ? tg_rng_u32(r) : (tg_rng_u32(r) & 0xffff);

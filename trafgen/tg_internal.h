@@ -744,8 +744,13 @@ int tg_clients_setup(struct tg *g);
 uint64_t tg_client_step(struct tg *g, struct tg_actor *a);
 uint64_t tg_udp_step(struct tg *g, struct tg_actor *a);
 uint64_t tg_ping_step(struct tg *g, struct tg_actor *a);
-/* A server's stack-dependent fields of a TCP connection. */
-void tg_tcp_server_side(struct tg_tcp *t, const struct tg_server *s);
+/* The stack-dependent fields of TCP connection t (t->v6 set) between a client with stack cs and
+ * server s: TTLs, SYN options, window scales and SYN windows, advertised and negotiated MSS,
+ * timestamps, the server's IP ID mode (the client's is the caller's); then per direction a window
+ * from a receive buffer log-uniform in [64 KiB, buf_hi] over its scale, an ISN, a timestamp base
+ * and an IP ID base, drawn from r in that order. */
+void tg_tcp_stacks(struct tg_rng *r, struct tg_tcp *t, const struct tg_stack *cs,
+                   const struct tg_server *s, double buf_hi);
 uint32_t tg_stack_ephemeral(struct tg_rng *r, const struct tg_stack *st, uint16_t *counter);
 
 /* tg_scenario.c: the manifest label of an instance (a name of the label vocabulary). */
@@ -789,6 +794,11 @@ struct tg_flood_pkt {
 };
 /* Picks the source (by the instance's source mode), the family and the victim of a packet. */
 void tg_flood_addr(struct tg *g, struct tg_inst *in, struct tg_floodact *f, struct tg_flood_pkt *p);
+/* The network header of a flood packet p: its addresses and family, the attack's TOS, inbound, frag
+ * 0, and drawn in this order (the order every capture was made with): a random IPv6 flow label,
+ * the instance's IP ID if ipid (else 0), the source's TTL (tg_src_ttl). */
+void tg_flood_l3(struct tg *g, struct tg_inst *in, const struct tg_flood_pkt *p, uint8_t label,
+                 bool ipid, struct tg_l3 *l3);
 
 static inline uint32_t tg_hash32(uint32_t x)
 {

@@ -444,7 +444,7 @@ uint8_t *tg_icmp_begin(struct tg *g, const struct tg_l3 *l3, uint8_t type, uint8
  * HTTP head are written separately, and must agree). */
 static uint32_t tg_tpl_next(uint64_t *x)
 {
-    return (uint32_t)(tg_splitmix(x) >> 32);
+    return (uint32_t)(dd_splitmix64(x) >> 32);
 }
 
 static uint32_t tg_dns_name(uint8_t *p, uint64_t *x, uint32_t len)

@@ -12,24 +12,18 @@
 #include <stdint.h>
 #include <string.h>
 
-/* ---- PRNG: xoshiro256** seeded through splitmix64 ----------------------------------------- */
+#include "common/hash.h"
+
+/* ---- PRNG: xoshiro256** seeded through splitmix64 (common/hash.h) --------------------------- */
 
 struct tg_rng {
     uint64_t s[4];
 };
 
-static inline uint64_t tg_splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static inline void tg_rng_seed(struct tg_rng *r, uint64_t seed)
 {
     for (int i = 0; i < 4; i++)
-        r->s[i] = tg_splitmix(&seed);
+        r->s[i] = dd_splitmix64(&seed);
 }
 
 static inline uint64_t tg_rotl(uint64_t x, int k)
