@@ -109,6 +109,8 @@ static void shard_emit(struct shard *s, const struct flow *f, uint8_t end)
     }
     e->icmp_type = f->icmp_type;
     e->icmp_code = f->icmp_code;
+    e->fwd_payload = f->dir[0].bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)f->dir[0].bytes;
+    e->bwd_payload = f->dir[1].bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)f->dir[1].bytes;
     r->end = end;
     r->shard = (uint8_t)s->id;
     flow_features_compute(f, r->feat);

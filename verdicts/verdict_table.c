@@ -77,12 +77,15 @@ enum {
                                    "second flows" */
     VT_SPOOF_PKTS = 3,          /* a spoofed address sends this few packets in its flow */
     VT_SLOW_PPS = 10,           /* a slow HTTP connection's packets/s stay below this */
+    VT_STALLED_PKTS = 5,        /* a stalled request: at least this many packets from the client */
+    VT_STALLED_SEG = 512,       /* ... in pieces of at most this many payload bytes on average */
     VT_EXAMPLES = VERDICT_SPOOFED_EXAMPLES,
 };
-#define VT_NONE        UINT32_MAX
-#define VT_SEC         1000000ull
-#define VT_BUCKET_US   (VERDICT_WINDOW_US / VT_BUCKETS)
-#define VT_SLOW_MIN_US 2000000ull /* an HTTP connection's timing is conclusive from this age */
+#define VT_NONE           UINT32_MAX
+#define VT_SEC            1000000ull
+#define VT_BUCKET_US      (VERDICT_WINDOW_US / VT_BUCKETS)
+#define VT_SLOW_MIN_US    2000000ull /* an HTTP connection's timing is conclusive from this age */
+#define VT_STALLED_MIN_US 5000000ull /* a request trickled this long is stalled */
 /* Fixed keys for the spoofed-source hashes: the count and the examples of a replay must not
  * depend on the run (the table's own seed is random). */
 #define VT_SPOOF_KEY  0x6a09e667f3bcc909ull
@@ -200,6 +203,7 @@ struct vt_class {
     bool icmp_error;    /* an ICMP/ICMPv6 error or link housekeeping: a reply, never blamed */
     bool handshake;     /* TCP: the source completed the handshake (a real address) */
     bool halfopen;      /* TCP: opened with a SYN, never completed */
+    bool stalled;       /* TCP to a web port: a request trickled for seconds, never answered */
     bool heavy;         /* an attack flow of >= VERDICT_HEAVY_PACKETS at p >= VERDICT_HEAVY_P */
     const char *family; /* protocol-consistent attack family ("" when not an attack) */
 };
@@ -365,6 +369,25 @@ static const char *vt_http_family(const struct flow_evidence *fe, bool model_slo
     return (double)fe->packets * 1e6 / (double)dur < VT_SLOW_PPS ? "slow_http" : "http_flood";
 }
 
+/* A request that never completes (slowloris headers, a slow POST body): a real client (handshake
+ * done) keeps sending small pieces of it to a web port for at least VT_STALLED_MIN_US, slowly, and
+ * the server never answers with a byte of data, because the request is not complete yet. A
+ * benign idle keep-alive connection sends nothing after its answered request; an upload is fast
+ * and made of full segments; a one-way capture never shows a handshake. The model cannot see this
+ * in one flow's statistics (such a connection looks like a quiet client), so the judge reads it
+ * as attack evidence itself. */
+static bool vt_stalled_request(const struct flow_evidence *fe, bool handshake)
+{
+    uint64_t dur = fe->last_us > fe->first_us ? fe->last_us - fe->first_us : 0;
+    if (!handshake || port_class(fe->dport) != PORT_CLASS_WEB || fe->bwd_payload != 0 ||
+        fe->fwd_payload == 0 || fe->fwd_packets < VT_STALLED_PKTS || dur < VT_STALLED_MIN_US)
+        return false;
+    if ((double)fe->packets * 1e6 / (double)dur >= VT_SLOW_PPS)
+        return false;
+    /* Handshake ACK and SYN carry nothing: the rest carry the request's pieces. */
+    return fe->fwd_payload / (fe->fwd_packets - 2) <= VT_STALLED_SEG;
+}
+
 /* Reads one flow report: whether the model's attack holds, who may be blamed for it, and the
  * attack family its protocol evidence allows (docs/verdicts.md, "Attack types"). */
 static struct vt_class vt_classify(const struct verdict_table *t, const struct flow_evidence *fe)
@@ -384,7 +407,11 @@ static struct vt_class vt_classify(const struct verdict_table *t, const struct f
                       ((fe->flags_seen & VT_PSH) || !(fe->flags_seen & VT_RST));
         c.halfopen = syn_first && !c.handshake;
         c.reflected = (ff & (VT_SYN | VT_ACK)) == (VT_SYN | VT_ACK);
-        if (c.reflected)
+        c.stalled = vt_stalled_request(fe, c.handshake);
+        if (c.stalled) {
+            c.attack = true;
+            c.family = "slow_http";
+        } else if (c.reflected)
             c.family = "tcp_reflection";
         else if (c.halfopen)
             c.family = "syn_flood";

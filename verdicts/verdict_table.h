@@ -210,6 +210,8 @@ struct flow_evidence {
     uint8_t flags_seen;   /* TCP flags seen in either direction, bit order FIN..CWR */
     uint8_t icmp_type;    /* ICMP/ICMPv6 type and code of the first packet (ICMP flows) */
     uint8_t icmp_code;
+    uint32_t fwd_payload; /* payload bytes from src so far (saturating) */
+    uint32_t bwd_payload; /* payload bytes from dst so far: 0 = it never answered with data */
 };
 
 struct verdict_table_config {

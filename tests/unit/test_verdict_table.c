@@ -123,6 +123,9 @@ enum fl_shape {
     SH_DNS_REPLY, /* UDP from port 53 to an ephemeral port, one-way (an amplified reply) */
     SH_DNS_QUERY, /* UDP from an ephemeral port to 53, answered */
     SH_ICMP_ERR,  /* ICMP type 3 code 3 */
+    SH_STALLED,   /* TCP to 80: handshake, then 6 small pieces of a request (60 bytes), no data
+                     back: a slowloris connection */
+    SH_ANSWERED,  /* the same, but the server answered with data (an idle keep-alive) */
 };
 
 struct fl {
@@ -174,6 +177,14 @@ static void flow(struct verdict_table *t, const char *src, const char *dst, uint
         e.dport = 53;
         e.bwd_packets = 1;
         e.first_flags = e.flags_seen = 0;
+        break;
+    case SH_STALLED:
+    case SH_ANSWERED:
+        e.fwd_packets = 8;
+        e.bwd_packets = 7;
+        e.flags_seen = 2 | 8 | 16;
+        e.fwd_payload = 60;
+        e.bwd_payload = f.shape == SH_ANSWERED ? 900 : 0;
         break;
     case SH_ICMP_ERR:
         e.proto = 1;
@@ -1462,6 +1473,35 @@ static void test_verdict_table_benign_udp_host_stays_low(void **state)
  * clients (the attack is a small share of its flows). The victim is high (half-open/slow
  * connections), typed slow_http; the client completed its handshakes, is concentrated, and is
  * flagged too. */
+/* Slowloris the model calls benign (p 0.03): 30 connections that trickled a request for 20 s and
+ * never got a byte back make the victim high as slow_http from the connections' shape alone;
+ * the same connections answered by the server (idle keep-alives), or younger than 5 s, do not. */
+static void test_verdict_table_stalled_requests(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk_default();
+    char src[32];
+    for (int i = 0; i < 30; i++) {
+        snprintf(src, sizeof(src), "203.0.113.%d", 1 + i);
+        struct fl f = {.p = 0.03f, .final = false, .packets = 15, .age = 20 * SEC};
+        f.shape = SH_STALLED;
+        flow(t, src, "192.0.2.80", T0, f);
+        f.shape = SH_ANSWERED;
+        flow(t, src, "192.0.2.81", T0, f);
+        f.shape = SH_STALLED;
+        f.age = 3 * SEC;
+        flow(t, src, "192.0.2.82", T0, f);
+    }
+    verdict_table_tick(t, T0, 0);
+    const struct verdict *v = must_pub("192.0.2.80");
+    assert_int_equal(v->level, THREAT_HIGH);
+    assert_string_equal(v->attack_type, "slow_http");
+    assert_true(v->reasons & VERDICT_REASON_HALF_OPEN);
+    assert_int_equal(must_pub("192.0.2.81")->level, THREAT_LOW);
+    assert_int_equal(must_pub("192.0.2.82")->level, THREAT_LOW);
+    verdict_table_destroy(t);
+}
+
 static void test_verdict_table_slowloris_victim_high(void **state)
 {
     (void)state;
@@ -1695,6 +1735,7 @@ int main(void)
         T(test_verdict_table_icmp_unreachable_burst),
         T(test_verdict_table_benign_udp_host_stays_low),
         T(test_verdict_table_slowloris_victim_high),
+        T(test_verdict_table_stalled_requests),
         T(test_verdict_table_dns_amplification_reflectors_low),
         T(test_verdict_table_one_attack_flow_never_medium),
         T(test_verdict_table_group_destinations_blame_nobody),
