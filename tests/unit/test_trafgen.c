@@ -331,6 +331,25 @@ static bool addr_eq(const struct addr *x, const uint8_t *a, uint8_t ip_version)
     return (x->v6 != 0) == (ip_version == 6) && memcmp(x->a, a, x->v6 ? 16 : 4) == 0;
 }
 
+/* A run's capture checked against its manifest: the labelled blocks (rules, labels, n), the
+ * manifest (root, to json_decref) and the packet tally of capture_check. */
+struct checked_run {
+    struct cidr rules[64];
+    const char *labels[64];
+    uint32_t n;
+    json_t *root;
+    struct scan_result res;
+};
+
+/* Runs cfg, reads the rules of its manifest json and checks every packet of its capture pcap. */
+static void run_checked(const struct trafgen_config *cfg, const char *pcap, const char *json,
+                        struct checked_run *run)
+{
+    run_ok(cfg);
+    run->root = manifest_rules(json, run->rules, run->labels, &run->n);
+    capture_check(pcap, run->rules, run->n, &run->res);
+}
+
 /* What the attack packets of a capture held, for the scenario-specific checks. */
 struct truth_counts {
     uint64_t attack_packets;
@@ -466,21 +485,16 @@ static void test_trafgen_all_attacks_decode_and_label(void **state)
     config_small(&cfg, "all", pcap, json);
     assert_int_equal(trafgen_scenarios_parse("all-attacks", &cfg, NULL, 0), 0);
     cfg.seed = 7;
-    run_ok(&cfg);
+    struct checked_run run;
+    run_checked(&cfg, pcap, json, &run);
 
-    struct cidr rules[64];
-    const char *labels[64];
-    uint32_t n;
-    json_t *root = manifest_rules(json, rules, labels, &n);
-    json_t *cap = json_array_get(json_object_get(root, "captures"), 0);
+    json_t *cap = json_array_get(json_object_get(run.root, "captures"), 0);
     assert_string_equal(json_string_value(json_object_get(cap, "path")), "all.pcap");
-    struct scan_result res;
-    capture_check(pcap, rules, n, &res);
-    assert_true(res.unlabelled > 0); /* benign background is there */
+    assert_true(run.res.unlabelled > 0); /* benign background is there */
 
     /* every attack instance's block carried packets, under a label of the vocabulary that fits
      * its scenario */
-    json_t *gen = json_object_get(root, "generator");
+    json_t *gen = json_object_get(run.root, "generator");
     size_t i;
     json_t *inst;
     json_array_foreach(json_object_get(gen, "instances"), i, inst)
@@ -491,16 +505,16 @@ static void test_trafgen_all_attacks_decode_and_label(void **state)
         uint64_t seen = 0;
         struct cidr c;
         assert_true(cidr_parse(cidr, &c));
-        for (uint32_t r = 0; r < n; r++)
-            if (memcmp(&rules[r], &c, sizeof c) == 0) {
-                assert_string_equal(labels[r], label);
-                seen += res.per_rule[r];
+        for (uint32_t r = 0; r < run.n; r++)
+            if (memcmp(&run.rules[r], &c, sizeof c) == 0) {
+                assert_string_equal(run.labels[r], label);
+                seen += run.res.per_rule[r];
             }
         if (seen == 0)
             fail_msg("no packets from the block of instance %zu", i);
     }
     struct truth_counts tc;
-    truth_check(pcap, root, rules, n, &tc);
+    truth_check(pcap, run.root, run.rules, run.n, &tc);
 
     /* provenance: per-label counts add up to the packets written */
     assert_int_equal(json_integer_value(json_object_get(gen, "seed")), 7);
@@ -513,9 +527,9 @@ static void test_trafgen_all_attacks_decode_and_label(void **state)
     {
         sum += (uint64_t)json_integer_value(v);
     }
-    assert_int_equal(sum, res.packets);
-    assert_int_equal(json_integer_value(json_object_get(gen, "packets")), res.packets);
-    json_decref(root);
+    assert_int_equal(sum, run.res.packets);
+    assert_int_equal(json_integer_value(json_object_get(gen, "packets")), run.res.packets);
+    json_decref(run.root);
 }
 
 static void test_trafgen_each_scenario_uses_its_block(void **state)
@@ -531,34 +545,30 @@ static void test_trafgen_each_scenario_uses_its_block(void **state)
         cfg.seed = 100 + (uint64_t)s;
         cfg.duration_s = 3;
         cfg.benign_clients = 20;
-        run_ok(&cfg);
-        struct cidr rules[64];
-        const char *labels[64];
-        uint32_t n;
-        json_t *root = manifest_rules(json, rules, labels, &n);
-        struct scan_result res;
-        capture_check(pcap, rules, n, &res);
+        struct checked_run run;
+        run_checked(&cfg, pcap, json, &run);
         if (s == TG_SC_BENIGN) {
-            assert_int_equal(n, 0);
+            assert_int_equal(run.n, 0);
         } else {
             uint64_t seen = 0;
-            assert_true(n >= 1);
-            for (uint32_t r = 0; r < n; r++) {
-                assert_true(in_vocabulary(labels[r]));
-                assert_true(label_fits((enum trafgen_scenario)s, labels[r]));
-                seen += res.per_rule[r];
+            assert_true(run.n >= 1);
+            for (uint32_t r = 0; r < run.n; r++) {
+                assert_true(in_vocabulary(run.labels[r]));
+                assert_true(label_fits((enum trafgen_scenario)s, run.labels[r]));
+                seen += run.res.per_rule[r];
             }
             if (seen == 0)
-                fail_msg("%s: no packets from its block", labels[0]);
+                fail_msg("%s: no packets from its block", run.labels[0]);
             struct truth_counts tc;
-            truth_check(pcap, root, rules, n, &tc);
+            truth_check(pcap, run.root, run.rules, run.n, &tc);
             json_t *at = json_array_get(
-                json_object_get(json_array_get(json_object_get(root, "captures"), 0), "attacks"),
+                json_object_get(json_array_get(json_object_get(run.root, "captures"), 0),
+                                "attacks"),
                 0);
             assert_string_equal(json_string_value(json_object_get(at, "scenario")),
                                 trafgen_scenario_name((enum trafgen_scenario)s));
         }
-        json_decref(root);
+        json_decref(run.root);
         unlink(pcap);
     }
 }
@@ -579,21 +589,16 @@ static void test_trafgen_icmp_errors_and_fragments(void **state)
             cfg.duration_s = 2;
             cfg.benign_clients = 5;
             cfg.max_attack_packets = 3000;
-            run_ok(&cfg);
-            struct cidr rules[64];
-            const char *labels[64];
-            uint32_t n;
-            json_t *root = manifest_rules(json, rules, labels, &n);
-            struct scan_result res;
-            capture_check(pcap, rules, n, &res);
+            struct checked_run run;
+            run_checked(&cfg, pcap, json, &run);
             struct truth_counts tc;
-            truth_check(pcap, root, rules, n, &tc);
+            truth_check(pcap, run.root, run.rules, run.n, &tc);
             assert_true(tc.attack_packets > 0);
             if (s == TG_SC_ICMP_ERROR_FLOOD)
                 assert_int_equal(tc.icmp_errors, tc.attack_packets); /* never answered */
             else
                 assert_int_equal(tc.fragments, tc.attack_packets);
-            json_decref(root);
+            json_decref(run.root);
         }
     }
 }
@@ -607,18 +612,13 @@ static void test_trafgen_one_way_has_no_outbound(void **state)
     assert_int_equal(trafgen_scenarios_parse("all-attacks", &cfg, NULL, 0), 0);
     cfg.one_way = true;
     cfg.seed = 9;
-    run_ok(&cfg);
-    struct cidr rules[64];
-    const char *labels[64];
-    uint32_t n;
-    json_t *root = manifest_rules(json, rules, labels, &n);
-    struct scan_result res;
-    capture_check(pcap, rules, n, &res);
-    assert_true(res.packets > 0);
-    assert_int_equal(res.from_protected, 0);
-    json_t *gen = json_object_get(root, "generator");
+    struct checked_run run;
+    run_checked(&cfg, pcap, json, &run);
+    assert_true(run.res.packets > 0);
+    assert_int_equal(run.res.from_protected, 0);
+    json_t *gen = json_object_get(run.root, "generator");
     assert_true(json_integer_value(json_object_get(gen, "outbound_suppressed")) > 0);
-    json_decref(root);
+    json_decref(run.root);
 }
 
 static void one_way_mirror_check(const char *scenario, uint64_t seed, uint32_t clients)
