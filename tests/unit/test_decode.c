@@ -501,9 +501,10 @@ static void test_decode_raw_ipv4_and_ipv6(void **state)
     assert_int_equal(decode_packet(DECODE_LINK_RAW, NULL, 0, 0, &pi), DECODE_TRUNC_IPV4);
 }
 
-static void build_loopback(struct frame *f, const uint8_t family[4], bool v6)
+/* A link header given as bytes, then an IPv4 or IPv6 UDP datagram (5000 -> 6000, 3 bytes). */
+static void build_after(struct frame *f, const uint8_t *hdr, uint32_t n, bool v6)
 {
-    frame_put(f, family, 4);
+    frame_put(f, hdr, n);
     uint32_t ip = v6 ? frame_ipv6(f, IPPROTO_NUM_UDP) : frame_ipv4(f, IPPROTO_NUM_UDP, 0);
     frame_udp(f, 5000, 6000);
     frame_payload(f, 3);
@@ -511,6 +512,12 @@ static void build_loopback(struct frame *f, const uint8_t family[4], bool v6)
         frame_ipv6_finish(f, ip);
     else
         frame_ipv4_finish(f, ip);
+}
+
+/* A loopback frame: the 4-byte address family, then a UDP datagram (see build_after). */
+static void build_loopback(struct frame *f, const uint8_t family[4], bool v6)
+{
+    build_after(f, family, 4, v6);
 }
 
 static void test_decode_null_both_byte_orders(void **state)
@@ -541,19 +548,6 @@ static void test_decode_null_both_byte_orders(void **state)
     assert_int_equal(decode_frame(DECODE_LINK_NULL, &f, &pi), DECODE_NOT_IP);
     f.len = 3;
     assert_int_equal(decode_frame(DECODE_LINK_NULL, &f, &pi), DECODE_TRUNC_LINK);
-}
-
-/* A link header given as bytes, then an IPv4 or IPv6 UDP datagram (5000 -> 6000, 3 bytes). */
-static void build_after(struct frame *f, const uint8_t *hdr, uint32_t n, bool v6)
-{
-    frame_put(f, hdr, n);
-    uint32_t ip = v6 ? frame_ipv6(f, IPPROTO_NUM_UDP) : frame_ipv4(f, IPPROTO_NUM_UDP, 0);
-    frame_udp(f, 5000, 6000);
-    frame_payload(f, 3);
-    if (v6)
-        frame_ipv6_finish(f, ip);
-    else
-        frame_ipv4_finish(f, ip);
 }
 
 /* Router and dial-up links: PPP with and without HDLC-like framing, a compressed protocol field,
