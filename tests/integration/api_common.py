@@ -293,6 +293,16 @@ def wait_until(fn, timeout, interval=0.2):
         time.sleep(interval)
 
 
+def report_attack(base, ip, level, attack_type, role=None):
+    """POSTs a report of ip to base's /api/report-attack with SECRET_KEY; returns the Reply."""
+    body = {"ip": ip, "threat_level": level}
+    if role is not None:
+        body["role"] = role
+    body["attack_type"] = attack_type
+    return curl(f"{base}/api/report-attack", "-X", "POST", "-H", f"Authorization: Bearer {SECRET_KEY}",
+                "-H", "Content-Type: application/json", "--data-binary", json.dumps(body))
+
+
 def common_args():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ddosd", required=True, help="path to the ddosd binary")

@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from api_common import (SECRET_KEY, Checker, Env, common_args, curl,  # noqa: E402
-                        free_port, need_binary, wait_until, which)
+                        free_port, need_binary, report_attack, wait_until, which)
 
 BOUNCER_KEY = "itest-crowdsec-key-00112233445566778899"
 TTL = 5
@@ -113,18 +113,13 @@ def main():
 
     flagged, clean, victim = "203.0.113.77", "198.51.100.200", "192.0.2.80"
     t0 = time.monotonic()
-    r = curl(f"{base}/api/report-attack", "-X", "POST", "-H", f"Authorization: Bearer {SECRET_KEY}",
-             "-H", "Content-Type: application/json", "--data-binary",
-             json.dumps({"ip": victim, "threat_level": "critical", "role": "victim",
-                         "attack_type": "syn_flood"}))
+    r = report_attack(base, victim, "critical", "syn_flood", role="victim")
     t.check(f"report victim {victim}: 2xx", 200 <= r.code < 300, repr(r))
     d = curl(f"{base}/api/threat-analysis?ip={victim}").json() or {}
     t.check("the reported victim is critical, role victim, no decision",
             d.get("threat_level") == "critical" and d.get("role") == "victim"
             and d.get("decision") is False, repr(d))
-    r = curl(f"{base}/api/report-attack", "-X", "POST", "-H", f"Authorization: Bearer {SECRET_KEY}",
-             "-H", "Content-Type: application/json", "--data-binary",
-             json.dumps({"ip": flagged, "threat_level": "critical", "attack_type": "http_flood"}))
+    r = report_attack(base, flagged, "critical", "http_flood")
     t.check(f"report {flagged}: 2xx", 200 <= r.code < 300, repr(r))
 
     added = wait_until(lambda: [c for c in read_calls() if c[0] == "add" and

@@ -19,7 +19,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from api_common import (SECRET_KEY, TEST_RULES, Checker, Env, common_args, curl, die,  # noqa: E402
-                        free_port, need_binary, port_open, wait_until, which)
+                        free_port, need_binary, port_open, report_attack, wait_until,
+                        which)
 
 PAGE = "upstream page: protected content\n"
 
@@ -44,15 +45,10 @@ def main():
     base = f"http://127.0.0.1:{api_port}"
 
     flagged, clean, victim = "203.0.113.66", "100.64.7.7", "192.0.2.66"
-    r = curl(f"{base}/api/report-attack", "-X", "POST", "-H", f"Authorization: Bearer {SECRET_KEY}",
-             "-H", "Content-Type: application/json", "--data-binary",
-             json.dumps({"ip": flagged, "threat_level": "critical", "attack_type": "http_flood"}))
+    r = report_attack(base, flagged, "critical", "http_flood")
     if not t.check(f"report {flagged}: 2xx", 200 <= r.code < 300, repr(r)):
         t.finish()
-    r = curl(f"{base}/api/report-attack", "-X", "POST", "-H", f"Authorization: Bearer {SECRET_KEY}",
-             "-H", "Content-Type: application/json", "--data-binary",
-             json.dumps({"ip": victim, "threat_level": "critical", "role": "victim",
-                         "attack_type": "syn_flood"}))
+    r = report_attack(base, victim, "critical", "syn_flood", role="victim")
     t.check(f"report victim {victim}: 2xx", 200 <= r.code < 300, repr(r))
     d = curl(f"{base}/api/threat-analysis?ip={victim}").json() or {}
     t.check("the reported victim is critical with role victim",
