@@ -379,6 +379,14 @@ static void rr_view_build(struct rr_view *v, const float *in, const float *out, 
     v->icmp_err_unsolicited = fmax(0, v->icmp_err - out[RR_PPS]);
 }
 
+/* The view of one role on its sustained rates (the EWMAs of e). */
+static void rr_view_sustained(struct rr_view *v, const struct rr_entry *e, int role)
+{
+    const float *in = e->rate[role];
+    rr_view_build(v, in, e->rate[!role], role == VERDICT_ROLE_VICTIM ? in[RR_SOURCES] : 0,
+                  in[RR_PPS]);
+}
+
 /* Reasons the view of one role raises against t; *excess gets the worst value/threshold. */
 static uint32_t rr_reasons(const struct rr_view *v, const struct config_thresholds *t, int role,
                            double *excess)
@@ -482,20 +490,27 @@ static void rr_sub_rates(const struct rr_sub *s, int dir, float *out)
     out[RR_SOURCES] = 0;
 }
 
+/* The view of one role on the counts of sub-window s; sources and pkts as rr_view_build's. */
+static void rr_view_sub(struct rr_view *v, const struct rr_sub *s, int role, double sources,
+                        double pkts)
+{
+    float in[RR_METRIC_COUNT], out[RR_METRIC_COUNT];
+    rr_sub_rates(s, role, in);
+    rr_sub_rates(s, !role, out);
+    rr_view_build(v, in, out, sources, pkts);
+}
+
 /* Burst evaluation of one role on the current sub-window (complete or not: its counts only
  * grow). Over a threshold, it joins the second's bursts and the role's state is published. */
 static void rr_burst_evaluate(struct rate_rules *r, uint32_t slot, int role)
 {
     struct rr_entry *e = &r->entries[slot];
-    float in[RR_METRIC_COUNT], out[RR_METRIC_COUNT];
-    rr_sub_rates(&e->sub, role, in);
-    rr_sub_rates(&e->sub, !role, out);
     double sources = 0;
     double pkts = (double)e->count[role][RR_PPS] + e->sub.n[role][RR_PPS];
     if (role == VERDICT_ROLE_VICTIM)
         sources = rr_hll_estimate(e->hll); /* the second so far: a lower bound */
     struct rr_view v;
-    rr_view_build(&v, in, out, sources, pkts);
+    rr_view_sub(&v, &e->sub, role, sources, pkts);
     double excess;
     uint32_t reasons = rr_judge(r, e, role, &v, &excess);
     if (!reasons)
@@ -517,10 +532,8 @@ static void rr_entry_evaluate(struct rate_rules *r, uint32_t slot, int role)
 {
     struct rr_entry *e = &r->entries[slot];
     struct rr_role_state *rs = &e->role[role];
-    const float *in = e->rate[role];
-    double sources = role == VERDICT_ROLE_VICTIM ? in[RR_SOURCES] : 0;
     struct rr_view v;
-    rr_view_build(&v, in, e->rate[!role], sources, in[RR_PPS]);
+    rr_view_sustained(&v, e, role);
     double excess;
     rs->sus_reasons = rr_judge(r, e, role, &v, &excess);
     rs->sus_excess = rs->sus_reasons ? (float)excess : 0;
@@ -814,16 +827,11 @@ static void rr_alert_fill(const struct rate_rules *r, uint32_t slot, int role, u
     const struct rr_entry *e = &r->entries[slot];
     const struct rr_role_state *rs = &e->role[role];
     struct rr_view v;
-    if (rs->burst) {
-        float in[RR_METRIC_COUNT], out[RR_METRIC_COUNT];
-        rr_sub_rates(&e->snap, role, in);
-        rr_sub_rates(&e->snap, !role, out);
-        rr_view_build(&v, in, out, role == VERDICT_ROLE_VICTIM ? e->snap_sources : 0, e->snap_pkts);
-    } else {
-        const float *in = e->rate[role];
-        rr_view_build(&v, in, e->rate[!role], role == VERDICT_ROLE_VICTIM ? in[RR_SOURCES] : 0,
-                      in[RR_PPS]);
-    }
+    if (rs->burst)
+        rr_view_sub(&v, &e->snap, role, role == VERDICT_ROLE_VICTIM ? e->snap_sources : 0,
+                    e->snap_pkts);
+    else
+        rr_view_sustained(&v, e, role);
     memset(a, 0, sizeof(*a));
     memcpy(a->ip, e->addr, 16);
     a->version = e->version;
