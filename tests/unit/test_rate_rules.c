@@ -37,6 +37,14 @@ static int teardown(void **state)
     return 0;
 }
 
+/* rate_rules on cfg for up to max_ips addresses; fails the test if it cannot be made. */
+static struct rate_rules *rules_new(uint32_t max_ips)
+{
+    struct rate_rules *r = rate_rules_create(&cfg, max_ips);
+    assert_non_null(r);
+    return r;
+}
+
 /* Overlays rules JSON on the defaults (for whitelists and host groups). */
 static void load_rules(const char *json)
 {
@@ -133,8 +141,7 @@ static void test_rate_rules_syn_flood_alerts_victim(void **state)
     (void)state;
     cfg.rules.victim.syn_per_s = 1000;
     cfg.rules.victim.distinct_sources = 500;
-    struct rate_rules *r = rate_rules_create(&cfg, 1u << 15);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(1u << 15);
     struct rate_alert a[ALERT_MAX];
 
     /* 5000 SYN/s: the first 100 ms sub-window already holds 500 SYNs (5000/s, 5x); 500
@@ -178,8 +185,7 @@ static void test_rate_rules_alert_repeats_once_per_second(void **state)
 {
     (void)state;
     cfg.rules.victim.pps = 1000;
-    struct rate_rules *r = rate_rules_create(&cfg, 1024);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(1024);
     struct rate_alert a[ALERT_MAX];
     struct pkt_info p = pkt("203.0.113.1", "192.0.2.9", IPPROTO_NUM_UDP, 5000, 80, 0);
     int emitted = 0;
@@ -202,8 +208,7 @@ static void test_rate_rules_spoofed_syn_answered_by_syn_acks_fires(void **state)
     cfg.rules.victim.distinct_sources = 0; /* disabled: only the SYN rule is under test */
     cfg.rules.victim.new_flows_per_s = 0;
     cfg.rules.victim.pps = 0;
-    struct rate_rules *r = rate_rules_create(&cfg, 1u << 15);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(1u << 15);
     struct rate_alert a[ALERT_MAX];
     char src[64];
     const struct rate_alert *v = NULL;
@@ -236,8 +241,7 @@ static void test_rate_rules_completed_handshakes_are_not_a_flood(void **state)
     cfg.rules.victim.distinct_sources = 0;
     cfg.rules.victim.new_flows_per_s = 0;
     cfg.rules.victim.pps = 0;
-    struct rate_rules *r = rate_rules_create(&cfg, 1u << 15);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(1u << 15);
     struct rate_alert a[ALERT_MAX];
     char src[64];
     size_t alerts = 0;
@@ -265,8 +269,7 @@ static void test_rate_rules_whitelisted_victim_never_flagged(void **state)
     (void)state;
     load_rules("{\"rules\": {\"victim\": {\"syn_per_s\": 1000, \"distinct_sources\": 500},"
                " \"whitelist\": {\"destinations\": [\"192.0.2.0/28\"]}}}");
-    struct rate_rules *r = rate_rules_create(&cfg, 1u << 15);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(1u << 15);
     struct rate_alert a[ALERT_MAX];
     for (uint64_t s = 0; s < 4; s++) {
         syn_flood(r, "192.0.2.1", T0 + s * SEC, 5000, (uint32_t)s * 5000);
@@ -286,8 +289,7 @@ static void test_rate_rules_hostgroup_override_raises_threshold(void **state)
     load_rules("{\"rules\": {\"victim\": {\"syn_per_s\": 1000, \"distinct_sources\": 500},"
                " \"hostgroups\": [{\"name\": \"big\", \"cidrs\": [\"192.0.2.0/24\"],"
                " \"victim\": {\"syn_per_s\": 1e6, \"distinct_sources\": 1e6}}]}}");
-    struct rate_rules *r = rate_rules_create(&cfg, 1u << 16);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(1u << 16);
     struct rate_alert a[ALERT_MAX];
     for (uint64_t s = 0; s < 3; s++) {
         syn_flood(r, "192.0.2.7", T0 + s * SEC, 5000, (uint32_t)s * 5000);
@@ -303,8 +305,7 @@ static void test_rate_rules_heavy_source_alerts_attacker(void **state)
 {
     (void)state;
     cfg.rules.attacker.pps = 1000;
-    struct rate_rules *r = rate_rules_create(&cfg, 1024);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(1024);
     struct rate_alert a[ALERT_MAX];
     struct pkt_info p = pkt("203.0.113.9", "192.0.2.3", IPPROTO_NUM_UDP, 5555, 80, 0);
     repeat(r, &p, T0, 5000, false);
@@ -322,8 +323,7 @@ static void test_rate_rules_udp_from_ntp_is_reflection(void **state)
 {
     (void)state;
     cfg.rules.victim.reflector_pps = 1000;
-    struct rate_rules *r = rate_rules_create(&cfg, 4096);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(4096);
     struct rate_alert a[ALERT_MAX];
     char src[64];
     for (uint64_t s = 0; s < 2; s++)
@@ -351,8 +351,7 @@ static void test_rate_rules_levels_scale_with_excess(void **state)
 {
     (void)state;
     cfg.rules.victim.pps = 1000;
-    struct rate_rules *r = rate_rules_create(&cfg, 1024);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(1024);
     struct rate_alert a[ALERT_MAX];
     struct pkt_info p1 = pkt("203.0.113.1", "192.0.2.11", IPPROTO_NUM_UDP, 5000, 80, 0);
     struct pkt_info p2 = pkt("203.0.113.2", "192.0.2.12", IPPROTO_NUM_UDP, 5000, 80, 0);
@@ -399,8 +398,7 @@ static void test_rate_rules_alert_ends_after_traffic_stops(void **state)
 {
     (void)state;
     cfg.rules.victim.pps = 1000;
-    struct rate_rules *r = rate_rules_create(&cfg, 1024);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(1024);
     struct rate_alert a[ALERT_MAX];
     struct pkt_info p = pkt("203.0.113.1", "192.0.2.21", IPPROTO_NUM_UDP, 5000, 80, 0);
     repeat(r, &p, T0, 6000, false);
@@ -430,8 +428,7 @@ static void test_rate_rules_full_table_evicts(void **state)
 {
     (void)state;
     cfg.rules.victim.pps = 500;
-    struct rate_rules *r = rate_rules_create(&cfg, 64);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(64);
     struct rate_alert a[ALERT_MAX];
     char src[64];
     for (uint32_t i = 0; i < 2000; i++) {
@@ -456,8 +453,7 @@ static void test_rate_rules_ipv6_victim(void **state)
     (void)state;
     load_rules("{\"rules\": {\"victim\": {\"syn_per_s\": 1000, \"distinct_sources\": 500},"
                " \"whitelist\": {\"destinations\": [\"2001:db8:1::/48\"]}}}");
-    struct rate_rules *r = rate_rules_create(&cfg, 1u << 15);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(1u << 15);
     struct rate_alert a[ALERT_MAX];
     syn_flood(r, "2001:db8:2::80", T0, 5000, 0);
     syn_flood(r, "2001:db8:1::80", T0, 5000, 0); /* whitelisted */
@@ -476,8 +472,7 @@ static void test_rate_rules_tick_budget_bounds_work(void **state)
     (void)state;
     cfg.rules.victim.pps = 100;
     cfg.rules.attacker.pps = 0; /* the one source sends 3500 packets at once */
-    struct rate_rules *r = rate_rules_create(&cfg, 1024);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(1024);
     struct rate_alert a[ALERT_MAX];
     char dst[64];
     for (uint32_t i = 0; i < 500; i++) {
@@ -521,8 +516,7 @@ static void test_rate_rules_tick_budget_bounds_work(void **state)
 static void test_rate_rules_icmp_unreachable_burst(void **state)
 {
     (void)state;
-    struct rate_rules *r = rate_rules_create(&cfg, 4096);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(4096);
     struct rate_alert a[ALERT_MAX];
     struct pkt_info p = pkt("203.0.113.66", "192.0.2.40", IPPROTO_NUM_ICMP, 0, 0, 0);
     p.icmp_type = 3;
@@ -564,8 +558,7 @@ static void test_rate_rules_icmp_errors_solicited_do_not_fire(void **state)
     cfg.rules.victim.pps = 0;
     cfg.rules.attacker.pps = 0;
     cfg.rules.attacker.icmp_errors_per_s = 0;
-    struct rate_rules *r = rate_rules_create(&cfg, 4096);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(4096);
     struct rate_alert a[ALERT_MAX];
     struct pkt_info probe = pkt("2001:db8::5", "2001:db8:9::1", IPPROTO_NUM_UDP, 40000, 33434, 0);
     struct pkt_info err = pkt("2001:db8:9::1", "2001:db8::5", IPPROTO_NUM_ICMPV6, 0, 0, 0);
@@ -596,8 +589,7 @@ static void test_rate_rules_icmp_errors_solicited_do_not_fire(void **state)
 static void test_rate_rules_ipv6_fragment_flood(void **state)
 {
     (void)state;
-    struct rate_rules *r = rate_rules_create(&cfg, 4096);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(4096);
     struct rate_alert a[ALERT_MAX];
     struct pkt_info first = pkt("2001:db8:66::1", "2001:db8:1::53", IPPROTO_NUM_UDP, 4444, 53, 0);
     first.flags = PKT_F_L4 | PKT_F_FRAGMENT;
@@ -630,8 +622,7 @@ static void test_rate_rules_ipv6_fragment_flood(void **state)
 static void test_rate_rules_answered_download_does_not_fire(void **state)
 {
     (void)state;
-    struct rate_rules *r = rate_rules_create(&cfg, 4096);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(4096);
     struct rate_alert a[ALERT_MAX];
     struct pkt_info data =
         pkt("198.51.100.80", "192.0.2.50", IPPROTO_NUM_TCP, 443, 50000, TCP_ACK | TCP_PSH);
@@ -673,8 +664,7 @@ static void test_rate_rules_unrequested_reflector_answers(void **state)
     cfg.rules.victim.reflector_pps = 1000;
     cfg.rules.victim.pps = 0;
     cfg.rules.victim.distinct_sources = 0;
-    struct rate_rules *r = rate_rules_create(&cfg, 4096);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(4096);
     struct rate_alert a[ALERT_MAX];
     char src[64];
     for (uint32_t i = 0; i < 5000; i++) {
@@ -703,8 +693,7 @@ static void test_rate_rules_packets_per_source(void **state)
 {
     (void)state;
     cfg.rules.victim.pps = 1000;
-    struct rate_rules *r = rate_rules_create(&cfg, 1u << 15);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(1u << 15);
     struct rate_alert a[ALERT_MAX];
     char src[64];
     for (uint32_t i = 0; i < 6000; i++) {
@@ -732,8 +721,7 @@ static void test_rate_rules_packets_per_source(void **state)
 static void test_rate_rules_tcp_reflection(void **state)
 {
     (void)state;
-    struct rate_rules *r = rate_rules_create(&cfg, 1u << 15);
-    assert_non_null(r);
+    struct rate_rules *r = rules_new(1u << 15);
     struct rate_alert a[ALERT_MAX];
     char src[64];
     for (uint32_t i = 0; i < 3000; i++) { /* 30k SYN-ACKs/s for 100 ms */
