@@ -149,6 +149,24 @@ static void test_verdict_store_ipv4_ipv6_distinct(void **state)
     verdict_store_destroy(s);
 }
 
+/* What one verdict_store_changes call gave back. */
+struct changes {
+    struct verdict_store_entry *added;
+    size_t na;
+    struct verdict_store_tombstone *deleted;
+    size_t nd;
+    uint64_t next;
+    bool complete;
+};
+
+/* verdict_store_changes(s, since, at) into *ch; fails the test on an error. */
+static void changes(struct verdict_store *s, uint64_t since, uint64_t at, struct changes *ch)
+{
+    assert_int_equal(verdict_store_changes(s, since, at, &ch->added, &ch->na, &ch->deleted, &ch->nd,
+                                           &ch->next, &ch->complete),
+                     0);
+}
+
 static void test_verdict_store_expiry_invisible_then_removed(void **state)
 {
     (void)state;
@@ -180,20 +198,15 @@ static void test_verdict_store_expiry_invisible_then_removed(void **state)
     assert_true(get(s, "198.51.100.2", 1000, &e));
 
     /* The expired decision left a tombstone. */
-    struct verdict_store_entry *added;
-    struct verdict_store_tombstone *deleted;
-    size_t na, nd;
-    uint64_t next;
-    bool complete;
-    assert_int_equal(
-        verdict_store_changes(s, 1, 1000, &added, &na, &deleted, &nd, &next, &complete), 0);
-    assert_int_equal(na, 0);
-    assert_null(added);
-    assert_int_equal(nd, 1);
-    assert_int_equal(deleted[0].ip[3], 1);
-    assert_int_equal(deleted[0].ip_version, 4);
-    assert_true(complete);
-    free(deleted);
+    struct changes ch;
+    changes(s, 1, 1000, &ch);
+    assert_int_equal(ch.na, 0);
+    assert_null(ch.added);
+    assert_int_equal(ch.nd, 1);
+    assert_int_equal(ch.deleted[0].ip[3], 1);
+    assert_int_equal(ch.deleted[0].ip_version, 4);
+    assert_true(ch.complete);
+    free(ch.deleted);
     verdict_store_destroy(s);
 }
 
@@ -266,19 +279,13 @@ static void test_verdict_store_full_evicts_lower_or_refuses(void **state)
     assert_int_equal(st.full_drops, 3);
     assert_int_equal(st.entries, 4);
     assert_int_equal(st.decisions, 4);
-    struct verdict_store_entry *added;
-    struct verdict_store_tombstone *deleted;
-    size_t na, nd;
-    uint64_t next;
-    bool complete;
-    assert_int_equal(
-        verdict_store_changes(s, before + 1, now_ms, &added, &na, &deleted, &nd, &next, &complete),
-        0);
-    assert_int_equal(nd, 1);
-    assert_int_equal(na, 1);
-    assert_int_equal(added[0].v.ip[3], 7);
-    free(added);
-    free(deleted);
+    struct changes ch;
+    changes(s, before + 1, now_ms, &ch);
+    assert_int_equal(ch.nd, 1);
+    assert_int_equal(ch.na, 1);
+    assert_int_equal(ch.added[0].v.ip[3], 7);
+    free(ch.added);
+    free(ch.deleted);
 
     /* An expired entry makes room for anything, even a low one. */
     struct verdict_store *s2 = verdict_store_create(2, 0, NULL);
@@ -485,15 +492,6 @@ static void test_verdict_store_list_limit_matches_full_sort(void **state)
     verdict_store_destroy(s);
 }
 
-static void changes(struct verdict_store *s, uint64_t since, uint64_t at,
-                    struct verdict_store_entry **added, size_t *na,
-                    struct verdict_store_tombstone **deleted, size_t *nd, uint64_t *next,
-                    bool *complete)
-{
-    assert_int_equal(verdict_store_changes(s, since, at, added, na, deleted, nd, next, complete),
-                     0);
-}
-
 static void test_verdict_store_changes_and_tombstones(void **state)
 {
     (void)state;
@@ -504,26 +502,22 @@ static void test_verdict_store_changes_and_tombstones(void **state)
     put_ok(s, &a, 5000);
     put_ok(s, &b, 5000);
     put_ok(s, &c, 5000);
-    struct verdict_store_entry *added;
-    struct verdict_store_tombstone *deleted;
-    size_t na, nd;
-    uint64_t next;
-    bool complete;
-    changes(s, 0, 10, &added, &na, &deleted, &nd, &next, &complete);
-    assert_int_equal(na, 2);
-    assert_int_equal(added[0].v.ip[3], 1);
-    assert_int_equal(added[1].v.ip[3], 2);
-    assert_true(added[0].seq < added[1].seq);
-    assert_int_equal(nd, 0);
-    assert_null(deleted);
-    assert_int_equal(next, 3);
-    assert_true(complete);
-    free(added);
+    struct changes ch;
+    changes(s, 0, 10, &ch);
+    assert_int_equal(ch.na, 2);
+    assert_int_equal(ch.added[0].v.ip[3], 1);
+    assert_int_equal(ch.added[1].v.ip[3], 2);
+    assert_true(ch.added[0].seq < ch.added[1].seq);
+    assert_int_equal(ch.nd, 0);
+    assert_null(ch.deleted);
+    assert_int_equal(ch.next, 3);
+    assert_true(ch.complete);
+    free(ch.added);
 
     /* Nothing new: empty, same cursor. */
-    changes(s, next, 10, &added, &na, &deleted, &nd, &next, &complete);
-    assert_int_equal(na + nd, 0);
-    assert_int_equal(next, 3);
+    changes(s, ch.next, 10, &ch);
+    assert_int_equal(ch.na + ch.nd, 0);
+    assert_int_equal(ch.next, 3);
 
     /* a drops to low (tombstone), b is removed (tombstone), c becomes high (added). */
     a.level = THREAT_LOW;
@@ -531,18 +525,18 @@ static void test_verdict_store_changes_and_tombstones(void **state)
     assert_true(verdict_store_remove(s, b.ip, b.ip_version));
     c.level = THREAT_HIGH;
     put_ok(s, &c, 5000);
-    uint64_t since = next;
-    changes(s, since, 10, &added, &na, &deleted, &nd, &next, &complete);
-    assert_int_equal(na, 1);
-    assert_int_equal(added[0].v.ip[3], 3);
-    assert_int_equal(nd, 2);
-    assert_int_equal(deleted[0].ip[3], 1);
-    assert_int_equal(deleted[1].ip[3], 2);
-    assert_true(deleted[0].seq < deleted[1].seq);
-    assert_int_equal(next, 6);
-    assert_true(complete);
-    free(added);
-    free(deleted);
+    uint64_t since = ch.next;
+    changes(s, since, 10, &ch);
+    assert_int_equal(ch.na, 1);
+    assert_int_equal(ch.added[0].v.ip[3], 3);
+    assert_int_equal(ch.nd, 2);
+    assert_int_equal(ch.deleted[0].ip[3], 1);
+    assert_int_equal(ch.deleted[1].ip[3], 2);
+    assert_true(ch.deleted[0].seq < ch.deleted[1].seq);
+    assert_int_equal(ch.next, 6);
+    assert_true(ch.complete);
+    free(ch.added);
+    free(ch.deleted);
 
     /* a is a decision again: its old tombstone no longer shows; twice removed shows once. */
     a.level = THREAT_CRITICAL;
@@ -552,15 +546,15 @@ static void test_verdict_store_changes_and_tombstones(void **state)
     assert_true(verdict_store_remove(s, b.ip, b.ip_version));
     put_ok(s, &b, 5000);
     assert_true(verdict_store_remove(s, b.ip, b.ip_version));
-    changes(s, since, 10, &added, &na, &deleted, &nd, &next, &complete);
-    assert_int_equal(na, 2); /* c (seq 6) and a (seq 7) */
-    assert_int_equal(added[0].v.ip[3], 3);
-    assert_int_equal(added[1].v.ip[3], 1);
-    assert_int_equal(nd, 1);
-    assert_int_equal(deleted[0].ip[3], 2);
-    assert_int_equal(deleted[0].seq, 11);
-    free(added);
-    free(deleted);
+    changes(s, since, 10, &ch);
+    assert_int_equal(ch.na, 2); /* c (seq 6) and a (seq 7) */
+    assert_int_equal(ch.added[0].v.ip[3], 3);
+    assert_int_equal(ch.added[1].v.ip[3], 1);
+    assert_int_equal(ch.nd, 1);
+    assert_int_equal(ch.deleted[0].ip[3], 2);
+    assert_int_equal(ch.deleted[0].seq, 11);
+    free(ch.added);
+    free(ch.deleted);
     verdict_store_destroy(s);
 }
 
@@ -584,29 +578,25 @@ static void test_verdict_store_changes_incomplete_after_ring_overflow(void **sta
     struct verdict_store_stats st;
     verdict_store_stats_get(s, &st);
     assert_int_equal(st.tombstones_lost, 2);
-    struct verdict_store_entry *added;
-    struct verdict_store_tombstone *deleted;
-    size_t na, nd;
-    uint64_t next;
-    bool complete;
-    changes(s, since, 10, &added, &na, &deleted, &nd, &next, &complete);
-    assert_false(complete);
-    assert_int_equal(nd, 4); /* the ones still in the ring */
-    assert_int_equal(deleted[0].ip[3], 3);
-    free(deleted);
+    struct changes ch;
+    changes(s, since, 10, &ch);
+    assert_false(ch.complete);
+    assert_int_equal(ch.nd, 4); /* the ones still in the ring */
+    assert_int_equal(ch.deleted[0].ip[3], 3);
+    free(ch.deleted);
     /* A reader already past the overwritten ones is complete. */
-    changes(s, 8, 10, &added, &na, &deleted, &nd, &next, &complete);
-    assert_true(complete);
-    assert_int_equal(nd, 4);
-    free(deleted);
+    changes(s, 8, 10, &ch);
+    assert_true(ch.complete);
+    assert_int_equal(ch.nd, 4);
+    free(ch.deleted);
     /* A full listing (since 0) is always complete. */
-    changes(s, 0, 10, &added, &na, &deleted, &nd, &next, &complete);
-    assert_true(complete);
-    free(deleted);
+    changes(s, 0, 10, &ch);
+    assert_true(ch.complete);
+    free(ch.deleted);
     /* A cursor from the future is not. */
-    changes(s, 1000, 10, &added, &na, &deleted, &nd, &next, &complete);
-    assert_false(complete);
-    assert_int_equal(next, 12);
+    changes(s, 1000, 10, &ch);
+    assert_false(ch.complete);
+    assert_int_equal(ch.next, 12);
     verdict_store_destroy(s);
 }
 
@@ -649,15 +639,11 @@ static void test_verdict_store_is_decision_and_levels(void **state)
     put_ok(s, &m, 500);
     verdict_store_stats_get(s, &st);
     assert_int_equal(st.decisions, 0);
-    struct verdict_store_entry *added;
-    struct verdict_store_tombstone *deleted;
-    size_t na, nd;
-    uint64_t next;
-    bool complete;
-    changes(s, 2, 10, &added, &na, &deleted, &nd, &next, &complete);
-    assert_int_equal(nd, 1);
-    assert_int_equal(deleted[0].ip[3], 2);
-    free(deleted);
+    struct changes ch;
+    changes(s, 2, 10, &ch);
+    assert_int_equal(ch.nd, 1);
+    assert_int_equal(ch.deleted[0].ip[3], 2);
+    free(ch.deleted);
     verdict_store_destroy(s);
 
     struct verdict_store_decisions lc = {CONFIG_LEVEL_LOW, CONFIG_ROLE_ATTACKER};
@@ -689,27 +675,23 @@ static void test_verdict_store_decision_roles(void **state)
     struct verdict_store_stats st;
     verdict_store_stats_get(s, &st);
     assert_int_equal(st.decisions, 1);
-    struct verdict_store_entry *added;
-    struct verdict_store_tombstone *deleted;
-    size_t na, nd;
-    uint64_t next;
-    bool complete;
-    changes(s, 0, 10, &added, &na, &deleted, &nd, &next, &complete);
-    assert_int_equal(na, 1);
-    assert_int_equal(added[0].v.ip[3], 1);
-    free(added);
-    assert_null(deleted);
+    struct changes ch;
+    changes(s, 0, 10, &ch);
+    assert_int_equal(ch.na, 1);
+    assert_int_equal(ch.added[0].v.ip[3], 1);
+    free(ch.added);
+    assert_null(ch.deleted);
     /* The attacker turns victim at the same level: no longer a decision, a tombstone. */
     a.role = VERDICT_ROLE_VICTIM;
     put_ok(s, &a, 500);
     assert_false(is_dec(s, "10.8.0.1", 10));
     verdict_store_stats_get(s, &st);
     assert_int_equal(st.decisions, 0);
-    changes(s, next, 10, &added, &na, &deleted, &nd, &next, &complete);
-    assert_int_equal(na, 0);
-    assert_int_equal(nd, 1);
-    assert_int_equal(deleted[0].ip[3], 1);
-    free(deleted);
+    changes(s, ch.next, 10, &ch);
+    assert_int_equal(ch.na, 0);
+    assert_int_equal(ch.nd, 1);
+    assert_int_equal(ch.deleted[0].ip[3], 1);
+    free(ch.deleted);
     verdict_store_destroy(s);
 
     /* ["attacker", "victim"]: both. */
