@@ -539,6 +539,13 @@ def setup_redis_top(inst):
 def setup_redis(inst):
     setup_redis_top(inst)
     inst.report("198.51.100.23", "medium", "attacker", "udp_flood")
+    # The events example lists several entries: the reports' attack starts reach the stream a
+    # flush after their hashes (later still under the sanitizers), so wait for them.
+    def events():
+        out = inst.redis("XLEN", "ddos:events").strip()
+        return out.isdigit() and int(out) >= 2
+    if not wait_until(events, 20, 0.2):
+        raise RuntimeError("the reports' attack_start events did not reach ddos:events")
 
 
 def decision_ended(inst, ip):
