@@ -63,7 +63,14 @@ def main():
         t.finish()
 
     # ---- /health -------------------------------------------------------------------------------
-    r = curl(f"{base}/health")
+    # Its counters are the pipeline's snapshot, published every 100 ms: the store can already
+    # hold the victim while the snapshot still says 0 verdicts (seen under ASan), so give it
+    # a moment before judging the counts.
+    def health_counted():
+        r = curl(f"{base}/health")
+        return r if ((r.json() or {}).get("verdicts") or 0) > 0 else None
+
+    r = wait_until(health_counted, 5) or curl(f"{base}/health")
     h = r.json() or {}
     t.check("/health: 200", r.code == 200, repr(r))
     t.check("/health: application/json", r.headers.get("content-type", "").startswith(
