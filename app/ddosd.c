@@ -319,7 +319,7 @@ static int build_config(const struct options *o, struct ddosd_config *c, char *e
      * checkout. When it is not there (and nobody chose it), look where the build put one: the
      * install prefix's share/ddosd/models, then the source tree's models/ (both compiled in). */
     model_default_searched = false;
-    if (strcmp(c->ml_model.path, DDOSD_MODEL_DEFAULT) == 0 && !model_path_from_flag(o) &&
+    if (strcmp(c->ml_model.path, CONFIG_MODEL_PATH_DEFAULT) == 0 && !model_path_from_flag(o) &&
         access(c->ml_model.path, F_OK) != 0) {
         model_default_searched = true;
         static const char *const fallbacks[] = {DDOSD_MODEL_INSTALLED, DDOSD_MODEL_SOURCE_TREE};
@@ -351,7 +351,7 @@ static int load_model(const struct ddosd_config *cfg, struct model **out, char *
     char why[MODEL_ERR_LEN];
     struct model *m = model_load_file(path, why, sizeof(why));
     if (!m) {
-        if (model_default_searched && strcmp(path, DDOSD_MODEL_DEFAULT) == 0)
+        if (model_default_searched && strcmp(path, CONFIG_MODEL_PATH_DEFAULT) == 0)
             snprintf(err, len,
                      "no model: %s is not in the current directory, nor at %s or %s: pass --model "
                      "FILE (or set ml_model.path; \"\" runs the rate rules only)",

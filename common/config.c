@@ -918,7 +918,7 @@ int config_defaults(struct ddosd_config *c)
     c->scoring.first_packets = 5;
     c->scoring.interval = 1;
 
-    c->ml_model.path = strdup("models/ddosd-model.msgpack");
+    c->ml_model.path = strdup(CONFIG_MODEL_PATH_DEFAULT);
     c->ml_model.threshold = -1;
     c->ml_model.evidence_threshold = -1;
 

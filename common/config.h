@@ -130,6 +130,10 @@ struct config_scoring {
     double interval;   /* then again at most this often, seconds; 0 disables */
 };
 
+/* ml_model.path's default: relative to the working directory (or config.json's; ddosd also looks
+ * in the places the build compiled in when it is missing). */
+#define CONFIG_MODEL_PATH_DEFAULT "models/ddosd-model.msgpack"
+
 struct config_ml_model {
     char *path;       /* "" runs the rate rules only */
     double threshold; /* 0..1 overrides the model's stage-1 threshold; < 0: the model's own */
