@@ -99,14 +99,19 @@ void counters_log(struct daemon *d, bool final)
                                       decode_status_name((enum decode_status)k), t.decode[k]);
         DD_INFO("decode errors by kind:%s", buf);
     }
+    /* The final line is logged after the verdict stage published the sink's figures of after
+     * its last flush (app/stage.c): "unwritten" is what Redis never got, not a backlog that the
+     * flush was about to send. */
     if (s->redis_enabled)
-        DD_INFO("redis: %s, verdicts written %" PRIu64 " (coalesced %" PRIu64 ", pending %" PRIu64
-                ", backlog drops %" PRIu64 "), events %" PRIu64 ", errors %" PRIu64
+        DD_INFO("redis: %s, verdicts written %" PRIu64 " (coalesced %" PRIu64 ", %s %" PRIu64
+                ", backlog drops %" PRIu64 "), events %" PRIu64 " (%s %" PRIu64 "), errors %" PRIu64
                 ", reconnects %" PRIu64 "%s%s",
                 s->redis.connected ? "connected" : "DISCONNECTED", s->redis.verdicts_written,
-                s->redis.verdicts_coalesced, s->redis.pending, s->redis.backlog_dropped,
-                s->redis.events_written, s->redis.redis_errors, s->redis.reconnects,
-                s->redis.last_error[0] ? ", last error: " : "", s->redis.last_error);
+                s->redis.verdicts_coalesced, final ? "unwritten after the final flush" : "pending",
+                s->redis.pending, s->redis.backlog_dropped, s->redis.events_written,
+                final ? "unwritten" : "pending", s->redis.events_pending, s->redis.redis_errors,
+                s->redis.reconnects, s->redis.last_error[0] ? ", last error: " : "",
+                s->redis.last_error);
 }
 
 /* Appends one counter; names and help texts are static strings. */

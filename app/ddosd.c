@@ -542,7 +542,18 @@ static int start(struct daemon *d, char *err, size_t len)
                 snprintf(err, len, "%s", cerr);
                 return -EINVAL;
             }
+            int lt = capture_source_linktype(s);
             capture_source_close(s);
+            /* Every packet of it would be a decode error: say so now, as ddos-flows does, rather
+             * than judge nothing and exit 0. */
+            if (!decode_linktype_supported(lt)) {
+                snprintf(err, len,
+                         "%s: link type %d is not supported (Ethernet with VLAN/MPLS, Linux "
+                         "SLL/SLL2, raw IP, BSD loopback, PPP, PPPoE, Cisco HDLC and PPI are): "
+                         "leave it out of -r",
+                         d->files[i], lt);
+                return -EINVAL;
+            }
         }
     }
     if (d->live && d->opt->realtime) {

@@ -262,6 +262,17 @@ static void *reader_main(void *arg)
                 reader_mark(r, BURST_INPUT_END, (uint32_t)i, true);
             continue;
         }
+        if (!decode_linktype_supported(capture_source_linktype(src))) {
+            /* The owners refuse these at start-up; one that changed since is not read (every
+             * packet would be a decode error) and makes the run "cut short" (exit 2). */
+            snprintf(err, sizeof(err), "%s: link type %d is not supported; not read",
+                     r->cfg.files[i], capture_source_linktype(src));
+            capture_source_close(src);
+            reader_damage(r, err, true);
+            if (r->cfg.mark_inputs)
+                reader_mark(r, BURST_INPUT_END, (uint32_t)i, true);
+            continue;
+        }
         DD_INFO("reading %s (%zu/%zu)", r->cfg.files[i], i + 1, r->cfg.nfiles);
         bool damaged = reader_run_source(r, src);
         capture_source_close(src);

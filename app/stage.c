@@ -543,6 +543,7 @@ static void *stage_main(void *arg)
          * all); the end of a replay may take its time so that nothing it judged is lost. */
         bool signalled = atomic_load_explicit(&d->stop_capture, memory_order_acquire);
         stage_redis_drain(st, signalled);
+        stage_publish_stats(st); /* the final counters line: what the drain left, not before */
         redis_sink_destroy(st->redis, 0); /* says what is left unwritten, if anything */
         st->redis = NULL;
     }

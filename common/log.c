@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,9 +30,19 @@ static int app_fd = -1, error_fd = -1; /* written at start-up; dup2'd onto by lo
 static bool echo_stderr;
 static char app_path[PATH_MAX], error_path[PATH_MAX];
 
+/* Log lines name attackers, gateways and operators' reports: readable by the service user and
+ * its group (adm-style log readers), not by everyone. */
+enum { LOG_FILE_MODE = 0640 };
+
+/* Opens (creating) one log file, mode LOG_FILE_MODE whatever the umask and whatever an older
+ * version created it with. The chmod of a file we do not own fails; that file keeps its mode
+ * (its owner chose it, e.g. logrotate's "create" line). Returns the descriptor or -1 (errno). */
 static int log_open_one(const char *path)
 {
-    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, LOG_FILE_MODE);
+    if (fd >= 0)
+        (void)fchmod(fd, LOG_FILE_MODE);
+    return fd;
 }
 
 int log_open_dir(const char *dir, bool echo, char *err, size_t err_len)
@@ -59,6 +70,15 @@ int log_open_dir(const char *dir, bool echo, char *err, size_t err_len)
     app_fd = a;
     error_fd = b;
     echo_stderr = echo;
+    return 0;
+}
+
+int log_chown(uid_t uid, gid_t gid)
+{
+    if (app_fd < 0)
+        return 0;
+    if (fchown(app_fd, uid, gid) != 0 || fchown(error_fd, uid, gid) != 0)
+        return -errno;
     return 0;
 }
 

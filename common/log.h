@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "common/compiler.h"
 
@@ -23,12 +24,18 @@ extern enum log_level log_threshold;
 /* Sets where lines go (NULL means stderr) and the threshold. Call before threads start. */
 void log_configure(FILE *out, enum log_level threshold);
 
-/* Sends lines to DIR/app.log (every level) and DIR/error.log (WARN and ERROR), created mode 644
- * and appended to; echo also copies WARN and ERROR lines to stderr (for a terminal). Call before
- * threads start. Returns 0, or a negative errno with an actionable line in err. */
+/* Sends lines to DIR/app.log (every level) and DIR/error.log (WARN and ERROR), appended to, mode
+ * 0640 (set on existing files we own too, whatever the umask); echo also copies WARN and ERROR
+ * lines to stderr (for a terminal). Call before threads start. Returns 0, or a negative errno with
+ * an actionable line in err. */
 DD_NODISCARD int log_open_dir(const char *dir, bool echo, char *err, size_t err_len);
-/* Reopens app.log and error.log by path (after logrotate moved them). Any thread; safe while
- * other threads log. Returns 0 or a negative errno (the old files stay in use). */
+/* Gives the open app.log and error.log to uid:gid (the service user, before root is dropped), so
+ * that they are the user's from the start, as the files a reopen creates after the drop are.
+ * 0 (also when no log directory is open) or a negative errno. */
+DD_NODISCARD int log_chown(uid_t uid, gid_t gid);
+/* Reopens app.log and error.log by path (after logrotate moved them), created 0640 and owned by
+ * whoever the process is then (the service user after the drop). Any thread; safe while other
+ * threads log. Returns 0 or a negative errno (the old files stay in use). */
 int log_reopen(void);
 /* Closes the files of log_open_dir (lines then go to stderr again). At exit, no threads left. */
 void log_close(void);

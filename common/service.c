@@ -19,8 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #include <systemd/sd-daemon.h>
 
@@ -174,6 +177,47 @@ DD_PRINTF(3, 4) static void service_fail(char *err, size_t len, const char *fmt,
     }
 }
 
+/* The highest capability number the running kernel knows (it may know more than our headers). */
+static int service_cap_last(void)
+{
+    int last = CAP_LAST_CAP;
+    FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+    if (f != NULL) {
+        int v;
+        if (fscanf(f, "%d", &v) == 1 && v >= 0 && v < 64)
+            last = v;
+        fclose(f);
+    }
+    /* Probe past it too: PR_CAPBSET_READ fails with EINVAL beyond the kernel's last cap. */
+    while (last < 63 && prctl(PR_CAPBSET_READ, (unsigned long)last + 1, 0, 0, 0) >= 0)
+        last++;
+    return last;
+}
+
+/* Empties the capability bounding set, CAP_SETPCAP last. 0 or -errno with a message. */
+static int service_bounding_set_clear(char *err, size_t len)
+{
+    int last = service_cap_last();
+    for (int pass = 0; pass < 2; pass++) {
+        for (int cap = 0; cap <= last; cap++) {
+            if ((cap == CAP_SETPCAP) != (pass == 1))
+                continue;
+            if (prctl(PR_CAPBSET_READ, (unsigned long)cap, 0, 0, 0) == 0)
+                continue; /* already out */
+            if (prctl(PR_CAPBSET_DROP, (unsigned long)cap, 0, 0, 0) != 0) {
+                int e = errno;
+                service_fail(err, len,
+                             "cannot drop capability %d from the bounding set: %s (a container "
+                             "without CAP_SETPCAP? grant it, or run as the service user "
+                             "directly with only CAP_NET_RAW)",
+                             cap, strerror(e));
+                return -e;
+            }
+        }
+    }
+    return 0;
+}
+
 int service_drop_privileges(const char *user, char *err, size_t len)
 {
     if (err != NULL && len > 0)
@@ -228,6 +272,14 @@ int service_drop_privileges(const char *user, char *err, size_t len)
         goto out;
     }
 
+    /* The log files were opened as root: they become the user's now, as the ones a reopen
+     * (logrotate) creates after the drop will be. */
+    if ((rc = log_chown(pw.pw_uid, pw.pw_gid)) != 0) {
+        service_fail(err, len,
+                     "cannot give the log files to \"%s\": %s (check --log-dir's filesystem)", user,
+                     strerror(-rc));
+        goto out;
+    }
     /* Groups before the uid: once the uid is not 0 we may no longer change them. */
     if (initgroups(pw.pw_name, pw.pw_gid) != 0) {
         rc = -errno;
@@ -239,6 +291,11 @@ int service_drop_privileges(const char *user, char *err, size_t len)
         service_fail(err, len, "setresgid(%u): %s", (unsigned)pw.pw_gid, strerror(-rc));
         goto out;
     }
+    /* The bounding set caps what any later execve (the notify hook, a shell it runs) could
+     * gain from file capabilities. Only root (CAP_SETPCAP) may shrink it, so it goes before the
+     * uid; CAP_SETPCAP itself goes last, since each drop needs it. */
+    if ((rc = service_bounding_set_clear(err, len)) != 0)
+        goto out;
     if (setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid) != 0) {
         rc = -errno;
         service_fail(err, len, "setresuid(%u): %s", (unsigned)pw.pw_uid, strerror(-rc));
@@ -252,8 +309,26 @@ int service_drop_privileges(const char *user, char *err, size_t len)
         service_fail(err, len, "dropped to \"%s\" but root can be regained: refusing to run", user);
         goto out;
     }
-    DD_INFO("dropped privileges to %s (uid %u, gid %u)", pw.pw_name, (unsigned)pw.pw_uid,
-            (unsigned)pw.pw_gid);
+    /* No setuid binary or file capability can raise us again, through any execve: the notify
+     * hook and whatever it runs keep the service user's rights. Inherited by every thread
+     * started after this (all of them: see service.h). */
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        rc = -errno;
+        service_fail(err, len, "prctl(PR_SET_NO_NEW_PRIVS): %s: refusing to run", strerror(-rc));
+        goto out;
+    }
+    if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1 ||
+        prctl(PR_CAPBSET_READ, CAP_NET_RAW, 0, 0, 0) != 0) {
+        rc = -EPERM;
+        service_fail(
+            err, len,
+            "dropped to \"%s\" but no_new_privs or the bounding set did not hold: refusing to run",
+            user);
+        goto out;
+    }
+    DD_INFO("dropped privileges to %s (uid %u, gid %u; no capabilities, bounding set empty, "
+            "no_new_privs)",
+            pw.pw_name, (unsigned)pw.pw_uid, (unsigned)pw.pw_gid);
     rc = 0;
 out:
     free(buf);

@@ -55,10 +55,15 @@ int service_notify_status(const char *fmt, ...) DD_PRINTF(1, 2);
  * meant for another process via WATCHDOG_PID). */
 uint64_t service_watchdog_interval_us(void);
 
-/* When running as root (effective uid 0), becomes `user` for good: supplementary groups from the
- * group database (initgroups), then real, effective and saved gid and uid; capabilities go with
- * the uid change (no PR_SET_KEEPCAPS). Then verifies that root cannot be regained (setuid(0) must
- * fail). Not root: does nothing but log why, and returns 0 (the capability-only setup, e.g.
+/* When running as root (effective uid 0), becomes `user` for good: the open log files (common/log)
+ * are given to the user, supplementary groups come from the group database (initgroups), then
+ * real, effective and saved gid; the capability bounding set is emptied (CAP_SETPCAP last), then
+ * real, effective and saved uid, so the capabilities go with the uid change (no
+ * PR_SET_KEEPCAPS); then PR_SET_NO_NEW_PRIVS, so no later execve (the notify hook) can gain
+ * anything from a setuid bit or file capabilities. Then verifies that root cannot be regained
+ * (setuid(0) must fail), that no_new_privs is set and CAP_NET_RAW is out of the bounding set.
+ * The bounding set and no_new_privs are per thread and inherited: call before any thread
+ * starts. Not root: does nothing but log why, and returns 0 (the capability-only setup, e.g.
  * CAP_NET_RAW granted by the unit). user NULL or "" as root: logs a warning, returns 0.
  * Returns 0, or a negative errno with an actionable message in err (NUL-terminated, len bytes):
  * -ENOENT the user does not exist, -EPERM the user is root itself, other values from the

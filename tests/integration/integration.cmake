@@ -71,6 +71,9 @@ set_tests_properties(train_quick PROPERTIES LABELS integration TIMEOUT 900)
 #   daemon_signals        SIGHUP good/corrupt model, SIGUSR1 log reopen, SIGTERM mid-replay
 #   daemon_cli            flags, start-up errors, --dump-config masking, .env mode, exit 2
 #   daemon_notify         the notify hook gets attack_start JSON; --flows-out rows
+#   daemon_hardening      unsupported link type exits 1; final counters after the last flush;
+#                         NoNewPrivs and an empty bounding set after the drop; log files 0640
+#                         and the service user's, also after a reopen (root parts skip otherwise)
 function(ddosd_daemon_test name timeout)
   add_test(NAME ${name} COMMAND bash ${DDOSD_IT}/${name}.sh ${PROJECT_BINARY_DIR})
   set_tests_properties(${name} PROPERTIES LABELS integration TIMEOUT ${timeout}
@@ -82,6 +85,7 @@ ddosd_daemon_test(daemon_live 180 RUN_SERIAL TRUE)
 ddosd_daemon_test(daemon_signals 180)
 ddosd_daemon_test(daemon_cli 180)
 ddosd_daemon_test(daemon_notify 180)
+ddosd_daemon_test(daemon_hardening 180)
 
 # ---- the REST API -------------------------------------------------------------------------------
 # Real HTTP against a running ddosd that replays a ddos-trafgen capture with --serve. Each script

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <grp.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -204,6 +205,11 @@ static void test_service_drop_privileges_to_nobody(void **state)
             _exit(13);
         if (setgroups(0, NULL) == 0)
             _exit(14);
+        if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+            _exit(15); /* a setuid helper run by the notify hook could regain root */
+        for (unsigned long cap = 0; cap < 64; cap++)
+            if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1)
+                _exit(16); /* the bounding set still holds this capability */
         _exit(0);
     }
     int status = 0;
