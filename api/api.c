@@ -189,6 +189,11 @@ static struct MHD_Response *response_make(struct api_server *srv, struct api_rep
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (r->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->retry_after_s) {
+        char ra[8];
+        snprintf(ra, sizeof(ra), "%u", (unsigned)r->retry_after_s);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     if (r->status == 401) /* RFC 9110: a 401 names the scheme it wants */
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"ddosd\"");
     return resp;

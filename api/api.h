@@ -61,10 +61,13 @@ struct api_hooks {
     void (*health)(void *user, struct api_health *out);
     /* Writes up to max counters into out; returns how many. Required. */
     size_t (*counters)(void *user, struct api_counter *out, size_t max);
-    /* An authenticated report: the daemon raises the IP's verdict (v: ip, level, role attacker
-     * unless the report says victim, attack_type, reasons = report) in the pipeline. The API has
-     * already merged it into the store. May be NULL. */
-    void (*report)(void *user, const struct verdict *v);
+    /* An authenticated report: the daemon queues it to raise the IP's verdict (v: ip, level,
+     * role attacker unless the report says victim, attack_type, reasons = report) in the
+     * pipeline. Returns 0 when queued, or -EAGAIN when the queue is full: the API then answers
+     * 503 with Retry-After and stores nothing, so a report answered "recorded" is always both
+     * queued and in the store. Called before the API merges the report into the store. May be
+     * NULL (the store alone). */
+    int (*report)(void *user, const struct verdict *v);
 };
 
 struct api_options {

@@ -72,6 +72,7 @@ struct api_reply {
     size_t body_len;
     bool body_static;
     const char *allow;    /* Allow header value for 405 (static); NULL otherwise */
+    uint16_t retry_after_s; /* > 0: a Retry-After header (503 when a queue is full) */
     uint8_t endpoint;     /* enum api_endpoint, for metrics */
     uint8_t static_reply; /* enum api_static_reply; body is then empty */
 };

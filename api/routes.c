@@ -3,8 +3,10 @@
  * metrics.c.)
  *
  * Threads: called from api_handle on any API thread. State read: the verdict store (its own
- * locks) and the daemon's hooks (thread-safe by contract). A report writes the store
- * (verdict_store_merge), the Redis audit stream (report_log.c) and calls hooks.report.
+ * locks) and the daemon's hooks (thread-safe by contract). A report is queued for the pipeline
+ * (hooks.report; a full queue is a 503 with Retry-After), then written to the store
+ * (verdict_store_merge, which keeps its level for its TTL) and the Redis audit stream
+ * (report_log.c); only then is it answered "recorded".
  *
  * DESIGN: /api/check is the nginx auth_request fast path: one inet_pton and one store lookup
  * without a copy, answered with a response the transport built at start-up (no JSON, no
@@ -29,6 +31,7 @@
 enum {
     REPORT_SOURCE_MAX = 64,
     REPORT_DETAILS_MAX = 1024,
+    REPORT_RETRY_AFTER_S = 1, /* the stage empties its report queue every few ms */
     VERDICTS_LIMIT_MAX = 10000,
     VERDICTS_LIMIT_DEFAULT = 100,
 };
@@ -409,12 +412,24 @@ void api_route_report(struct api_core *c, const struct api_request *in, const st
     if (!report_parse(c, in, &r, out))
         goto done;
 
+    /* Durable before "recorded": the pipeline's queue takes the report first (or it is refused
+     * with 503 and Retry-After, and nothing is stored), then the store holds it; the store keeps
+     * a report's level for its TTL against every later verdict (verdict_store_put). */
+    if (c->hooks.report && c->hooks.report(c->hooks.user, &r.v) != 0) {
+        api_reply_error(out, 503, "unavailable",
+                        "the report queue is full; nothing was recorded: send it again in %d s",
+                        REPORT_RETRY_AFTER_S);
+        out->retry_after_s = REPORT_RETRY_AFTER_S;
+        goto done;
+    }
     uint64_t ttl_ms = (uint64_t)(c->cfg->cache.ttl > 0 ? c->cfg->cache.ttl : 300) * 1000u;
     struct verdict_store_entry merged;
     int rc = verdict_store_merge(c->store, &r.v, in->now_ms + ttl_ms, &merged);
     if (rc != 0) {
-        api_reply_error(out, 503, "unavailable", "%s",
-                        rc == -ENOSPC ? "the verdict store is full" : "cannot store the report");
+        api_reply_error(out, 503, "unavailable", "%s; send it again in %d s",
+                        rc == -ENOSPC ? "the verdict store is full" : "cannot store the report",
+                        REPORT_RETRY_AFTER_S);
+        out->retry_after_s = REPORT_RETRY_AFTER_S;
         goto done;
     }
 
@@ -439,8 +454,6 @@ void api_route_report(struct api_core *c, const struct api_request *in, const st
     }
     atomic_fetch_add_explicit(redis ? &c->metrics.reports_redis : &c->metrics.reports_memory, 1,
                               memory_order_relaxed);
-    if (c->hooks.report)
-        c->hooks.report(c->hooks.user, &r.v);
     DD_INFO("api: report %s from %s (source %s): %s %s level %s type %s -> now %s, stored in %s",
             id, client, r.source, verdict_role_name((enum verdict_role)r.v.role), r.ip,
             threat_level_name((enum threat_level)r.v.level),

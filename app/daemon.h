@@ -215,8 +215,9 @@ struct model *daemon_model_acquire(struct daemon *d, double *threshold);
 /* stage.c */
 int stage_start(struct daemon *d, char *err, size_t err_len);
 void stage_join(struct daemon *d);
-/* Called from API threads: queue a report for the verdict stage. */
-void stage_report(struct daemon *d, const struct verdict *v);
+/* Called from API threads: queue a report for the verdict stage. Returns 0, or -EAGAIN when
+ * the queue is full (counted in reports_dropped; the API answers 503 with Retry-After). */
+int stage_report(struct daemon *d, const struct verdict *v);
 
 /* counters.c */
 void counters_log(struct daemon *d, bool final);

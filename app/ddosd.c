@@ -445,9 +445,9 @@ static size_t hook_counters(void *user, struct api_counter *out, size_t max)
     return counters_fill(user, out, max);
 }
 
-static void hook_report(void *user, const struct verdict *v)
+static int hook_report(void *user, const struct verdict *v)
 {
-    stage_report(user, v);
+    return stage_report(user, v);
 }
 
 static void show_progress(struct daemon *d, bool final)

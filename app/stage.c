@@ -166,7 +166,8 @@ static void on_event(void *user, enum verdict_event_kind kind, const struct verd
 static void on_expired(void *user, const struct verdict *v)
 {
     struct stage *st = user;
-    (void)verdict_store_remove(st->d->store, v->ip, v->ip_version);
+    /* release, not remove: a live operator report outlives the table's verdict */
+    (void)verdict_store_release(st->d->store, v->ip, v->ip_version);
 }
 
 static void resync_one(void *user, const struct verdict *v)
@@ -386,14 +387,21 @@ static void stage_reports(struct stage *st, uint64_t now_us)
     st->reports_in += n;
 }
 
-void stage_report(struct daemon *d, const struct verdict *v)
+/* The queue is bounded (the stage empties it every loop, within a few ms): a report that finds
+ * it full is refused here and the API answers 503 with Retry-After, never "recorded" for a
+ * report the pipeline will not see. */
+int stage_report(struct daemon *d, const struct verdict *v)
 {
+    int rc = 0;
     pthread_mutex_lock(&d->report_lock);
-    if (d->nreports < DD_ARRAY_LEN(d->reports))
+    if (d->nreports < DD_ARRAY_LEN(d->reports)) {
         d->reports[d->nreports++] = *v;
-    else
+    } else {
         atomic_fetch_add_explicit(&d->reports_dropped, 1, memory_order_relaxed);
+        rc = -EAGAIN;
+    }
     pthread_mutex_unlock(&d->report_lock);
+    return rc;
 }
 
 /* A replay must not learn at its very end that Redis was never there: after the sink's first

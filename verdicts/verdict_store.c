@@ -30,6 +30,13 @@
  * the changes numbered in (since, c0] and return c0 as next_since, so each change is reported
  * once and none falls between two polls.
  *
+ * Reports: an entry remembers the operator reports merged into it (level, role, attack type,
+ * score, expiry). The pipeline's verdicts arrive as puts that replace the entry, and the
+ * pipeline is free to judge an address low a second after an operator called it critical (it
+ * sees only packets); a put therefore re-applies a live report on top of what it writes, and a
+ * remove leaves the report standing until its own expiry. Without this, a report answered
+ * "recorded" could vanish from /api/check at the next verdict for its address.
+ *
  * Tombstones may reach the ring out of sequence order (two writers in different stripes), so
  * the ring remembers the highest sequence number it has overwritten: a reader whose `since` is
  * below it missed a deletion.
@@ -389,8 +396,63 @@ static void vs_merge_into(struct verdict_store_entry *e, const struct verdict *v
         e->expires_ms = expires_ms;
 }
 
+/* Raises e by its live report (see verdict_store_put): the report's level, role and attack type
+ * when they are higher, its score, VERDICT_REASON_REPORT, and an expiry no earlier than its. */
+static void vs_apply_report(struct verdict_store_entry *e)
+{
+    struct verdict *m = &e->v;
+    bool higher = e->report_level > m->level;
+    if ((higher || m->attack_type[0] == '\0') && e->report_attack_type[0] != '\0')
+        memcpy(m->attack_type, e->report_attack_type, sizeof(m->attack_type));
+    if (higher) {
+        m->level = e->report_level;
+        m->role = e->report_role;
+    }
+    if (e->report_score > m->score)
+        m->score = e->report_score;
+    m->reasons |= VERDICT_REASON_REPORT;
+    if (e->report_until_ms > e->expires_ms)
+        e->expires_ms = e->report_until_ms;
+}
+
+/* Remembers report v (valid until expires_ms) in e; a live earlier report keeps the higher
+ * level (with its role and attack type) and the later expiry. */
+static void vs_note_report(struct verdict_store_entry *e, const struct verdict *v,
+                           uint64_t expires_ms, bool live)
+{
+    if (!live || v->level > e->report_level) {
+        e->report_level = v->level;
+        e->report_role = v->role;
+        memcpy(e->report_attack_type, v->attack_type, sizeof(e->report_attack_type));
+    } else if (e->report_attack_type[0] == '\0') {
+        memcpy(e->report_attack_type, v->attack_type, sizeof(e->report_attack_type));
+    }
+    if (!live || v->score > e->report_score)
+        e->report_score = v->score;
+    if (!live || expires_ms > e->report_until_ms)
+        e->report_until_ms = expires_ms;
+}
+
+/* Gives e its next sequence number and keeps the decision bookkeeping (decision_since, the
+ * count, a tombstone when it stops being one). Caller holds e's stripe write lock. */
+static void vs_changed_locked(struct verdict_store *s, struct verdict_store_entry *e, bool was_dec)
+{
+    e->prev_seq = e->seq;
+    e->seq = vs_next_seq(s);
+    bool is_dec = vs_is_dec(s, e);
+    if (was_dec && !is_dec)
+        vs_tomb_push(s, &e->v, e->seq);
+    if (!is_dec)
+        e->decision_since = 0;
+    else if (!was_dec)
+        e->decision_since = e->seq;
+    if (was_dec != is_dec)
+        atomic_fetch_add_explicit(&s->decisions, is_dec ? 1 : (uint64_t)-1, memory_order_relaxed);
+}
+
+/* put (report false) and merge (report true): see verdict_store.h. */
 static int vs_store(struct verdict_store *s, const struct verdict *v, uint64_t expires_ms,
-                    bool merge, struct verdict_store_entry *out)
+                    bool report, struct verdict_store_entry *out)
 {
     if (!v || (v->ip_version != 4 && v->ip_version != 6))
         return -EINVAL;
@@ -398,7 +460,7 @@ static int vs_store(struct verdict_store *s, const struct verdict *v, uint64_t e
     struct vs_pos p = vs_locate(s, v->ip, v->ip_version);
     pthread_rwlock_wrlock(&p.st->lock);
     uint32_t i = vs_find_locked(s, p, v->ip, v->ip_version, NULL);
-    bool was_dec = false;
+    bool was_dec = false, live = false, live_report = false;
     if (i == VS_NONE) {
         i = vs_slot_alloc(s);
         if (i == VS_NONE)
@@ -411,25 +473,28 @@ static int vs_store(struct verdict_store *s, const struct verdict *v, uint64_t e
         s->slots[i].next = p.st->heads[p.bucket];
         p.st->heads[p.bucket] = i;
         atomic_fetch_add_explicit(&s->entries, 1, memory_order_relaxed);
-        merge = false;
+        /* A reused slot keeps its last tenant's bytes: start clean. */
+        memset(&s->slots[i].e, 0, sizeof(s->slots[i].e));
     } else {
-        was_dec = vs_is_dec(s, &s->slots[i].e);
-        if (s->slots[i].e.expires_ms <= now_ms)
-            merge = false; /* not live: the report stands alone */
+        const struct verdict_store_entry *old = &s->slots[i].e;
+        was_dec = vs_is_dec(s, old);
+        live = old->expires_ms > now_ms; /* not live: the new version stands alone */
+        live_report = live && old->report_until_ms > now_ms;
     }
     struct verdict_store_entry *e = &s->slots[i].e;
-    if (merge) {
+    if (report && live) {
         vs_merge_into(e, v, expires_ms);
     } else {
         e->v = *v;
         e->expires_ms = expires_ms;
     }
-    e->seq = vs_next_seq(s);
-    bool is_dec = vs_is_dec(s, e);
-    if (was_dec && !is_dec)
-        vs_tomb_push(s, &e->v, e->seq);
-    if (was_dec != is_dec)
-        atomic_fetch_add_explicit(&s->decisions, is_dec ? 1 : (uint64_t)-1, memory_order_relaxed);
+    if (report)
+        vs_note_report(e, v, expires_ms, live_report);
+    else if (live_report)
+        vs_apply_report(e); /* the pipeline's verdict cannot lower a live report */
+    else
+        e->report_until_ms = 0;
+    vs_changed_locked(s, e, was_dec);
     atomic_fetch_add_explicit(&s->puts, 1, memory_order_relaxed);
     if (out)
         *out = *e;
@@ -448,19 +513,42 @@ int verdict_store_merge(struct verdict_store *s, const struct verdict *v, uint64
     return vs_store(s, v, expires_ms, true, out);
 }
 
-bool verdict_store_remove(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_version)
+static bool vs_remove(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_version,
+                      bool keep_report)
 {
     struct vs_pos p = vs_locate(s, ip, ip_version);
+    uint64_t now_ms = verdict_store_now_ms();
     pthread_rwlock_wrlock(&p.st->lock);
     uint32_t prev = VS_NONE;
     uint32_t i = vs_find_locked(s, p, ip, ip_version, &prev);
-    if (i != VS_NONE) {
+    struct verdict_store_entry *e = i != VS_NONE ? &s->slots[i].e : NULL;
+    if (keep_report && e && e->report_until_ms > now_ms && e->expires_ms > now_ms) {
+        /* The pipeline forgot the address; the report has not expired: it stands alone. */
+        bool was_dec = vs_is_dec(s, e);
+        e->v.level = e->report_level;
+        e->v.role = e->report_role;
+        memcpy(e->v.attack_type, e->report_attack_type, sizeof(e->v.attack_type));
+        e->v.score = e->report_score;
+        e->v.reasons = VERDICT_REASON_REPORT;
+        e->expires_ms = e->report_until_ms;
+        vs_changed_locked(s, e, was_dec);
+    } else if (i != VS_NONE) {
         vs_unlink_locked(s, p.st, p.bucket, i, prev);
         vs_slot_free(s, i);
         atomic_fetch_add_explicit(&s->removed, 1, memory_order_relaxed);
     }
     pthread_rwlock_unlock(&p.st->lock);
     return i != VS_NONE;
+}
+
+bool verdict_store_remove(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_version)
+{
+    return vs_remove(s, ip, ip_version, false);
+}
+
+bool verdict_store_release(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_version)
+{
+    return vs_remove(s, ip, ip_version, true);
 }
 
 /* ---- readers ------------------------------------------------------------------------------- */

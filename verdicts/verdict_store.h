@@ -43,6 +43,19 @@ struct verdict_store_entry {
     struct verdict v;
     uint64_t expires_ms; /* CLOCK_REALTIME ms after which the entry is gone */
     uint64_t seq;        /* the change that wrote this version of the entry */
+    uint64_t prev_seq;   /* the change that wrote the version this one replaced (0: none) */
+    /* The change at which the entry last became a decision (0: it is not one now). A reader
+     * whose cursor is at or past it has already been given an earlier version of this
+     * decision, so a newer version *replaces* one it holds (decisions.c sends both). */
+    uint64_t decision_since;
+    /* The operator reports merged into the entry (verdict_store_merge): their highest level,
+     * its role and attack type, and the latest report's expiry. Until report_until_ms a put
+     * cannot lower the entry below them (0: no report). */
+    uint64_t report_until_ms;
+    double report_score;
+    uint8_t report_level;
+    uint8_t report_role;
+    char report_attack_type[VERDICT_ATTACK_TYPE_MAX];
 };
 
 /* An entry that stopped being a decision at change `seq`. */
@@ -80,7 +93,12 @@ DD_NODISCARD struct verdict_store *verdict_store_create(uint32_t capacity, uint3
 /* Frees the store. Accepts NULL. No thread may be using it. */
 void verdict_store_destroy(struct verdict_store *s);
 
-/* Inserts or replaces the entry of v's address with a copy of v. When the store is full and the
+/* Inserts or replaces the entry of v's address with a copy of v (the pipeline's verdict), except
+ * that a live operator report (see verdict_store_merge) holds: while report_until_ms is ahead,
+ * the entry keeps the report's level (and role and attack type) when v's is lower, the higher
+ * score, VERDICT_REASON_REPORT among its reasons, and an expiry no earlier than the report's.
+ * A model that later calls a reported address low therefore cannot lower it before the report's
+ * TTL ends. When the store is full and the
  * address is new, the entry replaces an expired entry (counted in `expired`) or one of a strictly
  * lower level than v (counted in full_drops as the loss of the old one) among a few sampled, in
  * its stripe first, then in other stripes not locked at that moment; else it is refused
@@ -89,8 +107,10 @@ void verdict_store_destroy(struct verdict_store *s);
 DD_NODISCARD int verdict_store_put(struct verdict_store *s, const struct verdict *v,
                                    uint64_t expires_ms);
 
-/* Raises the entry of v's address with v (an operator report): level and score become the
- * higher of the two, reasons the union, role v's when v's level is higher, attack_type v's when
+/* Records an operator report v, valid until expires_ms, and raises the entry of v's address
+ * with it: the report is remembered in the entry (report_* fields; several reports keep the
+ * highest level and the latest expiry) so later puts cannot lower it, and level and score become
+ * the higher of the two, reasons the union, role v's when v's level is higher, attack_type v's when
  * v's level is higher or the entry has none (and v has one), spoofed_sources and its examples
  * v's when v counts more of them, last_seen the later one, expires_ms the later one; every other
  * field is kept from the existing entry. With no live entry (judged on verdict_store_now_ms()) it
@@ -102,6 +122,13 @@ DD_NODISCARD int verdict_store_merge(struct verdict_store *s, const struct verdi
 /* Removes the address's entry (tombstoned when it was a decision). Returns true when there was
  * one. */
 bool verdict_store_remove(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_version);
+
+/* The pipeline no longer holds a verdict for the address (its verdict table let it expire):
+ * removes the entry as verdict_store_remove does, except that an entry with a live operator
+ * report falls back to the report alone (the report's level, role, attack type and score,
+ * reasons VERDICT_REASON_REPORT, the report's expiry), so the pipeline forgetting an address
+ * does not end a report's TTL. Returns true when there was an entry. */
+bool verdict_store_release(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_version);
 
 /* Copies the live (not expired at now_ms) entry of an address into *out. Returns false when
  * there is none. */

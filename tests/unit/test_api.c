@@ -38,6 +38,7 @@
 
 static struct {
     bool capture_ok, model_ok, redis_enabled, redis_connected;
+    bool refuse_reports; /* the report hook answers -EAGAIN (a full queue) */
     int reports;
     struct verdict last_report;
 } daemon_state = {.capture_ok = true, .model_ok = true};
@@ -75,10 +76,13 @@ static size_t stub_counters(void *user, struct api_counter *out, size_t max)
     return n;
 }
 
-static void stub_report(void *user, const struct verdict *v)
+static int stub_report(void *user, const struct verdict *v)
 {
+    if (daemon_state.refuse_reports)
+        return -EAGAIN;
     daemon_state.reports++;
     daemon_state.last_report = *v;
+    return 0;
 }
 
 /* ---------------------------------------------------------------- fixture */
@@ -975,6 +979,40 @@ static void test_api_report_records(void **state)
     remove_verdict("192.0.2.20");
 }
 
+/* A report the pipeline's queue cannot take is refused with 503 and Retry-After, and nothing of
+ * it is stored: "recorded" is never said of a report that may vanish. */
+static void test_api_report_queue_full_503(void **state)
+{
+    struct resp r;
+    char buf[64];
+    int before = daemon_state.reports;
+    daemon_state.refuse_reports = true;
+    http("POST", "/api/report-attack", JSON_CT "X-Api-Key: " SECRET "\r\n",
+         "{\"ip\":\"192.0.2.77\",\"threat_level\":\"critical\"}", &r);
+    daemon_state.refuse_reports = false;
+    expect_error(&r, 503, "unavailable");
+    assert_non_null(resp_header(&r, "Retry-After", buf, sizeof(buf)));
+    assert_string_equal(buf, "1");
+    resp_free(&r);
+    assert_int_equal(daemon_state.reports, before);
+    http("GET", "/api/check", "X-Real-IP: 192.0.2.77\r\n", NULL, &r);
+    assert_int_equal(r.status, 204);
+    resp_free(&r);
+    http("GET", "/api/threat-analysis?ip=192.0.2.77", NULL, NULL, &r);
+    json_t *j = resp_json(&r);
+    assert_false(json_is_true(json_object_get(j, "known")));
+    json_decref(j);
+    resp_free(&r);
+    /* Once the queue has room the same report is recorded. */
+    http("POST", "/api/report-attack", JSON_CT "X-Api-Key: " SECRET "\r\n",
+         "{\"ip\":\"192.0.2.77\",\"threat_level\":\"critical\"}", &r);
+    assert_int_equal(r.status, 200);
+    assert_null(resp_header(&r, "Retry-After", buf, sizeof(buf)));
+    resp_free(&r);
+    assert_int_equal(daemon_state.reports, before + 1);
+    remove_verdict("192.0.2.77");
+}
+
 static void test_api_report_validation(void **state)
 {
     struct resp r;
@@ -1541,6 +1579,7 @@ int main(void)
         cmocka_unit_test(test_api_verdicts_listing),
         cmocka_unit_test(test_api_report_auth),
         cmocka_unit_test(test_api_report_records),
+        cmocka_unit_test(test_api_report_queue_full_503),
         cmocka_unit_test(test_api_report_validation),
         cmocka_unit_test(test_api_report_body_limit_413),
         cmocka_unit_test(test_api_no_secret_503),

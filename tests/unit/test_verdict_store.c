@@ -405,6 +405,81 @@ static void test_verdict_store_merge_semantics(void **state)
     verdict_store_destroy(s);
 }
 
+/* A live report holds against the pipeline: a later put (the model calling the address low) or
+ * remove (the verdict table forgetting it) cannot lower it before the report's expiry. */
+static void test_verdict_store_put_keeps_live_report(void **state)
+{
+    (void)state;
+    struct verdict_store *s = verdict_store_create(64, 0, NULL);
+    assert_non_null(s);
+    uint64_t t1 = now_ms + HOUR_MS;
+    struct verdict r = mkv("198.51.100.20", THREAT_CRITICAL, 1.0);
+    r.reasons = VERDICT_REASON_REPORT;
+    snprintf(r.attack_type, sizeof(r.attack_type), "http_flood");
+    struct verdict_store_entry out;
+    assert_int_equal(verdict_store_merge(s, &r, t1, &out), 0);
+    assert_int_equal(out.report_level, THREAT_CRITICAL);
+    assert_int_equal(out.report_until_ms, t1);
+    uint64_t since = out.seq;
+    assert_int_equal(out.decision_since, out.seq);
+
+    /* The model says low, for a shorter time: the report's level, reasons and expiry stay. */
+    struct verdict m = mkv("198.51.100.20", THREAT_LOW, 0.1);
+    m.role = VERDICT_ROLE_VICTIM;
+    m.reasons = VERDICT_REASON_MODEL;
+    m.pps = 42;
+    put_ok(s, &m, now_ms + 1000);
+    assert_true(get(s, "198.51.100.20", now_ms, &out));
+    assert_int_equal(out.v.level, THREAT_CRITICAL);
+    assert_int_equal(out.v.role, VERDICT_ROLE_ATTACKER);
+    assert_string_equal(out.v.attack_type, "http_flood");
+    assert_int_equal(out.v.reasons, VERDICT_REASON_MODEL | VERDICT_REASON_REPORT);
+    assert_true(out.v.score == 1.0);
+    assert_true(out.v.pps == 42); /* the model's evidence is still shown */
+    assert_int_equal(out.expires_ms, t1);
+    assert_true(is_dec(s, "198.51.100.20", now_ms));
+    /* Still the same decision since the report; this version replaced the report's. */
+    assert_int_equal(out.decision_since, since);
+    assert_int_equal(out.prev_seq, since);
+
+    /* A higher verdict from the model shows; the report still backs it. */
+    struct verdict hi = mkv("198.51.100.20", THREAT_CRITICAL, 0.7);
+    snprintf(hi.attack_type, sizeof(hi.attack_type), "syn_flood");
+    put_ok(s, &hi, now_ms + 1000);
+    assert_true(get(s, "198.51.100.20", now_ms, &out));
+    assert_string_equal(out.v.attack_type, "syn_flood");
+    assert_true(out.v.score == 1.0);
+
+    /* The verdict table forgets the address: the report stands alone until its expiry. */
+    assert_true(verdict_store_release(s, r.ip, r.ip_version));
+    assert_true(get(s, "198.51.100.20", now_ms, &out));
+    assert_int_equal(out.v.level, THREAT_CRITICAL);
+    assert_int_equal(out.v.reasons, VERDICT_REASON_REPORT);
+    assert_string_equal(out.v.attack_type, "http_flood");
+    assert_int_equal(out.expires_ms, t1);
+    assert_true(is_dec(s, "198.51.100.20", now_ms));
+    assert_false(get(s, "198.51.100.20", t1, &out));
+
+    /* A lower report does not lower the remembered one; an expired report no longer holds. */
+    struct verdict lo = mkv("198.51.100.20", THREAT_MEDIUM, 0.5);
+    assert_int_equal(verdict_store_merge(s, &lo, t1 + 5, &out), 0);
+    assert_int_equal(out.report_level, THREAT_CRITICAL);
+    assert_int_equal(out.report_until_ms, t1 + 5);
+    struct verdict gone = mkv("198.51.100.21", THREAT_CRITICAL, 1.0);
+    assert_int_equal(verdict_store_merge(s, &gone, 5, NULL), 0); /* expired long ago */
+    struct verdict later = mkv("198.51.100.21", THREAT_LOW, 0.1);
+    put_ok(s, &later, t1);
+    assert_true(get(s, "198.51.100.21", now_ms, &out));
+    assert_int_equal(out.v.level, THREAT_LOW);
+    assert_int_equal(out.report_until_ms, 0);
+    assert_true(verdict_store_release(s, later.ip, later.ip_version));
+    assert_false(get(s, "198.51.100.21", now_ms, &out));
+    /* remove is removal, report or not */
+    assert_true(verdict_store_remove(s, r.ip, r.ip_version));
+    assert_false(get(s, "198.51.100.20", now_ms, &out));
+    verdict_store_destroy(s);
+}
+
 static void test_verdict_store_list_order_limit_min_level(void **state)
 {
     (void)state;
@@ -902,6 +977,7 @@ int main(void)
         cmocka_unit_test(test_verdict_store_expire_budget_round_robin),
         cmocka_unit_test(test_verdict_store_full_evicts_lower_or_refuses),
         cmocka_unit_test(test_verdict_store_merge_semantics),
+        cmocka_unit_test(test_verdict_store_put_keeps_live_report),
         cmocka_unit_test(test_verdict_store_list_order_limit_min_level),
         cmocka_unit_test(test_verdict_store_list_limit_matches_full_sort),
         cmocka_unit_test(test_verdict_store_changes_and_tombstones),
