@@ -258,7 +258,7 @@ static void shard_housekeeping(struct shard *s, uint64_t now)
     shard_rules_tick(s, now);
 }
 
-/* Accounts n decoded packets: flow table (in prefetching groups), then rate rules.
+/* Accounts n decoded packets: flow table, then rate rules (both in prefetching groups).
  * Housekeeping runs at every RULES_TICK_US boundary of packet time, between the packets before
  * and after it, never at burst ends: bursts are cut where the reader happened to be (pacing,
  * pauses), and what a snapshot or an alert contains must not depend on that. */
@@ -274,8 +274,7 @@ static void shard_packets(struct shard *s, const struct pkt_info *pkts, const ui
             m++;
         if (m) {
             flow_table_add_burst(s->table, pkts, ts, m, created);
-            for (size_t i = 0; i < m; i++)
-                rate_rules_packet(s->rules, &pkts[i], ts[i], created[i]);
+            rate_rules_packet_burst(s->rules, pkts, ts, created, m);
             pkts += m;
             ts += m;
             n -= m;

@@ -65,6 +65,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/cidr.h"
 #include "common/hash.h"
@@ -103,6 +104,7 @@ enum {
     RR_SUBS = 10,       /* sub-windows per 1 s window */
 };
 
+#define RR_HLL_KEY        0xa54ff53a5f1d36f1ull /* the sources' HyperLogLog hash key */
 #define RR_ANSWER_FACTOR  20.0 /* packets one answer explains (a download's data per ACK) */
 #define RR_REQUEST_FACTOR 10.0 /* reflector answers one request explains */
 
@@ -160,8 +162,9 @@ struct rate_rules {
     float burst_lim[RR_ROLES][RR_NPKT + 1];
     uint64_t seed, seed_hll;
     uint32_t mask;
-    uint32_t *tags; /* 0: free slot */
-    struct rr_entry *entries;
+    uint32_t *tags;           /* 0: free slot */
+    struct rr_entry *entries; /* mmap'd: pages of slots never used cost nothing */
+    size_t entries_bytes;
     uint32_t *active; /* slot << 1 | role of alerting IP/roles; capacity 2 * slots */
     uint32_t n_active;
     uint32_t active_cursor;
@@ -247,13 +250,24 @@ struct rate_rules *rate_rules_create(const struct ddosd_config *cfg, uint32_t ma
     r->rules = &cfg->rules;
     r->mask = cap - 1;
     r->tags = calloc(cap, sizeof(*r->tags));
-    r->entries = aligned_alloc(DD_CACHELINE, (size_t)cap * sizeof(*r->entries));
+    /* Anonymous mmap (page aligned, so cache-line aligned): zero pages on first touch, so the
+     * capacity costs address space, not memory, until addresses arrive (an entry is fully
+     * written when it is taken; zero is "free" everywhere else). A memset here used to make
+     * every ddosd pay the whole table at start-up. */
+    r->entries_bytes = (size_t)cap * sizeof(*r->entries);
+    r->entries =
+        mmap(NULL, r->entries_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (r->entries == MAP_FAILED)
+        r->entries = NULL;
     r->active = calloc((size_t)cap * 2, sizeof(*r->active));
     if (!r->tags || !r->entries || !r->active)
         goto fail;
-    memset(r->entries, 0, (size_t)cap * sizeof(*r->entries));
     r->seed = dd_hash_seed(r);
-    r->seed_hll = dd_hash_mix64(r->seed ^ 0x5bd1e995u);
+    /* A fixed key, not the table's random seed: the distinct-source estimate decides levels
+     * (rate_sources) and is written into alerts, so it must be the same on every replay of a
+     * capture (the verdict table keys its own spoofed-source HyperLogLog the same way). The
+     * table slots stay keyed by the random seed: only they can be aimed at. */
+    r->seed_hll = RR_HLL_KEY;
     rr_floors_set(r, &cfg->rules);
     r->st.capacity = cap;
     DD_INFO("rate rules: %u IP slots, %zu KiB", (unsigned)cap,
@@ -272,7 +286,8 @@ void rate_rules_set_config(struct rate_rules *r, const struct ddosd_config *cfg)
     /* Host groups and whitelists may have changed: every entry resolves again on its next
      * evaluation. */
     for (uint32_t i = 0; i <= r->mask; i++)
-        r->entries[i].resolved = false;
+        if (r->tags[i]) /* free slots are reset when taken; leave their pages untouched */
+            r->entries[i].resolved = false;
 }
 
 void rate_rules_destroy(struct rate_rules *r)
@@ -280,7 +295,8 @@ void rate_rules_destroy(struct rate_rules *r)
     if (!r)
         return;
     free(r->tags);
-    free(r->entries);
+    if (r->entries)
+        munmap(r->entries, r->entries_bytes);
     free(r->active);
     free(r);
 }
@@ -634,11 +650,11 @@ static void rr_slot_free(struct rate_rules *r, uint32_t slot)
     r->st.tracked_ips--;
 }
 
-/* Finds or inserts the entry of addr and rolls it to ts_us. Returns its slot. */
+/* Finds or inserts the entry of addr (h: its dd_hash_addr with r->seed) and rolls it to ts_us.
+ * Returns its slot. */
 static uint32_t rr_entry_get(struct rate_rules *r, const uint8_t addr[16], uint8_t version,
-                             uint64_t ts_us)
+                             uint64_t ts_us, uint64_t h)
 {
-    uint64_t h = dd_hash_addr(r->seed, addr, version);
     uint32_t tag = (uint32_t)(h >> 32) | 1u; /* never 0: 0 marks a free slot */
     uint32_t base = (uint32_t)h;
     uint32_t free_slot = UINT32_MAX, victim = UINT32_MAX;
@@ -783,11 +799,37 @@ static uint32_t rr_packet_mask(const struct pkt_info *p, bool new_flow)
     return mask;
 }
 
-void rate_rules_packet(struct rate_rules *r, const struct pkt_info *p, uint64_t ts_us,
-                       bool new_flow)
+/* The three keyed hashes one packet needs: its destination's and source's table slots and its
+ * source's HyperLogLog register. Pure, so a burst computes them all before touching the table. */
+struct rr_hashes {
+    uint64_t dst, src, hll;
+};
+
+static inline void rr_packet_hashes(const struct rate_rules *r, const struct pkt_info *p,
+                                    struct rr_hashes *h)
 {
-    if (DD_UNLIKELY(p->ip_version != 4 && p->ip_version != 6))
-        return;
+    h->dst = dd_hash_addr(r->seed, p->dst, p->ip_version);
+    h->src = dd_hash_addr(r->seed, p->src, p->ip_version);
+    h->hll = dd_hash_addr(r->seed_hll, p->src, p->ip_version);
+}
+
+/* Starts loading what an address's lookup reads first: its probe window of tags and the lines
+ * of its home slot that a hit touches (key, sub-window counts, the HyperLogLog register). */
+static inline void rr_prefetch(const struct rate_rules *r, uint64_t h, uint64_t hll)
+{
+    uint32_t slot = (uint32_t)h & r->mask;
+    __builtin_prefetch(&r->tags[slot]);
+    const char *e = (const char *)&r->entries[slot];
+    __builtin_prefetch(e, 1);
+    __builtin_prefetch(e + 64, 1);
+    if (hll)
+        __builtin_prefetch(&r->entries[slot].hll[hll >> 58], 1);
+}
+
+/* rate_rules_packet with the hashes already computed. */
+static void rr_packet_hashed(struct rate_rules *r, const struct pkt_info *p, uint64_t ts_us,
+                             bool new_flow, const struct rr_hashes *h)
+{
     uint64_t s = ts_us / 1000000u;
     uint32_t mask = rr_packet_mask(p, new_flow);
     bool frag = p->flags & PKT_F_FRAGMENT;
@@ -795,11 +837,10 @@ void rate_rules_packet(struct rate_rules *r, const struct pkt_info *p, uint64_t 
     /* Destination first, then source: the source's insert may evict, so the destination's
      * entry is never touched after it. The HyperLogLog is updated before the count so that a
      * burst judged on this packet sees its source. */
-    uint32_t slot = rr_entry_get(r, p->dst, p->ip_version, ts_us);
+    uint32_t slot = rr_entry_get(r, p->dst, p->ip_version, ts_us, h->dst);
     struct rr_entry *e = &r->entries[slot];
-    uint64_t h = dd_hash_addr(r->seed_hll, p->src, p->ip_version);
-    uint8_t rho = (uint8_t)(__builtin_clzll((h << 6) | (1ull << 5)) + 1);
-    uint8_t *reg = &e->hll[h >> 58];
+    uint8_t rho = (uint8_t)(__builtin_clzll((h->hll << 6) | (1ull << 5)) + 1);
+    uint8_t *reg = &e->hll[h->hll >> 58];
     if (rho > *reg)
         *reg = rho;
     e->last_pkt_s = s;
@@ -809,7 +850,7 @@ void rate_rules_packet(struct rate_rules *r, const struct pkt_info *p, uint64_t 
     if (e->resolved && e->whitelisted[VERDICT_ROLE_VICTIM])
         r->st.whitelisted_pkts++;
 
-    slot = rr_entry_get(r, p->src, p->ip_version, ts_us);
+    slot = rr_entry_get(r, p->src, p->ip_version, ts_us, h->src);
     e = &r->entries[slot];
     e->last_pkt_s = s;
     if (frag)
@@ -817,6 +858,43 @@ void rate_rules_packet(struct rate_rules *r, const struct pkt_info *p, uint64_t 
     rr_count(r, slot, VERDICT_ROLE_ATTACKER, mask, p->wire_len);
     if (e->resolved && e->whitelisted[VERDICT_ROLE_ATTACKER])
         r->st.whitelisted_pkts++;
+}
+
+void rate_rules_packet(struct rate_rules *r, const struct pkt_info *p, uint64_t ts_us,
+                       bool new_flow)
+{
+    if (DD_UNLIKELY(p->ip_version != 4 && p->ip_version != 6))
+        return;
+    struct rr_hashes h;
+    rr_packet_hashes(r, p, &h);
+    rr_packet_hashed(r, p, ts_us, new_flow, &h);
+}
+
+void rate_rules_packet_burst(struct rate_rules *r, const struct pkt_info *pkts,
+                             const uint64_t *ts_us, const uint8_t *new_flow, size_t n)
+{
+    struct rr_hashes h[RATE_RULES_BURST];
+    while (n > 0) {
+        size_t m = n < RATE_RULES_BURST ? n : RATE_RULES_BURST;
+        /* Pass 1: every hash of the group, and the loads of the home slots they name, so the
+         * misses of the group overlap. Only hints: pass 2 may insert or evict in between. */
+        for (size_t i = 0; i < m; i++) {
+            if (DD_UNLIKELY(pkts[i].ip_version != 4 && pkts[i].ip_version != 6))
+                continue;
+            rr_packet_hashes(r, &pkts[i], &h[i]);
+            rr_prefetch(r, h[i].dst, h[i].hll);
+            rr_prefetch(r, h[i].src, 0);
+        }
+        /* Pass 2: the packets in order, exactly as rate_rules_packet would take them. */
+        for (size_t i = 0; i < m; i++)
+            if (DD_LIKELY(pkts[i].ip_version == 4 || pkts[i].ip_version == 6))
+                rr_packet_hashed(r, &pkts[i], ts_us[i], new_flow && new_flow[i], &h[i]);
+        pkts += m;
+        ts_us += m;
+        n -= m;
+        if (new_flow)
+            new_flow += m;
+    }
 }
 
 /* ---- tick ------------------------------------------------------------------------------- */
