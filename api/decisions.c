@@ -8,14 +8,25 @@
  * nil).
  *
  * DESIGN: a decision is a store entry whose level is one of decisions.levels. It is rendered as
- * LAPI's models.Decision: id = the store's change sequence, origin "ddosd", type "ban", scope
- * "Ip", value = the address, duration = Go duration until expiry, until = RFC 3339,
- * scenario = "ddosd/<attack_type>", simulated false. Deleted decisions (tombstones) carry the
+ * LAPI's models.Decision: id = the decision's version (the store's decision_seq), origin "ddosd",
+ * type "ban", scope "Ip", value = the address, duration = Go duration until expiry, until = RFC
+ * 3339, scenario = "ddosd/<attack_type>", simulated false. Deleted decisions (tombstones) carry the
  * same fields with duration "0s" (go-cs-bouncer parses every duration, so it must be valid), and
  * scenario "ddosd/deleted" (the store keeps no attack type for them). An empty list is the JSON
  * literal null, as the LAPI answers. The stream cursor is per key, so several bouncers (each with
  * its own key from bouncer_keys) each see every change once; startup=true restarts a key from a
- * full listing. */
+ * full listing.
+ *
+ * Extensions and other changes to a decision a bouncer already holds are sent the way the LAPI
+ * sends a decision that replaces another: the old one in "deleted" (id: the version it
+ * replaces, duration "0s") and the new one in "new" (id: its own new version), in the same
+ * response. A new version is an expiry moved by more than VERDICT_STORE_EXTEND_SLACK_MS or
+ * another attack type (verdict_store.h); a verdict republished with a new score is not one. A
+ * bouncer applies "deleted" before "new": cs-firewall-bouncer removes the set element, then adds it
+ * again with the new timeout, whereas a bare re-send in "new" is skipped
+ * ("already in set") and the firewall keeps the first timeout, dropping the ban while ddosd's
+ * decision still stands. A decision is a replacement for a key when it was already a decision
+ * at the key's cursor (entry.decision_since <= since); a first decision goes in "new" alone. */
 #include "api/api_internal.h"
 
 #include <stdio.h>
@@ -136,7 +147,7 @@ static void add_entries(json_t *arr, const struct verdict_store_entry *e, size_t
             continue;
         verdict_ip_format(&e[i].v, ip);
         json_array_append_new(
-            arr, decision_json(e[i].seq, ip, scenario, e[i].expires_ms, now_ms, false));
+            arr, decision_json(e[i].decision_seq, ip, scenario, e[i].expires_ms, now_ms, false));
     }
 }
 
@@ -233,6 +244,19 @@ void api_route_stream(struct api_core *c, const struct api_request *in, const st
     json_t *anew = json_array(), *adel = json_array();
     if (anew)
         add_entries(anew, added, nadded, &f, in->now_ms);
+    /* Replacements (see DESIGN): the version the bouncer holds is deleted in the same answer. */
+    for (size_t i = 0; adel && !start && since != 0 && i < nadded; i++) {
+        const struct verdict_store_entry *e = &added[i];
+        char ip[VERDICT_IP_TEXT_MAX], scenario[VERDICT_ATTACK_TYPE_MAX + 8];
+        if (e->decision_since == 0 || e->decision_since > since)
+            continue;
+        scenario_of(&e->v, scenario, sizeof(scenario));
+        if (!filter_pass(&f, scenario))
+            continue; /* the new version is not sent: the bouncer keeps what it has */
+        verdict_ip_format(&e->v, ip);
+        json_array_append_new(adel,
+                              decision_json(e->decision_prev, ip, scenario, 0, in->now_ms, true));
+    }
     /* A startup listing has nothing to delete: the bouncer starts from an empty set. Deletions
      * skip the scenario filters (the tombstone has no scenario; deleting a ban a bouncer never
      * added is harmless, keeping one it did add is not). */

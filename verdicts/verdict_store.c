@@ -433,19 +433,29 @@ static void vs_note_report(struct verdict_store_entry *e, const struct verdict *
         e->report_until_ms = expires_ms;
 }
 
-/* Gives e its next sequence number and keeps the decision bookkeeping (decision_since, the
- * count, a tombstone when it stops being one). Caller holds e's stripe write lock. */
-static void vs_changed_locked(struct verdict_store *s, struct verdict_store_entry *e, bool was_dec)
+/* Gives e its next sequence number and keeps the decision bookkeeping (the decision_* fields,
+ * the count, a tombstone when it stops being one). old_type: e's attack type before the
+ * change. Caller holds e's stripe write lock. */
+static void vs_changed_locked(struct verdict_store *s, struct verdict_store_entry *e, bool was_dec,
+                              const char *old_type)
 {
-    e->prev_seq = e->seq;
     e->seq = vs_next_seq(s);
     bool is_dec = vs_is_dec(s, e);
     if (was_dec && !is_dec)
         vs_tomb_push(s, &e->v, e->seq);
-    if (!is_dec)
-        e->decision_since = 0;
-    else if (!was_dec)
-        e->decision_since = e->seq;
+    if (!is_dec) {
+        e->decision_seq = e->decision_prev = e->decision_since = e->decision_until_ms = 0;
+    } else if (!was_dec || e->decision_seq == 0) {
+        e->decision_seq = e->decision_since = e->seq;
+        e->decision_prev = 0;
+        e->decision_until_ms = e->expires_ms;
+    } else if (strncmp(old_type, e->v.attack_type, VERDICT_ATTACK_TYPE_MAX) != 0 ||
+               e->expires_ms > e->decision_until_ms + VERDICT_STORE_EXTEND_SLACK_MS ||
+               e->expires_ms < e->decision_until_ms) {
+        e->decision_prev = e->decision_seq; /* a new version of the same ban */
+        e->decision_seq = e->seq;
+        e->decision_until_ms = e->expires_ms;
+    }
     if (was_dec != is_dec)
         atomic_fetch_add_explicit(&s->decisions, is_dec ? 1 : (uint64_t)-1, memory_order_relaxed);
 }
@@ -482,6 +492,8 @@ static int vs_store(struct verdict_store *s, const struct verdict *v, uint64_t e
         live_report = live && old->report_until_ms > now_ms;
     }
     struct verdict_store_entry *e = &s->slots[i].e;
+    char old_type[VERDICT_ATTACK_TYPE_MAX];
+    memcpy(old_type, e->v.attack_type, sizeof(old_type));
     if (report && live) {
         vs_merge_into(e, v, expires_ms);
     } else {
@@ -494,7 +506,7 @@ static int vs_store(struct verdict_store *s, const struct verdict *v, uint64_t e
         vs_apply_report(e); /* the pipeline's verdict cannot lower a live report */
     else
         e->report_until_ms = 0;
-    vs_changed_locked(s, e, was_dec);
+    vs_changed_locked(s, e, was_dec, old_type);
     atomic_fetch_add_explicit(&s->puts, 1, memory_order_relaxed);
     if (out)
         *out = *e;
@@ -525,13 +537,15 @@ static bool vs_remove(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_
     if (keep_report && e && e->report_until_ms > now_ms && e->expires_ms > now_ms) {
         /* The pipeline forgot the address; the report has not expired: it stands alone. */
         bool was_dec = vs_is_dec(s, e);
+        char old_type[VERDICT_ATTACK_TYPE_MAX];
+        memcpy(old_type, e->v.attack_type, sizeof(old_type));
         e->v.level = e->report_level;
         e->v.role = e->report_role;
         memcpy(e->v.attack_type, e->report_attack_type, sizeof(e->v.attack_type));
         e->v.score = e->report_score;
         e->v.reasons = VERDICT_REASON_REPORT;
         e->expires_ms = e->report_until_ms;
-        vs_changed_locked(s, e, was_dec);
+        vs_changed_locked(s, e, was_dec, old_type);
     } else if (i != VS_NONE) {
         vs_unlink_locked(s, p.st, p.bucket, i, prev);
         vs_slot_free(s, i);
@@ -635,8 +649,8 @@ static int vs_cmp_worst(const void *pa, const void *pb)
 
 static int vs_cmp_seq(const void *pa, const void *pb)
 {
-    uint64_t a = ((const struct verdict_store_entry *)pa)->seq;
-    uint64_t b = ((const struct verdict_store_entry *)pb)->seq;
+    uint64_t a = ((const struct verdict_store_entry *)pa)->decision_seq;
+    uint64_t b = ((const struct verdict_store_entry *)pb)->decision_seq;
     return a < b ? -1 : a > b;
 }
 
@@ -760,7 +774,8 @@ int verdict_store_changes(struct verdict_store *s, uint64_t since, uint64_t now_
         for (uint32_t b = 0; b <= s->bmask; b++)
             for (uint32_t i = st->heads[b]; i != VS_NONE; i = s->slots[i].next) {
                 const struct verdict_store_entry *e = &s->slots[i].e;
-                if (e->seq > since && e->seq <= c0 && e->expires_ms > now_ms && vs_is_dec(s, e))
+                if (e->decision_seq > since && e->decision_seq <= c0 && e->expires_ms > now_ms &&
+                    vs_is_dec(s, e))
                     vs_collect_add(&c, e);
             }
         pthread_rwlock_unlock(&st->lock);

@@ -38,16 +38,29 @@
 
 struct verdict_store;
 
+/* An expiry that moves by more than this is a new version of a decision (see decision_seq): a
+ * firewall bouncer's timeout then trails ddosd's decision by at most this much. */
+#define VERDICT_STORE_EXTEND_SLACK_MS 1000u
+
 /* One published verdict as readers receive it (a copy). */
 struct verdict_store_entry {
     struct verdict v;
     uint64_t expires_ms; /* CLOCK_REALTIME ms after which the entry is gone */
     uint64_t seq;        /* the change that wrote this version of the entry */
-    uint64_t prev_seq;   /* the change that wrote the version this one replaced (0: none) */
-    /* The change at which the entry last became a decision (0: it is not one now). A reader
-     * whose cursor is at or past it has already been given an earlier version of this
-     * decision, so a newer version *replaces* one it holds (decisions.c sends both). */
+    /* The decision as bouncers see it (all 0 while the entry is not a decision). A bouncer holds
+     * a ban (address, scenario from attack_type, expiry); only a change to those is news to it:
+     * becoming a decision, another attack type, or an expiry that moved by more than
+     * VERDICT_STORE_EXTEND_SLACK_MS from the one last announced (decision_until_ms). Each such
+     * change gives the decision a new version, decision_seq (the change's seq), and
+     * verdict_store_changes lists an entry by decision_seq, so a verdict republished every
+     * 100 ms with a new score is not a new decision each time. decision_prev is the version it
+     * replaced (0: none); decision_since the change at which the entry became a decision: a
+     * reader whose cursor is at or past it already holds an earlier version, which the new one
+     * *replaces* (decisions.c then sends both, the old one as deleted). */
+    uint64_t decision_seq;
+    uint64_t decision_prev;
     uint64_t decision_since;
+    uint64_t decision_until_ms;
     /* The operator reports merged into the entry (verdict_store_merge): their highest level,
      * its role and attack type, and the latest report's expiry. Until report_until_ms a put
      * cannot lower the entry below them (0: no report). */
@@ -153,15 +166,15 @@ DD_NODISCARD long verdict_store_list(struct verdict_store *s, enum threat_level 
                                      size_t limit, uint64_t now_ms,
                                      struct verdict_store_entry **out);
 
-/* What changed after sequence `since` (0: everything): *added gets the live decisions whose seq
- * is > since (sorted by seq), *deleted the tombstones whose seq is > since and whose address is
- * not a live decision now (sorted by seq; one per address, its latest). Both are malloc'd
- * (free() them; NULL when empty). *next_since is the sequence to pass next time: changes made
- * while the call runs come in the next call, so every change is reported exactly once.
- * *complete is false when tombstones after `since` were already overwritten (the reader missed
- * deletions) or `since` is beyond the last sequence given (a cursor from another store); since 0
- * is a full listing and always complete. Returns 0 or -ENOMEM. O(entries): for polls, not for
- * every request. */
+/* What changed after sequence `since` (0: everything): *added gets the live decisions whose
+ * decision_seq is > since (sorted by it: a new decision or a new version of one), *deleted the
+ * tombstones whose seq is > since and whose address is not a live decision now (sorted by seq; one
+ * per address, its latest). Both are malloc'd (free() them; NULL when empty). *next_since is the
+ * sequence to pass next time: changes made while the call runs come in the next call, so every
+ * change is reported exactly once. *complete is false when tombstones after `since` were already
+ * overwritten (the reader missed deletions) or `since` is beyond the last sequence given (a cursor
+ * from another store); since 0 is a full listing and always complete. Returns 0 or -ENOMEM.
+ * O(entries): for polls, not for every request. */
 DD_NODISCARD int verdict_store_changes(struct verdict_store *s, uint64_t since, uint64_t now_ms,
                                        struct verdict_store_entry **added, size_t *nadded,
                                        struct verdict_store_tombstone **deleted, size_t *ndeleted,

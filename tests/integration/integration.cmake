@@ -104,6 +104,15 @@ endforeach()
 # Timing-sensitive: alone on the machine.
 set_tests_properties(api_slow_clients PROPERTIES RUN_SERIAL TRUE)
 
+# Debian's crowdsec-firewall-bouncer (nftables mode) and ddosd inside a network namespace the test
+# creates: an extended decision stays in the nft set until its extended end (issue 15, defect 4).
+# Root (ip netns, nft); 77 without the bouncer.
+add_test(NAME api_firewall_bouncer
+  COMMAND ${Python3_EXECUTABLE} ${DDOSD_IT}/api_firewall_bouncer.py
+    --ddosd ${DDOSD_IT_DDOSD} --trafgen ${DDOSD_IT_TRAFGEN})
+set_tests_properties(api_firewall_bouncer PROPERTIES LABELS integration TIMEOUT 120
+  SKIP_RETURN_CODE 77)
+
 # evaluate.py's per-IP view (ddosd -r at full speed) agrees with a running ddosd replaying the same
 # ddos-trafgen capture in real time (/api/threat-analysis): level, role, attack type per IP.
 add_test(NAME eval_agreement

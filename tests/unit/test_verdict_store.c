@@ -405,6 +405,68 @@ static void test_verdict_store_merge_semantics(void **state)
     verdict_store_destroy(s);
 }
 
+/* A bouncer sees a new version of a decision only when its ban changes: an expiry moved by more
+ * than the slack, or another attack type; the version it replaces is named. */
+static void test_verdict_store_decision_versions(void **state)
+{
+    (void)state;
+    struct verdict_store *s = verdict_store_create(64, 0, NULL);
+    assert_non_null(s);
+    struct verdict a = mkv("10.8.0.1", THREAT_HIGH, 0.5);
+    put_ok(s, &a, 50000);
+    struct changes ch;
+    changes(s, 0, 10, &ch);
+    assert_int_equal(ch.na, 1);
+    uint64_t v1 = ch.added[0].decision_seq, since = ch.next;
+    assert_int_equal(v1, ch.added[0].seq);
+    assert_int_equal(ch.added[0].decision_since, v1);
+    assert_int_equal(ch.added[0].decision_prev, 0);
+    free(ch.added);
+
+    /* Republished: new score, level, expiry within the slack: nothing for bouncers. */
+    a.score = 0.9;
+    a.level = THREAT_CRITICAL;
+    put_ok(s, &a, 50000 + VERDICT_STORE_EXTEND_SLACK_MS);
+    changes(s, since, 10, &ch);
+    assert_int_equal(ch.na + ch.nd, 0);
+    since = ch.next;
+
+    /* Extended past the slack: a new version that names the one it replaces. */
+    put_ok(s, &a, 60000);
+    changes(s, since, 10, &ch);
+    assert_int_equal(ch.na, 1);
+    assert_int_equal(ch.nd, 0);
+    assert_int_equal(ch.added[0].decision_prev, v1);
+    assert_int_equal(ch.added[0].decision_since, v1); /* held since before the cursor */
+    assert_true(ch.added[0].decision_seq > since);
+    assert_int_equal(ch.added[0].decision_until_ms, 60000);
+    uint64_t v2 = ch.added[0].decision_seq;
+    free(ch.added);
+    since = ch.next;
+
+    /* Another attack type is another ban too. */
+    snprintf(a.attack_type, sizeof(a.attack_type), "udp_flood");
+    put_ok(s, &a, 60000);
+    changes(s, since, 10, &ch);
+    assert_int_equal(ch.na, 1);
+    assert_int_equal(ch.added[0].decision_prev, v2);
+    free(ch.added);
+    since = ch.next;
+
+    /* Dropping below the decision levels and back: a fresh decision, nothing replaced. */
+    a.level = THREAT_MEDIUM;
+    put_ok(s, &a, 60000);
+    a.level = THREAT_HIGH;
+    put_ok(s, &a, 60000);
+    changes(s, since, 10, &ch);
+    assert_int_equal(ch.na, 1);
+    assert_int_equal(ch.added[0].decision_prev, 0);
+    assert_true(ch.added[0].decision_since > since);
+    free(ch.added);
+    free(ch.deleted);
+    verdict_store_destroy(s);
+}
+
 /* A live report holds against the pipeline: a later put (the model calling the address low) or
  * remove (the verdict table forgetting it) cannot lower it before the report's expiry. */
 static void test_verdict_store_put_keeps_live_report(void **state)
@@ -422,6 +484,7 @@ static void test_verdict_store_put_keeps_live_report(void **state)
     assert_int_equal(out.report_until_ms, t1);
     uint64_t since = out.seq;
     assert_int_equal(out.decision_since, out.seq);
+    assert_int_equal(out.decision_seq, out.seq);
 
     /* The model says low, for a shorter time: the report's level, reasons and expiry stay. */
     struct verdict m = mkv("198.51.100.20", THREAT_LOW, 0.1);
@@ -438,9 +501,11 @@ static void test_verdict_store_put_keeps_live_report(void **state)
     assert_true(out.v.pps == 42); /* the model's evidence is still shown */
     assert_int_equal(out.expires_ms, t1);
     assert_true(is_dec(s, "198.51.100.20", now_ms));
-    /* Still the same decision since the report; this version replaced the report's. */
+    /* Still the same decision since the report, same attack type, same expiry: no new
+     * version of it for bouncers. */
     assert_int_equal(out.decision_since, since);
-    assert_int_equal(out.prev_seq, since);
+    assert_int_equal(out.decision_seq, since);
+    assert_int_equal(out.decision_prev, 0);
 
     /* A higher verdict from the model shows; the report still backs it. */
     struct verdict hi = mkv("198.51.100.20", THREAT_CRITICAL, 0.7);
@@ -879,7 +944,7 @@ static void *mt_reader(void *arg)
             if (verdict_store_changes(m->s, 0, 100, &added, &na, &deleted, &nd, &next, &complete) ==
                 0) {
                 for (size_t j = 0; j < na; j++)
-                    if (!mt_consistent(&added[j].v) || added[j].seq > next)
+                    if (!mt_consistent(&added[j].v) || added[j].decision_seq > next)
                         bad++;
                 free(added);
                 free(deleted);
@@ -978,6 +1043,7 @@ int main(void)
         cmocka_unit_test(test_verdict_store_full_evicts_lower_or_refuses),
         cmocka_unit_test(test_verdict_store_merge_semantics),
         cmocka_unit_test(test_verdict_store_put_keeps_live_report),
+        cmocka_unit_test(test_verdict_store_decision_versions),
         cmocka_unit_test(test_verdict_store_list_order_limit_min_level),
         cmocka_unit_test(test_verdict_store_list_limit_matches_full_sort),
         cmocka_unit_test(test_verdict_store_changes_and_tombstones),
