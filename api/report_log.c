@@ -33,6 +33,7 @@ struct report_log {
     int port;
     int db;
     char *password;
+    char *username; /* NULL: AUTH <password> alone */
     redisContext *ctx;    /* lock; NULL when not connected */
     uint64_t retry_at_ms; /* lock; no connection attempt before this (monotonic ms) */
 };
@@ -47,7 +48,14 @@ struct report_log *report_log_create(const struct config_redis *cfg)
         return NULL;
     }
     l->enabled = cfg->enabled;
-    l->host = strdup(cfg->host ? cfg->host : "127.0.0.1");
+    char sentinel_host[4096]; /* Sentinel rides in the host string (verdicts/redis_conn.h) */
+    bool sentinel = cfg->sentinels.n &&
+                    redis_conn_sentinel_host(sentinel_host, sizeof(sentinel_host),
+                                             cfg->master_name,
+                                             (const char *const *)cfg->sentinels.items,
+                                             cfg->sentinels.n) == 0;
+    l->host = strdup(sentinel ? sentinel_host : cfg->host ? cfg->host : "127.0.0.1");
+    l->username = cfg->username && cfg->username[0] ? strdup(cfg->username) : NULL;
     l->password = strdup(cfg->password ? cfg->password : "");
     l->port = cfg->port;
     l->db = cfg->db;
@@ -66,6 +74,7 @@ void report_log_destroy(struct report_log *l)
         redisFree(l->ctx);
     pthread_mutex_destroy(&l->lock);
     free(l->host);
+    free(l->username);
     if (l->password) {
         explicit_bzero(l->password, strlen(l->password));
         free(l->password);
@@ -94,6 +103,7 @@ static bool connect_locked(struct report_log *l)
 {
     const struct redis_conn_params params = {
         .host = l->host,
+        .username = l->username,
         .port = (unsigned)l->port,
         .password = l->password,
         .db = (unsigned)l->db,

@@ -42,6 +42,8 @@
 #include "inference/model.h"
 #include "verdicts/notify.h"
 #include "verdicts/rate_rules.h"
+#include "verdicts/redis_conn.h"
+#include "verdicts/redis_follow.h"
 #include "verdicts/redis_sink.h"
 #include "verdicts/verdict_store.h"
 #include "verdicts/verdict_table.h"
@@ -137,7 +139,8 @@ struct options {
     double realtime_speed; /* --realtime=SPEED; 1 by default */
     bool serve;
     bool dump_config;
-    int workers; /* 0: automatic */
+    bool api_only; /* --api-only: serve the verdicts in Redis, no capture or model (api_only.c) */
+    int workers;   /* 0: automatic */
     /* command-line overrides, applied over the file in order (kept for reloads) */
     struct override {
         const char *origin;
@@ -195,6 +198,7 @@ struct daemon {
     _Atomic bool stop_pipeline; /* main -> stage: finish when the workers are done */
     double start_wall;
     struct api_server *api;
+    struct redis_follow *follow; /* the other sensors' verdicts into store (NULL: none) */
 };
 
 /* shard.c */
@@ -218,6 +222,15 @@ void stage_join(struct daemon *d);
 /* Called from API threads: queue a report for the verdict stage. Returns 0, or -EAGAIN when
  * the queue is full (counted in reports_dropped; the API answers 503 with Retry-After). */
 int stage_report(struct daemon *d, const struct verdict *v);
+
+/* api_only.c */
+/* `ddosd --api-only` after the configuration and logs are set up; returns the exit status. */
+int api_only_main(const struct ddosd_config *cfg);
+/* Connection parameters from redis.* (Sentinel carried in host_buf as "sentinel:NAME@..."). */
+int daemon_redis_params(const struct ddosd_config *cfg, struct redis_conn_params *p, char *host_buf,
+                        size_t host_len);
+/* redis.required: one connect (through Sentinel when configured). 0, or < 0 with err set. */
+int daemon_redis_probe(const struct ddosd_config *cfg, char *err, size_t err_len);
 
 /* counters.c */
 void counters_log(struct daemon *d, bool final);

@@ -46,11 +46,13 @@ static void usage(FILE *to)
         "                          .pcap/.pcapng/.cap files in name order)\n"
         "      --realtime[=SPEED]  replay at capture speed (SPEED 2 = twice as fast)\n"
         "      --serve             after a replay, keep the API (and verdicts) up until SIGTERM\n"
+        "      --api-only          no capture, no model: serve the merged verdicts in Redis\n"
+        "                          (docs/scale-out.md)\n"
         "\n"
         "Configuration (flags override config.json, which overrides the defaults):\n"
         "  -c, --config FILE       config.json (${VAR} from the environment or .env beside it)\n"
         "      --env-file FILE     read ${VAR} and SECRET_KEY from FILE (mode 600) instead\n"
-        "      --redis URL|none    redis://[:password@]host[:port][/db], or none: memory only\n"
+        "      --redis URL|none    redis://[[user]:password@]host[:port][/db]; none: memory only\n"
         "      --api HOST:PORT|none  REST API address (default 127.0.0.1:8000)\n"
         "      --model FILE        model file (ddos-model check FILE validates one); \"\" = rules "
         "only\n"
@@ -94,6 +96,7 @@ enum {
     OPT_ENV_FILE,
     OPT_USER,
     OPT_SET,
+    OPT_API_ONLY,
 };
 
 static int add_override(struct options *o, const char *origin, const char *key, const char *value,
@@ -139,6 +142,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"flows-out", required_argument, NULL, OPT_FLOWS_OUT},
         {"realtime", optional_argument, NULL, OPT_REALTIME},
         {"serve", no_argument, NULL, OPT_SERVE},
+        {"api-only", no_argument, NULL, OPT_API_ONLY},
         {"dump-config", no_argument, NULL, OPT_DUMP_CONFIG},
         {"env-file", required_argument, NULL, OPT_ENV_FILE},
         {"user", required_argument, NULL, OPT_USER},
@@ -208,6 +212,9 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case OPT_SERVE:
             o->serve = true;
+            break;
+        case OPT_API_ONLY:
+            o->api_only = true;
             break;
         case OPT_DUMP_CONFIG:
             o->dump_config = true;
@@ -595,6 +602,22 @@ static int start(struct daemon *d, char *err, size_t len)
         snprintf(err, len, "%s", perr);
         return rc;
     }
+    if (cfg->redis.enabled && cfg->redis.required && (rc = daemon_redis_probe(cfg, err, len)) != 0)
+        return rc;
+    if (cfg->redis.enabled && cfg->cache.enabled && cfg->redis.follow) {
+        /* The API answers from every sensor's view: the others' verdicts, read from Redis. */
+        static char host[4096];
+        struct redis_follow_config fc = {
+            .store = d->store, .mode = REDIS_FOLLOW_RAISE, .sensor_id = cfg->sensor.id};
+        if (daemon_redis_params(cfg, &fc.conn, host, sizeof(host)) != 0) {
+            snprintf(err, len, "redis.sentinels: the list is too long");
+            return -EINVAL;
+        }
+        if (!(d->follow = redis_follow_start(&fc))) {
+            snprintf(err, len, "cannot start the Redis follower");
+            return -ENOMEM;
+        }
+    }
     if ((rc = stage_start(d, err, len)) != 0)
         return rc;
     if ((rc = workers_start(d)) != 0 || (rc = shards_start(d)) != 0) {
@@ -639,6 +662,8 @@ static void stop(struct daemon *d)
     stage_join(d);
     api_stop(d->api);
     d->api = NULL;
+    redis_follow_stop(d->follow);
+    d->follow = NULL;
 }
 
 static void free_options(struct options *o)
@@ -704,6 +729,10 @@ int main(int argc, char **argv)
     DD_INFO("ddosd %s starting: sensor %s, config %s", DDOSD_VERSION, cfg->sensor.id,
             opt.config_path ? opt.config_path : "(defaults and flags)");
     int status = 0;
+    if (opt.api_only) {
+        status = api_only_main(cfg);
+        goto out;
+    }
     if (start(&d, err, sizeof(err)) != 0) {
         DD_ERROR("%s", err);
         if (cfg->log.dir[0])

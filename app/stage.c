@@ -22,6 +22,7 @@
 #include "app/daemon.h"
 #include "common/log.h"
 #include "features/flow_csv.h"
+#include "verdicts/redis_conn.h"
 #include "verdicts/verdict_json.h"
 
 enum {
@@ -125,6 +126,13 @@ static void on_verdict(void *user, const struct verdict *v)
         return;
     if (st->redis)
         (void)redis_sink_put(st->redis, v);
+    /* The store may hold the merged view of several sensors (the follower put it there): a
+     * local verdict of a lower level does not replace it; Redis has this one too. */
+    struct verdict_store_entry cur;
+    if (st->d->follow &&
+        verdict_store_get(st->d->store, v->ip, v->ip_version, verdict_store_now_ms(), &cur) &&
+        redis_follow_is_remote(&cur.v, st->d->cfg->sensor.id) && cur.v.level > v->level)
+        return;
     uint64_t ttl_ms = st->ttl_us / 1000u;
     int rc = verdict_store_put(st->d->store, v, verdict_store_now_ms() + ttl_ms);
     (void)rc; /* a full store counts its own drops */
@@ -596,8 +604,18 @@ int stage_start(struct daemon *d, char *err, size_t err_len)
     st->model_gen = atomic_load(&d->model_gen);
     st->cfg_gen = atomic_load(&d->cfg_gen);
     if (cfg->redis.enabled && cfg->cache.enabled) {
+        /* Sentinel rides in the host string (verdicts/redis_conn.h): asked on every connect. */
+        char sentinel_host[4096];
+        if (cfg->redis.sentinels.n &&
+            redis_conn_sentinel_host(sentinel_host, sizeof(sentinel_host), cfg->redis.master_name,
+                                     (const char *const *)cfg->redis.sentinels.items,
+                                     cfg->redis.sentinels.n) != 0) {
+            snprintf(err, err_len, "redis.sentinels: the list is too long");
+            goto fail;
+        }
         struct redis_sink_config rc = {
-            .host = cfg->redis.host,
+            .host = cfg->redis.sentinels.n ? sentinel_host : cfg->redis.host,
+            .username = cfg->redis.username[0] ? cfg->redis.username : NULL,
             .port = (uint16_t)cfg->redis.port,
             .db = (uint32_t)cfg->redis.db,
             .password = cfg->redis.password[0] ? cfg->redis.password : NULL,

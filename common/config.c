@@ -927,6 +927,9 @@ int config_defaults(struct ddosd_config *c)
     c->redis.port = 6379;
     c->redis.db = 0;
     c->redis.password = strdup("");
+    c->redis.username = strdup("");
+    c->redis.master_name = strdup("mymaster"); /* Sentinel's own example name */
+    c->redis.follow = true;
 
     c->cache.enabled = true;
     c->cache.ttl = 300;
@@ -977,8 +980,9 @@ int config_defaults(struct ddosd_config *c)
     c->user = strdup("");
 
     if (c->sensor.id == NULL || c->capture.filter == NULL || c->ml_model.path == NULL ||
-        c->redis.host == NULL || c->redis.password == NULL || c->api.listen.host == NULL ||
-        c->log.dir == NULL || c->notify.script == NULL || c->user == NULL) {
+        c->redis.host == NULL || c->redis.password == NULL || c->redis.username == NULL ||
+        c->redis.master_name == NULL || c->api.listen.host == NULL || c->log.dir == NULL ||
+        c->notify.script == NULL || c->user == NULL) {
         config_free(c);
         return -ENOMEM;
     }

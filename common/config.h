@@ -143,12 +143,23 @@ struct config_ml_model {
     double evidence_threshold;
 };
 
+/* redis.read_from: where readers (the API-only node's follower) read verdicts. */
+enum config_read_from { CONFIG_READ_PRIMARY = 0, CONFIG_READ_REPLICA = 1 };
+
 struct config_redis {
     bool enabled; /* false: verdicts live in memory only */
     char *host;
     int port;
     int db;
-    char *password; /* "" when the server needs none; secret */
+    char *password;                   /* "" when the server needs none; secret */
+    char *username;                   /* ACL user ("" : AUTH <password> alone) */
+    struct config_strlist sentinels;  /* "host:port" of Sentinels; empty: host/port directly */
+    char *master_name;                /* the name Sentinel monitors (default "mymaster") */
+    enum config_read_from read_from;  /* readers: the primary or a replica (with sentinels) */
+    bool required;                    /* true: exit 1 at start when Redis (or every Sentinel)
+                                         cannot be reached; false: start and retry */
+    bool follow;                      /* a sensor's API also answers from the other sensors'
+                                         verdicts in Redis (verdicts/redis_follow.h) */
 };
 
 struct config_cache {

@@ -29,6 +29,7 @@
 
 static const char *const cfg_modes[] = {"fixed", "cic", NULL};
 static const char *const cfg_log_levels[] = {"error", "warn", "info", "debug", NULL};
+static const char *const cfg_read_from[] = {"primary", "replica", NULL};
 static const char *const cfg_level_names[] = {"low", "medium", "high", "critical", NULL};
 const char *const cfg_role_names[] = {"attacker", "victim", NULL}; /* enum verdict_role */
 
@@ -36,6 +37,8 @@ static int cfg_check_ifname(struct cfg_ctx *c, const char *dpath, const char *v)
 static int cfg_check_host(struct cfg_ctx *c, const char *dpath, const char *v);
 static int cfg_check_group_name(struct cfg_ctx *c, const char *dpath, const char *v);
 static int cfg_check_user(struct cfg_ctx *c, const char *dpath, const char *v);
+static int cfg_check_hostport(struct cfg_ctx *c, const char *dpath, const char *v);
+static int cfg_check_redis_name(struct cfg_ctx *c, const char *dpath, const char *v);
 
 #define OFF(type, member) offsetof(struct type, member)
 /* clang-format off */
@@ -135,6 +138,26 @@ const struct cfg_key cfg_keys[] = {
      .kind = K_STR,
      .off = OFF(config_redis, password),
      .flags = F_SECRET},
+    {.path = "redis.username",
+     .kind = K_STR,
+     .off = OFF(config_redis, username),
+     .check = cfg_check_redis_name},
+    {.path = "redis.sentinels",
+     .kind = K_STRLIST,
+     .off = OFF(config_redis, sentinels),
+     .max = 16,
+     .check = cfg_check_hostport},
+    {.path = "redis.master_name",
+     .kind = K_STR,
+     .off = OFF(config_redis, master_name),
+     .flags = F_NONEMPTY,
+     .check = cfg_check_redis_name},
+    {.path = "redis.read_from",
+     .kind = K_CHOICE,
+     .off = OFF(config_redis, read_from),
+     .choices = cfg_read_from},
+    {.path = "redis.required", .kind = K_BOOL, .off = OFF(config_redis, required)},
+    {.path = "redis.follow", .kind = K_BOOL, .off = OFF(config_redis, follow)},
     /* Last in its section: a URL overrides host, port, db and password. */
     {.path = "redis.url", .kind = K_REDIS_URL, .off = 0, .flags = F_SECRET | F_NODUMP},
 
@@ -517,6 +540,42 @@ static int cfg_check_host(struct cfg_ctx *c, const char *dpath, const char *v)
     if (!cfg_host_valid(v))
         return cfg_fail(c, "%s must be a host name or an IP address, got %s", dpath,
                         config_quote(v, q, sizeof(q)));
+    return 0;
+}
+
+/* A Sentinel: "host:port" or "[v6]:port", the host an IP address or a name. */
+static int cfg_check_hostport(struct cfg_ctx *c, const char *dpath, const char *v)
+{
+    char q[80], host[256];
+    const char *colon = strrchr(v, ':');
+    size_t hl = colon ? (size_t)(colon - v) : 0;
+    const char *h = v;
+    if (hl >= 2 && v[0] == '[' && v[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    bool ok = colon && hl > 0 && hl < sizeof(host) && end && end != colon + 1 && *end == '\0' &&
+              port >= 1 && port <= 65535;
+    if (ok) {
+        memcpy(host, h, hl);
+        host[hl] = '\0';
+        ok = cfg_host_valid(host);
+    }
+    if (!ok)
+        return cfg_fail(c, "%s must be host:port (e.g. \"10.0.0.5:26379\"), got %s", dpath,
+                        config_quote(v, q, sizeof(q)));
+    return 0;
+}
+
+/* An ACL user or a Sentinel master name: printable, no spaces, at most 128 bytes. */
+static int cfg_check_redis_name(struct cfg_ctx *c, const char *dpath, const char *v)
+{
+    char q[80];
+    if (strlen(v) > 128 || !cfg_chars_ok(v, "._-:"))
+        return cfg_fail(c, "%s must be at most 128 letters, digits, '.', '_', '-' or ':', got %s",
+                        dpath, config_quote(v, q, sizeof(q)));
     return 0;
 }
 

@@ -1,4 +1,4 @@
-/* config_redis_url.c - redis://[:password@]host[:port][/db] for redis.url and --redis.
+/* config_redis_url.c - redis://[[user]:password@]host[:port][/db] for redis.url and --redis.
  *
  * Owns the URL parser and its application to struct config_redis. The password is %-decoded,
  * held only in malloc'd memory that is wiped when freed, and never copied into a message; a URL
@@ -19,6 +19,7 @@ struct cfg_redis_url {
     char host[256];
     int port, db;
     char *password; /* malloc'd, "" when the URL has none */
+    char user[129]; /* ACL user; "" when none (or "default", the same thing) */
 };
 
 static bool cfg_digits(const char *p, size_t n, long max, long *out)
@@ -69,9 +70,18 @@ static bool cfg_redis_url_parse(const char *url, struct cfg_redis_url *u, const 
             return false;
         }
         size_t ulen = (size_t)(colon - p);
-        if (ulen != 0 && !(ulen == 7 && strncmp(p, "default", 7) == 0)) {
-            *why = "user names other than \"default\" are not supported; write :PASSWORD@";
+        if (ulen >= sizeof(u->user)) {
+            *why = "the user name is longer than 128 bytes";
             return false;
+        }
+        for (size_t i = 0; i < ulen; i++)
+            if (!isalnum((unsigned char)p[i]) && strchr("._-", p[i]) == NULL) {
+                *why = "the user name may hold letters, digits, '.', '_' and '-' only";
+                return false;
+            }
+        if (!(ulen == 7 && strncmp(p, "default", 7) == 0)) { /* "default": AUTH <password> */
+            memcpy(u->user, p, ulen);
+            u->user[ulen] = '\0';
         }
         u->password = malloc((size_t)(at - colon));
         if (u->password == NULL) {
@@ -170,8 +180,8 @@ static int cfg_redis_apply(struct cfg_ctx *c, const char *what, struct config_re
     struct cfg_redis_url u;
     const char *why;
     if (!cfg_redis_url_parse(url, &u, &why))
-        return cfg_fail(c, "%s must be redis://[:password@]host[:port][/db] or \"none\": %s", what,
-                        why);
+        return cfg_fail(c, "%s must be redis://[[user]:password@]host[:port][/db] or \"none\": %s",
+                        what, why);
     if (u.none) {
         r->enabled = false;
         return 0;
@@ -184,12 +194,16 @@ static int cfg_redis_apply(struct cfg_ctx *c, const char *what, struct config_re
                         "set REDIS_PASSWORD in the environment or in .env",
                         what);
     }
-    char *host = strdup(u.host);
-    if (host == NULL) {
+    char *host = strdup(u.host), *user = strdup(u.user);
+    if (host == NULL || user == NULL) {
+        free(host);
+        free(user);
         cfg_secret_free(u.password);
         return cfg_fail(c, "out of memory");
     }
     free(r->host);
+    free(r->username);
+    r->username = user;
     cfg_secret_free(r->password);
     r->host = host;
     r->password = u.password;

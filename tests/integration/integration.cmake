@@ -155,3 +155,12 @@ add_test(NAME packaging_notify
     --capture ${PROJECT_SOURCE_DIR}/tests/data/session-eth.pcap
     --model ${PROJECT_SOURCE_DIR}/models/ddosd-model.msgpack)
 set_tests_properties(packaging_notify PROPERTIES LABELS integration TIMEOUT 60)
+
+# ---- several sensors, one Redis (docs/scale-out.md) ---------------------------------------------
+#   api_multi_sensor   two sensors (real-time replays) and an API-only node against one
+#                      redis-server, Debian's crowdsec-custom-bouncer polling the API-only node;
+#                      Redis killed: the API-only node answers from its last state, "degraded"
+add_test(NAME api_multi_sensor
+  COMMAND ${Python3_EXECUTABLE} ${DDOSD_IT}/api_multi_sensor.py
+    --ddosd ${DDOSD_IT_DDOSD} --trafgen ${DDOSD_IT_TRAFGEN})
+set_tests_properties(api_multi_sensor PROPERTIES LABELS integration TIMEOUT 180)

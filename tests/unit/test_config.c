@@ -507,8 +507,8 @@ static void test_config_type_and_range_errors(void **state)
          "redis://:${REDIS_PASSWORD}@host:port/db (or use redis.password) and set "
          "REDIS_PASSWORD in the environment or in .env"},
         {"{\"redis\": {\"url\": \"http://h\"}}",
-         "config.json: redis.url must be redis://[:password@]host[:port][/db] or \"none\": it "
-         "must start with redis://"},
+         "config.json: redis.url must be redis://[[user]:password@]host[:port][/db] or \"none\": "
+         "it must start with redis://"},
         {"{\"capture\": {\"promiscuous\": \"yes\"}}",
          "config.json: capture.promiscuous must be true or false, got \"yes\" (write true or "
          "false without quotes)"},
@@ -1016,6 +1016,13 @@ static void test_config_redis_url(void **state)
         config_apply_redis_url(&c, "REDIS://default:pw@10.0.0.5:1/", errbuf, sizeof(errbuf)), 0);
     assert_string_equal(c.redis.password, "pw");
     assert_string_equal(c.redis.host, "10.0.0.5");
+    assert_string_equal(c.redis.username, ""); /* "default" is AUTH <password> alone */
+
+    /* An ACL user: AUTH user password. */
+    assert_int_equal(
+        config_apply_redis_url(&c, "redis://ddosd.w-1:pw@10.0.0.5:1/", errbuf, sizeof(errbuf)), 0);
+    assert_string_equal(c.redis.username, "ddosd.w-1");
+    assert_string_equal(c.redis.password, "pw");
 
     assert_int_equal(config_apply_redis_url(&c, "none", errbuf, sizeof(errbuf)), 0);
     assert_false(c.redis.enabled);
@@ -1026,8 +1033,7 @@ static void test_config_redis_url(void **state)
         {"h:6379", "it must start with redis://"},
         {"redis://", "the host is missing"},
         {"redis://:secretpw@", "the host is missing"},
-        {"redis://bob:secretpw@h", "user names other than \"default\" are not supported; write "
-                                   ":PASSWORD@"},
+        {"redis://b b:secretpw@h", "the user name may hold letters, digits, '.', '_' and '-' only"},
         {"redis://secretpw@h", "the part before @ must be :PASSWORD"},
         {"redis://h:0", "the port must be 1 to 65535"},
         {"redis://h:65536", "the port must be 1 to 65535"},
@@ -1045,7 +1051,7 @@ static void test_config_redis_url(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char want[512];
         snprintf(want, sizeof(want),
-                 "--redis: the Redis URL must be redis://[:password@]host[:port][/db] or "
+                 "--redis: the Redis URL must be redis://[[user]:password@]host[:port][/db] or "
                  "\"none\": %s",
                  bad[i].msg);
         if (config_apply_redis_url(&c, bad[i].json, errbuf, sizeof(errbuf)) != -EINVAL ||
@@ -1072,6 +1078,42 @@ static void test_config_redis_url(void **state)
 }
 
 /* ---- command-line overrides ------------------------------------------------------------------ */
+
+/* redis.username, redis.sentinels, redis.master_name, redis.read_from, redis.required. */
+static void test_config_redis_sentinel_keys(void **state)
+{
+    (void)state;
+    struct ddosd_config c;
+    test_load_ok("{}", NULL, &c);
+    assert_string_equal(c.redis.username, "");
+    assert_int_equal(c.redis.sentinels.n, 0);
+    assert_string_equal(c.redis.master_name, "mymaster");
+    assert_int_equal(c.redis.read_from, CONFIG_READ_PRIMARY);
+    assert_false(c.redis.required);
+    config_free(&c);
+
+    test_load_ok("{\"redis\": {\"username\": \"ddosd\", \"sentinels\": [\"10.0.0.5:26379\", "
+                 "\"[::1]:26380\", \"sentinel-b.local:26381\"], \"master_name\": \"verdicts\", "
+                 "\"read_from\": \"replica\", \"required\": true}}",
+                 NULL, &c);
+    assert_string_equal(c.redis.username, "ddosd");
+    assert_int_equal(c.redis.sentinels.n, 3);
+    assert_string_equal(c.redis.sentinels.items[1], "[::1]:26380");
+    assert_string_equal(c.redis.master_name, "verdicts");
+    assert_int_equal(c.redis.read_from, CONFIG_READ_REPLICA);
+    assert_true(c.redis.required);
+    config_free(&c);
+
+    test_load_err("{\"redis\": {\"sentinels\": [\"10.0.0.5\"]}}", NULL,
+                  "config.json: redis.sentinels[0] must be host:port (e.g. \"10.0.0.5:26379\"), "
+                  "got \"10.0.0.5\"");
+    test_load_err_has("{\"redis\": {\"sentinels\": [\"h:0\"]}}", NULL, "must be host:port");
+    test_load_err_has("{\"redis\": {\"sentinels\": [\"h:1x\"]}}", NULL, "must be host:port");
+    test_load_err_has("{\"redis\": {\"master_name\": \"\"}}", NULL, "redis.master_name");
+    test_load_err_has("{\"redis\": {\"master_name\": \"a b\"}}", NULL, "redis.master_name");
+    test_load_err_has("{\"redis\": {\"username\": \"x@y\"}}", NULL, "redis.username");
+    test_load_err_has("{\"redis\": {\"read_from\": \"replicas\"}}", NULL, "redis.read_from");
+}
 
 static void test_config_set_overrides(void **state)
 {
@@ -1173,6 +1215,7 @@ int main(void)
         cmocka_unit_test(test_config_unknown_key_suggestion),
         cmocka_unit_test(test_config_type_and_range_errors),
         cmocka_unit_test(test_config_cic_mode_idle_default),
+        cmocka_unit_test(test_config_redis_sentinel_keys),
         cmocka_unit_test(test_config_cidr_parse_v4_v6),
         cmocka_unit_test(test_config_cidr_parse_rejects_bad),
         cmocka_unit_test(test_config_cidr_contains),

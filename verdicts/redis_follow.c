@@ -1,0 +1,658 @@
+/* redis_follow.c - the follower: one thread that reads the merged verdicts from Redis into a
+ * verdict store (the contract is in redis_follow.h; the layout in docs/redis.md).
+ *
+ * Owns: its thread, its hiredis connection, the last stream id it read, and the snapshot of the
+ * top set from its last poll (sorted addresses with their scores). Writes only to the borrowed
+ * verdict store (thread-safe). May call: redis_conn, verdict_store, verdict, common/log, hiredis.
+ *
+ * DESIGN: two sources, because neither is enough alone. The events stream is fast (XREAD BLOCK
+ * returns as soon as a sensor's attack_start is written) but says nothing about changes between
+ * an attack's start and end, nor about verdicts that never reach high. The top set holds every
+ * live verdict with its merged score: diffing it against the last poll finds new, re-scored and
+ * vanished addresses in one ZRANGE, and a rotating slice of re-reads catches what moves no score
+ * (a second sensor joining at a lower level, a role change). Every hash is read with PTTL in the
+ * same pipeline, so the store entry expires when the hash does even if Redis goes away.
+ *
+ * Why a whole-struct comparison before each put: every put takes a new change sequence in the
+ * store, and decision streams (/v1/decisions/stream) report entries by sequence. Re-putting an
+ * unchanged verdict at every poll would make it look new to every bouncer again.
+ *
+ * Outages: an I/O error drops the connection; nothing is removed from the store for want of an
+ * answer (the API keeps answering from the last state and /health says "degraded"); the thread
+ * retries with backoff (100 ms doubling to 2 s) and, once back, polls the whole top set. */
+#include "verdicts/redis_follow.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+#define FETCH_BATCH   500 /* addresses per HGETALL/PTTL pipeline */
+#define EVENTS_BATCH  256 /* stream entries per XREAD */
+#define BACKOFF_MIN   100
+#define BACKOFF_MAX   2000
+#define STREAM_ID_MAX 48
+#define PREFIX_MAX    64 /* key_prefix, as the sink's (docs/redis.md) */
+
+struct top_item {
+    char ip[VERDICT_IP_TEXT_MAX];
+    double score;
+};
+
+struct redis_follow {
+    struct redis_follow_config cfg; /* strings point at the copies below */
+    char *host, *username, *password, *sentinels, *master_name;
+    char prefix[PREFIX_MAX + 1];
+    char sensor[VERDICT_SENSOR_MAX];
+    pthread_t thread;
+    atomic_bool stop;
+
+    redisContext *ctx; /* follower thread only */
+    char last_id[STREAM_ID_MAX];
+    struct top_item *top; /* the last poll, sorted by ip */
+    size_t ntop;
+    size_t refresh_cursor;
+    uint64_t next_poll_ms;
+    uint32_t backoff_ms;
+    bool ever_connected;
+    bool outage_logged;
+
+    pthread_mutex_t stats_lock;
+    struct redis_follow_stats stats;
+};
+
+static void set_error(struct redis_follow *f, const char *what, const char *why)
+{
+    pthread_mutex_lock(&f->stats_lock);
+    snprintf(f->stats.last_error, sizeof(f->stats.last_error), "%.16s: %.200s", what, why);
+    f->stats.errors++;
+    f->stats.connected = false;
+    pthread_mutex_unlock(&f->stats_lock);
+}
+
+static void count(struct redis_follow *f, uint64_t *field, uint64_t n)
+{
+    pthread_mutex_lock(&f->stats_lock);
+    *field += n;
+    pthread_mutex_unlock(&f->stats_lock);
+}
+
+static void mark_ok(struct redis_follow *f)
+{
+    pthread_mutex_lock(&f->stats_lock);
+    f->stats.last_ok_ms = dd_realtime_ms();
+    pthread_mutex_unlock(&f->stats_lock);
+}
+
+/* ---- parsing ------------------------------------------------------------------------------ */
+
+static bool field_is(const char *k, size_t klen, const char *name)
+{
+    return strlen(name) == klen && memcmp(k, name, klen) == 0;
+}
+
+/* Copies at most cap-1 bytes of a length-delimited value. */
+static void copy_str(char *dst, size_t cap, const char *s, size_t len)
+{
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(dst, s, len);
+    dst[len] = '\0';
+}
+
+/* Reason names one by one: a name this build does not know (a newer sensor) is skipped. */
+static uint32_t parse_reasons(const char *s, size_t len)
+{
+    uint32_t out = 0;
+    char name[64];
+    size_t i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && s[j] != ',')
+            j++;
+        copy_str(name, sizeof(name), s + i, j - i);
+        uint32_t bit;
+        if (name[0] && verdict_reasons_parse(name, &bit) == 0)
+            out |= bit;
+        i = j + 1;
+    }
+    return out;
+}
+
+/* `sensor` = the leader, then the other live sensors of `sensors`, cut at a whole id. */
+static void sensors_format(struct verdict *v, const char *leader, const char *list)
+{
+    char out[VERDICT_SENSOR_MAX];
+    snprintf(out, sizeof(out), "%s", leader);
+    size_t off = strlen(out);
+    const char *p = list;
+    while (p && *p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        bool is_leader = n == strlen(leader) && strncmp(p, leader, n) == 0;
+        if (n && !is_leader) {
+            if (off == 0 && n < sizeof(out)) {
+                memcpy(out, p, n);
+                off = n;
+                out[off] = '\0';
+            } else if (off + 1 + n < sizeof(out)) {
+                out[off++] = ',';
+                memcpy(out + off, p, n);
+                off += n;
+                out[off] = '\0';
+            }
+        }
+        p = e ? e + 1 : NULL;
+    }
+    memcpy(v->sensor, out, sizeof(out));
+}
+
+int redis_follow_parse(const char *const *kv, const size_t *lens, size_t n, struct verdict *v)
+{
+    memset(v, 0, sizeof(*v));
+    bool have_ip = false, have_level = false;
+    char leader[VERDICT_SENSOR_MAX] = "", sensors[512] = "", buf[512];
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        const char *k = kv[i], *val = kv[i + 1];
+        size_t kl = lens[i], vl = lens[i + 1];
+        copy_str(buf, sizeof(buf), val, vl);
+        if (field_is(k, kl, "ip")) {
+            have_ip = verdict_ip_parse(buf, v) == 0;
+        } else if (field_is(k, kl, "threat_level")) {
+            enum threat_level l;
+            if (threat_level_parse(buf, &l) == 0) {
+                v->level = (uint8_t)l;
+                have_level = true;
+            }
+        } else if (field_is(k, kl, "role")) {
+            enum verdict_role r;
+            if (verdict_role_parse(buf, &r) == 0)
+                v->role = (uint8_t)r;
+        } else if (field_is(k, kl, "score")) {
+            v->score = strtod(buf, NULL);
+        } else if (field_is(k, kl, "attack_type")) {
+            copy_str(v->attack_type, sizeof(v->attack_type), val, vl);
+        } else if (field_is(k, kl, "reasons")) {
+            v->reasons = parse_reasons(val, vl);
+        } else if (field_is(k, kl, "flows_total")) {
+            v->flows_total = strtoull(buf, NULL, 10);
+        } else if (field_is(k, kl, "flows_attack")) {
+            v->flows_attack = strtoull(buf, NULL, 10);
+        } else if (field_is(k, kl, "pps")) {
+            v->pps = strtod(buf, NULL);
+        } else if (field_is(k, kl, "bps")) {
+            v->bps = strtod(buf, NULL);
+        } else if (field_is(k, kl, "first_seen")) {
+            v->first_seen_us = strtoull(buf, NULL, 10);
+        } else if (field_is(k, kl, "last_seen")) {
+            v->last_seen_us = strtoull(buf, NULL, 10);
+        } else if (field_is(k, kl, "sensor")) {
+            copy_str(leader, sizeof(leader), val, vl);
+        } else if (field_is(k, kl, "sensors")) {
+            copy_str(sensors, sizeof(sensors), val, vl);
+        } else if (field_is(k, kl, "model_version")) {
+            copy_str(v->model_version, sizeof(v->model_version), val, vl);
+        } else if (field_is(k, kl, "spoofed_sources")) {
+            v->spoofed_sources = (uint32_t)strtoul(buf, NULL, 10);
+        } else if (field_is(k, kl, "spoofed_examples")) {
+            unsigned slot = 0;
+            for (char *save = NULL, *t = strtok_r(buf, ",", &save);
+                 t && slot < VERDICT_SPOOFED_EXAMPLES; t = strtok_r(NULL, ",", &save)) {
+                struct verdict tmp;
+                if (verdict_ip_parse(t, &tmp) == 0) {
+                    memcpy(v->spoofed_example[slot], tmp.ip, 16);
+                    v->spoofed_example_ver[slot++] = tmp.ip_version;
+                }
+            }
+        }
+    }
+    if (!have_ip || !have_level)
+        return -EINVAL;
+    if (v->score < 0 || !(v->score <= 1))
+        v->score = v->score > 1 ? 1 : 0;
+    sensors_format(v, leader, sensors);
+    return 0;
+}
+
+bool redis_follow_is_remote(const struct verdict *e, const char *sensor_id)
+{
+    return strcmp(e->sensor, sensor_id) != 0;
+}
+
+/* ---- applying ------------------------------------------------------------------------------ */
+
+/* Puts v unless the store already holds exactly it (see DESIGN) or, in RAISE mode, a local
+ * verdict of a higher level. */
+static void apply(struct redis_follow *f, const struct verdict *v, long long pttl_ms)
+{
+    uint64_t now = verdict_store_now_ms();
+    uint64_t expires = now + (pttl_ms > 0 ? (uint64_t)pttl_ms : 300000u);
+    /* A sensor's own verdicts come back from Redis too: its stage knows them better. */
+    if (f->cfg.mode == REDIS_FOLLOW_RAISE && !redis_follow_is_remote(v, f->sensor))
+        return;
+    struct verdict_store_entry e;
+    bool have = verdict_store_get(f->cfg.store, v->ip, v->ip_version, now, &e);
+    if (have && f->cfg.mode == REDIS_FOLLOW_RAISE && !redis_follow_is_remote(&e.v, f->sensor) &&
+        e.v.level > v->level)
+        return;
+    /* Unchanged: only a later expiry would be news, and the hash's expiry moves on every write. */
+    if (have && memcmp(&e.v, v, sizeof(*v)) == 0 && e.expires_ms + 5000 > expires)
+        return;
+    if (verdict_store_put(f->cfg.store, v, expires) == 0)
+        count(f, &f->stats.applied, 1);
+}
+
+/* The address's hash is gone (every sensor's evidence expired): drop what the store holds from
+ * Redis (in RAISE mode a local verdict stays: the stage owns it). */
+static void drop(struct redis_follow *f, const char *ip_text)
+{
+    struct verdict v;
+    memset(&v, 0, sizeof(v));
+    if (verdict_ip_parse(ip_text, &v) != 0)
+        return;
+    struct verdict_store_entry e;
+    if (!verdict_store_get(f->cfg.store, v.ip, v.ip_version, verdict_store_now_ms(), &e))
+        return;
+    if (f->cfg.mode == REDIS_FOLLOW_RAISE && !redis_follow_is_remote(&e.v, f->sensor))
+        return;
+    if (verdict_store_remove(f->cfg.store, v.ip, v.ip_version))
+        count(f, &f->stats.removed, 1);
+}
+
+/* ---- I/O ------------------------------------------------------------------------------------- */
+
+static void disconnect(struct redis_follow *f)
+{
+    if (f->ctx)
+        redisFree(f->ctx);
+    f->ctx = NULL;
+}
+
+/* HGETALL + PTTL for each address (an event may pass its own view in ev[i], used when it is
+ * higher than the hash: the sink may write the event before the merge). Returns false on an I/O
+ * error (the caller disconnects). */
+static bool fetch(struct redis_follow *f, const char *const *ips, const struct verdict *ev,
+                  size_t n)
+{
+    char key[PREFIX_MAX + 8 + VERDICT_IP_TEXT_MAX];
+    for (size_t base = 0; base < n; base += FETCH_BATCH) {
+        size_t m = n - base < FETCH_BATCH ? n - base : FETCH_BATCH;
+        for (size_t i = 0; i < m; i++) {
+            snprintf(key, sizeof(key), "%sverdict:%s", f->prefix, ips[base + i]);
+            if (redisAppendCommand(f->ctx, "HGETALL %s", key) != REDIS_OK ||
+                redisAppendCommand(f->ctx, "PTTL %s", key) != REDIS_OK)
+                return false;
+        }
+        for (size_t i = 0; i < m; i++) {
+            redisReply *h = NULL, *t = NULL;
+            if (redisGetReply(f->ctx, (void **)&h) != REDIS_OK ||
+                redisGetReply(f->ctx, (void **)&t) != REDIS_OK) {
+                freeReplyObject(h);
+                set_error(f, "read", f->ctx->errstr);
+                return false;
+            }
+            count(f, &f->stats.fetched, 1);
+            long long pttl = t->type == REDIS_REPLY_INTEGER ? t->integer : -2;
+            struct verdict v;
+            bool parsed = false;
+            if (h->type == REDIS_REPLY_ARRAY && h->elements > 0 && h->elements <= 256) {
+                const char *kv[256];
+                size_t lens[256];
+                bool strings = true;
+                for (size_t k = 0; k < h->elements; k++) {
+                    strings &= h->element[k]->type == REDIS_REPLY_STRING;
+                    kv[k] = h->element[k]->str;
+                    lens[k] = h->element[k]->len;
+                }
+                parsed = strings && redis_follow_parse(kv, lens, h->elements, &v) == 0;
+            }
+            const struct verdict *e = ev ? &ev[base + i] : NULL;
+            if (e && e->ip_version && (!parsed || e->level > v.level)) {
+                apply(f, e, pttl);
+            } else if (parsed) {
+                apply(f, &v, pttl);
+            } else if (h->type == REDIS_REPLY_ARRAY && h->elements == 0 && pttl == -2) {
+                drop(f, ips[base + i]);
+            }
+            freeReplyObject(h);
+            freeReplyObject(t);
+        }
+    }
+    mark_ok(f);
+    return true;
+}
+
+static int top_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct top_item *)a)->ip, ((const struct top_item *)b)->ip);
+}
+
+/* ZRANGE top WITHSCORES, diffed against the last poll: fetch the new, the re-scored, the
+ * vanished and a rotating slice of the rest. full: fetch everything (after a connect). */
+static bool poll_top(struct redis_follow *f, bool full)
+{
+    char key[PREFIX_MAX + 8];
+    snprintf(key, sizeof(key), "%stop", f->prefix);
+    redisReply *r = redisCommand(f->ctx, "ZRANGE %s 0 -1 WITHSCORES", key);
+    if (!r) {
+        set_error(f, "ZRANGE", f->ctx->errstr);
+        return false;
+    }
+    if (r->type != REDIS_REPLY_ARRAY) {
+        set_error(f, "ZRANGE", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        freeReplyObject(r);
+        return false;
+    }
+    /* RESP2: member, score, member, score, ... */
+    size_t n = r->elements / 2;
+    struct top_item *now = n ? calloc(n, sizeof(*now)) : NULL;
+    if (n && !now) {
+        freeReplyObject(r);
+        return true; /* out of memory: try again next poll */
+    }
+    size_t m = 0;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *ip = r->element[i], *sc = r->element[i + 1];
+        if (ip->type != REDIS_REPLY_STRING || ip->len >= VERDICT_IP_TEXT_MAX)
+            continue;
+        memcpy(now[m].ip, ip->str, ip->len + 1);
+        now[m].score = sc->type == REDIS_REPLY_STRING ? strtod(sc->str, NULL) : 0;
+        m++;
+    }
+    freeReplyObject(r);
+    if (m)
+        qsort(now, m, sizeof(*now), top_cmp);
+
+    const char **want = malloc((m + f->ntop + 1) * sizeof(*want));
+    if (!want) {
+        free(now);
+        return true;
+    }
+    size_t nw = 0;
+    size_t refresh = f->cfg.refresh_per_poll, cursor = f->refresh_cursor;
+    for (size_t i = 0; i < m; i++) {
+        struct top_item *old =
+            full ? NULL : bsearch(&now[i], f->top, f->ntop, sizeof(*f->top), top_cmp);
+        bool rotate = m > 0 && refresh > 0 && ((i + m - cursor % m) % m) < refresh;
+        if (!old || fabs(old->score - now[i].score) > 1e-9 || rotate)
+            want[nw++] = now[i].ip;
+    }
+    f->refresh_cursor = m ? (cursor + refresh) % m : 0;
+    /* Vanished since the last poll: read them (the hash may live on; usually it is gone). */
+    for (size_t i = 0; i < f->ntop; i++)
+        if (!bsearch(&f->top[i], now, m, sizeof(*now), top_cmp))
+            want[nw++] = f->top[i].ip;
+    bool ok = fetch(f, want, NULL, nw);
+    free(want);
+    free(f->top);
+    f->top = now;
+    f->ntop = m;
+    count(f, &f->stats.polls, 1);
+    return ok;
+}
+
+/* One XREAD BLOCK; fetches the addresses the entries name. */
+static bool read_events(struct redis_follow *f)
+{
+    char key[PREFIX_MAX + 8], block[16], cnt[16];
+    snprintf(key, sizeof(key), "%sevents", f->prefix);
+    snprintf(block, sizeof(block), "%u", f->cfg.block_ms);
+    snprintf(cnt, sizeof(cnt), "%d", EVENTS_BATCH);
+    const char *argv[] = {"XREAD", "COUNT", cnt, "BLOCK", block, "STREAMS", key, f->last_id};
+    size_t lens[8];
+    for (int i = 0; i < 8; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *r = redisCommandArgv(f->ctx, 8, argv, lens);
+    if (!r) {
+        set_error(f, "XREAD", f->ctx->errstr);
+        return false;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        set_error(f, "XREAD", r->str);
+        freeReplyObject(r);
+        return false;
+    }
+    mark_ok(f);
+    /* [[key, [[id, [f, v, ...]], ...]]] (RESP2); nil on timeout. */
+    static __thread char ipbuf[EVENTS_BATCH][VERDICT_IP_TEXT_MAX]; /* 12 KB: off the stack */
+    const char *ips[EVENTS_BATCH];
+    struct verdict ev[EVENTS_BATCH];
+    size_t n = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
+        const redisReply *entries = r->element[0]->element[1];
+        for (size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements; i++) {
+            const redisReply *en = entries->element[i];
+            if (en->type != REDIS_REPLY_ARRAY || en->elements != 2 ||
+                en->element[0]->type != REDIS_REPLY_STRING)
+                continue;
+            copy_str(f->last_id, sizeof(f->last_id), en->element[0]->str, en->element[0]->len);
+            const redisReply *fv = en->element[1];
+            if (fv->type != REDIS_REPLY_ARRAY || fv->elements > 256 || n >= EVENTS_BATCH)
+                continue;
+            const char *kv[256];
+            size_t kl[256];
+            bool start = false, strings = true;
+            for (size_t k = 0; k < fv->elements; k++) {
+                strings &= fv->element[k]->type == REDIS_REPLY_STRING;
+                kv[k] = fv->element[k]->str;
+                kl[k] = fv->element[k]->len;
+            }
+            if (!strings)
+                continue;
+            for (size_t k = 0; k + 1 < fv->elements; k += 2)
+                if (field_is(kv[k], kl[k], "event"))
+                    start = field_is(kv[k + 1], kl[k + 1], "attack_start");
+            if (redis_follow_parse(kv, kl, fv->elements, &ev[n]) != 0)
+                continue;
+            ips[n] = verdict_ip_format(&ev[n], ipbuf[n]); /* the hash key, as the sink writes it */
+            if (!start)
+                ev[n].ip_version = 0; /* attack_end: its level is the peak; read the hash only */
+            n++;
+        }
+        count(f, &f->stats.events, entries->type == REDIS_REPLY_ARRAY ? entries->elements : 0);
+    }
+    freeReplyObject(r);
+    return fetch(f, ips, ev, n);
+}
+
+/* Connects and positions the stream cursor at the newest entry (then a full poll follows, so
+ * nothing between is missed). */
+static bool follow_connect(struct redis_follow *f)
+{
+    char why[256];
+    char server[REDIS_CONN_HOST_MAX];
+    unsigned port = 0;
+    if (redis_conn_resolve(&f->cfg.conn, server, &port, why, sizeof(why)) != 0) {
+        set_error(f, "connect", why);
+        return false;
+    }
+    struct redis_conn_params p = f->cfg.conn;
+    p.host = server; /* resolved once: the answer we connect to is the one we report */
+    p.port = port;
+    p.sentinels = NULL;
+    f->ctx = redis_conn_connect(&p, why, sizeof(why));
+    if (!f->ctx) {
+        set_error(f, "connect", why);
+        return false;
+    }
+    if (!f->last_id[0]) {
+        char key[PREFIX_MAX + 8];
+        snprintf(key, sizeof(key), "%sevents", f->prefix);
+        redisReply *r = redisCommand(f->ctx, "XREVRANGE %s + - COUNT 1", key);
+        if (!r) {
+            set_error(f, "XREVRANGE", f->ctx->errstr);
+            disconnect(f);
+            return false;
+        }
+        snprintf(f->last_id, sizeof(f->last_id), "0-0");
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+            r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements >= 1 &&
+            r->element[0]->element[0]->type == REDIS_REPLY_STRING)
+            copy_str(f->last_id, sizeof(f->last_id), r->element[0]->element[0]->str,
+                     r->element[0]->element[0]->len);
+        freeReplyObject(r);
+    }
+    pthread_mutex_lock(&f->stats_lock);
+    if (f->ever_connected)
+        f->stats.reconnects++;
+    f->stats.connected = true;
+    snprintf(f->stats.server, sizeof(f->stats.server), "%s:%u", server, port);
+    pthread_mutex_unlock(&f->stats_lock);
+    if (f->outage_logged || !f->ever_connected)
+        DD_INFO("follower: reading verdicts from redis %s:%u%s", server, port,
+                f->outage_logged ? " again" : "");
+    f->ever_connected = true;
+    f->outage_logged = false;
+    f->backoff_ms = BACKOFF_MIN;
+    return true;
+}
+
+static void sleep_ms(struct redis_follow *f, uint32_t ms)
+{
+    while (ms > 0 && !atomic_load_explicit(&f->stop, memory_order_relaxed)) {
+        uint32_t step = ms < 50 ? ms : 50;
+        struct timespec ts = {0, (long)step * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= step;
+    }
+}
+
+static void *follow_main(void *arg)
+{
+    struct redis_follow *f = arg;
+    struct redis_sigpipe_guard g;
+    redis_sigpipe_block(&g); /* this thread's own I/O only; restored at exit */
+    while (!atomic_load_explicit(&f->stop, memory_order_relaxed)) {
+        if (!f->ctx) {
+            if (!follow_connect(f) || !poll_top(f, true)) {
+                disconnect(f);
+                if (!f->outage_logged) {
+                    struct redis_follow_stats s;
+                    redis_follow_stats_get(f, &s);
+                    DD_WARN("follower: redis unreachable (%s); answering from the last state, "
+                            "retrying",
+                            s.last_error);
+                    f->outage_logged = true;
+                }
+                sleep_ms(f, f->backoff_ms);
+                f->backoff_ms = f->backoff_ms * 2 > BACKOFF_MAX ? BACKOFF_MAX : f->backoff_ms * 2;
+                continue;
+            }
+            f->next_poll_ms = dd_mono_ms() + f->cfg.poll_interval_ms;
+        }
+        bool ok = read_events(f);
+        if (ok && dd_mono_ms() >= f->next_poll_ms) {
+            ok = poll_top(f, false);
+            f->next_poll_ms = dd_mono_ms() + f->cfg.poll_interval_ms;
+        }
+        if (!ok)
+            disconnect(f);
+    }
+    disconnect(f);
+    redis_sigpipe_restore(&g);
+    return NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------ */
+
+static char *dup_or_null(const char *s, bool *oom)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *oom = true;
+    return d;
+}
+
+struct redis_follow *redis_follow_start(const struct redis_follow_config *cfg)
+{
+    if (!cfg->store || !cfg->conn.host) {
+        DD_ERROR("follower: no store or no Redis host");
+        return NULL;
+    }
+    const char *prefix = cfg->key_prefix ? cfg->key_prefix : "ddos:";
+    if (strlen(prefix) > PREFIX_MAX) {
+        DD_ERROR("follower: key prefix longer than %d bytes", PREFIX_MAX);
+        return NULL;
+    }
+    struct redis_follow *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    bool oom = false;
+    f->cfg = *cfg;
+    f->host = dup_or_null(cfg->conn.host, &oom);
+    f->username = dup_or_null(cfg->conn.username, &oom);
+    f->password = dup_or_null(cfg->conn.password, &oom);
+    f->sentinels = dup_or_null(cfg->conn.sentinels, &oom);
+    f->master_name = dup_or_null(cfg->conn.master_name, &oom);
+    f->cfg.conn.host = f->host;
+    f->cfg.conn.username = f->username;
+    f->cfg.conn.password = f->password;
+    f->cfg.conn.sentinels = f->sentinels;
+    f->cfg.conn.master_name = f->master_name;
+    snprintf(f->prefix, sizeof(f->prefix), "%s", prefix);
+    snprintf(f->sensor, sizeof(f->sensor), "%s", cfg->sensor_id ? cfg->sensor_id : "");
+    if (!f->cfg.poll_interval_ms)
+        f->cfg.poll_interval_ms = 1000;
+    if (!f->cfg.refresh_per_poll)
+        f->cfg.refresh_per_poll = 500;
+    if (!f->cfg.block_ms)
+        f->cfg.block_ms = 100;
+    if (!f->cfg.conn.connect_timeout_ms)
+        f->cfg.conn.connect_timeout_ms = 200;
+    /* XREAD BLOCK holds the socket for block_ms: the read timeout must outlast it. */
+    if (f->cfg.conn.command_timeout_ms < f->cfg.block_ms + 500)
+        f->cfg.conn.command_timeout_ms = f->cfg.block_ms + 500;
+    f->backoff_ms = BACKOFF_MIN;
+    pthread_mutex_init(&f->stats_lock, NULL);
+    if (oom || pthread_create(&f->thread, NULL, follow_main, f) != 0) {
+        DD_ERROR("follower: %s", oom ? "out of memory" : "cannot start its thread");
+        pthread_mutex_destroy(&f->stats_lock);
+        free(f->host);
+        free(f->username);
+        free(f->password);
+        free(f->sentinels);
+        free(f->master_name);
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+void redis_follow_stop(struct redis_follow *f)
+{
+    if (!f)
+        return;
+    atomic_store(&f->stop, true);
+    pthread_join(f->thread, NULL);
+    pthread_mutex_destroy(&f->stats_lock);
+    free(f->top);
+    free(f->host);
+    free(f->username);
+    if (f->password) {
+        explicit_bzero(f->password, strlen(f->password));
+        free(f->password);
+    }
+    free(f->sentinels);
+    free(f->master_name);
+    free(f);
+}
+
+void redis_follow_stats_get(struct redis_follow *f, struct redis_follow_stats *out)
+{
+    pthread_mutex_lock(&f->stats_lock);
+    *out = f->stats;
+    pthread_mutex_unlock(&f->stats_lock);
+}
