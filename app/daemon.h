@@ -51,6 +51,7 @@
 enum {
     DD_BURST = READER_BURST, /* packets per burst */
     DD_NBURSTS = 64,         /* bursts per shard between reader and shard */
+    DD_LIVE_TIMEOUT_MS = 10, /* live: longest a packet waits in a libpcap block (TPACKET_V3) */
     DD_RECORD_RING = 8192,   /* flow records per (shard, worker) ring and per worker ring */
     DD_RECORD_BATCH = 32,    /* records gathered before a ring push */
     DD_MAX_SHARDS = 64,

@@ -91,7 +91,9 @@ static void worker_push(struct worker *w, const struct flow_record *recs, size_t
         done += ring_spsc_push_burst(w->out, recs + done, n - done);
         if (done == n)
             break;
-        if (w->d->live) {
+        /* Live drops rather than stall the capture; the shutdown flush waits (the verdict
+         * stage drains until every worker is done). */
+        if (w->d->live && !atomic_load_explicit(&w->d->stop_capture, memory_order_acquire)) {
             atomic_fetch_add_explicit(&w->dropped, n - done, RELAXED);
             return;
         }

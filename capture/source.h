@@ -23,9 +23,14 @@ struct capture_options {
     const char *filter; /* BPF expression, or NULL for every packet */
     int snaplen;        /* live only; 0 means 262144 */
     bool promiscuous;   /* live only */
-    bool immediate;     /* live only: deliver packets as they arrive */
-    int buffer_mb;      /* live only: kernel buffer; 0 means libpcap's default */
-    int timeout_ms;     /* live only: read timeout when not immediate; 0 means 100 */
+    bool immediate;     /* live only: deliver packets as they arrive. On Linux libpcap then
+                           uses TPACKET_V2, a ring of snaplen-sized frames (few of them with a
+                           large snaplen); without it TPACKET_V3, blocks of packets packed at
+                           their captured size, handed over when full or after timeout_ms:
+                           fewer wake-ups and far more packets per MiB (ddosd uses V3) */
+    int buffer_mb;      /* live only: kernel buffer; 0 means libpcap's default (2 MiB) */
+    int timeout_ms;     /* live only: read timeout when not immediate (the longest a packet
+                           waits in a V3 block on a quiet link); 0 means 100 */
     int fanout_group;   /* live only: > 0 joins this AF_PACKET fanout group (hash mode), so
                            several sources on one interface share its packets by flow */
 };
