@@ -23,9 +23,39 @@
  *   libmicrohttpd allows, else the rest is drained (up to 4 x the limit, then the connection is
  *   dropped) and answered 413.
  * - /api/check's 204 and 403 are responses built once and queued by reference.
- * - Slow clients: every connection is non-blocking in an epoll set, so a client trickling bytes
- *   holds only its own slot until api.timeout; a per-IP limit of 7/8 of api.max_connections
- *   keeps one address from taking every slot, so /health still gets in. */
+ *
+ * Hostile clients (the "guard": admission, deadlines, a quiet error log):
+ * - Deadline, not idle time. libmicrohttpd 0.9.75's MHD_OPTION_CONNECTION_TIMEOUT restarts on
+ *   every byte, so a slowloris that sends one header line every 2 s is never timed out. We give
+ *   every connection a deadline instead: api.timeout after it becomes ready for a request
+ *   (accepted, or its previous response sent), re-armed only when a response has been sent. A
+ *   reaper thread wakes every API_REAP_MS, and shutdown(2)s the socket of each connection past
+ *   its deadline; the socket then reads end-of-file in libmicrohttpd's epoll loop, which closes
+ *   the connection on its own thread as if the client had gone (shutdown, not close: the fd
+ *   stays libmicrohttpd's, so no thread ever sees it change under it). Why this is safe: the
+ *   reaper only touches a socket while holding guard.lock with the connection registered, and
+ *   libmicrohttpd calls MHD_CONNECTION_NOTIFY_CLOSED (which unregisters under the same lock)
+ *   before it close(2)s the fd, so the fd cannot have been closed and reused by another
+ *   connection when the reaper shuts it down. The deadline is an atomic in the connection's
+ *   slot: its own thread stores it (relaxed; nothing else is published with it), the reaper
+ *   loads it; one store per request, no lock on the request path.
+ * - Budgets. api.max_connections is split in two pools: api.reserved_connections slots that only
+ *   reserved peers (127.0.0.1, ::1 and api.reserved_cidrs: the gateway) may take, and the rest,
+ *   shared by everyone, where a non-reserved address holds at most api.per_address_connections.
+ *   A reserved peer whose pool is full spills into the shared pool. So any number of attacking
+ *   addresses can fill the shared pool, never the gateway's or the health check's. The counts
+ *   live under guard.lock (taken per connection, not per request). The accept policy callback
+ *   refuses early without allocating; the authoritative check-and-count happens in
+ *   MHD_CONNECTION_NOTIFY_STARTED (which libmicrohttpd pairs with exactly one CLOSED), where a
+ *   connection over budget is shut down at once. libmicrohttpd's own limit is set above ours,
+ *   so it never refuses first.
+ * - libmicrohttpd's messages (one per malformed request, per refused connection) pass a fixed
+ *   window (API_LOG_LINES per API_LOG_WINDOW_S); the rest are counted, and the reaper writes one
+ *   "suppressed N" line when the window ends (api_stop at once).
+ * - MHD_OPTION_STRICT_FOR_CLIENT 1: requests with spaces before a header's colon, without a
+ *   Host header (HTTP/1.1) and similar are refused by libmicrohttpd with 400; a request line or
+ *   header holding a NUL, and a request with two different Content-Length values, are refused
+ *   here (api_precheck / conn_request_bad). */
 #include "api/api.h"
 
 #include <arpa/inet.h>
@@ -33,19 +63,71 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "api/api_internal.h"
+#include "common/cidr.h"
 #include "common/clock.h"
+#include "common/hash.h"
 #include "common/log.h"
+enum {
+    API_LISTEN_BACKLOG = 1024,
+    API_BODY_KEEP = 4096,
+    API_REAP_MS = 100,         /* deadline granularity */
+    API_LOG_LINES = 10,        /* libmicrohttpd lines written per window ... */
+    API_LOG_WINDOW_S = 60,     /* ... of this many seconds; then one "suppressed N" line */
+    API_MHD_LIMIT_MARGIN = 16, /* per thread: connections in flight to a refusal */
+};
 
-enum { API_LISTEN_BACKLOG = 1024, API_BODY_KEEP = 4096 };
+enum api_pool { API_POOL_NONE = 0, API_POOL_RESERVED, API_POOL_SHARED };
+
+/* One connection's registration: stable for the connection's life (slots never move). */
+struct api_slot {
+    _Atomic uint64_t deadline_ns; /* dd_mono_ns; written by the connection's thread, read by the
+                                     reaper (relaxed both: it publishes nothing else) */
+    int fd;                       /* -1: free; guard.lock */
+    bool reaped;                  /* guard.lock: shut down once */
+};
+
+/* Open connections per non-reserved address (linear probing, backward-shift deletion). */
+struct api_addr_count {
+    uint8_t addr[16];
+    uint8_t version; /* 0: empty */
+    uint32_t n;
+};
+
+/* Admission and deadlines (see DESIGN). Everything but the deadlines is under lock. */
+struct api_guard {
+    pthread_mutex_t lock;
+    struct api_slot *slots;
+    uint32_t *free_slots;       /* a stack of free slot indexes */
+    size_t nslots, nfree, high; /* high: slots [0, high) were ever used (the reaper's scan) */
+    struct api_addr_count *addrs;
+    size_t addr_mask;
+    uint64_t seed;
+    unsigned reserved_cap, shared_cap, per_address;
+    unsigned used[3];                 /* by enum api_pool */
+    const struct cidr_list *reserved; /* api.reserved_cidrs (borrowed from cfg) */
+    uint64_t timeout_ns;
+    /* The reaper. */
+    pthread_t thread;
+    bool thread_ok;
+    pthread_cond_t wake;
+    bool stop; /* lock */ /* libmicrohttpd's log lines: a fixed window (log_lock). */
+    pthread_mutex_t log_lock;
+    uint64_t log_window_ms; /* dd_mono_ms when the window began (0: none yet) */
+    unsigned log_lines;     /* written in this window */
+    uint64_t log_dropped;   /* suppressed in this window */
+};
 
 struct api_server {
     struct api_core *core;
@@ -53,6 +135,8 @@ struct api_server {
     struct access_log *alog; /* NULL: no access log */
     struct MHD_Response *statics[API_STATIC_COUNT];
     uint16_t port;
+    struct api_guard guard;
+    bool guard_ok; /* its locks exist */
 };
 
 /* One client connection; touched only by the thread serving it. */
@@ -60,9 +144,15 @@ struct api_conn {
     struct api_server *srv;
     char peer[VERDICT_IP_TEXT_MAX];
     bool peer_loopback;
+    uint8_t pool; /* enum api_pool: where it is counted (NONE: refused, not counted) */
+    uint8_t version;
+    uint8_t addr[16];
+    uint32_t slot;
     /* The current request. */
     char *uri;
     size_t uri_cap;
+    const char *uri_raw; /* libmicrohttpd's request-line buffer at the URI: compared, never read */
+    size_t uri_len;
     char *body;
     size_t body_len, body_cap, drained;
     bool started;   /* the access handler saw the headers */
@@ -98,22 +188,413 @@ static void peer_text(const struct sockaddr *sa, char out[VERDICT_IP_TEXT_MAX], 
     }
 }
 
+/* ---------------------------------------------------------------- the guard */
+
+/* The peer's address as struct verdict holds one (IPv4 in the first 4 bytes, an IPv4-mapped
+ * IPv6 address as IPv4). Returns the version, 0 for another family. */
+static uint8_t addr_of(const struct sockaddr *sa, uint8_t addr[16])
+{
+    memset(addr, 0, 16);
+    if (sa == NULL)
+        return 0;
+    if (sa->sa_family == AF_INET) {
+        memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+        return 4;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            memcpy(addr, a6->s6_addr + 12, 4);
+            return 4;
+        }
+        memcpy(addr, a6->s6_addr, 16);
+        return 6;
+    }
+    return 0;
+}
+
+/* 127.0.0.1 and ::1 (the local nginx and health checks), and api.reserved_cidrs. Not all of
+ * 127/8: a test, or a local tool, may stand for other addresses there. */
+static bool addr_reserved(const struct api_guard *g, uint8_t version, const uint8_t addr[16])
+{
+    static const uint8_t lo4[4] = {127, 0, 0, 1};
+    static const uint8_t lo6[16] = {[15] = 1};
+    if (version == 4 && memcmp(addr, lo4, 4) == 0)
+        return true;
+    if (version == 6 && memcmp(addr, lo6, 16) == 0)
+        return true;
+    return version && cidr_list_contains(g->reserved, version, addr);
+}
+
+static size_t addr_find_locked(const struct api_guard *g, uint8_t version, const uint8_t addr[16])
+{
+    size_t i = dd_hash_addr(g->seed, addr, version) & g->addr_mask;
+    while (g->addrs[i].version &&
+           !(g->addrs[i].version == version && memcmp(g->addrs[i].addr, addr, 16) == 0))
+        i = (i + 1) & g->addr_mask;
+    return i; /* the entry, or the empty slot where it would go */
+}
+
+static void addr_release_locked(struct api_guard *g, uint8_t version, const uint8_t addr[16])
+{
+    size_t i = addr_find_locked(g, version, addr);
+    if (g->addrs[i].version == 0 || --g->addrs[i].n > 0)
+        return;
+    /* Backward-shift deletion: move later entries of the probe run into the hole, so lookups
+     * never need tombstones. */
+    size_t hole = i;
+    for (size_t j = (i + 1) & g->addr_mask; g->addrs[j].version; j = (j + 1) & g->addr_mask) {
+        size_t home = dd_hash_addr(g->seed, g->addrs[j].addr, g->addrs[j].version) & g->addr_mask;
+        /* j may move to hole when its home is not cyclically in (hole, j]. */
+        bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!stays) {
+            g->addrs[hole] = g->addrs[j];
+            hole = j;
+        }
+    }
+    g->addrs[hole].version = 0;
+    g->addrs[hole].n = 0;
+}
+
+/* Decides where a new connection from (version, addr) is counted, without counting it. */
+static enum api_pool guard_pool_locked(const struct api_guard *g, uint8_t version,
+                                       const uint8_t addr[16], bool reserved, enum api_refusal *why)
+{
+    if (reserved) {
+        if (g->used[API_POOL_RESERVED] < g->reserved_cap)
+            return API_POOL_RESERVED;
+        if (g->used[API_POOL_SHARED] < g->shared_cap)
+            return API_POOL_SHARED;
+        *why = API_REFUSED_RESERVED_FULL;
+        return API_POOL_NONE;
+    }
+    size_t i = addr_find_locked(g, version, addr);
+    if (g->addrs[i].version && g->addrs[i].n >= g->per_address) {
+        *why = API_REFUSED_PER_ADDRESS;
+        return API_POOL_NONE;
+    }
+    if (g->used[API_POOL_SHARED] >= g->shared_cap) {
+        *why = API_REFUSED_SHARED_FULL;
+        return API_POOL_NONE;
+    }
+    return API_POOL_SHARED;
+}
+
+static void count_refusal(struct api_server *srv, enum api_refusal why)
+{
+    atomic_fetch_add_explicit(&srv->core->metrics.conn_refused[why], 1, memory_order_relaxed);
+}
+
+static void publish_open_locked(struct api_server *srv)
+{
+    struct api_metrics *m = &srv->core->metrics;
+    atomic_store_explicit(&m->conn_open[0], srv->guard.used[API_POOL_RESERVED],
+                          memory_order_relaxed);
+    atomic_store_explicit(&m->conn_open[1], srv->guard.used[API_POOL_SHARED], memory_order_relaxed);
+}
+
+/* libmicrohttpd's accept policy: a read-only early refusal, before it allocates anything. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t salen)
+{
+    struct api_server *srv = cls;
+    struct api_guard *g = &srv->guard;
+    uint8_t addr[16];
+    uint8_t version = addr_of(salen ? sa : NULL, addr);
+    bool reserved = addr_reserved(g, version, addr);
+    enum api_refusal why = API_REFUSED_SHARED_FULL;
+    pthread_mutex_lock(&g->lock);
+    enum api_pool pool = guard_pool_locked(g, version, addr, reserved, &why);
+    pthread_mutex_unlock(&g->lock);
+    if (pool == API_POOL_NONE) {
+        count_refusal(srv, why);
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* Counts and registers c (NOTIFY_STARTED). False when it is over budget (counted as refused):
+ * the caller shuts it down. */
+static bool guard_admit(struct api_server *srv, struct api_conn *c, int fd)
+{
+    struct api_guard *g = &srv->guard;
+    bool reserved = addr_reserved(g, c->version, c->addr);
+    enum api_refusal why = API_REFUSED_SHARED_FULL;
+    bool ok = false;
+    pthread_mutex_lock(&g->lock);
+    enum api_pool pool = guard_pool_locked(g, c->version, c->addr, reserved, &why);
+    if (pool != API_POOL_NONE && g->nfree > 0) {
+        if (pool == API_POOL_SHARED && !reserved) {
+            size_t i = addr_find_locked(g, c->version, c->addr);
+            if (g->addrs[i].version == 0) {
+                memcpy(g->addrs[i].addr, c->addr, 16);
+                g->addrs[i].version = c->version;
+                g->addrs[i].n = 0;
+            }
+            g->addrs[i].n++;
+        }
+        g->used[pool]++;
+        c->pool = (uint8_t)pool;
+        c->slot = g->free_slots[--g->nfree];
+        struct api_slot *s = &g->slots[c->slot];
+        s->fd = fd;
+        s->reaped = false;
+        atomic_store_explicit(&s->deadline_ns, dd_mono_ns() + g->timeout_ns, memory_order_relaxed);
+        if (c->slot >= g->high)
+            g->high = c->slot + 1;
+        publish_open_locked(srv);
+        ok = true;
+    }
+    pthread_mutex_unlock(&g->lock);
+    if (!ok)
+        count_refusal(srv, why);
+    return ok;
+}
+
+/* Uncounts and unregisters c (NOTIFY_CLOSED: libmicrohttpd closes the fd after this returns). */
+static void guard_release(struct api_server *srv, struct api_conn *c)
+{
+    struct api_guard *g = &srv->guard;
+    if (c->pool == API_POOL_NONE)
+        return;
+    bool reserved = addr_reserved(g, c->version, c->addr);
+    pthread_mutex_lock(&g->lock);
+    if (c->pool == API_POOL_SHARED && !reserved)
+        addr_release_locked(g, c->version, c->addr);
+    g->used[c->pool]--;
+    g->slots[c->slot].fd = -1;
+    atomic_store_explicit(&g->slots[c->slot].deadline_ns, 0, memory_order_relaxed);
+    g->free_slots[g->nfree++] = c->slot;
+    publish_open_locked(srv);
+    pthread_mutex_unlock(&g->lock);
+    c->pool = API_POOL_NONE;
+}
+
+/* The connection's next request (and the response to it) must be done within api.timeout. */
+static void guard_rearm(struct api_server *srv, const struct api_conn *c, uint64_t now_ns)
+{
+    if (c->pool != API_POOL_NONE)
+        atomic_store_explicit(&srv->guard.slots[c->slot].deadline_ns,
+                              now_ns + srv->guard.timeout_ns, memory_order_relaxed);
+}
+
+/* True when a libmicrohttpd line may be written now; false counts it as suppressed. */
+static bool log_take(struct api_guard *g, uint64_t now_ms)
+{
+    pthread_mutex_lock(&g->log_lock);
+    if ((g->log_window_ms == 0 || now_ms - g->log_window_ms >= API_LOG_WINDOW_S * 1000u) &&
+        g->log_dropped == 0) { /* with drops, the reaper reports and opens the next window */
+        g->log_window_ms = now_ms;
+        g->log_lines = 0;
+    }
+    bool take = g->log_lines < API_LOG_LINES;
+    if (take)
+        g->log_lines++;
+    else
+        g->log_dropped++;
+    pthread_mutex_unlock(&g->log_lock);
+    return take;
+}
+
+/* Writes the "suppressed N" line of a finished window (of the current one, with force). */
+static void log_report_suppressed(struct api_guard *g, uint64_t now_ms, bool force)
+{
+    uint64_t n = 0, span = 0;
+    pthread_mutex_lock(&g->log_lock);
+    if (g->log_dropped && (force || now_ms - g->log_window_ms >= API_LOG_WINDOW_S * 1000u)) {
+        n = g->log_dropped;
+        span = now_ms - g->log_window_ms;
+        g->log_dropped = 0;
+        g->log_window_ms = now_ms;
+        g->log_lines = 0;
+    }
+    pthread_mutex_unlock(&g->log_lock);
+    if (n)
+        DD_WARN("api: libmicrohttpd: suppressed %llu more messages in the last %.0f s (malformed "
+                "requests or refused connections; see ddosd_api_log_lines_suppressed_total and "
+                "ddosd_api_connections_refused_total)",
+                (unsigned long long)n, (double)span / 1000.0);
+}
+
+/* The reaper: every API_REAP_MS, shuts down the sockets of connections past their deadline,
+ * and reports suppressed log lines. */
+static void *guard_main(void *arg)
+{
+    struct api_server *srv = arg;
+    struct api_guard *g = &srv->guard;
+    pthread_mutex_lock(&g->lock);
+    while (!g->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += API_REAP_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g->wake, &g->lock, &ts);
+        if (g->stop)
+            break;
+        uint64_t now = dd_mono_ns();
+        uint64_t reaped = 0;
+        for (size_t i = 0; i < g->high; i++) {
+            struct api_slot *s = &g->slots[i];
+            uint64_t d = atomic_load_explicit(&s->deadline_ns, memory_order_relaxed);
+            if (s->fd < 0 || s->reaped || d == 0 || now < d)
+                continue;
+            /* Registered, so libmicrohttpd has not closed s->fd (see DESIGN). */
+            shutdown(s->fd, SHUT_RDWR);
+            s->reaped = true;
+            reaped++;
+        }
+        if (reaped)
+            atomic_fetch_add_explicit(&srv->core->metrics.conn_deadline_closed, reaped,
+                                      memory_order_relaxed);
+        pthread_mutex_unlock(&g->lock);
+        log_report_suppressed(g, now / 1000000u, false);
+        pthread_mutex_lock(&g->lock);
+    }
+    pthread_mutex_unlock(&g->lock);
+    return NULL;
+}
+
+/* Sizes the guard for cfg; the reaper starts in guard_start. Returns 0 or an error in err. */
+static int guard_init(struct api_server *srv, const struct config_api *a, unsigned mhd_limit,
+                      char *err, size_t err_len)
+{
+    struct api_guard *g = &srv->guard;
+    unsigned max_conn = a->max_connections > 0 ? (unsigned)a->max_connections : 1024;
+    if (a->reserved_connections < 0 || (unsigned)a->reserved_connections >= max_conn) {
+        snprintf(err, err_len,
+                 "api.reserved_connections (%d) must be below api.max_connections (%u); the "
+                 "rest of max_connections is what every other address shares",
+                 a->reserved_connections, max_conn);
+        return -EINVAL;
+    }
+    g->reserved_cap = (unsigned)a->reserved_connections;
+    g->shared_cap = max_conn - g->reserved_cap;
+    g->per_address = a->per_address_connections > 0 ? (unsigned)a->per_address_connections : 1;
+    g->reserved = &a->reserved_cidrs;
+    g->timeout_ns = (uint64_t)((a->timeout > 0 ? a->timeout : 10) * 1e9);
+    g->seed = dd_hash_seed(g);
+    g->nslots = mhd_limit;
+    size_t acap = 16;
+    while (acap < 2 * (size_t)g->shared_cap)
+        acap *= 2;
+    g->addr_mask = acap - 1;
+    g->slots = calloc(g->nslots, sizeof(*g->slots));
+    g->free_slots = calloc(g->nslots, sizeof(*g->free_slots));
+    g->addrs = calloc(acap, sizeof(*g->addrs));
+    if (g->slots == NULL || g->free_slots == NULL || g->addrs == NULL) {
+        snprintf(err, err_len, "api: out of memory for %zu connection slots", g->nslots);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < g->nslots; i++) {
+        g->slots[i].fd = -1;
+        g->free_slots[i] = (uint32_t)(g->nslots - 1 - i); /* pop 0 first: a short scan */
+    }
+    g->nfree = g->nslots;
+    if (pthread_mutex_init(&g->lock, NULL) != 0 || pthread_mutex_init(&g->log_lock, NULL) != 0) {
+        snprintf(err, err_len, "api: cannot create a lock");
+        return -ENOMEM;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&g->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc != 0) {
+        snprintf(err, err_len, "api: cannot create a condition variable");
+        return -rc;
+    }
+    srv->guard_ok = true;
+    return 0;
+}
+
+static int guard_start(struct api_server *srv, char *err, size_t err_len)
+{
+    int rc = pthread_create(&srv->guard.thread, NULL, guard_main, srv);
+    if (rc != 0) {
+        snprintf(err, err_len, "api: cannot start the connection reaper thread: %s", strerror(rc));
+        return -rc;
+    }
+    srv->guard.thread_ok = true;
+    return 0;
+}
+
+static void guard_stop(struct api_server *srv)
+{
+    struct api_guard *g = &srv->guard;
+    if (g->thread_ok) {
+        pthread_mutex_lock(&g->lock);
+        g->stop = true;
+        pthread_cond_signal(&g->wake);
+        pthread_mutex_unlock(&g->lock);
+        pthread_join(g->thread, NULL);
+        g->thread_ok = false;
+    }
+}
+
+static void guard_destroy(struct api_server *srv)
+{
+    struct api_guard *g = &srv->guard;
+    if (srv->guard_ok) {
+        log_report_suppressed(g, dd_mono_ms(), true);
+        pthread_cond_destroy(&g->wake);
+        pthread_mutex_destroy(&g->log_lock);
+        pthread_mutex_destroy(&g->lock);
+    }
+    free(g->slots);
+    free(g->free_slots);
+    free(g->addrs);
+}
+
+/* Raises RLIMIT_NOFILE's soft limit to what need connections take (up to the hard limit). */
+static void fd_limit_check(unsigned need)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)need + 256; /* logs, captures, Redis, the listening socket */
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return;
+    rlim_t cur = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= want)
+        return;
+    DD_WARN("api: api.max_connections needs about %llu open files, the limit is %llu: raise it "
+            "(LimitNOFILE= in the systemd unit, ulimit -n) or lower api.max_connections; beyond "
+            "it connections fail to be accepted, the reserved ones too",
+            (unsigned long long)want, (unsigned long long)(rl.rlim_cur > cur ? rl.rlim_cur : cur));
+}
+
+/* ---------------------------------------------------------------- connections */
+
 static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
     struct api_server *srv = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         struct api_conn *c = calloc(1, sizeof(*c));
+        const union MHD_ConnectionInfo *fi =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+        int fd = fi ? fi->connect_fd : -1;
         if (c) {
             c->srv = srv;
             const union MHD_ConnectionInfo *ci =
                 MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-            peer_text(ci ? ci->client_addr : NULL, c->peer, &c->peer_loopback);
+            const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+            peer_text(sa, c->peer, &c->peer_loopback);
+            c->version = addr_of(sa, c->addr);
+            if (fd < 0 || !guard_admit(srv, c, fd)) {
+                /* Over budget: end it now (it reads end-of-file in libmicrohttpd's loop). */
+                if (fd >= 0)
+                    shutdown(fd, SHUT_RDWR);
+            }
+        } else if (fd >= 0) {
+            shutdown(fd, SHUT_RDWR); /* without state it would escape the deadline */
         }
         *socket_context = c;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         struct api_conn *c = *socket_context;
         if (c) {
+            guard_release(srv, c);
             free(c->uri);
             free(c->body);
             free(c);
@@ -140,6 +621,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
         c->uri_cap = n;
     }
     memcpy(c->uri, uri, n);
+    c->uri_raw = uri;
+    c->uri_len = n - 1;
     c->body_len = 0;
     c->drained = 0;
     c->started = c->too_large = c->replied = false;
@@ -153,6 +636,51 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 static const char *conn_header(void *cls, const char *name)
 {
     return MHD_lookup_connection_value(cls, MHD_HEADER_KIND, name);
+}
+
+struct framing {
+    const char *length; /* the first Content-Length */
+    bool length_differs;
+    bool chunked_too; /* Transfer-Encoding next to Content-Length */
+    bool te;
+};
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    struct framing *f = cls;
+    (void)kind;
+    if (key && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->length && strcmp(f->length, value ? value : "") != 0)
+            f->length_differs = true;
+        if (f->length == NULL)
+            f->length = value ? value : "";
+    } else if (key && strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->te = true;
+    }
+    return MHD_YES;
+}
+
+/* What libmicrohttpd 0.9.75 lets through even in its strict mode, refused here with a reason
+ * (NULL: the request is well formed):
+ * - a NUL in the request line ("GET /health\0/x HTTP/1.1"): it hands on the target cut at the
+ *   NUL. It parses the line in place, so the version string starts right after the target and
+ *   its separating space: when it starts later, the target held a NUL.
+ * - two Content-Length headers that disagree, or one next to Transfer-Encoding: it uses the
+ *   first, a proxy in front may have used the other (request smuggling, RFC 9112 6.3). */
+static const char *conn_request_bad(const struct api_conn *c, struct MHD_Connection *mc,
+                                    const char *version)
+{
+    uintptr_t raw = (uintptr_t)c->uri_raw, ver = (uintptr_t)version;
+    if (c->uri_raw && version && ver > raw + c->uri_len + 1 && ver - raw < 65536)
+        return "the request line holds a NUL byte";
+    struct framing f = {0};
+    MHD_get_connection_values(mc, MHD_HEADER_KIND, framing_header, &f);
+    if (f.length_differs)
+        return "two different Content-Length headers";
+    if (f.length && f.te)
+        return "Content-Length and Transfer-Encoding together";
+    return NULL;
 }
 
 static void request_init(struct api_conn *c, struct MHD_Connection *mc, const char *method,
@@ -253,8 +781,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
                                   size_t *upload_data_size, void **con_cls)
 {
     struct api_conn *c = *con_cls;
-    if (c == NULL)
-        return MHD_NO; /* no memory for the connection state */
+    if (c == NULL || c->pool == API_POOL_NONE)
+        return MHD_NO; /* no memory for the connection state, or refused (being shut down) */
     struct api_core *core = c->srv->core;
     struct api_request req;
     struct api_reply reply;
@@ -266,6 +794,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     }
     if (!c->started) {
         c->started = true;
+        const char *bad = conn_request_bad(c, mc, version);
+        if (bad) {
+            /* Answered now, so libmicrohttpd closes the connection after it: whatever follows
+             * cannot be read as another request. */
+            atomic_fetch_add_explicit(&core->metrics.requests_malformed, 1, memory_order_relaxed);
+            memset(&reply, 0, sizeof(reply));
+            reply.endpoint = API_EP_OTHER;
+            api_reply_error(&reply, 400, "bad_request", "%s", bad);
+            return reply_send(c, mc, method, version, &reply);
+        }
         /* Answer GET/HEAD on the next call, once libmicrohttpd has the whole request: a response
          * queued now would make it close the connection (no keep-alive). */
         if (strcmp(method, "POST") != 0)
@@ -309,9 +847,14 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 {
     struct api_server *srv = cls;
     struct api_conn *c = *con_cls;
-    if (c == NULL || !c->replied)
+    (void)toe;
+    if (c == NULL)
         return;
-    uint64_t dt = dd_mono_ns() - c->t0_ns;
+    uint64_t now = dd_mono_ns();
+    guard_rearm(srv, c, now); /* the response is out: the next request's deadline starts */
+    if (!c->replied)
+        return;
+    uint64_t dt = now - c->t0_ns;
     api_metrics_record(&srv->core->metrics, c->endpoint, c->status, dt);
     if (srv->alog && c->line_len)
         access_log_write(srv->alog, c->line, c->line_len, dt);
@@ -322,6 +865,13 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) DD_PRINTF(2, 0);
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    struct api_server *srv = cls;
+    struct api_guard *g = &srv->guard;
+    /* One line per malformed request or refused connection would let anyone fill error.log. */
+    if (!log_take(g, dd_mono_ms())) {
+        atomic_fetch_add_explicit(&srv->core->metrics.log_suppressed, 1, memory_order_relaxed);
+        return;
+    }
     char buf[512];
     vsnprintf(buf, sizeof(buf), fmt, ap);
     size_t n = strlen(buf);
@@ -407,6 +957,14 @@ struct api_server *api_start(const struct api_options *o, char *err, size_t err_
         MHD_add_response_header(srv->statics[i], MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
         MHD_add_response_header(srv->statics[i], MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
     }
+    unsigned threads = a->threads > 0 ? (unsigned)a->threads : 1;
+    unsigned max_conn = a->max_connections > 0 ? (unsigned)a->max_connections : 1024;
+    /* Above ours, so libmicrohttpd never refuses first: connections refused in
+     * NOTIFY_STARTED count in its total until they are closed. */
+    unsigned mhd_limit = max_conn + API_MHD_LIMIT_MARGIN * threads;
+    if (guard_init(srv, a, mhd_limit, err, err_len) != 0)
+        goto fail;
+    fd_limit_check(mhd_limit);
     fd = listen_open(a->listen.host, a->listen.port, &family, err, err_len);
     if (fd < 0)
         goto fail;
@@ -415,17 +973,16 @@ struct api_server *api_start(const struct api_options *o, char *err, size_t err_
                      MHD_USE_SUPPRESS_DATE_NO_CLOCK | MHD_USE_ERROR_LOG;
     if (family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    unsigned threads = a->threads > 0 ? (unsigned)a->threads : 1;
-    unsigned max_conn = a->max_connections > 0 ? (unsigned)a->max_connections : 1024;
-    unsigned per_ip = max_conn - max_conn / 8;
+    /* libmicrohttpd's idle timeout stays as a backstop; the deadline (the guard) ends a
+     * connection first. */
     unsigned timeout = a->timeout >= 1 ? (unsigned)(a->timeout + 0.999) : 1;
     srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+        flags, 0, on_accept, srv, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        per_ip ? per_ip : 1, MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, srv, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+        MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_END);
     if (srv->daemon == NULL) {
         snprintf(err, err_len,
                  "cannot start the HTTP server on %s:%d (libmicrohttpd refused; see the log "
@@ -434,6 +991,8 @@ struct api_server *api_start(const struct api_options *o, char *err, size_t err_
         close(fd);
         goto fail;
     }
+    if (guard_start(srv, err, err_len) != 0)
+        goto fail;
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : 0;
     if (srv->port == 0) {
@@ -443,9 +1002,12 @@ struct api_server *api_start(const struct api_options *o, char *err, size_t err_
             srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                        : ((struct sockaddr_in *)&ss)->sin_port);
     }
-    DD_INFO("api: listening on %s port %u (%u threads, %u connections, %u s timeout, body limit "
-            "%zu bytes)%s",
-            a->listen.host, srv->port, threads, max_conn, timeout, srv->core->body_limit,
+    DD_INFO("api: listening on %s port %u (%u threads, %u connections: %u reserved for "
+            "loopback and %zu reserved CIDR(s), at most %u per other address; %g s deadline per "
+            "request, body limit %zu bytes)%s",
+            a->listen.host, srv->port, threads, max_conn, srv->guard.reserved_cap,
+            a->reserved_cidrs.n, srv->guard.per_address, a->timeout > 0 ? a->timeout : 10,
+            srv->core->body_limit,
             srv->core->secret_len ? "" : "; SECRET_KEY is not set: reports are refused");
     return srv;
 fail:
@@ -457,8 +1019,10 @@ void api_stop(struct api_server *s)
 {
     if (s == NULL)
         return;
+    guard_stop(s);
     if (s->daemon)
         MHD_stop_daemon(s->daemon); /* joins its threads, closes the listening socket */
+    guard_destroy(s);               /* after: libmicrohttpd logs and unregisters until it stops */
     for (int i = 0; i < API_STATIC_COUNT; i++) {
         if (s->statics[i])
             MHD_destroy_response(s->statics[i]);

@@ -81,6 +81,14 @@ struct api_reply {
 
 enum { API_LAT_BUCKETS = 13, API_STATUS_CLASSES = 5 };
 
+/* Why the transport refused a connection (ddosd_api_connections_refused_total's reason). */
+enum api_refusal {
+    API_REFUSED_PER_ADDRESS = 0, /* the address holds api.per_address_connections already */
+    API_REFUSED_SHARED_FULL,     /* every shared slot is taken (a non-reserved peer) */
+    API_REFUSED_RESERVED_FULL,   /* a reserved peer found its own pool and the shared one full */
+    API_REFUSED_COUNT
+};
+
 /* Written by every API thread with relaxed atomic adds (counters only: nothing orders against
  * them); read by /metrics and /api/stats with relaxed loads (a scrape may see one request's
  * count before its histogram bucket, which Prometheus tolerates). */
@@ -92,6 +100,14 @@ struct api_metrics {
     _Atomic uint64_t reports_memory;
     _Atomic uint64_t auth_failures;
     _Atomic uint64_t bodies_too_large;
+    /* The transport's guard (api.c): connections refused by reason, closed at their deadline,
+     * open now (gauges: [0] reserved pool, [1] shared pool; stored under the guard's lock),
+     * requests refused as malformed by the transport, and libmicrohttpd log lines dropped. */
+    _Atomic uint64_t conn_refused[API_REFUSED_COUNT];
+    _Atomic uint64_t conn_deadline_closed;
+    _Atomic uint64_t conn_open[2];
+    _Atomic uint64_t requests_malformed;
+    _Atomic uint64_t log_suppressed;
 };
 
 /* The bucket bounds in seconds (100 us .. 1 s). */

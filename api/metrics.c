@@ -140,6 +140,18 @@ void api_route_stats(struct api_core *c, const struct api_request *in, const str
                         json_integer((json_int_t)ld(&c->metrics.auth_failures)));
     json_object_set_new(api, "bodies_too_large",
                         json_integer((json_int_t)ld(&c->metrics.bodies_too_large)));
+    json_object_set_new(
+        api, "connections",
+        json_pack("{s:{s:I, s:I}, s:{s:I, s:I, s:I}, s:I, s:I, s:I}", "open", "reserved",
+                  (json_int_t)ld(&c->metrics.conn_open[0]), "shared",
+                  (json_int_t)ld(&c->metrics.conn_open[1]), "refused", "per_address",
+                  (json_int_t)ld(&c->metrics.conn_refused[API_REFUSED_PER_ADDRESS]), "shared_full",
+                  (json_int_t)ld(&c->metrics.conn_refused[API_REFUSED_SHARED_FULL]),
+                  "reserved_full",
+                  (json_int_t)ld(&c->metrics.conn_refused[API_REFUSED_RESERVED_FULL]),
+                  "deadline_closed", (json_int_t)ld(&c->metrics.conn_deadline_closed),
+                  "malformed_requests", (json_int_t)ld(&c->metrics.requests_malformed),
+                  "log_lines_suppressed", (json_int_t)ld(&c->metrics.log_suppressed)));
     json_object_set_new(api, "store",
                         json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "entries",
                                   (json_int_t)st.entries, "capacity", (json_int_t)st.capacity,
@@ -299,6 +311,40 @@ static void render_api(struct text *t, struct api_core *c)
                 "# TYPE ddosd_api_bodies_too_large_total counter\n"
                 "ddosd_api_bodies_too_large_total %llu\n",
                 (unsigned long long)ld(&m->bodies_too_large));
+    text_printf(t,
+                "# HELP ddosd_api_connections_refused_total Connections refused at accept, by "
+                "reason (per_address: api.per_address_connections; shared_full: every slot "
+                "outside api.reserved_connections taken; reserved_full: a reserved peer found "
+                "both pools full)\n# TYPE ddosd_api_connections_refused_total counter\n"
+                "ddosd_api_connections_refused_total{reason=\"per_address\"} %llu\n"
+                "ddosd_api_connections_refused_total{reason=\"shared_full\"} %llu\n"
+                "ddosd_api_connections_refused_total{reason=\"reserved_full\"} %llu\n",
+                (unsigned long long)ld(&m->conn_refused[API_REFUSED_PER_ADDRESS]),
+                (unsigned long long)ld(&m->conn_refused[API_REFUSED_SHARED_FULL]),
+                (unsigned long long)ld(&m->conn_refused[API_REFUSED_RESERVED_FULL]));
+    text_printf(t,
+                "# HELP ddosd_api_connections_deadline_closed_total Connections closed because a "
+                "request (head, body and response) took longer than api.timeout\n"
+                "# TYPE ddosd_api_connections_deadline_closed_total counter\n"
+                "ddosd_api_connections_deadline_closed_total %llu\n",
+                (unsigned long long)ld(&m->conn_deadline_closed));
+    text_printf(t,
+                "# HELP ddosd_api_connections_open API connections open now, by pool\n"
+                "# TYPE ddosd_api_connections_open gauge\n"
+                "ddosd_api_connections_open{pool=\"reserved\"} %llu\n"
+                "ddosd_api_connections_open{pool=\"shared\"} %llu\n",
+                (unsigned long long)ld(&m->conn_open[0]), (unsigned long long)ld(&m->conn_open[1]));
+    text_printf(t,
+                "# HELP ddosd_api_malformed_requests_total Requests refused with 400 for a NUL in "
+                "the request line or conflicting Content-Length/Transfer-Encoding headers\n"
+                "# TYPE ddosd_api_malformed_requests_total counter\n"
+                "ddosd_api_malformed_requests_total %llu\n",
+                (unsigned long long)ld(&m->requests_malformed));
+    text_printf(t,
+                "# HELP ddosd_api_log_lines_suppressed_total libmicrohttpd messages not written "
+                "to the log (rate limit)\n# TYPE ddosd_api_log_lines_suppressed_total counter\n"
+                "ddosd_api_log_lines_suppressed_total %llu\n",
+                (unsigned long long)ld(&m->log_suppressed));
     struct verdict_store_stats st;
     verdict_store_stats_get(c->store, &st);
     text_printf(t,

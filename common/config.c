@@ -967,6 +967,8 @@ int config_defaults(struct ddosd_config *c)
     c->api.max_connections = 1024;
     c->api.timeout = 10;
     c->api.body_limit = 65536;
+    c->api.reserved_connections = 64;
+    c->api.per_address_connections = 64;
 
     c->decisions.levels = CONFIG_LEVEL_HIGH | CONFIG_LEVEL_CRITICAL;
     c->decisions.roles = CONFIG_ROLE_ATTACKER; /* victims are reported, not banned */

@@ -189,8 +189,13 @@ struct config_api {
     struct config_listen listen;
     int threads;
     int max_connections;
-    double timeout; /* seconds a client may take to send a request */
+    double timeout; /* seconds a connection may take for one request, from being ready (accepted,
+                       or the previous response sent) to its response sent: a deadline */
     int body_limit; /* bytes */
+    struct cidr_list reserved_cidrs; /* gateway addresses with their own connection budget
+                                        (127.0.0.1 and ::1 always have it) */
+    int reserved_connections;        /* slots of max_connections only reserved peers may take */
+    int per_address_connections;     /* at most this many per other (non-reserved) address */
 };
 
 /* A verdict is a decision (a ban) when its level is in levels AND its role in roles. */
