@@ -178,3 +178,9 @@ add_test(NAME api_multi_sensor
   COMMAND ${Python3_EXECUTABLE} ${DDOSD_IT}/api_multi_sensor.py
     --ddosd ${DDOSD_IT_DDOSD} --trafgen ${DDOSD_IT_TRAFGEN})
 set_tests_properties(api_multi_sensor PROPERTIES LABELS integration TIMEOUT 180)
+
+#   daemon_redis_sentinel  a primary, a replica and three Sentinels (redis-sentinel on free ports):
+#                          kill -9 of the primary mid-replay, the sink follows the promotion and
+#                          the new primary ends as an uninterrupted run's; Sentinel unreachable at
+#                          start: exit 1 (redis.required) or retry. 77 without redis-sentinel.
+ddosd_daemon_test(daemon_redis_sentinel 300)
