@@ -15,9 +15,9 @@
  *  3. model_parse() checks every field and fills struct model. Trees take two passes: the first
  *     checks n_nodes and every bin length and counts leaves, so each stage's node and value pools
  *     are allocated exactly once; the second walks each tree iteratively from the root with an
- *     explicit stack and a "claimed" bitmap, which catches out-of-range children, self-loops,
+ *     explicit queue and a "claimed" bitmap, which catches out-of-range children, self-loops,
  *     cycles, nodes reached twice, one-child nodes and unreachable nodes without recursion, and
- *     writes the nodes in pre-order (model_internal.h explains the 8-byte node).
+ *     writes the nodes breadth first (model_internal.h explains the 8-byte node).
  * Every rejection is one line naming the field ("stage 0 tree 12 node 7: right child 7 points to
  * itself"); bytes from the file are made printable before they are quoted. */
 #include <errno.h>
@@ -27,7 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <msgpack.h>
 
@@ -35,9 +37,9 @@
 #include <openssl/evp.h>
 
 /* One pending subtree of the pass-2 walk. */
-struct model_dfs_item {
+struct model_walk_item {
     uint32_t node;  /* index in the file's arrays */
-    int32_t patch;  /* new index of the parent whose right child this is, or -1 */
+    int32_t patch;  /* new index of the parent whose left child this is, or -1 */
     uint32_t depth; /* root = 0 */
 };
 
@@ -67,7 +69,7 @@ struct model_loader {
     char where[48]; /* "stage 0 tree 12": prefixes every message */
     size_t total_nodes;
     /* Pass-2 scratch, sized for the largest tree and reused by every tree. */
-    struct model_dfs_item *stack;
+    struct model_walk_item *queue;
     uint32_t *parent;
     uint8_t *claimed;
 };
@@ -560,18 +562,23 @@ static int model_parse_scaler(struct model_loader *ld, struct model *m, const ms
     if (model_get_bin(ld, map, offset_key, m->n_features, 8, "features", true, &offset) < 0 ||
         model_get_bin(ld, map, "scale", m->n_features, 8, "features", true, &scale) < 0)
         return -1;
+    for (uint32_t e = 0; e < FEAT_COUNT; e++) { /* identity for what the model does not use */
+        m->scaler_offset[e] = 0;
+        m->scaler_scale[e] = 1;
+    }
     for (uint32_t i = 0; i < m->n_features; i++) {
-        m->scaler_offset[i] = model_le_f64(offset + 8 * i);
-        m->scaler_scale[i] = model_le_f64(scale + 8 * i);
-        if (!isfinite(m->scaler_offset[i])) {
+        const double off = model_le_f64(offset + 8 * i), sc = model_le_f64(scale + 8 * i);
+        if (!isfinite(off)) {
             model_fail(ld, "%s[%" PRIu32 "] is not finite", offset_key, i);
             return -1;
         }
-        if (!isfinite(m->scaler_scale[i]) || m->scaler_scale[i] == 0) {
+        if (!isfinite(sc) || sc == 0) {
             model_fail(ld, "scale[%" PRIu32 "] is %s (a scale must be finite and non-zero)", i,
-                       m->scaler_scale[i] == 0 ? "zero" : "not finite");
+                       sc == 0 ? "zero" : "not finite");
             return -1;
         }
+        m->scaler_offset[m->feat_ids[i]] = off; /* extractor order, see struct model */
+        m->scaler_scale[m->feat_ids[i]] = sc;
     }
     ld->where[0] = '\0';
     return 0;
@@ -713,10 +720,10 @@ static int model_tree_claim(struct model_loader *ld, const struct model_tree_src
     return 0;
 }
 
-/* Pass 2 over one tree: checks values and structure, writes the nodes in pre-order (n_nodes
+/* Pass 2 over one tree: checks values and structure, writes the nodes breadth first (n_nodes
  * entries) and interns the leaf vectors; *depth gets the deepest leaf. */
 static int model_tree_build(struct model_loader *ld, const struct model_tree_src *src,
-                            uint32_t n_features, struct model_interner *in,
+                            uint32_t n_features, const uint8_t *feat_ids, struct model_interner *in,
                             struct model_node *nodes, uint32_t *depth)
 {
     const uint32_t n = src->n_nodes, stride = in->stride;
@@ -738,10 +745,13 @@ static int model_tree_build(struct model_loader *ld, const struct model_tree_src
     memset(ld->claimed, 0, (n + 7) / 8);
     ld->claimed[0] = 1;
     ld->parent[0] = UINT32_MAX;
-    uint32_t sp = 0, next = 0, leaf = 0;
-    ld->stack[sp++] = (struct model_dfs_item){.node = 0, .patch = -1, .depth = 0};
-    while (sp > 0) {
-        struct model_dfs_item it = ld->stack[--sp];
+    /* A FIFO queue (in ld->queue: every node is queued once, so n slots suffice): nodes are
+     * numbered in the order they leave it, breadth first, and a node queues its left then its
+     * right child, so the two get consecutive numbers (model_internal.h). */
+    uint32_t head = 0, tail = 0, next = 0, leaf = 0;
+    ld->queue[tail++] = (struct model_walk_item){.node = 0, .patch = -1, .depth = 0};
+    while (head < tail) {
+        struct model_walk_item it = ld->queue[head++];
         const uint32_t i = it.node, me = next++;
         if (it.patch >= 0)
             nodes[it.patch].word |= me;
@@ -751,12 +761,13 @@ static int model_tree_build(struct model_loader *ld, const struct model_tree_src
                 model_fail_node(ld, i, "more leaves than counted");
                 return -1;
             }
-            /* Self-loop (model_internal.h): feature slot NaN, right child itself. */
+            /* Self-loop (model_internal.h): feature slot NaN, child itself, NaN goes "left". */
             double v[MODEL_MAX_CLASSES];
             for (uint32_t k = 0; k < in->stride; k++)
                 v[k] = model_le_f64(src->value + 8 * ((size_t)i * in->stride + k));
             const uint32_t vec = model_intern(in, v);
-            nodes[me].word = MODEL_NODE_LEAF << MODEL_NODE_FEAT_SHIFT | me;
+            nodes[me].word =
+                MODEL_NODE_NAN_LEFT | (uint32_t)MODEL_X_NAN << MODEL_NODE_FEAT_SHIFT | me;
             memcpy(&nodes[me].threshold, &vec, sizeof(vec));
             leaf++;
             if (it.depth > *depth)
@@ -779,16 +790,17 @@ static int model_tree_build(struct model_loader *ld, const struct model_tree_src
                             n_features);
             return -1;
         }
-        uint32_t word = (uint32_t)f << MODEL_NODE_FEAT_SHIFT;
+        /* The walks read rows in extractor order (model_internal.h): store the input's id. */
+        uint32_t word = (uint32_t)feat_ids[f] << MODEL_NODE_FEAT_SHIFT;
         if (src->missing_left && src->missing_left[i])
             word |= MODEL_NODE_NAN_LEFT;
         nodes[me] = (struct model_node){
             .threshold = model_threshold_f32(model_le_f64(src->threshold + 8 * i)), .word = word};
-        /* Right first, so the left child is popped next and gets index me + 1. */
-        ld->stack[sp++] = (struct model_dfs_item){
-            .node = (uint32_t)r, .patch = (int32_t)me, .depth = it.depth + 1};
-        ld->stack[sp++] =
-            (struct model_dfs_item){.node = (uint32_t)l, .patch = -1, .depth = it.depth + 1};
+        /* Each node is claimed once, so the queue never holds more than n items. */
+        ld->queue[tail++] = (struct model_walk_item){
+            .node = (uint32_t)l, .patch = (int32_t)me, .depth = it.depth + 1};
+        ld->queue[tail++] =
+            (struct model_walk_item){.node = (uint32_t)r, .patch = -1, .depth = it.depth + 1};
     }
     if (next != n) {
         uint32_t u = 0;
@@ -937,7 +949,7 @@ static int model_stage_read(struct model_loader *ld, struct model *m, uint32_t s
 }
 
 /* Builds stage s from its checked 'trees' array: scans every tree, then lays all nodes out in
- * one pool, depth first, with the leaf vectors interned. Returns 0, or -1 with the reason in ld
+ * one pool, tree after tree, with the leaf vectors interned. Returns 0, or -1 with the reason in ld
  * (what was allocated stays in the stage for model_free). */
 static int model_stage_build(struct model_loader *ld, struct model *m, uint32_t s,
                              const msgpack_object *trees)
@@ -971,10 +983,10 @@ static int model_stage_build(struct model_loader *ld, struct model *m, uint32_t 
     model_where(ld, "stage %" PRIu32, s);
 
     /* Scratch for the walk, grown to the biggest tree seen so far in any stage. */
-    free(ld->stack);
+    free(ld->queue);
     free(ld->parent);
     free(ld->claimed);
-    ld->stack = malloc(biggest * sizeof(*ld->stack));
+    ld->queue = malloc(biggest * sizeof(*ld->queue));
     ld->parent = malloc(biggest * sizeof(*ld->parent));
     ld->claimed = malloc(biggest / 8 + 1);
     uint32_t slots = 2;
@@ -985,7 +997,7 @@ static int model_stage_build(struct model_loader *ld, struct model *m, uint32_t 
     in.slots = malloc(slots * sizeof(*in.slots));
     in.pool = malloc((leaves ? leaves : 1) * in.stride * sizeof(double));
     stage->node_pool = malloc(nodes * sizeof(*stage->node_pool));
-    if (!ld->stack || !ld->parent || !ld->claimed || !stage->node_pool || !in.slots || !in.pool) {
+    if (!ld->queue || !ld->parent || !ld->claimed || !stage->node_pool || !in.slots || !in.pool) {
         model_fail(ld, "out of memory for %zu nodes", nodes);
         goto out;
     }
@@ -997,9 +1009,10 @@ static int model_stage_build(struct model_loader *ld, struct model *m, uint32_t 
         model_where(ld, "stage %" PRIu32 " tree %" PRIu32, s, t);
         struct model_node *tn = stage->node_pool + node_off;
         uint32_t depth;
-        if (model_tree_build(ld, &src[t], m->n_features, &in, tn, &depth) < 0)
+        if (model_tree_build(ld, &src[t], m->n_features, m->feat_ids, &in, tn, &depth) < 0)
             goto out;
-        stage->trees[t] = (struct model_tree){.nodes = tn, .depth = depth};
+        stage->trees[t] = (struct model_tree){
+            .nodes = tn, .base = (uint32_t)node_off, .n_nodes = src[t].n_nodes, .depth = depth};
         if (depth > stage->max_depth)
             stage->max_depth = depth;
         node_off += src[t].n_nodes;
@@ -1174,6 +1187,28 @@ static void model_fail_not_a_model(const uint8_t *buf, size_t len, char *err, si
     err[p + n] = '\0';
 }
 
+/* The widest walk this CPU runs (model_score.c has an AVX2 and an AVX-512 one). DDOSD_SIMD=none,
+ * avx2 or avx512 lowers it (never raises it), so the tests can check every walk against the
+ * others on one machine and a benchmark can compare them; DDOSD_NO_SIMD=1 is DDOSD_SIMD=none. */
+static enum model_simd model_simd_level(void)
+{
+    enum model_simd level = MODEL_SIMD_NONE;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2"))
+        level = MODEL_SIMD_AVX2;
+    if (__builtin_cpu_supports("avx512f"))
+        level = MODEL_SIMD_AVX512;
+#endif
+    const char *cap = getenv("DDOSD_SIMD");
+    enum model_simd want = level;
+    if (getenv("DDOSD_NO_SIMD") || (cap && strcmp(cap, "none") == 0))
+        want = MODEL_SIMD_NONE;
+    else if (cap && strcmp(cap, "avx2") == 0)
+        want = MODEL_SIMD_AVX2;
+    return want < level ? want : level;
+}
+
 struct model *model_load_buffer(const uint8_t *buf, size_t len, char *err, size_t err_len)
 {
     struct model_loader ld = {.err = err, .err_len = err_len};
@@ -1213,9 +1248,7 @@ struct model *model_load_buffer(const uint8_t *buf, size_t len, char *err, size_
     }
     m->bytes = sizeof(*m);
     atomic_init(&m->refs, 1);
-#if defined(__x86_64__)
-    m->simd = __builtin_cpu_supports("avx2") && !getenv("DDOSD_NO_SIMD");
-#endif
+    m->simd = model_simd_level();
     if (model_sha256_hex(buf, len, m->sha256) != 0) {
         model_fail(&ld, "cannot compute the file's SHA-256 (libcrypto failed)");
         goto fail;
@@ -1223,7 +1256,7 @@ struct model *model_load_buffer(const uint8_t *buf, size_t len, char *err, size_
     if (model_parse(&ld, m, &up.data) < 0)
         goto fail;
 
-    free(ld.stack);
+    free(ld.queue);
     free(ld.parent);
     free(ld.claimed);
     msgpack_unpacked_destroy(&up);
@@ -1231,12 +1264,28 @@ struct model *model_load_buffer(const uint8_t *buf, size_t len, char *err, size_
 
 fail:
     model_fail_not_a_model(buf, len, err, err_len);
-    free(ld.stack);
+    free(ld.queue);
     free(ld.parent);
     free(ld.claimed);
     model_free(m);
     msgpack_unpacked_destroy(&up);
     return NULL;
+}
+
+/* What kind of file st_mode is, for the "not a regular file" message. */
+static const char *model_file_type(mode_t mode)
+{
+    if (S_ISDIR(mode))
+        return "directory";
+    if (S_ISFIFO(mode))
+        return "FIFO";
+    if (S_ISSOCK(mode))
+        return "socket";
+    if (S_ISCHR(mode))
+        return "character device";
+    if (S_ISBLK(mode))
+        return "block device";
+    return "special file";
 }
 
 /* snprintf into an optional error buffer. */
@@ -1256,14 +1305,23 @@ struct model *model_load_file(const char *path, char *err, size_t err_len)
 {
     uint8_t *buf = NULL;
     struct model *m = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    /* O_NONBLOCK: opening a FIFO for reading otherwise blocks until a writer appears, and a
+     * SIGHUP reload would hang the main thread (issue 15, defect 6). The open returns at once
+     * for any file type; only a regular file is read, so the flag never reaches a read(). */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
         model_err(err, err_len, "%s: %s", path, strerror(errno));
         return NULL;
     }
     struct stat st;
-    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-        model_err(err, err_len, "%s: not a regular file", path);
+    if (fstat(fd, &st) < 0) {
+        model_err(err, err_len, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        model_err(err, err_len,
+                  "%s: not a regular file (a %s); point ml_model.path at the model file", path,
+                  model_file_type(st.st_mode));
         goto out;
     }
     if (st.st_size > MODEL_MAX_FILE_BYTES) {
@@ -1277,9 +1335,17 @@ struct model *model_load_file(const char *path, char *err, size_t err_len)
         model_err(err, err_len, "%s: out of memory for %zu bytes", path, len);
         goto out;
     }
-    if (fread(buf, 1, len, f) != len) {
-        model_err(err, err_len, "%s: read error", path);
-        goto out;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = read(fd, buf + got, len - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            model_err(err, err_len, "%s: %s after %zu of %zu bytes", path,
+                      r < 0 ? strerror(errno) : "file shrank while being read", got, len);
+            goto out;
+        }
+        got += (size_t)r;
     }
     char inner[MODEL_ERR_LEN];
     m = model_load_buffer(buf, len, inner, sizeof(inner));
@@ -1287,7 +1353,7 @@ struct model *model_load_file(const char *path, char *err, size_t err_len)
         model_err(err, err_len, "%s: %s", path, inner);
 out:
     free(buf);
-    fclose(f);
+    close(fd);
     return m;
 }
 
@@ -1398,8 +1464,8 @@ void model_describe(const struct model *m, FILE *out)
         fprintf(out, "    %2" PRIu32 "  %-28s", i, feat_name((enum feat_id)m->feat_ids[i]));
         if (m->scaler != MODEL_SCALER_NONE)
             fprintf(out, "  %s %-12.6g scale %.6g",
-                    m->scaler == MODEL_SCALER_STANDARD ? "mean" : "min ", m->scaler_offset[i],
-                    m->scaler_scale[i]);
+                    m->scaler == MODEL_SCALER_STANDARD ? "mean" : "min ",
+                    m->scaler_offset[m->feat_ids[i]], m->scaler_scale[m->feat_ids[i]]);
         fputc('\n', out);
     }
     fprintf(out, "  classes       %" PRIu32 ":", m->n_classes);

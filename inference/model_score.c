@@ -3,20 +3,25 @@
  *
  * Owns nothing: every function reads an immutable struct model (model_internal.h) and writes
  * only its caller's buffers, so any number of threads may score at once. No allocation, no lock,
- * no system call; stack use is a few KB (model_score_batch about 48 KB).
+ * no system call; stack use is a few KB (model_score_batch about 56 KB).
  *
  * DESIGN: each input is preprocessed once (non-finite replacement, scaler) and rounded to
- * float32 once per row, exactly as scikit-learn converts X before its trees compare. Walks are
- * branch-free and run a tree's full depth (leaves loop on themselves, see model_internal.h):
- *  - one row (model_score, model_predict_proba): with AVX2, 32 trees at a time in four vectors
- *    of gathers; otherwise four trees in lock step;
- *  - a batch (model_score_batch): tree by tree over blocks of 32 rows, eight rows in lock step,
- *    so a tree's nodes come from memory once per block. (An AVX2 walk over rows measured no
- *    faster than this on Zen 4, so there is none.)
+ * float32 once per row, exactly as scikit-learn converts X before its trees compare. A walk
+ * step is `i = left(i) + (x[feature(i)] > threshold(i))` over breadth-first 8-byte nodes, and
+ * walks run a tree's full depth (leaves loop on themselves, see model_internal.h), so no walk
+ * ever branches on data and many walks can advance in lock step:
+ *  - a batch (model_score_batch, what the daemon's workers call): tree by tree over blocks of
+ *    64 rows. With AVX-512 the 64 rows are four vectors of 16 walks, each step three gathers
+ *    (node word, threshold, input) and a masked add; with AVX2 eight rows per vector, 32 per
+ *    call; otherwise eight rows in lock step. A tree's nodes (17 KB for a depth-14 forest tree)
+ *    and the block's inputs (21 KB) both stay in L1 for the whole block, so the walk is bound
+ *    by gather throughput, not by misses or by the load -> compare -> select latency chain.
+ *  - one row (model_score, model_predict_proba): the same vector walk across trees instead of
+ *    rows, 64 (AVX-512) or 32 (AVX2) trees at a time; otherwise four trees in lock step.
  * Whatever the order of walks, each row adds its trees' leaves in tree order, the same order as
  * scikit-learn, so every path gives bit-identical results and differs from scikit-learn only in
- * the last bits of exp/log. Comparisons follow sklearn exactly: float32(x) <= threshold; NaN
- * goes left only where the node says so. Measured figures: docs/performance.md. */
+ * the last bits of exp/log. Comparisons follow sklearn exactly: float32(x) <= threshold goes
+ * left; NaN goes left only where the node says so. Measured figures: docs/performance.md. */
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -28,87 +33,280 @@
 #endif
 
 enum {
-    MODEL_TREE_LANES = 4,  /* trees walked together for one row */
-    MODEL_SIMD_VECS = 4,   /* AVX2 vectors of 8 walks advanced together */
-    MODEL_SIMD_LANES = 32, /* walks per AVX2 call: MODEL_SIMD_VECS x 8 */
-    MODEL_ROW_LANES = 8,   /* rows walked together through one tree */
-    MODEL_BLOCK_ROWS = 32, /* rows per block in model_score_batch */
-    MODEL_BLOCK_ACC = 4096 /* doubles of per-row accumulators per block */
+    MODEL_TREE_LANES = 4,                 /* scalar: trees walked together for one row */
+    MODEL_ROW_LANES = 8,                  /* scalar: rows walked together through one tree */
+    MODEL_WALK_LANES = 64,                /* vector: most walks per call (4 x 16 or 2 x 4 x 8) */
+    MODEL_BLOCK_ROWS = 64,                /* rows per block in model_score_batch */
+    MODEL_BLOCK_ACC = 4096,               /* doubles of per-row accumulators per block */
+    MODEL_ROW_STRIDE_MAX = FEAT_COUNT + 1 /* floats per row in a block: inputs, then NaN */
 };
 
 static const char model_unknown[] = "unknown";
 static const char model_benign[] = "benign";
 
-/* One step of a walk: the index of the next node (a leaf's is itself). With nan_aware false the
- * input must hold no NaN except the leaf slot; callers pass a constant. The select is mask
- * arithmetic because compilers turn `left ? i + 1 : right` into a jump whatever the hints, and
- * that jump mispredicts on about half of all steps (measured: 3x slower on production forests);
- * a NaN compares false, so it goes right unless the node says otherwise. */
+/* One step of a scalar walk: the index of the next node (a leaf's is itself). With nan_aware
+ * false the row must hold no NaN except the NaN slot; callers pass a constant. `v > t` is a
+ * setcc, not a jump: a jump here mispredicts on about half of all steps (measured: 3x slower
+ * on production forests). A NaN compares false, so without the flag it would go left; the
+ * nan-aware step sends it right unless the node (or a leaf, which must stay put) says left. */
 static inline __attribute__((always_inline)) uint32_t
 model_step(const struct model_node *nodes, uint32_t i, const float *x, const bool nan_aware)
 {
     const uint32_t w = nodes[i].word;
     const float v = x[(w >> MODEL_NODE_FEAT_SHIFT) & MODEL_NODE_FEAT_MASK];
-    uint32_t left = v <= nodes[i].threshold;
+    uint32_t right = v > nodes[i].threshold;
     if (nan_aware)
-        left |= (uint32_t)(v != v) & (w >> 31);
-    const uint32_t right = w & MODEL_NODE_INDEX_MASK;
-    return right + ((i + 1 - right) & (0u - left));
+        right |= (uint32_t)(v != v) & ~(w >> 31);
+    return (w & MODEL_NODE_INDEX_MASK) + right;
 }
 
 #if defined(__x86_64__)
-/* The AVX2 walk: MODEL_SIMD_LANES independent walks, 8 per vector, advanced in lock step (four
- * vectors, so each one's gathers overlap the others'). Lane j starts at node index start[j] of
- * the array at pool, reads its inputs at x + xoff[j], and a right child is base[j] + the node's
- * local index. The comparison is model_step's float `<=` (ordered: NaN false), so the results
- * are bit-identical to the scalar walk. Writes each lane's final node, minus base[j]. Only
- * called when the CPU has AVX2 (model->simd, decided at load). */
-__attribute__((target("avx2"))) static void model_walk_avx2(const struct model_node *pool,
-                                                            const uint32_t *base,
-                                                            const uint32_t *xoff, const float *x,
-                                                            uint32_t depth, uint32_t *leaf)
+/* The vector walks: n walks (n <= MODEL_WALK_LANES, base and xoff padded with valid entries to
+ * a whole number of vectors) advanced in lock step for depth steps. Walk j starts at the root
+ * pool[base[j]] and reads its row at x + xoff[j]; it is a walk over trees (one row, base
+ * differs) or over rows (one tree, xoff differs). Each step gathers the node's word and
+ * threshold (one 8-byte node: two 4-byte gathers at scale 8), then the input, compares with
+ * the ordered `>` of model_step (NaN false: a leaf stays), and the next index is the left child
+ * plus one where greater, so the results are bit-identical to the scalar walk. Several vectors
+ * advance together so each one's gathers overlap the others' latency. Writes each walk's final
+ * node, as an index into pool. Only called when the CPU has the instructions (model->simd). */
+#define MODEL_NODE_WORDS(pool)      ((const int *)(const void *)((const char *)(pool) + 4))
+#define MODEL_NODE_THRESHOLDS(pool) ((const float *)(const void *)(pool))
+
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) void
+model_walk_avx2_n(const struct model_node *pool, const uint32_t *base, const uint32_t *xoff,
+                  const float *x, uint32_t depth, uint32_t *leaf, const int nv)
 {
-    const int *words = (const int *)(const void *)pool;
-    const float *thresholds = (const float *)(const void *)pool;
-    const __m256i one = _mm256_set1_epi32(1), index_mask = _mm256_set1_epi32(0xffffff),
+    const int *words = MODEL_NODE_WORDS(pool);
+    const float *thresholds = MODEL_NODE_THRESHOLDS(pool);
+    const __m256i index_mask = _mm256_set1_epi32(MODEL_NODE_INDEX_MASK),
                   feat_mask = _mm256_set1_epi32(MODEL_NODE_FEAT_MASK);
-    __m256i b[MODEL_SIMD_VECS], o[MODEL_SIMD_VECS], i[MODEL_SIMD_VECS];
-    for (int v = 0; v < MODEL_SIMD_VECS; v++) {
+    __m256i b[4], o[4], i[4];
+    for (int v = 0; v < nv; v++) {
         b[v] = _mm256_loadu_si256((const __m256i *)(const void *)(base + 8 * v));
         o[v] = _mm256_loadu_si256((const __m256i *)(const void *)(xoff + 8 * v));
         i[v] = b[v];
     }
     for (uint32_t s = 0; s < depth; s++) {
-        for (int v = 0; v < MODEL_SIMD_VECS; v++) {
-            const __m256i a = _mm256_add_epi32(i[v], i[v]); /* 8-byte nodes: 2 ints each */
-            const __m256i w = _mm256_i32gather_epi32(words + 1, a, 4);
-            const __m256 t = _mm256_i32gather_ps(thresholds, a, 4);
+        for (int v = 0; v < nv; v++) {
+            const __m256i w = _mm256_i32gather_epi32(words, i[v], 8);
+            const __m256 t = _mm256_i32gather_ps(thresholds, i[v], 8);
             const __m256i f = _mm256_add_epi32(
                 o[v], _mm256_and_si256(_mm256_srli_epi32(w, MODEL_NODE_FEAT_SHIFT), feat_mask));
-            const __m256 le = _mm256_cmp_ps(_mm256_i32gather_ps(x, f, 4), t, _CMP_LE_OQ);
-            const __m256i r = _mm256_add_epi32(b[v], _mm256_and_si256(w, index_mask));
-            i[v] = _mm256_blendv_epi8(r, _mm256_add_epi32(i[v], one), _mm256_castps_si256(le));
+            const __m256 gt = _mm256_cmp_ps(_mm256_i32gather_ps(x, f, 4), t, _CMP_GT_OQ);
+            /* left child + 1 where greater: gt is all ones (-1) there */
+            i[v] = _mm256_sub_epi32(_mm256_add_epi32(b[v], _mm256_and_si256(w, index_mask)),
+                                    _mm256_castps_si256(gt));
         }
     }
-    for (int v = 0; v < MODEL_SIMD_VECS; v++)
-        _mm256_storeu_si256((__m256i *)(void *)(leaf + 8 * v), _mm256_sub_epi32(i[v], b[v]));
+    for (int v = 0; v < nv; v++)
+        _mm256_storeu_si256((__m256i *)(void *)(leaf + 8 * v), i[v]);
+}
+
+/* Up to 32 walks (AVX2 has 16 vector registers: four vectors of state is what fits). */
+__attribute__((target("avx2"))) static void
+model_walk_avx2(const struct model_node *pool, const uint32_t *base, const uint32_t *xoff,
+                const float *x, uint32_t depth, uint32_t n, uint32_t *leaf)
+{
+    for (uint32_t j = 0; j < n; j += 32) {
+        const uint32_t nv = (n - j < 32 ? n - j : 32) / 8;
+        switch (nv) {
+        case 1:
+            model_walk_avx2_n(pool, base + j, xoff + j, x, depth, leaf + j, 1);
+            break;
+        case 2:
+            model_walk_avx2_n(pool, base + j, xoff + j, x, depth, leaf + j, 2);
+            break;
+        case 3:
+            model_walk_avx2_n(pool, base + j, xoff + j, x, depth, leaf + j, 3);
+            break;
+        default:
+            model_walk_avx2_n(pool, base + j, xoff + j, x, depth, leaf + j, 4);
+            break;
+        }
+    }
+}
+
+__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
+model_walk_avx512_n(const struct model_node *pool, const uint32_t *base, const uint32_t *xoff,
+                    const float *x, uint32_t depth, uint32_t *leaf, const int nv)
+{
+    const __m512i one = _mm512_set1_epi32(1), index_mask = _mm512_set1_epi32(MODEL_NODE_INDEX_MASK),
+                  feat_mask = _mm512_set1_epi32(MODEL_NODE_FEAT_MASK);
+    __m512i b[4], o[4], i[4];
+    for (int v = 0; v < nv; v++) {
+        b[v] = _mm512_loadu_si512(base + 16 * v);
+        o[v] = _mm512_loadu_si512(xoff + 16 * v);
+        i[v] = b[v];
+    }
+    /* Lane j's node is one qword (threshold low, word high): two 8-lane qword gathers fetch
+     * 16 nodes with half the element loads of separate word and threshold gathers, and two
+     * permutes split them into a vector of thresholds and one of words. */
+    const __m512i even =
+                      _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0),
+                  odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (uint32_t s = 0; s < depth; s++) {
+        for (int v = 0; v < nv; v++) {
+            const __m512i lo = _mm512_i32gather_epi64(_mm512_castsi512_si256(i[v]), pool, 8);
+            const __m512i hi = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(i[v], 1), pool, 8);
+            const __m512i w = _mm512_permutex2var_epi32(lo, odd, hi);
+            const __m512 t = _mm512_castsi512_ps(_mm512_permutex2var_epi32(lo, even, hi));
+            const __m512i f = _mm512_add_epi32(
+                o[v], _mm512_and_si512(_mm512_srli_epi32(w, MODEL_NODE_FEAT_SHIFT), feat_mask));
+            const __mmask16 gt = _mm512_cmp_ps_mask(_mm512_i32gather_ps(f, x, 4), t, _CMP_GT_OQ);
+            const __m512i left = _mm512_add_epi32(b[v], _mm512_and_si512(w, index_mask));
+            i[v] = _mm512_mask_add_epi32(left, gt, left, one);
+        }
+    }
+    for (int v = 0; v < nv; v++)
+        _mm512_storeu_si512(leaf + 16 * v, i[v]);
+}
+
+/* The batch walk: n rows (n a multiple of 16, <= 64) through one tree, four vectors of 16 rows
+ * at most. Row j reads its inputs at x + xoff[j]; writes each row's leaf as an index into
+ * nodes. The first five levels of a breadth-first tree are its first 31 nodes, so for the first
+ * five steps every walk is inside them: those steps take the node from a 32-entry table held in
+ * four registers (a permute each for word and threshold) instead of gathering it, which saves
+ * about a third of a depth-16 walk's gathered node loads. The table is loaded once per tree
+ * (masked, for trees of fewer than 32 nodes). Later steps are model_walk_avx512_n's. */
+__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
+model_walk_rows_avx512_n(const struct model_node *nodes, uint32_t n_nodes, const uint32_t *xoff,
+                         const float *x, uint32_t depth, uint32_t *leaf, const int nv)
+{
+    const __m512i one = _mm512_set1_epi32(1), index_mask = _mm512_set1_epi32(MODEL_NODE_INDEX_MASK),
+                  feat_mask = _mm512_set1_epi32(MODEL_NODE_FEAT_MASK);
+    const __m512i even =
+                      _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0),
+                  odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    __m512i o[4], i[4];
+    for (int v = 0; v < nv; v++) {
+        o[v] = _mm512_loadu_si512(xoff + 16 * v);
+        i[v] = _mm512_setzero_si512();
+    }
+    uint32_t s = 0;
+    {
+        __m512i q[4]; /* nodes 0-7, 8-15, 16-23, 24-31 as qwords */
+        for (int c = 0; c < 4; c++) {
+            const uint32_t have = n_nodes > 8u * c ? n_nodes - 8u * c : 0;
+            const __mmask8 k = have >= 8 ? 0xff : (__mmask8)((1u << have) - 1);
+            q[c] = _mm512_maskz_loadu_epi64(k, nodes + 8 * c);
+        }
+        const __m512i wlo = _mm512_permutex2var_epi32(q[0], odd, q[1]),
+                      whi = _mm512_permutex2var_epi32(q[2], odd, q[3]),
+                      tlo = _mm512_permutex2var_epi32(q[0], even, q[1]),
+                      thi = _mm512_permutex2var_epi32(q[2], even, q[3]);
+        const uint32_t top = depth < 5 ? depth : 5;
+        for (; s < top; s++) {
+            for (int v = 0; v < nv; v++) {
+                const __m512i w = _mm512_permutex2var_epi32(wlo, i[v], whi);
+                const __m512 t = _mm512_castsi512_ps(_mm512_permutex2var_epi32(tlo, i[v], thi));
+                const __m512i f = _mm512_add_epi32(
+                    o[v], _mm512_and_si512(_mm512_srli_epi32(w, MODEL_NODE_FEAT_SHIFT), feat_mask));
+                const __mmask16 gt =
+                    _mm512_cmp_ps_mask(_mm512_i32gather_ps(f, x, 4), t, _CMP_GT_OQ);
+                const __m512i left = _mm512_and_si512(w, index_mask);
+                i[v] = _mm512_mask_add_epi32(left, gt, left, one);
+            }
+        }
+    }
+    for (; s < depth; s++) {
+        for (int v = 0; v < nv; v++) {
+            const __m512i lo = _mm512_i32gather_epi64(_mm512_castsi512_si256(i[v]), nodes, 8);
+            const __m512i hi = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(i[v], 1), nodes, 8);
+            const __m512i w = _mm512_permutex2var_epi32(lo, odd, hi);
+            const __m512 t = _mm512_castsi512_ps(_mm512_permutex2var_epi32(lo, even, hi));
+            const __m512i f = _mm512_add_epi32(
+                o[v], _mm512_and_si512(_mm512_srli_epi32(w, MODEL_NODE_FEAT_SHIFT), feat_mask));
+            const __mmask16 gt = _mm512_cmp_ps_mask(_mm512_i32gather_ps(f, x, 4), t, _CMP_GT_OQ);
+            const __m512i left = _mm512_and_si512(w, index_mask);
+            i[v] = _mm512_mask_add_epi32(left, gt, left, one);
+        }
+    }
+    for (int v = 0; v < nv; v++)
+        _mm512_storeu_si512(leaf + 16 * v, i[v]);
+}
+
+__attribute__((target("avx512f"))) static void model_walk_rows_avx512(const struct model_tree *tr,
+                                                                      const uint32_t *xoff,
+                                                                      const float *x, uint32_t n,
+                                                                      uint32_t *leaf)
+{
+    switch (n / 16) {
+    case 1:
+        model_walk_rows_avx512_n(tr->nodes, tr->n_nodes, xoff, x, tr->depth, leaf, 1);
+        break;
+    case 2:
+        model_walk_rows_avx512_n(tr->nodes, tr->n_nodes, xoff, x, tr->depth, leaf, 2);
+        break;
+    case 3:
+        model_walk_rows_avx512_n(tr->nodes, tr->n_nodes, xoff, x, tr->depth, leaf, 3);
+        break;
+    default:
+        model_walk_rows_avx512_n(tr->nodes, tr->n_nodes, xoff, x, tr->depth, leaf, 4);
+        break;
+    }
+}
+
+/* Up to 64 walks: four vectors of 16 (32 vector registers leave room for all the state). */
+__attribute__((target("avx512f"))) static void
+model_walk_avx512(const struct model_node *pool, const uint32_t *base, const uint32_t *xoff,
+                  const float *x, uint32_t depth, uint32_t n, uint32_t *leaf)
+{
+    switch (n / 16) {
+    case 1:
+        model_walk_avx512_n(pool, base, xoff, x, depth, leaf, 1);
+        break;
+    case 2:
+        model_walk_avx512_n(pool, base, xoff, x, depth, leaf, 2);
+        break;
+    case 3:
+        model_walk_avx512_n(pool, base, xoff, x, depth, leaf, 3);
+        break;
+    default:
+        model_walk_avx512_n(pool, base, xoff, x, depth, leaf, 4);
+        break;
+    }
 }
 #endif
 
-static inline uint32_t model_leaf_vector(const struct model_node *nodes, uint32_t i)
+/* Lanes a vector walk pads n walks to (a whole number of vectors), or 0 without one. */
+static inline uint32_t model_walk_width(enum model_simd simd, uint32_t n)
 {
-    uint32_t leaf;
-    memcpy(&leaf, &nodes[i].threshold, sizeof(leaf));
-    return leaf;
+    switch (simd) {
+    case MODEL_SIMD_AVX512:
+        return (n + 15) & ~15u;
+    case MODEL_SIMD_AVX2:
+        return (n + 7) & ~7u;
+    case MODEL_SIMD_NONE:
+        break;
+    }
+    return 0;
 }
 
-/* Adds tree t's leaf for this row into acc: a forest adds the leaf's probability vector, a
- * boosting stage adds the leaf value to raw output t % n_raw (passed as k). */
-static inline void model_leaf_add(const struct model_stage *st, const struct model_tree *tr,
-                                  uint32_t node, uint32_t k, double *acc)
+/* Runs the vector walk of the given level over n walks (already padded by model_walk_width). */
+static inline void model_walk_vector(enum model_simd simd, const struct model_node *pool,
+                                     const uint32_t *base, const uint32_t *xoff, const float *x,
+                                     uint32_t depth, uint32_t n, uint32_t *leaf)
 {
+#if defined(__x86_64__)
+    if (simd == MODEL_SIMD_AVX512)
+        model_walk_avx512(pool, base, xoff, x, depth, n, leaf);
+    else
+        model_walk_avx2(pool, base, xoff, x, depth, n, leaf);
+#else
+    (void)simd, (void)pool, (void)base, (void)xoff, (void)x, (void)depth, (void)n, (void)leaf;
+#endif
+}
+
+/* Adds the leaf at pool index node into acc: a forest adds the leaf's probability vector, a
+ * boosting stage adds the leaf value to raw output k (tree t's is t % n_raw). */
+static inline void model_leaf_add(const struct model_stage *st, uint32_t node, uint32_t k,
+                                  double *acc)
+{
+    uint32_t vec;
+    memcpy(&vec, &st->node_pool[node].threshold, sizeof(vec));
     const uint32_t stride = st->value_stride;
-    const double *v = st->value_pool + (size_t)model_leaf_vector(tr->nodes, node) * stride;
+    const double *v = st->value_pool + (size_t)vec * stride;
     if (st->kind == MODEL_STAGE_BOOSTING) {
         acc[k] += v[0];
         return;
@@ -117,34 +315,14 @@ static inline void model_leaf_add(const struct model_stage *st, const struct mod
         acc[j] += v[j];
 }
 
-/* Sums every tree's leaf for one row into acc, in tree order. */
-static inline __attribute__((always_inline)) void model_stage_sum(const struct model_stage *st,
-                                                                  const float *x, double *acc,
-                                                                  const bool nan_aware,
-                                                                  const bool simd)
+/* Sums every tree's leaf for one row into acc, in tree order, scalar walks. */
+static inline __attribute__((always_inline)) void
+model_stage_sum_scalar(const struct model_stage *st, const float *x, double *acc,
+                       const bool nan_aware)
 {
     const struct model_tree *trees = st->trees;
     const uint32_t n = st->n_trees, n_raw = st->n_raw;
     uint32_t t = 0, k = 0;
-#if defined(__x86_64__)
-    if (simd && !nan_aware) { /* 32 trees of this row at a time */
-        uint32_t base[MODEL_SIMD_LANES], xoff[MODEL_SIMD_LANES] = {0}, leaf[MODEL_SIMD_LANES];
-        for (; t + MODEL_SIMD_LANES <= n; t += MODEL_SIMD_LANES) {
-            uint32_t depth = 0;
-            for (uint32_t j = 0; j < MODEL_SIMD_LANES; j++) {
-                base[j] = (uint32_t)(trees[t + j].nodes - st->node_pool);
-                depth = trees[t + j].depth > depth ? trees[t + j].depth : depth;
-            }
-            model_walk_avx2(st->node_pool, base, xoff, x, depth, leaf);
-            for (uint32_t j = 0; j < MODEL_SIMD_LANES; j++) {
-                model_leaf_add(st, &trees[t + j], leaf[j], k, acc);
-                k = k + 1 == n_raw ? 0 : k + 1;
-            }
-        }
-    }
-#else
-    (void)simd;
-#endif
     for (; t + MODEL_TREE_LANES <= n; t += MODEL_TREE_LANES) {
         const struct model_tree *tr = trees + t;
         uint32_t i0 = 0, i1 = 0, i2 = 0, i3 = 0;
@@ -159,7 +337,7 @@ static inline __attribute__((always_inline)) void model_stage_sum(const struct m
         }
         const uint32_t leaf[MODEL_TREE_LANES] = {i0, i1, i2, i3};
         for (int j = 0; j < MODEL_TREE_LANES; j++) {
-            model_leaf_add(st, &tr[j], leaf[j], k, acc);
+            model_leaf_add(st, tr[j].base + leaf[j], k, acc);
             k = k + 1 == n_raw ? 0 : k + 1;
         }
     }
@@ -168,8 +346,33 @@ static inline __attribute__((always_inline)) void model_stage_sum(const struct m
         uint32_t i = 0;
         for (uint32_t s = 0; s < tr->depth; s++)
             i = model_step(tr->nodes, i, x, nan_aware);
-        model_leaf_add(st, tr, i, k, acc);
+        model_leaf_add(st, tr->base + i, k, acc);
         k = k + 1 == n_raw ? 0 : k + 1;
+    }
+}
+
+/* The same with the vector walk: up to MODEL_WALK_LANES trees of this row per call. */
+static void model_stage_sum_vector(const struct model_stage *st, enum model_simd simd,
+                                   const float *x, double *acc)
+{
+    uint32_t base[MODEL_WALK_LANES], xoff[MODEL_WALK_LANES] = {0}, leaf[MODEL_WALK_LANES];
+    const uint32_t n = st->n_trees, n_raw = st->n_raw;
+    uint32_t k = 0;
+    for (uint32_t t = 0; t < n; t += MODEL_WALK_LANES) {
+        const uint32_t cnt = n - t < MODEL_WALK_LANES ? n - t : MODEL_WALK_LANES;
+        const uint32_t lanes = model_walk_width(simd, cnt);
+        uint32_t depth = 0;
+        for (uint32_t j = 0; j < lanes; j++) {
+            /* lanes past the last tree walk it again; their results are not used */
+            const struct model_tree *tr = &st->trees[t + (j < cnt ? j : cnt - 1)];
+            base[j] = tr->base;
+            depth = tr->depth > depth ? tr->depth : depth;
+        }
+        model_walk_vector(simd, st->node_pool, base, xoff, x, depth, lanes, leaf);
+        for (uint32_t j = 0; j < cnt; j++) {
+            model_leaf_add(st, leaf[j], k, acc);
+            k = k + 1 == n_raw ? 0 : k + 1;
+        }
     }
 }
 
@@ -214,36 +417,74 @@ static void model_acc_finish(const struct model_stage *st, double *acc)
     }
 }
 
-/* Preprocesses input i's raw value: non-finite replacement, then the scaler, in scikit-learn's
- * operation order ((x - mean) / scale; x * scale + min). The library is built with
- * -ffp-contract=off so x * scale + min is never fused into one rounding. */
-static inline double model_prepare_value(const struct model *m, uint32_t i, double v)
+/* Preprocesses extractor feature e's raw value: non-finite replacement, then the scaler, in
+ * scikit-learn's operation order ((x - mean) / scale; x * scale + min). The library is built
+ * with -ffp-contract=off so x * scale + min is never fused into one rounding. */
+static inline double model_prepare_value(const struct model *m, uint32_t e, double v)
 {
     if (DD_UNLIKELY(!isfinite(v)))
         v = isnan(v) ? m->nan_value : v > 0 ? m->posinf_value : m->neginf_value;
     switch (m->scaler) {
     case MODEL_SCALER_STANDARD:
-        return (v - m->scaler_offset[i]) / m->scaler_scale[i];
+        return (v - m->scaler_offset[e]) / m->scaler_scale[e];
     case MODEL_SCALER_MINMAX:
-        return v * m->scaler_scale[i] + m->scaler_offset[i];
+        return v * m->scaler_scale[e] + m->scaler_offset[e];
     case MODEL_SCALER_NONE:
         break;
     }
     return v;
 }
 
-/* Fills a walk buffer from an extractor vector. */
-static inline void model_prepare_feat(const struct model *m, const double *feat, float *x)
+#if defined(__x86_64__)
+/* model_prepare_row eight features at a time: the same operations on the same doubles (IEEE
+ * subtract, divide, multiply and add are exact-rounded in vectors too; vcvtpd2ps rounds to
+ * nearest like the C cast), so the rows are bit-identical. */
+__attribute__((target("avx512f"))) static void
+model_prepare_row_avx512(const struct model *m, const double *feat, float *x)
 {
-    for (uint32_t i = 0; i < m->n_features; i++)
-        x[i] = (float)model_prepare_value(m, i, feat[m->feat_ids[i]]);
-    x[MODEL_X_NAN_SLOT] = NAN;
+    const __m512d inf = _mm512_set1_pd(INFINITY), nan_to = _mm512_set1_pd(m->nan_value),
+                  pinf_to = _mm512_set1_pd(m->posinf_value),
+                  ninf_to = _mm512_set1_pd(m->neginf_value);
+    for (uint32_t e = 0; e < FEAT_COUNT; e += 8) {
+        const __mmask8 live = e + 8 <= FEAT_COUNT ? 0xff : (__mmask8)((1u << (FEAT_COUNT - e)) - 1);
+        __m512d v = _mm512_maskz_loadu_pd(live, feat + e);
+        if (DD_UNLIKELY(_mm512_cmp_pd_mask(_mm512_abs_pd(v), inf, _CMP_NLT_UQ))) {
+            v = _mm512_mask_mov_pd(v, _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q), nan_to);
+            v = _mm512_mask_mov_pd(v, _mm512_cmp_pd_mask(v, inf, _CMP_EQ_OQ), pinf_to);
+            v = _mm512_mask_mov_pd(
+                v, _mm512_cmp_pd_mask(v, _mm512_sub_pd(_mm512_setzero_pd(), inf), _CMP_EQ_OQ),
+                ninf_to);
+        }
+        if (m->scaler == MODEL_SCALER_STANDARD)
+            v = _mm512_div_pd(_mm512_sub_pd(v, _mm512_maskz_loadu_pd(live, m->scaler_offset + e)),
+                              _mm512_mask_loadu_pd(_mm512_set1_pd(1), live, m->scaler_scale + e));
+        else if (m->scaler == MODEL_SCALER_MINMAX)
+            v = _mm512_add_pd(_mm512_mul_pd(v, _mm512_maskz_loadu_pd(live, m->scaler_scale + e)),
+                              _mm512_maskz_loadu_pd(live, m->scaler_offset + e));
+        _mm512_mask_storeu_ps(x + e, live, _mm512_castps256_ps512(_mm512_cvtpd_ps(v)));
+    }
+    x[MODEL_X_NAN] = NAN;
+}
+#endif
+
+/* Fills a walk row (extractor order, MODEL_X_STRIDE floats) from an extractor vector. */
+static inline void model_prepare_row(const struct model *m, const double *feat, float *x)
+{
+#if defined(__x86_64__)
+    if (m->simd == MODEL_SIMD_AVX512) {
+        model_prepare_row_avx512(m, feat, x);
+        return;
+    }
+#endif
+    for (uint32_t e = 0; e < FEAT_COUNT; e++)
+        x[e] = (float)model_prepare_value(m, e, feat[e]);
+    x[MODEL_X_NAN] = NAN;
 }
 
 void model_prepare(const struct model *m, const double *x, double *out)
 {
     for (uint32_t i = 0; i < m->n_features; i++)
-        out[i] = model_prepare_value(m, i, x[i]);
+        out[i] = model_prepare_value(m, m->feat_ids[i], x[i]);
 }
 
 static void model_stage_eval(const struct model *m, const struct model_stage *st, const float *x,
@@ -251,11 +492,11 @@ static void model_stage_eval(const struct model *m, const struct model_stage *st
 {
     model_acc_start(st, proba);
     if (nan_aware)
-        model_stage_sum(st, x, proba, true, false);
-    else if (m->simd)
-        model_stage_sum(st, x, proba, false, true);
+        model_stage_sum_scalar(st, x, proba, true);
+    else if (m->simd != MODEL_SIMD_NONE)
+        model_stage_sum_vector(st, m->simd, x, proba);
     else
-        model_stage_sum(st, x, proba, false, false);
+        model_stage_sum_scalar(st, x, proba, false);
     model_acc_finish(st, proba);
 }
 
@@ -263,10 +504,10 @@ int model_predict_proba(const struct model *m, size_t stage, const double *x, do
 {
     if (stage >= m->n_stages)
         return -EINVAL;
-    float xf[MODEL_X_SLOTS];
+    float xf[MODEL_X_STRIDE] = {0};
     for (uint32_t i = 0; i < m->n_features; i++)
-        xf[i] = (float)model_prepare_value(m, i, x[i]);
-    xf[MODEL_X_NAN_SLOT] = NAN;
+        xf[m->feat_ids[i]] = (float)model_prepare_value(m, m->feat_ids[i], x[i]);
+    xf[MODEL_X_NAN] = NAN;
     model_stage_eval(m, &m->stages[stage], xf, false, proba_out);
     return 0;
 }
@@ -276,13 +517,13 @@ int model_stage_predict_proba(const struct model *m, size_t stage, const double 
 {
     if (stage >= m->n_stages)
         return -EINVAL;
-    float xf[MODEL_X_SLOTS];
+    float xf[MODEL_X_STRIDE] = {0};
     bool any_nan = false;
     for (uint32_t i = 0; i < m->n_features; i++) {
-        xf[i] = (float)x[i];
-        any_nan |= isnan(xf[i]);
+        xf[m->feat_ids[i]] = (float)x[i];
+        any_nan |= isnan(x[i]);
     }
-    xf[MODEL_X_NAN_SLOT] = NAN;
+    xf[MODEL_X_NAN] = NAN;
     model_stage_eval(m, &m->stages[stage], xf, any_nan, proba_out);
     return 0;
 }
@@ -347,9 +588,9 @@ static void model_verdict_family(const struct model *m, const double *q, struct 
 
 void model_score(const struct model *m, const double feat[FEAT_COUNT], struct model_score *out)
 {
-    float x[MODEL_X_SLOTS];
+    float x[MODEL_X_STRIDE];
     double p[MODEL_MAX_CLASSES];
-    model_prepare_feat(m, feat, x);
+    model_prepare_row(m, feat, x);
     model_stage_eval(m, &m->stages[0], x, false, p);
     if (model_verdict_attack(m, p, out)) {
         model_stage_eval(m, &m->stages[1], x, false, p);
@@ -357,36 +598,79 @@ void model_score(const struct model *m, const double feat[FEAT_COUNT], struct mo
     }
 }
 
-/* Evaluates one stage for rows x[row[0..nr)] into acc (nr x width, width >= n_outputs): tree
- * by tree, MODEL_ROW_LANES rows in lock step. */
-static void model_stage_block(const struct model_stage *st, float (*x)[MODEL_X_SLOTS],
-                              const uint8_t *row, uint32_t nr, uint32_t width, double *acc)
+/* model_leaf_add for the nr rows of a block (row r's leaf is pool index leaf[r], its sums are at
+ * acc + r * width), with the stage's shape hoisted out of the loop: a binary forest (two
+ * outputs, the attack stage of every two-stage model) gets its own loop. */
+static inline void model_leaves_add(const struct model_stage *st, const uint32_t *leaf, uint32_t nr,
+                                    uint32_t k, uint32_t width, double *acc)
+{
+    const struct model_node *pool = st->node_pool;
+    const double *values = st->value_pool;
+    const uint32_t stride = st->value_stride;
+    if (st->kind == MODEL_STAGE_BOOSTING) {
+        for (uint32_t r = 0; r < nr; r++) {
+            uint32_t vec;
+            memcpy(&vec, &pool[leaf[r]].threshold, sizeof(vec));
+            acc[(size_t)r * width + k] += values[vec];
+        }
+    } else if (stride == 2) {
+        for (uint32_t r = 0; r < nr; r++) {
+            uint32_t vec;
+            memcpy(&vec, &pool[leaf[r]].threshold, sizeof(vec));
+            double *a = acc + (size_t)r * width;
+            a[0] += values[2 * (size_t)vec];
+            a[1] += values[2 * (size_t)vec + 1];
+        }
+    } else {
+        for (uint32_t r = 0; r < nr; r++)
+            model_leaf_add(st, leaf[r], k, acc + (size_t)r * width);
+    }
+}
+
+/* Evaluates one stage for nr rows of a block into acc (nr x width, width >= n_outputs): tree by
+ * tree, every row of the block through the same tree. Row r's inputs are at x + xoff[r]
+ * (xoff has room for the vector walk's padding). */
+static void model_stage_block(const struct model_stage *st, enum model_simd simd, const float *x,
+                              uint32_t *xoff, uint32_t nr, uint32_t width, double *acc)
 {
     for (uint32_t r = 0; r < nr; r++)
         model_acc_start(st, acc + (size_t)r * width);
+    const uint32_t lanes = model_walk_width(simd, nr);
+    for (uint32_t r = nr; r < lanes; r++) /* padding walks repeat the last row */
+        xoff[r] = xoff[nr - 1];
+    uint32_t base[MODEL_BLOCK_ROWS + 16], leaf[MODEL_BLOCK_ROWS + 16];
     uint32_t k = 0;
     for (uint32_t t = 0; t < st->n_trees; t++) {
         const struct model_tree *tr = &st->trees[t];
-        const struct model_node *nodes = tr->nodes;
-        const uint32_t depth = tr->depth;
-        uint32_t r = 0;
-        for (; r + MODEL_ROW_LANES <= nr; r += MODEL_ROW_LANES) {
-            uint32_t i[MODEL_ROW_LANES] = {0};
-            const float *xr[MODEL_ROW_LANES];
-            for (int j = 0; j < MODEL_ROW_LANES; j++)
-                xr[j] = x[row[r + j]];
-            for (uint32_t s = 0; s < depth; s++)
+        if (simd == MODEL_SIMD_AVX512) {
+#if defined(__x86_64__)
+            model_walk_rows_avx512(tr, xoff, x, lanes, leaf);
+            for (uint32_t r = 0; r < nr; r++)
+                leaf[r] += tr->base;
+#endif
+        } else if (lanes) {
+            for (uint32_t r = 0; r < lanes; r++)
+                base[r] = tr->base;
+            model_walk_vector(simd, st->node_pool, base, xoff, x, tr->depth, lanes, leaf);
+        } else {
+            const struct model_node *nodes = tr->nodes;
+            uint32_t r = 0;
+            for (; r + MODEL_ROW_LANES <= nr; r += MODEL_ROW_LANES) {
+                uint32_t i[MODEL_ROW_LANES] = {0};
+                for (uint32_t s = 0; s < tr->depth; s++)
+                    for (int j = 0; j < MODEL_ROW_LANES; j++)
+                        i[j] = model_step(nodes, i[j], x + xoff[r + j], false);
                 for (int j = 0; j < MODEL_ROW_LANES; j++)
-                    i[j] = model_step(nodes, i[j], xr[j], false);
-            for (int j = 0; j < MODEL_ROW_LANES; j++)
-                model_leaf_add(st, tr, i[j], k, acc + (size_t)(r + j) * width);
+                    leaf[r + j] = tr->base + i[j];
+            }
+            for (; r < nr; r++) {
+                uint32_t i = 0;
+                for (uint32_t s = 0; s < tr->depth; s++)
+                    i = model_step(nodes, i, x + xoff[r], false);
+                leaf[r] = tr->base + i;
+            }
         }
-        for (; r < nr; r++) {
-            uint32_t i = 0;
-            for (uint32_t s = 0; s < depth; s++)
-                i = model_step(nodes, i, x[row[r]], false);
-            model_leaf_add(st, tr, i, k, acc + (size_t)r * width);
-        }
+        model_leaves_add(st, leaf, nr, k, width, acc);
         k = k + 1 == st->n_raw ? 0 : k + 1;
     }
     for (uint32_t r = 0; r < nr; r++)
@@ -396,31 +680,35 @@ static void model_stage_block(const struct model_stage *st, float (*x)[MODEL_X_S
 void model_score_batch(const struct model *m, const double *feats, size_t n,
                        struct model_score *out)
 {
-    float x[MODEL_BLOCK_ROWS][MODEL_X_SLOTS];
+    float x[MODEL_BLOCK_ROWS * MODEL_X_STRIDE];
     double acc[MODEL_BLOCK_ACC];
-    uint8_t all[MODEL_BLOCK_ROWS], attack[MODEL_BLOCK_ROWS];
+    uint32_t xoff[MODEL_BLOCK_ROWS + 16];
+    uint8_t attack[MODEL_BLOCK_ROWS];
 
+    const uint32_t stride = MODEL_X_STRIDE;
     uint32_t width = m->stages[0].n_outputs;
     if (m->n_stages == 2 && m->stages[1].n_outputs > width)
         width = m->stages[1].n_outputs;
-    uint32_t block = MODEL_BLOCK_ACC / width;
+    uint32_t block = MODEL_BLOCK_ACC / width; /* >= 16: width <= MODEL_MAX_CLASSES */
     block = block > MODEL_BLOCK_ROWS ? MODEL_BLOCK_ROWS : block;
-    for (uint32_t r = 0; r < block; r++)
-        all[r] = (uint8_t)r;
 
-    for (size_t base = 0; base < n; base += block) {
-        const uint32_t nb = n - base < block ? (uint32_t)(n - base) : block;
-        for (uint32_t r = 0; r < nb; r++)
-            model_prepare_feat(m, feats + (base + r) * FEAT_COUNT, x[r]);
-        model_stage_block(&m->stages[0], x, all, nb, width, acc);
+    for (size_t first = 0; first < n; first += block) {
+        const uint32_t nb = n - first < block ? (uint32_t)(n - first) : block;
+        for (uint32_t r = 0; r < nb; r++) {
+            model_prepare_row(m, feats + (first + r) * FEAT_COUNT, x + (size_t)r * stride);
+            xoff[r] = r * stride;
+        }
+        model_stage_block(&m->stages[0], m->simd, x, xoff, nb, width, acc);
         uint32_t na = 0;
         for (uint32_t r = 0; r < nb; r++)
-            if (model_verdict_attack(m, acc + (size_t)r * width, &out[base + r]))
+            if (model_verdict_attack(m, acc + (size_t)r * width, &out[first + r]))
                 attack[na++] = (uint8_t)r;
         if (na == 0)
             continue;
-        model_stage_block(&m->stages[1], x, attack, na, width, acc);
         for (uint32_t a = 0; a < na; a++)
-            model_verdict_family(m, acc + (size_t)a * width, &out[base + attack[a]]);
+            xoff[a] = attack[a] * stride;
+        model_stage_block(&m->stages[1], m->simd, x, xoff, na, width, acc);
+        for (uint32_t a = 0; a < na; a++)
+            model_verdict_family(m, acc + (size_t)a * width, &out[first + attack[a]]);
     }
 }

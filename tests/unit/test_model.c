@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <msgpack.h>
@@ -25,7 +27,7 @@
 #include "features/feature_set.h"
 #include "inference/model.h"
 
-enum { T_MAX_NODES = 32, T_MAX_TREES = 40, T_MAX_OUT = 4, T_MAX_FEAT = 4 };
+enum { T_MAX_NODES = 256, T_MAX_TREES = 70, T_MAX_OUT = 4, T_MAX_FEAT = 4 };
 
 struct t_tree {
     uint32_t n_nodes;  /* the n_nodes key */
@@ -675,11 +677,16 @@ static void t_naive(const struct t_stage *s, const double *x, double *p)
 
 /* Random forests and boosting stages: the engine equals the naive walk bit for bit, and
  * model_score_batch equals model_score (rows and trees both past the lock-step widths, and past
- * the 32 trees of the AVX2 walk; run with DDOSD_NO_SIMD=1 for the portable walk). */
+ * the 32 and 64 trees of the vector walks; trees of up to 255 nodes, past the 31-node table of
+ * the AVX-512 batch walk). Every round runs once per walk the CPU has: DDOSD_SIMD lowers the
+ * level the loader picks (avx512, avx2, none). */
 static void test_model_random_trees_match_naive_walk(void **state)
 {
     (void)state;
-    for (int round = 0; round < 24; round++) {
+    static const char *const levels[] = {"avx512", "avx2", "none"};
+    const char *saved = getenv("DDOSD_SIMD");
+    for (int round = 0; round < 72; round++) {
+        setenv("DDOSD_SIMD", levels[(round / 3) % 3], 1);
         bool boost = round % 3 == 2;
         uint32_t n_out = boost ? 2 + round % 2 : 2 + round % 3;
         struct t_model tm;
@@ -700,7 +707,7 @@ static void test_model_random_trees_match_naive_walk(void **state)
             s->init[k] = 0.25 * k - 0.3;
         /* past 32 trees model_score takes the AVX2 walk where the CPU has it */
         s->n_trees = boost       ? (T_MAX_TREES / n_raw) * n_raw
-                     : round % 2 ? 37
+                     : round % 2 ? (round % 4 == 1 ? 67 : 37)
                                  : 1 + (uint32_t)round % 9;
         for (uint32_t t = 0; t < s->n_trees; t++)
             t_random_tree(&s->trees[t], 1 + 2 * (t_rand() % (T_MAX_NODES / 2)), 3,
@@ -738,6 +745,10 @@ static void test_model_random_trees_match_naive_walk(void **state)
         }
         model_unref(m);
     }
+    if (saved)
+        setenv("DDOSD_SIMD", saved, 1);
+    else
+        unsetenv("DDOSD_SIMD");
 }
 
 static void test_model_accessors_and_describe(void **state)
@@ -803,6 +814,18 @@ static void test_model_load_file(void **state)
     assert_null(model_load_file(path, err, sizeof(err)));
     assert_non_null(strstr(err, "trailing"));
     assert_null(model_load_file("/tmp", err, sizeof(err)));
+    assert_non_null(strstr(err, "not a regular file"));
+    /* A FIFO must be refused at once, not block in open() waiting for a writer (issue 15,
+     * defect 6: a SIGHUP reload hung the daemon's main thread). */
+    char fifo[] = "/tmp/test_model_fifo_XXXXXX";
+    assert_non_null(mkdtemp(fifo));
+    char fifo_path[sizeof(fifo) + 16];
+    snprintf(fifo_path, sizeof(fifo_path), "%s/model", fifo);
+    assert_int_equal(mkfifo(fifo_path, 0600), 0);
+    assert_null(model_load_file(fifo_path, err, sizeof(err)));
+    assert_non_null(strstr(err, "FIFO"));
+    remove(fifo_path);
+    rmdir(fifo);
     assert_null(model_load_file(path, NULL, 0)); /* no error buffer: still safe */
     remove(path);
     msgpack_sbuffer_destroy(&sb);
