@@ -187,7 +187,9 @@ struct daemon {
     bool stage_started;
     struct verdict_store *store;
     pthread_mutex_t report_lock;
-    struct verdict reports[256];
+    /* The report queue (stage.c): STAGE_REPORT_QUEUE entries each, double-buffered (the stage
+     * swaps the two under report_lock and applies its half unlocked); NULL until stage_start. */
+    struct verdict *reports, *reports_spare;
     unsigned nreports;
     _Atomic uint64_t reports_dropped;
     pthread_mutex_t stats_lock;

@@ -381,28 +381,38 @@ static bool stage_drain(struct stage *st, struct flow_record *recs)
     return got;
 }
 
-static void stage_reports(struct stage *st, uint64_t now_us)
+/* Reports the queue holds between two stage loops: a pipelined burst of thousands is taken whole
+ * (2 x 2.6 MB of address space, touched only as far as bursts reach). */
+enum { STAGE_REPORT_QUEUE = 8192 };
+
+/* Applies the queued reports; returns how many. The two buffers swap under the lock (no copy),
+ * so API threads queue into one while the stage reads the other. */
+static unsigned stage_reports(struct stage *st, uint64_t now_us)
 {
     struct daemon *d = st->d;
-    struct verdict local[256];
     pthread_mutex_lock(&d->report_lock);
     unsigned n = d->nreports;
-    memcpy(local, d->reports, n * sizeof(local[0]));
-    d->nreports = 0;
+    struct verdict *batch = d->reports;
+    if (n) {
+        d->reports = d->reports_spare;
+        d->reports_spare = batch;
+        d->nreports = 0;
+    }
     pthread_mutex_unlock(&d->report_lock);
     for (unsigned i = 0; i < n; i++)
-        verdict_table_report(st->table, &local[i], now_us, st->ttl_us);
+        verdict_table_report(st->table, &batch[i], now_us, st->ttl_us);
     st->reports_in += n;
+    return n;
 }
 
-/* The queue is bounded (the stage empties it every loop, within a few ms): a report that finds
- * it full is refused here and the API answers 503 with Retry-After, never "recorded" for a
- * report the pipeline will not see. */
+/* The queue is bounded (STAGE_REPORT_QUEUE; the stage empties it every loop, and keeps looping
+ * without sleeping while reports come): a report that finds it full is refused here and the API
+ * answers 503 with Retry-After, never "recorded" for a report the pipeline will not see. */
 int stage_report(struct daemon *d, const struct verdict *v)
 {
     int rc = 0;
     pthread_mutex_lock(&d->report_lock);
-    if (d->nreports < DD_ARRAY_LEN(d->reports)) {
+    if (d->reports && d->nreports < STAGE_REPORT_QUEUE) {
         d->reports[d->nreports++] = *v;
     } else {
         atomic_fetch_add_explicit(&d->reports_dropped, 1, memory_order_relaxed);
@@ -488,7 +498,8 @@ static void stage_run(struct stage *st)
         bool got = stage_drain(st, recs);
         uint64_t ms = redis_sink_now_ms();
         uint64_t clock = stage_clock(st, finished && !got);
-        stage_reports(st, clock);
+        /* A report burst keeps the loop awake (no 2 ms naps) so the queue drains as it fills. */
+        bool reported = stage_reports(st, clock) > 0;
         bool serving = finished && !got && d->opt->serve;
         if ((d->live || serving) && ms - last_tick >= TICK_EVERY_MS) {
             stage_follow(st);
@@ -516,7 +527,7 @@ static void stage_run(struct stage *st)
             stage_publish_stats(st);
             last_stats = ms;
         }
-        if (got) {
+        if (got || reported) {
             idle = 0;
             continue;
         }
@@ -584,6 +595,21 @@ int stage_start(struct daemon *d, char *err, size_t err_len)
         goto nomem;
     st->d = d;
     st->ttl_us = (uint64_t)cfg->cache.ttl * 1000000u;
+    if (!d->reports) {
+        struct verdict *q = calloc(STAGE_REPORT_QUEUE, sizeof(*q));
+        struct verdict *spare = calloc(STAGE_REPORT_QUEUE, sizeof(*spare));
+        if (!q || !spare) {
+            free(q);
+            free(spare);
+            free(st);
+            snprintf(err, err_len, "out of memory for the report queue");
+            return -ENOMEM;
+        }
+        pthread_mutex_lock(&d->report_lock);
+        d->reports = q;
+        d->reports_spare = spare;
+        pthread_mutex_unlock(&d->report_lock);
+    }
     st->mode = cfg->flows.mode == CONFIG_FLOWS_CIC ? FEAT_MODE_CIC : FEAT_MODE_FIXED;
     struct verdict_table_config vc = {
         .max_ips = 262144,
@@ -689,4 +715,11 @@ void stage_join(struct daemon *d)
     if (d->stage_started)
         pthread_join(d->stage_thread, NULL);
     d->stage_started = false;
+    /* Reports arriving from now on are refused (503): nobody would apply them. */
+    pthread_mutex_lock(&d->report_lock);
+    free(d->reports);
+    free(d->reports_spare);
+    d->reports = d->reports_spare = NULL;
+    d->nreports = 0;
+    pthread_mutex_unlock(&d->report_lock);
 }

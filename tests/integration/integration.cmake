@@ -127,6 +127,15 @@ add_test(NAME api_firewall_bouncer
 set_tests_properties(api_firewall_bouncer PROPERTIES LABELS integration TIMEOUT 120
   SKIP_RETURN_CODE 77)
 
+# 6,000 critical reports pipelined over real HTTP, then ordinary traffic from every reported
+# address (a capture the test writes, replayed in real time): every report answered "recorded"
+# stays critical in /api/threat-analysis and 403 in /api/check for its TTL; a refused one got 503
+# with Retry-After (issue 15, defect 3).
+add_test(NAME api_report_burst
+  COMMAND ${Python3_EXECUTABLE} ${DDOSD_IT}/api_report_burst.py
+    --ddosd ${DDOSD_IT_DDOSD} --trafgen ${DDOSD_IT_TRAFGEN})
+set_tests_properties(api_report_burst PROPERTIES LABELS integration TIMEOUT 180)
+
 # evaluate.py's per-IP view (ddosd -r at full speed) agrees with a running ddosd replaying the same
 # ddos-trafgen capture in real time (/api/threat-analysis): level, role, attack type per IP.
 add_test(NAME eval_agreement
