@@ -1,31 +1,40 @@
 #!/usr/bin/env bash
-# bench_daemon.sh - ddosd end to end: offline throughput, detection latency, memory per flow.
+# bench_daemon.sh - ddosd end to end: offline throughput with and without Redis, detection latency
+# in Redis and in the API, memory per flow and per judged IP; optionally against a baseline build
+# measured in the same run (--before), so every figure has its "before" beside it.
 #
-#   (a) throughput: `ddosd -r FILE --redis redis://... --api none` (the default model, one
-#       shard unless --threads) against the bare libpcap read loop (ddos-bench-pcaploop) on the
-#       same ddos-bench-gen capture, page cache warm, R alternating runs each, medians of
-#       packets / wall-clock second (process start to exit, both programs timed the same way),
-#       ratio goal >= 0.5. ddos-flows is run in the same rotation for reference. Redis is a
-#       fresh redis-server on a free loopback port, emptied before each ddosd run.
+#   (a) throughput: `ddosd -r FILE --api none` with Redis (a fresh redis-server on a free loopback
+#       port, emptied before each run) and with `--redis none` (the default model, one shard
+#       unless --threads), against the bare libpcap read loop (ddos-bench-pcaploop) on the same
+#       ddos-bench-gen capture, page cache warm, R alternating runs of everything, medians of
+#       packets / wall-clock second (process start to exit, every program timed the same way);
+#       ratio goal >= 0.5 for both. ddos-flows is run in the same rotation for reference.
 #   (b) latency: a capture of 15 s of benign traffic followed by a SYN flood (ddos-trafgen seed
-#       3: 9 sources to 10.20.1.31) replayed with --realtime into Redis; Redis is polled every
-#       10 ms for the victim's hash reaching high; latency = the wall time it was first seen
-#       minus the wall time the attack's first packet was replayed (bench/daemon_latency.py),
-#       median of R runs, goal <= 1 s.
-#   (c) memory: peak RSS (/usr/bin/time -v) of ddosd --redis none on a capture of 1M one-packet
-#       SYN flows that all stay open (ddos-trafgen seed 12, --one-way, 33 s < the 60 s idle
-#       timeout) with flows.max_flows=1048576, minus the peak RSS of the same command on a tiny
-#       capture (the fixed cost), divided by the flows: goal <= 512 bytes per flow.
+#       3: 9 sources to 10.20.1.31) replayed with --realtime into Redis with the API on; Redis and
+#       /api/threat-analysis are polled every 5 ms for the victim reaching high; latency = the
+#       wall time it was first seen minus the wall time the attack's first packet was replayed
+#       (bench/daemon_latency.py), median of R runs, goal <= 0.3 s in both.
+#   (c) memory per flow: peak RSS (/usr/bin/time -v) of ddosd --redis none on a capture of 1M
+#       one-packet SYN flows that all stay open (ddos-trafgen seed 12, --one-way, 33 s < the 60 s
+#       idle timeout) with flows.max_flows=1048576, minus the peak RSS of the same command on a
+#       tiny capture (the fixed cost), divided by the flows: goal <= 512 bytes per flow.
+#   (d) memory per judged IP: peak RSS of ddosd --redis none on two captures of the same flows
+#       (ddos-bench-gen --packets 2000000 --snaplen 128), one with the default 20,000 client
+#       addresses and one drawn from 1,000,000 (--clients): the difference in peak RSS divided
+#       by the difference in judged IPs (the final "verdicts N IPs") is what one more IP costs,
+#       flows and fixed cost cancelling out: goal <= 256 bytes per IP.
 # A missed goal is reported, not failed: the exit status says whether the programs ran.
 #
-# Usage: bench/bench_daemon.sh [BUILD_DIR] [--packets N] [--runs R] [--seed S] [--threads N]
-#                              [--only a,b,c]
-#   BUILD_DIR   CMake build directory (default: build)
+# Usage: bench/bench_daemon.sh [BUILD_DIR] [--before BUILD_DIR] [--packets N] [--runs R]
+#                              [--seed S] [--threads N] [--only a,b,c,d]
+#   BUILD_DIR   CMake build directory (default: build): the "after"
+#   --before D  also measure the ddosd of build directory D (its ddosd only; loop, generators and
+#               helpers come from BUILD_DIR) in the same rotation: the "before" column
 #   --packets N packets in the (a) capture (default 4000000; shared with bench_flows.sh)
 #   --runs R    runs of each program in (a) and of the replay in (b) (default 3)
 #   --seed S    ddos-bench-gen seed (default 1)
 #   --threads N ddosd --threads for (a) (default 1)
-#   --only LIST run only these parts (default a,b,c)
+#   --only LIST run only these parts (default a,b,c,d)
 # Output: a table on stdout and BUILD_DIR/bench/bench_daemon.json.
 # Exit: 0 measured; 1 a program failed; 2 usage or missing tools.
 set -euo pipefail
@@ -36,7 +45,8 @@ packets=4000000
 runs=3
 seed=1
 threads=1
-only=a,b,c
+only=a,b,c,d
+before=
 
 usage() {
     sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
@@ -59,12 +69,12 @@ while (($# > 0)); do
         usage
         exit 0
         ;;
-    --packets | --runs | --seed | --threads | --only)
+    --packets | --runs | --seed | --threads | --only | --before)
         (($# >= 2)) || die_usage "$1 needs a value"
         declare "${1#--}=$2"
         shift 2
         ;;
-    --packets=* | --runs=* | --seed=* | --threads=* | --only=*)
+    --packets=* | --runs=* | --seed=* | --threads=* | --only=* | --before=*)
         name=${1%%=*}
         declare "${name#--}=${1#*=}"
         shift
@@ -82,11 +92,20 @@ is_count "$packets" || die_usage "--packets: '$packets' is not a positive intege
 is_count "$runs" || die_usage "--runs: '$runs' is not a positive integer"
 is_count "$threads" || die_usage "--threads: '$threads' is not a positive integer"
 [[ $seed =~ ^[0-9]+$ ]] || die_usage "--seed: '$seed' is not a non-negative integer"
-[[ $only =~ ^[abc](,[abc])*$ ]] || die_usage "--only: a comma-separated subset of a,b,c"
+[[ $only =~ ^[abcd](,[abcd])*$ ]] || die_usage "--only: a comma-separated subset of a,b,c,d"
 want() { [[ ,$only, == *,$1,* ]]; }
 
 [[ -d $build ]] || die_usage "build directory '$build' does not exist"
 build=$(cd "$build" && pwd)
+# builds measured: "after" (BUILD_DIR), and "before" first when --before names one
+labels=(after)
+declare -A ddosd_of
+ddosd_of[after]=$build/app/ddosd
+if [[ -n $before ]]; then
+    [[ -x $before/app/ddosd ]] || die_usage "--before: $before/app/ddosd is missing"
+    labels=(before after)
+    ddosd_of[before]=$(cd "$before" && pwd)/app/ddosd
+fi
 src=$(cd "$(dirname "$0")/.." && pwd)
 ddosd=$build/app/ddosd
 flows=$build/app/ddos-flows
@@ -187,12 +206,23 @@ if want a; then
         echo "(a) run $i/$runs: bare libpcap loop" >&2
         run_timed loop "$rundir/loop-$i.log" "$loop" "$capture"
         echo "$wall" >"$rundir/loop-$i.wall"
-        echo "(a) run $i/$runs: ddosd" >&2
-        redis-cli -p "$port" FLUSHALL >/dev/null
-        run_timed ddosd "$rundir/ddosd-$i.log" "$ddosd" -r "$capture" --redis "$redis_url" \
-            --api none --model "$model" --threads "$threads" --set sensor.id=bench
-        echo "$wall" >"$rundir/ddosd-$i.wall"
-        redis-cli -p "$port" DBSIZE >"$rundir/ddosd-$i.dbsize"
+        for lab in "${labels[@]}"; do
+            echo "(a) run $i/$runs: ddosd ($lab), Redis on" >&2
+            redis-cli -p "$port" FLUSHALL >/dev/null
+            redis-cli -p "$port" CONFIG RESETSTAT >/dev/null
+            run_timed "ddosd ($lab)" "$rundir/ddosd-$lab-redis-$i.log" "${ddosd_of[$lab]}" \
+                -r "$capture" --redis "$redis_url" --api none --model "$model" \
+                --threads "$threads" --set sensor.id=bench
+            echo "$wall" >"$rundir/ddosd-$lab-redis-$i.wall"
+            redis-cli -p "$port" DBSIZE >"$rundir/ddosd-$lab-redis-$i.dbsize"
+            redis-cli -p "$port" INFO stats | tr -d '\r' |
+                awk -F: '/^total_commands_processed:/ {print $2}' >"$rundir/ddosd-$lab-redis-$i.cmds"
+            echo "(a) run $i/$runs: ddosd ($lab), --redis none" >&2
+            run_timed "ddosd ($lab)" "$rundir/ddosd-$lab-none-$i.log" "${ddosd_of[$lab]}" \
+                -r "$capture" --redis none --api none --model "$model" --threads "$threads" \
+                --set sensor.id=bench
+            echo "$wall" >"$rundir/ddosd-$lab-none-$i.wall"
+        done
         echo "(a) run $i/$runs: ddos-flows" >&2
         run_timed ddos-flows "$rundir/flows-$i.log" "$flows" -r "$capture" -o /dev/null \
             --summary-json "$rundir/flows-$i.json"
@@ -216,10 +246,16 @@ if want b; then
     # shellcheck disable=SC2086
     attack_us=$("$PY" "$check" first-packet "$lat/replay.pcap" $cidr)
     echo "(b) victim $victim, attack from $cidr starts $(("$attack_us" - "$first_us")) us into the replay" >&2
-    "$PY" "$src/bench/daemon_latency.py" --ddosd "$ddosd" --model "$model" \
-        --capture "$lat/replay.pcap" --victim "$victim" --first-us "$first_us" \
-        --attack-us "$attack_us" --port "$port" --runs "$runs" --workdir "$lat" \
-        --out "$rundir/latency.json" || die "a latency run failed (logs in $lat)"
+    api_port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    for lab in "${labels[@]}"; do
+        echo "(b) latency: ddosd ($lab)" >&2
+        mkdir -p "$lat/$lab"
+        "$PY" "$src/bench/daemon_latency.py" --ddosd "${ddosd_of[$lab]}" --model "$model" \
+            --capture "$lat/replay.pcap" --victim "$victim" --first-us "$first_us" \
+            --attack-us "$attack_us" --port "$port" --api-port "$api_port" --runs "$runs" \
+            --workdir "$lat/$lab" --out "$rundir/latency-$lab.json" ||
+            die "a latency run failed (logs in $lat/$lab)"
+    done
 fi
 
 # ---- (c) memory per flow -----------------------------------------------------------------------
@@ -231,25 +267,49 @@ if want c; then
         die "ddos-trafgen (1M flows) failed"
     "$trafgen" -q -o "$mem/tiny.pcap" --seed 12 --scenario syn_flood --duration 40 --one-way \
         --benign-clients 0 --max-attack-packets 100 --snaplen 128 || die "ddos-trafgen (tiny) failed"
-    for kind in tiny flows1m; do
-        echo "(c) peak RSS: ddosd on $kind" >&2
-        run_timed "ddosd ($kind)" "$mem/$kind.log" /usr/bin/time -v "$ddosd" -r "$mem/$kind.pcap" \
-            --redis none --api none --model "$model" --set flows.max_flows=1048576 \
-            --set sensor.id=bench
-        echo "$wall" >"$mem/$kind.wall"
+    for lab in "${labels[@]}"; do
+        for kind in tiny flows1m; do
+            echo "(c) peak RSS: ddosd ($lab) on $kind" >&2
+            run_timed "ddosd ($lab, $kind)" "$mem/$lab-$kind.log" /usr/bin/time -v \
+                "${ddosd_of[$lab]}" -r "$mem/$kind.pcap" --redis none --api none --model "$model" \
+                --set flows.max_flows=1048576 --set sensor.id=bench
+        done
     done
     echo "(c) peak RSS: ddos-flows on flows1m (reference)" >&2
     run_timed "ddos-flows" "$mem/flows-ref.log" /usr/bin/time -v "$flows" -r "$mem/flows1m.pcap" \
         -o /dev/null --summary-json "$mem/flows-ref.json"
 fi
 
+# ---- (d) memory per judged IP ------------------------------------------------------------------
+if want d; then
+    ipm=$rundir/ips
+    mkdir -p "$ipm"
+    for kind in few many; do
+        clients=20000
+        [[ $kind == many ]] && clients=1000000
+        "$gen" -o "$ipm/$kind.pcap" --packets 2000000 --seed "$seed" --snaplen 128 \
+            --clients "$clients" 2>"$ipm/gen-$kind.log" || die "ddos-bench-gen ($kind IPs) failed"
+    done
+    for lab in "${labels[@]}"; do
+        for kind in few many; do
+            echo "(d) peak RSS: ddosd ($lab) on $kind client addresses" >&2
+            run_timed "ddosd ($lab, $kind)" "$ipm/$lab-$kind.log" /usr/bin/time -v \
+                "${ddosd_of[$lab]}" -r "$ipm/$kind.pcap" --redis none --api none --model "$model" \
+                --set sensor.id=bench
+        done
+    done
+    rm -f "$ipm/few.pcap" "$ipm/many.pcap"
+fi
+
 # ---- summary -----------------------------------------------------------------------------------
-"$PY" - "$rundir" "$runs" "$only" "$outdir/bench_daemon.json" "$packets" "$seed" "$threads" <<'PY'
+"$PY" - "$rundir" "$runs" "$only" "$outdir/bench_daemon.json" "$packets" "$seed" "$threads" \
+    "${labels[*]}" <<'PY'
 import json, os, platform, re, statistics, sys, time
 
-rundir, runs, only, out_path, packets, seed, threads = sys.argv[1:]
+rundir, runs, only, out_path, packets, seed, threads, labels = sys.argv[1:]
 runs = int(runs)
-RATIO_GOAL, LATENCY_GOAL, BPF_GOAL = 0.5, 1.0, 512
+labels = labels.split()
+RATIO_GOAL, LATENCY_GOAL, BPF_GOAL, BPIP_GOAL = 0.5, 0.3, 512, 256
 
 
 def read(path):
@@ -259,10 +319,11 @@ def read(path):
 
 def final_counters(text):
     m = re.search(r"final counters: packets (\d+) .*?flows created (\d+) active (\d+) evicted (\d+)"
-                  r".*?verdicts (\d+) IPs \(high (\d+), critical (\d+)\)", text)
+                  r".*?records (\d+) .*?verdicts (\d+) IPs \(high (\d+), critical (\d+)\)", text)
     if not m:
         sys.exit("bench_daemon.sh: ddosd printed no final counters line")
-    k = ("packets", "flows_created", "flows_active", "evicted", "ips", "high", "critical")
+    k = ("packets", "flows_created", "flows_active", "evicted", "records", "ips", "high",
+         "critical")
     return dict(zip(k, map(int, m.groups())))
 
 
@@ -277,99 +338,153 @@ def verdict(ok):
     return "met" if ok else "MISSED"
 
 
-res = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+res = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "builds": labels,
        "host": {"cpus": os.cpu_count(), "machine": platform.machine(),
                 "kernel": platform.release()}}
-rows = []
+rows = []  # (name, {label: value text}, goal text, result of the last label)
+
+
+def row(name, values, goal="", ok=None):
+    rows.append((name, values, goal, "" if ok is None else verdict(ok)))
+
+
 if "a" in only:
     loop = [json.loads([l for l in read(f"{rundir}/loop-{i}.log").splitlines()
                         if l.startswith("{")][-1]) for i in range(1, runs + 1)]
     n = loop[0]["packets"]
     loop_wall = [float(read(f"{rundir}/loop-{i}.wall")) for i in range(1, runs + 1)]
-    dd_wall = [float(read(f"{rundir}/ddosd-{i}.wall")) for i in range(1, runs + 1)]
     fl_wall = [float(read(f"{rundir}/flows-{i}.wall")) for i in range(1, runs + 1)]
-    dd = [final_counters(read(f"{rundir}/ddosd-{i}.log")) for i in range(1, runs + 1)]
-    dbsize = [int(read(f"{rundir}/ddosd-{i}.dbsize").split()[0]) for i in range(1, runs + 1)]
     loop_pps = statistics.median(n / w for w in loop_wall)
-    dd_pps = statistics.median(n / w for w in dd_wall)
     fl_pps = statistics.median(n / w for w in fl_wall)
-    loop_self = statistics.median(float(d["pps"]) for d in loop)
-    ratio = dd_pps / loop_pps
-    warn = [f"ddosd read {d['packets']} packets, the loop {n}" for d in dd if d["packets"] != n]
-    res["throughput"] = {
-        "packets": n, "runs": runs, "threads": int(threads),
-        "bare_loop_pps": round(loop_pps), "bare_loop_self_reported_pps": round(loop_self),
-        "ddosd_pps": round(dd_pps), "ddos_flows_pps": round(fl_pps),
-        "ratio": round(ratio, 4), "ratio_goal": RATIO_GOAL, "ratio_met": ratio >= RATIO_GOAL,
-        "ddosd_wall_s": dd_wall, "loop_wall_s": loop_wall, "ddos_flows_wall_s": fl_wall,
-        "ddosd_counters": dd[-1], "redis_keys_after_run": dbsize, "warnings": warn,
-    }
-    rows += [("(a) bare libpcap loop (packets/s)", f"{loop_pps:,.0f}", "", ""),
-             ("(a) ddosd -r, Redis on (packets/s)", f"{dd_pps:,.0f}", "", ""),
-             ("(a) ratio ddosd / bare loop", f"{ratio:.3f}", f">= {RATIO_GOAL}",
-              verdict(ratio >= RATIO_GOAL)),
-             ("(a) ddos-flows, reference (packets/s)", f"{fl_pps:,.0f}", "", "")]
+    t = {"packets": n, "runs": runs, "threads": int(threads), "bare_loop_pps": round(loop_pps),
+         "bare_loop_self_reported_pps": round(statistics.median(float(d["pps"]) for d in loop)),
+         "ddos_flows_pps": round(fl_pps), "loop_wall_s": loop_wall, "ddos_flows_wall_s": fl_wall,
+         "ratio_goal": RATIO_GOAL, "warnings": []}
+    for lab in labels:
+        for mode in ("redis", "none"):
+            wall = [float(read(f"{rundir}/ddosd-{lab}-{mode}-{i}.wall"))
+                    for i in range(1, runs + 1)]
+            cnt = [final_counters(read(f"{rundir}/ddosd-{lab}-{mode}-{i}.log"))
+                   for i in range(1, runs + 1)]
+            pps = statistics.median(n / w for w in wall)
+            d = {"pps": round(pps), "ratio": round(pps / loop_pps, 4), "wall_s": wall,
+                 "counters": cnt[-1]}
+            if mode == "redis":
+                d["redis_keys_after_run"] = [
+                    int(read(f"{rundir}/ddosd-{lab}-redis-{i}.dbsize").split()[0])
+                    for i in range(1, runs + 1)]
+                cmds = [int(read(f"{rundir}/ddosd-{lab}-redis-{i}.cmds").split()[0])
+                        for i in range(1, runs + 1)]
+                d["redis_commands"] = cmds
+                d["redis_commands_per_mpkt"] = round(statistics.median(cmds) / (n / 1e6), 1)
+            t.setdefault(lab, {})[mode] = d
+            t["warnings"] += [f"ddosd ({lab}) read {c['packets']} packets, the loop {n}"
+                              for c in cnt if c["packets"] != n]
+    res["throughput"] = t
+    row("(a) bare libpcap loop (packets/s)", {labels[-1]: f"{loop_pps:,.0f}"})
+    row("(a) ddos-flows, reference (packets/s)", {labels[-1]: f"{fl_pps:,.0f}"})
+    for mode, what in (("redis", "Redis on"), ("none", "--redis none")):
+        row(f"(a) ddosd -r, {what} (packets/s)",
+            {lab: f"{t[lab][mode]['pps']:,}" for lab in labels})
+        row(f"(a) ratio ddosd ({what}) / bare loop",
+            {lab: f"{t[lab][mode]['ratio']:.3f}" for lab in labels}, f">= {RATIO_GOAL}",
+            t[labels[-1]][mode]["ratio"] >= RATIO_GOAL)
+    row("(a) Redis commands per million packets",
+        {lab: f"{t[lab]['redis']['redis_commands_per_mpkt']:,.0f}" for lab in labels})
+    row("(a) records scored per million packets",
+        {lab: f"{t[lab]['none']['counters']['records'] / (n / 1e6):,.0f}" for lab in labels})
 if "b" in only:
-    lat = json.loads(read(f"{rundir}/latency.json"))
-    med = lat["median_s"]
-    res["latency"] = lat
-    rows += [("(b) detection latency, median (s)", "not detected" if med is None
-              else f"{med:.3f}", f"<= {LATENCY_GOAL}",
-              "MISSED" if med is None else verdict(med <= LATENCY_GOAL)),
-             ("(b)   worst run / from exec, median (s)",
-              "-" if med is None else f"{lat['max_s']:.3f} / {lat['median_exec_s']:.3f}", "", "")]
+    res["latency"] = {lab: json.loads(read(f"{rundir}/latency-{lab}.json")) for lab in labels}
+
+    def fmt(x):
+        return "not seen" if x is None else f"{x:.3f}"
+    for key, what in (("median_s", "Redis"), ("api_median_s", "API"),
+                      ("both_median_s", "both (the later)")):
+        last = res["latency"][labels[-1]][key]
+        row(f"(b) onset to high, {what}, median (s)",
+            {lab: fmt(res["latency"][lab][key]) for lab in labels}, f"<= {LATENCY_GOAL}",
+            last is not None and last <= LATENCY_GOAL)
 if "c" in only:
     mem = f"{rundir}/memory"
-    tiny_kb = max_rss_kb(read(f"{mem}/tiny.log"))
-    big_kb = max_rss_kb(read(f"{mem}/flows1m.log"))
-    ref_kb = max_rss_kb(read(f"{mem}/flows-ref.log"))
-    big = final_counters(read(f"{mem}/flows1m.log"))
+    c = {}
+    for lab in labels:
+        tiny_kb = max_rss_kb(read(f"{mem}/{lab}-tiny.log"))
+        big_kb = max_rss_kb(read(f"{mem}/{lab}-flows1m.log"))
+        big = final_counters(read(f"{mem}/{lab}-flows1m.log"))
+        nflows = big["flows_created"]
+        bpf = (big_kb - tiny_kb) * 1024 / nflows if nflows else float("inf")
+        c[lab] = {"flows": nflows, "flows_evicted": big["evicted"], "rss_tiny_kb": tiny_kb,
+                  "rss_1m_kb": big_kb, "bytes_per_flow": round(bpf, 1)}
     ref = json.loads(read(f"{mem}/flows-ref.json"))
-    nflows = big["flows_created"]
-    bpf = (big_kb - tiny_kb) * 1024 / nflows if nflows else float("inf")
-    res["memory"] = {
-        "flows": nflows, "flows_evicted": big["evicted"], "peak_flows_ddos_flows": ref["peak_flows"],
-        "rss_tiny_kb": tiny_kb, "rss_1m_kb": big_kb, "bytes_per_flow": round(bpf, 1),
-        "bytes_per_flow_goal": BPF_GOAL, "bytes_per_flow_met": bpf <= BPF_GOAL,
-        "ddos_flows_rss_kb": ref_kb, "ddos_flows_bytes_per_flow_table": ref["bytes_per_flow"],
-        "wall_s": float(read(f"{mem}/flows1m.wall")),
-    }
-    rows += [("(c) peak RSS, tiny capture (fixed cost)", f"{tiny_kb / 1024:,.1f} MiB", "", ""),
-             (f"(c) peak RSS, {nflows:,} open flows", f"{big_kb / 1024:,.1f} MiB", "", ""),
-             ("(c) bytes per flow above the fixed cost", f"{bpf:,.0f}", f"<= {BPF_GOAL}",
-              verdict(bpf <= BPF_GOAL)),
-             ("(c) ddos-flows on the same capture (RSS)", f"{ref_kb / 1024:,.1f} MiB", "", "")]
+    c["ddos_flows"] = {"rss_kb": max_rss_kb(read(f"{mem}/flows-ref.log")),
+                       "peak_flows": ref["peak_flows"], "table_bytes_per_flow": ref["bytes_per_flow"]}
+    c["goal"] = BPF_GOAL
+    res["memory_per_flow"] = c
+    row("(c) peak RSS, tiny capture (MiB)", {lab: f"{c[lab]['rss_tiny_kb'] / 1024:,.1f}"
+                                             for lab in labels})
+    row(f"(c) peak RSS, {c[labels[-1]]['flows']:,} open flows (MiB)",
+        {lab: f"{c[lab]['rss_1m_kb'] / 1024:,.1f}" for lab in labels})
+    row("(c) bytes per flow above the fixed cost",
+        {lab: f"{c[lab]['bytes_per_flow']:,.0f}" for lab in labels}, f"<= {BPF_GOAL}",
+        c[labels[-1]]["bytes_per_flow"] <= BPF_GOAL)
+if "d" in only:
+    ipm = f"{rundir}/ips"
+    d = {}
+    for lab in labels:
+        few, many = (read(f"{ipm}/{lab}-{k}.log") for k in ("few", "many"))
+        cf, cm = final_counters(few), final_counters(many)
+        rf, rm = max_rss_kb(few), max_rss_kb(many)
+        dips = cm["ips"] - cf["ips"]
+        bpip = (rm - rf) * 1024 / dips if dips > 0 else float("inf")
+        d[lab] = {"ips_few": cf["ips"], "ips_many": cm["ips"], "rss_few_kb": rf,
+                  "rss_many_kb": rm, "flows": cm["flows_created"],
+                  "bytes_per_ip": round(bpip, 1)}
+    d["goal"] = BPIP_GOAL
+    res["memory_per_ip"] = d
+    row("(d) judged IPs, 20k / 1M client pool",
+        {lab: f"{d[lab]['ips_few']:,} / {d[lab]['ips_many']:,}" for lab in labels})
+    row("(d) peak RSS, 20k / 1M client pool (MiB)",
+        {lab: f"{d[lab]['rss_few_kb'] / 1024:,.0f} / {d[lab]['rss_many_kb'] / 1024:,.0f}"
+         for lab in labels})
+    row("(d) bytes per judged IP", {lab: f"{d[lab]['bytes_per_ip']:,.0f}" for lab in labels},
+        f"<= {BPIP_GOAL}", d[labels[-1]]["bytes_per_ip"] <= BPIP_GOAL)
 with open(out_path + ".tmp", "w") as f:
     json.dump(res, f, indent=2)
     f.write("\n")
 os.replace(out_path + ".tmp", out_path)
 
-print("ddosd end to end")
+print("ddosd end to end" + (" (before = --before build, after = BUILD_DIR, same run)"
+                            if len(labels) > 1 else ""))
 if "a" in only:
-    t = res["throughput"]
-    print(f"  (a) {t['packets']:,} packets (ddos-bench-gen --packets {packets} --seed {seed}), "
-          f"page cache warm, {runs} alternating runs, medians of packets per wall-clock second;"
-          f" ddosd --threads {threads}, default model, Redis on loopback")
+    print(f"  (a) {res['throughput']['packets']:,} packets (ddos-bench-gen --packets {packets} "
+          f"--seed {seed}), page cache warm, {runs} alternating runs, medians of packets per "
+          f"wall-clock second; ddosd --threads {threads}, default model, Redis on loopback")
 if "b" in only:
-    print(f"  (b) SYN flood after {res['latency']['attack_offset_s']:.1f} s of benign traffic, "
-          f"--realtime={res['latency']['speed']:g}, Redis polled every 10 ms, "
-          f"{res['latency']['detected']}/{len(res['latency']['runs'])} runs detected")
-print(f"  {'':44}{'measured':>14}  {'goal':>8}  result")
-for name, value, goal, r in rows:
-    print(f"  {name:44}{value:>14}  {goal:>8}  {r}")
+    lt = res["latency"][labels[-1]]
+    print(f"  (b) SYN flood after {lt['attack_offset_s']:.1f} s of benign traffic, "
+          f"--realtime={lt['speed']:g}, Redis and the API polled every 5 ms, "
+          f"{lt['detected']}/{len(lt['runs'])} runs seen in Redis, {lt['api_detected']} in the API")
+width = 16
+print(f"  {'':46}" + "".join(f"{lab:>{width}}" for lab in labels) + f"  {'goal':>8}  result")
+for name, values, goal, r in rows:
+    print(f"  {name:46}" + "".join(f"{values.get(lab, ''):>{width}}" for lab in labels)
+          + f"  {goal:>8}  {r}")
 if "a" in only:
     t = res["throughput"]
-    print(f"  (a) ddosd runs (s): {', '.join(f'{w:.2f}' for w in t['ddosd_wall_s'])}; bare loop "
-          f"(s): {', '.join(f'{w:.2f}' for w in t['loop_wall_s'])}; the loop's own figure "
-          f"{t['bare_loop_self_reported_pps']:,} packets/s; ddosd verdicts "
-          f"{t['ddosd_counters']['ips']:,} IPs ({t['ddosd_counters']['high']} high, "
-          f"{t['ddosd_counters']['critical']} critical), Redis keys {t['redis_keys_after_run']}")
+    for lab in labels:
+        c = t[lab]["none"]["counters"]
+        print(f"  (a) {lab}: runs (s) Redis {', '.join(f'{w:.2f}' for w in t[lab]['redis']['wall_s'])}"
+              f"; none {', '.join(f'{w:.2f}' for w in t[lab]['none']['wall_s'])}; verdicts "
+              f"{c['ips']:,} IPs ({c['high']} high, {c['critical']} critical), Redis keys "
+              f"{t[lab]['redis']['redis_keys_after_run']}")
+    print(f"  (a) bare loop runs (s): {', '.join(f'{w:.2f}' for w in t['loop_wall_s'])}; its own "
+          f"figure {t['bare_loop_self_reported_pps']:,} packets/s")
     for w in t["warnings"]:
         print(f"  warning: {w}")
 if "c" in only:
-    m = res["memory"]
-    print(f"  (c) flows.max_flows=1048576, --redis none; evicted {m['flows_evicted']}; "
-          f"ddos-flows counted {m['peak_flows_ddos_flows']:,} concurrent flows "
-          f"({m['ddos_flows_bytes_per_flow_table']:.0f} table bytes per flow)")
+    m = res["memory_per_flow"]
+    print(f"  (c) flows.max_flows=1048576, --redis none; ddos-flows on the same capture: "
+          f"{m['ddos_flows']['rss_kb'] / 1024:,.1f} MiB, {m['ddos_flows']['peak_flows']:,} "
+          f"concurrent flows ({m['ddos_flows']['table_bytes_per_flow']:.0f} table bytes per flow)")
 print(f"  written: {out_path}")
 PY

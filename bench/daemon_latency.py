@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """daemon_latency.py - detection latency of ddosd on a real-time replay (bench/bench_daemon.sh b).
 
-Runs `ddosd -r CAPTURE --realtime=SPEED --redis redis://127.0.0.1:PORT` R times. During each run
-it polls Redis every 10 ms for HGET ddos:verdict:VICTIM threat_level and notes the first time it
-reads high or critical. The attack's first packet is replayed at
+Runs `ddosd -r CAPTURE --realtime=SPEED --redis redis://127.0.0.1:PORT --api 127.0.0.1:APIPORT`
+R times. During each run it polls, every 5 ms in turn, Redis (HGET ddos:verdict:VICTIM
+threat_level) and the REST API (GET /api/threat-analysis?ip=VICTIM over one keep-alive
+connection, its "threat_level") and notes, for each, the first time it reads high or critical.
+The attack's first packet is replayed at
 
     replay start + (attack packet time - first packet time) / SPEED
 
@@ -12,10 +14,13 @@ and the replay start is bounded two ways (time.monotonic() is CLOCK_MONOTONIC, d
          upper bound (it includes start-up: model load, table allocation);
   log    the moment app.log first showed "reading CAPTURE" (logged just before the first packet;
          polled every 5 ms): the closer estimate.
-Each run stops ddosd (SIGTERM) once the level is seen, or after the attack plus --timeout s.
-Prints one line per run and writes a JSON summary (--out).
+Each run stops ddosd (SIGTERM) once both have shown the level, or after the attack plus --timeout
+s. Prints one line per run and writes a JSON summary (--out): per run and as medians, the
+latency in Redis (latency_*), in the API (api_latency_*) and the later of the two (both_*: when
+the level is visible everywhere).
 """
 import argparse
+import http.client
 import json
 import os
 import signal
@@ -25,6 +30,35 @@ import sys
 import time
 
 import redis  # Debian python3-redis
+
+LEVELS_UP = ("high", "critical")
+
+
+class Api:
+    """GET /api/threat-analysis over one keep-alive connection (reopened when it drops)."""
+
+    def __init__(self, port, victim):
+        self.port, self.path, self.conn = port, f"/api/threat-analysis?ip={victim}", None
+
+    def level(self):
+        try:
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+            self.conn.request("GET", self.path)
+            resp = self.conn.getresponse()
+            body = resp.read()
+            if resp.status != 200:
+                return None
+            return json.loads(body).get("threat_level")
+        except (OSError, http.client.HTTPException, ValueError):
+            if self.conn is not None:
+                self.conn.close()
+            self.conn = None  # not listening yet, or stopped: try again next poll
+            return None
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
 
 
 def one_run(a, i, r):
@@ -36,16 +70,17 @@ def one_run(a, i, r):
         os.unlink(applog)
     offset = (a.attack_us - a.first_us) / 1e6 / a.speed
     cmd = [a.ddosd, "-r", a.capture, f"--realtime={a.speed}",
-           "--redis", f"redis://127.0.0.1:{a.port}", "--api", "none", "--model", a.model,
-           "--set", "sensor.id=bench-latency", "--log-dir", logdir]
+           "--redis", f"redis://127.0.0.1:{a.port}", "--api", f"127.0.0.1:{a.api_port}",
+           "--model", a.model, "--set", "sensor.id=bench-latency", "--log-dir", logdir]
     t_exec = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    api = Api(a.api_port, a.victim)
     t_read = None
-    t_seen = None
-    level_seen = None
+    t_seen = t_api = None
+    level_seen = api_level = None
     key = f"ddos:verdict:{a.victim}"
     deadline = t_exec + offset + a.timeout
-    next_redis = t_exec
+    attack_at = t_exec + offset  # no read before the attack can have been replayed is needed
     try:
         while time.monotonic() < deadline and p.poll() is None:
             now = time.monotonic()
@@ -56,15 +91,24 @@ def one_run(a, i, r):
                             t_read = now
                 except OSError:
                     pass
-            if now >= next_redis:
+                time.sleep(0.005)
+                continue
+            if now < attack_at - 0.5:  # long before the attack: poll slowly
+                time.sleep(0.01)
+                continue
+            if t_seen is None:
                 lvl = r.hget(key, "threat_level")
-                if lvl in ("high", "critical"):
-                    t_seen = time.monotonic()
-                    level_seen = lvl
-                    break
-                next_redis = now + 0.010
-            time.sleep(0.005 if t_read is None else 0.002)
+                if lvl in LEVELS_UP:
+                    t_seen, level_seen = time.monotonic(), lvl
+            if t_api is None:
+                lvl = api.level()
+                if lvl in LEVELS_UP:
+                    t_api, api_level = time.monotonic(), lvl
+            if t_seen is not None and t_api is not None:
+                break
+            time.sleep(0.005)
     finally:
+        api.close()
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
         try:
@@ -72,14 +116,22 @@ def one_run(a, i, r):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
-    res = {"run": i, "level": level_seen, "exit": p.returncode,
+    res = {"run": i, "level": level_seen, "api_level": api_level, "exit": p.returncode,
            "startup_s": None if t_read is None else round(t_read - t_exec, 4)}
-    if t_seen is None:
-        res["latency_exec_s"] = res["latency_log_s"] = None
-    else:
-        res["latency_exec_s"] = round(t_seen - (t_exec + offset), 4)
-        res["latency_log_s"] = None if t_read is None else round(t_seen - (t_read + offset), 4)
+    for name, t in (("latency", t_seen), ("api_latency", t_api)):
+        if t is None:
+            res[f"{name}_exec_s"] = res[f"{name}_log_s"] = None
+        else:
+            res[f"{name}_exec_s"] = round(t - (t_exec + offset), 4)
+            res[f"{name}_log_s"] = None if t_read is None else round(t - (t_read + offset), 4)
+    both = [res["latency_log_s"], res["api_latency_log_s"]]
+    res["both_log_s"] = None if None in both else max(both)
     return res
+
+
+def median_of(runs, field):
+    got = [x[field] for x in runs if x[field] is not None]
+    return statistics.median(got) if got else None
 
 
 def main():
@@ -91,7 +143,8 @@ def main():
     ap.add_argument("--first-us", type=int, required=True, help="packet time of the first packet")
     ap.add_argument("--attack-us", type=int, required=True,
                     help="packet time of the attack's first packet")
-    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--port", type=int, required=True, help="redis-server's port")
+    ap.add_argument("--api-port", type=int, required=True, help="a free port for ddosd's API")
     ap.add_argument("--speed", type=float, default=1.0)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=15.0,
@@ -104,18 +157,23 @@ def main():
     for i in range(1, a.runs + 1):
         res = one_run(a, i, r)
         runs.append(res)
-        lat = res["latency_log_s"]
+        lat, alat = res["latency_log_s"], res["api_latency_log_s"]
         print(f"latency run {i}/{a.runs}: "
-              + (f"{res['level']} after {lat:.3f} s (from exec {res['latency_exec_s']:.3f} s, "
-                 f"start-up {res['startup_s']} s)" if res["level"] and lat is not None
-                 else f"not high within {a.timeout} s (exit {res['exit']})"), file=sys.stderr)
+              + (f"Redis {res['level']} after {lat:.3f} s" if lat is not None
+                 else f"Redis not high within {a.timeout} s")
+              + (f", API {res['api_level']} after {alat:.3f} s" if alat is not None
+                 else f", API not high within {a.timeout} s")
+              + f" (start-up {res['startup_s']} s, exit {res['exit']})", file=sys.stderr)
     got = [x["latency_log_s"] for x in runs if x["latency_log_s"] is not None]
-    got_exec = [x["latency_exec_s"] for x in runs if x["latency_exec_s"] is not None]
     summary = {
         "victim": a.victim, "speed": a.speed, "attack_offset_s": (a.attack_us - a.first_us) / 1e6,
-        "runs": runs, "detected": len(got), "median_s": statistics.median(got) if got else None,
+        "runs": runs, "detected": len(got), "median_s": median_of(runs, "latency_log_s"),
         "max_s": max(got) if got else None,
-        "median_exec_s": statistics.median(got_exec) if got_exec else None,
+        "median_exec_s": median_of(runs, "latency_exec_s"),
+        "api_detected": sum(x["api_latency_log_s"] is not None for x in runs),
+        "api_median_s": median_of(runs, "api_latency_log_s"),
+        "api_median_exec_s": median_of(runs, "api_latency_exec_s"),
+        "both_median_s": median_of(runs, "both_log_s"),
     }
     with open(a.out, "w") as f:
         json.dump(summary, f, indent=2)

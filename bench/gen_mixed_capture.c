@@ -168,6 +168,7 @@ struct gen {
     uint8_t *spare; /* the other block: the writer's until it is idle again */
     size_t out_len;
     uint32_t snaplen;
+    uint32_t clients; /* client pool size (--clients) */
     uint64_t packets, flows, wire_bytes, file_bytes;
     uint64_t kind_packets[GEN_KIND_COUNT];
     uint64_t kind_flows[GEN_KIND_COUNT];
@@ -522,7 +523,7 @@ static void gen_pkt_icmp_echo(struct gen *g, struct gen_flow *f, int from)
 
 static void gen_addr_client(struct gen *g, struct gen_flow *f)
 {
-    uint32_t c = 1 + tg_rng_below(&g->rng, GEN_CLIENTS);
+    uint32_t c = 1 + tg_rng_below(&g->rng, g->clients);
     if (!f->ipv6) {
         uint8_t v4[4] = {10, (uint8_t)(c >> 12), (uint8_t)(c >> 6 & 63), (uint8_t)(1 + (c & 63))};
         memcpy(f->ip[0], v4, 4);
@@ -940,6 +941,7 @@ struct gen_args {
     uint64_t packets;
     uint64_t seed;
     uint32_t concurrency;
+    uint32_t clients;
     uint32_t snaplen;
     bool verbose;
 };
@@ -947,7 +949,7 @@ struct gen_args {
 static void gen_usage_print(FILE *to)
 {
     fputs("usage: ddos-bench-gen -o FILE [--packets N] [--seed S] [--concurrency C]\n"
-          "                      [--snaplen L] [--verbose]\n"
+          "                      [--clients K] [--snaplen L] [--verbose]\n"
           "Writes a classic pcap (Ethernet, microsecond timestamps) of N packets of mixed\n"
           "traffic: TCP sessions and bulk downloads, DNS-like and RTP-like UDP, ICMP echo,\n"
           "~10% IPv6 and one-packet spoofed SYNs. The same seed always gives the same file.\n"
@@ -955,6 +957,8 @@ static void gen_usage_print(FILE *to)
           "  -n, --packets N       packets to write (default 4000000)\n"
           "  -s, --seed S          PRNG seed (default 1)\n"
           "  -c, --concurrency C   flows kept open at once (default 50000)\n"
+          "      --clients K       client addresses drawn from, 1..1048575 (default 20000); the\n"
+          "                        same seed gives the same flows with other client addresses\n"
           "      --snaplen L       bytes captured per packet, 60..65535 (default 65535)\n"
           "  -v, --verbose         also print the per-kind mix to stderr\n"
           "  -h, --help            this text\n",
@@ -980,12 +984,21 @@ static int gen_arg_u64(const char *name, const char *s, uint64_t lo, uint64_t hi
 static int gen_args_parse(int argc, char **argv, struct gen_args *a)
 {
     static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'},  {"packets", required_argument, NULL, 'n'},
-        {"seed", required_argument, NULL, 's'},    {"concurrency", required_argument, NULL, 'c'},
-        {"snaplen", required_argument, NULL, 'L'}, {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"output", required_argument, NULL, 'o'},
+        {"packets", required_argument, NULL, 'n'},
+        {"seed", required_argument, NULL, 's'},
+        {"concurrency", required_argument, NULL, 'c'},
+        {"snaplen", required_argument, NULL, 'L'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"clients", required_argument, NULL, 'K'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    *a = (struct gen_args){.packets = 4000000, .seed = 1, .concurrency = 50000, .snaplen = 65535};
+    *a = (struct gen_args){.packets = 4000000,
+                           .seed = 1,
+                           .concurrency = 50000,
+                           .clients = GEN_CLIENTS,
+                           .snaplen = 65535};
     uint64_t v;
     int c;
     opterr = 0;
@@ -1006,6 +1019,11 @@ static int gen_args_parse(int argc, char **argv, struct gen_args *a)
             if (gen_arg_u64("--concurrency", optarg, 1, 1u << 24, &v))
                 return -EINVAL;
             a->concurrency = (uint32_t)v;
+            break;
+        case 'K': /* IPv4 clients are 10.0.0.0/12-style: c >> 12 must fit one byte */
+            if (gen_arg_u64("--clients", optarg, 1, (1u << 20) - 1, &v))
+                return -EINVAL;
+            a->clients = (uint32_t)v;
             break;
         case 'L':
             if (gen_arg_u64("--snaplen", optarg, GEN_FRAME_MIN, 65535, &v))
@@ -1138,6 +1156,7 @@ int main(int argc, char **argv)
     g->spare = spare;
     g->writer = &writer;
     g->snaplen = a.snaplen;
+    g->clients = a.clients;
     tg_rng_seed(&g->rng, a.seed);
     gen_servers_init(g);
 
