@@ -717,6 +717,8 @@ static struct MHD_Response *response_make(struct api_server *srv, struct api_rep
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (r->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->csp)
+        MHD_add_response_header(resp, "Content-Security-Policy", r->csp);
     if (r->retry_after_s) {
         char ra[8];
         snprintf(ra, sizeof(ra), "%u", (unsigned)r->retry_after_s);

@@ -19,6 +19,7 @@
 #include "common/compiler.h"
 #include "common/config.h"
 #include "verdicts/verdict.h"
+#include "verdicts/trail.h"
 #include "verdicts/verdict_store.h"
 
 enum { API_DETAIL_MAX = 160 };
@@ -78,6 +79,8 @@ struct api_options {
                                        saying how to set it (bouncer keys still work) */
     const char *access_log_path;    /* NULL: no access log; "-": stderr */
     struct verdict_store *store;    /* borrowed */
+    struct trail *trail;            /* events and incidents for the dashboard; borrowed; NULL:
+                                       /api/incidents, /api/events, /api/timeseries list none */
     struct api_hooks hooks;
 };
 

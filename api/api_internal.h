@@ -35,6 +35,10 @@ enum api_endpoint {
     API_EP_DECISIONS,
     API_EP_STREAM,
     API_EP_USAGE_METRICS,
+    API_EP_DASHBOARD,
+    API_EP_INCIDENTS,
+    API_EP_EVENTS,
+    API_EP_TIMESERIES,
     API_EP_OTHER, /* unknown paths (404) and anything the transport rejected */
     API_EP_COUNT
 };
@@ -71,10 +75,11 @@ struct api_reply {
     char *body;
     size_t body_len;
     bool body_static;
-    const char *allow;    /* Allow header value for 405 (static); NULL otherwise */
+    const char *allow;      /* Allow header value for 405 (static); NULL otherwise */
+    const char *csp;        /* Content-Security-Policy of an HTML page (static); NULL: none */
     uint16_t retry_after_s; /* > 0: a Retry-After header (503 when a queue is full) */
-    uint8_t endpoint;     /* enum api_endpoint, for metrics */
-    uint8_t static_reply; /* enum api_static_reply; body is then empty */
+    uint8_t endpoint;       /* enum api_endpoint, for metrics */
+    uint8_t static_reply;   /* enum api_static_reply; body is then empty */
 };
 
 /* ---- metrics.c ---- */
@@ -201,6 +206,7 @@ struct api_core {
     char *secret; /* "" when unset */
     size_t secret_len;
     struct verdict_store *store;
+    struct trail *trail; /* may be NULL */
     struct api_hooks hooks;
     size_t body_limit;
     struct report_log *reports;
@@ -253,6 +259,15 @@ void api_route_stats(struct api_core *c, const struct api_request *in, const str
                      struct api_reply *out);
 void api_route_metrics(struct api_core *c, const struct api_request *in, const struct api_query *q,
                        struct api_reply *out);
+/* dashboard.c: the page and its assets; incidents.c: the JSON it reads. */
+void api_route_dashboard(struct api_core *c, const struct api_request *in,
+                         const struct api_query *q, struct api_reply *out);
+void api_route_incidents(struct api_core *c, const struct api_request *in,
+                         const struct api_query *q, struct api_reply *out);
+void api_route_events(struct api_core *c, const struct api_request *in, const struct api_query *q,
+                      struct api_reply *out);
+void api_route_timeseries(struct api_core *c, const struct api_request *in,
+                          const struct api_query *q, struct api_reply *out);
 
 /* The /api/check decision for a header value or query: 204, 403, or 400 (JSON error). Used by
  * the transport's fast path too. */

@@ -48,6 +48,14 @@ static const struct api_route routes[] = {
     {"/v1/decisions/stream", API_EP_STREAM, M_GET, "GET, HEAD", api_route_stream},
     /* Newer bouncers push usage metrics to the LAPI; accept and drop them. */
     {"/v1/usage-metrics", API_EP_USAGE_METRICS, M_POST, "POST", api_route_usage_metrics},
+    /* The operator's dashboard (dashboard.c) and the JSON it reads (incidents.c). */
+    {"/dashboard", API_EP_DASHBOARD, M_GET, "GET, HEAD", api_route_dashboard},
+    {"/dashboard/dashboard.js", API_EP_DASHBOARD, M_GET, "GET, HEAD", api_route_dashboard},
+    {"/dashboard/dashboard.css", API_EP_DASHBOARD, M_GET, "GET, HEAD", api_route_dashboard},
+    {"/dashboard/chart.min.js", API_EP_DASHBOARD, M_GET, "GET, HEAD", api_route_dashboard},
+    {"/api/incidents", API_EP_INCIDENTS, M_GET, "GET, HEAD", api_route_incidents},
+    {"/api/events", API_EP_EVENTS, M_GET, "GET, HEAD", api_route_events},
+    {"/api/timeseries", API_EP_TIMESERIES, M_GET, "GET, HEAD", api_route_timeseries},
 };
 
 struct api_core *api_core_create(const struct api_options *o)
@@ -60,6 +68,7 @@ struct api_core *api_core_create(const struct api_options *o)
     bool lock_ok = false;
     c->cfg = o->cfg;
     c->store = o->store;
+    c->trail = o->trail;
     c->hooks = o->hooks;
     c->body_limit = o->cfg->api.body_limit > 0 ? (size_t)o->cfg->api.body_limit : 65536;
     c->secret = strdup(o->secret_key ? o->secret_key : "");

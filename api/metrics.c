@@ -35,6 +35,10 @@ static const char *const endpoint_names[API_EP_COUNT] = {
     [API_EP_DECISIONS] = "decisions",
     [API_EP_STREAM] = "decisions_stream",
     [API_EP_USAGE_METRICS] = "usage_metrics",
+    [API_EP_DASHBOARD] = "dashboard",
+    [API_EP_INCIDENTS] = "incidents",
+    [API_EP_EVENTS] = "events",
+    [API_EP_TIMESERIES] = "timeseries",
     [API_EP_OTHER] = "other",
 };
 

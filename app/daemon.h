@@ -46,6 +46,7 @@
 #include "verdicts/redis_follow.h"
 #include "verdicts/redis_sink.h"
 #include "verdicts/verdict_store.h"
+#include "verdicts/trail.h"
 #include "verdicts/verdict_table.h"
 
 enum {
@@ -195,6 +196,7 @@ struct daemon {
     pthread_mutex_t stats_lock;
     struct stage_snapshot snap;
     _Atomic bool stage_done;
+    struct trail *trail; /* events and incidents for the dashboard (verdicts/trail.h) */
 
     /* lifecycle */
     _Atomic bool stop_capture;  /* main -> reader/shards: stop reading now */

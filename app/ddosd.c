@@ -454,7 +454,11 @@ static size_t hook_counters(void *user, struct api_counter *out, size_t max)
 
 static int hook_report(void *user, const struct verdict *v)
 {
-    return stage_report(user, v);
+    struct daemon *d = user;
+    int rc = stage_report(d, v);
+    if (rc == 0 && d->trail) /* the dashboard's trail lists reports beside the attack events */
+        (void)trail_event_add(d->trail, TRAIL_EVENT_REPORT, v, v->level, NULL, 0);
+    return rc;
 }
 
 static void show_progress(struct daemon *d, bool final)
@@ -590,6 +594,11 @@ static int start(struct daemon *d, char *err, size_t len)
         snprintf(err, len, "out of memory for the verdict store");
         return -ENOMEM;
     }
+    d->trail = trail_create();
+    if (!d->trail) {
+        snprintf(err, len, "out of memory for the event trail");
+        return -ENOMEM;
+    }
     if ((rc = workers_create(d)) != 0) {
         snprintf(err, len, "out of memory for the inference rings");
         return rc;
@@ -633,6 +642,7 @@ static int start(struct daemon *d, char *err, size_t len)
             .secret_key = config_env_lookup(cfg, "SECRET_KEY"),
             .access_log_path = access_log[0] ? access_log : NULL,
             .store = d->store,
+            .trail = d->trail,
             .hooks = {.user = d,
                       .health = hook_health,
                       .counters = hook_counters,
@@ -757,6 +767,7 @@ out:
     shards_destroy(&d);
     workers_destroy(&d);
     verdict_store_destroy(d.store);
+    trail_destroy(d.trail);
     model_unref(d.model);
     capture_inputs_free(d.files, d.nfiles);
     for (size_t i = 0; i < d.nretired; i++) {

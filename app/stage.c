@@ -21,6 +21,7 @@
 
 #include "app/daemon.h"
 #include "common/log.h"
+#include "common/log_limit.h"
 #include "features/flow_csv.h"
 #include "verdicts/redis_conn.h"
 #include "verdicts/verdict_json.h"
@@ -32,7 +33,12 @@ enum {
     STATS_EVERY_MS = 100,
     EXPIRE_EVERY_MS = 1000,
     EVENT_JSON_MAX = 8192,
+    SAMPLE_EVERY_US = 1000000, /* incident samples for the dashboard: one per second */
 };
+/* Attack-event log lines: a burst of 20, then 2 a second; the rest are counted and said in one
+ * "suppressed" line (every event stays in the trail: /api/events, and in ddos:events). */
+#define EVENT_LOG_PER_S 2.0
+#define EVENT_LOG_BURST 20.0
 /* How long the end of a run waits for Redis to take what is queued: a replay as long as it takes
  * (within reason) so nothing it judged is lost; a stop by signal within the 5 s a service
  * manager allows for the whole stop. */
@@ -61,8 +67,10 @@ struct stage {
     uint64_t flows_in, alerts_in, reports_in, flows_out_rows, flows_out_errors;
     uint64_t cfg_gen, model_gen;
     uint64_t ttl_us;
-    uint64_t next_tick_us; /* the next evidence-time tick */
-    uint64_t end_clock_us; /* offline: the stage clock when the last record arrived */
+    uint64_t next_tick_us;      /* the next evidence-time tick */
+    uint64_t end_clock_us;      /* offline: the stage clock when the last record arrived */
+    uint64_t next_sample_us;    /* the next incident sample (stage clock) */
+    struct log_limit event_log; /* attack-event lines in app.log */
     double end_wall;
     enum feat_mode mode;
 };
@@ -138,19 +146,66 @@ static void on_verdict(void *user, const struct verdict *v)
     (void)rc; /* a full store counts its own drops */
 }
 
+/* " (spoofed sources: N; top attackers: a (f flows), b, ...)": what an event line says about
+ * the other side of the attack, into buf. */
+static void event_peers_text(const struct verdict *v, const struct redis_sink_peer *peers,
+                             size_t npeers, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    if (v->spoofed_sources)
+        o += (size_t)snprintf(buf + o, len - o, "; spoofed sources %u", v->spoofed_sources);
+    for (size_t i = 0; i < npeers && i < 3 && o < len; i++) {
+        struct verdict p = {.ip_version = peers[i].ip_version};
+        memcpy(p.ip, peers[i].ip, 16);
+        char ip[VERDICT_IP_TEXT_MAX];
+        o += (size_t)snprintf(
+            buf + o, len - o, "%s%s (%" PRIu64 " flows)",
+            i == 0 ? (v->role == VERDICT_ROLE_VICTIM ? "; top attackers " : "; victims ") : ", ",
+            verdict_ip_format(&p, ip), peers[i].flows);
+    }
+    if (npeers > 3 && o < len)
+        snprintf(buf + o, len - o, ", %zu more", npeers - 3);
+}
+
+/* One app.log line per event, within the rate limit (see EVENT_LOG_PER_S). */
+static void event_log_line(struct stage *st, const char *what, const struct verdict *v,
+                           const char *level_text, const struct redis_sink_peer *peers,
+                           size_t npeers)
+{
+    if (!log_limit_take(&st->event_log, dd_mono_ms()))
+        return;
+    char ip[VERDICT_IP_TEXT_MAX], more[512];
+    event_peers_text(v, peers, npeers, more, sizeof(more));
+    DD_INFO("attack %s: %s %s, %s, level %s, %.0f pps %.0f bps%s", what, verdict_role_name(v->role),
+            verdict_ip_format(v, ip), v->attack_type[0] ? v->attack_type : "unknown type",
+            level_text, v->pps, v->bps, more);
+}
+
+/* The "suppressed N" line, once a second at most, when lines were held back. */
+static void event_log_flush(struct stage *st)
+{
+    uint64_t span;
+    uint64_t n = log_limit_flush(&st->event_log, dd_mono_ms(), &span);
+    if (n)
+        DD_INFO("attack events: %" PRIu64 " log lines suppressed in the last %.1f s (at most %.0f "
+                "a second after a burst of %.0f; every event is in /api/events and ddos:events)",
+                n, (double)span / 1000.0, EVENT_LOG_PER_S, EVENT_LOG_BURST);
+}
+
 static void on_event(void *user, enum verdict_event_kind kind, const struct verdict *v,
                      const struct redis_sink_peer *peers, size_t npeers)
 {
     struct stage *st = user;
-    char ip[VERDICT_IP_TEXT_MAX];
-    DD_INFO("attack %s: %s %s, %s, level %s, peak %.0f pps %.0f bps",
-            kind == VERDICT_EVENT_ATTACK_START ? "start" : "end", verdict_role_name(v->role),
-            verdict_ip_format(v, ip), v->attack_type[0] ? v->attack_type : "unknown type",
-            threat_level_name(v->level), v->pps, v->bps);
+    bool start = kind == VERDICT_EVENT_ATTACK_START;
+    event_log_line(st, start ? "start" : "end", v, threat_level_name((enum threat_level)v->level),
+                   peers, npeers);
+    if (st->d->trail)
+        (void)trail_event_add(st->d->trail, start ? TRAIL_EVENT_START : TRAIL_EVENT_END, v,
+                              v->level, peers, npeers);
     if (st->redis)
         (void)redis_sink_event(st->redis,
-                               kind == VERDICT_EVENT_ATTACK_START ? REDIS_SINK_EVENT_ATTACK_START
-                                                                  : REDIS_SINK_EVENT_ATTACK_END,
+                               start ? REDIS_SINK_EVENT_ATTACK_START : REDIS_SINK_EVENT_ATTACK_END,
                                v, peers, npeers);
     if (st->notify) {
         struct verdict pv[REDIS_SINK_PEERS_MAX];
@@ -164,11 +219,45 @@ static void on_event(void *user, enum verdict_event_kind kind, const struct verd
             pv[i].flows_attack = peers[i].flows;
         }
         static char buf[EVENT_JSON_MAX];
-        if (notify_event_json(buf, sizeof(buf),
-                              kind == VERDICT_EVENT_ATTACK_START ? "attack_start" : "attack_end", v,
-                              pv, n) > 0)
+        if (notify_event_json(buf, sizeof(buf), start ? "attack_start" : "attack_end", v, pv, n) >
+            0)
             (void)notify_post(st->notify, buf);
     }
+}
+
+static void on_level_change(void *user, const struct verdict *v, uint8_t prev_level,
+                            const struct redis_sink_peer *peers, size_t npeers)
+{
+    struct stage *st = user;
+    char text[40];
+    snprintf(text, sizeof(text), "%s -> %s", threat_level_name((enum threat_level)prev_level),
+             threat_level_name((enum threat_level)v->level));
+    event_log_line(st, "level", v, text, peers, npeers);
+    if (st->d->trail)
+        (void)trail_event_add(st->d->trail, TRAIL_EVENT_LEVEL, v, prev_level, peers, npeers);
+}
+
+/* Once a second of the stage clock: each open incident's rates, peaks and peers for the
+ * dashboard's charts (a handful of incidents: a lookup each). */
+static void stage_sample(struct stage *st)
+{
+    if (!st->d->trail)
+        return;
+    uint64_t now = verdict_table_now(st->table);
+    if (now < st->next_sample_us)
+        return;
+    st->next_sample_us = (now / SAMPLE_EVERY_US + 1) * SAMPLE_EVERY_US;
+    struct trail_key keys[64];
+    size_t n = trail_open_keys(st->d->trail, keys, DD_ARRAY_LEN(keys));
+    for (size_t i = 0; i < n; i++) {
+        struct verdict_episode_info ep;
+        if (!verdict_table_episode_get(st->table, keys[i].ip, keys[i].ip_version, keys[i].role,
+                                       &ep))
+            continue;
+        trail_sample(st->d->trail, &ep.v, now, ep.peak_pps, ep.peak_bps, ep.peak_level, ep.peers,
+                     ep.npeers);
+    }
+    event_log_flush(st);
 }
 
 static void on_expired(void *user, const struct verdict *v)
@@ -519,6 +608,7 @@ static void stage_run(struct stage *st)
         }
         if (st->notify)
             notify_poll(st->notify);
+        stage_sample(st);
         if (ms - last_expire >= EXPIRE_EVERY_MS) {
             (void)verdict_store_expire(d->store, verdict_store_now_ms(), 0);
             last_expire = ms;
@@ -557,6 +647,7 @@ static void *stage_main(void *arg)
         st->table, d->live || d->opt->serve ? stage_clock(st, true) : verdict_table_now(st->table),
         0);
     verdict_table_publish_seen(st->table);
+    event_log_flush(st);
     if (d->opt->verdicts_out)
         write_verdicts_out(st);
     if (st->flows_out && st->flows_out != stdout) {
@@ -595,6 +686,7 @@ int stage_start(struct daemon *d, char *err, size_t err_len)
         goto nomem;
     st->d = d;
     st->ttl_us = (uint64_t)cfg->cache.ttl * 1000000u;
+    log_limit_init(&st->event_log, EVENT_LOG_PER_S, EVENT_LOG_BURST);
     if (!d->reports) {
         struct verdict *q = calloc(STAGE_REPORT_QUEUE, sizeof(*q));
         struct verdict *spare = calloc(STAGE_REPORT_QUEUE, sizeof(*spare));
@@ -618,8 +710,11 @@ int stage_start(struct daemon *d, char *err, size_t err_len)
         .whitelist = &cfg->rules.whitelist,
         .evidence_p = cfg->ml_model.evidence_threshold,
     };
-    struct verdict_table_sink sink = {
-        .user = st, .verdict = on_verdict, .event = on_event, .expired = on_expired};
+    struct verdict_table_sink sink = {.user = st,
+                                      .verdict = on_verdict,
+                                      .event = on_event,
+                                      .expired = on_expired,
+                                      .level_change = on_level_change};
     st->table = verdict_table_create(&vc, &sink);
     if (!st->table) {
         snprintf(err, err_len, "cannot create the verdict table");

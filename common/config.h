@@ -151,15 +151,15 @@ struct config_redis {
     char *host;
     int port;
     int db;
-    char *password;                   /* "" when the server needs none; secret */
-    char *username;                   /* ACL user ("" : AUTH <password> alone) */
-    struct config_strlist sentinels;  /* "host:port" of Sentinels; empty: host/port directly */
-    char *master_name;                /* the name Sentinel monitors (default "mymaster") */
-    enum config_read_from read_from;  /* readers: the primary or a replica (with sentinels) */
-    bool required;                    /* true: exit 1 at start when Redis (or every Sentinel)
-                                         cannot be reached; false: start and retry */
-    bool follow;                      /* a sensor's API also answers from the other sensors'
-                                         verdicts in Redis (verdicts/redis_follow.h) */
+    char *password;                  /* "" when the server needs none; secret */
+    char *username;                  /* ACL user ("" : AUTH <password> alone) */
+    struct config_strlist sentinels; /* "host:port" of Sentinels; empty: host/port directly */
+    char *master_name;               /* the name Sentinel monitors (default "mymaster") */
+    enum config_read_from read_from; /* readers: the primary or a replica (with sentinels) */
+    bool required;                   /* true: exit 1 at start when Redis (or every Sentinel)
+                                        cannot be reached; false: start and retry */
+    bool follow;                     /* a sensor's API also answers from the other sensors'
+                                        verdicts in Redis (verdicts/redis_follow.h) */
 };
 
 struct config_cache {
@@ -196,6 +196,8 @@ struct config_api {
                                         (127.0.0.1 and ::1 always have it) */
     int reserved_connections;        /* slots of max_connections only reserved peers may take */
     int per_address_connections;     /* at most this many per other (non-reserved) address */
+    bool dashboard_auth; /* the dashboard's data (/api/incidents, /api/events, /api/timeseries)
+                            needs SECRET_KEY; false: read-only for anyone who reaches the API */
 };
 
 /* A verdict is a decision (a ban) when its level is in levels AND its role in roles. */

@@ -221,6 +221,7 @@ const struct cfg_key cfg_keys[] = {
      .off = OFF(config_api, body_limit),
      .min = 1,
      .max = 64 << 20},
+    {.path = "api.dashboard_auth", .kind = K_BOOL, .off = OFF(config_api, dashboard_auth)},
     {.path = "api.reserved_cidrs",
      .kind = K_CIDRLIST,
      .off = OFF(config_api, reserved_cidrs),

@@ -186,6 +186,9 @@ struct vt_episode {
     uint8_t role;
     uint8_t used;
     uint8_t start_pending, start_emitted, end_pending;
+    uint8_t level;         /* the role's level at its last evaluation */
+    uint8_t level_pending; /* a level change waits for the next tick: from level_prev to levelv */
+    uint8_t level_prev;
     uint32_t npeers;
     uint64_t start_us;
     double peak_pps, peak_bps;
@@ -193,6 +196,7 @@ struct vt_episode {
     struct redis_sink_peer peers[VT_PEERS];
     struct verdict startv; /* the ATTACK_START verdict, built when the episode began */
     struct verdict endv;   /* the ATTACK_END verdict, built when the episode ended */
+    struct verdict levelv; /* the role's verdict at its latest level change */
 };
 
 /* What one flow report says, read from its protocol evidence (vt_classify). */
@@ -1011,6 +1015,20 @@ static void vt_peaks(struct vt_episode *ep, double pps, double bps)
         ep->peak_bps = bps;
 }
 
+/* A tracked episode's level moved: remember the verdict for a LEVEL_CHANGE event at the next
+ * tick (several moves before it are one event from the first level to the last). */
+static void vt_level_note(struct verdict_table *t, const struct vt_entry *e, int role,
+                          const struct vt_view *w, struct vt_episode *ep)
+{
+    if (!ep->level_pending) {
+        ep->level_prev = ep->level;
+        ep->level_pending = 1;
+    }
+    ep->level = w->level;
+    vt_build(t, e, role, w, &ep->levelv);
+    t->events_due = true;
+}
+
 /* Starts or keeps the role's episode at `level`; ends it when it stayed below high for
  * attack_end_us (`may_end`: evaluation only). */
 static void vt_episode_check(struct verdict_table *t, uint32_t i, int role, const struct vt_view *w,
@@ -1018,6 +1036,8 @@ static void vt_episode_check(struct verdict_table *t, uint32_t i, int role, cons
 {
     struct vt_entry *e = &t->e[i];
     struct vt_role *r = &e->r[role];
+    if (r->ep_state == VT_EP_TRACKED && t->eps[r->ep].level != w->level)
+        vt_level_note(t, e, role, w, &t->eps[r->ep]);
     if (w->level >= THREAT_HIGH) {
         r->below_since_us = 0;
         if (r->ep_state != VT_EP_NONE) {
@@ -1047,6 +1067,7 @@ static void vt_episode_check(struct verdict_table *t, uint32_t i, int role, cons
         ep->start_us = r->attack_since_us ? r->attack_since_us : t->now;
         ep->start_pending = 1;
         ep->peak_level = w->level;
+        ep->level = w->level;
         /* The start event describes the role as it was when the episode began. */
         vt_build(t, e, role, w, &ep->startv);
         vt_peaks(ep, w->pps, w->bps);
@@ -1600,24 +1621,40 @@ static int vt_peer_cmp(const struct redis_sink_peer *a, const struct redis_sink_
     return memcmp(a->ip, b->ip, 16);
 }
 
+/* The episode's peers into out, most flows first. Returns how many. */
+static uint32_t vt_peers_sorted(const struct vt_episode *ep, struct redis_sink_peer *out)
+{
+    uint32_t n = ep->npeers;
+    memcpy(out, ep->peers, n * sizeof(out[0]));
+    for (uint32_t a = 1; a < n; a++) /* insertion sort: most flows first */
+        for (uint32_t b = a; b > 0 && vt_peer_cmp(&out[b], &out[b - 1]) < 0; b--) {
+            struct redis_sink_peer x = out[b];
+            out[b] = out[b - 1];
+            out[b - 1] = x;
+        }
+    return n;
+}
+
 static void vt_emit(struct verdict_table *t, enum verdict_event_kind kind, const struct verdict *v,
                     const struct vt_episode *ep)
 {
     struct redis_sink_peer peers[VT_PEERS];
-    uint32_t n = ep->npeers;
-    memcpy(peers, ep->peers, n * sizeof(peers[0]));
-    for (uint32_t a = 1; a < n; a++) /* insertion sort: most flows first */
-        for (uint32_t b = a; b > 0 && vt_peer_cmp(&peers[b], &peers[b - 1]) < 0; b--) {
-            struct redis_sink_peer x = peers[b];
-            peers[b] = peers[b - 1];
-            peers[b - 1] = x;
-        }
+    uint32_t n = vt_peers_sorted(ep, peers);
     if (kind == VERDICT_EVENT_ATTACK_START)
         t->st.episodes_started++;
     else
         t->st.episodes_ended++;
     if (t->sink.event)
         t->sink.event(t->sink.user, kind, v, peers, n);
+}
+
+static void vt_emit_level(struct verdict_table *t, const struct vt_episode *ep)
+{
+    struct redis_sink_peer peers[VT_PEERS];
+    uint32_t n = vt_peers_sorted(ep, peers);
+    t->st.level_changes++;
+    if (t->sink.level_change)
+        t->sink.level_change(t->sink.user, &ep->levelv, ep->level_prev, peers, n);
 }
 
 static void vt_events(struct verdict_table *t)
@@ -1638,6 +1675,12 @@ static void vt_events(struct verdict_table *t)
             ep->start_pending = 0;
             ep->start_emitted = 1;
             vt_emit(t, VERDICT_EVENT_ATTACK_START, &v, ep);
+        }
+        if (ep->level_pending) {
+            ep->level_pending = 0;
+            /* Back where it was, or never announced (a start still to come says it): no event. */
+            if (ep->levelv.level != ep->level_prev && ep->start_emitted)
+                vt_emit_level(t, ep);
         }
         if (ep->end_pending) {
             ep->end_pending = 0;
@@ -1858,6 +1901,26 @@ void verdict_table_foreach(struct verdict_table *t, void (*fn)(void *user, const
         vt_build_published(t, e, e->pub_role, &w, &v);
         fn(user, &v);
     }
+}
+
+bool verdict_table_episode_get(struct verdict_table *t, const uint8_t ip[16], uint8_t ip_version,
+                               int role, struct verdict_episode_info *out)
+{
+    if (role < 0 || role >= VT_ROLES)
+        return false;
+    uint32_t i = vt_find(t, ip, ip_version);
+    if (i == VT_NONE || t->e[i].r[role].ep_state != VT_EP_TRACKED)
+        return false;
+    struct vt_entry *e = &t->e[i];
+    const struct vt_episode *ep = &t->eps[e->r[role].ep];
+    struct vt_view w = vt_role_view(t, e, role);
+    vt_build(t, e, role, &w, &out->v);
+    out->start_us = ep->start_us;
+    out->peak_pps = ep->peak_pps > w.pps ? ep->peak_pps : w.pps;
+    out->peak_bps = ep->peak_bps > w.bps ? ep->peak_bps : w.bps;
+    out->peak_level = ep->peak_level > w.level ? ep->peak_level : w.level;
+    out->npeers = vt_peers_sorted(ep, out->peers);
+    return true;
 }
 
 uint64_t verdict_table_now(const struct verdict_table *t)

@@ -103,6 +103,8 @@
  * lasts the table tracks peak pps and bps and the top peers (the attackers of a victim, the
  * victims of an attacker; by attack flows, space-saving top-K of REDIS_SINK_PEERS_MAX). It ends
  * when the level has stayed below high for attack_end_us (event ATTACK_END, with peaks and peers).
+ * Between the two, each move of the role's level is a level_change call (coalesced per tick);
+ * verdict_table_episode_get reads an open episode's peaks and peers at any time.
  * Episodes use a separate pool of `max_episodes` records; when it is empty a new episode is
  * still judged and published but its start/end events are not emitted (counted).
  *
@@ -254,6 +256,13 @@ struct verdict_table_sink {
                   const struct redis_sink_peer *peers, size_t npeers);
     /* An IP was forgotten (ttl without evidence, or evicted). v is its last verdict. */
     void (*expired)(void *user, const struct verdict *v);
+    /* An open episode's level moved (high to critical, critical to high, below high while it
+     * waits to end, back up). Changes between two ticks are coalesced into one call, with the
+     * level before the first (prev_level) and the role's verdict now (v->level); none when the
+     * level came back to where it was. Called after the episode's start event and before its
+     * end event. peers as for event. */
+    void (*level_change)(void *user, const struct verdict *v, uint8_t prev_level,
+                         const struct redis_sink_peer *peers, size_t npeers);
 };
 
 struct verdict_table_stats {
@@ -269,6 +278,7 @@ struct verdict_table_stats {
     uint64_t published;        /* verdict callbacks */
     uint64_t episodes_started; /* ATTACK_START events */
     uint64_t episodes_ended;   /* ATTACK_END events */
+    uint64_t level_changes;    /* level_change calls */
     uint64_t episodes_active;
     uint64_t episodes_untracked; /* episodes without a record (pool empty): no events */
     uint64_t expired;
@@ -309,6 +319,20 @@ void verdict_table_publish_seen(struct verdict_table *t);
 /* Calls fn for every IP's current published verdict (levels low included), in table order. */
 void verdict_table_foreach(struct verdict_table *t, void (*fn)(void *user, const struct verdict *v),
                            void *user);
+
+/* An open episode as it stands now, for a live view (the dashboard): the role's current
+ * verdict, the episode's start, peaks so far, highest level, and top peers (most flows first). */
+struct verdict_episode_info {
+    struct verdict v;
+    uint64_t start_us;
+    double peak_pps, peak_bps;
+    uint8_t peak_level;
+    uint32_t npeers;
+    struct redis_sink_peer peers[REDIS_SINK_PEERS_MAX];
+};
+/* Fills *out for the open, tracked episode of (ip, role). Returns false when there is none. */
+bool verdict_table_episode_get(struct verdict_table *t, const uint8_t ip[16], uint8_t ip_version,
+                               int role, struct verdict_episode_info *out);
 
 /* The stage clock (the newest now_us or evidence time seen). */
 uint64_t verdict_table_now(const struct verdict_table *t);
