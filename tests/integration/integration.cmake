@@ -139,6 +139,23 @@ add_test(NAME api_report_burst
     --ddosd ${DDOSD_IT_DDOSD} --trafgen ${DDOSD_IT_TRAFGEN})
 set_tests_properties(api_report_burst PROPERTIES LABELS integration TIMEOUT 180)
 
+# The operator's view. dashboard_events: a 100,000-source spoofed SYN flood gives one start and
+# one end event for its victim (trail, ddos:events, app.log), never one per source; 40 victims
+# at once: one start each, app.log rate-limited with a "suppressed N" line (real redis-server).
+# dashboard_browser: Debian's chromium + chromium-driver + python3-selenium, headless, on a
+# real-time replay of a SYN flood and a spoofed flood: both victims with their level and type
+# within 2 s of their verdicts, charts with points, a click shows reasons and top attackers, the
+# search box answers "low" for a benign IP, no console errors; screenshots in
+# <build>/dashboard-screenshots/. Skipped (77) when chromium or its driver is missing.
+add_test(NAME dashboard_events
+  COMMAND ${Python3_EXECUTABLE} ${DDOSD_IT}/dashboard_events.py --ddosd ${DDOSD_IT_DDOSD})
+set_tests_properties(dashboard_events PROPERTIES LABELS integration TIMEOUT 180)
+add_test(NAME dashboard_browser
+  COMMAND ${Python3_EXECUTABLE} ${DDOSD_IT}/dashboard_browser.py --ddosd ${DDOSD_IT_DDOSD}
+    --trafgen ${DDOSD_IT_TRAFGEN} --out ${PROJECT_BINARY_DIR}/dashboard-screenshots)
+set_tests_properties(dashboard_browser PROPERTIES LABELS integration TIMEOUT 240
+  SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+
 # evaluate.py's per-IP view (ddosd -r at full speed) agrees with a running ddosd replaying the same
 # ddos-trafgen capture in real time (/api/threat-analysis): level, role, attack type per IP.
 add_test(NAME eval_agreement
