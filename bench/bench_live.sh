@@ -16,7 +16,10 @@
 #     - with --before DIR, the ddosd of another build (DIR/app/ddosd) the same way;
 #     - with --same-buffer, tcpdump -B with ddosd's capture buffer (capture.buffer_mb, 64 MiB)
 #       as well ("tcpdump-B"): the same kernel memory for both, where plain tcpdump has 2 MiB.
-#   A step is lossless below 0.1 % (--max-loss). A capturer's lossless rate is the highest rate
+#   A run is lossless below 0.1 % (--max-loss). On a shared machine a run can lose packets
+#   because another process took the CPU for longer than the buffer lasts, so each capturer gets
+#   up to R runs per step (--repeat) and keeps its best: the step is lossless when one run was.
+#   Every capturer is treated the same way. A capturer's lossless rate is the highest rate
 #   tcpreplay achieved ("Rated: ... pps") at a lossless step; the sender shares the machine, so
 #   the achieved rate can be under the asked one. The ratio ddosd / tcpdump is printed (goal
 #   >= 0.8). When tcpdump is lossless at the highest rate the sender reached, its real limit is
@@ -25,7 +28,7 @@
 #
 # Usage: bench/bench_live.sh [BUILD_DIR] [--rates LIST] [--seconds S] [--packets N]
 #                            [--threads N] [--before DIR] [--redis] [--max-loss PCT]
-#                            [--same-buffer]
+#                            [--same-buffer] [--repeat R]
 #   BUILD_DIR     CMake build directory (default: build)
 #   --rates LIST  packet rates per step, comma-separated, k/M suffixes, "max" for tcpreplay
 #                 --topspeed (default 100k,200k,300k,400k,500k,600k,800k,max)
@@ -36,6 +39,8 @@
 #   --redis       run ddosd with a throwaway redis-server on a free loopback port
 #   --max-loss P  loss in percent below which a step counts as lossless (default 0.1)
 #   --same-buffer also run tcpdump -B 65536 (ddosd's default buffer)
+#   --repeat R    runs per capturer and step, the best kept; stops at the first lossless run
+#                 (default 2)
 # Output: a table on stdout and BUILD_DIR/bench/bench_live.json.
 # Exit: 0 measured; 1 a program failed; 2 usage or missing tools.
 set -euo pipefail
@@ -49,6 +54,7 @@ threads=1
 before=
 use_redis=0
 same_buffer=0
+repeat=2
 max_loss=0.1
 
 usage() {
@@ -71,12 +77,13 @@ while (($# > 0)); do
         usage
         exit 0
         ;;
-    --rates | --seconds | --packets | --threads | --before | --max-loss)
+    --rates | --seconds | --packets | --threads | --before | --max-loss | --repeat)
         (($# >= 2)) || die_usage "$1 needs a value"
         v=$2
         case $1 in
         --rates) rates=$v ;; --seconds) seconds=$v ;; --packets) packets=$v ;;
         --threads) threads=$v ;; --before) before=$v ;; --max-loss) max_loss=$v ;;
+        --repeat) repeat=$v ;;
         esac
         shift 2
         ;;
@@ -100,6 +107,7 @@ done
 [[ $seconds =~ ^[0-9]+$ ]] && ((seconds > 0)) || die_usage "--seconds wants a positive integer"
 [[ $packets =~ ^[0-9]+$ ]] && ((packets >= 1000)) || die_usage "--packets wants at least 1000"
 [[ $threads =~ ^[0-9]+$ ]] && ((threads > 0)) || die_usage "--threads wants a positive integer"
+[[ $repeat =~ ^[0-9]+$ ]] && ((repeat > 0)) || die_usage "--repeat wants a positive integer"
 [ "$(id -u)" -eq 0 ] || die_usage "needs root (a veth pair in a network namespace)"
 for t in ip tcpreplay tcpdump curl; do
     command -v "$t" >/dev/null || die_usage "needs $t (apt-get install iproute2 tcpreplay tcpdump curl)"
@@ -123,10 +131,13 @@ tag=$$
 ns=ddbench$tag
 host_if=dbh$tag
 ns_if=dbn$tag
-pids=()
+# The capturer running now (started in a $(...) subshell) is in $work/running until it was
+# waited for, redis-server in $work/redis.pid: an interrupted run kills just those.
 cleanup() {
     local p
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    for p in $(cat "$work/running" "$work/redis.pid" 2>/dev/null); do
+        kill -KILL "$p" 2>/dev/null || true
+    done
     ip netns del "$ns" 2>/dev/null || true
     ip link del "$host_if" 2>/dev/null || true
     rm -rf "$work"
@@ -156,7 +167,7 @@ if ((use_redis)); then
     rport=$(free_port)
     redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
         --daemonize no >"$work/redis.log" 2>&1 &
-    pids+=($!)
+    echo $! >"$work/redis.pid"
     for _ in $(seq 100); do
         [ "$(redis-cli -p "$rport" PING 2>/dev/null)" = PONG ] && break
         sleep 0.05
@@ -199,13 +210,14 @@ run_tcpdump() {
     shift
     tcpdump -i "$host_if" -n -w /dev/null "$@" >/dev/null 2>"$work/tcpdump.err" &
     local p=$!
-    pids+=("$p")
+    echo "$p" >"$work/running"
     wait_re "$work/tcpdump.err" 'listening on' 10 || die "tcpdump did not start"
     sleep 0.3
     send "$rate"
     sleep 1
     kill -INT "$p"
     wait "$p" 2>/dev/null || true
+    : >"$work/running"
     local captured kdrop
     captured=$(awk '/packets captured/ {print $1}' "$work/tcpdump.err")
     kdrop=$(awk '/dropped by kernel/ {print $1}' "$work/tcpdump.err")
@@ -219,11 +231,11 @@ run_ddosd() {
     rm -rf "$work/log"
     mkdir -p "$work/log"
     port=$(free_port)
-    "$bin" -i "$host_if" --redis "$redis_url" --api "127.0.0.1:$port" --model "$model" \
+    SECRET_KEY=bench-live-secret-0123456789abcdef "$bin" -i "$host_if" --redis "$redis_url" --api "127.0.0.1:$port" --model "$model" \
         --threads "$threads" --log-dir "$work/log" --set sensor.id=bench-live \
         >/dev/null 2>"$work/ddosd.err" &
     local p=$!
-    pids+=("$p")
+    echo "$p" >"$work/running"
     wait_re "$work/log/app.log" 'API listening' 30 || {
         tail -n 5 "$work/log/app.log" "$work/ddosd.err" >&2
         die "$bin did not start"
@@ -234,6 +246,7 @@ run_ddosd() {
     curl -s "http://127.0.0.1:$port/metrics" >"$work/metrics" || die "no /metrics from $bin"
     kill -TERM "$p"
     wait "$p" 2>/dev/null || true
+    : >"$work/running"
     "$PY" - "$sent" "$achieved" "$work/metrics" <<'EOF'
 import sys
 sent, achieved = int(sys.argv[1]), int(sys.argv[2])
@@ -254,11 +267,13 @@ EOF
 }
 
 echo "live capture on a veth pair: $(nproc) CPUs, $seconds s per step, ddos-bench-gen capture" \
-    "of $packets packets (looped), ddosd --threads $threads, redis ${redis_url}"
+    "of $packets packets (looped), ddosd --threads $threads, redis ${redis_url}, best of $repeat" \
+    "run(s) per step"
 tools=(tcpdump ddosd)
 [ -n "$before" ] && tools+=(before)
 ((same_buffer)) && tools+=(tcpdump-B)
-printf '%-10s %-8s %12s %12s %10s %12s %12s\n' tool rate sent achieved "loss %" kernel_drops ring_drops
+printf '%-10s %-8s %12s %12s %10s %12s %12s %6s %5s\n' tool rate sent achieved "loss %" kernel_drops \
+    ring_drops load runs
 results=$work/results.txt
 : >"$results"
 step=0
@@ -277,15 +292,26 @@ for r in "${rate_list[@]}"; do
         for ((i = ${#tools[@]} - 1; i >= 0; i--)); do order+=("${tools[$i]}"); done
     fi
     for t in "${order[@]}"; do
-        case $t in
-        tcpdump) out=$(run_tcpdump "$rate") ;;
-        tcpdump-B) out=$(run_tcpdump "$rate" -B 65536) ;;
-        ddosd) out=$(run_ddosd "$ddosd" "$rate") ;;
-        before) out=$(run_ddosd "$before_bin" "$rate") ;;
-        esac
-        read -r s a l k g <<<"$out"
-        printf '%-10s %-8s %12s %12s %10s %12s %12s\n' "$t" "$r" "$s" "$a" "$l" "$k" "$g"
-        echo "$t $r $s $a $l $k $g" >>"$results"
+        best=
+        for ((n = 1; n <= repeat; n++)); do
+            load=$(cut -d' ' -f1 /proc/loadavg)
+            case $t in
+            tcpdump) out=$(run_tcpdump "$rate") ;;
+            tcpdump-B) out=$(run_tcpdump "$rate" -B 65536) ;;
+            ddosd) out=$(run_ddosd "$ddosd" "$rate") ;;
+            before) out=$(run_ddosd "$before_bin" "$rate") ;;
+            esac
+            read -r s a l k g <<<"$out"
+            if [ -z "$best" ] || "$PY" -c 'import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))' "$l" "${best_l}"; then
+                best="$s $a $l $k $g $load"
+                best_l=$l
+            fi
+            "$PY" -c 'import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))' "$l" "$max_loss" && break
+        done
+        read -r s a l k g load <<<"$best"
+        printf '%-10s %-8s %12s %12s %10s %12s %12s %6s %5s\n' "$t" "$r" "$s" "$a" "$l" "$k" "$g" \
+            "$load" "$((n > repeat ? repeat : n))"
+        echo "$t $r $s $a $l $k $g $load" >>"$results"
     done
     step=$((step + 1))
 done
@@ -300,9 +326,10 @@ out = {"seconds_per_step": int(sys.argv[4]), "packets_in_capture": int(sys.argv[
        "threads": int(sys.argv[6]), "redis": sys.argv[7], "max_loss_pct": max_loss,
        "steps": [], "lossless_pps": {}}
 top = max(int(r[3]) for r in rows)
-for tool, rate, sent, achieved, loss, kernel, ring in rows:
+for tool, rate, sent, achieved, loss, kernel, ring, load in rows:
     out["steps"].append({"tool": tool, "rate": rate, "sent": int(sent), "achieved_pps": int(achieved),
-                         "loss_pct": float(loss), "kernel_drops": int(kernel), "ring_drops": int(ring)})
+                         "loss_pct": float(loss), "kernel_drops": int(kernel), "ring_drops": int(ring),
+                         "loadavg_1m": float(load)})
 for tool in dict.fromkeys(r[0] for r in rows):
     ok = [int(r[3]) for r in rows if r[0] == tool and float(r[4]) < max_loss]
     out["lossless_pps"][tool] = max(ok) if ok else 0
