@@ -72,13 +72,32 @@ struct flow_record {
     struct flow_evidence ev; /* the worker fills p_attack, is_attack, attack_type */
     uint8_t end;             /* enum flow_end, or FLOW_RECORD_SNAPSHOT */
     uint8_t shard;
-    uint16_t src_port_pad;
-    uint32_t pad;
+    uint8_t prescored; /* 1: an end with nothing new since a report the model scored benign: ev
+                          holds that score (p_attack, is_attack 0), feat is not filled and the
+                          worker passes it on unscored (see struct score_note) */
+    uint8_t pad;
+    uint32_t slot; /* the flow's slot in its shard's table (flow_table_slot_of) */
     union {
         double feat[FEAT_COUNT]; /* end != FLOW_RECORD_ALERT */
         struct rate_alert alert; /* end == FLOW_RECORD_ALERT */
     };
 };
+
+/* What a worker tells a shard about a snapshot it scored benign (worker -> shard, one ring per
+ * pair): the shard notes it in the flow (user_tag, user_score) when the flow is still the same
+ * and that snapshot is still its latest report, and the flow's end, if nothing new comes before
+ * it, then carries that score instead of being scored again: same features, same model, same
+ * result (a flow's vector depends only on its packets). A note that arrives late or not at all
+ * only costs the rescoring; verdicts are the same either way. */
+struct score_note {
+    uint64_t first_us; /* the flow's first packet: a reused slot is another flow */
+    uint32_t slot;
+    uint32_t packets; /* the flow's packets at that snapshot (== pkts_at_report while latest) */
+    float p_attack;
+    uint8_t tag; /* SCORE_TAG(model generation) of the model that scored it */
+};
+/* A note is valid for the model generation it was scored with (a reload rescores). Never 0. */
+#define SCORE_TAG(model_gen) ((uint8_t)(0x80u | ((model_gen)&0x7fu)))
 
 struct daemon;
 
@@ -98,12 +117,14 @@ struct shard {
     /* offline: bursts from the reader (this shard is their consumer) */
     struct burst_ring in;
     /* out */
-    struct ring_spsc **to_worker; /* [nworkers]: flow records and rate alerts */
+    struct ring_spsc **to_worker;   /* [nworkers]: flow records and rate alerts */
+    struct ring_spsc **from_worker; /* [nworkers]: score notes (worker -> this shard) */
     unsigned next_worker;
     struct flow_record batch[DD_RECORD_BATCH];
     unsigned nbatch;
     /* shard-owned counters, published for the others */
     _Atomic uint64_t records_out, records_dropped, snapshots, alerts_out;
+    _Atomic uint64_t prescored; /* flow ends sent with their last report's score */
     _Atomic uint64_t flows_created, flows_emitted, evictions, flows_active, flows_suppressed;
     _Atomic uint64_t flows_ended[FLOW_END_COUNT];
     _Atomic uint64_t rate_ips, rate_evictions, rate_alerting;
@@ -120,6 +141,7 @@ struct worker {
     struct ring_spsc *out; /* -> verdict stage */
     _Atomic uint64_t scored, attacks, dropped;
     _Atomic uint64_t icmp_errors; /* attack scores overruled: ICMP error flows (worker.c) */
+    _Atomic uint64_t notes_dropped; /* score notes a full ring refused (a rescoring later) */
     _Atomic bool done;            /* release: everything popped was pushed on */
 };
 

@@ -5,7 +5,9 @@
  * the whole pipeline.
  *
  * DESIGN: a shard runs to completion: packets in, flow table and rate rules updated, flow ends
- * and snapshots out as feature records, without a hand-off per packet.
+ * and snapshots out as feature records, without a hand-off per packet. The workers send back a
+ * note of each snapshot they scored benign (struct score_note); a flow that then ends with no
+ * packet since goes out with that score instead of its vector (nothing to score again).
  *   - Live: each shard opens its own libpcap handle on every interface; with several shards the
  *     handles join one AF_PACKET fanout group per interface, so the kernel spreads flows over
  *     shards by a symmetric hash. The shard decodes what it reads.
@@ -113,9 +115,43 @@ static void shard_emit(struct shard *s, const struct flow *f, uint8_t end)
     e->bwd_payload = f->dir[1].bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)f->dir[1].bytes;
     r->end = end;
     r->shard = (uint8_t)s->id;
-    flow_features_compute(f, r->feat);
+    r->slot = flow_table_slot_of(s->table, f);
+    /* An end with no packet since a report the model scored benign (the note came back): its
+     * vector is that report's, so is its score. Most short flows end so, an idle timeout after
+     * their young report. --flows-out writes every record's vector: then everything is scored. */
+    r->prescored =
+        end != FLOW_RECORD_SNAPSHOT && fresh == 0 && f->user_tag != 0 && !s->d->opt->flows_out &&
+        f->user_tag == SCORE_TAG(atomic_load_explicit(&s->d->model_gen, memory_order_acquire));
+    if (r->prescored) {
+        e->p_attack = f->user_score;
+        e->is_attack = 0;
+        ADD(s->prescored, 1);
+    } else {
+        flow_features_compute(f, r->feat);
+    }
     if (++s->nbatch == DD_RECORD_BATCH)
         shard_flush_batch(s);
+}
+
+/* Takes the workers' notes of snapshots they scored benign (struct score_note): a note is kept
+ * in its flow while the flow is the same one and that snapshot is still its latest report. */
+static void shard_take_notes(struct shard *s)
+{
+    struct score_note notes[256];
+    for (unsigned w = 0; w < s->d->nworkers; w++) {
+        size_t n;
+        do {
+            n = ring_spsc_pop_burst(s->from_worker[w], notes, DD_ARRAY_LEN(notes));
+            for (size_t i = 0; i < n; i++) {
+                struct flow *f = flow_table_slot_flow(s->table, notes[i].slot);
+                if (f && f->first_ts == notes[i].first_us &&
+                    f->pkts_at_report == notes[i].packets) {
+                    f->user_tag = notes[i].tag;
+                    f->user_score = notes[i].p_attack;
+                }
+            }
+        } while (n == DD_ARRAY_LEN(notes));
+    }
 }
 
 static void shard_on_end(void *user, const struct flow *f, enum flow_end why)
@@ -336,6 +372,7 @@ static void shard_run_live(struct shard *s)
     double next_stats = 0;
     while (!stopping(s->d) && !atomic_load_explicit(&s->failed, RELAXED)) {
         shard_follow_config(s);
+        shard_take_notes(s);
         bool any = false;
         for (unsigned i = 0; i < s->nsources; i++) {
             b.n = 0;
@@ -390,6 +427,7 @@ static void shard_run_offline(struct shard *s)
         uint8_t kind = b->kind;
         if (kind == BURST_PACKETS) {
             shard_follow_config(s);
+            shard_take_notes(s);
             shard_packets(s, b->pkts, b->ts, b->n, &next_tick);
             shard_publish(s);
         }
@@ -410,6 +448,7 @@ static void *shard_main(void *arg)
     else
         shard_run_offline(s);
     /* Stop or end of input: every open flow is scored, the last alerts go out. */
+    shard_take_notes(s);
     flow_table_flush(s->table);
     /* A shard that never saw a packet has no clock (and no rate entries): a tick at time 0 + one
      * interval would stamp its (empty) final round with a time from 1970. */
@@ -513,12 +552,16 @@ int shards_create(struct daemon *d, char *err, size_t err_len)
             return -ENOMEM;
         }
         s->to_worker = calloc(d->nworkers, sizeof(*s->to_worker));
-        if (!s->to_worker)
+        s->from_worker = calloc(d->nworkers, sizeof(*s->from_worker));
+        if (!s->to_worker || !s->from_worker)
             goto nomem;
-        for (unsigned w = 0; w < d->nworkers; w++)
+        for (unsigned w = 0; w < d->nworkers; w++) {
             if (!(s->to_worker[w] = ring_spsc_create(DD_RECORD_RING / d->nshards + 512,
                                                      sizeof(struct flow_record))))
                 goto nomem;
+            if (!(s->from_worker[w] = ring_spsc_create(DD_RECORD_RING, sizeof(struct score_note))))
+                goto nomem;
+        }
         if (d->live) {
             for (size_t k = 0; k < d->cfg->capture.interfaces.n; k++) {
                 const char *ifname = d->cfg->capture.interfaces.items[k];
@@ -586,7 +629,10 @@ void shards_destroy(struct daemon *d)
         shard_rules_config_free(s->rules_cfg, d->nshards);
         for (unsigned w = 0; s->to_worker && w < d->nworkers; w++)
             ring_spsc_destroy(s->to_worker[w]);
+        for (unsigned w = 0; s->from_worker && w < d->nworkers; w++)
+            ring_spsc_destroy(s->from_worker[w]);
         free(s->to_worker);
+        free(s->from_worker);
         for (unsigned k = 0; k < s->nsources; k++)
             capture_source_close(s->sources[k]);
         burst_ring_destroy(&s->in);

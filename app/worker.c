@@ -7,7 +7,8 @@
  * cache for the whole batch). It takes one model reference per batch, so a reload (SIGHUP) swaps
  * the model between batches and the old model is freed by whichever thread drops its last
  * reference. Without a model (rate rules only) records pass through unscored, so flow counts
- * still reach the verdicts. */
+ * still reach the verdicts. A snapshot scored benign is noted back to its shard (struct
+ * score_note), whose flow then ends without a second scoring of the same vector. */
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -46,17 +47,36 @@ static bool icmp_error_flow(const struct flow_record *r)
     return false;
 }
 
+/* Tells the shard of a snapshot scored benign, so that the flow's end, if nothing new comes, is
+ * not scored again (struct score_note). A full ring drops the note: it only saves work. */
+static void worker_note(struct worker *w, const struct flow_record *r, uint8_t tag)
+{
+    struct score_note note = {
+        .first_us = r->ev.first_us,
+        .slot = r->slot,
+        .packets = (uint32_t)r->ev.packets,
+        .p_attack = r->ev.p_attack,
+        .tag = tag,
+    };
+    if (ring_spsc_push_burst(w->d->shards[r->shard].from_worker[w->id], &note, 1) != 1)
+        atomic_fetch_add_explicit(&w->notes_dropped, 1, RELAXED);
+}
+
 static void worker_score(struct worker *w, struct flow_record *recs, size_t n)
 {
     /* Per-thread scratch: 64 x 79 doubles and scores, allocated once by the thread. */
     static _Thread_local double feats[WORKER_BATCH * FEAT_COUNT];
     static _Thread_local struct model_score scores[WORKER_BATCH];
     double threshold;
+    /* The generation first, then the model: a reload in between tags a newer model's score with
+     * the older generation, which the shard then ignores (never the other way round). */
+    uint8_t tag = SCORE_TAG(atomic_load_explicit(&w->d->model_gen, memory_order_acquire));
     struct model *m = daemon_model_acquire(w->d, &threshold);
-    /* Rate alerts ride along unscored: score the flow records, in order. */
+    /* Rate alerts ride along unscored, and so do ends that carry their last report's score
+     * (prescored): score the other flow records, in order. */
     size_t flows[WORKER_BATCH], nf = 0;
     for (size_t i = 0; i < n; i++)
-        if (recs[i].end != FLOW_RECORD_ALERT)
+        if (recs[i].end != FLOW_RECORD_ALERT && !recs[i].prescored)
             flows[nf++] = i;
     if (m && nf) {
         for (size_t k = 0; k < nf; k++)
@@ -75,6 +95,8 @@ static void worker_score(struct worker *w, struct flow_record *recs, size_t n)
             if (e->is_attack) {
                 attacks++;
                 snprintf(e->attack_type, sizeof(e->attack_type), "%s", scores[k].label);
+            } else if (recs[i].end == FLOW_RECORD_SNAPSHOT && !w->d->opt->flows_out) {
+                worker_note(w, &recs[i], tag);
             }
         }
         atomic_fetch_add_explicit(&w->attacks, attacks, RELAXED);

@@ -89,7 +89,15 @@ struct flow {
     uint32_t report_off;               /* time of that report (flow_table report hook) */
     uint8_t first_flags;               /* TCP flags of the first packet */
     uint8_t icmp_type, icmp_code;
+    /* A note the table's user keeps about the flow's latest report (the daemon: "that report
+     * was scored benign, p_attack user_score", so an end with nothing new is not scored again).
+     * flow_start zeroes both, and the table zeroes user_tag after every report, which
+     * supersedes whatever was noted about the one before; the table reads neither. They fill
+     * what was padding: the struct keeps its size. */
+    uint8_t user_tag;
+    float user_score;
 };
+_Static_assert(sizeof(struct flow) == 488, "struct flow grew: the bytes per flow goal is 512");
 
 /* Packet as seen by a flow: what flow_add_packet() needs, already mode-adjusted by the table. */
 struct flow_pkt {

@@ -406,6 +406,7 @@ static void flow_maybe_report(struct flow_table *t, struct flow *f)
     t->stats.reports++;
     t->on_report(t->report_user, f); /* sees the previous report's pkts_at_report */
     f->pkts_at_report = n;
+    f->user_tag = 0;
 }
 
 /* The body of flow_table_add once the key and hash are known. */
@@ -553,6 +554,7 @@ static void young_reports(struct flow_table *t, uint64_t now)
         t->stats.young_reports++;
         t->on_report(t->report_user, f);
         f->pkts_at_report = flow_packets(f);
+        f->user_tag = 0;
     }
 }
 
@@ -609,6 +611,18 @@ void flow_table_foreach(struct flow_table *t, void (*fn)(void *user, struct flow
     for (uint32_t i = 0; i < t->high_water; i++)
         if (t->slots[i].in_use)
             fn(user, &t->slots[i]);
+}
+
+uint32_t flow_table_slot_of(const struct flow_table *t, const struct flow *f)
+{
+    return (uint32_t)(f - t->slots);
+}
+
+struct flow *flow_table_slot_flow(struct flow_table *t, uint32_t slot)
+{
+    if (slot >= t->high_water || !t->slots[slot].in_use)
+        return NULL;
+    return &t->slots[slot];
 }
 
 const struct flow_table_stats *flow_table_stats(const struct flow_table *t)

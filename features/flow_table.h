@@ -139,6 +139,13 @@ void flow_table_flush(struct flow_table *t);
 /* Calls fn on every active flow (for snapshots). fn must not call into the table. */
 void flow_table_foreach(struct flow_table *t, void (*fn)(void *user, struct flow *f), void *user);
 
+/* The slot of a flow of t (a pointer the table handed out), and back: the flow in a slot, or NULL
+ * when the slot holds none now. A slot is reused once its flow ends: check the flow (first_ts)
+ * before trusting it. For notes that come back later about a flow (the daemon's scores); only
+ * the user fields of a flow (user_tag, user_score) may be written through the pointer. */
+uint32_t flow_table_slot_of(const struct flow_table *t, const struct flow *f);
+struct flow *flow_table_slot_flow(struct flow_table *t, uint32_t slot);
+
 const struct flow_table_stats *flow_table_stats(const struct flow_table *t);
 const struct flow_table_config *flow_table_config(const struct flow_table *t);
 

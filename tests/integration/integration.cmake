@@ -71,6 +71,7 @@ set_tests_properties(train_quick PROPERTIES LABELS integration TIMEOUT 900)
 #   daemon_signals        SIGHUP good/corrupt model, SIGUSR1 log reopen, SIGTERM mid-replay
 #   daemon_cli            flags, start-up errors, --dump-config masking, .env mode, exit 2
 #   daemon_notify         the notify hook gets attack_start JSON; --flows-out rows
+#   daemon_prescore       ends with nothing new are not scored again; verdicts unchanged
 #   daemon_live_capture   a 43k-packet burst on a veth pair taken without kernel drops
 #                         (TPACKET_V3), no record lost by the shutdown flush (root only)
 #   daemon_hardening      unsupported link type exits 1; final counters after the last flush;
@@ -89,6 +90,7 @@ ddosd_daemon_test(daemon_live 180 RUN_SERIAL TRUE)
 ddosd_daemon_test(daemon_signals 180)
 ddosd_daemon_test(daemon_cli 180)
 ddosd_daemon_test(daemon_notify 180)
+ddosd_daemon_test(daemon_prescore 180)
 ddosd_daemon_test(daemon_hardening 180)
 ddosd_daemon_test(daemon_live_capture 120 RUN_SERIAL TRUE)
 ddosd_daemon_test(daemon_reload_fifo 60)
