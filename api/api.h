@@ -69,6 +69,10 @@ struct api_hooks {
      * queued and in the store. Called before the API merges the report into the store. May be
      * NULL (the store alone). */
     int (*report)(void *user, const struct verdict *v);
+    /* /api/threat-analysis found no entry for key's address: the daemon may look it up
+     * elsewhere (an API-only node reads Redis: verdicts/redis_follow.h) and fill *out. Must be
+     * bounded (it runs in the request). May be NULL. */
+    bool (*lookup)(void *user, const struct verdict *key, struct verdict_store_entry *out);
 };
 
 struct api_options {

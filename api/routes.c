@@ -118,6 +118,8 @@ void api_route_threat(struct api_core *c, const struct api_request *in, const st
     }
     struct verdict_store_entry e;
     bool known = verdict_store_get(c->store, key.ip, key.ip_version, in->now_ms, &e);
+    if (!known && c->hooks.lookup) /* read-through (API-only node) */
+        known = c->hooks.lookup(c->hooks.user, &key, &e);
     /* The gateway's hot path: the body is written into the stack and copied once into a
      * right-sized malloc'd buffer, which libmicrohttpd frees with the response. */
     char buf[THREAT_BODY_MAX];

@@ -145,6 +145,10 @@ static size_t ao_counters(void *user, struct api_counter *out, size_t max)
          API_COUNTER},
         {"follower_reconnects_total", "Follower reconnects", NULL, NULL, fs.reconnects,
          API_COUNTER},
+        {"follower_lookups_total", "Read-throughs to Redis for an address not in the store", NULL,
+         NULL, fs.lookups, API_COUNTER},
+        {"follower_lookup_hits_total", "Read-throughs that found a verdict", NULL, NULL,
+         fs.lookup_hits, API_COUNTER},
         {"redis_connected", "1 when the follower is connected", NULL, NULL, fs.connected,
          API_GAUGE},
         {"verdict_store_entries", "Addresses in the verdict store", NULL, NULL, ss.entries,
@@ -160,6 +164,12 @@ static size_t ao_counters(void *user, struct api_counter *out, size_t max)
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]) && n < max; i++)
         out[n++] = all[i];
     return n;
+}
+
+static bool ao_lookup(void *user, const struct verdict *key, struct verdict_store_entry *out)
+{
+    struct api_only *a = user;
+    return redis_follow_lookup(a->follow, key, out);
 }
 
 /* The API has merged the report into the store already; it goes to Redis from the main thread
@@ -264,7 +274,11 @@ static int ao_start(struct api_only *a, char *err, size_t len)
         .secret_key = config_env_lookup(cfg, "SECRET_KEY"),
         .access_log_path = access_log[0] ? access_log : NULL,
         .store = a->store,
-        .hooks = {.user = a, .health = ao_health, .counters = ao_counters, .report = ao_report},
+        .hooks = {.user = a,
+                  .health = ao_health,
+                  .counters = ao_counters,
+                  .report = ao_report,
+                  .lookup = ao_lookup},
     };
     a->api = api_start(&ao, err, len);
     if (!a->api)

@@ -69,6 +69,10 @@ struct redis_follow {
 
     pthread_mutex_t stats_lock;
     struct redis_follow_stats stats;
+
+    pthread_mutex_t lookup_lock; /* lookup_ctx, lookup_retry_ms (trylock: one lookup at a time) */
+    redisContext *lookup_ctx;
+    uint64_t lookup_retry_ms;
 };
 
 static void set_error(struct redis_follow *f, const char *what, const char *why)
@@ -278,27 +282,29 @@ static void disconnect(struct redis_follow *f)
     f->ctx = NULL;
 }
 
-/* HGETALL + PTTL for each address (an event may pass its own view in ev[i], used when it is
+/* HGETALL + PTTL on c (main_conn: the thread's own, whose failure is the follower's) for each
+ * address (an event may pass its own view in ev[i], used when it is
  * higher than the hash: the sink may write the event before the merge). Returns false on an I/O
  * error (the caller disconnects). */
-static bool fetch(struct redis_follow *f, const char *const *ips, const struct verdict *ev,
-                  size_t n)
+static bool fetch(struct redis_follow *f, redisContext *c, bool main_conn, const char *const *ips,
+                  const struct verdict *ev, size_t n)
 {
     char key[PREFIX_MAX + 8 + VERDICT_IP_TEXT_MAX];
     for (size_t base = 0; base < n; base += FETCH_BATCH) {
         size_t m = n - base < FETCH_BATCH ? n - base : FETCH_BATCH;
         for (size_t i = 0; i < m; i++) {
             snprintf(key, sizeof(key), "%sverdict:%s", f->prefix, ips[base + i]);
-            if (redisAppendCommand(f->ctx, "HGETALL %s", key) != REDIS_OK ||
-                redisAppendCommand(f->ctx, "PTTL %s", key) != REDIS_OK)
+            if (redisAppendCommand(c, "HGETALL %s", key) != REDIS_OK ||
+                redisAppendCommand(c, "PTTL %s", key) != REDIS_OK)
                 return false;
         }
         for (size_t i = 0; i < m; i++) {
             redisReply *h = NULL, *t = NULL;
-            if (redisGetReply(f->ctx, (void **)&h) != REDIS_OK ||
-                redisGetReply(f->ctx, (void **)&t) != REDIS_OK) {
+            if (redisGetReply(c, (void **)&h) != REDIS_OK ||
+                redisGetReply(c, (void **)&t) != REDIS_OK) {
                 freeReplyObject(h);
-                set_error(f, "read", f->ctx->errstr);
+                if (main_conn) /* the lookup connection's failures are its own */
+                    set_error(f, "read", c->errstr);
                 return false;
             }
             count(f, &f->stats.fetched, 1);
@@ -392,7 +398,7 @@ static bool poll_top(struct redis_follow *f, bool full)
     for (size_t i = 0; i < f->ntop; i++)
         if (!bsearch(&f->top[i], now, m, sizeof(*now), top_cmp))
             want[nw++] = f->top[i].ip;
-    bool ok = fetch(f, want, NULL, nw);
+    bool ok = fetch(f, f->ctx, true, want, NULL, nw);
     free(want);
     free(f->top);
     f->top = now;
@@ -463,7 +469,7 @@ static bool read_events(struct redis_follow *f)
         count(f, &f->stats.events, entries->type == REDIS_REPLY_ARRAY ? entries->elements : 0);
     }
     freeReplyObject(r);
-    return fetch(f, ips, ev, n);
+    return fetch(f, f->ctx, true, ips, ev, n);
 }
 
 /* Connects and positions the stream cursor at the newest entry (then a full poll follows, so
@@ -564,6 +570,50 @@ static void *follow_main(void *arg)
     return NULL;
 }
 
+bool redis_follow_lookup(struct redis_follow *f, const struct verdict *key,
+                         struct verdict_store_entry *out)
+{
+    bool connected;
+    pthread_mutex_lock(&f->stats_lock);
+    connected = f->stats.connected;
+    pthread_mutex_unlock(&f->stats_lock);
+    if (!connected || pthread_mutex_trylock(&f->lookup_lock) != 0)
+        return false;
+    bool found = false;
+    uint64_t now = dd_mono_ms();
+    if (now < f->lookup_retry_ms)
+        goto out;
+    struct redis_sigpipe_guard g;
+    redis_sigpipe_block(&g);
+    char why[256];
+    if (!f->lookup_ctx) {
+        struct redis_conn_params p = f->cfg.conn;
+        p.command_timeout_ms = 200; /* not the XREAD one: a request waits for this */
+        f->lookup_ctx = redis_conn_connect(&p, why, sizeof(why));
+    }
+    if (f->lookup_ctx) {
+        char ip[VERDICT_IP_TEXT_MAX];
+        const char *ips[1] = {verdict_ip_format(key, ip)};
+        count(f, &f->stats.lookups, 1);
+        if (fetch(f, f->lookup_ctx, false, ips, NULL, 1)) {
+            found = verdict_store_get(f->cfg.store, key->ip, key->ip_version,
+                                      verdict_store_now_ms(), out);
+            if (found)
+                count(f, &f->stats.lookup_hits, 1);
+        } else {
+            redisFree(f->lookup_ctx);
+            f->lookup_ctx = NULL;
+            f->lookup_retry_ms = now + 1000;
+        }
+    } else {
+        f->lookup_retry_ms = now + 1000;
+    }
+    redis_sigpipe_restore(&g);
+out:
+    pthread_mutex_unlock(&f->lookup_lock);
+    return found;
+}
+
 /* ---- lifecycle ------------------------------------------------------------------------------ */
 
 static char *dup_or_null(const char *s, bool *oom)
@@ -617,9 +667,11 @@ struct redis_follow *redis_follow_start(const struct redis_follow_config *cfg)
         f->cfg.conn.command_timeout_ms = f->cfg.block_ms + 500;
     f->backoff_ms = BACKOFF_MIN;
     pthread_mutex_init(&f->stats_lock, NULL);
+    pthread_mutex_init(&f->lookup_lock, NULL);
     if (oom || pthread_create(&f->thread, NULL, follow_main, f) != 0) {
         DD_ERROR("follower: %s", oom ? "out of memory" : "cannot start its thread");
         pthread_mutex_destroy(&f->stats_lock);
+        pthread_mutex_destroy(&f->lookup_lock);
         free(f->host);
         free(f->username);
         free(f->password);
@@ -637,7 +689,10 @@ void redis_follow_stop(struct redis_follow *f)
         return;
     atomic_store(&f->stop, true);
     pthread_join(f->thread, NULL);
+    if (f->lookup_ctx)
+        redisFree(f->lookup_ctx);
     pthread_mutex_destroy(&f->stats_lock);
+    pthread_mutex_destroy(&f->lookup_lock);
     free(f->top);
     free(f->host);
     free(f->username);

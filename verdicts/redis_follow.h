@@ -50,14 +50,16 @@ struct redis_follow_config {
 };
 
 struct redis_follow_stats {
-    uint64_t events;     /* stream entries read */
-    uint64_t fetched;    /* hashes read */
-    uint64_t applied;    /* store puts that changed something */
-    uint64_t removed;    /* addresses dropped because their hash is gone */
-    uint64_t polls;      /* top-set polls */
-    uint64_t errors;     /* failed connects and I/O errors */
-    uint64_t reconnects; /* successful connects after the first */
-    uint64_t last_ok_ms; /* CLOCK_REALTIME ms of the last successful exchange; 0: never */
+    uint64_t events;      /* stream entries read */
+    uint64_t fetched;     /* hashes read */
+    uint64_t applied;     /* store puts that changed something */
+    uint64_t removed;     /* addresses dropped because their hash is gone */
+    uint64_t polls;       /* top-set polls */
+    uint64_t errors;      /* failed connects and I/O errors */
+    uint64_t reconnects;  /* successful connects after the first */
+    uint64_t lookups;     /* read-throughs that asked Redis */
+    uint64_t lookup_hits; /* ... and found a hash */
+    uint64_t last_ok_ms;  /* CLOCK_REALTIME ms of the last successful exchange; 0: never */
     bool connected;
     char server[REDIS_CONN_HOST_MAX + 8]; /* "host:port" it reads from now ("" when none) */
     char last_error[224];
@@ -72,6 +74,15 @@ void redis_follow_stop(struct redis_follow *f);
 
 /* Copies the counters. Any thread. */
 void redis_follow_stats_get(struct redis_follow *f, struct redis_follow_stats *out);
+
+/* Read-through for a miss (the API's /api/threat-analysis): reads the address's hash now on a
+ * connection of its own and, when there is one, puts it in the store and copies it to *out.
+ * Returns false at once (no I/O) when the follower is not connected, when another lookup is
+ * running (one at a time: misses are chosen by clients and must not multiply Redis round trips)
+ * or within 1 s of a failed lookup; bounded by the connect and command timeouts otherwise. Any
+ * thread. */
+bool redis_follow_lookup(struct redis_follow *f, const struct verdict *key,
+                         struct verdict_store_entry *out);
 
 /* True when e (a store entry) came from Redis rather than from this sensor's own judgement: its
  * sensor field is not exactly sensor_id. The verdict stage keeps such an entry instead of

@@ -14,6 +14,8 @@ while A's attack runs), its second is the same flood 20 s later (B sees it too).
 - the bouncer polling the API-only node gets every attacker's decision, each version once, one
   held at a time per address (an extension is del + add, as api/decisions.c sends it), never
   one per sensor, and nothing for V (a victim);
+- read-through: a hash written by hand (no event, not in ddos:top) is answered on the first
+  request for it;
 - Redis killed: the API-only node still answers V from its last state and /health says
   "degraded" (HTTP 200) with the reason; Redis back: "ok" again.
 
@@ -200,6 +202,21 @@ def main():
     t.check("per address: add and del alternate (one decision held at a time)", alternate,
             "\n".join(" ".join(r[:3]) for r in rows))
     t.check("the victim never reached the bouncer", victim not in adds, repr(adds))
+
+    # Read-through: a hash no event announced and the top set does not list (written here by
+    # hand) is found on the first request for it.
+    rt_ip, now_ms = "192.0.2.99", int(time.time() * 1000)
+    env.redis_cli(rport, "HSET", f"ddos:verdict:{rt_ip}", "ip", rt_ip, "threat_level", "high",
+                  "score", "0.9000", "role", "attacker", "attack_type", "udp_flood", "reasons",
+                  "model", "sensor", "itest-x", "sensors", "itest-x", "sensor:itest-x",
+                  f"high 0.9000 {now_ms}", "first_seen", "0", "last_seen", "0")
+    env.redis_cli(rport, "EXPIRE", f"ddos:verdict:{rt_ip}", "60")
+    _, d = get_json(p_api, f"/api/threat-analysis?ip={rt_ip}")
+    t.check("read-through: an address the node has not seen is read from Redis on a miss",
+            (d or {}).get("threat_level") == "high" and d.get("sensor") == "itest-x", repr(d))
+    _, d = get_json(p_api, "/api/threat-analysis?ip=192.0.2.98")
+    t.check("read-through: an address Redis does not hold is low, unknown",
+            (d or {}).get("threat_level") == "low" and d.get("known") is False, repr(d))
 
     # Redis gone: the API-only node answers from its last state and says degraded.
     redis_proc = [p for n, p in env.procs if n == f"redis-{rport}"][0]

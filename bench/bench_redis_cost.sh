@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# bench_redis_cost.sh - what one sensor costs its Redis (docs/scale-out.md): commands and bytes
+# per million packets, and what Redis holds afterwards (keys, memory per verdict hash).
+#
+# For each capture given: a fresh redis-server on a free loopback port (no persistence),
+# CONFIG RESETSTAT, then `ddosd -r CAPTURE --api none --redis redis://...` (with --realtime when
+# asked: the 200 ms flush interval of a live sensor; without it the 2 s of a full-speed replay),
+# then INFO commandstats (calls per command, including the commands the Lua scripts run), INFO
+# stats (bytes in and out of Redis), INFO memory (used_memory minus that of the empty server)
+# and DBSIZE. Prints one block per capture, also as JSON lines in OUT (default
+# redis_cost.jsonl in the current directory).
+#
+# usage: bench/bench_redis_cost.sh BUILD_DIR [--realtime[=SPEED]] [--out FILE] CAPTURE...
+set -euo pipefail
+build=${1:?usage: bench_redis_cost.sh BUILD_DIR [--realtime[=SPEED]] [--out FILE] CAPTURE...}
+shift
+realtime=
+out=redis_cost.jsonl
+caps=()
+while (($# > 0)); do
+    case $1 in
+    --realtime | --realtime=*) realtime=$1 ;;
+    --out) out=$2; shift ;;
+    *) caps+=("$1") ;;
+    esac
+    shift
+done
+ddosd=$build/app/ddosd
+src=$(cd "$(dirname "$0")/.." && pwd)
+[[ -x $ddosd ]] || { echo "bench_redis_cost.sh: $ddosd is not built" >&2; exit 2; }
+work=$(mktemp -d "${TMPDIR:-/tmp}/redis-cost.XXXXXX")
+rpid=
+cleanup() {
+    [[ -n $rpid ]] && { kill -KILL "$rpid" 2>/dev/null || true; wait "$rpid" 2>/dev/null || true; }
+    rm -rf "$work"
+}
+trap cleanup EXIT
+: >"$out"
+for cap in "${caps[@]}"; do
+    port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
+        --daemonize no --logfile "$work/redis.log" &
+    rpid=$!
+    for _ in $(seq 200); do [[ $(redis-cli -p "$port" PING 2>/dev/null) == PONG ]] && break; sleep 0.025; done
+    mem0=$(redis-cli -p "$port" INFO memory | awk -F: '/^used_memory:/{print $2+0}')
+    redis-cli -p "$port" CONFIG RESETSTAT >/dev/null
+    "$ddosd" -r "$cap" $realtime --api none --redis "redis://127.0.0.1:$port" \
+        --model "$src/models/ddosd-model.msgpack" --set sensor.id=bench-cost --log-dir "$work" \
+        >/dev/null 2>&1
+    pkts=$(grep -o 'final counters: packets [0-9]*' "$work/app.log" | tail -n 1 | awk '{print $4}')
+    redis-cli -p "$port" INFO commandstats >"$work/cs.txt"
+    redis-cli -p "$port" INFO stats >"$work/st.txt"
+    mem1=$(redis-cli -p "$port" INFO memory | awk -F: '/^used_memory:/{print $2+0}')
+    hashes=$(redis-cli -p "$port" --scan --pattern 'ddos:verdict:*' | wc -l)
+    keys=$(redis-cli -p "$port" DBSIZE)
+    /usr/bin/python3 - "$cap" "$pkts" "$mem0" "$mem1" "$hashes" "$keys" "$realtime" "$work/cs.txt" "$work/st.txt" "$out" <<'EOF'
+import json, re, sys
+cap, pkts, mem0, mem1, hashes, keys, rt, cs, st, out = sys.argv[1:]
+pkts, mem0, mem1, hashes = int(pkts), int(mem0), int(mem1), int(hashes)
+calls = {}
+for ln in open(cs):
+    m = re.match(r"cmdstat_([^:]+):calls=(\d+),usec=(\d+)", ln.strip())
+    if m:
+        calls[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+stats = dict(ln.strip().split(":", 1) for ln in open(st) if ":" in ln)
+client = {k: v for k, v in calls.items() if k in ("evalsha", "eval", "xadd", "script|load",
+                                                  "info", "select", "auth", "ping")}
+sent = sum(c for c, _ in client.values())
+usec = sum(u for _, u in calls.values())
+inb, outb = int(stats["total_net_input_bytes"]), int(stats["total_net_output_bytes"])
+per = 1e6 / pkts
+r = {"capture": cap, "realtime": rt or "no (2 s flush)", "packets": pkts,
+     "client_commands": sent, "client_commands_per_mpkt": round(sent * per),
+     "all_commands_incl_lua": sum(c for c, _ in calls.values()),
+     "redis_cpu_ms": round(usec / 1000, 1), "redis_cpu_ms_per_mpkt": round(usec / 1000 * per, 1),
+     "bytes_in_per_mpkt": round(inb * per), "bytes_out_per_mpkt": round(outb * per),
+     "verdict_hashes": hashes, "keys": int(keys), "used_memory_delta": mem1 - mem0,
+     "bytes_per_hash": round((mem1 - mem0) / hashes) if hashes else None,
+     "calls": {k: c for k, (c, _) in sorted(calls.items())}}
+print(json.dumps(r, indent=1))
+with open(out, "a") as f:
+    f.write(json.dumps(r) + "\n")
+EOF
+    kill -KILL "$rpid"; wait "$rpid" 2>/dev/null || true; rpid=
+done
