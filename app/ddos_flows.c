@@ -392,7 +392,12 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->idle_s = o->active_s = -1;
     o->progress = -1;
     o->capture.promiscuous = true;
-    o->capture.immediate = true;
+    /* Live: TPACKET_V3 (not immediate), blocks handed over when full or after 10 ms, and ddosd's
+     * 64 MiB buffer: with immediate mode (V2) libpcap's 2 MiB default held 8 frames of the
+     * 256 KiB snaplen (capture/source.h). */
+    o->capture.immediate = false;
+    o->capture.timeout_ms = 10;
+    o->capture.buffer_mb = 64;
     int c;
     while ((c = getopt_long(argc, argv, "r:i:o:f:qh", longopts, NULL)) != -1)
         if (parse_option(c, optarg, o) != 0)
