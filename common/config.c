@@ -597,6 +597,48 @@ static void cfg_bouncers_free(struct config_bouncer_key *items, size_t n)
     free(items);
 }
 
+/* ---- keys ------------------------------------------------------------------------------------ */
+
+/* Placeholders people leave in a .env, normalised (lower case, letters and digits only). The
+ * first group is refused also as the start of a longer key ("change-me-later-0123456789"). */
+static const char *const key_placeholder_prefixes[] = {
+    "changeme", "replaceme", "yoursecret", "yourapikey", "yourkey", "pastethe",
+    "putyour",  "insert",    "todo",       "fixme",      "xxxx",
+};
+static const char *const key_placeholders[] = {
+    "secret",      "secretkey",   "apikey",      "password",         "passwd",
+    "example",     "examplekey",  "test",        "testkey",          "default",
+    "defaultkey",  "admin",       "letmein",     "qwerty",           "12345678",
+    "123456789",   "1234567890",  "0123456789",  "secretsecret",     "passwordpassword",
+    "mysecretkey", "mysecret",    "supersecret", "supersecretkey",   "bouncerkey",
+    "ddosd",       "ddosdsecret", "crowdsec",    "abcdefghijklmnop", "abcdefghijklmnopqrstuvwxyz",
+};
+
+const char *config_key_weakness(const char *key, size_t min)
+{
+    size_t len = strlen(key);
+    char norm[128];
+    size_t n = 0;
+    bool same = true;
+    for (size_t i = 0; i < len; i++) {
+        same &= key[i] == key[0];
+        if (isalnum((unsigned char)key[i]) && n + 1 < sizeof(norm))
+            norm[n++] = (char)tolower((unsigned char)key[i]);
+    }
+    norm[n] = '\0';
+    for (size_t i = 0; i < DD_ARRAY_LEN(key_placeholder_prefixes); i++)
+        if (strncmp(norm, key_placeholder_prefixes[i], strlen(key_placeholder_prefixes[i])) == 0)
+            return "is a placeholder";
+    for (size_t i = 0; i < DD_ARRAY_LEN(key_placeholders); i++)
+        if (strcmp(norm, key_placeholders[i]) == 0)
+            return "is a placeholder";
+    if (len < min)
+        return "is too short";
+    if (same)
+        return "repeats one character";
+    return NULL;
+}
+
 /* bouncer_keys: names of variables, each resolved now so a missing key stops start-up. */
 static int cfg_set_bouncers(struct cfg_ctx *c, const struct cfg_key *k, const char *dpath,
                             json_t *v, void *field)
@@ -640,6 +682,14 @@ static int cfg_set_bouncers(struct cfg_ctx *c, const struct cfg_key *k, const ch
                           "%s: %s holds %zu characters; a bouncer key needs at least %d "
                           "(generate one: openssl rand -hex 32)",
                           ip, name, strlen(key), CONFIG_BOUNCER_KEY_MIN);
+            goto fail;
+        }
+        const char *weak = config_key_weakness(key, CONFIG_BOUNCER_KEY_MIN);
+        if (weak) {
+            rc = cfg_fail(c,
+                          "%s: %s %s; a bouncer key must be random (generate one: openssl rand "
+                          "-hex 32)",
+                          ip, name, weak);
             goto fail;
         }
         if ((l.items[l.n - 1].key = strdup(key)) == NULL) {
@@ -1005,10 +1055,37 @@ static int cfg_validate(struct cfg_ctx *c)
     return 0;
 }
 
+/* SECRET_KEY guards reports and the decision stream: a guessable one is refused at start, with
+ * how to make a good one. Checked here, on the final configuration, and not while config.json
+ * loads: --api none (no API, no key needed) may come later on the command line. */
+static int cfg_check_secret(struct cfg_ctx *c)
+{
+    const struct ddosd_config *g = c->cfg;
+    const char *key = config_env_lookup(g, "SECRET_KEY");
+    const char *where = g->env ? env_file_path(g->env) : ".env";
+    if (!g->api.listen.enabled || key == NULL || key[0] == '\0')
+        return 0;
+    const char *weak = config_key_weakness(key, CONFIG_SECRET_KEY_MIN);
+    if (weak == NULL)
+        return 0;
+    if (strcmp(weak, "is too short") == 0)
+        return cfg_fail(c,
+                        "SECRET_KEY is too short (%zu character%s; it needs at least %d): make "
+                        "one with `openssl rand -hex 32` and set it in the environment or in %s",
+                        strlen(key), strlen(key) == 1 ? "" : "s", CONFIG_SECRET_KEY_MIN, where);
+    return cfg_fail(c,
+                    "SECRET_KEY %s: anyone could guess it; make a random one with `openssl "
+                    "rand -hex 32` and set it in the environment or in %s",
+                    weak, where);
+}
+
 int config_validate(const struct ddosd_config *c, char *err, size_t err_len)
 {
     struct cfg_ctx ctx = {"configuration", err, err_len, c, ".env", true};
-    return cfg_validate(&ctx);
+    int rc = cfg_validate(&ctx);
+    if (rc == 0)
+        rc = cfg_check_secret(&ctx);
+    return rc;
 }
 
 /* ---- loading ------------------------------------------------------------------------------- */

@@ -44,6 +44,7 @@ struct env_file;
 #define CONFIG_CIDRS_MAX       4096 /* per list */
 #define CONFIG_BOUNCERS_MAX    64
 #define CONFIG_BOUNCER_KEY_MIN 16   /* characters a bouncer key needs */
+#define CONFIG_SECRET_KEY_MIN  16   /* characters SECRET_KEY needs (when set) */
 #define CONFIG_TIMEOUT_MAX_S   4000 /* flow timeouts; fits the flow table (flow_table.c) */
 
 enum config_flows_mode { CONFIG_FLOWS_FIXED = 0, CONFIG_FLOWS_CIC = 1 };
@@ -284,13 +285,22 @@ DD_NODISCARD int config_set_list(struct ddosd_config *c, const char *origin, con
 DD_NODISCARD int config_apply_redis_url(struct ddosd_config *c, const char *url, char *err,
                                         size_t err_len);
 
-/* Checks what single keys cannot: idle vs active timeout, mode-specific keys, Redis host.
+/* Checks what single keys cannot: idle vs active timeout, mode-specific keys, Redis host, and
+ * SECRET_KEY (from the environment or .env) when the API is on: unset or empty is allowed (the
+ * authenticated endpoints then answer 503), anything else must pass config_key_weakness.
  * Returns 0 or -EINVAL with "configuration: ..." in err. */
 DD_NODISCARD int config_validate(const struct ddosd_config *c, char *err, size_t err_len);
 
 /* Writes the effective configuration to out as JSON in config.json's shape, secrets (Redis
  * password, bouncer keys) as "***". Returns 0, -ENOMEM or -EIO. */
 DD_NODISCARD int config_dump(const struct ddosd_config *c, FILE *out);
+
+/* Why an API or bouncer key must be refused, or NULL when it will do: "is a placeholder"
+ * (change-me, changeme, secret, password, your-secret-key,
+ * example, ... compared without case and punctuation, also as the start of a longer key such as
+ * "change-me-please-1234"), "is too short" (under min characters), "repeats one character".
+ * Never quotes the key. */
+const char *config_key_weakness(const char *key, size_t min);
 
 /* Looks up a variable as placeholders do: environment first, then c's .env table. */
 const char *config_env_lookup(const struct ddosd_config *c, const char *name);

@@ -445,7 +445,7 @@ if [ -e "$envf" ]; then
     say "secrets: kept existing $envf"
     if grep -qE '^[[:space:]]*(export[[:space:]]+)?SECRET_KEY[[:space:]]*=[[:space:]]*change-me' \
         "$envf"; then
-        warn "$envf still has SECRET_KEY=change-me: set one (openssl rand -hex 32)"
+        warn "$envf still has SECRET_KEY=change-me, which ddosd refuses: set one (openssl rand -hex 32)"
     fi
 else
     secret=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')

@@ -94,6 +94,7 @@ ddosd_daemon_test(daemon_prescore 180)
 ddosd_daemon_test(daemon_hardening 180)
 ddosd_daemon_test(daemon_live_capture 120 RUN_SERIAL TRUE)
 ddosd_daemon_test(daemon_reload_fifo 60)
+ddosd_daemon_test(daemon_secrets 60)
 
 # ---- the REST API -------------------------------------------------------------------------------
 # Real HTTP against a running ddosd that replays a ddos-trafgen capture with --serve. Each script

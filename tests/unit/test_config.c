@@ -476,6 +476,64 @@ struct msg_case {
     const char *msg;
 };
 
+/* Weak keys (issue 15, defect 7): placeholders, short keys, one repeated character; SECRET_KEY
+ * is refused by config_validate when the API is on, a bouncer key while loading. */
+static void test_config_weak_keys(void **state)
+{
+    (void)state;
+    const char *weak[][2] = {
+        {"change-me", "is a placeholder"},
+        {"CHANGEME", "is a placeholder"},
+        {"change_me_0123456789abcdef", "is a placeholder"},
+        {"Your-Secret-Key", "is a placeholder"},
+        {"your_secret_key_here_please", "is a placeholder"},
+        {"secret", "is a placeholder"},
+        {"S.E.C.R.E.T", "is a placeholder"},
+        {"password", "is a placeholder"},
+        {"example", "is a placeholder"},
+        {"x", "is too short"},
+        {"0123456789abcde", "is too short"},
+        {"zzzzzzzzzzzzzzzzzzzz", "repeats one character"},
+    };
+    for (size_t i = 0; i < DD_ARRAY_LEN(weak); i++) {
+        const char *why = config_key_weakness(weak[i][0], CONFIG_SECRET_KEY_MIN);
+        if (why == NULL || strcmp(why, weak[i][1]) != 0)
+            fail_msg("key %s: got %s, want %s", weak[i][0], why ? why : "(accepted)", weak[i][1]);
+    }
+    assert_null(config_key_weakness("9f86d081884c7d659a2feaa0c55ad015", CONFIG_SECRET_KEY_MIN));
+    assert_null(config_key_weakness("itest-secret-key-0123456789abcdef", CONFIG_SECRET_KEY_MIN));
+    assert_null(config_key_weakness("0123456789abcdef", CONFIG_SECRET_KEY_MIN));
+
+    /* SECRET_KEY: refused with how to make one; unset, empty or without an API it is fine. */
+    struct ddosd_config c;
+    test_load_ok("{}", "SECRET_KEY=change-me\n", &c);
+    assert_int_not_equal(config_validate(&c, errbuf, sizeof(errbuf)), 0);
+    assert_string_equal(errbuf, "configuration: SECRET_KEY is a placeholder: anyone could guess "
+                                "it; make a random one with `openssl rand -hex 32` and set it in "
+                                "the environment or in test.env");
+    config_free(&c);
+    test_load_ok("{}", "SECRET_KEY=x\n", &c);
+    assert_int_not_equal(config_validate(&c, errbuf, sizeof(errbuf)), 0);
+    assert_string_equal(errbuf, "configuration: SECRET_KEY is too short (1 character; it needs "
+                                "at least 16): make one with `openssl rand -hex 32` and set it "
+                                "in the environment or in test.env");
+    assert_null(strstr(errbuf, "'x'"));
+    c.api.listen.enabled = false; /* --api none: no API, no key */
+    assert_int_equal(config_validate(&c, errbuf, sizeof(errbuf)), 0);
+    config_free(&c);
+    test_load_ok("{}", "SECRET_KEY=\n", &c);
+    assert_int_equal(config_validate(&c, errbuf, sizeof(errbuf)), 0);
+    config_free(&c);
+    test_load_ok("{}", "SECRET_KEY=9f86d081884c7d659a2feaa0c55ad015\n", &c);
+    assert_int_equal(config_validate(&c, errbuf, sizeof(errbuf)), 0);
+    config_free(&c);
+
+    /* A bouncer key long enough but a placeholder. */
+    test_load_err("{\"bouncer_keys\": [\"DDT_PH\"]}", "DDT_PH=changeme-changeme-changeme\n",
+                  "config.json: bouncer_keys[0]: DDT_PH is a placeholder; a bouncer key must be "
+                  "random (generate one: openssl rand -hex 32)");
+}
+
 static void test_config_type_and_range_errors(void **state)
 {
     (void)state;
@@ -1213,6 +1271,7 @@ int main(void)
         cmocka_unit_test(test_config_placeholder_errors),
         cmocka_unit_test(test_config_placeholder_typed),
         cmocka_unit_test(test_config_unknown_key_suggestion),
+        cmocka_unit_test(test_config_weak_keys),
         cmocka_unit_test(test_config_type_and_range_errors),
         cmocka_unit_test(test_config_cic_mode_idle_default),
         cmocka_unit_test(test_config_redis_sentinel_keys),
