@@ -201,7 +201,8 @@ size_t counters_fill(struct daemon *d, struct api_counter *out, size_t max)
     C("attacks_ended_total", "Attack episodes ended", s->table.episodes_ended);
     G("attacks_active", "Attack episodes in progress", s->table.episodes_active);
     C("reports_total", "Reports received through the API", s->reports_in);
-    C("reports_dropped_total", "Reports dropped: the report queue was full", t.reports_dropped);
+    C("reports_dropped_total", "Reports refused with 503 (Retry-After): the report queue was full",
+      t.reports_dropped);
     G("redis_connected", "1 when the Redis sink is connected", s->redis.connected);
     C("redis_verdicts_written_total", "Verdicts Redis acknowledged", s->redis.verdicts_written);
     C("redis_verdicts_coalesced_total", "Verdict writes merged into a later one (same IP)",
