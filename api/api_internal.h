@@ -10,6 +10,8 @@
  * latency histograms (atomics), /api/stats, /metrics http_json.c   replies: JSON bodies, JSON
  * errors, query strings, durations, addresses report_log.c  the ddos:reports Redis stream
  * (audit trail of reports) access_log.c  combined-format access log lines, O_APPEND writes, reopen
+ * dashboard.c   /dashboard and its assets (compiled in) incidents.c   /api/incidents, /api/events,
+ * /api/timeseries (the dashboard's JSON, from verdicts/trail.h)
  */
 #ifndef DD_API_API_INTERNAL_H
 #define DD_API_API_INTERNAL_H

@@ -10,7 +10,7 @@ build_pkgs=(build-essential cmake pkg-config libpcap-dev libjansson-dev libcmock
 test_pkgs=(clang libclang-rt-14-dev clang-format python3 python3-numpy python3-sklearn python3-msgpack
     python3-pandas python3-matplotlib tshark valgrind iproute2 redis-server tcpreplay tcpdump curl nginx
     wrk crowdsec-custom-bouncer systemd python3-fastapi python3-uvicorn python3-uvloop
-    python3-httptools python3-redis chromium chromium-driver python3-selenium libjs-chart.js redis-sentinel
+    python3-httptools python3-redis chromium chromium-driver python3-selenium libjs-chart.js jq redis-sentinel
     nftables crowdsec-firewall-bouncer)
 # Training and evaluation (scripts/train_model.py, scripts/evaluate.py).
 train_pkgs=(python3-numpy python3-pandas python3-sklearn python3-msgpack python3-matplotlib)
