@@ -555,9 +555,14 @@ int shards_create(struct daemon *d, char *err, size_t err_len)
         s->from_worker = calloc(d->nworkers, sizeof(*s->from_worker));
         if (!s->to_worker || !s->from_worker)
             goto nomem;
+        /* DD_RECORD_RING records per worker in all, shared by the shards (at least 1024 each).
+         * A power of two, because the ring rounds up: 8192 + 512 used to become 16384 slots
+         * of 816 bytes, 6.5 MB more than meant, touched by every long replay or flood. */
+        uint32_t ring_cap = DD_RECORD_RING / d->nshards < 1024 ? 1024 : DD_RECORD_RING / d->nshards;
+        while (ring_cap & (ring_cap - 1))
+            ring_cap &= ring_cap - 1; /* down to a power of two */
         for (unsigned w = 0; w < d->nworkers; w++) {
-            if (!(s->to_worker[w] = ring_spsc_create(DD_RECORD_RING / d->nshards + 512,
-                                                     sizeof(struct flow_record))))
+            if (!(s->to_worker[w] = ring_spsc_create(ring_cap, sizeof(struct flow_record))))
                 goto nomem;
             if (!(s->from_worker[w] = ring_spsc_create(DD_RECORD_RING, sizeof(struct score_note))))
                 goto nomem;

@@ -52,11 +52,12 @@ struct flow_table {
     uint64_t now;        /* newest packet time */
     uint64_t rng;        /* eviction sampling */
     /* Young-flow FIFO (report_young_us): flows in creation order, so due ones are at the head.
-     * An entry names its slot and the flow's first_ts; a slot reused by a later flow no longer
-     * matches and is skipped. */
+     * An entry names its slot and the low 32 bits of the flow's first_ts (8 bytes, not 16: the
+     * FIFO is touched by every new flow); a slot that holds another flow by now does not match
+     * and is dropped, whose due time does not matter then. */
     struct young_entry {
         uint32_t idx;
-        uint64_t first_ts;
+        uint32_t first_lo;
     } * young;
     uint32_t young_mask, young_head, young_tail;
     struct flow_table_stats stats;
@@ -335,7 +336,7 @@ static struct flow *flow_create(struct flow_table *t, const struct flow_key *key
     if (t->young && t->on_report) {
         if (t->young_tail - t->young_head <= t->young_mask)
             t->young[t->young_tail++ & t->young_mask] =
-                (struct young_entry){.idx = idx, .first_ts = f->first_ts};
+                (struct young_entry){.idx = idx, .first_lo = (uint32_t)f->first_ts};
         else
             t->stats.young_unqueued++;
     }
@@ -543,11 +544,14 @@ static void young_reports(struct flow_table *t, uint64_t now)
 {
     while (t->young_head != t->young_tail) {
         const struct young_entry *y = &t->young[t->young_head & t->young_mask];
-        if (y->first_ts + t->cfg.report_young_us > now)
+        struct flow *f = &t->slots[y->idx];
+        /* A flow with these low bits that started 2^32 us (71 min) apart cannot still be
+         * queued: entries leave the FIFO report_young_us after their flow started. */
+        bool same = f->in_use && (uint32_t)f->first_ts == y->first_lo;
+        if (same && f->first_ts + t->cfg.report_young_us > now)
             break;
         t->young_head++;
-        struct flow *f = &t->slots[y->idx];
-        if (!f->in_use || f->first_ts != y->first_ts || f->pkts_at_report != 0)
+        if (!same || f->pkts_at_report != 0)
             continue; /* ended, replaced, or reported already */
         f->report_off = (uint32_t)(f->last_ts - f->first_ts);
         t->stats.reports++;
