@@ -27,8 +27,8 @@ usage: /usr/bin/python3 scripts/evaluate.py --manifest M.json [--manifest M2.jso
            [--model F | --folds K|loo [--fold-seed N] [--model-seed N] [--fast] [--retrain]
                                       [--train-work DIR]]
            [--view flows|ip|both] [--jobs N] [--bin DIR] [--compat fixed|cic] [--work DIR]
-           [-c config.json] [--set KEY=VALUE ...] [--out report.json] [--verdicts-dir DIR]
-           [--flows-dir DIR]
+           [-c config.json] [--set KEY=VALUE ...] [--out report.json] [--png report.png]
+           [--verdicts-dir DIR] [--flows-dir DIR]
            [--metrics-into models/model-metrics.json] [--list all|problems]
 Programs are found in --bin DIR, in build/, or on PATH. Exit status: 0 done (even with
 unreadable captures, which are reported and counted), 1 bad arguments, manifest or missing
@@ -321,6 +321,8 @@ def main():
                     help="a labelled manifest (repeatable)")
     ap.add_argument("--model", default=os.path.join(ROOT, "models", "ddosd-model.msgpack"))
     ap.add_argument("--out", help="write the whole report as JSON here")
+    ap.add_argument("--png", help="write a picture of the report here (per-class bars, per-IP "
+                    "outcomes, a timeline of victims flagged; default with --out: beside it)")
     ap.add_argument("--bin", help="build directory holding ddos-flows, ddosd and ddos-model")
     ap.add_argument("--compat", choices=["fixed", "cic"],
                     help="extractor mode (default: the one the model was trained on)")
@@ -485,6 +487,10 @@ def main():
         with open(args.out, "w") as f:
             json.dump(report, f, indent=2)
         print(f"wrote {args.out}")
+    png = args.png or (os.path.splitext(args.out)[0] + ".png" if args.out else None)
+    if png:
+        import evalplot  # matplotlib only when a picture is wanted
+        print(f"wrote {evalplot.write_png(report, ok, png)}")
     if args.metrics_into:
         block = {k: report[k] for k in ("manifests", "command", "captures", "unreadable")}
         block["generated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

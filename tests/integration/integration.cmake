@@ -158,6 +158,9 @@ add_test(NAME dashboard_browser
     --trafgen ${DDOSD_IT_TRAFGEN} --out ${PROJECT_BINARY_DIR}/dashboard-screenshots)
 set_tests_properties(dashboard_browser PROPERTIES LABELS integration TIMEOUT 240
   SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+# evaluate.py draws its report (--png, or beside --out): a real PNG with its panels.
+add_test(NAME evaluate_png COMMAND bash ${DDOSD_IT}/evaluate_png.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(evaluate_png PROPERTIES LABELS integration TIMEOUT 120)
 
 # evaluate.py's per-IP view (ddosd -r at full speed) agrees with a running ddosd replaying the same
 # ddos-trafgen capture in real time (/api/threat-analysis): level, role, attack type per IP.
