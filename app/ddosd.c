@@ -739,7 +739,7 @@ int main(int argc, char **argv)
     DD_INFO("ddosd %s starting: sensor %s, config %s", DDOSD_VERSION, cfg->sensor.id,
             opt.config_path ? opt.config_path : "(defaults and flags)");
     int status = 0;
-    if (opt.api_only) {
+    if (opt.api_only || cfg->api_only) {
         status = api_only_main(cfg);
         goto out;
     }

@@ -231,7 +231,8 @@ struct ddosd_config {
     struct config_bouncer_keys bouncer_keys;
     struct config_log log;
     struct config_notify notify;
-    char *user; /* drop privileges to this user after start-up; "" keeps them */
+    char *user;    /* drop privileges to this user after start-up; "" keeps them */
+    bool api_only; /* as --api-only: serve the verdicts in Redis, no capture or model */
 
     /* Where ${VAR} and bouncer keys are looked up after the environment (owned; may be NULL). */
     char *env_path;       /* set by config_set_env_file(); NULL: .env next to config.json */

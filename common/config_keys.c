@@ -268,6 +268,7 @@ const struct cfg_key cfg_keys[] = {
      .flags = F_MIN_EXCL},
 
     {.path = "user", .kind = K_STR, .off = OFF(ddosd_config, user), .check = cfg_check_user},
+    {.path = "api_only", .kind = K_BOOL, .off = OFF(ddosd_config, api_only)},
 };
 const size_t cfg_keys_n = DD_ARRAY_LEN(cfg_keys);
 

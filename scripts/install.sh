@@ -38,6 +38,13 @@ options:
   --gateway-cidr CIDR   the gateway subnet allowed to reach port 9000 (nginx "allow"), e.g.
                         10.0.1.0/24. Default: keep the installed site's; first install: loopback
                         only (127.0.0.1/32), with a warning.
+  --api-only            an API node (docs/scale-out.md): no capture, no model; ddosd serves the
+                        merged verdicts of the sensors from Redis (config.json api_only: true).
+                        Give the sensors' Redis with --redis or --sentinels
+  --redis HOST:PORT     the Redis the sensors write to (redis.host, redis.port); the local
+                        redis-server is then not started
+  --sentinels LIST      Sentinels instead, "h1:p1,h2:p2,h3:p3" (redis.sentinels), with
+  --master-name NAME    the name they monitor (redis.master_name, default mymaster)
   --home DIR            the service's home (default /home/ddos)
   --prefix DIR          install everything under DIR instead of / (DIR/home/ddos,
                         DIR/usr/local/bin, DIR/etc/...; files refer to each other inside DIR).
@@ -65,6 +72,8 @@ examples:
   scripts/install.sh --no-systemd --interface eth1 --gateway-cidr 10.0.1.0/24
   scripts/install.sh --prefix /tmp/root --no-systemd --skip-build --bin-dir build/app
   scripts/install.sh --uninstall            # scripts/install.sh --uninstall --purge: everything
+  scripts/install.sh --api-only --sentinels 10.0.0.5:26379,10.0.0.6:26379,10.0.0.7:26379 \
+      --gateway-cidr 10.0.1.0/24                                      # an API-only node
 
 After installing: curl http://127.0.0.1:9000/health, then edit /home/ddos/config/config.json
 (thresholds, whitelist) and /home/ddos/config/.env (REDIS_PASSWORD, bouncer keys) and run
@@ -84,6 +93,10 @@ prefix=""
 home_opt=/home/ddos
 interfaces=()
 gateway_cidr=""
+api_only=0
+redis_addr=""
+sentinels=""
+master_name=""
 use_systemd=1
 skip_build=0
 bin_dir=""
@@ -103,6 +116,10 @@ while [ $# -gt 0 ]; do
     --home) need_arg "$@"; home_opt=$2; shift 2 ;;
     --interface) need_arg "$@"; interfaces+=("$2"); shift 2 ;;
     --gateway-cidr) need_arg "$@"; gateway_cidr=$2; shift 2 ;;
+    --api-only) api_only=1; shift ;;
+    --redis) need_arg "$@"; redis_addr=$2; shift 2 ;;
+    --sentinels) need_arg "$@"; sentinels=$2; shift 2 ;;
+    --master-name) need_arg "$@"; master_name=$2; shift 2 ;;
     --no-systemd) use_systemd=0; shift ;;
     --skip-build) skip_build=1; shift ;;
     --bin-dir) need_arg "$@"; bin_dir=$2; shift 2 ;;
@@ -126,6 +143,21 @@ if [ -n "$prefix" ]; then
     prefix=$(cd "$prefix" && pwd)
     [ "$prefix" != / ] || prefix=""
 fi
+if [ -n "$redis_addr" ]; then
+    [[ "$redis_addr" =~ ^[A-Za-z0-9_.:-]+:[0-9]{1,5}$ ]] ||
+        die "--redis '$redis_addr' is not HOST:PORT (e.g. 10.0.0.5:6379)"
+fi
+if [ -n "$sentinels" ]; then
+    [[ "$sentinels" =~ ^[A-Za-z0-9_.:-]+:[0-9]{1,5}(,[A-Za-z0-9_.:-]+:[0-9]{1,5})*$ ]] ||
+        die "--sentinels '$sentinels' is not h1:p1,h2:p2,... (e.g. 10.0.0.5:26379,10.0.0.6:26379)"
+fi
+[ -z "$master_name" ] || [[ "$master_name" =~ ^[A-Za-z0-9_.:-]{1,128}$ ]] ||
+    die "--master-name '$master_name' may hold letters, digits, '.', '_', '-' and ':' only"
+if [ $api_only -eq 1 ] && [ ${#interfaces[@]} -gt 0 ]; then
+    die "--api-only captures nothing: leave out --interface"
+fi
+local_redis=1
+[ -z "$redis_addr" ] && [ -z "$sentinels" ] || local_redis=0
 for i in "${interfaces[@]}"; do
     [[ "$i" =~ ^[A-Za-z0-9_.:@-]{1,15}$ ]] || die "--interface '$i' is not an interface name"
 done
@@ -363,7 +395,7 @@ fi
 
 # config.json: written from the example on the first install; afterwards only the keys this script
 # manages are updated, and only where they still hold the example's value (or a flag asks).
-if [ ${#interfaces[@]} -eq 0 ] && [ ! -f "$home/config/config.json" ]; then
+if [ $api_only -eq 0 ] && [ ${#interfaces[@]} -eq 0 ] && [ ! -f "$home/config/config.json" ]; then
     default_if=$(ip -o route show default 2>/dev/null | awk '{print $5; exit}' || true)
     if [ -n "$default_if" ]; then
         interfaces=("$default_if")
@@ -378,10 +410,12 @@ if [ ${#interfaces[@]} -gt 0 ]; then
         'import json, sys; print(json.dumps([l.strip() for l in sys.stdin if l.strip()]))')
 fi
 cfg_status=$("$python" - "$repo/config/config.example.json" "$home/config/config.json" \
-    "$home/logs" "$home/models/$model_name" "$ifaces_json" "$svc_user" "$tmpdir/config.json" <<'PY'
+    "$home/logs" "$home/models/$model_name" "$ifaces_json" "$svc_user" "$tmpdir/config.json" \
+    "$api_only" "$redis_addr" "$sentinels" "$master_name" <<'PY'
 import json, os, sys
 
 example_path, target, log_dir, model, ifaces, user, out = sys.argv[1:8]
+api_only, redis_addr, sentinels, master_name = sys.argv[8:12]
 with open(example_path) as f:
     example = json.load(f)
 fresh = not os.path.exists(target)
@@ -417,6 +451,19 @@ put(("ml_model", "path"), model, False)
 put(("user",), user, False)
 if ifaces != "keep":
     put(("capture", "interfaces"), json.loads(ifaces), True)
+if api_only == "1":  # an API node: no capture (docs/scale-out.md)
+    put(("api_only",), True, True)
+    put(("capture", "interfaces"), [], True)
+if redis_addr:
+    host, port = redis_addr.rsplit(":", 1)
+    put(("redis", "host"), host, True)
+    put(("redis", "port"), int(port), True)
+    put(("redis", "enabled"), True, True)
+if sentinels:
+    put(("redis", "sentinels"), sentinels.split(","), True)
+    put(("redis", "enabled"), True, True)
+if master_name:
+    put(("redis", "master_name"), master_name, True)
 if not fresh and cfg == before:
     print("unchanged")  # the operator's formatting is kept too
     sys.exit(0)
@@ -517,7 +564,9 @@ fi
 
 if [ $use_systemd -eq 1 ]; then
     systemctl daemon-reload
-    systemctl enable --now redis-server.service
+    if [ $local_redis -eq 1 ]; then
+        systemctl enable --now redis-server.service
+    fi
     nginx -t -q || die "nginx -t failed: see the messages above ($site_avail)"
     systemctl enable --quiet nginx.service
     if [ $site_changed -eq 1 ] || ! systemctl is-active --quiet nginx.service; then

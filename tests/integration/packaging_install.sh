@@ -228,4 +228,35 @@ pass "--uninstall removed the install, kept models, config, .env, logs"
 bash "$install_sh" --uninstall --purge --prefix "$root" --no-systemd
 [ ! -e "$home" ] || fail "--uninstall --purge left $home"
 pass "--uninstall --purge removed $home"
+# An API-only node (docs/scale-out.md): no capture, the sensors' Redis through Sentinel.
+root2=$tmp/root-api
+home2=$root2/home/ddos
+echo "== install.sh --api-only"
+bash "$install_sh" --prefix "$root2" --no-systemd --skip-build --bin-dir "$build/app" \
+    --allow-missing --gateway-cidr 10.1.2.0/24 --api-only \
+    --sentinels 10.0.0.5:26379,10.0.0.6:26380 --master-name verdicts >"$tmp/api.log" 2>&1 ||
+    { cat "$tmp/api.log"; fail "install.sh --api-only failed"; }
+/usr/bin/python3 - "$home2/config/config.json" <<'PY' || fail "--api-only config.json"
+import json, sys
+c = json.load(open(sys.argv[1]))
+want = {("api_only",): True, ("capture", "interfaces"): [],
+        ("redis", "sentinels"): ["10.0.0.5:26379", "10.0.0.6:26380"],
+        ("redis", "master_name"): "verdicts", ("redis", "enabled"): True}
+for path, value in want.items():
+    d = c
+    for k in path:
+        d = d.get(k) if isinstance(d, dict) else None
+    if d != value:
+        sys.exit(f"config.json {'.'.join(path)} = {d!r}, want {value!r}")
+PY
+if [ -x "$root2/usr/local/bin/ddosd" ]; then
+    timeout 20 "$root2/usr/local/bin/ddosd" -c "$home2/config/config.json" --dump-config \
+        >"$tmp/dump2.json" || fail "ddosd --dump-config rejects the --api-only config.json"
+fi
+bash "$install_sh" --prefix "$root2" --no-systemd --skip-build --bin-dir "$build/app" \
+    --allow-missing --api-only --interface lo >"$tmp/api2.log" 2>&1 &&
+    fail "install.sh --api-only --interface lo was accepted"
+grep -q "api-only captures nothing" "$tmp/api2.log" || fail "--api-only --interface: no reason given"
+bash "$install_sh" --uninstall --purge --prefix "$root2" --no-systemd >/dev/null
+pass "--api-only: api_only true, no capture, Sentinel settings; --interface refused"
 echo "PASS packaging_install"
