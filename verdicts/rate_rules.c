@@ -2,22 +2,24 @@
  * windows and EWMAs, the threshold evaluation against config.json's `rules`, and the alert list
  * (rate_rules.h).
  *
- * Owns: one table of struct rr_entry (one per IP, both roles in it), a parallel array of 32-bit
- * tags and the list of alerting IP/roles. All allocated in rate_rules_create(); nothing is
- * allocated afterwards. The reflector service ports are features/port_class's list (the model
- * and the judge use the same one).
+ * Owns: an open-addressing index of slots (a 32-bit tag and an entry number each), a dense
+ * pool of struct rr_entry (one per IP, both roles in it) with its free stack, and the list of
+ * alerting IP/roles. All allocated in rate_rules_create(); nothing is allocated afterwards
+ * (the pool is an anonymous mapping filled from the bottom, so memory follows the addresses
+ * tracked: ~570 bytes each, not the capacity). The reflector service ports are
+ * features/port_class's list (the model and the judge use the same one).
  *
  * Threads: none of its own. One capture shard calls rate_rules_packet() per packet and
  * rate_rules_tick() on 100 ms boundaries; no locks, no atomics, no logging per packet.
  *
  * DESIGN: the table is open addressing with a bounded probe window: an IP lives in one of the
  * RATE_RULES_PROBES slots starting at hash & mask. A lookup compares tags (64 bytes) and
- * only then keys; a miss takes the first free slot of the window, or evicts the slot with the
- * smallest recent packet rate (an attacker spraying spoofed sources then only recycles the
- * quietest entries, never the victim it is flooding). Because lookups always scan the whole
- * window, a slot can be freed without tombstones, which lets the tick expire idle entries.
- * The hash is keyed with a random seed chosen at start-up so that sources cannot be picked to
- * collide into one window.
+ * only then keys (in the slot's pool entry); a miss takes the first free slot of the window, or
+ * evicts the slot with the smallest recent packet rate (an attacker spraying spoofed sources then
+ * only recycles the quietest entries, never the victim it is flooding). Because lookups always scan
+ * the whole window, a slot can be freed without tombstones, which lets the tick expire idle
+ * entries. The hash is keyed with a random seed chosen at start-up so that sources cannot be picked
+ * to collide into one window.
  *
  * Counting is by direction: an entry's role VICTIM counts packets towards the IP and its role
  * ATTACKER packets from it, with the same metrics (rr_metric). Judging one role also reads the
@@ -162,9 +164,18 @@ struct rate_rules {
     float burst_lim[RR_ROLES][RR_NPKT + 1];
     uint64_t seed, seed_hll;
     uint32_t mask;
-    uint32_t *tags;           /* 0: free slot */
-    struct rr_entry *entries; /* mmap'd: pages of slots never used cost nothing */
-    size_t entries_bytes;
+    uint32_t *tags; /* 0: free slot */
+    uint32_t *pidx; /* per slot in use: its entry in pool */
+    /* The entries, dense: taken from the bottom (pool_high) or the free stack, so memory grows
+     * with the addresses tracked, one entry each. Slots are spread over the table by the hash;
+     * entries living in the slots themselves touched a page per address until every page was
+     * (a table of 524,288 slots cost its 297 MB after ~70k addresses). mmap'd: pages never
+     * reached cost nothing. */
+    struct rr_entry *pool;
+    size_t pool_bytes;
+    uint32_t pool_high;
+    uint32_t *pool_free; /* stack of freed entries */
+    uint32_t pool_nfree;
     uint32_t *active; /* slot << 1 | role of alerting IP/roles; capacity 2 * slots */
     uint32_t n_active;
     uint32_t active_cursor;
@@ -180,6 +191,12 @@ struct rr_view {
     double pps_unanswered, bps_unanswered, sources_unanswered, frag_unanswered;
     double refl_unrequested, icmp_err_unsolicited;
 };
+
+/* The entry of a slot in use. */
+static inline struct rr_entry *rr_e(const struct rate_rules *r, uint32_t slot)
+{
+    return &r->pool[r->pidx[slot]];
+}
 
 bool rate_rules_reflector_port(uint16_t port)
 {
@@ -250,17 +267,18 @@ struct rate_rules *rate_rules_create(const struct ddosd_config *cfg, uint32_t ma
     r->rules = &cfg->rules;
     r->mask = cap - 1;
     r->tags = calloc(cap, sizeof(*r->tags));
+    r->pidx = calloc(cap, sizeof(*r->pidx));
+    r->pool_free = calloc(cap, sizeof(*r->pool_free));
     /* Anonymous mmap (page aligned, so cache-line aligned): zero pages on first touch, so the
      * capacity costs address space, not memory, until addresses arrive (an entry is fully
-     * written when it is taken; zero is "free" everywhere else). A memset here used to make
-     * every ddosd pay the whole table at start-up. */
-    r->entries_bytes = (size_t)cap * sizeof(*r->entries);
-    r->entries =
-        mmap(NULL, r->entries_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (r->entries == MAP_FAILED)
-        r->entries = NULL;
+     * written when it is taken). A memset here used to make every ddosd pay the whole table
+     * at start-up. */
+    r->pool_bytes = (size_t)cap * sizeof(*r->pool);
+    r->pool = mmap(NULL, r->pool_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (r->pool == MAP_FAILED)
+        r->pool = NULL;
     r->active = calloc((size_t)cap * 2, sizeof(*r->active));
-    if (!r->tags || !r->entries || !r->active)
+    if (!r->tags || !r->pidx || !r->pool_free || !r->pool || !r->active)
         goto fail;
     r->seed = dd_hash_seed(r);
     /* A fixed key, not the table's random seed: the distinct-source estimate decides levels
@@ -270,8 +288,9 @@ struct rate_rules *rate_rules_create(const struct ddosd_config *cfg, uint32_t ma
     r->seed_hll = RR_HLL_KEY;
     rr_floors_set(r, &cfg->rules);
     r->st.capacity = cap;
-    DD_INFO("rate rules: %u IP slots, %zu KiB", (unsigned)cap,
-            ((size_t)cap * (sizeof(struct rr_entry) + sizeof(uint32_t) * 3)) / 1024);
+    DD_INFO("rate rules: %u IP slots (%zu bytes per address tracked, touched as used), %zu KiB "
+            "of index",
+            (unsigned)cap, sizeof(struct rr_entry), ((size_t)cap * sizeof(uint32_t) * 5) / 1024);
     return r;
 fail:
     DD_ERROR("rate rules: out of memory for %u IPs", (unsigned)max_ips);
@@ -287,7 +306,7 @@ void rate_rules_set_config(struct rate_rules *r, const struct ddosd_config *cfg)
      * evaluation. */
     for (uint32_t i = 0; i <= r->mask; i++)
         if (r->tags[i]) /* free slots are reset when taken; leave their pages untouched */
-            r->entries[i].resolved = false;
+            rr_e(r, i)->resolved = false;
 }
 
 void rate_rules_destroy(struct rate_rules *r)
@@ -295,8 +314,10 @@ void rate_rules_destroy(struct rate_rules *r)
     if (!r)
         return;
     free(r->tags);
-    if (r->entries)
-        munmap(r->entries, r->entries_bytes);
+    free(r->pidx);
+    free(r->pool_free);
+    if (r->pool)
+        munmap(r->pool, r->pool_bytes);
     free(r->active);
     free(r);
 }
@@ -310,7 +331,7 @@ void rate_rules_stats_get(const struct rate_rules *r, struct rate_rules_stats *o
 
 static void rr_active_add(struct rate_rules *r, uint32_t slot, int role)
 {
-    struct rr_role_state *rs = &r->entries[slot].role[role];
+    struct rr_role_state *rs = &rr_e(r, slot)->role[role];
     rs->active_pos = (int32_t)r->n_active;
     rs->emitted = false;
     rs->emitted_level = 0;
@@ -321,11 +342,11 @@ static void rr_active_add(struct rate_rules *r, uint32_t slot, int role)
 
 static void rr_active_remove(struct rate_rules *r, uint32_t slot, int role)
 {
-    struct rr_role_state *rs = &r->entries[slot].role[role];
+    struct rr_role_state *rs = &rr_e(r, slot)->role[role];
     uint32_t pos = (uint32_t)rs->active_pos;
     uint32_t last = r->active[--r->n_active];
     r->active[pos] = last;
-    r->entries[last >> 1].role[last & 1].active_pos = (int32_t)pos;
+    rr_e(r, last >> 1)->role[last & 1].active_pos = (int32_t)pos;
     rs->active_pos = -1;
     r->st.alerting--;
 }
@@ -455,7 +476,7 @@ static uint32_t rr_judge(const struct rate_rules *r, struct rr_entry *e, int rol
  * second's bursts. Puts the role on the alerting list when it starts. */
 static void rr_publish(struct rate_rules *r, uint32_t slot, int role)
 {
-    struct rr_role_state *rs = &r->entries[slot].role[role];
+    struct rr_role_state *rs = &rr_e(r, slot)->role[role];
     uint32_t reasons = rs->sus_reasons | rs->win_reasons;
     if (!reasons)
         return;
@@ -520,7 +541,7 @@ static void rr_view_sub(struct rr_view *v, const struct rr_sub *s, int role, dou
  * grow). Over a threshold, it joins the second's bursts and the role's state is published. */
 static void rr_burst_evaluate(struct rate_rules *r, uint32_t slot, int role)
 {
-    struct rr_entry *e = &r->entries[slot];
+    struct rr_entry *e = rr_e(r, slot);
     double sources = 0;
     double pkts = (double)e->count[role][RR_PPS] + e->sub.n[role][RR_PPS];
     if (role == VERDICT_ROLE_VICTIM)
@@ -546,7 +567,7 @@ static void rr_burst_evaluate(struct rate_rules *r, uint32_t slot, int role)
  * the second that ended, it sets the role's state, or counts a quiet window. */
 static void rr_entry_evaluate(struct rate_rules *r, uint32_t slot, int role)
 {
-    struct rr_entry *e = &r->entries[slot];
+    struct rr_entry *e = rr_e(r, slot);
     struct rr_role_state *rs = &e->role[role];
     struct rr_view v;
     rr_view_sustained(&v, e, role);
@@ -581,7 +602,7 @@ static inline uint32_t rr_sat_add32(uint32_t a, uint32_t b)
 /* Closes the sub-window: hot roles are judged on its final counts, then it joins its second. */
 static void rr_sub_close(struct rate_rules *r, uint32_t slot)
 {
-    struct rr_entry *e = &r->entries[slot];
+    struct rr_entry *e = rr_e(r, slot);
     for (int role = 0; role < RR_ROLES; role++)
         if (e->hot & (1u << role))
             rr_burst_evaluate(r, slot, role);
@@ -598,7 +619,7 @@ static void rr_sub_close(struct rate_rules *r, uint32_t slot)
  * second, the first with its counts, the others empty. */
 static void rr_entry_roll(struct rate_rules *r, uint32_t slot, uint64_t now_us)
 {
-    struct rr_entry *e = &r->entries[slot];
+    struct rr_entry *e = rr_e(r, slot);
     uint64_t sub_id = now_us / RR_SUB_US;
     if (sub_id <= e->sub_id)
         return; /* same sub-window (or time went back: counted in the current one) */
@@ -644,9 +665,10 @@ static void rr_entry_roll(struct rate_rules *r, uint32_t slot, uint64_t now_us)
 static void rr_slot_free(struct rate_rules *r, uint32_t slot)
 {
     for (int role = 0; role < RR_ROLES; role++)
-        if (r->entries[slot].role[role].active_pos >= 0)
+        if (rr_e(r, slot)->role[role].active_pos >= 0)
             rr_active_remove(r, slot, role);
     r->tags[slot] = 0;
+    r->pool_free[r->pool_nfree++] = r->pidx[slot];
     r->st.tracked_ips--;
 }
 
@@ -663,7 +685,7 @@ static uint32_t rr_entry_get(struct rate_rules *r, const uint8_t addr[16], uint8
         uint32_t slot = (base + i) & r->mask;
         uint32_t t = r->tags[slot];
         if (t == tag) {
-            struct rr_entry *e = &r->entries[slot];
+            struct rr_entry *e = rr_e(r, slot);
             if (e->version == version && memcmp(e->addr, addr, 16) == 0) {
                 rr_entry_roll(r, slot, ts_us);
                 return slot;
@@ -678,7 +700,7 @@ static uint32_t rr_entry_get(struct rate_rules *r, const uint8_t addr[16], uint8
             continue;
         /* Recent rate: smoothed plus what the current window has seen; alerting entries are
          * kept unless every candidate alerts. */
-        const struct rr_entry *e = &r->entries[slot];
+        const struct rr_entry *e = rr_e(r, slot);
         float rate = e->rate[0][RR_PPS] + e->rate[1][RR_PPS] +
                      (float)(e->count[0][RR_PPS] + e->count[1][RR_PPS]) +
                      (float)(e->sub.n[0][RR_PPS] + e->sub.n[1][RR_PPS]);
@@ -692,13 +714,15 @@ static uint32_t rr_entry_get(struct rate_rules *r, const uint8_t addr[16], uint8
     uint32_t slot = free_slot;
     if (slot == UINT32_MAX) {
         slot = victim;
-        struct rr_entry *old = &r->entries[slot];
+        struct rr_entry *old = rr_e(r, slot);
         if (old->role[0].active_pos >= 0 || old->role[1].active_pos >= 0)
             r->st.evicted_alerting++;
         rr_slot_free(r, slot);
         r->st.evictions++;
     }
-    struct rr_entry *e = &r->entries[slot];
+    /* Every slot in use has its own entry, and the pool has one per slot: never empty here. */
+    r->pidx[slot] = r->pool_nfree ? r->pool_free[--r->pool_nfree] : r->pool_high++;
+    struct rr_entry *e = rr_e(r, slot);
     memset(e, 0, sizeof(*e));
     memcpy(e->addr, addr, 16);
     e->version = version;
@@ -717,7 +741,7 @@ static uint32_t rr_entry_get(struct rate_rules *r, const uint8_t addr[16], uint8
  * the role's floor makes the role hot and judges the sub-window at once. */
 static void rr_count(struct rate_rules *r, uint32_t slot, int role, uint32_t mask, uint32_t bytes)
 {
-    struct rr_entry *e = &r->entries[slot];
+    struct rr_entry *e = rr_e(r, slot);
     uint16_t *n = e->sub.n[role];
     for (uint32_t m = mask; m; m &= m - 1) {
         int i = __builtin_ctz(m);
@@ -813,17 +837,27 @@ static inline void rr_packet_hashes(const struct rate_rules *r, const struct pkt
     h->hll = dd_hash_addr(r->seed_hll, p->src, p->ip_version);
 }
 
-/* Starts loading what an address's lookup reads first: its probe window of tags and the lines
- * of its home slot that a hit touches (key, sub-window counts, the HyperLogLog register). */
-static inline void rr_prefetch(const struct rate_rules *r, uint64_t h, uint64_t hll)
+/* Starts loading what an address's lookup reads first: its probe window of tags and the entry
+ * index of its home slot. */
+static inline void rr_prefetch_slot(const struct rate_rules *r, uint64_t h)
 {
     uint32_t slot = (uint32_t)h & r->mask;
     __builtin_prefetch(&r->tags[slot]);
-    const char *e = (const char *)&r->entries[slot];
+    __builtin_prefetch(&r->pidx[slot]);
+}
+
+/* Then, once those have had time to arrive, the lines of the home slot's entry that a hit
+ * touches (key, sub-window counts, the HyperLogLog register). */
+static inline void rr_prefetch_entry(const struct rate_rules *r, uint64_t h, uint64_t hll)
+{
+    uint32_t slot = (uint32_t)h & r->mask;
+    if (!r->tags[slot])
+        return;
+    const struct rr_entry *e = rr_e(r, slot);
     __builtin_prefetch(e, 1);
-    __builtin_prefetch(e + 64, 1);
+    __builtin_prefetch((const char *)e + 64, 1);
     if (hll)
-        __builtin_prefetch(&r->entries[slot].hll[hll >> 58], 1);
+        __builtin_prefetch(&e->hll[hll >> 58], 1);
 }
 
 /* rate_rules_packet with the hashes already computed. */
@@ -838,7 +872,7 @@ static void rr_packet_hashed(struct rate_rules *r, const struct pkt_info *p, uin
      * entry is never touched after it. The HyperLogLog is updated before the count so that a
      * burst judged on this packet sees its source. */
     uint32_t slot = rr_entry_get(r, p->dst, p->ip_version, ts_us, h->dst);
-    struct rr_entry *e = &r->entries[slot];
+    struct rr_entry *e = rr_e(r, slot);
     uint8_t rho = (uint8_t)(__builtin_clzll((h->hll << 6) | (1ull << 5)) + 1);
     uint8_t *reg = &e->hll[h->hll >> 58];
     if (rho > *reg)
@@ -851,7 +885,7 @@ static void rr_packet_hashed(struct rate_rules *r, const struct pkt_info *p, uin
         r->st.whitelisted_pkts++;
 
     slot = rr_entry_get(r, p->src, p->ip_version, ts_us, h->src);
-    e = &r->entries[slot];
+    e = rr_e(r, slot);
     e->last_pkt_s = s;
     if (frag)
         rr_frag_vote(&e->role[VERDICT_ROLE_ATTACKER], p->proto);
@@ -877,15 +911,22 @@ void rate_rules_packet_burst(struct rate_rules *r, const struct pkt_info *pkts,
     while (n > 0) {
         size_t m = n < RATE_RULES_BURST ? n : RATE_RULES_BURST;
         /* Pass 1: every hash of the group, and the loads of the home slots they name, so the
-         * misses of the group overlap. Only hints: pass 2 may insert or evict in between. */
+         * misses of the group overlap; pass 2: the entries those slots point to. Only hints:
+         * pass 3 may insert or evict in between. */
         for (size_t i = 0; i < m; i++) {
             if (DD_UNLIKELY(pkts[i].ip_version != 4 && pkts[i].ip_version != 6))
                 continue;
             rr_packet_hashes(r, &pkts[i], &h[i]);
-            rr_prefetch(r, h[i].dst, h[i].hll);
-            rr_prefetch(r, h[i].src, 0);
+            rr_prefetch_slot(r, h[i].dst);
+            rr_prefetch_slot(r, h[i].src);
         }
-        /* Pass 2: the packets in order, exactly as rate_rules_packet would take them. */
+        for (size_t i = 0; i < m; i++) {
+            if (DD_LIKELY(pkts[i].ip_version == 4 || pkts[i].ip_version == 6)) {
+                rr_prefetch_entry(r, h[i].dst, h[i].hll);
+                rr_prefetch_entry(r, h[i].src, 0);
+            }
+        }
+        /* Pass 3: the packets in order, exactly as rate_rules_packet would take them. */
         for (size_t i = 0; i < m; i++)
             if (DD_LIKELY(pkts[i].ip_version == 4 || pkts[i].ip_version == 6))
                 rr_packet_hashed(r, &pkts[i], ts_us[i], new_flow && new_flow[i], &h[i]);
@@ -902,7 +943,7 @@ void rate_rules_packet_burst(struct rate_rules *r, const struct pkt_info *pkts,
 static void rr_alert_fill(const struct rate_rules *r, uint32_t slot, int role, uint64_t now_us,
                           bool ended, struct rate_alert *a)
 {
-    const struct rr_entry *e = &r->entries[slot];
+    const struct rr_entry *e = rr_e(r, slot);
     const struct rr_role_state *rs = &e->role[role];
     struct rr_view v;
     if (rs->burst)
@@ -958,7 +999,7 @@ size_t rate_rules_tick(struct rate_rules *r, uint64_t now_us, struct rate_alert 
         scan++;
         if (r->tags[slot] == 0)
             continue;
-        struct rr_entry *e = &r->entries[slot];
+        struct rr_entry *e = rr_e(r, slot);
         rr_entry_roll(r, slot, now_us);
         if (now_s > e->last_pkt_s + RR_IDLE_S && e->role[0].active_pos < 0 &&
             e->role[1].active_pos < 0) {
@@ -976,7 +1017,7 @@ size_t rate_rules_tick(struct rate_rules *r, uint64_t now_us, struct rate_alert 
             i = 0;
         uint32_t slot = r->active[i] >> 1;
         int role = (int)(r->active[i] & 1);
-        struct rr_role_state *rs = &r->entries[slot].role[role];
+        struct rr_role_state *rs = &rr_e(r, slot)->role[role];
         visits--;
         work++;
         rr_entry_roll(r, slot, now_us); /* a roll may add to the list, never removes */

@@ -4,9 +4,10 @@
  *
  * Ownership and threads: one struct rate_rules belongs to ONE thread (a capture shard); every
  * function here must be called from that thread only. rate_rules_create() allocates everything
- * once (the entry table as an anonymous mapping: its pages cost memory only once addresses use
- * them); rate_rules_packet() and rate_rules_tick() never allocate. The config passed to create
- * is borrowed: it must outlive the rate_rules (it is read-only after start-up, see config.h).
+ * once (the entries as a dense pool in an anonymous mapping: memory follows the addresses
+ * tracked, not the capacity); rate_rules_packet() and rate_rules_tick() never allocate. The config
+ * passed to create is borrowed: it must outlive the rate_rules (it is read-only after start-up, see
+ * config.h).
  *
  * Time is whatever the caller passes (packet time offline, packet or wall time live), in
  * microseconds; it should not go backwards (a packet older than its entry's window counts in
