@@ -162,16 +162,17 @@ model_walk_avx512_n(const struct model_node *pool, const uint32_t *base, const u
         _mm512_storeu_si512(leaf + 16 * v, i[v]);
 }
 
-/* The batch walk: n rows (n a multiple of 16, <= 64) through ng (1 or 2) trees at once, in
- * vectors of 16 rows: up to eight independent chains of gathers in flight, which is what hides
- * their latency (measured: two trees x four vectors scores a block in about two thirds of the
- * time one tree x four vectors takes). Row j reads its inputs at x + xoff[j]; tree g's leaf
- * for row j is written to leaf[g * MODEL_LEAF_STRIDE + j] as an index into its nodes. The first
- * five levels of a breadth-first tree are its first 31 nodes, so for the first five steps every
- * walk is inside them: those steps take the node from a 32-entry table held in four registers
- * per tree (a permute each for word and threshold) instead of gathering it. The tables are
- * loaded once per call (masked, for trees of fewer than 32 nodes). A tree shallower than the
- * other simply sits on its leaves (they loop) until the deeper one is done. */
+/* The batch walk: n rows (n a multiple of 16, <= 64) through ng (1 to 4; at most 3 for more
+ * than 32 rows) trees at once, in vectors of 16 rows: up to twelve independent chains of
+ * gathers in flight, which is what hides their latency (each step is gather -> permute ->
+ * gather -> compare, some 60 cycles; model_stage_block has the measured effect). Row j reads its
+ * inputs at x + xoff[j]; tree g's leaf for row j is written to leaf[g * MODEL_LEAF_STRIDE + j] as
+ * an index into its nodes. The first five levels of a breadth-first tree are its first 31 nodes, so
+ * for the first five steps every walk is inside them: those steps take the node from a 32-entry
+ * table held in four registers per tree (a permute each for word and threshold) instead of
+ * gathering it. The tables are loaded once per call (masked, for trees of fewer than 32 nodes). A
+ * tree shallower than the other simply sits on its leaves (they loop) until the deeper one is done.
+ */
 enum { MODEL_LEAF_STRIDE = MODEL_BLOCK_ROWS + 16 };
 
 __attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
@@ -183,18 +184,18 @@ model_walk_rows_avx512_n(const struct model_tree *tr, const uint32_t *xoff, cons
     const __m512i even =
                       _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0),
                   odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-    __m512i o[4], i[2][4];
+    __m512i o[4], i[4][4];
     for (int v = 0; v < nv; v++) {
         o[v] = _mm512_loadu_si512(xoff + 16 * v);
         for (int g = 0; g < ng; g++)
             i[g][v] = _mm512_setzero_si512();
     }
-    uint32_t depth = tr[0].depth;
-    if (ng == 2 && tr[1].depth > depth)
-        depth = tr[1].depth;
+    uint32_t depth = 0;
+    for (int g = 0; g < ng; g++)
+        depth = tr[g].depth > depth ? tr[g].depth : depth;
     uint32_t s = 0;
     {
-        __m512i wlo[2], whi[2], tlo[2], thi[2];
+        __m512i wlo[4], whi[4], tlo[4], thi[4];
         for (int g = 0; g < ng; g++) {
             __m512i q[4]; /* nodes 0-7, 8-15, 16-23, 24-31 as qwords */
             for (int c = 0; c < 4; c++) {
@@ -268,8 +269,15 @@ __attribute__((target("avx512f"))) static void model_walk_rows_avx512(const stru
         MODEL_WALK_ROWS_CASE(2, 1);
         MODEL_WALK_ROWS_CASE(2, 2);
         MODEL_WALK_ROWS_CASE(2, 3);
-    default:
-        model_walk_rows_avx512_n(tr, xoff, x, leaf, 2, 4);
+        MODEL_WALK_ROWS_CASE(3, 1);
+        MODEL_WALK_ROWS_CASE(3, 2);
+        MODEL_WALK_ROWS_CASE(3, 3);
+        MODEL_WALK_ROWS_CASE(3, 4);
+        MODEL_WALK_ROWS_CASE(2, 4);
+        MODEL_WALK_ROWS_CASE(4, 1);
+        MODEL_WALK_ROWS_CASE(4, 2);
+    default: /* (1 or 2, 4): the last trees of a big block */
+        model_walk_rows_avx512_n(tr, xoff, x, leaf, ng == 1 ? 1 : 2, 4);
         break;
     }
 #undef MODEL_WALK_ROWS_CASE
@@ -666,12 +674,18 @@ static void model_stage_block(const struct model_stage *st, enum model_simd simd
     const uint32_t lanes = model_walk_width(simd, nr);
     for (uint32_t r = nr; r < lanes; r++) /* padding walks repeat the last row */
         xoff[r] = xoff[nr - 1];
-    uint32_t base[MODEL_BLOCK_ROWS + 16], leaf[2 * MODEL_LEAF_STRIDE];
+    uint32_t base[MODEL_BLOCK_ROWS + 16], leaf[4 * MODEL_LEAF_STRIDE];
     uint32_t k = 0;
 #if defined(__x86_64__)
-    if (simd == MODEL_SIMD_AVX512) { /* two trees per walk; leaves added in tree order */
-        for (uint32_t t = 0; t < st->n_trees; t += 2) {
-            const int ng = t + 1 < st->n_trees ? 2 : 1;
+    if (simd == MODEL_SIMD_AVX512) {
+        /* Eight to twelve chains of gathers per walk where the rows allow: 3 trees x 3-4
+         * vectors of rows, 4 trees x 1-2 (e.g. the family stage's few attack rows). Measured
+         * on the committed model: 1 x 4 -> 2 x 4 -> 3 x 4 chains scored a block in 1, 0.8 and
+         * 0.65 of the time (4 x 4 spills registers and is slower again). Leaves are added in
+         * tree order. */
+        const uint32_t group = lanes <= 32 ? 4 : 3;
+        for (uint32_t t = 0; t < st->n_trees; t += group) {
+            const int ng = (int)(st->n_trees - t < group ? st->n_trees - t : group);
             model_walk_rows_avx512(&st->trees[t], ng, xoff, x, lanes, leaf);
             for (int g = 0; g < ng; g++) {
                 uint32_t *lg = leaf + g * MODEL_LEAF_STRIDE;

@@ -716,7 +716,7 @@ static void test_model_random_trees_match_naive_walk(void **state)
         struct model *m = t_load(&tm, err, sizeof(err));
         if (!m)
             fail_msg("round %d: load: %s", round, err);
-        enum { ROWS = 37 };
+        enum { ROWS = 70 }; /* a 64-row block and a short one */
         double feats[ROWS * FEAT_COUNT];
         struct model_score single[ROWS], batch[ROWS];
         for (int r = 0; r < ROWS; r++) {
@@ -735,13 +735,18 @@ static void test_model_random_trees_match_naive_walk(void **state)
                              p[k], want[k]);
             model_score(m, f, &single[r]);
         }
-        model_score_batch(m, feats, ROWS, batch);
-        for (int r = 0; r < ROWS; r++) {
-            assert_memory_equal(&batch[r].p_attack, &single[r].p_attack, sizeof(double));
-            assert_memory_equal(&batch[r].p_family, &single[r].p_family, sizeof(double));
-            assert_int_equal(batch[r].family, single[r].family);
-            assert_int_equal(batch[r].is_attack, single[r].is_attack);
-            assert_ptr_equal(batch[r].label, single[r].label);
+        /* Batches of every vector count of the AVX-512 walk (1 to 4 vectors of 16 rows) */
+        static const int sizes[] = {ROWS, 37, 20, 5, 1};
+        for (size_t b = 0; b < sizeof(sizes) / sizeof(sizes[0]); b++) {
+            memset(batch, 0, sizeof(batch));
+            model_score_batch(m, feats, (size_t)sizes[b], batch);
+            for (int r = 0; r < sizes[b]; r++) {
+                assert_memory_equal(&batch[r].p_attack, &single[r].p_attack, sizeof(double));
+                assert_memory_equal(&batch[r].p_family, &single[r].p_family, sizeof(double));
+                assert_int_equal(batch[r].family, single[r].family);
+                assert_int_equal(batch[r].is_attack, single[r].is_attack);
+                assert_ptr_equal(batch[r].label, single[r].label);
+            }
         }
         model_unref(m);
     }
