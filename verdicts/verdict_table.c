@@ -189,6 +189,8 @@ struct vt_episode {
     uint8_t level;         /* the role's level at its last evaluation */
     uint8_t level_pending; /* a level change waits for the next tick: from level_prev to levelv */
     uint8_t level_prev;
+    uint32_t reasons; /* every reason the role had at high or above during the episode */
+    double peak_score;
     uint32_t npeers;
     uint64_t start_us;
     double peak_pps, peak_bps;
@@ -833,6 +835,11 @@ static void vt_episode_close(struct verdict_table *t, struct vt_entry *e, int ro
          * role itself has fallen back to low or medium by now). */
         if (ep->peak_level > ep->endv.level)
             ep->endv.level = ep->peak_level;
+        /* ... and why: the reasons and the strongest score it had while at high or above (the
+         * role's own have faded with its evidence by now: score 0, no reasons). */
+        ep->endv.reasons |= ep->reasons;
+        if (ep->peak_score > ep->endv.score)
+            ep->endv.score = ep->peak_score;
         if (!ep->endv.attack_type[0])
             memcpy(ep->endv.attack_type, ep->startv.attack_type, sizeof(ep->endv.attack_type));
         ep->end_pending = 1;
@@ -1046,6 +1053,9 @@ static void vt_episode_check(struct verdict_table *t, uint32_t i, int role, cons
                 vt_peaks(ep, w->pps, w->bps);
                 if (w->level > ep->peak_level)
                     ep->peak_level = w->level;
+                ep->reasons |= w->reasons;
+                if (w->score > ep->peak_score)
+                    ep->peak_score = w->score;
                 if (!ep->startv.attack_type[0] && w->attack[0])
                     snprintf(ep->startv.attack_type, sizeof(ep->startv.attack_type), "%s",
                              w->attack);
@@ -1067,6 +1077,8 @@ static void vt_episode_check(struct verdict_table *t, uint32_t i, int role, cons
         ep->start_us = r->attack_since_us ? r->attack_since_us : t->now;
         ep->start_pending = 1;
         ep->peak_level = w->level;
+        ep->reasons = w->reasons;
+        ep->peak_score = w->score;
         ep->level = w->level;
         /* The start event describes the role as it was when the episode began. */
         vt_build(t, e, role, w, &ep->startv);

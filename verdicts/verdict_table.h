@@ -102,7 +102,8 @@
  * ATTACK_START, with the episode's start = the first attack evidence in the window). While it
  * lasts the table tracks peak pps and bps and the top peers (the attackers of a victim, the
  * victims of an attacker; by attack flows, space-saving top-K of REDIS_SINK_PEERS_MAX). It ends
- * when the level has stayed below high for attack_end_us (event ATTACK_END, with peaks and peers).
+ * when the level has stayed below high for attack_end_us (event ATTACK_END, with peaks and peers,
+ * the episode's highest level and score and every reason it had at high or above).
  * Between the two, each move of the role's level is a level_change call (coalesced per tick);
  * verdict_table_episode_get reads an open episode's peaks and peers at any time.
  * Episodes use a separate pool of `max_episodes` records; when it is empty a new episode is
@@ -130,7 +131,8 @@
  *     evidence call that raised the role to high (its event comes at the next tick), so peers are
  *     counted from that flow on: a final attack report adds one flow to its peer, a snapshot of
  *     a peer not listed yet lists it with one flow. Events carry the role's verdict at that
- *     moment (an ATTACK_END therefore has the level the role fell to).
+ *     moment, except that an ATTACK_END names the episode (the role has fallen back by then):
+ *     its peak level, peak rates, highest score and every reason it had at high or above.
  *   - Expiry: an IP idle for ttl is forgotten only when no report or alert holds it and no
  *     episode is open. An IP evicted while its episode was announced gets its ATTACK_END at the
  *     next tick; one whose episode was never announced gets no events. Expired callbacks of

@@ -211,19 +211,21 @@ static void test_log_limit(void **state)
 static struct {
     int starts, ends, levels;
     uint8_t prev[16], now[16];
+    struct verdict end;
 } vt_rec;
 
 static void vt_on_event(void *user, enum verdict_event_kind kind, const struct verdict *v,
                         const struct redis_sink_peer *peers, size_t npeers)
 {
     (void)user;
-    (void)v;
     (void)peers;
     (void)npeers;
-    if (kind == VERDICT_EVENT_ATTACK_START)
+    if (kind == VERDICT_EVENT_ATTACK_START) {
         vt_rec.starts++;
-    else
+    } else {
         vt_rec.ends++;
+        vt_rec.end = *v;
+    }
 }
 
 static void vt_on_level(void *user, const struct verdict *v, uint8_t prev,
@@ -313,6 +315,11 @@ static void test_table_level_change_events(void **state)
     assert_int_equal(vt_rec.prev[1], THREAT_CRITICAL);
     assert_true(vt_rec.now[1] < THREAT_HIGH);
     assert_int_equal(vt_rec.starts, 1); /* one episode: one start, one end */
+    /* The end names the episode: its peak level, and why (not the faded role's score 0 and no
+     * reasons). */
+    assert_int_equal(vt_rec.end.level, THREAT_CRITICAL);
+    assert_true(vt_rec.end.score > 0.5);
+    assert_true(vt_rec.end.reasons & VERDICT_REASON_RATE_PPS);
     struct verdict_table_stats st;
     verdict_table_stats_get(t, &st);
     assert_int_equal(st.level_changes, (uint64_t)vt_rec.levels);
