@@ -15,7 +15,9 @@
  * lock is held while JSON is written. A verdict inside these documents is the API's one verdict
  * format (verdict_json_api, as /api/threat-analysis writes it), parsed back into the tree: one
  * format for the dashboard and the gateway. With api.dashboard_auth the three need SECRET_KEY
- * (the dashboard page asks for it); without, they are read-only views like /api/verdicts. */
+ * (the dashboard page asks for it); without, they are read-only views like /api/verdicts.
+ * Without a trail (an API-only node) the incidents are the store's verdicts at high or above and
+ * the event trail is empty. */
 #include "api/api_internal.h"
 
 #include <errno.h>
@@ -209,7 +211,21 @@ void api_route_incidents(struct api_core *c, const struct api_request *in,
     uint64_t now_ms = in->now_ms;
     json_t *list = json_array();
     struct trail_stats ts = {0};
-    if (c->trail) {
+    if (!c->trail) {
+        /* A node without a pipeline (ddosd --api-only) has no episodes of its own: its incidents
+         * are the addresses at high or above in the store, without series or peers. */
+        struct verdict_store_entry *e = NULL;
+        long n = verdict_store_list(c->store, THREAT_HIGH, INCIDENTS_MAX, now_ms, &e);
+        for (long i = 0; i < n; i++) {
+            struct trail_incident inc = {.v = e[i].v,
+                                         .start_us = e[i].v.first_seen_us,
+                                         .peak_pps = e[i].v.pps,
+                                         .peak_bps = e[i].v.bps,
+                                         .peak_level = e[i].v.level};
+            json_array_append_new(list, incident_tree(c, &inc, now_ms));
+        }
+        free(e);
+    } else {
         struct trail_incident *inc = malloc(INCIDENTS_MAX * sizeof(*inc));
         if (!inc) {
             json_decref(list);

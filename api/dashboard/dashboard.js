@@ -197,7 +197,7 @@ async function refreshSeries() {
   const jobs = [];
   for (const [k, row] of state.rows) {
     const inc = row.incident;
-    if (!inc.open && row.loaded) continue;
+    if ((!inc.open && row.loaded) || !inc.points) continue; /* no series (yet, or API-only node) */
     const url = "/api/timeseries?ip=" + encodeURIComponent(inc.ip) + "&role=" + inc.role;
     jobs.push(getJSON(url).then((s) => {
       row.loaded = true;

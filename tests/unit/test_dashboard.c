@@ -563,6 +563,38 @@ static void test_dashboard_auth(void **state)
     fx_free(f);
 }
 
+/* An API-only node (no pipeline, no trail): the store's verdicts at high or above are its
+ * incidents; the trail is empty. */
+static void test_no_trail(void **state)
+{
+    (void)state;
+    struct fixture *f = fx_new(false);
+    api_core_destroy(f->core);
+    trail_destroy(f->trail);
+    f->trail = NULL;
+    struct api_options o = {.cfg = &f->cfg,
+                            .secret_key = SECRET,
+                            .store = f->store,
+                            .hooks = {.health = stub_health, .counters = stub_counters}};
+    f->core = api_core_create(&o);
+    struct verdict hi = mk("10.0.0.5", VERDICT_ROLE_VICTIM, THREAT_CRITICAL, "udp_flood", 7000);
+    struct verdict med = mk("10.0.0.6", VERDICT_ROLE_ATTACKER, THREAT_MEDIUM, "", 10);
+    assert_int_equal(verdict_store_put(f->store, &hi, verdict_store_now_ms() + 60000), 0);
+    assert_int_equal(verdict_store_put(f->store, &med, verdict_store_now_ms() + 60000), 0);
+    json_t *j = get(f, "/api/incidents", 200, NULL);
+    json_t *list = json_object_get(j, "incidents");
+    assert_int_equal(json_array_size(list), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "ip")),
+                        "10.0.0.5");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "points")), 0);
+    json_decref(j);
+    j = get(f, "/api/events", 200, NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "events")), 0);
+    json_decref(j);
+    json_decref(get(f, "/api/timeseries?ip=10.0.0.5", 404, NULL));
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -576,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_endpoint_events),
         cmocka_unit_test(test_endpoint_timeseries),
         cmocka_unit_test(test_dashboard_auth),
+        cmocka_unit_test(test_no_trail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
