@@ -750,6 +750,11 @@ void model_score_batch(const struct model *m, const double *feats, size_t n,
     for (size_t first = 0; first < n; first += block) {
         const uint32_t nb = n - first < block ? (uint32_t)(n - first) : block;
         for (uint32_t r = 0; r < nb; r++) {
+            if (first + r + 4 < n) {
+                const char *ahead = (const char *)(feats + (first + r + 4) * FEAT_COUNT);
+                for (size_t b = 0; b < FEAT_COUNT * sizeof(double); b += 64)
+                    __builtin_prefetch(ahead + b);
+            }
             model_prepare_row(m, feats + (first + r) * FEAT_COUNT, x + (size_t)r * stride);
             xoff[r] = r * stride;
         }
