@@ -613,8 +613,9 @@ static int start(struct daemon *d, char *err, size_t len)
     }
     if (cfg->redis.enabled && cfg->redis.required && (rc = daemon_redis_probe(cfg, err, len)) != 0)
         return rc;
-    if (cfg->redis.enabled && cfg->cache.enabled && cfg->redis.follow) {
-        /* The API answers from every sensor's view: the others' verdicts, read from Redis. */
+    if (cfg->redis.enabled && cfg->cache.enabled && cfg->redis.follow && cfg->api.listen.enabled) {
+        /* The API answers from every sensor's view: the others' verdicts, read from Redis (no
+         * API, no reader: nothing else reads the store). */
         static char host[4096];
         struct redis_follow_config fc = {
             .store = d->store, .mode = REDIS_FOLLOW_RAISE, .sensor_id = cfg->sensor.id};

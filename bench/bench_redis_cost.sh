@@ -6,8 +6,8 @@
 # CONFIG RESETSTAT, then `ddosd -r CAPTURE --api none --redis redis://...` (with --realtime when
 # asked: the 200 ms flush interval of a live sensor; without it the 2 s of a full-speed replay),
 # then INFO commandstats (calls per command, including the commands the Lua scripts run), INFO
-# stats (bytes in and out of Redis), INFO memory (used_memory minus that of the empty server)
-# and DBSIZE. Prints one block per capture, also as JSON lines in OUT (default
+# stats (bytes in and out of Redis), INFO memory (used_memory minus that of the empty server),
+# MEMORY USAGE of every verdict hash and of the top sets, and DBSIZE. Prints one block per capture, also as JSON lines in OUT (default
 # redis_cost.jsonl in the current directory).
 #
 # usage: bench/bench_redis_cost.sh BUILD_DIR [--realtime[=SPEED]] [--out FILE] CAPTURE...
@@ -52,10 +52,17 @@ for cap in "${caps[@]}"; do
     redis-cli -p "$port" INFO stats >"$work/st.txt"
     mem1=$(redis-cli -p "$port" INFO memory | awk -F: '/^used_memory:/{print $2+0}')
     hashes=$(redis-cli -p "$port" --scan --pattern 'ddos:verdict:*' | wc -l)
+    # Exact bytes per verdict: MEMORY USAGE of every hash, and of the two sorted sets per member.
+    hash_bytes=$(redis-cli -p "$port" --scan --pattern 'ddos:verdict:*' |
+        while read -r k; do redis-cli -p "$port" MEMORY USAGE "$k" SAMPLES 0; done |
+        awk '{s+=$1} END {print s+0}')
+    zset_bytes=$(( $(redis-cli -p "$port" MEMORY USAGE ddos:top SAMPLES 0 | awk '{print $1+0}') +
+        $(redis-cli -p "$port" MEMORY USAGE ddos:top:expiry SAMPLES 0 | awk '{print $1+0}') ))
     keys=$(redis-cli -p "$port" DBSIZE)
-    /usr/bin/python3 - "$cap" "$pkts" "$mem0" "$mem1" "$hashes" "$keys" "$realtime" "$work/cs.txt" "$work/st.txt" "$out" <<'EOF'
+    /usr/bin/python3 - "$cap" "$pkts" "$mem0" "$mem1" "$hashes" "$keys" "$realtime" "$work/cs.txt" "$work/st.txt" "$out" "$hash_bytes" "$zset_bytes" <<'EOF'
 import json, re, sys
-cap, pkts, mem0, mem1, hashes, keys, rt, cs, st, out = sys.argv[1:]
+cap, pkts, mem0, mem1, hashes, keys, rt, cs, st, out, hash_bytes, zset_bytes = sys.argv[1:]
+hash_bytes, zset_bytes = int(hash_bytes), int(zset_bytes)
 pkts, mem0, mem1, hashes = int(pkts), int(mem0), int(mem1), int(hashes)
 calls = {}
 for ln in open(cs):
@@ -66,7 +73,9 @@ stats = dict(ln.strip().split(":", 1) for ln in open(st) if ":" in ln)
 client = {k: v for k, v in calls.items() if k in ("evalsha", "eval", "xadd", "script|load",
                                                   "info", "select", "auth", "ping")}
 sent = sum(c for c, _ in client.values())
-usec = sum(u for _, u in calls.values())
+# Top-level commands only: a script's usec already includes the commands it runs (which
+# commandstats also lists on their own).
+usec = sum(u for _, u in client.values())
 inb, outb = int(stats["total_net_input_bytes"]), int(stats["total_net_output_bytes"])
 per = 1e6 / pkts
 r = {"capture": cap, "realtime": rt or "no (2 s flush)", "packets": pkts,
@@ -75,7 +84,10 @@ r = {"capture": cap, "realtime": rt or "no (2 s flush)", "packets": pkts,
      "redis_cpu_ms": round(usec / 1000, 1), "redis_cpu_ms_per_mpkt": round(usec / 1000 * per, 1),
      "bytes_in_per_mpkt": round(inb * per), "bytes_out_per_mpkt": round(outb * per),
      "verdict_hashes": hashes, "keys": int(keys), "used_memory_delta": mem1 - mem0,
-     "bytes_per_hash": round((mem1 - mem0) / hashes) if hashes else None,
+     "hash_bytes_each": round(hash_bytes / hashes) if hashes else None,
+     "top_sets_bytes_per_member": round(zset_bytes / hashes) if hashes else None,
+     "evalsha_usec_each": round(calls["evalsha"][1] / calls["evalsha"][0], 1)
+     if calls.get("evalsha", (0, 0))[0] else None,
      "calls": {k: c for k, (c, _) in sorted(calls.items())}}
 print(json.dumps(r, indent=1))
 with open(out, "a") as f:
