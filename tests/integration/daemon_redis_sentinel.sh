@@ -11,7 +11,8 @@
 #
 # Also, Sentinel unreachable at start: with redis.required true ddosd exits 1 at once with a line
 # naming every Sentinel it tried; with redis.required false (the default) it starts, says it is
-# retrying, and connects when the Sentinels come up.
+# retrying, and connects when the Sentinels come up, logging in as an ACL user (redis.username:
+# the server's default user may touch no key there).
 #
 # usage: daemon_redis_sentinel.sh BUILD_DIR   (exit 77: redis-server or redis-sentinel missing)
 . "$(dirname "$0")/daemon_lib.sh"
@@ -78,11 +79,17 @@ dd_check "the error names the master and every Sentinel tried" \
 dd_check "the error says what to do" grep -q "set redis.required false" "$w/unreach.out"
 
 # required false: starts, retries, connects once the Sentinels (and their primary) are up.
+# That primary has an ACL user for ddosd (redis.username) and a default user that may touch no
+# key: the verdicts reach it only when ddosd logs in as its user (AUTH user password).
 dd_redis_start late
-sed 's/"required": true/"required": false/' "$w/unreach.json" >"$w/retry.json"
+redis-cli -p "$DD_REDIS_PORT_late" ACL SETUSER ddosd-itest on '>itest-acl-pw' '~*' '&*' +@all >/dev/null
+redis-cli -p "$DD_REDIS_PORT_late" ACL SETUSER default resetkeys >/dev/null
+sed -e 's/"required": true/"required": false, "username": "ddosd-itest", "password": "${ITEST_REDIS_PW}"/' \
+    "$w/unreach.json" >"$w/retry.json"
 mkdir -p "$w/retry"
-dd_start_bg "$DD_DDOSD" -c "$w/retry.json" -r "$w/small.pcap" --realtime=2 --api none \
-    --model "$DD_MODEL" --log-dir "$w/retry"
+export ITEST_REDIS_PW=itest-acl-pw
+dd_start_bg "$DD_DDOSD" -c "$w/retry.json" -r "$w/small.pcap" \
+    --realtime=2 --api none --model "$DD_MODEL" --log-dir "$w/retry"
 pid_retry=$DD_LAST_PID
 dd_check "Sentinel unreachable, redis.required false: ddosd starts and says it retries" \
     dd_wait_file_re "$w/retry/app.log" "no sentinel named the primary of itest.*retrying" 5
@@ -95,7 +102,9 @@ dd_check "... and connects through Sentinel once it is up" \
 dd_wait_pid "$pid_retry" 30
 dd_ok "that run exits 0 (got $DD_STATUS)" $((DD_STATUS != 0))
 hashes=$(redis-cli -p "$DD_REDIS_PORT_late" --scan --pattern 'ddos:verdict:*' | wc -l)
-dd_ok "its verdicts reached the primary Sentinel named ($hashes hashes)" $((hashes == 0))
+dd_ok "its verdicts reached the primary Sentinel named, as the ACL user ($hashes hashes)" $((hashes == 0))
+dd_check "the default user could not have written them (NOPERM)" \
+    bash -c "redis-cli -p $DD_REDIS_PORT_late HSET ddos:verdict:x a b | grep -q NOPERM"
 for n in 1 2 3; do
     pv=SENTINEL_PID_late$n
     kill -KILL "${!pv}" 2>/dev/null
