@@ -19,7 +19,12 @@
 #   A run is lossless below 0.1 % (--max-loss). On a shared machine a run can lose packets
 #   because another process took the CPU for longer than the buffer lasts, so each capturer gets
 #   up to R runs per step (--repeat) and keeps its best: the step is lossless when one run was.
-#   Every capturer is treated the same way. A capturer's lossless rate is the highest rate
+#   Every capturer is treated the same way. Each run also records the capturer's CPU time per
+#   packet (user + system, all threads, /proc/PID/stat, from just before the replay to just
+#   before the stop): less disturbed by the machine's other load than the rates. With 2 or more CPUs the sender is pinned to CPU 0
+#   (taskset; the veth's receive path, the kernel's copy into each capture buffer, runs there
+#   too) and the capturer to CPU 1, so a capturer that uses more CPU does not slow its own
+#   sender down (--no-pin: let the scheduler place them). A capturer's lossless rate is the highest rate
 #   tcpreplay achieved ("Rated: ... pps") at a lossless step; the sender shares the machine, so
 #   the achieved rate can be under the asked one. The ratio ddosd / tcpdump is printed (goal
 #   >= 0.8). When tcpdump is lossless at the highest rate the sender reached, its real limit is
@@ -28,7 +33,7 @@
 #
 # Usage: bench/bench_live.sh [BUILD_DIR] [--rates LIST] [--seconds S] [--packets N]
 #                            [--threads N] [--before DIR] [--redis] [--max-loss PCT]
-#                            [--same-buffer] [--repeat R]
+#                            [--same-buffer] [--repeat R] [--no-pin]
 #   BUILD_DIR     CMake build directory (default: build)
 #   --rates LIST  packet rates per step, comma-separated, k/M suffixes, "max" for tcpreplay
 #                 --topspeed (default 100k,200k,300k,400k,500k,600k,800k,max)
@@ -41,6 +46,7 @@
 #   --same-buffer also run tcpdump -B 65536 (ddosd's default buffer)
 #   --repeat R    runs per capturer and step, the best kept; stops at the first lossless run
 #                 (default 2)
+#   --no-pin      do not pin the sender and the capturer to CPUs 0 and 1
 # Output: a table on stdout and BUILD_DIR/bench/bench_live.json.
 # Exit: 0 measured; 1 a program failed; 2 usage or missing tools.
 set -euo pipefail
@@ -54,6 +60,7 @@ threads=1
 before=
 use_redis=0
 same_buffer=0
+pin=1
 repeat=2
 max_loss=0.1
 
@@ -95,6 +102,10 @@ while (($# > 0)); do
         same_buffer=1
         shift
         ;;
+    --no-pin)
+        pin=0
+        shift
+        ;;
     -*) die_usage "unknown option '$1'" ;;
     *)
         ((positional_seen == 0)) || die_usage "unexpected argument '$1'"
@@ -112,6 +123,15 @@ done
 for t in ip tcpreplay tcpdump curl; do
     command -v "$t" >/dev/null || die_usage "needs $t (apt-get install iproute2 tcpreplay tcpdump curl)"
 done
+if ((pin)) && { [ "$(nproc)" -lt 2 ] || ! command -v taskset >/dev/null; }; then
+    pin=0
+fi
+send_cpu=()
+cap_cpu=()
+if ((pin)); then
+    send_cpu=(taskset -c 0)
+    cap_cpu=(taskset -c 1)
+fi
 ((use_redis == 0)) || command -v redis-server >/dev/null || die_usage "--redis needs redis-server"
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -131,11 +151,12 @@ tag=$$
 ns=ddbench$tag
 host_if=dbh$tag
 ns_if=dbn$tag
-# The capturer running now (started in a $(...) subshell) is in $work/running until it was
-# waited for, redis-server in $work/redis.pid: an interrupted run kills just those.
+# The capturer and the sender running now (started in a $(...) subshell) are in $work/running
+# and $work/sender until they were waited for, redis-server in $work/redis.pid: an interrupted
+# run kills just those.
 cleanup() {
     local p
-    for p in $(cat "$work/running" "$work/redis.pid" 2>/dev/null); do
+    for p in $(cat "$work/sender" "$work/running" "$work/redis.pid" 2>/dev/null); do
         kill -KILL "$p" 2>/dev/null || true
     done
     ip netns del "$ns" 2>/dev/null || true
@@ -194,46 +215,63 @@ send() {
         args=(--pps="$rate")
         limit=$((rate * seconds))
     fi
-    ip netns exec "$ns" tcpreplay -K -q "${args[@]}" --loop=0 --limit="$limit" -i "$ns_if" \
-        "$work/mixed.pcap" >"$work/tcpreplay.out" 2>&1 || {
+    # ip netns exec and taskset exec: the pid is tcpreplay's.
+    ip netns exec "$ns" "${send_cpu[@]}" tcpreplay -K -q "${args[@]}" --loop=0 --limit="$limit" \
+        -i "$ns_if" "$work/mixed.pcap" >"$work/tcpreplay.out" 2>&1 &
+    local sp=$!
+    echo "$sp" >"$work/sender"
+    wait "$sp" || {
         cat "$work/tcpreplay.out" >&2
         die "tcpreplay failed"
     }
+    : >"$work/sender"
     sent=$(awk '/Actual:/ {print $2; exit}' "$work/tcpreplay.out")
     achieved=$(awk '/Rated:/ {for (i = 1; i < NF; i++) if ($(i + 1) == "pps") print int($i)}' \
         "$work/tcpreplay.out" | head -n 1)
 }
 
-# run_tcpdump RATE [TCPDUMP_ARGS...]: prints "sent achieved loss_pct kernel_drops 0"
+# CPU time (user + system, all threads) of process $1 so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# CPU microseconds per packet sent between two cpu_ticks readings: CPU used per packet.
+cpu_per_pkt() {
+    "$PY" -c 'import os, sys
+us = (int(sys.argv[2]) - int(sys.argv[1])) * 1e6 / os.sysconf("SC_CLK_TCK")
+print("%.3f" % (us / max(int(sys.argv[3]), 1)))' "$@"
+}
+
+# run_tcpdump RATE [TCPDUMP_ARGS...]: prints "sent achieved loss_pct kernel_drops 0 cpu_us"
 run_tcpdump() {
     local rate=$1
     shift
-    tcpdump -i "$host_if" -n -w /dev/null "$@" >/dev/null 2>"$work/tcpdump.err" &
+    "${cap_cpu[@]}" tcpdump -i "$host_if" -n -w /dev/null "$@" >/dev/null 2>"$work/tcpdump.err" &
     local p=$!
     echo "$p" >"$work/running"
     wait_re "$work/tcpdump.err" 'listening on' 10 || die "tcpdump did not start"
     sleep 0.3
+    local c0 c1
+    c0=$(cpu_ticks "$p")
     send "$rate"
     sleep 1
+    c1=$(cpu_ticks "$p")
     kill -INT "$p"
     wait "$p" 2>/dev/null || true
     : >"$work/running"
     local captured kdrop
     captured=$(awk '/packets captured/ {print $1}' "$work/tcpdump.err")
     kdrop=$(awk '/dropped by kernel/ {print $1}' "$work/tcpdump.err")
-    "$PY" -c 'import sys; s, a, c, k = map(int, sys.argv[1:]); print(s, a, f"{max(s - c, k, 0) / s * 100:.4f}", k, 0)' \
-        "$sent" "$achieved" "${captured:-0}" "${kdrop:-0}"
+    "$PY" -c 'import sys; s, a, c, k = map(int, sys.argv[1:5]); print(s, a, f"{max(s - c, k, 0) / s * 100:.4f}", k, 0, sys.argv[5])' \
+        "$sent" "$achieved" "${captured:-0}" "${kdrop:-0}" "$(cpu_per_pkt "$c0" "$c1" "$sent")"
 }
 
-# run_ddosd BIN RATE: prints "sent achieved loss_pct kernel_drops ring_drops"
+# run_ddosd BIN RATE: prints "sent achieved loss_pct kernel_drops ring_drops cpu_us"
 run_ddosd() {
     local bin=$1 rate=$2 port
     rm -rf "$work/log"
     mkdir -p "$work/log"
     port=$(free_port)
-    SECRET_KEY=bench-live-secret-0123456789abcdef "$bin" -i "$host_if" --redis "$redis_url" --api "127.0.0.1:$port" --model "$model" \
-        --threads "$threads" --log-dir "$work/log" --set sensor.id=bench-live \
-        >/dev/null 2>"$work/ddosd.err" &
+    SECRET_KEY=bench-live-secret-0123456789abcdef "${cap_cpu[@]}" "$bin" -i "$host_if" \
+        --redis "$redis_url" --api "127.0.0.1:$port" --model "$model" --threads "$threads" \
+        --log-dir "$work/log" --set sensor.id=bench-live >/dev/null 2>"$work/ddosd.err" &
     local p=$!
     echo "$p" >"$work/running"
     wait_re "$work/log/app.log" 'API listening' 30 || {
@@ -241,13 +279,16 @@ run_ddosd() {
         die "$bin did not start"
     }
     sleep 0.3
+    local c0 c1
+    c0=$(cpu_ticks "$p")
     send "$rate"
     sleep 1
+    c1=$(cpu_ticks "$p")
     curl -s "http://127.0.0.1:$port/metrics" >"$work/metrics" || die "no /metrics from $bin"
     kill -TERM "$p"
     wait "$p" 2>/dev/null || true
     : >"$work/running"
-    "$PY" - "$sent" "$achieved" "$work/metrics" <<'EOF'
+    "$PY" - "$sent" "$achieved" "$work/metrics" "$(cpu_per_pkt "$c0" "$c1" "$sent")" <<'EOF'
 import sys
 sent, achieved = int(sys.argv[1]), int(sys.argv[2])
 m = {}
@@ -262,18 +303,18 @@ kernel = get("kernel_dropped_total") + get("interface_dropped_total")
 ring = get("flow_records_dropped_total") + get("vectors_dropped_total")
 records = max(get("flow_records_total"), 1)
 lost = max(sent - get("packets_received_total"), kernel, 0)
-print(sent, achieved, f"{(lost / sent + ring / records) * 100:.4f}", kernel, ring)
+print(sent, achieved, f"{(lost / sent + ring / records) * 100:.4f}", kernel, ring, sys.argv[4])
 EOF
 }
 
 echo "live capture on a veth pair: $(nproc) CPUs, $seconds s per step, ddos-bench-gen capture" \
     "of $packets packets (looped), ddosd --threads $threads, redis ${redis_url}, best of $repeat" \
-    "run(s) per step"
+    "run(s) per step, $( ((pin)) && echo "sender on CPU 0, capturer on CPU 1" || echo "not pinned")"
 tools=(tcpdump ddosd)
 [ -n "$before" ] && tools+=(before)
 ((same_buffer)) && tools+=(tcpdump-B)
-printf '%-10s %-8s %12s %12s %10s %12s %12s %6s %5s\n' tool rate sent achieved "loss %" kernel_drops \
-    ring_drops load runs
+printf '%-10s %-8s %10s %10s %9s %12s %10s %10s %6s %4s\n' tool rate sent achieved "loss %" \
+    kernel_drops ring_drops "cpu us/pkt" load runs
 results=$work/results.txt
 : >"$results"
 step=0
@@ -301,17 +342,17 @@ for r in "${rate_list[@]}"; do
             ddosd) out=$(run_ddosd "$ddosd" "$rate") ;;
             before) out=$(run_ddosd "$before_bin" "$rate") ;;
             esac
-            read -r s a l k g <<<"$out"
+            read -r s a l k g c <<<"$out"
             if [ -z "$best" ] || "$PY" -c 'import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))' "$l" "${best_l}"; then
-                best="$s $a $l $k $g $load"
+                best="$s $a $l $k $g $c $load"
                 best_l=$l
             fi
             "$PY" -c 'import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))' "$l" "$max_loss" && break
         done
-        read -r s a l k g load <<<"$best"
-        printf '%-10s %-8s %12s %12s %10s %12s %12s %6s %5s\n' "$t" "$r" "$s" "$a" "$l" "$k" "$g" \
-            "$load" "$((n > repeat ? repeat : n))"
-        echo "$t $r $s $a $l $k $g $load" >>"$results"
+        read -r s a l k g c load <<<"$best"
+        printf '%-10s %-8s %10s %10s %9s %12s %10s %10s %6s %4s\n' "$t" "$r" "$s" "$a" "$l" "$k" "$g" \
+            "$c" "$load" "$((n > repeat ? repeat : n))"
+        echo "$t $r $s $a $l $k $g $c $load" >>"$results"
     done
     step=$((step + 1))
 done
@@ -326,10 +367,10 @@ out = {"seconds_per_step": int(sys.argv[4]), "packets_in_capture": int(sys.argv[
        "threads": int(sys.argv[6]), "redis": sys.argv[7], "max_loss_pct": max_loss,
        "steps": [], "lossless_pps": {}}
 top = max(int(r[3]) for r in rows)
-for tool, rate, sent, achieved, loss, kernel, ring, load in rows:
+for tool, rate, sent, achieved, loss, kernel, ring, cpu, load in rows:
     out["steps"].append({"tool": tool, "rate": rate, "sent": int(sent), "achieved_pps": int(achieved),
                          "loss_pct": float(loss), "kernel_drops": int(kernel), "ring_drops": int(ring),
-                         "loadavg_1m": float(load)})
+                         "cpu_us_per_packet": float(cpu), "loadavg_1m": float(load)})
 for tool in dict.fromkeys(r[0] for r in rows):
     ok = [int(r[3]) for r in rows if r[0] == tool and float(r[4]) < max_loss]
     out["lossless_pps"][tool] = max(ok) if ok else 0
@@ -354,6 +395,19 @@ for tool in ("ddosd", "before"):
         out[f"ratio_{tool}_to_tcpdump"] = round(ratio, 3)
         goal = "goal >= 0.8: " + ("met" if ratio >= 0.8 else "MISSED") if tool == "ddosd" else ""
         print(f"ratio {tool} / tcpdump lossless rate: {ratio:.2f}  {goal}")
+# CPU per packet (user + system of the capturer, all threads) at its lossless steps: a figure the
+# machine's other load disturbs less than the rates. 1e6 / it is the rate one core would take.
+out["cpu_us_per_packet"] = {}
+for tool in out["lossless_pps"]:
+    c = sorted(float(r[7]) for r in rows if r[0] == tool and float(r[4]) < max_loss and float(r[7]) > 0)
+    if c:
+        med = c[len(c) // 2]
+        out["cpu_us_per_packet"][tool] = med
+        print(f"{tool:10s} CPU per packet at its lossless steps: median {med:.2f} us "
+              f"(one core: ~{1e6 / med:,.0f} packets/s)")
+cd, ct = out["cpu_us_per_packet"].get("ddosd"), out["cpu_us_per_packet"].get("tcpdump")
+if cd and ct:
+    print(f"CPU per packet, tcpdump / ddosd: {ct / cd:.2f}")
 json.dump(out, open(sys.argv[3], "w"), indent=1)
 print(f"written {sys.argv[3]}")
 EOF
