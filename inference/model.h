@@ -17,7 +17,7 @@
  * while the caller holds a reference.
  *
  * Scoring allocates nothing and takes no lock; it uses a few KB of stack (model_score_batch about
- * 48 KB). Results equal scikit-learn's predict_proba to within 1e-9 (tests/integration/
+ * 56 KB). Results equal scikit-learn's predict_proba to within 1e-9 (tests/integration/
  * model_parity.py): inputs are rounded to float32 before every threshold comparison, as
  * scikit-learn's trees do. */
 #ifndef DD_INFERENCE_MODEL_H
@@ -66,7 +66,9 @@ struct model_score {
 
 /* Loads and validates a model file. Returns a model holding one reference, or NULL after
  * writing a one-line reason naming the offending field into err (when err_len > 0), e.g.
- * "stage 0 tree 12 node 7: right child 7 points to itself". */
+ * "stage 0 tree 12 node 7: right child 7 points to itself". path must name a regular file: a
+ * FIFO, device, socket or directory is refused without blocking ("not a regular file (a FIFO)");
+ * the file is opened non-blocking and checked with fstat before anything is read. */
 DD_NODISCARD struct model *model_load_file(const char *path, char *err, size_t err_len);
 
 /* Same, from memory. The buffer is only read during the call (the model keeps no pointer into
