@@ -8,7 +8,9 @@
 #       unless --threads), against the bare libpcap read loop (ddos-bench-pcaploop) on the same
 #       ddos-bench-gen capture, page cache warm, R alternating runs of everything, medians of
 #       packets / wall-clock second (process start to exit, every program timed the same way);
-#       ratio goal >= 0.5 for both. ddos-flows is run in the same rotation for reference.
+#       ratio goal >= 0.5 for both. ddos-flows is run in the same rotation for reference. CPU
+#       seconds (user + system, /usr/bin/time) are printed too: on a shared machine they move
+#       far less with the neighbours' load than wall-clock rates do.
 #   (b) latency: a capture of 15 s of benign traffic followed by a SYN flood (ddos-trafgen seed
 #       3: 9 sources to 10.20.1.31) replayed with --realtime into Redis with the API on; Redis and
 #       /api/threat-analysis are polled every 5 ms for the victim reaching high; latency = the
@@ -204,13 +206,15 @@ if want a; then
     "$loop" "$capture" >/dev/null || die "ddos-bench-pcaploop failed on $capture"
     for ((i = 1; i <= runs; i++)); do
         echo "(a) run $i/$runs: bare libpcap loop" >&2
-        run_timed loop "$rundir/loop-$i.log" "$loop" "$capture"
+        run_timed loop "$rundir/loop-$i.log" /usr/bin/time -o "$rundir/loop-$i.cpu" -f "%U %S" \
+            "$loop" "$capture"
         echo "$wall" >"$rundir/loop-$i.wall"
         for lab in "${labels[@]}"; do
             echo "(a) run $i/$runs: ddosd ($lab), Redis on" >&2
             redis-cli -p "$port" FLUSHALL >/dev/null
             redis-cli -p "$port" CONFIG RESETSTAT >/dev/null
-            run_timed "ddosd ($lab)" "$rundir/ddosd-$lab-redis-$i.log" "${ddosd_of[$lab]}" \
+            run_timed "ddosd ($lab)" "$rundir/ddosd-$lab-redis-$i.log" /usr/bin/time \
+                -o "$rundir/ddosd-$lab-redis-$i.cpu" -f "%U %S" "${ddosd_of[$lab]}" \
                 -r "$capture" --redis "$redis_url" --api none --model "$model" \
                 --threads "$threads" --set sensor.id=bench
             echo "$wall" >"$rundir/ddosd-$lab-redis-$i.wall"
@@ -218,7 +222,8 @@ if want a; then
             redis-cli -p "$port" INFO stats | tr -d '\r' |
                 awk -F: '/^total_commands_processed:/ {print $2}' >"$rundir/ddosd-$lab-redis-$i.cmds"
             echo "(a) run $i/$runs: ddosd ($lab), --redis none" >&2
-            run_timed "ddosd ($lab)" "$rundir/ddosd-$lab-none-$i.log" "${ddosd_of[$lab]}" \
+            run_timed "ddosd ($lab)" "$rundir/ddosd-$lab-none-$i.log" /usr/bin/time \
+                -o "$rundir/ddosd-$lab-none-$i.cpu" -f "%U %S" "${ddosd_of[$lab]}" \
                 -r "$capture" --redis none --api none --model "$model" --threads "$threads" \
                 --set sensor.id=bench
             echo "$wall" >"$rundir/ddosd-$lab-none-$i.wall"
@@ -319,10 +324,11 @@ def read(path):
 
 def final_counters(text):
     m = re.search(r"final counters: packets (\d+) .*?flows created (\d+) active (\d+) evicted (\d+)"
-                  r".*?records (\d+) .*?verdicts (\d+) IPs \(high (\d+), critical (\d+)\)", text)
+                  r".*?records (\d+) .*?scored (\d+) .*?verdicts (\d+) IPs \(high (\d+), "
+                  r"critical (\d+)\)", text)
     if not m:
         sys.exit("bench_daemon.sh: ddosd printed no final counters line")
-    k = ("packets", "flows_created", "flows_active", "evicted", "records", "ips", "high",
+    k = ("packets", "flows_created", "flows_active", "evicted", "records", "scored", "ips", "high",
          "critical")
     return dict(zip(k, map(int, m.groups())))
 
@@ -355,6 +361,11 @@ if "a" in only:
     loop_wall = [float(read(f"{rundir}/loop-{i}.wall")) for i in range(1, runs + 1)]
     fl_wall = [float(read(f"{rundir}/flows-{i}.wall")) for i in range(1, runs + 1)]
     loop_pps = statistics.median(n / w for w in loop_wall)
+
+    def cpu(path):  # user + system seconds, from /usr/bin/time -f "%U %S"
+        u, sy = read(path).split()[-2:]
+        return float(u) + float(sy)
+    loop_cpu = statistics.median(cpu(f"{rundir}/loop-{i}.cpu") for i in range(1, runs + 1))
     fl_pps = statistics.median(n / w for w in fl_wall)
     t = {"packets": n, "runs": runs, "threads": int(threads), "bare_loop_pps": round(loop_pps),
          "bare_loop_self_reported_pps": round(statistics.median(float(d["pps"]) for d in loop)),
@@ -367,7 +378,9 @@ if "a" in only:
             cnt = [final_counters(read(f"{rundir}/ddosd-{lab}-{mode}-{i}.log"))
                    for i in range(1, runs + 1)]
             pps = statistics.median(n / w for w in wall)
+            cpus = [cpu(f"{rundir}/ddosd-{lab}-{mode}-{i}.cpu") for i in range(1, runs + 1)]
             d = {"pps": round(pps), "ratio": round(pps / loop_pps, 4), "wall_s": wall,
+                 "cpu_s": cpus, "cpu_ratio": round(loop_cpu / statistics.median(cpus), 4),
                  "counters": cnt[-1]}
             if mode == "redis":
                 d["redis_keys_after_run"] = [
@@ -389,10 +402,17 @@ if "a" in only:
         row(f"(a) ratio ddosd ({what}) / bare loop",
             {lab: f"{t[lab][mode]['ratio']:.3f}" for lab in labels}, f">= {RATIO_GOAL}",
             t[labels[-1]][mode]["ratio"] >= RATIO_GOAL)
+    t["bare_loop_cpu_s"] = loop_cpu
+    row("(a) CPU s (user + system), bare loop / ddosd --redis none",
+        {lab: f"{loop_cpu:.2f} / {statistics.median(t[lab]['none']['cpu_s']):.2f}"
+         for lab in labels})
+    row("(a) CPU ratio: bare loop / ddosd --redis none",
+        {lab: f"{t[lab]['none']['cpu_ratio']:.3f}" for lab in labels})
     row("(a) Redis commands per million packets",
         {lab: f"{t[lab]['redis']['redis_commands_per_mpkt']:,.0f}" for lab in labels})
-    row("(a) records scored per million packets",
-        {lab: f"{t[lab]['none']['counters']['records'] / (n / 1e6):,.0f}" for lab in labels})
+    row("(a) flow records / scored per million packets",
+        {lab: f"{t[lab]['none']['counters']['records'] / (n / 1e6):,.0f} / "
+              f"{t[lab]['none']['counters']['scored'] / (n / 1e6):,.0f}" for lab in labels})
 if "b" in only:
     res["latency"] = {lab: json.loads(read(f"{rundir}/latency-{lab}.json")) for lab in labels}
 
@@ -464,10 +484,10 @@ if "b" in only:
     print(f"  (b) SYN flood after {lt['attack_offset_s']:.1f} s of benign traffic, "
           f"--realtime={lt['speed']:g}, Redis and the API polled every 5 ms, "
           f"{lt['detected']}/{len(lt['runs'])} runs seen in Redis, {lt['api_detected']} in the API")
-width = 16
-print(f"  {'':46}" + "".join(f"{lab:>{width}}" for lab in labels) + f"  {'goal':>8}  result")
+width = 21
+print(f"  {'':52}" + "".join(f"{lab:>{width}}" for lab in labels) + f"  {'goal':>8}  result")
 for name, values, goal, r in rows:
-    print(f"  {name:46}" + "".join(f"{values.get(lab, ''):>{width}}" for lab in labels)
+    print(f"  {name:52}" + "".join(f"{values.get(lab, ''):>{width}}" for lab in labels)
           + f"  {goal:>8}  {r}")
 if "a" in only:
     t = res["throughput"]
