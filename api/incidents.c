@@ -70,19 +70,18 @@ static json_t *json_ip(const uint8_t ip[16], uint8_t ver)
     return json_string(verdict_ip_format(&v, text));
 }
 
-/* The API's verdict object for v (the store's entry when it has the IP, for decision and
- * expires), as a jansson tree. */
-static json_t *verdict_tree(struct api_core *c, const struct verdict *v, uint64_t now_ms)
+/* The API's verdict object for the address (the store's entry e when known, for decision and
+ * expires; else v), as a jansson tree. */
+static json_t *verdict_tree(struct api_core *c, const struct verdict *v,
+                            const struct verdict_store_entry *e)
 {
     char ip[VERDICT_IP_TEXT_MAX];
     verdict_ip_format(v, ip);
-    struct verdict_store_entry e;
-    bool known = verdict_store_get(c->store, v->ip, v->ip_version, now_ms, &e);
-    const struct verdict *src = known ? &e.v : v;
+    const struct verdict *src = e ? &e->v : v;
     char buf[VERDICT_JSON_MAX + 256];
     struct jbuf b = {.p = buf, .cap = sizeof(buf)};
     if (!verdict_json_api(&b, ip, src, verdict_store_verdict_is_decision(c->store, src),
-                          known ? e.expires_ms : 0, NULL))
+                          e ? e->expires_ms : 0, NULL))
         return json_null();
     json_t *t = json_loadb(buf, b.len, 0, NULL);
     return t ? t : json_null();
@@ -173,7 +172,21 @@ static json_t *now_tree(struct api_core *c, uint64_t now_ms)
 
 static json_t *incident_tree(struct api_core *c, const struct trail_incident *inc, uint64_t now_ms)
 {
-    const struct verdict *v = &inc->v;
+    /* The role's verdict now: the store's when it speaks for the same role (it is published at
+     * every change, the trail samples once a second), else the trail's latest. The attack type
+     * stays the episode's once the level falls below the one that names it. */
+    struct verdict_store_entry e;
+    bool known = verdict_store_get(c->store, inc->v.ip, inc->v.ip_version, now_ms, &e);
+    struct verdict now = inc->v;
+    if (known && e.v.role == inc->v.role && inc->ended_ms == 0) {
+        now = e.v;
+        if (!now.attack_type[0])
+            memcpy(now.attack_type, inc->v.attack_type, sizeof(now.attack_type));
+    }
+    const struct verdict *v = &now;
+    double peak_pps = v->pps > inc->peak_pps ? v->pps : inc->peak_pps;
+    double peak_bps = v->bps > inc->peak_bps ? v->bps : inc->peak_bps;
+    uint8_t peak_level = v->level > inc->peak_level ? v->level : inc->peak_level;
     char ip[VERDICT_IP_TEXT_MAX];
     verdict_ip_format(v, ip);
     return json_pack("{s:s, s:s, s:s, s:s, s:o, s:f, s:f, s:i, s:o, s:o, s:o, s:o, s:b, "
@@ -185,10 +198,10 @@ static json_t *incident_tree(struct api_core *c, const struct trail_incident *in
                      "spoofed_examples", examples_tree(v), "since", json_time_us(inc->start_us),
                      "opened", json_time_ms(inc->opened_ms), "ended", json_time_ms(inc->ended_ms),
                      "open", (int)(inc->ended_ms == 0), "peak", "threat_level",
-                     threat_level_name((enum threat_level)inc->peak_level), "pps", inc->peak_pps,
-                     "bps", inc->peak_bps, "peers", peers_tree(inc->peers, inc->npeers), "points",
+                     threat_level_name((enum threat_level)peak_level), "pps", peak_pps, "bps",
+                     peak_bps, "peers", peers_tree(inc->peers, inc->npeers), "points",
                      (json_int_t)inc->npoints, "start_event", (json_int_t)inc->start_event,
-                     "verdict", verdict_tree(c, v, now_ms));
+                     "verdict", verdict_tree(c, v, known ? &e : NULL));
 }
 
 void api_route_incidents(struct api_core *c, const struct api_request *in,

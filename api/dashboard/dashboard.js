@@ -19,7 +19,6 @@ const state = {
   rows: new Map(),      /* "ip|role" -> {tr, chart, incident} */
   selected: null,       /* "ip|role" */
   detailChart: null,
-  busy: false,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -295,6 +294,7 @@ function renderEvents() {
 }
 
 async function refreshEvents() {
+  const before = state.lastEvent;
   for (let page = 0; page < 10; page++) {
     const r = await getJSON("/api/events?since=" + state.lastEvent + "&limit=500");
     state.events.push(...r.events);
@@ -303,7 +303,7 @@ async function refreshEvents() {
     state.lastEvent = r.next;
     if (r.events.length < 500 || !moved) break;
   }
-  renderEvents();
+  if (state.lastEvent !== before) renderEvents(); /* the table is rebuilt only when it grew */
 }
 
 /* ---- search ---- */
@@ -336,15 +336,14 @@ async function search(ev) {
 
 /* ---- the loop ---- */
 
+/* The incidents and tiles: what an operator must see within a second or two, so they never wait
+ * for the trail or the charts (refreshSide). */
 async function refresh() {
-  if (state.busy) return;
-  state.busy = true;
   try {
     const d = await getJSON("/api/incidents");
     $("auth").hidden = true;
     renderNow(d.now);
     renderIncidents(d.incidents);
-    await Promise.all([refreshEvents(), refreshSeries()]);
     if (state.selected) renderDetail();
     const redis = d.now.redis;
     if (redis.enabled && !redis.connected) setStatus("degraded", "Redis down");
@@ -353,8 +352,15 @@ async function refresh() {
   } catch (e) {
     if (e instanceof AuthNeeded) showAuth(state.key ? "that key was refused" : "");
     else setStatus("error", "no answer: " + e.message);
-  } finally {
-    state.busy = false;
+  }
+}
+
+/* The event trail and the charts, on their own clock. */
+async function refreshSide() {
+  try {
+    await Promise.all([refreshEvents(), refreshSeries()]);
+  } catch (e) {
+    /* the main refresh reports the API's state (and asks for a key) */
   }
 }
 
@@ -371,9 +377,18 @@ function start() {
     state.key = $("auth-key").value.trim();
     sessionStorage.setItem("ddosd-key", state.key);
     refresh();
+    refreshSide();
   });
-  refresh();
-  setInterval(refresh, REFRESH_MS);
+  loop(refresh);
+  loop(refreshSide);
+}
+
+/* fn once a second, counted from the start of its previous run: a slow answer delays the next
+ * run, never piles runs up. */
+async function loop(fn) {
+  const t0 = performance.now();
+  await fn();
+  setTimeout(() => loop(fn), Math.max(50, REFRESH_MS - (performance.now() - t0)));
 }
 
 document.addEventListener("DOMContentLoaded", start);

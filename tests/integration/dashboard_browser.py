@@ -11,7 +11,9 @@ Checks:
   - clicking the SYN flood's victim shows its reasons (those of its verdict) and its top
     attacker (the manifest's attacker); clicking the spoofed victim shows its spoofed sources;
   - the search box answers "low" for a benign address seen in the capture;
-  - the browser console holds no error (CSP violations, failed requests, script errors).
+  - the browser console holds no error (CSP violations, failed requests, script errors);
+  - with api.dashboard_auth (a second ddosd), the page asks for SECRET_KEY, refuses a wrong
+    key and shows the incidents with the right one.
 Screenshots go to --out (dashboard.png, dashboard-detail.png, dashboard-search.png).
 Exit 77 (skip) when chromium, chromedriver or selenium is missing.
 
@@ -23,7 +25,6 @@ import collections
 import ipaddress
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -35,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from api_common import Checker, Env, free_port, need_binary, which  # noqa: E402
 
 LEVELS = ["low", "medium", "high", "critical"]
+PREROLL_S = 8  # the replay's quiet start (preroll)
 
 
 def skip(msg):
@@ -63,6 +65,19 @@ def pick_capture(env, trafgen):
             return pcap, man, syn[0], spoof[0]
         os.unlink(pcap)
     sys.exit("no seed gave a SYN flood with attackers and a spoofed flood")
+
+
+def preroll(pcap, seconds):
+    """Rewrites pcap with one copy of its first packet `seconds` before it, so a real-time
+    replay idles that long before the traffic: the browser has the page up and refreshing
+    before the first attack, and the test times the dashboard, not the browser's start."""
+    with open(pcap, "rb") as f:
+        data = f.read()
+    ts_sec, ts_frac, incl, orig = struct.unpack("<IIII", data[24:40])
+    first = data[24:40 + incl]
+    early = struct.pack("<IIII", ts_sec - seconds, ts_frac, incl, orig) + first[16:]
+    with open(pcap, "wb") as f:
+        f.write(data[:24] + early + data[24:])
 
 
 def benign_source(pcap, man):
@@ -130,6 +145,46 @@ def texts(drv, selector):
         selector)
 
 
+def auth_mode(env, ck, drv, ddosd, pcap, victim):
+    """api.dashboard_auth: the page asks for SECRET_KEY, refuses a wrong one, shows the data with
+    the right one."""
+    from selenium.webdriver.common.by import By
+    key = "dash-browser-key-0123456789abcdef"
+    port = free_port()
+    p = env.start_ddosd(ddosd, ["-r", pcap, "--serve", "--api", f"127.0.0.1:{port}", "--redis",
+                                "none", "--set", "api.dashboard_auth=true"],
+                        env_extra={"SECRET_KEY": key})
+    drv.get(f"http://127.0.0.1:{port}/dashboard")
+
+    def visible(elem_id):
+        return drv.execute_script(f"return !document.getElementById('{elem_id}').hidden;")
+
+    t_end = time.monotonic() + 5
+    while time.monotonic() < t_end and not visible("auth"):
+        time.sleep(0.1)
+    ck.check("with api.dashboard_auth the page asks for the API key", visible("auth"))
+    box = drv.find_element(By.ID, "auth-key")
+    box.send_keys("wrong-key-0123456789abcdef")
+    drv.find_element(By.CSS_SELECTOR, "#auth-form button").click()
+    time.sleep(1.5)
+    ck.check("a wrong key is refused (the form stays, says so)",
+             visible("auth") and "refused" in texts(drv, "#auth-error")[0])
+    box = drv.find_element(By.ID, "auth-key")
+    box.clear()
+    box.send_keys(key)
+    drv.find_element(By.CSS_SELECTOR, "#auth-form button").click()
+    rows = {}
+    t_end = time.monotonic() + 10
+    while time.monotonic() < t_end:
+        rows = page_rows(drv)
+        if victim in rows and not visible("auth"):
+            break
+        time.sleep(0.2)
+    ck.check("with the key the data shows (form gone, incidents listed)",
+             victim in rows and not visible("auth"), rows)
+    env.stop(p)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ddosd", required=True)
@@ -155,6 +210,7 @@ def main():
     pcap, man, syn, spoof = pick_capture(env, trafgen)
     syn_victim, spoof_victim = syn["victims"][0], spoof["victims"][0]
     benign = benign_source(pcap, man)
+    preroll(pcap, PREROLL_S)
     print(f"capture {os.path.basename(pcap)}: SYN flood {syn['attackers']} -> {syn_victim}, "
           f"spoofed {spoof['label']} -> {spoof_victim}; benign {benign}", flush=True)
 
@@ -178,6 +234,11 @@ def main():
         watcher = ApiWatcher(port, [syn_victim, spoof_victim])
         watcher.start()
         drv.get(base + "/dashboard")
+        t_end = time.monotonic() + PREROLL_S
+        while time.monotonic() < t_end and texts(drv, "#status") != ["live"]:
+            time.sleep(0.1)
+        ck.check("the page is live before the first attack", texts(drv, "#status") == ["live"]
+                 and not watcher.first_high, f"{texts(drv, '#status')}, {watcher.first_high}")
 
         expected = {syn_victim: syn["label"], spoof_victim: spoof["label"]}
         shown = {}
@@ -222,16 +283,17 @@ def main():
         drv.find_element(By.CSS_SELECTOR, f'#incidents tr.incident[data-ip="{syn_victim}"]'
                                           '[data-role="victim"]').click()
         attackers = set(syn["attackers"])
-        peers, reasons = [], []
+        peers, reasons, api_v = [], [], {"reasons": None}
         t_end = time.monotonic() + 8
         while time.monotonic() < t_end:
             # Read in the page (the panel is redrawn every second: element handles go stale).
+            # Reasons move while the attack goes on: compare with the API's at the same moment.
+            api_v = get_json(f"{base}/api/threat-analysis?ip={syn_victim}")
             reasons = texts(drv, "#detail-reasons li")
             peers = texts(drv, "#detail-peers tbody tr.peer td:first-child")
-            if reasons and attackers & set(peers):
+            if set(reasons) == set(api_v["reasons"]) and attackers & set(peers):
                 break
             time.sleep(0.2)
-        api_v = get_json(f"{base}/api/threat-analysis?ip={syn_victim}")
         ck.check("the detail shows the victim's reasons (its verdict's)",
                  reasons and set(reasons) == set(api_v["reasons"]),
                  f"page {reasons}, api {api_v['reasons']}")
@@ -282,6 +344,7 @@ def main():
         ck.check("no console errors", not errors, errors[:5])
         watcher.stop = True
         env.stop(p)
+        auth_mode(env, ck, drv, ddosd, pcap, syn_victim)
     finally:
         drv.quit()
     ck.finish()
