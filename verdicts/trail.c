@@ -44,6 +44,9 @@ struct trail *trail_create(void)
     if (!t->ev || !t->slots || pthread_mutex_init(&t->lock, NULL) != 0)
         goto nomem;
     t->next_id = 1;
+    DD_INFO("trail: %d events (%zu KiB), %d incidents of %d points (%zu KiB), touched as used",
+            TRAIL_EVENTS, (TRAIL_EVENTS * sizeof(*t->ev)) >> 10, TRAIL_INCIDENTS, TRAIL_POINTS,
+            (TRAIL_INCIDENTS * sizeof(*t->slots)) >> 10);
     return t;
 nomem:
     DD_ERROR("trail: out of memory for %d events and %d incidents", TRAIL_EVENTS, TRAIL_INCIDENTS);

@@ -16,7 +16,9 @@
  * of the stage clock, and the episode's live peaks and top peers, copied from the verdict table.
  * An ended incident stays readable (with ended_ms set) until its slot is needed; a new incident
  * takes a free slot, else the one that ended first, else none (counted in incidents_dropped:
- * the events are still recorded). Everything is allocated once at create (about 2 MiB). */
+ * the events are still recorded). Everything is allocated once at create (about 4.1 MiB of
+ * address space: 2.2 MiB of events, 1.9 MiB of incidents with their series; calloc'd, so pages
+ * are touched as events and incidents come) and logged. */
 #ifndef DD_VERDICTS_TRAIL_H
 #define DD_VERDICTS_TRAIL_H
 
