@@ -223,7 +223,14 @@ int service_drop_privileges(const char *user, char *err, size_t len)
     if (err != NULL && len > 0)
         err[0] = '\0';
     if (geteuid() != 0) {
-        DD_INFO("not running as root (uid %u): keeping uid, nothing to drop", (unsigned)getuid());
+        /* Started as the service user (the unit, setpriv): nothing to drop, but nothing started
+         * later (the notify hook) gains privileges either, as after a drop from root. */
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+            int e = errno;
+            service_fail(err, len, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(e));
+            return -e;
+        }
+        DD_INFO("not running as root (uid %u): keeping uid, no_new_privs set", (unsigned)getuid());
         return 0;
     }
     if (user == NULL || user[0] == '\0') {

@@ -63,8 +63,9 @@ uint64_t service_watchdog_interval_us(void);
  * anything from a setuid bit or file capabilities. Then verifies that root cannot be regained
  * (setuid(0) must fail), that no_new_privs is set and CAP_NET_RAW is out of the bounding set.
  * The bounding set and no_new_privs are per thread and inherited: call before any thread
- * starts. Not root: does nothing but log why, and returns 0 (the capability-only setup, e.g.
- * CAP_NET_RAW granted by the unit). user NULL or "" as root: logs a warning, returns 0.
+ * starts. Not root: sets no_new_privs, logs why nothing else is done, and returns 0 (the
+ * capability-only setup, e.g. CAP_NET_RAW granted by the unit). user NULL or "" as root: logs a
+ * warning, returns 0.
  * Returns 0, or a negative errno with an actionable message in err (NUL-terminated, len bytes):
  * -ENOENT the user does not exist, -EPERM the user is root itself, other values from the
  * failing call. After a failure in the middle the process is in an unknown state: exit. */

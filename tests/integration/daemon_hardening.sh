@@ -8,7 +8,7 @@
 #                from before that flush ("pending 262144")
 #   privileges   (root only) a running ddosd that dropped to nobody has NoNewPrivs 1 and an
 #                empty capability bounding set (CapBnd 0) in /proc/PID/status, no capabilities,
-#                uid 65534
+#                uid 65534; one started as nobody already (setpriv) has NoNewPrivs 1 too
 #   log files    (root only) app.log, error.log and access.log are 0640 and owned by the service
 #                user from the start (an error.log left 0644 root:root by an older version
 #                included), and still after logrotate moved them and SIGUSR1 reopened them
@@ -119,4 +119,20 @@ check_logs "after a reopen"
 kill -TERM "$pid"
 dd_wait_pid "$pid" 10
 dd_ok "ddosd exits 0 on SIGTERM (got $DD_STATUS)" $((DD_STATUS != 0))
+
+# Started as the service user already (the unit; start_backend.sh's setpriv): no_new_privs too.
+if command -v setpriv >/dev/null; then
+    setpriv --reuid "$user" --regid "$(id -g "$user")" --clear-groups -- "$DD_DDOSD" \
+        -r "$w/mix.pcap" --serve --redis none --api none --model "$DD_MODEL" \
+        >"$w/setpriv.out" 2>&1 &
+    pid=$!
+    DD_PIDS+=("$pid")
+    dd_wait_file_re "$w/setpriv.out" 'ready: ' 30
+    nnp=$(status_field NoNewPrivs)
+    dd_ok "started as $user: NoNewPrivs is 1 (got ${nnp:-?})" $([ "$nnp" = 1 ] && echo 0 || echo 1)
+    kill -TERM "$pid"
+    dd_wait_pid "$pid" 10
+else
+    echo "SKIP started as the service user: no setpriv"
+fi
 dd_finish
