@@ -307,11 +307,14 @@ def main():
                    f"single {r['b_single']:.3f}" if before else "") +
                   f"; C vs sklearn p_attack max|diff| {r['diff']}", flush=True)
 
+    load = os.getloadavg()[0]
     lines = [SECTION, "",
              f"`bench/bench_inference.sh` ({args.rows:,} rows per model, one thread, thread CPU "
-             f"time; {cpu_name()}; scikit-learn {sklearn.__version__}, numpy "
-             f"{np.__version__}). Per-row figures in microseconds; *x* = scikit-learn's batch "
-             "time per row divided by the C engine's.", ""]
+             f"time; {cpu_name()}, {os.cpu_count()} CPUs, load average {load:.1f} at the end "
+             f"of the run; scikit-learn {sklearn.__version__}, numpy {np.__version__}). "
+             "Per-row figures in microseconds; *x* = scikit-learn's batch time per row divided "
+             "by the C engine's. On a busy machine the ratios move by 10-20% from one run to "
+             "the next even on CPU time (shared caches and cores); compare within one run.", ""]
     if before:
         lines += [f"Before: {before_how}.", "",
                   "| model | nodes | sklearn batch | sklearn 1 row | before: C batch | "
