@@ -16,19 +16,38 @@
 #
 # Measuring: wrk with bench/wrk_threat.lua (every 4th request asks for an address without a
 # verdict; the others rotate through the N loaded ones), T threads, C connections, D seconds per
-# target after an untimed 2 s warm-up, targets in the order nginx, FastAPI, ddosd, R rounds;
-# figures are medians over the rounds. p50/p99 come from wrk's --latency table. A missed goal is
-# reported, not failed: the exit status says whether everything ran.
+# target after an untimed 2 s warm-up, targets in the order nginx, FastAPI, ddosd (and the
+# --before ddosd), R rounds; figures are medians over the rounds. p50/p99 come from wrk's
+# --latency table. A missed goal is reported, not failed: the exit status says whether
+# everything ran.
+#
+# Pinned (the default on 2 or more CPUs; issue 11's "fair load"): wrk runs on CPU 0 and every
+# server on CPU 1 (taskset), so the load generator and the server never take each other's time
+# slices; nginx then runs one worker (one core), and ddosd api.threads 1 unless --api-threads
+# says otherwise. Goals: ddosd >= 0.9 of nginx's requests/s, p99 <= 2 ms, at 64 connections.
+# Each ddosd is loaded on both CPUs (its pipeline must keep up with the reports) and pinned,
+# every thread, once loaded.
+#
+# CPU per request: the server's user + system time during the measured run (every thread of
+# every process of its session, from /proc) over the requests answered; for ddosd also its
+# libmicrohttpd threads alone. On a machine shared with other work, requests/s move with what
+# else runs; CPU time per request much less, and it says what the pinned ratio would be with the
+# server's core to itself ("CPU-bound ratio": nginx's CPU per request over ddosd's).
 #
 # Usage: bench/bench_api.sh [BUILD_DIR] [--duration S] [--connections C] [--threads T]
-#                           [--verdicts N] [--rounds R] [--api-threads K]
+#                           [--verdicts N] [--rounds R] [--api-threads K] [--before DDOSD]
+#                           [--no-pin] [--no-fastapi]
 #   BUILD_DIR      CMake build directory (default: build)
 #   --duration S   seconds of wrk per target and round (default 10)
 #   --connections C  wrk connections (default 64)
-#   --threads T    wrk threads (default 2)
+#   --threads T    wrk threads (default 1 pinned, 2 unpinned)
 #   --verdicts N   verdicts loaded (default 100000)
 #   --rounds R     measurement rounds (default 1)
-#   --api-threads K  ddosd api.threads (default: ddosd's own default)
+#   --api-threads K  ddosd api.threads (default 1 pinned; unpinned: ddosd's own default)
+#   --before DDOSD another ddosd binary measured in the same run, the same way (e.g. the build
+#                  before a change: /work/base/build/bin/ddosd); reported as "ddosd before"
+#   --no-pin       share every CPU between wrk and the servers (the figures before issue 11)
+#   --no-fastapi   skip the seed FastAPI baseline (and Redis)
 # Output: a table on stdout and BUILD_DIR/bench/bench_api.json.
 # Exit: 0 measured; 1 a server or wrk failed; 2 usage or missing tools; 3 ddosd is not built
 # (the baselines were still measured and reported).
@@ -38,10 +57,13 @@ PY=/usr/bin/python3
 build=build
 duration=10
 connections=64
-wthreads=2
+wthreads=
 verdicts=100000
 rounds=1
 api_threads=
+before=
+pin=auto
+fastapi=1
 here=$(cd "$(dirname "$0")" && pwd)
 
 usage() {
@@ -65,7 +87,7 @@ while (($# > 0)); do
         usage
         exit 0
         ;;
-    --duration | --connections | --threads | --verdicts | --rounds | --api-threads)
+    --duration | --connections | --threads | --verdicts | --rounds | --api-threads | --before)
         (($# >= 2)) || die_usage "$1 needs a value"
         case $1 in
         --duration) duration=$2 ;;
@@ -74,8 +96,17 @@ while (($# > 0)); do
         --verdicts) verdicts=$2 ;;
         --rounds) rounds=$2 ;;
         --api-threads) api_threads=$2 ;;
+        --before) before=$2 ;;
         esac
         shift 2
+        ;;
+    --no-pin)
+        pin=0
+        shift
+        ;;
+    --no-fastapi)
+        fastapi=0
+        shift
         ;;
     -*) die_usage "unknown option '$1'" ;;
     *)
@@ -86,6 +117,29 @@ while (($# > 0)); do
         ;;
     esac
 done
+ncpu=$(nproc 2>/dev/null || echo 1)
+if [[ $pin == auto ]]; then
+    pin=0
+    ((ncpu >= 2)) && command -v taskset >/dev/null 2>&1 && pin=1
+fi
+if ((pin)); then
+    command -v taskset >/dev/null 2>&1 || die_usage "pinning needs taskset (util-linux); or --no-pin"
+    ((ncpu >= 2)) || die_usage "pinning needs 2 CPUs; use --no-pin"
+    wthreads=${wthreads:-1}
+    api_threads=${api_threads:-1}
+    client_cpu=0
+    server_cpu=1
+    on_client=(taskset -c "$client_cpu")
+    on_server=(taskset -c "$server_cpu")
+else
+    wthreads=${wthreads:-2}
+    on_client=()
+    on_server=()
+fi
+if [[ -n $before ]]; then
+    [[ -x $before ]] || die_usage "--before: '$before' is not an executable"
+    before=$(cd "$(dirname "$before")" && pwd)/$(basename "$before")
+fi
 for v in duration connections wthreads verdicts rounds; do
     is_count "${!v}" || die_usage "--${v/wthreads/threads}: '${!v}' is not a positive integer"
 done
@@ -93,7 +147,9 @@ done
 ((verdicts <= 1000000)) || die_usage "--verdicts: at most 1000000"
 
 missing=()
-for tool in wrk nginx redis-server redis-cli curl; do
+tools=(wrk nginx curl)
+((fastapi)) && tools+=(redis-server redis-cli)
+for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || [[ -x /usr/sbin/$tool ]] || missing+=("$tool")
 done
 [[ -x $PY ]] || missing+=("$PY")
@@ -103,14 +159,15 @@ if ((${#missing[@]})); then
     exit 2
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-if ! "$PY" -c 'import fastapi, uvicorn, uvloop, httptools, redis' 2>/dev/null; then
+if ((fastapi)) && ! "$PY" -c 'import fastapi, uvicorn, uvloop, httptools, redis' 2>/dev/null; then
     echo "bench_api.sh: the FastAPI baseline needs Debian's python3-fastapi python3-uvicorn" \
-        "python3-uvloop python3-httptools python3-redis" >&2
+        "python3-uvloop python3-httptools python3-redis (or --no-fastapi)" >&2
     exit 2
 fi
 [[ -d $build ]] || die_usage "build directory '$build' does not exist"
 build=$(cd "$build" && pwd)
 ddosd=$build/app/ddosd
+[[ -x $ddosd ]] || ddosd=$build/bin/ddosd
 have_ddosd=1
 if [[ ! -x $ddosd ]]; then
     have_ddosd=0
@@ -146,11 +203,16 @@ free_port() {
 print(s.getsockname()[1])'
 }
 
-# spawn NAME CMD... : starts CMD in its own session, logs to $work/NAME.log, records its pid.
+# spawn NAME CMD... : starts CMD in its own session (on the server CPU when pinned), logs to
+# $work/NAME.log, records its pid. SPAWN_UNPINNED=1: on every CPU (pin it later with pin_server).
 spawn() {
     local name=$1
     shift
-    setsid "$@" >"$work/$name.log" 2>&1 </dev/null &
+    if [[ ${SPAWN_UNPINNED:-0} == 1 ]]; then
+        setsid "$@" >"$work/$name.log" 2>&1 </dev/null &
+    else
+        setsid "${on_server[@]}" "$@" >"$work/$name.log" 2>&1 </dev/null &
+    fi
     pids+=($!)
     last_pid=$!
 }
@@ -200,20 +262,21 @@ with open(sys.argv[1], "wb") as f:
 PY
 
 # ---- servers ---------------------------------------------------------------------------------
-redis_port=$(free_port)
-spawn redis redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$work" --daemonize no
-redis_pid=$last_pid
-for _ in $(seq 100); do
-    [[ $(redis-cli -p "$redis_port" PING 2>/dev/null) == PONG ]] && break
-    sleep 0.05
-done
-[[ $(redis-cli -p "$redis_port" PING 2>/dev/null) == PONG ]] || {
-    echo "bench_api.sh: redis-server did not start" >&2
-    exit 1
-}
-echo "loading $verdicts verdicts into Redis for the FastAPI backend ..." >&2
-"$PY" - "$verdicts" <<'PY' | redis-cli -p "$redis_port" --pipe >"$work/redis-load.log"
+if ((fastapi)); then
+    redis_port=$(free_port)
+    spawn redis redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$work" --daemonize no
+    redis_pid=$last_pid
+    for _ in $(seq 100); do
+        [[ $(redis-cli -p "$redis_port" PING 2>/dev/null) == PONG ]] && break
+        sleep 0.05
+    done
+    [[ $(redis-cli -p "$redis_port" PING 2>/dev/null) == PONG ]] || {
+        echo "bench_api.sh: redis-server did not start" >&2
+        exit 1
+    }
+    echo "loading $verdicts verdicts into Redis for the FastAPI backend ..." >&2
+    "$PY" - "$verdicts" <<'PY' | redis-cli -p "$redis_port" --pipe >"$work/redis-load.log"
 import sys
 n = int(sys.argv[1])
 out = sys.stdout.buffer
@@ -235,16 +298,34 @@ for i in range(n):
         out.write(b"".join(chunk)); chunk = []
 out.write(b"".join(chunk))
 PY
-got=$(redis-cli -p "$redis_port" DBSIZE)
-((got == verdicts)) || {
-    echo "bench_api.sh: Redis holds $got keys after loading, expected $verdicts" >&2
-    exit 1
-}
+    got=$(redis-cli -p "$redis_port" DBSIZE)
+    ((got == verdicts)) || {
+        echo "bench_api.sh: Redis holds $got keys after loading, expected $verdicts" >&2
+        exit 1
+    }
 
+    fastapi_port=$(free_port)
+    echo '{"cache": {"enabled": true, "ttl": 86400}}' >"$work/fastapi-config.json"
+    spawn fastapi env REDIS_HOST=127.0.0.1 REDIS_PORT="$redis_port" \
+        DDOSD_CONFIG="$work/fastapi-config.json" "$PY" -m uvicorn --app-dir "$here/seed_backend" \
+        app:app --host 127.0.0.1 --port "$fastapi_port" --workers 2 --loop uvloop --http httptools \
+        --no-access-log --log-level warning
+    wait_http "http://127.0.0.1:$fastapi_port/health" 30 "$last_pid" fastapi
+    fastapi_sid=$last_pid
+    fa_known=$(curl -s "http://127.0.0.1:$fastapi_port/api/threat-analysis?ip=198.18.0.7")
+    [[ $fa_known == *'"high"'* ]] || {
+        echo "bench_api.sh: FastAPI does not see the loaded verdicts: $fa_known" >&2
+        exit 1
+    }
+
+fi
+
+nginx_workers=auto
+((pin)) && nginx_workers=1 # one core: one worker, as ddosd gets one thread
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"
 cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes auto;
+worker_processes $nginx_workers;
 daemon off;
 pid $work/nginx/nginx.pid;
 error_log $work/nginx/error.log warn;
@@ -268,47 +349,49 @@ http {
 EOF
 spawn nginx "$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf"
 wait_http "http://127.0.0.1:$nginx_port/health" 10 "$last_pid" nginx
+declare -A sid # each target's session (spawn's setsid): whose CPU time a request costs
+sid[nginx]=$last_pid
 
-fastapi_port=$(free_port)
-echo '{"cache": {"enabled": true, "ttl": 86400}}' >"$work/fastapi-config.json"
-spawn fastapi env REDIS_HOST=127.0.0.1 REDIS_PORT="$redis_port" \
-    DDOSD_CONFIG="$work/fastapi-config.json" "$PY" -m uvicorn --app-dir "$here/seed_backend" \
-    app:app --host 127.0.0.1 --port "$fastapi_port" --workers 2 --loop uvloop --http httptools \
-    --no-access-log --log-level warning
-wait_http "http://127.0.0.1:$fastapi_port/health" 30 "$last_pid" fastapi
-fa_known=$(curl -s "http://127.0.0.1:$fastapi_port/api/threat-analysis?ip=198.18.0.7")
-[[ $fa_known == *'"high"'* ]] || {
-    echo "bench_api.sh: FastAPI does not see the loaded verdicts: $fa_known" >&2
-    exit 1
-}
-
-targets=(nginx fastapi)
+targets=(nginx)
 declare -A url
 url[nginx]=http://127.0.0.1:$nginx_port
-url[fastapi]=http://127.0.0.1:$fastapi_port
+if ((fastapi)); then
+    targets+=(fastapi)
+    url[fastapi]=http://127.0.0.1:$fastapi_port
+    sid[fastapi]=$fastapi_sid
+fi
 load_s=
-if ((have_ddosd)); then
-    ddosd_port=$(free_port)
+secret=bench-secret-key-0123456789abcdef
+
+# start_ddosd NAME BINARY: starts BINARY -r pings.pcap --serve on a free port, loads the N
+# verdicts through its API (reports) and adds NAME to the targets.
+start_ddosd() {
+    local name=$1 bin=$2 port t0 have=0 i known unknown dpid sent=0 n
+    port=$(free_port)
     {
         printf '{"sensor": {"id": "bench"}, "ml_model": {"path": ""}, "cache": {"ttl": 86400}'
         [[ -z $api_threads ]] || printf ', "api": {"threads": %d}' "$api_threads"
         printf '}\n'
-    } >"$work/ddosd-config.json"
-    echo "starting ddosd on $capture ..." >&2
+    } >"$work/$name-config.json"
+    echo "starting $name ($bin) on $capture ..." >&2
     t0=$(date +%s.%N)
-    secret=bench-secret-key-0123456789abcdef
-    spawn ddosd env SECRET_KEY=$secret "$ddosd" \
-        -c "$work/ddosd-config.json" -r "$capture" --serve --redis none \
-        --api "127.0.0.1:$ddosd_port"
-    ddosd_pid=$last_pid
-    wait_http "http://127.0.0.1:$ddosd_port/health" 60 "$ddosd_pid" ddosd
+    # Loading runs on both CPUs (the pipeline that takes the reports must keep up with them);
+    # the measurement afterwards runs pinned (pin_server).
+    SPAWN_UNPINNED=1 spawn "$name" env SECRET_KEY=$secret "$bin" \
+        -c "$work/$name-config.json" -r "$capture" --serve --redis none \
+        --api "127.0.0.1:$port"
+    dpid=$last_pid
+    wait_http "http://127.0.0.1:$port/health" 60 "$dpid" "$name"
     # The reports: each wrk thread walks its own residue class of the N addresses (wrapping
     # around: a repeated report merges into the same verdict), until /health counts N decisions.
+    # Each round starts where the previous one stopped (a slow server must not be sent the same
+    # first addresses every round); a report refused with 503 + Retry-After (the pipeline's
+    # queue full) comes again when the walk wraps around.
     cat >"$work/wrk_report.lua" <<EOF
 local base, count, key = 0xC6120000, $verdicts, "$secret"
 local nthreads, id, k = 0, 0, 0
 function setup(thread) thread:set("tid", nthreads); nthreads = nthreads + 1 end
-function init(args) id = tonumber(tid) or 0; k = id end
+function init(args) id = tonumber(tid) or 0; k = id + (tonumber(os.getenv("WRK_START")) or 0) end
 local headers = {["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json"}
 function request()
     local v = base + (k % count)
@@ -319,75 +402,104 @@ function request()
         '{"ip":"' .. ip .. '","threat_level":"high","attack_type":"syn_flood","source":"bench"}')
 end
 EOF
-    have=0
-    decisions() {
-        curl -s --max-time 2 "http://127.0.0.1:$ddosd_port/health" | "$PY" -c 'import json, sys
+    for ((i = 0; i < 60; i++)); do
+        have=$(curl -s --max-time 2 "http://127.0.0.1:$port/health" | "$PY" -c 'import json, sys
 try: print(int(json.load(sys.stdin).get("decisions", 0)))
-except Exception: print(0)'
-    }
-    for ((i = 0; i < 30; i++)); do
-        have=$(decisions)
+except Exception: print(0)')
         ((have >= verdicts)) && break
-        kill -0 "$ddosd_pid" 2>/dev/null || {
-            echo "bench_api.sh: ddosd exited; its log:" >&2
-            tail -n 20 "$work/ddosd.log" >&2
+        kill -0 "$dpid" 2>/dev/null || {
+            echo "bench_api.sh: $name exited; its log:" >&2
+            tail -n 20 "$work/$name.log" >&2
             exit 1
         }
-        wrk -t "$wthreads" -c 32 -d 3s -s "$work/wrk_report.lua" \
-            "http://127.0.0.1:$ddosd_port" >"$work/wrk-report-$i.txt" 2>&1 || true
-        if grep -q "Non-2xx" "$work/wrk-report-$i.txt"; then
-            echo "bench_api.sh: reports were refused:" >&2
-            cat "$work/wrk-report-$i.txt" >&2
-            exit 1
-        fi
+        WRK_START=$sent wrk -t "$wthreads" -c 32 -d 3s -s "$work/wrk_report.lua" \
+            "http://127.0.0.1:$port" >"$work/wrk-report-$name-$i.txt" 2>&1 || true
+        n=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$work/wrk-report-$name-$i.txt")
+        sent=$((sent + ${n:-0}))
     done
     load_s=$("$PY" -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.1f}')" "$t0")
     if ((have < verdicts)); then
-        echo "bench_api.sh: ddosd holds $have decisions after loading, expected $verdicts" >&2
-        tail -n 20 "$work/ddosd.log" >&2
+        echo "bench_api.sh: $name holds $have decisions after loading, expected $verdicts" >&2
+        tail -n 20 "$work/$name.log" >&2
+        cat "$work/wrk-report-$name-$((i - 1)).txt" >&2
         exit 1
     fi
-    echo "ddosd holds $have decisions ($load_s s from start, reports included)" >&2
-    known=$(curl -s "http://127.0.0.1:$ddosd_port/api/threat-analysis?ip=198.18.0.7")
-    unknown=$(curl -s "http://127.0.0.1:$ddosd_port/api/threat-analysis?ip=100.64.0.7")
+    echo "$name holds $have decisions ($load_s s from start, reports included)" >&2
+    known=$(curl -s "http://127.0.0.1:$port/api/threat-analysis?ip=198.18.0.7")
+    unknown=$(curl -s "http://127.0.0.1:$port/api/threat-analysis?ip=100.64.0.7")
     [[ $known == *'"high"'* || $known == *'"critical"'* ]] || {
-        echo "bench_api.sh: ddosd does not flag a loaded address: $known" >&2
+        echo "bench_api.sh: $name does not flag a loaded address: $known" >&2
         exit 1
     }
     [[ $unknown == *'"low"'* ]] || {
-        echo "bench_api.sh: ddosd flags an unknown address: $unknown" >&2
+        echo "bench_api.sh: $name flags an unknown address: $unknown" >&2
         exit 1
     }
-    targets+=(ddosd)
-    url[ddosd]=http://127.0.0.1:$ddosd_port
+    if ((pin)); then # every thread of the process, from now on, on the server CPU
+        taskset -a -p -c "$server_cpu" "$dpid" >/dev/null ||
+            { echo "bench_api.sh: cannot pin $name (pid $dpid)" >&2; exit 1; }
+    fi
+    targets+=("$name")
+    url[$name]=http://127.0.0.1:$port
+    sid[$name]=$dpid
+}
+
+if ((have_ddosd)); then
+    start_ddosd ddosd "$ddosd"
+fi
+if [[ -n $before ]]; then
+    start_ddosd ddosd_before "$before"
 fi
 
 # ---- measurement -----------------------------------------------------------------------------
+# cpu_ticks SID: user + system clock ticks (1/100 s) of every thread of every process in the
+# session: the server's CPU time, whatever else the machine runs (a noisy machine moves the
+# requests per second, much less the CPU time one request costs).
+# cpu_ticks SID MHD: the same for libmicrohttpd's threads only (named MHD-*: ddosd's HTTP
+# threads, without its pipeline's).
+cpu_ticks() {
+    local p total=0 t task
+    for p in $(ps -o pid= -s "$1" 2>/dev/null); do
+        for task in /proc/"$p"/task/*; do
+            [[ -z ${2:-} ]] || grep -q '^MHD' "$task/comm" 2>/dev/null || continue
+            t=$(awk '{print $14 + $15}' "$task/stat" 2>/dev/null || echo 0)
+            total=$((total + ${t:-0}))
+        done
+    done
+    echo "$total"
+}
 export WRK_LOADED_BASE=198.18.0.0 WRK_LOADED_COUNT=$verdicts WRK_MISS_BASE=100.64.0.0
 export WRK_MISS_EVERY=4
 for ((r = 1; r <= rounds; r++)); do
     for t in "${targets[@]}"; do
         echo "round $r/$rounds: $t (${duration} s, $connections connections)" >&2
-        wrk -t "$wthreads" -c "$connections" -d 2s -s "$here/wrk_threat.lua" "${url[$t]}" \
-            >/dev/null 2>&1 || true
-        if ! wrk -t "$wthreads" -c "$connections" -d "${duration}s" --latency \
+        "${on_client[@]}" wrk -t "$wthreads" -c "$connections" -d 2s -s "$here/wrk_threat.lua" \
+            "${url[$t]}" >/dev/null 2>&1 || true
+        c0=$(cpu_ticks "${sid[$t]}")
+        m0=$(cpu_ticks "${sid[$t]}" MHD)
+        if ! "${on_client[@]}" wrk -t "$wthreads" -c "$connections" -d "${duration}s" --latency \
             -s "$here/wrk_threat.lua" "${url[$t]}" >"$work/wrk-$t-$r.txt" 2>&1; then
             echo "bench_api.sh: wrk failed against $t:" >&2
             cat "$work/wrk-$t-$r.txt" >&2
             exit 1
         fi
+        c1=$(cpu_ticks "${sid[$t]}")
+        m1=$(cpu_ticks "${sid[$t]}" MHD)
+        echo "SERVER_CPU_TICKS $((c1 - c0)) HTTP_THREADS $((m1 - m0))" >>"$work/wrk-$t-$r.txt"
         cp "$work/wrk-$t-$r.txt" "$outdir/bench_api-wrk-$t-$r.txt"
     done
 done
 
 "$PY" - "$work" "$rounds" "$outdir/bench_api.json" "$duration" "$connections" "$wthreads" \
-    "$verdicts" "${load_s:-}" "${targets[@]}" <<'PY'
+    "$verdicts" "${load_s:-}" "$pin" "${api_threads:-default}" "${targets[@]}" <<'PY'
 import json, os, platform, re, statistics, sys, time
 
-work, rounds, out_path, duration, conns, wthreads, verdicts, load_s = sys.argv[1:9]
-targets = sys.argv[9:]
+work, rounds, out_path, duration, conns, wthreads, verdicts, load_s, pin, api_threads = \
+    sys.argv[1:11]
+targets = sys.argv[11:]
 rounds = int(rounds)
-RATIO_GOAL, P99_GOAL_MS = 0.7, 2.0
+pin = pin == "1"
+RATIO_GOAL, P99_GOAL_MS = 0.9, 2.0
 UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
@@ -403,9 +515,14 @@ def parse(path):
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     reqs = re.search(r"(\d+) requests in", text)
+    ticks = re.search(r"SERVER_CPU_TICKS (\d+) HTTP_THREADS (\d+)", text)
     return {"rps": float(m.group(1)), "p50_ms": ms(lat["50"]), "p99_ms": ms(lat["99"]),
             "requests": int(reqs.group(1)) if reqs else None,
             "non2xx": int(non2xx.group(1)) if non2xx else 0,
+            "cpu_us_per_request": (int(ticks.group(1)) * 1e4 / int(reqs.group(1))
+                                   if ticks and reqs and int(reqs.group(1)) else None),
+            "mhd_cpu_us_per_request": (int(ticks.group(2)) * 1e4 / int(reqs.group(1))
+                                       if ticks and reqs and int(reqs.group(1)) else None),
             "socket_errors": sum(map(int, sock.groups())) if sock else 0}
 
 
@@ -415,45 +532,72 @@ for t in targets:
     res[t] = {"rps": statistics.median(r["rps"] for r in runs),
               "p50_ms": statistics.median(r["p50_ms"] for r in runs),
               "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+              "cpu_us_per_request": statistics.median(
+                  r["cpu_us_per_request"] or 0.0 for r in runs),
+              "mhd_cpu_us_per_request": statistics.median(
+                  r["mhd_cpu_us_per_request"] or 0.0 for r in runs),
               "non2xx": sum(r["non2xx"] for r in runs),
               "socket_errors": sum(r["socket_errors"] for r in runs), "runs": runs}
 
 result = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
           "host": {"cpus": os.cpu_count(), "machine": platform.machine(),
                    "kernel": platform.release()},
+          "pinned": pin, "api_threads": api_threads,
           "wrk": {"threads": int(wthreads), "connections": int(conns),
                   "duration_s": int(duration), "rounds": rounds,
                   "script": "bench/wrk_threat.lua", "unknown_share": 0.25},
           "verdicts": int(verdicts), "ddosd_load_s": float(load_s) if load_s else None,
           "targets": res, "goals": {"ratio_vs_nginx": RATIO_GOAL, "p99_ms": P99_GOAL_MS}}
-if "ddosd" in res:
-    d = res["ddosd"]
-    result["ratio_vs_nginx"] = round(d["rps"] / res["nginx"]["rps"], 4)
-    result["ratio_vs_fastapi"] = round(d["rps"] / res["fastapi"]["rps"], 4)
-    result["ratio_met"] = result["ratio_vs_nginx"] >= RATIO_GOAL
-    result["p99_met"] = d["p99_ms"] <= P99_GOAL_MS
+for name in ("ddosd", "ddosd_before"):
+    if name not in res:
+        continue
+    d = res[name]
+    key = "" if name == "ddosd" else "_before"
+    result["ratio_vs_nginx" + key] = round(d["rps"] / res["nginx"]["rps"], 4)
+    if "fastapi" in res:
+        result["ratio_vs_fastapi" + key] = round(d["rps"] / res["fastapi"]["rps"], 4)
+    result["ratio_met" + key] = result["ratio_vs_nginx" + key] >= RATIO_GOAL
+    result["p99_met" + key] = d["p99_ms"] <= P99_GOAL_MS
+if "ddosd" in res and "ddosd_before" in res:
+    result["speedup_vs_before"] = round(res["ddosd"]["rps"] / res["ddosd_before"]["rps"], 4)
 with open(out_path + ".tmp", "w") as f:
     json.dump(result, f, indent=2)
     f.write("\n")
 os.replace(out_path + ".tmp", out_path)
 
 names = {"nginx": "nginx return 200 (ceiling)", "fastapi": "seed FastAPI (uvicorn, 2 workers)",
-         "ddosd": "ddosd"}
+         "ddosd": "ddosd", "ddosd_before": "ddosd before (--before)"}
 print(f"GET /api/threat-analysis?ip=, {int(verdicts):,} verdicts loaded, 25 % unknown addresses")
 print(f"  wrk {wthreads} threads, {conns} connections, {duration} s per target, "
-      f"{rounds} round(s), medians")
-print(f"  {'':36}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+      f"{rounds} round(s), medians; "
+      + (f"pinned: wrk on CPU 0, servers on CPU 1, ddosd api.threads {api_threads}, nginx 1 worker"
+         if pin else f"unpinned, ddosd api.threads {api_threads}"))
+print(f"  {'':36}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'CPU us/req':>12}"
+      f"{'(HTTP threads)':>16}")
 for t in targets:
     r = res[t]
+    mhd = f"{r['mhd_cpu_us_per_request']:.2f}" if r["mhd_cpu_us_per_request"] else "-"
     print(f"  {names[t]:36}{r['rps']:>12,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
-          f"{r['non2xx'] + r['socket_errors']:>8}")
+          f"{r['non2xx'] + r['socket_errors']:>8}{r['cpu_us_per_request']:>12.2f}{mhd:>16}")
+ok = lambda b: "met" if b else "MISSED"
+for name, key in (("ddosd", ""), ("ddosd_before", "_before")):
+    if name not in res:
+        continue
+    label = name.replace("_", " ")
+    print(f"  ratio {label} / nginx   {result['ratio_vs_nginx' + key]:6.3f}   goal >= "
+          f"{RATIO_GOAL}  {ok(result['ratio_met' + key])}")
+    if "fastapi" in res:
+        print(f"  ratio {label} / fastapi {result['ratio_vs_fastapi' + key]:6.2f}")
+    print(f"  {label} p99             {res[name]['p99_ms']:6.2f} ms  goal <= {P99_GOAL_MS} ms "
+          f"at {conns} connections  {ok(result['p99_met' + key])}")
+if "ddosd" in res and res["nginx"]["cpu_us_per_request"] and res["ddosd"]["cpu_us_per_request"]:
+    result["cpu_ratio_vs_nginx"] = round(res["nginx"]["cpu_us_per_request"]
+                                         / res["ddosd"]["cpu_us_per_request"], 4)
+    print(f"  CPU-bound ratio ddosd / nginx (nginx's CPU per request / ddosd's) "
+          f"{result['cpu_ratio_vs_nginx']:6.3f}")
+if "speedup_vs_before" in result:
+    print(f"  ddosd / ddosd before  {result['speedup_vs_before']:6.3f}")
 if "ddosd" in res:
-    ok = lambda b: "met" if b else "MISSED"
-    print(f"  ratio ddosd / nginx   {result['ratio_vs_nginx']:6.3f}   goal >= {RATIO_GOAL}  "
-          f"{ok(result['ratio_met'])}")
-    print(f"  ratio ddosd / fastapi {result['ratio_vs_fastapi']:6.2f}")
-    print(f"  ddosd p99             {res['ddosd']['p99_ms']:6.2f} ms  goal <= {P99_GOAL_MS} ms "
-          f"at {conns} connections  {ok(result['p99_met'])}")
     if result["ddosd_load_s"] is not None:
         print(f"  ddosd start to {int(verdicts):,} verdicts: {result['ddosd_load_s']:.1f} s")
 else:
