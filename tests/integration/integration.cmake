@@ -67,6 +67,9 @@ set_tests_properties(train_quick PROPERTIES LABELS integration TIMEOUT 900)
 #   daemon_redis          replay into Redis: hashes, ddos:top, ddos:events vs ground truth and
 #                         --verdicts-out
 #   daemon_redis_restart  kill -9 and restart Redis mid-replay: final state as without it
+#   daemon_redis_faults   Redis absent/killed/stopped/at maxmemory during a spoofed flood: the
+#                         victim's verdict within one flush of Redis being writable, keys and
+#                         memory within budget, errors logged with counts; SIGTERM mid-drain
 #   daemon_live           -i on a veth pair, tcpreplay from a namespace, SIGTERM (root only)
 #   daemon_signals        SIGHUP good/corrupt model, SIGUSR1 log reopen, SIGTERM mid-replay
 #   daemon_cli            flags, start-up errors, --dump-config masking, .env mode, exit 2
@@ -86,6 +89,7 @@ function(ddosd_daemon_test name timeout)
 endfunction()
 ddosd_daemon_test(daemon_redis 300)
 ddosd_daemon_test(daemon_redis_restart 300)
+ddosd_daemon_test(daemon_redis_faults 300)
 ddosd_daemon_test(daemon_live 180 RUN_SERIAL TRUE)
 ddosd_daemon_test(daemon_signals 180)
 ddosd_daemon_test(daemon_cli 180)
