@@ -63,6 +63,8 @@ struct redis_follow {
     size_t ntop;
     size_t refresh_cursor;
     uint64_t next_poll_ms;
+    uint64_t next_resolve_ms; /* read_from replica: when to ask Sentinel again (see loop) */
+    char server[REDIS_CONN_HOST_MAX + 8]; /* "host:port" connected to (follower thread) */
     uint32_t backoff_ms;
     bool ever_connected;
     bool outage_logged;
@@ -509,11 +511,12 @@ static bool follow_connect(struct redis_follow *f)
                      r->element[0]->element[0]->len);
         freeReplyObject(r);
     }
+    snprintf(f->server, sizeof(f->server), "%s:%u", server, port);
     pthread_mutex_lock(&f->stats_lock);
     if (f->ever_connected)
         f->stats.reconnects++;
     f->stats.connected = true;
-    snprintf(f->stats.server, sizeof(f->stats.server), "%s:%u", server, port);
+    memcpy(f->stats.server, f->server, sizeof(f->server));
     pthread_mutex_unlock(&f->stats_lock);
     if (f->outage_logged || !f->ever_connected)
         DD_INFO("follower: reading verdicts from redis %s:%u%s", server, port,
@@ -556,6 +559,23 @@ static void *follow_main(void *arg)
                 continue;
             }
             f->next_poll_ms = dd_mono_ms() + f->cfg.poll_interval_ms;
+            f->next_resolve_ms = dd_mono_ms() + 5000;
+        }
+        /* Reading from a replica: Sentinel may have had none healthy when we connected (it
+         * learns a replica's link state from INFO every 10 s), or a better one now. Ask again
+         * every few seconds and move when the answer changed. */
+        if (f->cfg.conn.prefer_replica && dd_mono_ms() >= f->next_resolve_ms) {
+            char host[REDIS_CONN_HOST_MAX], now[sizeof(f->server)], why[256];
+            unsigned port;
+            f->next_resolve_ms = dd_mono_ms() + 5000;
+            if (redis_conn_resolve(&f->cfg.conn, host, &port, why, sizeof(why)) == 0) {
+                snprintf(now, sizeof(now), "%s:%u", host, port);
+                if (strcmp(now, f->server) != 0) {
+                    DD_INFO("follower: moving from %s to %s (read_from replica)", f->server, now);
+                    disconnect(f);
+                    continue;
+                }
+            }
         }
         bool ok = read_events(f);
         if (ok && dd_mono_ms() >= f->next_poll_ms) {

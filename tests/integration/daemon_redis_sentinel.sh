@@ -9,6 +9,9 @@
 # ddos:top, ddos:top:expiry members, counts per level). The log says what happened: the
 # primary's address, the switch, the resync.
 #
+# An API-only node with redis.read_from "replica" reads from the replica Sentinel names, and after
+# the failover answers the final verdicts from the promoted one.
+#
 # Also, Sentinel unreachable at start: with redis.required true ddosd exits 1 at once with a line
 # naming every Sentinel it tried; with redis.required false (the default) it starts, says it is
 # retrying, and connects when the Sentinels come up, logging in as an ACL user (redis.username:
@@ -139,6 +142,23 @@ cat >"$w/sentinel.json" <<EOF
  "redis": {"sentinels": ["127.0.0.1:$s1", "127.0.0.1:$s2", "127.0.0.1:$s3"],
            "master_name": "itest"}}
 EOF
+# An API-only node reading from the replica (redis.read_from), found through the same Sentinels.
+sed -e 's/"master_name": "itest"}/"master_name": "itest", "read_from": "replica"}/' \
+    -e 's/"itest-restart"/"itest-api"/' "$w/sentinel.json" >"$w/api.json"
+api_port=$(dd_free_port)
+mkdir -p "$w/api"
+dd_start_bg "$DD_DDOSD" --api-only -c "$w/api.json" --api "127.0.0.1:$api_port" --log-dir "$w/api"
+# Sentinel learns a replica's link state from its INFO every 10 s: until then it names none
+# healthy and the node reads from the primary, asking again every 5 s.
+for ((i = 0; i < 250; i++)); do
+    health=$(curl -s "http://127.0.0.1:$api_port/health" 2>/dev/null)
+    [[ $health == *"following 127.0.0.1:$port_r"* ]] && break
+    sleep 0.1
+done
+echo "API-only /health: $health"
+dd_ok "the API-only node reads from the replica Sentinel names (127.0.0.1:$port_r) within 25 s" \
+    $([[ $health == *"following 127.0.0.1:$port_r"* ]] && echo 0 || echo 1)
+
 mkdir -p "$w/a" "$w/b"
 dd_start_bg "$DD_DDOSD" -r "$w/cap.pcap" --realtime="$speed" --redis "redis://127.0.0.1:$port_a" \
     --api none --model "$DD_MODEL" --set sensor.id=itest-restart --log-dir "$w/a" \
@@ -182,6 +202,15 @@ dd_check "the log says the primary is now the promoted replica" \
     grep -q "the primary of itest is now 127.0.0.1:$port_r (was 127.0.0.1:$port_p): following it" "$w/b/app.log"
 dd_check "the log says the sink rewrote its verdicts on the new primary" \
     grep -q "server restarted or failed over; rewriting every verdict" "$w/b/app.log"
+
+hi=$(redis-cli -p "$port_r" ZREVRANGE ddos:top 0 0)
+ok=1
+for ((i = 0; i < 50; i++)); do
+    lv=$(curl -s "http://127.0.0.1:$api_port/api/threat-analysis?ip=$hi" | "$DD_PY" -c 'import json,sys; print(json.load(sys.stdin).get("threat_level",""))' 2>/dev/null)
+    [[ $lv == high || $lv == critical ]] && { ok=0; break; }
+    sleep 0.1
+done
+dd_ok "after the failover the API-only node answers $hi as the new primary says ($lv)" $ok
 
 "$DD_PY" "$DD_LIBDIR/daemon_check.py" state --port "$port_a" --out "$w/state-a.json" ||
     dd_die "cannot read Redis a"
