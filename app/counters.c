@@ -112,6 +112,14 @@ void counters_log(struct daemon *d, bool final)
                 final ? "unwritten" : "pending", s->redis.events_pending, s->redis.redis_errors,
                 s->redis.reconnects, s->redis.last_error[0] ? ", last error: " : "",
                 s->redis.last_error);
+    if (s->redis_enabled)
+        DD_INFO("redis: %" PRIu64 " commands, %" PRIu64 " unchanged updates (%" PRIu64
+                " TTLs refreshed), %" PRIu64 " new keys (%" PRIu64 " deferred, %" PRIu64
+                " over budget), used_memory %.1f MB%s, %" PRIu64 " OOM replies",
+                s->redis.commands, s->redis.verdicts_unchanged, s->redis.refreshed,
+                s->redis.keys_new, s->redis.keys_deferred, s->redis.budget_skipped,
+                (double)s->redis.redis_used_memory / 1048576.0,
+                s->redis.over_budget ? " (OVER BUDGET)" : "", s->redis.oom_errors);
 }
 
 /* Appends one counter; names and help texts are static strings. */
@@ -215,6 +223,24 @@ size_t counters_fill(struct daemon *d, struct api_counter *out, size_t max)
       s->redis.events_dropped);
     C("redis_errors_total", "Redis connect, I/O and reply errors", s->redis.redis_errors);
     C("redis_reconnects_total", "Redis reconnections", s->redis.reconnects);
+    C("redis_commands_total", "Redis commands sent by the verdict writer", s->redis.commands);
+    C("redis_verdicts_unchanged_total",
+      "Verdict updates with the written level, role and type (TTL refresh only)",
+      s->redis.verdicts_unchanged);
+    C("redis_refreshed_total", "Verdict hashes whose TTL a bulk refresh renewed",
+      s->redis.refreshed);
+    C("redis_keys_new_total", "Addresses written to Redis for the first time", s->redis.keys_new);
+    C("redis_keys_deferred_total", "New addresses that waited for redis.max_keys_per_second",
+      s->redis.keys_deferred);
+    C("redis_budget_skipped_total",
+      "New low/medium addresses not written: Redis above redis.max_memory_mb",
+      s->redis.budget_skipped);
+    C("redis_oom_errors_total", "OOM replies from Redis (at maxmemory)", s->redis.oom_errors);
+    C("redis_handoff_dropped_total", "Verdicts lost: the hand-off to the Redis thread was full",
+      s->redis.handoff_dropped);
+    G("redis_used_memory_bytes", "Redis used_memory at the last check", s->redis.redis_used_memory);
+    G("redis_over_budget", "1 while new low/medium addresses are not written",
+      s->redis.over_budget);
     C("notify_started_total", "Notify hook runs started", s->notify.started);
     C("notify_failed_total", "Notify hook runs that failed", s->notify.failed);
     C("notify_timed_out_total", "Notify hook runs killed after their timeout", s->notify.timed_out);

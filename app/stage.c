@@ -24,6 +24,7 @@
 #include "common/log_limit.h"
 #include "features/flow_csv.h"
 #include "verdicts/redis_conn.h"
+#include "verdicts/redis_thread.h"
 #include "verdicts/verdict_json.h"
 
 enum {
@@ -42,8 +43,9 @@ enum {
 /* How long the end of a run waits for Redis to take what is queued: a replay as long as it takes
  * (within reason) so nothing it judged is lost; a stop by signal within the 5 s a service
  * manager allows for the whole stop. */
-#define STAGE_REPLAY_DRAIN_MS 60000u
-#define STAGE_SIGNAL_DRAIN_MS 2000u
+#define STAGE_REPLAY_DRAIN_MS     60000u
+#define STAGE_SIGNAL_DRAIN_MS     2000u
+#define STAGE_SIGNAL_DRAIN_MIN_MS 200u
 
 /* --verdicts-out keeps, per IP, the highest level it ever reached and when it first reached each
  * level (packet time): the evaluation asks how soon a victim was flagged, not only how it ended. */
@@ -57,8 +59,11 @@ struct peak_entry {
 struct stage {
     struct daemon *d;
     struct verdict_table *table;
-    struct redis_sink *redis;
-    bool redis_checked; /* stage_redis_first_check has spoken (or found Redis up) */
+    struct redis_thread *redis;          /* the Redis I/O thread: the stage only hands over */
+    struct redis_sink_stats redis_final; /* its last counters, once it has stopped */
+    bool redis_stopped;
+    uint64_t stop_seen_ms; /* when the stage first saw a stop signal (0: none yet) */
+    bool redis_checked;    /* stage_redis_first_check has spoken (or found Redis up) */
     struct notify *notify;
     FILE *flows_out;
     struct peak_entry *peaks;
@@ -133,7 +138,7 @@ static void on_verdict(void *user, const struct verdict *v)
     if (!worth_writing(st, v))
         return;
     if (st->redis)
-        (void)redis_sink_put(st->redis, v);
+        (void)redis_thread_put(st->redis, v);
     /* The store may hold the merged view of several sensors (the follower put it there): a
      * local verdict of a lower level does not replace it; Redis has this one too. */
     struct verdict_store_entry cur;
@@ -204,9 +209,9 @@ static void on_event(void *user, enum verdict_event_kind kind, const struct verd
         (void)trail_event_add(st->d->trail, start ? TRAIL_EVENT_START : TRAIL_EVENT_END, v,
                               v->level, peers, npeers);
     if (st->redis)
-        (void)redis_sink_event(st->redis,
-                               start ? REDIS_SINK_EVENT_ATTACK_START : REDIS_SINK_EVENT_ATTACK_END,
-                               v, peers, npeers);
+        (void)redis_thread_event(
+            st->redis, start ? REDIS_SINK_EVENT_ATTACK_START : REDIS_SINK_EVENT_ATTACK_END, v,
+            peers, npeers);
     if (st->notify) {
         struct verdict pv[REDIS_SINK_PEERS_MAX];
         size_t n = npeers < REDIS_SINK_PEERS_MAX ? npeers : REDIS_SINK_PEERS_MAX;
@@ -267,11 +272,16 @@ static void on_expired(void *user, const struct verdict *v)
     (void)verdict_store_release(st->d->store, v->ip, v->ip_version);
 }
 
+/* After Redis restarted (the sink forgot what it wrote), and at the end of a run (the final
+ * sync: every hash then holds its address's latest verdict in every field, not the one of its
+ * last level change). Waits for room in the hand-off (a few ms at most per verdict: the I/O
+ * thread empties it between network calls) rather than dropping: both are rare and the stage
+ * has little else to do then. */
 static void resync_one(void *user, const struct verdict *v)
 {
     struct stage *st = user;
     if (worth_writing(st, v))
-        (void)redis_sink_put(st->redis, v);
+        (void)redis_thread_put_sync(st->redis, v, 50);
 }
 
 /* ---- --flows-out ------------------------------------------------------------------------- */
@@ -415,8 +425,10 @@ static void stage_publish_stats(struct stage *st)
     struct stage_snapshot s;
     memset(&s, 0, sizeof(s));
     if (st->redis)
-        redis_sink_stats_get(st->redis, &s.redis);
-    s.redis_enabled = st->redis != NULL;
+        redis_thread_stats(st->redis, &s.redis);
+    else if (st->redis_stopped)
+        s.redis = st->redis_final;
+    s.redis_enabled = st->redis != NULL || st->redis_stopped;
     verdict_table_stats_get(st->table, &s.table);
     if (st->notify)
         notify_stats_get(st->notify, &s.notify);
@@ -518,7 +530,7 @@ static void stage_redis_first_check(struct stage *st)
     if (st->redis_checked)
         return;
     struct redis_sink_stats rs;
-    redis_sink_stats_get(st->redis, &rs);
+    redis_thread_stats(st->redis, &rs);
     if (rs.connected) {
         st->redis_checked = true;
         return;
@@ -534,44 +546,26 @@ static void stage_redis_first_check(struct stage *st)
                 cfg->redis.host, cfg->redis.port, rs.last_error, STAGE_REPLAY_DRAIN_MS / 1000);
 }
 
-/* The end of a replay: up to STAGE_REPLAY_DRAIN_MS for Redis to take every verdict, so that
- * nothing the replay judged is lost, but a stop signal during the wait ends it within
- * STAGE_SIGNAL_DRAIN_MS (the service manager's patience). Said before it starts waiting. */
+/* The end of a run: up to STAGE_REPLAY_DRAIN_MS for Redis to take every verdict, so that
+ * nothing a replay judged is lost, but a stop signal before or during the wait ends it within
+ * STAGE_SIGNAL_DRAIN_MS (the service manager's patience). The I/O thread does the writing; this
+ * thread only waits, so the budget holds whatever state Redis is in. Says what was not written. */
 static void stage_redis_drain(struct stage *st, bool signalled)
 {
     struct daemon *d = st->d;
-    struct redis_sink_stats rs;
-    uint64_t start = redis_sink_now_ms();
-    uint64_t deadline = start + (signalled ? STAGE_SIGNAL_DRAIN_MS : STAGE_REPLAY_DRAIN_MS);
-    bool said = false;
-    for (;;) {
-        uint64_t now = redis_sink_now_ms();
-        (void)redis_sink_flush(st->redis, now);
-        redis_sink_stats_get(st->redis, &rs);
-        if ((rs.pending == 0 && rs.events_pending == 0) || now >= deadline)
-            break;
-        if (!signalled && atomic_load_explicit(&d->stop_capture, memory_order_acquire)) {
-            signalled = true; /* a stop during the wait: the short budget from now on */
-            if (deadline > now + STAGE_SIGNAL_DRAIN_MS)
-                deadline = now + STAGE_SIGNAL_DRAIN_MS;
-            DD_WARN("redis: stop requested; waiting at most %u ms more for %" PRIu64
-                    " verdicts and %" PRIu64 " events",
-                    STAGE_SIGNAL_DRAIN_MS, rs.pending, rs.events_pending);
-        }
-        if (!rs.connected && !said) {
-            said = true;
-            DD_WARN("redis %s:%d is unreachable (%s): waiting up to %" PRIu64
-                    " s for it to take %" PRIu64 " verdicts and %" PRIu64
-                    " events (SIGTERM or Ctrl-C ends the wait)",
-                    d->cfg->redis.host, d->cfg->redis.port, rs.last_error,
-                    (deadline - now + 999) / 1000, rs.pending, rs.events_pending);
-        }
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL);
+    uint32_t budget = STAGE_REPLAY_DRAIN_MS;
+    if (signalled) {
+        /* The budget runs from the signal: scoring the open flows before this point already
+         * spent part of it. A last attempt always gets STAGE_SIGNAL_DRAIN_MIN_MS. */
+        uint64_t since = st->stop_seen_ms ? dd_mono_ms() - st->stop_seen_ms : 0;
+        budget = since + STAGE_SIGNAL_DRAIN_MIN_MS < STAGE_SIGNAL_DRAIN_MS
+                     ? STAGE_SIGNAL_DRAIN_MS - (uint32_t)since
+                     : STAGE_SIGNAL_DRAIN_MIN_MS;
     }
-    if (said && rs.pending == 0 && rs.events_pending == 0)
-        DD_INFO("redis: every verdict written after %.1f s",
-                (double)(redis_sink_now_ms() - start) / 1000.0);
+    (void)redis_thread_stop(st->redis, budget, &d->stop_capture, STAGE_SIGNAL_DRAIN_MS,
+                            &st->redis_final);
+    st->redis = NULL;
+    st->redis_stopped = true;
 }
 
 static void stage_run(struct stage *st)
@@ -599,9 +593,10 @@ static void stage_run(struct stage *st)
             last_tick = ms;
         }
         if (st->redis) {
-            (void)redis_sink_flush(st->redis, redis_sink_now_ms());
+            if (!st->stop_seen_ms && atomic_load_explicit(&d->stop_capture, memory_order_acquire))
+                st->stop_seen_ms = dd_mono_ms();
             stage_redis_first_check(st);
-            if (redis_sink_resync_take(st->redis)) {
+            if (redis_thread_resync_take(st->redis)) {
                 DD_WARN("redis: the server restarted or failed over; rewriting every verdict");
                 verdict_table_foreach(st->table, resync_one, st);
             }
@@ -660,10 +655,10 @@ static void *stage_main(void *arg)
         /* A stop by signal must end within the service manager's patience (SIGTERM: 5 s in
          * all); the end of a replay may take its time so that nothing it judged is lost. */
         bool signalled = atomic_load_explicit(&d->stop_capture, memory_order_acquire);
-        stage_redis_drain(st, signalled);
+        if (!signalled)
+            verdict_table_foreach(st->table, resync_one, st);
+        stage_redis_drain(st, signalled); /* joins the I/O thread */
         stage_publish_stats(st); /* the final counters line: what the drain left, not before */
-        redis_sink_destroy(st->redis, 0); /* says what is left unwritten, if anything */
-        st->redis = NULL;
     }
     if (st->notify) {
         notify_destroy(st->notify, 1000);
@@ -751,8 +746,15 @@ int stage_start(struct daemon *d, char *err, size_t err_len)
             .flush_interval_ms = d->live || d->realtime_speed > 0 ? 200 : 2000,
             .backlog_capacity = 1u << 20,
             .batch_max = 5000,
+            /* Every IP the verdict table can hold: each is written once per change. */
+            .known_capacity = 262144,
+            /* Retries cost the I/O thread, not the stage: a Redis that comes back is written
+             * within a flush and half a second (docs/redis.md, outages). */
+            .backoff_max_ms = 500,
+            .max_memory_mb = (uint32_t)cfg->redis.max_memory_mb,
+            .max_keys_per_second = (uint32_t)cfg->redis.max_keys_per_second,
         };
-        st->redis = redis_sink_create(&rc);
+        st->redis = redis_thread_start(&rc, 0);
         if (!st->redis) {
             snprintf(err, err_len, "redis: bad settings (see the log line above)");
             goto fail;
@@ -795,7 +797,7 @@ nomem:
 fail:
     if (st) {
         verdict_table_destroy(st->table);
-        redis_sink_destroy(st->redis, 0);
+        redis_thread_stop(st->redis, 0, NULL, 0, NULL);
         notify_destroy(st->notify, 0);
         if (st->flows_out && st->flows_out != stdout)
             fclose(st->flows_out);

@@ -980,6 +980,8 @@ int config_defaults(struct ddosd_config *c)
     c->redis.username = strdup("");
     c->redis.master_name = strdup("mymaster"); /* Sentinel's own example name */
     c->redis.follow = true;
+    c->redis.max_memory_mb = 0;           /* 90 % of the server's maxmemory, when it has one */
+    c->redis.max_keys_per_second = 10000; /* ten times what real attacks made us write */
 
     c->cache.enabled = true;
     c->cache.ttl = 300;

@@ -161,6 +161,8 @@ struct config_redis {
                                         cannot be reached; false: start and retry */
     bool follow;                     /* a sensor's API also answers from the other sensors'
                                         verdicts in Redis (verdicts/redis_follow.h) */
+    int max_memory_mb;       /* the sink's Redis memory budget (0: 90 % of maxmemory, if set) */
+    int max_keys_per_second; /* new verdict keys the sink writes per second (0: no cap) */
 };
 
 struct config_cache {

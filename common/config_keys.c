@@ -158,6 +158,14 @@ const struct cfg_key cfg_keys[] = {
      .choices = cfg_read_from},
     {.path = "redis.required", .kind = K_BOOL, .off = OFF(config_redis, required)},
     {.path = "redis.follow", .kind = K_BOOL, .off = OFF(config_redis, follow)},
+    {.path = "redis.max_memory_mb",
+     .kind = K_INT,
+     .off = OFF(config_redis, max_memory_mb),
+     .max = 1 << 20},
+    {.path = "redis.max_keys_per_second",
+     .kind = K_INT,
+     .off = OFF(config_redis, max_keys_per_second),
+     .max = 10000000},
     /* Last in its section: a URL overrides host, port, db and password. */
     {.path = "redis.url", .kind = K_REDIS_URL, .off = 0, .flags = F_SECRET | F_NODUMP},
 

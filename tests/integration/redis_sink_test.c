@@ -12,6 +12,13 @@
  *   hung        SIGSTOP'ed server: a flush returns within the command timeout; SIGCONT recovers
  *   restart     kill -9 mid-run, keep putting, restart on the same port, drain: the final state
  *               equals an uninterrupted run of the same sequence on a fresh server
+ *   changes     only level, role and type changes are written; renewed addresses get a bulk
+ *               TTL refresh of their own sensor field; a vanished hash is rewritten whole
+ *   budgets     above redis.max_memory_mb new low/medium addresses are skipped, a critical one
+ *               is not; new keys per second are capped, the critical one first
+ *   shared      a second live sensor switches plain writes to the merge script (and a resync)
+ *   severity    Redis absent, a critical verdict then 200,000 weaker ones: the first flush after
+ *               Redis appears writes the critical one and the high ones before any other
  * Prints "N passed, M failed"; exit status 1 when anything failed. */
 #include <dirent.h>
 #include <errno.h>
@@ -360,8 +367,9 @@ static void check_basic_hash(redisContext *c, size_t i, int round, uint64_t t0, 
     uint64_t u = updated ? strtoull(updated, NULL, 10) : 0;
     CHECK(u >= t0 && u <= t1, "%s updated %" PRIu64 " outside [%" PRIu64 ", %" PRIu64 "]", key, u,
           t0, t1);
-    snprintf(want, sizeof(want), "%s %.4f %s", threat_level_name(basic_cases[i].level),
-             basic_cases[i].score, updated ? updated : "?");
+    snprintf(want, sizeof(want), "%s %.4f %s %.1f %" PRIu64,
+             threat_level_name(basic_cases[i].level), basic_cases[i].score, updated ? updated : "?",
+             v.pps, v.last_seen_us);
     CHECK_STR(field(h, "sensor:sensor-a"), want, key);
     freeReplyObject(h);
 
@@ -376,7 +384,7 @@ static void test_basic(uint16_t port)
     redisContext *c = client(port);
     struct redis_sink *s = sink_new(port, "sensor-a", NULL, 600);
     uint64_t t = redis_sink_now_ms();
-    long long evalsha0 = commandstat_calls(c, "evalsha");
+    long long evalsha0 = commandstat_calls(c, "evalsha"), hset0 = commandstat_calls(c, "hset");
 
     /* Five updates per IP before the first flush: one write per IP. */
     for (int round = 0; round < 5; round++) {
@@ -396,10 +404,13 @@ static void test_basic(uint16_t port)
     CHECK(st.pending == 0, "pending %" PRIu64, st.pending);
     CHECK(st.pipelines == 1, "pipelines %" PRIu64, st.pipelines);
     CHECK(st.redis_errors == 0 && st.reconnects == 0, "errors %" PRIu64, st.redis_errors);
-    /* One merge per IP, plus the top-set prune that the first flush also runs. */
-    CHECK(commandstat_calls(c, "evalsha") - evalsha0 == (long long)NBASIC + 1,
-          "server saw %lld EVALSHA for %zu IPs + 1 prune",
-          commandstat_calls(c, "evalsha") - evalsha0, NBASIC);
+    /* Alone in this Redis: one plain HSET per IP, no merge script; the only script call is the
+     * top-set prune that the first flush also runs. */
+    CHECK(commandstat_calls(c, "hset") - hset0 == (long long)NBASIC,
+          "server saw %lld HSET for %zu IPs", commandstat_calls(c, "hset") - hset0, NBASIC);
+    CHECK(commandstat_calls(c, "evalsha") - evalsha0 == 1, "server saw %lld EVALSHA (1 prune)",
+          commandstat_calls(c, "evalsha") - evalsha0);
+    CHECK(st.commands > NBASIC, "commands counted: %" PRIu64, st.commands);
     for (size_t i = 0; i < NBASIC; i++)
         check_basic_hash(c, i, 4, t0, t1);
 
@@ -412,7 +423,7 @@ static void test_basic(uint16_t port)
     CHECK_STR(field(h, "threat_level"), "high", "literal level");
     freeReplyObject(h);
 
-    /* Top set: every IP, by score. */
+    /* Top set: every IP, by level first, then score (level + score). */
     redisReply *top = cmd(c, "ZREVRANGE ddos:top 0 -1 WITHSCORES");
     CHECK(top->type == REDIS_REPLY_ARRAY && top->elements == 2 * NBASIC, "top has %zu",
           top->elements / 2);
@@ -420,7 +431,8 @@ static void test_basic(uint16_t port)
     for (size_t k = 0; k < NBASIC && 2 * k + 1 < top->elements; k++) {
         char want[32];
         CHECK_STR(top->element[2 * k]->str, basic_cases[by_score[k]].key_ip, "top member");
-        snprintf(want, sizeof(want), "%.4f", basic_cases[by_score[k]].score);
+        snprintf(want, sizeof(want), "%.4f",
+                 basic_cases[by_score[k]].level + basic_cases[by_score[k]].score);
         CHECK(strtod(top->element[2 * k + 1]->str, NULL) == strtod(want, NULL),
               "top score %s want %s", top->element[2 * k + 1]->str, want);
     }
@@ -436,8 +448,15 @@ static void test_basic(uint16_t port)
     CHECK(pttl->integer > 0 && pttl->integer <= 600000, "top PTTL %lld", pttl->integer);
     freeReplyObject(pttl);
 
-    /* Within the interval nothing is written; after it, the update goes out. */
+    /* The same level, role and type with new rates: not a change, nothing is queued. */
     struct verdict v = basic_verdict(0, 5);
+    long long hset1 = commandstat_calls(c, "hset");
+    CHECK(redis_sink_put(s, &v), "put");
+    st = stats_of(s);
+    CHECK(st.pending == 0 && st.verdicts_unchanged == 1, "unchanged: pending %" PRIu64, st.pending);
+    check_basic_hash(c, 0, 4, t0, t1);
+    /* A change of level: within the interval nothing is written; after it, it goes out, once. */
+    v.level = THREAT_CRITICAL;
     CHECK(redis_sink_put(s, &v), "put");
     CHECK(redis_sink_flush(s, t + 500) == 0, "flush inside interval");
     CHECK(stats_of(s).pending == 1, "still pending inside the interval");
@@ -445,7 +464,12 @@ static void test_basic(uint16_t port)
     st = stats_of(s);
     CHECK(st.pending == 0 && st.verdicts_written == NBASIC + 1, "written %" PRIu64,
           st.verdicts_written);
-    check_basic_hash(c, 0, 5, t0, dd_realtime_ms());
+    CHECK(commandstat_calls(c, "hset") == hset1 + 1, "HSETs after the first flush: %lld, want 1",
+          commandstat_calls(c, "hset") - hset1);
+    h = cmd(c, "HGETALL ddos:verdict:203.0.113.9");
+    CHECK_STR(field(h, "threat_level"), "critical", "level change written");
+    CHECK_STR(field(h, "flows_total"), "600", "the changed verdict's fields");
+    freeReplyObject(h);
 
     /* Events: stream entries with peers. */
     struct redis_sink_peer peers[2] = {
@@ -455,7 +479,7 @@ static void test_basic(uint16_t port)
     struct verdict e1 = basic_verdict(0, 5), e2 = basic_verdict(3, 5);
     CHECK(redis_sink_event(s, REDIS_SINK_EVENT_ATTACK_START, &e1, peers, 2), "event");
     CHECK(redis_sink_event(s, REDIS_SINK_EVENT_ATTACK_END, &e2, NULL, 0), "event");
-    CHECK(redis_sink_flush(s, t + 2000) == 0, "flush events");
+    CHECK(redis_sink_flush(s, t + 3000) == 0, "flush events");
     st = stats_of(s);
     CHECK(st.events_written == 2 && st.events_pending == 0, "events written %" PRIu64,
           st.events_written);
@@ -493,13 +517,17 @@ static void test_basic(uint16_t port)
 static void test_noscript(uint16_t port)
 {
     redisContext *c = client(port);
+    /* Another live sensor in the registry: writes go through the merge script. */
+    freeReplyObject(cmd(c, "ZADD ns:sensors %" PRIu64 " sensor-z", dd_realtime_ms()));
     struct redis_sink *s = sink_new(port, "sensor-a", "ns:", 600);
     uint64_t t = redis_sink_now_ms();
     struct verdict v = make_verdict("203.0.113.50", THREAT_HIGH, 0.7);
     CHECK(redis_sink_put(s, &v), "put");
     CHECK(redis_sink_flush(s, t) == 0, "flush");
+    CHECK(stats_of(s).shared, "merge mode with another live sensor");
     freeReplyObject(cmd(c, "SCRIPT FLUSH"));
     v.flows_total = 4242;
+    v.level = THREAT_CRITICAL;
     CHECK(redis_sink_put(s, &v), "put");
     CHECK(redis_sink_flush(s, t + 1000) == 0, "flush after SCRIPT FLUSH");
     struct redis_sink_stats st = stats_of(s);
@@ -538,6 +566,7 @@ static void test_error_replies(uint16_t port)
     /* Out of memory is the server's state, not the command's: keep, back off, retry. */
     freeReplyObject(cmd(c, "CONFIG SET maxmemory 1"));
     good.flows_total = 31337;
+    good.level = THREAT_CRITICAL;
     CHECK(redis_sink_put(s, &good), "put");
     CHECK(redis_sink_event(s, REDIS_SINK_EVENT_ATTACK_START, &good, NULL, 0), "event");
     CHECK(redis_sink_flush(s, t += 1000) != 0, "flush into a full server fails");
@@ -546,6 +575,8 @@ static void test_error_replies(uint16_t port)
               st.events_rejected == 0,
           "kept: pending %" PRIu64 " events %" PRIu64, st.pending, st.events_pending);
     CHECK(strstr(st.last_error, "OOM") != NULL, "last_error \"%s\"", st.last_error);
+    CHECK(st.connected && st.oom_errors >= 1, "OOM keeps the connection: connected %d oom %" PRIu64,
+          st.connected, st.oom_errors);
     freeReplyObject(cmd(c, "CONFIG SET maxmemory 0"));
     for (int i = 0; i < 100 && (stats_of(s).pending || stats_of(s).events_pending); i++)
         (void)redis_sink_flush(s, t += 200);
@@ -619,7 +650,7 @@ static void test_sensors(uint16_t port)
               fb ? fb : "(nil)");
         freeReplyObject(h);
         redisReply *z = cmd(c, "ZSCORE multi:top %s", ips[order]);
-        CHECK(z->str && strtod(z->str, NULL) == 0.91, "%s top score %s", key,
+        CHECK(z->str && strtod(z->str, NULL) == 2.91, "%s top score %s", key,
               z->str ? z->str : "(nil)");
         freeReplyObject(z);
     }
@@ -639,7 +670,7 @@ static void test_sensors(uint16_t port)
     CHECK_STR(field(h, "spoofed_examples"), "", "the leading sensor's spoofed_examples");
     freeReplyObject(h);
     redisReply *z = cmd(c, "ZSCORE multi:top %s", ips[0]);
-    CHECK(z->str && strtod(z->str, NULL) == 0.4, "top score follows the merge: %s",
+    CHECK(z->str && strtod(z->str, NULL) == 1.4, "top score follows the merge: %s",
           z->str ? z->str : "(nil)");
     freeReplyObject(z);
 
@@ -700,9 +731,10 @@ static void test_hung(struct server *srv)
 
     kill(srv->pid, SIGSTOP);
     v.flows_total = 777;
+    snprintf(v.attack_type, sizeof(v.attack_type), "udp_flood"); /* a change: written */
     CHECK(redis_sink_put(s, &v), "put");
     uint64_t w0 = redis_sink_now_ms();
-    CHECK(redis_sink_flush(s, t += 1000) == -EIO, "flush to a hung server fails");
+    CHECK(redis_sink_flush(s, t += 1000) != 0, "flush to a hung server fails");
     uint64_t took = redis_sink_now_ms() - w0;
     CHECK(took < 1000, "a hung server stalled the flush for %" PRIu64 " ms", took);
     struct redis_sink_stats st = stats_of(s);
@@ -726,6 +758,255 @@ static void test_hung(struct server *srv)
     CHECK_STR(r->str, "777", "written after the hang");
     freeReplyObject(r);
     redis_sink_destroy(s, 1000);
+    redisFree(c);
+}
+
+/* ---- changes: only level, role and type changes are written; the rest is a bulk refresh ---- */
+
+static void test_changes(uint16_t port)
+{
+    redisContext *c = client(port);
+    struct redis_sink_config cfg = {
+        .port = port,
+        .sensor_id = "sensor-a",
+        .key_prefix = "chg:",
+        .ttl_s = 600,
+        .flush_interval_ms = 1000,
+        .refresh_interval_ms = 2000,
+    };
+    struct redis_sink *s = redis_sink_create(&cfg);
+    uint64_t t = redis_sink_now_ms();
+    struct verdict v = make_verdict("192.0.2.40", THREAT_HIGH, 0.8);
+    CHECK(redis_sink_put(s, &v), "put");
+    CHECK(redis_sink_flush(s, t) == 0, "first write");
+    long long hset0 = commandstat_calls(c, "hset"), evalsha0 = commandstat_calls(c, "evalsha");
+
+    /* Rates move, nothing that matters changes: no write, a refresh at the next round. */
+    freeReplyObject(cmd(c, "PEXPIRE chg:verdict:192.0.2.40 100000"));
+    v.pps = 4321.5;
+    v.last_seen_us += 7000000;
+    CHECK(redis_sink_put(s, &v), "put");
+    CHECK(redis_sink_flush(s, t += 1000) == 0, "flush (no refresh due yet)");
+    CHECK(commandstat_calls(c, "hset") == hset0, "the unchanged verdict was written");
+    CHECK(redis_sink_flush(s, t += 1000) == 0, "flush with the refresh round");
+    struct redis_sink_stats st = stats_of(s);
+    CHECK(st.refreshed == 1 && st.verdicts_unchanged == 1 && st.verdicts_written == 1,
+          "refreshed %" PRIu64 " unchanged %" PRIu64 " written %" PRIu64, st.refreshed,
+          st.verdicts_unchanged, st.verdicts_written);
+    CHECK(commandstat_calls(c, "evalsha") == evalsha0 + 1, "one script call refreshed it: %lld",
+          commandstat_calls(c, "evalsha") - evalsha0);
+    redisReply *r = cmd(c, "PTTL chg:verdict:192.0.2.40");
+    CHECK(r->integer > 500000, "the refresh extended the TTL: %lld ms", r->integer);
+    freeReplyObject(r);
+    r = cmd(c, "HGETALL chg:verdict:192.0.2.40");
+    const char *f = field(r, "sensor:sensor-a");
+    char want[64];
+    snprintf(want, sizeof(want), " 4321.5 %" PRIu64, v.last_seen_us);
+    CHECK(f && strncmp(f, "high 0.8000 ", 12) == 0 && strstr(f, want),
+          "sensor field after the refresh: \"%s\"", f ? f : "(nil)");
+    CHECK_STR(field(r, "pps"), "0.0", "the descriptive fields stay those of the last change");
+    freeReplyObject(r);
+
+    /* A role change and an attack-type change are each written. */
+    v.role = VERDICT_ROLE_VICTIM;
+    CHECK(redis_sink_put(s, &v), "put");
+    CHECK(redis_sink_flush(s, t += 1000) == 0, "flush role change");
+    snprintf(v.attack_type, sizeof(v.attack_type), "udp_flood");
+    CHECK(redis_sink_put(s, &v), "put");
+    CHECK(redis_sink_flush(s, t += 1000) == 0, "flush type change");
+    CHECK(commandstat_calls(c, "hset") >= hset0 + 2, "role and type changes written");
+    r = cmd(c, "HGETALL chg:verdict:192.0.2.40");
+    CHECK_STR(field(r, "role"), "victim", "role change");
+    CHECK_STR(field(r, "attack_type"), "udp_flood", "type change");
+    CHECK_STR(field(r, "pps"), "4321.5", "the changed verdict's rates");
+    freeReplyObject(r);
+
+    /* The hash vanished behind our back (FLUSHDB, eviction): the refresh does not re-create a
+     * one-field hash; the next put writes it whole. */
+    freeReplyObject(cmd(c, "DEL chg:verdict:192.0.2.40"));
+    CHECK(redis_sink_put(s, &v), "put");
+    CHECK(redis_sink_flush(s, t += 2000) == 0, "flush with the refresh round");
+    st = stats_of(s);
+    CHECK(st.refresh_gone == 1, "refresh_gone %" PRIu64, st.refresh_gone);
+    r = cmd(c, "EXISTS chg:verdict:192.0.2.40");
+    CHECK(r->integer == 0, "a refresh re-created the hash");
+    freeReplyObject(r);
+    CHECK(redis_sink_put(s, &v), "put");
+    CHECK(redis_sink_flush(s, t += 1000) == 0, "flush the rewrite");
+    r = cmd(c, "HLEN chg:verdict:192.0.2.40");
+    CHECK(r->integer == 19, "rewritten whole: %lld fields", r->integer);
+    freeReplyObject(r);
+    redis_sink_destroy(s, 1000);
+    redisFree(c);
+}
+
+/* ---- severity: a critical verdict behind a huge backlog goes out in the first flush --------- */
+
+static void test_severity(void)
+{
+    struct server srv = {.port = free_port()};
+    struct redis_sink_config cfg = {
+        .port = srv.port,
+        .sensor_id = "sensor-a",
+        .key_prefix = "sev:",
+        .ttl_s = 600,
+        .flush_interval_ms = 1000,
+        .backlog_capacity = 300000,
+        .batch_max = 1000,
+    };
+    struct redis_sink *s = redis_sink_create(&cfg);
+    uint64_t t = redis_sink_now_ms();
+    /* Redis absent: the victim's critical verdict first, then 200,000 weaker ones. */
+    struct verdict victim = make_verdict("10.20.1.25", THREAT_CRITICAL, 0.98);
+    victim.role = VERDICT_ROLE_VICTIM;
+    CHECK(redis_sink_put(s, &victim), "put");
+    CHECK(redis_sink_flush(s, t) == -ENOTCONN, "no server yet");
+    for (uint32_t i = 0; i < 200000; i++) {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "100.%u.%u.%u", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+        struct verdict w = make_verdict(ip,
+                                        i % 50 == 0 ? THREAT_HIGH
+                                        : i % 2     ? THREAT_MEDIUM
+                                                    : THREAT_LOW,
+                                        0.5);
+        CHECK(redis_sink_put(s, &w) || false, "put %u", i);
+        if (i % 20000 == 0)
+            (void)redis_sink_flush(s, t += 400);
+    }
+    CHECK(stats_of(s).pending == 200001, "pending %" PRIu64, stats_of(s).pending);
+    /* Redis appears: one flush (connect, check, first pipeline) writes the most severe first. */
+    CHECK(server_start(&srv), "start redis on %u", srv.port);
+    t += 10000; /* past any backoff */
+    CHECK(redis_sink_flush(s, t) == 0, "first flush after Redis came");
+    redisContext *c = client(srv.port);
+    redisReply *r = cmd(c, "HGET sev:verdict:10.20.1.25 threat_level");
+    CHECK_STR(r->str, "critical", "the critical verdict in the first flush");
+    freeReplyObject(r);
+    r = cmd(c, "ZCOUNT sev:top 2 2.9999");
+    CHECK(r->integer == 999, "the first pipeline held the critical and 999 high verdicts: %lld",
+          r->integer);
+    freeReplyObject(r);
+    r = cmd(c, "ZCOUNT sev:top 0 1.9999");
+    CHECK(r->integer == 0, "no low or medium verdict before every high one: %lld", r->integer);
+    freeReplyObject(r);
+    redis_sink_destroy(s, 0);
+    redisFree(c);
+    server_kill(&srv);
+}
+
+/* ---- budgets: memory and new keys per second ------------------------------------------------ */
+
+static void test_budgets(uint16_t port)
+{
+    redisContext *c = client(port);
+    freeReplyObject(cmd(c, "FLUSHALL"));
+    struct redis_sink_config cfg = {
+        .port = port,
+        .sensor_id = "sensor-a",
+        .key_prefix = "bud:",
+        .ttl_s = 600,
+        .flush_interval_ms = 100,
+        .backlog_capacity = 200000,
+        .batch_max = 1000,
+        .check_interval_ms = 100,
+        .max_memory_mb = 8,
+    };
+    struct redis_sink *s = redis_sink_create(&cfg);
+    uint64_t t = redis_sink_now_ms();
+    for (uint32_t i = 0; i < 60000; i++) {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "100.64.%u.%u", i >> 8, i & 255);
+        struct verdict w = make_verdict(ip, i % 2 ? THREAT_MEDIUM : THREAT_LOW, 0.3);
+        (void)redis_sink_put(s, &w);
+    }
+    for (int i = 0; i < 200 && stats_of(s).pending; i++)
+        (void)redis_sink_flush(s, t += 100);
+    struct redis_sink_stats st = stats_of(s);
+    CHECK(st.over_budget && st.budget_skipped > 0 && st.pending == 0,
+          "over budget %d, skipped %" PRIu64 ", pending %" PRIu64, st.over_budget,
+          st.budget_skipped, st.pending);
+    redisReply *r = cmd(c, "INFO memory");
+    const char *um = strstr(r->str, "\nused_memory:");
+    uint64_t used = um ? strtoull(um + 13, NULL, 10) : 0;
+    freeReplyObject(r);
+    CHECK(used <= 12u << 20, "used_memory %.1f MB with a budget of 8 MB (+ one check's writes)",
+          used / 1048576.0);
+    /* Over budget, a new critical address still goes out. */
+    struct verdict crit = make_verdict("203.0.113.200", THREAT_CRITICAL, 0.99);
+    CHECK(redis_sink_put(s, &crit), "put");
+    CHECK(redis_sink_flush(s, t += 100) == 0, "flush");
+    r = cmd(c, "HGET bud:verdict:203.0.113.200 threat_level");
+    CHECK_STR(r->str, "critical", "a critical address over budget");
+    freeReplyObject(r);
+    redis_sink_destroy(s, 0);
+
+    /* New keys per second: 5000 new addresses at 500/s, the critical one (put last) first. */
+    freeReplyObject(cmd(c, "FLUSHALL"));
+    cfg.max_memory_mb = 0;
+    cfg.max_keys_per_second = 500;
+    cfg.key_prefix = "kps:";
+    s = redis_sink_create(&cfg);
+    for (uint32_t i = 0; i < 5000; i++) {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "100.65.%u.%u", i >> 8, i & 255);
+        struct verdict w = make_verdict(ip, THREAT_LOW, 0.2);
+        (void)redis_sink_put(s, &w);
+    }
+    CHECK(redis_sink_put(s, &crit), "put");
+    CHECK(redis_sink_flush(s, t) == 0, "flush");
+    r = cmd(c, "ZCARD kps:top");
+    CHECK(r->integer == 500, "one second's worth of new keys: %lld", r->integer);
+    freeReplyObject(r);
+    r = cmd(c, "HGET kps:verdict:203.0.113.200 threat_level");
+    CHECK_STR(r->str, "critical", "the critical address first within the cap");
+    freeReplyObject(r);
+    st = stats_of(s);
+    CHECK(st.keys_deferred >= 3000 && st.keys_deferred <= 5001 - 500, "deferred %" PRIu64,
+          st.keys_deferred);
+    for (int i = 0; i < 20; i++)
+        (void)redis_sink_flush(s, t += 500);
+    r = cmd(c, "ZCARD kps:top");
+    CHECK(r->integer == 5001, "all written in about ten seconds: %lld", r->integer);
+    freeReplyObject(r);
+    redis_sink_destroy(s, 0);
+    redisFree(c);
+}
+
+/* ---- shared: a second sensor appears; plain writes switch to the merge script --------------- */
+
+static void test_shared_switch(uint16_t port)
+{
+    redisContext *c = client(port);
+    struct redis_sink_config cfg = {
+        .port = port,
+        .sensor_id = "sensor-a",
+        .key_prefix = "sw:",
+        .ttl_s = 600,
+        .flush_interval_ms = 1000,
+    };
+    struct redis_sink *s = redis_sink_create(&cfg);
+    uint64_t t = redis_sink_now_ms();
+    struct verdict v = make_verdict("198.51.100.20", THREAT_HIGH, 0.8);
+    CHECK(redis_sink_put(s, &v), "put");
+    CHECK(redis_sink_flush(s, t) == 0, "flush alone");
+    CHECK(!stats_of(s).shared, "alone: plain writes");
+    CHECK(!redis_sink_resync_take(s), "no resync yet");
+    /* Sensor B writes a critical level for the same address through the script. */
+    freeReplyObject(cmd(c, "ZADD sw:sensors %" PRIu64 " sensor-b", dd_realtime_ms()));
+    char bval[64];
+    snprintf(bval, sizeof(bval), "critical 0.9900 %" PRIu64, dd_realtime_ms());
+    freeReplyObject(
+        cmd(c, "HSET sw:verdict:198.51.100.20 sensor:sensor-b %s threat_level critical", bval));
+    CHECK(redis_sink_flush(s, t += 1000) == 0, "flush with the check");
+    CHECK(stats_of(s).shared, "another sensor: merge mode");
+    CHECK(redis_sink_resync_take(s), "resync asked after the switch");
+    v.level = THREAT_MEDIUM;
+    CHECK(redis_sink_put(s, &v), "put");
+    CHECK(redis_sink_flush(s, t += 1000) == 0, "flush merged");
+    redisReply *r = cmd(c, "HGET sw:verdict:198.51.100.20 threat_level");
+    CHECK_STR(r->str, "critical", "A's medium does not lower B's critical");
+    freeReplyObject(r);
+    redis_sink_destroy(s, 0);
     redisFree(c);
 }
 
@@ -792,8 +1073,10 @@ static void snapshot_take(uint16_t port, struct snapshot *sn)
                 if (strcmp(f, "updated") == 0)
                     continue;
                 if (strncmp(f, "sensor:", 7) == 0) {
-                    const char *sp = strrchr(v, ' ');
-                    snap_add(sn, "%s %s %.*s", key, f, (int)(sp ? sp - v : 0), v);
+                    /* "<level> <score> <time> <pps> <last_seen>": all but the time */
+                    const char *t1 = strchr(v, ' '), *t2 = t1 ? strchr(t1 + 1, ' ') : NULL;
+                    const char *t3 = t2 ? strchr(t2 + 1, ' ') : NULL;
+                    snap_add(sn, "%s %s %.*s%s", key, f, (int)(t2 ? t2 - v : 0), v, t3 ? t3 : "");
                 } else {
                     snap_add(sn, "%s %s %s", key, f, v);
                 }
@@ -893,7 +1176,12 @@ static void run_sequence(struct server *srv, bool kill_mid, struct snapshot *sn,
             }
         }
     }
-    /* Drain: flush until nothing waits (the clock is ours: backoff passes quickly). */
+    /* The end of a run: the final sync (as ddosd's verdict stage does), then drain: flush until
+     * nothing waits (the clock is ours: backoff passes quickly). */
+    for (unsigned ip = 0; ip < SEQ_IPS; ip++) {
+        if (have[ip])
+            refused += !redis_sink_put_sync(s, &live[ip]);
+    }
     for (int i = 0; i < 1000; i++) {
         struct redis_sink_stats st = stats_of(s);
         if (st.connected && !st.pending && !st.events_pending)
@@ -999,7 +1287,11 @@ int main(void)
     test_sensors(main_srv.port);
     test_prune(main_srv.port);
     test_hung(&main_srv);
+    test_changes(main_srv.port);
+    test_budgets(main_srv.port);
+    test_shared_switch(main_srv.port);
     server_kill(&main_srv);
+    test_severity();
 
     if (server_start(&restart_a) && server_start(&restart_b))
         test_restart(&restart_a, &restart_b);
