@@ -11,11 +11,13 @@
  * walks run a tree's full depth (leaves loop on themselves, see model_internal.h), so no walk
  * ever branches on data and many walks can advance in lock step:
  *  - a batch (model_score_batch, what the daemon's workers call): tree by tree over blocks of
- *    64 rows. With AVX-512 the 64 rows are four vectors of 16 walks, each step three gathers
- *    (node word, threshold, input) and a masked add; with AVX2 eight rows per vector, 32 per
- *    call; otherwise eight rows in lock step. A tree's nodes (17 KB for a depth-14 forest tree)
- *    and the block's inputs (21 KB) both stay in L1 for the whole block, so the walk is bound
- *    by gather throughput, not by misses or by the load -> compare -> select latency chain.
+ *    64 rows. With AVX-512 a vector holds 16 rows; a step gathers the 16 nodes (one qword each,
+ *    split by two permutes), gathers the 16 inputs, compares and adds; three trees x four
+ *    vectors advance together, and the first five steps read nodes from a register table. A
+ *    tree's nodes (17 KB for a depth-14 forest tree) and the block's inputs (21 KB) stay in L1,
+ *    so the walk is bound by the latency of its gather chain (about 60 cycles a step), which
+ *    twelve independent chains hide (model_stage_block has the measurements). With AVX2 eight
+ *    rows per vector, 32 per call; otherwise eight rows in lock step.
  *  - one row (model_score, model_predict_proba): the same vector walk across trees instead of
  *    rows, 64 (AVX-512) or 32 (AVX2) trees at a time; otherwise four trees in lock step.
  * Whatever the order of walks, each row adds its trees' leaves in tree order, the same order as
