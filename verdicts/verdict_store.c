@@ -33,9 +33,11 @@
  * Reports: an entry remembers the operator reports merged into it (level, role, attack type,
  * score, expiry). The pipeline's verdicts arrive as puts that replace the entry, and the
  * pipeline is free to judge an address low a second after an operator called it critical (it
- * sees only packets); a put therefore re-applies a live report on top of what it writes, and a
- * remove leaves the report standing until its own expiry. Without this, a report answered
- * "recorded" could vanish from /api/check at the next verdict for its address.
+ * sees only packets); a put therefore re-applies a live report on top of what it writes (and
+ * keeps what it wrote as the entry's base), a release leaves the report standing until its own
+ * expiry, and the expire pass that finds a report ended puts the base back. Without this, a
+ * report answered "recorded" could vanish from /api/check at the next verdict for its address;
+ * without the base, every verdict written while a report held would extend the report.
  *
  * Tombstones may reach the ring out of sequence order (two writers in different stripes), so
  * the ring remembers the highest sequence number it has overwritten: a reader whose `since` is
@@ -396,6 +398,17 @@ static void vs_merge_into(struct verdict_store_entry *e, const struct verdict *v
         e->expires_ms = expires_ms;
 }
 
+/* Remembers e's current verdict as the pipeline's own (see base_* in verdict_store.h). */
+static void vs_note_base(struct verdict_store_entry *e)
+{
+    e->base_expires_ms = e->expires_ms;
+    e->base_score = e->v.score;
+    e->base_reasons = e->v.reasons;
+    e->base_level = e->v.level;
+    e->base_role = e->v.role;
+    memcpy(e->base_attack_type, e->v.attack_type, sizeof(e->base_attack_type));
+}
+
 /* Raises e by its live report (see verdict_store_put): the report's level, role and attack type
  * when they are higher, its score, VERDICT_REASON_REPORT, and an expiry no earlier than its. */
 static void vs_apply_report(struct verdict_store_entry *e)
@@ -495,17 +508,23 @@ static int vs_store(struct verdict_store *s, const struct verdict *v, uint64_t e
     char old_type[VERDICT_ATTACK_TYPE_MAX];
     memcpy(old_type, e->v.attack_type, sizeof(old_type));
     if (report && live) {
+        if (!live_report)
+            vs_note_base(e); /* the entry is the pipeline's alone: what comes back after */
         vs_merge_into(e, v, expires_ms);
     } else {
         e->v = *v;
         e->expires_ms = expires_ms;
     }
-    if (report)
+    if (report) {
+        if (!live)
+            e->base_expires_ms = 0; /* a report alone: nothing of the pipeline's under it */
         vs_note_report(e, v, expires_ms, live_report);
-    else if (live_report)
+    } else if (live_report) {
+        vs_note_base(e);
         vs_apply_report(e); /* the pipeline's verdict cannot lower a live report */
-    else
+    } else {
         e->report_until_ms = 0;
+    }
     vs_changed_locked(s, e, was_dec, old_type);
     atomic_fetch_add_explicit(&s->puts, 1, memory_order_relaxed);
     if (out)
@@ -545,6 +564,7 @@ static bool vs_remove(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_
         e->v.score = e->report_score;
         e->v.reasons = VERDICT_REASON_REPORT;
         e->expires_ms = e->report_until_ms;
+        e->base_expires_ms = 0;
         vs_changed_locked(s, e, was_dec, old_type);
     } else if (i != VS_NONE) {
         vs_unlink_locked(s, p.st, p.bucket, i, prev);
@@ -591,6 +611,28 @@ bool verdict_store_is_decision(struct verdict_store *s, const uint8_t ip[16], ui
     return dec;
 }
 
+/* e's report ended: the pipeline's verdict under it comes back, or the entry ends now (expires_ms
+ * = now_ms; the caller then removes it) when there is none left. Stripe write-locked. */
+static void vs_report_ended_locked(struct verdict_store *s, struct verdict_store_entry *e,
+                                   uint64_t now_ms)
+{
+    e->report_until_ms = 0;
+    if (e->base_expires_ms <= now_ms) {
+        e->expires_ms = now_ms;
+        return;
+    }
+    bool was_dec = vs_is_dec(s, e);
+    char old_type[VERDICT_ATTACK_TYPE_MAX];
+    memcpy(old_type, e->v.attack_type, sizeof(old_type));
+    e->v.level = e->base_level;
+    e->v.role = e->base_role;
+    e->v.score = e->base_score;
+    e->v.reasons = e->base_reasons;
+    memcpy(e->v.attack_type, e->base_attack_type, sizeof(e->v.attack_type));
+    e->expires_ms = e->base_expires_ms;
+    vs_changed_locked(s, e, was_dec, old_type);
+}
+
 size_t verdict_store_expire(struct verdict_store *s, uint64_t now_ms, size_t budget)
 {
     uint32_t nb = s->bmask + 1;
@@ -609,7 +651,10 @@ size_t verdict_store_expire(struct verdict_store *s, uint64_t now_ms, size_t bud
             for (uint32_t i = st->heads[b]; i != VS_NONE;) {
                 uint32_t next = s->slots[i].next;
                 visited++;
-                if (s->slots[i].e.expires_ms <= now_ms) {
+                struct verdict_store_entry *e = &s->slots[i].e;
+                if (e->expires_ms > now_ms && e->report_until_ms && e->report_until_ms <= now_ms)
+                    vs_report_ended_locked(s, e, now_ms);
+                if (e->expires_ms <= now_ms) {
                     vs_unlink_locked(s, st, b, i, prev);
                     vs_slot_free(s, i);
                     removed++;

@@ -69,6 +69,15 @@ struct verdict_store_entry {
     uint8_t report_level;
     uint8_t report_role;
     char report_attack_type[VERDICT_ATTACK_TYPE_MAX];
+    /* The pipeline's own verdict under a live report (what the last put wrote before the report
+     * was applied to it), restored when the report ends; base_expires_ms 0: none (the entry
+     * ends with the report). */
+    uint64_t base_expires_ms;
+    double base_score;
+    uint32_t base_reasons;
+    uint8_t base_level;
+    uint8_t base_role;
+    char base_attack_type[VERDICT_ATTACK_TYPE_MAX];
 };
 
 /* An entry that stopped being a decision at change `seq`. */
@@ -111,12 +120,13 @@ void verdict_store_destroy(struct verdict_store *s);
  * the entry keeps the report's level (and role and attack type) when v's is lower, the higher
  * score, VERDICT_REASON_REPORT among its reasons, and an expiry no earlier than the report's.
  * A model that later calls a reported address low therefore cannot lower it before the report's
- * TTL ends. When the store is full and the
- * address is new, the entry replaces an expired entry (counted in `expired`) or one of a strictly
- * lower level than v (counted in full_drops as the loss of the old one) among a few sampled, in
- * its stripe first, then in other stripes not locked at that moment; else it is refused
- * (counted in full_drops). "Expired" here is judged on verdict_store_now_ms(). Returns 0,
- * -EINVAL (ip_version neither 4 nor 6) or -ENOSPC. */
+ * TTL ends; when it ends, verdict_store_expire puts v's own level, role, attack type, reasons,
+ * score and expiry back (the base_* fields; within one expire pass, at most a second late). When
+ * the store is full and the address is new, the entry replaces an expired entry (counted in
+ * `expired`) or one of a strictly lower level than v (counted in full_drops as the loss of the old
+ * one) among a few sampled, in its stripe first, then in other stripes not locked at that moment;
+ * else it is refused (counted in full_drops). "Expired" here is judged on verdict_store_now_ms().
+ * Returns 0, -EINVAL (ip_version neither 4 nor 6) or -ENOSPC. */
 DD_NODISCARD int verdict_store_put(struct verdict_store *s, const struct verdict *v,
                                    uint64_t expires_ms);
 
@@ -156,7 +166,9 @@ bool verdict_store_is_decision(struct verdict_store *s, const uint8_t ip[16], ui
 
 /* Removes entries expired at now_ms, visiting at most `budget` entries (0: all), round-robin
  * across calls; a bucket's chain is visited whole, so a call may pass the budget by the rest of
- * one (short) chain. Returns how many it removed. */
+ * one (short) chain. An entry whose operator report ended at now_ms falls back to the
+ * pipeline's verdict under it (see verdict_store_put), or is removed when there is none or it
+ * expired too. Returns how many it removed. */
 size_t verdict_store_expire(struct verdict_store *s, uint64_t now_ms, size_t budget);
 
 /* Lists live entries of level >= min_level, worst first (level, then score, then last_seen, all

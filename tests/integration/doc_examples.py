@@ -554,7 +554,10 @@ def decision_ended(inst, ip):
     def deleted():
         d = inst.get("/v1/decisions/stream?startup=false", "-H",
                      f"X-Api-Key: {SECRET_KEY}").json() or {}
-        return any(x.get("value") == ip for x in d.get("deleted") or [])
+        # In "deleted" and not in "new": a changed (extended) decision is sent as its old
+        # version in "deleted" and its new one in "new"; only an ended one is deleted alone.
+        return (any(x.get("value") == ip for x in d.get("deleted") or []) and
+                not any(x.get("value") == ip for x in d.get("new") or []))
 
     if not wait_until(deleted, CACHE_TTL + 15, 0.5):
         raise RuntimeError(f"the decision on {ip} did not end within {CACHE_TTL + 15} s")

@@ -467,6 +467,58 @@ static void test_verdict_store_decision_versions(void **state)
     verdict_store_destroy(s);
 }
 
+/* When a report ends, the pipeline's verdict under it comes back (level, reasons, expiry): a
+ * report holds for its TTL, not for the TTL of every verdict written while it held. */
+static void test_verdict_store_report_end_restores_pipeline(void **state)
+{
+    (void)state;
+    struct verdict_store *s = verdict_store_create(64, 0, NULL);
+    assert_non_null(s);
+    uint64_t t_report = now_ms + HOUR_MS, t_model = now_ms + 2 * HOUR_MS;
+    struct verdict r = mkv("198.51.100.30", THREAT_CRITICAL, 1.0);
+    r.reasons = VERDICT_REASON_REPORT;
+    assert_int_equal(verdict_store_merge(s, &r, t_report, NULL), 0);
+    struct verdict m = mkv("198.51.100.30", THREAT_LOW, 0.2);
+    m.reasons = VERDICT_REASON_MODEL;
+    put_ok(s, &m, t_model); /* written while the report held: shown critical until t_model */
+    struct verdict_store_entry out;
+    assert_true(get(s, "198.51.100.30", now_ms, &out));
+    assert_int_equal(out.v.level, THREAT_CRITICAL);
+    assert_int_equal(out.expires_ms, t_model);
+    struct changes ch;
+    changes(s, 0, now_ms, &ch);
+    uint64_t since = ch.next;
+    free(ch.added);
+    free(ch.deleted);
+
+    /* A report that only raised the entry: the pipeline's low verdict is back, until its own
+     * expiry; the decision ended (a tombstone for the stream). */
+    assert_int_equal(verdict_store_expire(s, t_report, 0), 0);
+    assert_true(get(s, "198.51.100.30", t_report, &out));
+    assert_int_equal(out.v.level, THREAT_LOW);
+    assert_int_equal(out.v.reasons, VERDICT_REASON_MODEL);
+    assert_true(out.v.score == 0.2);
+    assert_int_equal(out.expires_ms, t_model);
+    assert_int_equal(out.report_until_ms, 0);
+    assert_false(is_dec(s, "198.51.100.30", t_report));
+    changes(s, since, t_report, &ch);
+    assert_int_equal(ch.na, 0);
+    assert_int_equal(ch.nd, 1);
+    free(ch.deleted);
+
+    /* A report alone ends with its TTL; so does a report over a verdict that already expired. */
+    struct verdict alone = mkv("198.51.100.31", THREAT_HIGH, 0.75);
+    assert_int_equal(verdict_store_merge(s, &alone, t_report, NULL), 0);
+    struct verdict m2 = mkv("198.51.100.32", THREAT_MEDIUM, 0.5);
+    put_ok(s, &m2, now_ms + HOUR_MS / 2);
+    struct verdict r2 = mkv("198.51.100.32", THREAT_CRITICAL, 1.0);
+    assert_int_equal(verdict_store_merge(s, &r2, t_report, NULL), 0);
+    assert_int_equal(verdict_store_expire(s, t_report, 0), 2);
+    assert_false(get(s, "198.51.100.31", t_report, &out));
+    assert_false(get(s, "198.51.100.32", t_report, &out));
+    verdict_store_destroy(s);
+}
+
 /* A live report holds against the pipeline: a later put (the model calling the address low) or
  * remove (the verdict table forgetting it) cannot lower it before the report's expiry. */
 static void test_verdict_store_put_keeps_live_report(void **state)
@@ -1044,6 +1096,7 @@ int main(void)
         cmocka_unit_test(test_verdict_store_merge_semantics),
         cmocka_unit_test(test_verdict_store_put_keeps_live_report),
         cmocka_unit_test(test_verdict_store_decision_versions),
+        cmocka_unit_test(test_verdict_store_report_end_restores_pipeline),
         cmocka_unit_test(test_verdict_store_list_order_limit_min_level),
         cmocka_unit_test(test_verdict_store_list_limit_matches_full_sort),
         cmocka_unit_test(test_verdict_store_changes_and_tombstones),
