@@ -659,8 +659,9 @@ bool redis_sink_event(struct redis_sink *s, enum redis_sink_event_kind kind,
     e->v = *v;
     if (!(e->v.score >= report_floor(&e->v)))
         e->v.score = report_floor(&e->v);
-    e->kind = kind == REDIS_SINK_EVENT_ATTACK_END ? REDIS_SINK_EVENT_ATTACK_END
-                                                  : REDIS_SINK_EVENT_ATTACK_START;
+    e->kind = kind == REDIS_SINK_EVENT_ATTACK_END || kind == REDIS_SINK_EVENT_LEVEL_CHANGE
+                  ? (uint8_t)kind
+                  : REDIS_SINK_EVENT_ATTACK_START;
     for (size_t i = 0; i < npeers && e->npeers < REDIS_SINK_PEERS_MAX; i++) {
         if (peers[i].ip_version == 4 || peers[i].ip_version == 6)
             e->peers[e->npeers++] = peers[i];
@@ -974,7 +975,9 @@ static int append_event(struct redis_sink *s, struct argv_builder *ab, const str
     ab_fmt(ab, "%" PRIu32, s->cfg.events_maxlen);
     ab_str(ab, "*");
     ab_str(ab, "event");
-    ab_str(ab, e->kind == REDIS_SINK_EVENT_ATTACK_END ? "attack_end" : "attack_start");
+    ab_str(ab, e->kind == REDIS_SINK_EVENT_ATTACK_END     ? "attack_end"
+               : e->kind == REDIS_SINK_EVENT_LEVEL_CHANGE ? "level_change"
+                                                          : "attack_start");
     ab_verdict(ab, &e->v, true);
     ab_str(ab, "sensor");
     ab_str(ab, s->sensor);

@@ -81,6 +81,7 @@ struct redis_sink_config {
 enum redis_sink_event_kind {
     REDIS_SINK_EVENT_ATTACK_START = 0,
     REDIS_SINK_EVENT_ATTACK_END = 1,
+    REDIS_SINK_EVENT_LEVEL_CHANGE = 2, /* an open episode's level moved ("level_change") */
 };
 
 /* One peer of an event: for an attacker, a victim it hit; for a victim, an attacker. */

@@ -118,8 +118,11 @@ def one_victim(env, ck, ddosd):
              [(e["event"], e["previous_level"], e["threat_level"]) for e in evs])
     time.sleep(2.5)
     raw = env.redis_cli(rport, "XRANGE", "ddos:events", "-", "+")
-    ck.check("ddos:events: one attack_start, one attack_end",
-             raw.count("attack_start") == 1 and raw.count("attack_end") == 1, raw[:2000])
+    n_level = len([e for e in evs if e["event"] == "level"])
+    ck.check("ddos:events: one attack_start, one attack_end, a level_change per level event",
+             raw.count("attack_start") == 1 and raw.count("attack_end") == 1 and
+             n_level >= 1 and raw.count("level_change") == n_level,
+             f"{n_level} level events; {raw[:2000]}")
     lines = log_lines(os.path.join(logdir, "app.log"), r"attack end:")
     ck.check("app.log's 'attack end' line names the spoofed-source count",
              len(lines) == 1 and re.search(r"spoofed sources \d{5,}", lines[0]), lines[:3])
