@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -82,6 +83,15 @@ struct flow_record {
         struct rate_alert alert; /* end == FLOW_RECORD_ALERT */
     };
 };
+
+/* The bytes of a record the verdict stage reads: everything but the feature vector (the alert
+ * shares its place and is shorter). Workers push only these to the stage unless --flows-out
+ * wants the vectors (struct worker.out_elem), so the stage's ring holds 352-byte elements, not
+ * 816-byte ones. */
+#define DD_RECORD_HEAD (offsetof(struct flow_record, alert) + sizeof(struct rate_alert))
+_Static_assert(offsetof(struct flow_record, alert) == offsetof(struct flow_record, feat),
+               "the alert and the vector share their place");
+_Static_assert(DD_RECORD_HEAD % 8 == 0, "record heads stay 8-byte aligned back to back");
 
 /* What a worker tells a shard about a snapshot it scored benign (worker -> shard, one ring per
  * pair): the shard notes it in the flow (user_tag, user_score) when the flow is still the same
@@ -139,10 +149,12 @@ struct worker {
     pthread_t thread;
     bool started;
     struct ring_spsc *out; /* -> verdict stage */
+    size_t out_elem;       /* bytes per record on out: DD_RECORD_HEAD, or the whole record when
+                              --flows-out writes the vectors */
     _Atomic uint64_t scored, attacks, dropped;
-    _Atomic uint64_t icmp_errors; /* attack scores overruled: ICMP error flows (worker.c) */
+    _Atomic uint64_t icmp_errors;   /* attack scores overruled: ICMP error flows (worker.c) */
     _Atomic uint64_t notes_dropped; /* score notes a full ring refused (a rescoring later) */
-    _Atomic bool done;            /* release: everything popped was pushed on */
+    _Atomic bool done;              /* release: everything popped was pushed on */
 };
 
 /* What the verdict stage publishes for the API and the minute log (under stats_lock). */

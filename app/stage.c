@@ -240,8 +240,6 @@ static void on_level_change(void *user, const struct verdict *v, uint8_t prev_le
     event_log_line(st, "level", v, text, peers, npeers);
     if (st->d->trail)
         (void)trail_event_add(st->d->trail, TRAIL_EVENT_LEVEL, v, prev_level, peers, npeers);
-    if (st->redis)
-        (void)redis_thread_event(st->redis, REDIS_SINK_EVENT_LEVEL_CHANGE, v, peers, npeers);
 }
 
 /* Once a second of the stage clock: each open incident's rates, peaks and peers for the
@@ -466,18 +464,23 @@ static bool stage_drain(struct stage *st, struct flow_record *recs)
     bool got = false;
     for (unsigned w = 0; w < d->nworkers; w++) {
         size_t n = ring_spsc_pop_burst(d->workers[w].out, recs, STAGE_BATCH);
+        /* Elements are record heads back to back (DD_RECORD_HEAD bytes: no vector) unless
+         * --flows-out asked the workers for whole records. */
+        size_t elem = d->workers[w].out_elem;
         for (size_t i = 0; i < n; i++) {
-            if (recs[i].end == FLOW_RECORD_ALERT) {
-                stage_advance(st, recs[i].alert.ts_us);
-                verdict_table_alert(st->table, &recs[i].alert);
+            const struct flow_record *r =
+                (const struct flow_record *)(const void *)((const char *)recs + i * elem);
+            if (r->end == FLOW_RECORD_ALERT) {
+                stage_advance(st, r->alert.ts_us);
+                verdict_table_alert(st->table, &r->alert);
                 st->alerts_in++;
                 continue;
             }
-            stage_advance(st, recs[i].ev.emit_us);
-            verdict_table_flow(st->table, &recs[i].ev);
+            stage_advance(st, r->ev.emit_us);
+            verdict_table_flow(st->table, &r->ev);
             st->flows_in++;
             if (st->flows_out)
-                flows_out_row(st, &recs[i]);
+                flows_out_row(st, r);
         }
         got |= n > 0;
     }

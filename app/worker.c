@@ -107,10 +107,19 @@ static void worker_score(struct worker *w, struct flow_record *recs, size_t n)
 
 static void worker_push(struct worker *w, const struct flow_record *recs, size_t n)
 {
+    /* The stage reads only the records' heads (DD_RECORD_HEAD): pack them back to back. */
+    static _Thread_local unsigned char heads[WORKER_BATCH * DD_RECORD_HEAD];
+    const void *out = recs;
+    if (w->out_elem != sizeof(*recs)) {
+        for (size_t i = 0; i < n; i++)
+            memcpy(heads + i * DD_RECORD_HEAD, &recs[i], DD_RECORD_HEAD);
+        out = heads;
+    }
     size_t done = 0;
     unsigned spins = 0;
     while (done < n) {
-        done += ring_spsc_push_burst(w->out, recs + done, n - done);
+        done +=
+            ring_spsc_push_burst(w->out, (const unsigned char *)out + done * w->out_elem, n - done);
         if (done == n)
             break;
         /* Live drops rather than stall the capture; the shutdown flush waits (the verdict
@@ -173,7 +182,9 @@ int workers_create(struct daemon *d)
     for (unsigned i = 0; i < d->nworkers; i++) {
         d->workers[i].d = d;
         d->workers[i].id = i;
-        d->workers[i].out = ring_spsc_create(DD_RECORD_RING, sizeof(struct flow_record));
+        d->workers[i].out_elem =
+            d->opt->flows_out ? sizeof(struct flow_record) : (size_t)DD_RECORD_HEAD;
+        d->workers[i].out = ring_spsc_create(DD_RECORD_RING, d->workers[i].out_elem);
         if (!d->workers[i].out)
             return -ENOMEM;
     }
