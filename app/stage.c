@@ -240,6 +240,8 @@ static void on_level_change(void *user, const struct verdict *v, uint8_t prev_le
     event_log_line(st, "level", v, text, peers, npeers);
     if (st->d->trail)
         (void)trail_event_add(st->d->trail, TRAIL_EVENT_LEVEL, v, prev_level, peers, npeers);
+    if (st->redis)
+        (void)redis_thread_event(st->redis, REDIS_SINK_EVENT_LEVEL_CHANGE, v, peers, npeers);
 }
 
 /* Once a second of the stage clock: each open incident's rates, peaks and peers for the
