@@ -6,7 +6,7 @@
  * ring of tombstones with its own mutex. Nothing is allocated after create except the arrays
  * verdict_store_list and verdict_store_changes return.
  *
- * Threads: none of its own. The verdict stage thread writes (put, remove, expire), the API's
+ * Threads: none of its own. The verdict stage thread writes (put, release, expire), the API's
  * threads read (get, is_decision, list, changes) and the API's report handler merges. Every
  * function takes the locks it needs; none is held across a call out of this file.
  *

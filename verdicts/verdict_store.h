@@ -1,12 +1,12 @@
 /* verdict_store.h - the verdicts the API serves: a concurrent map from IP address to the latest
  * published verdict, with a wall-clock expiry and a change sequence for decision streams.
  *
- * Threads: the verdict stage writes (verdict_store_put, _remove, _expire); the API's threads read
- * (verdict_store_get, _top, _changes) and the API's report handler merges (verdict_store_merge).
- * Every function is thread-safe. The map is split into stripes, each with its own
- * pthread_rwlock, so readers of different addresses never contend and a reader never waits for
- * more than one writer's single-entry update. Nothing here is on the packet path: a put costs
- * a lock and a copy of 300 bytes.
+ * Threads: the verdict stage writes (verdict_store_put, _release, _remove, _expire); the API's
+ * threads read (verdict_store_get, _top, _changes) and the API's report handler merges
+ * (verdict_store_merge). Every function is thread-safe. The map is split into stripes, each with
+ * its own pthread_rwlock, so readers of different addresses never contend and a reader never waits
+ * for more than one writer's single-entry update. Nothing here is on the packet path: a put costs
+ * a lock and a copy of 400 bytes.
  *
  * Time: expires_ms and now_ms are CLOCK_REALTIME milliseconds (verdict_store_now_ms): the API
  * answers in wall time (CrowdSec's `until`, Redis TTLs), while verdicts carry packet time.
@@ -23,7 +23,7 @@
  * reader that falls too far behind learns it (verdict_store_changes sets *complete = false) and
  * should start over from a full listing.
  *
- * Memory: the entry pool (capacity * ~300 bytes) is reserved at create and touched only as
+ * Memory: the entry pool (capacity * ~440 bytes) is reserved at create and touched only as
  * entries are first used; the tombstone ring is 32 bytes per tombstone. */
 #ifndef DD_VERDICTS_VERDICT_STORE_H
 #define DD_VERDICTS_VERDICT_STORE_H
