@@ -209,10 +209,10 @@ wait_re() { # wait_re FILE REGEX SECONDS
 send() {
     local rate=$1 args limit
     if [ "$rate" = max ]; then
-        args=(--topspeed)
-        limit=$((1000000 * seconds))
+        args=(--topspeed --duration="$seconds")
+        limit=$((5000000 * seconds))
     else
-        args=(--pps="$rate")
+        args=(--pps="$rate" --duration="$((seconds * 3))") # a starved sender still ends
         limit=$((rate * seconds))
     fi
     # ip netns exec and taskset exec: the pid is tcpreplay's.
