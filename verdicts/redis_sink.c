@@ -75,9 +75,11 @@
 #define LEVEL_UNKNOWN          0xff /* known entry: the key may be gone, rewrite on the next put */
 #define SCAN_FACTOR            4 /* backlog entries examined per pipeline slot (deferred ones skip) */
 #define PURGE_STEP             1024 /* known entries examined for expiry per flush */
+#define CHECK_FULL_EVERY       10   /* checks per full one (clean-up, TTL, INFO memory) */
 #define OTHERS_MAX             64   /* other sensors' ids listed in the log */
 #define REFRESH_BATCH_MAX      1000 /* keys per refresh call: bounds the script's run (~1 ms) */
 #define REFRESH_ARG_BYTES      256  /* a key and its field value, formatted */
+#define ZADD_ARG_BYTES         72   /* a score (or expiry time) and an address, formatted */
 #define REFRESH_DEFAULT_MAX_MS 30000u
 
 /* KEYS: verdict hash, top set, top expiry index.
@@ -266,9 +268,12 @@ struct redis_sink {
     struct sink_event *events; /* FIFO ring of cfg.events_capacity */
     uint32_t ev_head, ev_count;
 
-    struct batch_item *batch;  /* batch_max */
-    uint32_t *refresh_pos;     /* batch_max: known positions in the refresh call */
-    uint8_t *eres;             /* batch_max: per-event results */
+    struct batch_item *batch; /* batch_max */
+    uint32_t *refresh_pos;    /* batch_max: known positions in the refresh call */
+    uint8_t *eres;            /* batch_max: per-event results */
+    const char **zadd_argv;   /* the batch ZADDs' arguments (2 per address + 2) */
+    size_t *zadd_len;
+    char *zadd_text;           /* their text: ZADD_ARG_BYTES per address */
     uint32_t refresh_max;      /* keys per refresh call */
     const char **refresh_argv; /* the refresh call's arguments (2 per key + 5) */
     size_t *refresh_len;
@@ -282,6 +287,7 @@ struct redis_sink {
     bool outage_logged; /* one warning per outage, not one per attempt */
     bool shared;        /* another live sensor in the registry: merge script mode */
     bool checked;       /* the registry was read since this connection was made */
+    uint64_t checks;    /* checks made: every CHECK_FULL_EVERY-th is a full one */
     uint64_t next_attempt_ms, next_write_ms, next_prune_ms, next_check_ms;
     uint32_t backoff_ms; /* the delay the next failure will draw from */
     bool prune_more;
@@ -831,10 +837,10 @@ static int append_merge(struct redis_sink *s, struct argv_builder *ab, const str
     return append_argv(s, ab);
 }
 
-/* The single-sensor write: HSET of every field, PEXPIRE, ZADD to the top set, and for a key new
- * to Redis its expiry in the index. *ncmd gets the number of commands appended. */
+/* The single-sensor write of one address: HSET of every field and PEXPIRE (its top-set score and
+ * a new key's expiry go into the batch's two ZADDs, append_zadds). 2 commands. */
 static int append_plain(struct redis_sink *s, struct argv_builder *ab, const struct verdict *v,
-                        bool is_new, uint64_t now_wall, uint8_t *ncmd)
+                        uint64_t now_wall)
 {
     char ip[VERDICT_IP_TEXT_MAX];
     verdict_ip_format(v, ip);
@@ -860,24 +866,47 @@ static int append_plain(struct redis_sink *s, struct argv_builder *ab, const str
     ab_str(ab, "PEXPIRE");
     ab_fmt(ab, "%sverdict:%s", s->prefix, ip);
     ab_fmt(ab, "%" PRIu64, (uint64_t)s->cfg.ttl_s * 1000u);
-    ok |= append_argv(s, ab);
+    return ok | append_argv(s, ab);
+}
 
-    ab_reset(ab);
-    ab_str(ab, "ZADD");
-    ab_fmt(ab, "%stop", s->prefix);
-    ab_fmt(ab, "%.4f", top_score(v));
-    ab_str(ab, ip);
-    ok |= append_argv(s, ab);
-    *ncmd = 3;
-
-    if (is_new) {
-        ab_reset(ab);
-        ab_str(ab, "ZADD");
-        ab_fmt(ab, "%stop:expiry", s->prefix);
-        ab_fmt(ab, "%" PRIu64, now_wall + (uint64_t)s->cfg.ttl_s * 1000u);
-        ab_str(ab, ip);
-        ok |= append_argv(s, ab);
-        *ncmd = 4;
+/* The plain batch's top-set scores in one ZADD, and the expiry of its new keys in a second one
+ * when there are any: 2 commands per pipeline instead of 2 per address. *ncmd gets how many
+ * were appended. */
+static int append_zadds(struct redis_sink *s, uint32_t nb, uint64_t now_wall, int *ncmd)
+{
+    int ok = REDIS_OK;
+    *ncmd = 0;
+    for (int which = 0; which < 2; which++) {
+        size_t used = 0, argc = 0;
+        const size_t cap = (size_t)s->cfg.batch_max * ZADD_ARG_BYTES + 128;
+#define ZARG(...)                                                                                  \
+    do {                                                                                           \
+        int n_ = snprintf(s->zadd_text + used, cap - used, __VA_ARGS__);                           \
+        if (n_ < 0 || (size_t)n_ >= cap - used)                                                    \
+            n_ = 0; /* cannot happen: ZADD_ARG_BYTES covers a score and an address */              \
+        s->zadd_argv[argc] = s->zadd_text + used;                                                  \
+        s->zadd_len[argc++] = (size_t)n_;                                                          \
+        used += (size_t)n_ + 1;                                                                    \
+    } while (0)
+        ZARG("ZADD");
+        ZARG("%s%s", s->prefix, which ? "top:expiry" : "top");
+        for (uint32_t j = 0; j < nb; j++) {
+            const struct verdict *v = &s->entries[s->batch[j].pos].v;
+            char ip[VERDICT_IP_TEXT_MAX];
+            if (which && !s->batch[j].is_new)
+                continue;
+            if (which)
+                ZARG("%" PRIu64, now_wall + (uint64_t)s->cfg.ttl_s * 1000u);
+            else
+                ZARG("%.4f", top_score(v));
+            ZARG("%s", verdict_ip_format(v, ip));
+        }
+#undef ZARG
+        if (argc == 2)
+            continue; /* no new key in the batch */
+        s->stats.commands++;
+        (*ncmd)++;
+        ok |= redisAppendCommandArgv(s->ctx, (int)argc, s->zadd_argv, s->zadd_len);
     }
     return ok;
 }
@@ -1185,12 +1214,19 @@ static int sink_check(struct redis_sink *s, uint64_t now_ms)
     snprintf(key, sizeof(key), "%ssensors", s->prefix);
     redisContext *c = s->ctx;
     int ok = REDIS_OK;
+    /* Every check: the heartbeat and the live members (2 commands). Every tenth, or every one
+     * while a memory budget can apply: also the clean-up of dead members, the registry's TTL
+     * and INFO memory. */
+    bool full = s->checks++ % CHECK_FULL_EVERY == 0 || s->cfg.max_memory_mb || s->maxmemory;
     ok |= redisAppendCommand(c, "ZADD %s %" PRIu64 " %s", key, now_wall, s->sensor);
-    ok |= redisAppendCommand(c, "ZREMRANGEBYSCORE %s -inf %" PRIu64, key, now_wall - ttl_ms);
-    ok |= redisAppendCommand(c, "ZRANGE %s 0 -1", key);
-    ok |= redisAppendCommand(c, "PEXPIRE %s %" PRIu64, key, ttl_ms);
-    ok |= redisAppendCommand(c, "INFO memory");
-    s->stats.commands += 5;
+    ok |= redisAppendCommand(c, "ZRANGEBYSCORE %s (%" PRIu64 " +inf", key, now_wall - ttl_ms);
+    if (full) {
+        ok |= redisAppendCommand(c, "ZREMRANGEBYSCORE %s -inf %" PRIu64, key, now_wall - ttl_ms);
+        ok |= redisAppendCommand(c, "PEXPIRE %s %" PRIu64, key, ttl_ms);
+        ok |= redisAppendCommand(c, "INFO memory");
+    }
+    const int ncmd = full ? 5 : 2;
+    s->stats.commands += (uint64_t)ncmd;
     s->next_check_ms = now_ms + s->cfg.check_interval_ms;
     if (ok != REDIS_OK) {
         set_error(s, "check: %s", c->errstr[0] ? c->errstr : "out of memory");
@@ -1202,7 +1238,7 @@ static int sink_check(struct redis_sink *s, uint64_t now_ms)
     int others = -1;
     char names[OTHERS_MAX * 2] = "";
     bool io_ok = true;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < ncmd; i++) {
         redisReply *r = NULL;
         if (redisGetReply(c, (void **)&r) != REDIS_OK) {
             set_error(s, "check: %s", c->errstr);
@@ -1213,7 +1249,7 @@ static int sink_check(struct redis_sink *s, uint64_t now_ms)
             /* OOM refuses the heartbeat too: the rest of the check still tells the truth. */
             set_error(s, "check: %s", r->str);
             note_error(s, strncmp(r->str, "OOM", 3) == 0 ? ERR_OOM : ERR_REJECTED);
-        } else if (i == 2 && r->type == REDIS_REPLY_ARRAY) {
+        } else if (i == 1 && r->type == REDIS_REPLY_ARRAY) {
             others = 0;
             size_t o = 0;
             for (size_t j = 0; j < r->elements; j++) {
@@ -1251,6 +1287,8 @@ static int sink_check(struct redis_sink *s, uint64_t now_ms)
         DD_INFO("redis: the only live sensor again: plain writes");
     }
     s->checked = true;
+    if (!full)
+        return 0; /* no new memory reading: the budget state stands */
 
     uint64_t budget =
         s->cfg.max_memory_mb ? (uint64_t)s->cfg.max_memory_mb << 20 : s->maxmemory / 10 * 9;
@@ -1453,7 +1491,7 @@ static int sink_write(struct redis_sink *s, uint64_t now_ms, bool write, bool pr
         write ? (s->ev_count < s->cfg.batch_max ? s->ev_count : s->cfg.batch_max) : 0;
     const uint32_t nr = write ? pick_refresh(s, now_ms) : 0;
     const bool sets_ttl = (nb && !shared) || nr;
-    int ok = REDIS_OK;
+    int ok = REDIS_OK, nzadd = 0;
 
     if (!nb && !ne && !nr && !prune) {
         if (write)
@@ -1468,9 +1506,12 @@ static int sink_write(struct redis_sink *s, uint64_t now_ms, bool write, bool pr
             b->ncmd = 1;
             ok |= append_merge(s, &ab, v, false, now_wall);
         } else {
-            ok |= append_plain(s, &ab, v, b->is_new, now_wall, &b->ncmd);
+            b->ncmd = 2;
+            ok |= append_plain(s, &ab, v, now_wall);
         }
     }
+    if (nb && !shared)
+        ok |= append_zadds(s, nb, now_wall, &nzadd);
     if (sets_ttl)
         ok |= append_sets_ttl(s, &ab);
     for (uint32_t j = 0; j < ne; j++)
@@ -1497,6 +1538,17 @@ static int sink_write(struct redis_sink *s, uint64_t now_ms, bool write, bool pr
         io_ok = s->batch[j].res != RES_UNSENT;
         if (s->batch[j].res != RES_NOSCRIPT)
             all = worse(all, s->batch[j].res);
+    }
+    if (nzadd && io_ok) {
+        /* The batch's top-set ZADDs: a server that refused them ("not now") refused the batch;
+         * a permanent error (someone's key of another type) is counted, the hashes stand. */
+        uint8_t r = read_group(s, (unsigned)nzadd);
+        io_ok = r != RES_UNSENT;
+        if (r != RES_REJECTED) {
+            for (uint32_t j = 0; j < nb; j++)
+                s->batch[j].res = worse(s->batch[j].res, r);
+            all = worse(all, r);
+        }
     }
     if (sets_ttl && io_ok) {
         uint8_t r = read_group(s, 2);
@@ -1748,9 +1800,12 @@ struct redis_sink *redis_sink_create(const struct redis_sink_config *cfg)
     s->refresh_len = malloc(((size_t)s->refresh_max * 2 + 5) * sizeof(*s->refresh_len));
     s->refresh_text = malloc((size_t)(s->refresh_max + 1) * REFRESH_ARG_BYTES);
     s->eres = malloc(s->cfg.batch_max);
-    if (!s->entries || !s->known || !s->events || !s->batch || !s->refresh_pos ||
-        !s->refresh_argv || !s->refresh_len || !s->refresh_text || !s->eres ||
-        ipmap_init(&s->bidx, s->cfg.backlog_capacity) != 0 ||
+    s->zadd_argv = malloc(((size_t)s->cfg.batch_max * 2 + 2) * sizeof(*s->zadd_argv));
+    s->zadd_len = malloc(((size_t)s->cfg.batch_max * 2 + 2) * sizeof(*s->zadd_len));
+    s->zadd_text = malloc((size_t)s->cfg.batch_max * ZADD_ARG_BYTES + 128);
+    if (!s->zadd_argv || !s->zadd_len || !s->zadd_text || !s->entries || !s->known || !s->events ||
+        !s->batch || !s->refresh_pos || !s->refresh_argv || !s->refresh_len || !s->refresh_text ||
+        !s->eres || ipmap_init(&s->bidx, s->cfg.backlog_capacity) != 0 ||
         ipmap_init(&s->kidx, s->cfg.known_capacity) != 0)
         goto fail;
     s->free_head = NIL;
@@ -1822,6 +1877,9 @@ void redis_sink_destroy(struct redis_sink *s, uint32_t flush_timeout_ms)
     free(s->refresh_len);
     free(s->refresh_text);
     free(s->eres);
+    free(s->zadd_argv);
+    free(s->zadd_len);
+    free(s->zadd_text);
     free(s->bidx.slot);
     free(s->kidx.slot);
     free(s->host);
