@@ -5,6 +5,7 @@
  * mirrors Redis, kept current by the ddos:events stream and top-set polls), a Redis sink for the
  * reports it accepts (so that every sensor and API node sees them), the report queue between the
  * API threads and the main thread, and the API server. May call: api, verdicts, common.
+ * The sink stays unconnected until the first report (see ao_drain).
  *
  * DESIGN: the node holds no evidence of its own, so it has nothing to lose: several can run
  * behind one nginx, each a full copy of the merged view, and any of them can be restarted. When
@@ -33,6 +34,7 @@ struct api_only {
     struct verdict_store *store;
     struct redis_follow *follow;
     struct redis_sink *sink; /* main thread only */
+    bool sink_used;          /* main thread: a report went to the sink (it connects from then on) */
     struct api_server *api;
     double start_s;
 
@@ -203,9 +205,14 @@ static void ao_drain(struct api_only *a)
         pthread_mutex_unlock(&a->lock);
         for (unsigned i = 0; i < n; i++)
             (void)redis_sink_put(a->sink, &batch[i]);
+        a->sink_used |= n > 0;
         if (n < 64)
             break;
     }
+    /* Not before the first report: a connected sink announces itself as a writing sensor
+     * (docs/redis.md), and a node that writes nothing must not make the real sensors merge. */
+    if (!a->sink_used)
+        return;
     (void)redis_sink_flush(a->sink, redis_sink_now_ms());
     pthread_mutex_lock(&a->lock);
     redis_sink_stats_get(a->sink, &a->sink_stats);

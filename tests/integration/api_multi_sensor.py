@@ -14,6 +14,8 @@ while A's attack runs), its second is the same flood 20 s later (B sees it too).
 - the bouncer polling the API-only node gets every attacker's decision, each version once, one
   held at a time per address (an extension is del + add, as api/decisions.c sends it), never
   one per sensor, and nothing for V (a victim);
+- a report to the API-only node reaches Redis and sensor A answers it (the node's writer connects
+  only then, so it never counts as a sensor before);
 - read-through: a hash written by hand (no event, not in ddos:top) is answered on the first
   request for it;
 - Redis killed: the API-only node still answers V from its last state and /health says
@@ -30,8 +32,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from api_common import (REPO_MODEL, Checker, Env, common_args, free_port,  # noqa: E402
-                        need_binary, port_open, wait_until, which)
+from api_common import (REPO_MODEL, SECRET_KEY, Checker, Env, common_args,  # noqa: E402
+                        free_port, need_binary, port_open, report_attack, wait_until, which)
 from api_crowdsec_bouncer import bouncer_yaml  # noqa: E402
 
 BOUNCER_KEY = "itest-multi-key-00112233445566778899"
@@ -119,7 +121,7 @@ def main():
     p_api = free_port()
     api = env.spawn("api-only", [ddosd, "--api-only", "-c", cfg("api", "itest-api"),
                                  "--redis", redis_url, "--api", f"127.0.0.1:{p_api}"],
-                    env=base_env, cwd=env.tmp)
+                    env={**base_env, "SECRET_KEY": SECRET_KEY}, cwd=env.tmp)
     wait_api(env, api, p_api)
     _, h = get_json(p_api, "/health")
     t.check("API-only /health: ok, no capture, no model, following Redis",
@@ -202,6 +204,21 @@ def main():
     t.check("per address: add and del alternate (one decision held at a time)", alternate,
             "\n".join(" ".join(r[:3]) for r in rows))
     t.check("the victim never reached the bouncer", victim not in adds, repr(adds))
+
+    # A report to the API-only node goes into Redis under the node's id, and a sensor answers it.
+    # Until then the node's writer stayed unconnected: it is no sensor (ddos:sensors).
+    t.check("before any report the API-only node has not registered as a writing sensor",
+            "itest-api" not in env.redis_cli(rport, "ZRANGE", "ddos:sensors", "0", "-1").split(),
+            env.redis_cli(rport, "ZRANGE", "ddos:sensors", "0", "-1"))
+    rep_ip = "203.0.113.50"
+    r = report_attack(f"http://127.0.0.1:{p_api}", rep_ip, "critical", "http_flood")
+    t.check(f"report {rep_ip} to the API-only node: 2xx", 200 <= r.code < 300, repr(r))
+    got = wait_until(lambda: env.redis_cli(rport, "HGET", f"ddos:verdict:{rep_ip}",
+                                           "threat_level") == "critical", 3, 0.05)
+    t.check("the report reached Redis (critical)", got,
+            env.redis_cli(rport, "HGETALL", f"ddos:verdict:{rep_ip}"))
+    got = wait_until(lambda: level_of(p_a, rep_ip) == "critical", 3, 0.05)
+    t.check("sensor A answers the address reported to the API-only node", got)
 
     # Read-through: a hash no event announced and the top set does not list (written here by
     # hand) is found on the first request for it.
