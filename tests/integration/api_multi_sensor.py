@@ -16,6 +16,7 @@ while A's attack runs), its second is the same flood 20 s later (B sees it too).
   one per sensor, and nothing for V (a victim);
 - a report to the API-only node reaches Redis and sensor A answers it (the node's writer connects
   only then, so it never counts as a sensor before);
+- an address drops from the API-only node when its hash expires;
 - read-through: a hash written by hand (no event, not in ddos:top) is answered on the first
   request for it;
 - Redis killed: the API-only node still answers V from its last state and /health says
@@ -234,6 +235,21 @@ def main():
     _, d = get_json(p_api, "/api/threat-analysis?ip=192.0.2.98")
     t.check("read-through: an address Redis does not hold is low, unknown",
             (d or {}).get("threat_level") == "low" and d.get("known") is False, repr(d))
+
+    # An address drops when its evidence expires: a hash in ddos:top with a 3 s TTL is answered,
+    # then low once the hash is gone (the store entry carries the hash's own expiry).
+    exp_ip = "192.0.2.97"
+    env.redis_cli(rport, "HSET", f"ddos:verdict:{exp_ip}", "ip", exp_ip, "threat_level", "high",
+                  "score", "0.8000", "role", "attacker", "sensor", "itest-x", "sensors", "itest-x",
+                  "sensor:itest-x", f"high 0.8000 {now_ms}")
+    env.redis_cli(rport, "PEXPIRE", f"ddos:verdict:{exp_ip}", "3000")
+    env.redis_cli(rport, "ZADD", "ddos:top", "2.8", exp_ip)
+    t0 = time.monotonic()
+    seen = wait_until(lambda: level_of(p_api, exp_ip) == "high", 3, 0.05)
+    gone = wait_until(lambda: level_of(p_api, exp_ip) == "low", 6, 0.1)
+    took = time.monotonic() - t0
+    t.check(f"a verdict is answered while its hash lives and drops with it ({took:.1f} s)",
+            seen and gone and took >= 2.5)
 
     # Redis gone: the API-only node answers from its last state and says degraded.
     redis_proc = [p for n, p in env.procs if n == f"redis-{rport}"][0]
