@@ -259,7 +259,8 @@ static void apply(struct redis_follow *f, const struct verdict *v, long long ptt
 }
 
 /* The address's hash is gone (every sensor's evidence expired): drop what the store holds from
- * Redis (in RAISE mode a local verdict stays: the stage owns it). */
+ * Redis (in RAISE mode a local verdict stays: the stage owns it). Released, not removed: a live
+ * operator report sent to this node holds for its own TTL whatever the sensors' evidence does. */
 static void drop(struct redis_follow *f, const char *ip_text)
 {
     struct verdict v;
@@ -271,7 +272,7 @@ static void drop(struct redis_follow *f, const char *ip_text)
         return;
     if (f->cfg.mode == REDIS_FOLLOW_RAISE && !redis_follow_is_remote(&e.v, f->sensor))
         return;
-    if (verdict_store_remove(f->cfg.store, v.ip, v.ip_version))
+    if (verdict_store_release(f->cfg.store, v.ip, v.ip_version))
         count(f, &f->stats.removed, 1);
 }
 
