@@ -4,7 +4,8 @@ Runs ddosd (-r a small generated capture, --serve), then opens 200 connections t
 request a byte at a time: 100 send request headers that never end (slowloris), 100 send a POST
 with a 4 KiB Content-Length and trickle the body. Each sends one byte every 0.5 s, which keeps
 it under any inactivity timeout. Meanwhile GET /health is timed over a fresh connection every
-0.25 s (connect to last byte); every sample must finish within 100 ms. Checks at the end: the
+0.25 s (connect to last byte); every sample must finish within 100 ms. (api.timeout is set to 30 s:
+it is a deadline per request, and this test is about slow connections that are still open.) Checks at the end: the
 slow connections were really open (most of them still connected after the probes, or closed by
 the server with a 408/413-style answer, never by a crash), ddosd still answers, and it exits 0.
 
@@ -54,7 +55,10 @@ def main():
 
     pcap, _ = env.make_capture(trafgen, scenario="benign", seed=3, duration=3, clients=20)
     port = free_port()
-    cfg = env.write("config.json", json.dumps({"sensor": {"id": "itest-slow"}}))
+    # api.timeout is a deadline for each request (api_slowloris.py tests it): 30 s keeps it out of
+    # this test, which checks that the slow connections held open do not starve /health.
+    cfg = env.write("config.json", json.dumps({"sensor": {"id": "itest-slow"},
+                                               "api": {"timeout": 30}}))
     ddosd_p = env.start_ddosd(ddosd, ["-c", cfg, "-r", pcap, "--serve", "--redis", "none",
                                       "--api", f"127.0.0.1:{port}"],
                               env_extra={"SECRET_KEY": SECRET_KEY})
