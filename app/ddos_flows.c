@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/flows_summary.h"
 #include "app/manifest.h"
 #include "app/reader.h"
 #include "capture/decode.h"
@@ -47,6 +48,7 @@ struct options {
     const char *out_path;
     const char *manifest_path;
     const char *summary_json;
+    const char *summary_html;
     const char *model_path;
     struct capture_options capture;
     struct flow_table_config table;
@@ -75,6 +77,8 @@ struct run {
     const struct manifest *manifest;
     const struct manifest_capture *labels; /* of the current input, NULL when unlabelled */
     struct model *model;                   /* --model, NULL without */
+    struct flows_summary *summary;         /* --summary-html, NULL without */
+    FILE *summary_out;                     /* opened before reading, written at the end */
     uint64_t predicted_attacks;
     uint64_t rows;
     uint64_t write_errors;
@@ -87,6 +91,8 @@ struct run {
     uint64_t packets;
     uint64_t bytes;
     uint64_t decode[DECODE_STATUS_COUNT];
+    bool have_kernel; /* -i: the kernel's counters below are valid */
+    struct capture_kernel_stats kernel;
 };
 
 /* Set by SIGINT/SIGTERM; the reader stops before its next dispatch. Lock-free, so a signal
@@ -122,6 +128,10 @@ static void usage(FILE *to)
             "      --manifest M.json   add a Label column from a ground-truth manifest; without\n"
             "                          -r, reads every capture the manifest lists\n"
             "      --summary-json F    also write the end-of-run summary as JSON to F\n"
+            "      --summary-html F    also write a self-contained HTML page to F (no script,\n"
+            "                          nothing fetched): totals, flows per predicted class and\n"
+            "                          label, a timeline of all and flagged flows, the top\n"
+            "                          flagged sources and destinations\n"
             "      --model FILE        score every row with a ddosd model file (see\n"
             "                          docs/model-format.md): adds Predicted Label and Attack\n"
             "                          Score (the model's attack probability) columns\n"
@@ -153,9 +163,11 @@ static void usage(FILE *to)
             "  ddos-flows -r captures/ --compat cic -o cic.csv\n"
             "  ddos-flows --manifest ../shared/data/manifest.json -o labelled.csv\n"
             "  ddos-flows -i eth0 -f 'not port 22' -o live.csv\n"
+            "  ddos-flows -r attack.pcap --model m.msgpack -o flows.csv --summary-html run.html\n"
             "\n"
-            "exit status: 0 ok; 1 usage or input error; 2 done, but a capture was damaged\n"
-            "(flows read before the damage are still written).\n",
+            "exit status: 0 ok; 1 usage or input error, or an output (-o, --summary-json,\n"
+            "--summary-html) cannot be written; 2 done, but a capture was damaged (flows\n"
+            "read before the damage are still written).\n",
             FEAT_COUNT);
 }
 
@@ -188,6 +200,7 @@ enum {
     OPT_ACTIVE,
     OPT_MANIFEST,
     OPT_SUMMARY,
+    OPT_SUMMARY_HTML,
     OPT_MAXFLOWS,
     OPT_SEED,
     OPT_PROGRESS,
@@ -247,6 +260,9 @@ static int parse_option(int c, const char *arg, struct options *o)
         break;
     case OPT_SUMMARY:
         o->summary_json = arg;
+        break;
+    case OPT_SUMMARY_HTML:
+        o->summary_html = arg;
         break;
     case OPT_MAXFLOWS:
         if (parse_u64(arg, &u) != 0 || u < 16 || u > (1u << 30)) {
@@ -371,6 +387,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"active-timeout", required_argument, NULL, OPT_ACTIVE},
         {"manifest", required_argument, NULL, OPT_MANIFEST},
         {"summary-json", required_argument, NULL, OPT_SUMMARY},
+        {"summary-html", required_argument, NULL, OPT_SUMMARY_HTML},
         {"max-flows", required_argument, NULL, OPT_MAXFLOWS},
         {"seed", required_argument, NULL, OPT_SEED},
         {"progress", no_argument, NULL, OPT_PROGRESS},
@@ -420,15 +437,16 @@ static void write_flow(struct run *r, const struct flow *f, const char *emit)
     char row[FLOW_CSV_ROW_MAX];
     flow_features_compute(f, v);
     size_t n = flow_csv_format_row(row, sizeof(row), f, v, r->opt->mode);
+    const char *label = NULL;
+    struct model_score sc = {.label = NULL};
     if (r->manifest) {
-        const char *label = r->labels ? manifest_label_flow(r->labels, f) : "unknown";
+        label = r->labels ? manifest_label_flow(r->labels, f) : "unknown";
         row[n++] = ',';
         size_t l = strlen(label);
         memcpy(row + n, label, l);
         n += l;
     }
     if (r->model) {
-        struct model_score sc;
         model_score(r->model, v, &sc);
         r->predicted_attacks += sc.is_attack;
         row[n++] = ',';
@@ -448,6 +466,8 @@ static void write_flow(struct run *r, const struct flow *f, const char *emit)
     if (fwrite(row, 1, n, r->out) != n)
         r->write_errors++;
     r->rows++;
+    if (r->summary)
+        flows_summary_add(r->summary, f, sc.label, sc.is_attack, label);
 }
 
 static void write_row(void *user, const struct flow *f, enum flow_end why)
@@ -621,6 +641,61 @@ static int write_summary_json(struct run *r, const char *path, double elapsed)
     return fclose(f) == 0 ? 0 : -EIO;
 }
 
+/* --summary-html: the page (app/flows_summary.h) with this run's totals, into the file
+ * open_output opened. 0, or -EIO after a message. */
+static int write_summary_html(struct run *r, double elapsed)
+{
+    const struct flow_table_stats *ts = flow_table_stats(r->table);
+    const struct flow_table_config *cfg = flow_table_config(r->table);
+    uint64_t problems = 0;
+    for (int i = DECODE_UNSUPPORTED_LINK; i < DECODE_STATUS_COUNT; i++)
+        problems += r->decode[i];
+    struct flows_summary_fact facts[16];
+    size_t n = 0;
+#define FACT(k, l, v, p) facts[n++] = (struct flows_summary_fact){(k), (l), (v), (p)}
+    FACT("packets", "packets read", r->packets, false);
+    FACT("bytes", "bytes read", r->bytes, false);
+    FACT("decoded", "packets decoded", r->decode[DECODE_OK], false);
+    FACT("not-ip", "packets not IP", r->decode[DECODE_NOT_IP], false);
+    FACT("decode-problems", "decode problems (truncated, malformed, unsupported)", problems, true);
+    FACT("skipped", "packets outside the mode's flows", ts->packets_skipped, false);
+    FACT("ts-backwards", "timestamps going backwards", ts->ts_backwards, true);
+    FACT("flows-created", "flows created", ts->flows_created, false);
+    FACT("flows-evicted", "flows ended early: table full", ts->flows_ended[FLOW_END_EVICTED], true);
+    FACT("flows-suppressed", "flows not written (too few packets)", ts->flows_suppressed, false);
+    FACT("damaged-inputs", "damaged inputs (cut short)", r->damaged_inputs, true);
+    FACT("write-errors", "rows that could not be written", r->write_errors, true);
+    if (r->have_kernel) {
+        FACT("kernel-dropped", "dropped by the kernel", r->kernel.dropped, true);
+        FACT("if-dropped", "dropped by the interface", r->kernel.if_dropped, true);
+    }
+#undef FACT
+    char program[64];
+    snprintf(program, sizeof(program), "ddos-flows %s", DDOSD_VERSION);
+    const char *live[1] = {r->opt->iface};
+    struct flows_summary_info info = {
+        .program = program,
+        .inputs = r->live_src ? live : (const char *const *)r->files,
+        .ninputs = r->live_src ? 1 : r->nfiles,
+        .csv = r->opt->out_path,
+        .mode = feat_mode_name(cfg->mode),
+        .model = r->model ? r->opt->model_path : NULL,
+        .model_about = r->model ? model_provenance(r->model) : NULL,
+        .elapsed_s = elapsed,
+        .facts = facts,
+        .nfacts = n,
+    };
+    const char *path = r->opt->summary_html;
+    int rc = flows_summary_write_html(r->summary, &info, r->summary_out);
+    FILE *f = r->summary_out;
+    r->summary_out = NULL;
+    if (fclose(f) != 0 || rc != 0) {
+        fprintf(stderr, "ddos-flows: writing %s failed: %s\n", path, strerror(rc ? -rc : errno));
+        return -EIO;
+    }
+    return 0;
+}
+
 /* --manifest and --model, when given. 0 or -1 after a message. */
 static int load_manifest_and_model(struct run *r, struct manifest **manifest)
 {
@@ -719,6 +794,20 @@ static int open_output(struct run *r)
         r->out = stdout;
     }
     setvbuf(r->out, outbuf, _IOFBF, OUT_BUFFER);
+    /* Opened now, written at the end: an unwritable path fails before a long run, not after. */
+    if (opt->summary_html) {
+        r->summary = flows_summary_create();
+        if (!r->summary) {
+            fprintf(stderr, "ddos-flows: out of memory\n");
+            return -1;
+        }
+        r->summary_out = fopen(opt->summary_html, "w");
+        if (!r->summary_out) {
+            fprintf(stderr, "ddos-flows: cannot write %s: %s\n", opt->summary_html,
+                    strerror(errno));
+            return -1;
+        }
+    }
 
     char header[FLOW_CSV_ROW_MAX];
     size_t hn = flow_csv_format_header(header, sizeof(header), opt->mode);
@@ -799,13 +888,13 @@ static int finish(struct run *r)
 {
     const struct options *opt = r->opt;
     int status = 0;
-    if (r->live_src) {
-        struct capture_kernel_stats ks;
-        if (capture_source_kernel_stats(r->live_src, &ks) == 0 && !opt->quiet)
+    if (r->live_src && capture_source_kernel_stats(r->live_src, &r->kernel) == 0) {
+        r->have_kernel = true;
+        if (!opt->quiet)
             fprintf(stderr,
                     "  kernel: received %" PRIu64 ", dropped %" PRIu64
                     ", interface dropped %" PRIu64 "\n",
-                    ks.received, ks.dropped, ks.if_dropped);
+                    r->kernel.received, r->kernel.dropped, r->kernel.if_dropped);
     }
     flow_table_flush(r->table);
     if (fflush(r->out) != 0 || ferror(r->out)) {
@@ -819,6 +908,8 @@ static int finish(struct run *r)
     if (!opt->quiet)
         print_summary(r, stderr, elapsed);
     if (opt->summary_json && write_summary_json(r, opt->summary_json, elapsed) != 0)
+        status = 1;
+    if (r->summary && write_summary_html(r, elapsed) != 0)
         status = 1;
     if (status == 0 && (r->damaged_inputs || r->write_errors))
         status = 2;
@@ -840,6 +931,9 @@ int main(int argc, char **argv)
     status = finish(&r);
 
 out:
+    if (r.summary_out)
+        fclose(r.summary_out);
+    flows_summary_destroy(r.summary);
     if (r.out && r.out != stdout)
         fclose(r.out);
     else if (r.out)
