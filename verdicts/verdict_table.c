@@ -1,10 +1,11 @@
 /* verdict_table.c - the verdict stage's per-IP judgement (verdict_table.h): model evidence, rate
  * alerts and reports merged into one verdict per IP, attack episodes and their events.
  *
- * Owns: an entry pool of max_ips entries (both roles of one IP in one entry) with a chained hash
- * index over it, a list of dirty entries, a 64-slot timer wheel, an episode pool of
- * max_episodes records, a pool of max_spoofed_victims spoofed-source tallies, a count-min sketch
- * of attack flows per source without an entry, a ring of verdicts of evicted IPs waiting for
+ * Owns: an entry pool of max_ips entries with a chained hash index over it, two pools of role
+ * records (attacker, victim) that entries take at a role's first evidence, a list of dirty
+ * entries, a 64-slot timer wheel, an episode pool of max_episodes records, a pool of
+ * max_spoofed_victims spoofed-source tallies, a count-min sketch of attack flows per source
+ * without an entry, a ring of verdicts of evicted IPs waiting for
  * their expired callback, and a table of interned attack family names. All allocated in
  * verdict_table_create (calloc, so pages of entries never used cost nothing); nothing is
  * allocated afterwards.
@@ -43,9 +44,14 @@
  * whole second when that can first happen; a benign-only entry costs no timer. Far timers go
  * round the wheel and are re-filed.
  *
- * Memory: an entry is about 1060 bytes (two roles of ~430 bytes, the victim-only window); peers
- * live only in episode records (VT_PEERS of them, space-saving), ~850 bytes each; a spoofed
- * tally is ~360 bytes; the source sketch 192 KiB, the pair sketch 768 KiB.
+ * Memory: an entry is 136 bytes (address, index links, what was published) plus a record per
+ * role that received evidence: an attacker role 432 bytes, a victim role 536 (its window and
+ * the victim-only counters). Most addresses are only ever sources or only destinations, so a
+ * typical IP costs ~570 bytes, not the ~1100 of both roles inline. Role records come from two
+ * pools of max_ips records (calloc'd, touched as used, freed with their entry); a role without
+ * a record reads as zero (vt_r). Peers live only in episode records (VT_PEERS of them,
+ * space-saving), ~850 bytes each; a spoofed tally is ~360 bytes; the source sketch 192 KiB,
+ * the pair sketch 768 KiB.
  *
  * Calls: common/cidr (CIDR matching), common/hash (keyed hashes), common/log (at create only),
  * features/port_class (reflector and web ports). */
@@ -150,6 +156,12 @@ struct vt_victim {
     uint32_t spoof;                 /* its spoofed-source tally (pool record) or VT_NONE */
 };
 
+/* The victim role's record: its window and the victim-only counters. */
+struct vt_vrole {
+    struct vt_role r;
+    struct vt_victim vic;
+};
+
 /* A victim's tally of unblamed sources: a HyperLogLog of distinct addresses and a bottom-k
  * sample of them (the VT_EXAMPLES addresses of smallest hash: uniform, deterministic). */
 struct vt_spoof {
@@ -177,8 +189,9 @@ struct vt_entry {
     const char *pub_attack; /* interned or static name, compared by address */
     double pub_score, pub_pps, pub_bps;
     uint64_t pub_flows_total, pub_flows_attack, pub_last_seen, pub_us;
-    struct vt_role r[VT_ROLES];
-    struct vt_victim vic;
+    /* Its roles' records (VT_NONE: the role never received evidence), taken from the role
+     * pools at the role's first evidence: most addresses are only ever seen in one role. */
+    uint32_t ri[VT_ROLES];
 };
 
 struct vt_episode {
@@ -240,6 +253,12 @@ struct verdict_table {
     uint32_t cap, hmask, high, free_head;
     uint32_t *heads;
     struct vt_entry *e;
+    /* Role records, one pool per role (cap each: an entry holds at most one of each), taken
+     * from the bottom (rhigh) or the free stack, so memory follows the roles in use. */
+    struct vt_role *ra;  /* attacker roles */
+    struct vt_vrole *rv; /* victim roles */
+    uint32_t *rfree[VT_ROLES], rnfree[VT_ROLES], rhigh[VT_ROLES];
+    struct vt_vrole scratch; /* stands for an absent role in evaluations (see vt_r) */
     uint32_t *dirty, ndirty;
     uint32_t wheel[VT_WHEEL];
     uint64_t wheel_sec; /* the last second whose slot was processed */
@@ -291,6 +310,62 @@ static inline void vt_clock(struct verdict_table *t, uint64_t ts)
 {
     if (ts > t->now)
         t->now = ts;
+}
+
+/* ---- role records ---------------------------------------------------------------------------
+ * A role without a record never received evidence: its state is that of a zeroed role (ep and
+ * spoof VT_NONE), which evaluations only roll and re-judge at low. Evaluations read and write an
+ * absent role through `scratch`, reset at each call, so they need no special case; every
+ * evidence path takes vt_rneed, which gives the role its record first. A fresh record equals a
+ * role that only ever went through evaluations: all its buckets are zero either way. */
+
+static const struct vt_vrole vt_zero_role = {.r = {.ep = VT_NONE}, .vic = {.spoof = VT_NONE}};
+
+static inline struct vt_role *vt_r(struct verdict_table *t, const struct vt_entry *e, int role)
+{
+    uint32_t k = e->ri[role];
+    if (k != VT_NONE)
+        return role == VERDICT_ROLE_VICTIM ? &t->rv[k].r : &t->ra[k];
+    t->scratch = vt_zero_role;
+    return &t->scratch.r;
+}
+
+static inline const struct vt_role *vt_rc(const struct verdict_table *t, const struct vt_entry *e,
+                                          int role)
+{
+    uint32_t k = e->ri[role];
+    if (k != VT_NONE)
+        return role == VERDICT_ROLE_VICTIM ? &t->rv[k].r : &t->ra[k];
+    return &vt_zero_role.r;
+}
+
+/* The victim-only counters: the victim record's, or (absent) those of the role vt_r gave. */
+static inline struct vt_victim *vt_vic(struct verdict_table *t, const struct vt_entry *e)
+{
+    uint32_t k = e->ri[VERDICT_ROLE_VICTIM];
+    return k != VT_NONE ? &t->rv[k].vic : &t->scratch.vic;
+}
+
+static inline const struct vt_victim *vt_vicc(const struct verdict_table *t,
+                                              const struct vt_entry *e)
+{
+    uint32_t k = e->ri[VERDICT_ROLE_VICTIM];
+    return k != VT_NONE ? &t->rv[k].vic : &vt_zero_role.vic;
+}
+
+/* The role's record, taken from its pool when absent (never fails: a pool has an entry's worth
+ * of records for every entry). */
+static struct vt_role *vt_rneed(struct verdict_table *t, struct vt_entry *e, int role)
+{
+    if (e->ri[role] == VT_NONE) {
+        uint32_t k = t->rnfree[role] ? t->rfree[role][--t->rnfree[role]] : t->rhigh[role]++;
+        if (role == VERDICT_ROLE_VICTIM)
+            t->rv[k] = vt_zero_role;
+        else
+            t->ra[k] = vt_zero_role.r;
+        e->ri[role] = k;
+    }
+    return vt_r(t, e, role);
 }
 
 /* True when the whitelist says the IP is never judged in this role. */
@@ -572,8 +647,8 @@ static inline bool vt_report_active(const struct verdict_table *t, const struct 
 static struct vt_view vt_role_view(struct verdict_table *t, struct vt_entry *e, int role)
 {
     struct vt_view v = {0};
-    struct vt_role *r = &e->r[role];
-    struct vt_victim *vic = role == VERDICT_ROLE_VICTIM ? &e->vic : NULL;
+    struct vt_role *r = vt_r(t, e, role);
+    struct vt_victim *vic = role == VERDICT_ROLE_VICTIM ? vt_vic(t, e) : NULL;
     vt_roll(r, vic, t->now);
     uint64_t attacks = 0, pkts = 0, bytes16 = 0, flows = 0, flows_att = 0;
     uint64_t spoofed = 0, reflected = 0, halfopen = 0, hits = 0, blame = 0, ends = 0, ends_att = 0;
@@ -704,7 +779,7 @@ static uint32_t vt_find(const struct verdict_table *t, const uint8_t ip[16], uin
 static void vt_build(const struct verdict_table *t, const struct vt_entry *e, int role,
                      const struct vt_view *w, struct verdict *v)
 {
-    const struct vt_role *r = &e->r[role];
+    const struct vt_role *r = vt_rc(t, e, role);
     memset(v, 0, sizeof(*v));
     memcpy(v->ip, e->ip, 16);
     v->ip_version = e->ver;
@@ -722,8 +797,8 @@ static void vt_build(const struct verdict_table *t, const struct vt_entry *e, in
     memcpy(v->sensor, t->sensor, sizeof(v->sensor));
     if (r->has_model)
         memcpy(v->model_version, t->model_version, sizeof(v->model_version));
-    if (role == VERDICT_ROLE_VICTIM && e->vic.spoof != VT_NONE) {
-        const struct vt_spoof *sp = &t->spoofs[e->vic.spoof];
+    if (role == VERDICT_ROLE_VICTIM && vt_vicc(t, e)->spoof != VT_NONE) {
+        const struct vt_spoof *sp = &t->spoofs[vt_vicc(t, e)->spoof];
         uint32_t count = w->spoofed;
         /* Examples in address order, so that a verdict does not change with hash order. A
          * sample that proved to be a real sender since (its first flow was counted before it
@@ -733,7 +808,7 @@ static void vt_build(const struct verdict_table *t, const struct vt_entry *e, in
             if (!sp->ex_ver[k])
                 continue;
             uint32_t x = vt_find(t, sp->ex[k], sp->ex_ver[k]);
-            if (x != VT_NONE && t->e[x].r[VERDICT_ROLE_ATTACKER].level >= THREAT_MEDIUM) {
+            if (x != VT_NONE && vt_rc(t, &t->e[x], VERDICT_ROLE_ATTACKER)->level >= THREAT_MEDIUM) {
                 count = count ? count - 1 : 0;
                 continue;
             }
@@ -752,10 +827,10 @@ static void vt_build(const struct verdict_table *t, const struct vt_entry *e, in
     }
 }
 
-static uint64_t vt_entry_last_seen(const struct vt_entry *e)
+static uint64_t vt_entry_last_seen(const struct verdict_table *t, const struct vt_entry *e)
 {
-    return e->r[0].last_seen_us > e->r[1].last_seen_us ? e->r[0].last_seen_us
-                                                       : e->r[1].last_seen_us;
+    uint64_t a = vt_rc(t, e, 0)->last_seen_us, b = vt_rc(t, e, 1)->last_seen_us;
+    return a > b ? a : b;
 }
 
 /* The IP's verdict as published: its role's verdict, seen from the first evidence in either
@@ -764,7 +839,7 @@ static void vt_build_published(const struct verdict_table *t, const struct vt_en
                                const struct vt_view *w, struct verdict *v)
 {
     vt_build(t, e, role, w, v);
-    const struct vt_role *o = &e->r[role ^ 1];
+    const struct vt_role *o = vt_rc(t, e, role ^ 1);
     if (o->first_seen_us && (!v->first_seen_us || o->first_seen_us < v->first_seen_us))
         v->first_seen_us = o->first_seen_us;
     if (o->last_seen_us > v->last_seen_us)
@@ -824,7 +899,7 @@ static void vt_peer_note(struct vt_episode *ep, const uint8_t ip[16], uint8_t ve
 static void vt_episode_close(struct verdict_table *t, struct vt_entry *e, int role,
                              const struct vt_view *w)
 {
-    struct vt_role *r = &e->r[role];
+    struct vt_role *r = vt_r(t, e, role);
     if (r->ep_state == VT_EP_TRACKED) {
         struct vt_episode *ep = &t->eps[r->ep];
         vt_build(t, e, role, w, &ep->endv);
@@ -863,8 +938,10 @@ static void vt_episode_free(struct verdict_table *t, uint32_t k)
 static struct vt_spoof *vt_spoof_get(struct verdict_table *t, uint32_t i)
 {
     struct vt_entry *e = &t->e[i];
-    if (e->vic.spoof != VT_NONE)
-        return &t->spoofs[e->vic.spoof];
+    vt_rneed(t, e, VERDICT_ROLE_VICTIM); /* the flow that needs it is victim evidence */
+    struct vt_victim *vic = vt_vic(t, e);
+    if (vic->spoof != VT_NONE)
+        return &t->spoofs[vic->spoof];
     if (t->spoof_nfree == 0) {
         t->st.spoofed_untracked++;
         return NULL;
@@ -873,17 +950,20 @@ static struct vt_spoof *vt_spoof_get(struct verdict_table *t, uint32_t i)
     struct vt_spoof *sp = &t->spoofs[k];
     memset(sp, 0, sizeof(*sp));
     sp->entry = i;
-    e->vic.spoof = k;
+    vic->spoof = k;
     return sp;
 }
 
 static void vt_spoof_release(struct verdict_table *t, struct vt_entry *e)
 {
-    if (e->vic.spoof == VT_NONE)
+    if (e->ri[VERDICT_ROLE_VICTIM] == VT_NONE)
         return;
-    t->spoofs[e->vic.spoof].entry = VT_NONE;
-    t->spoof_free[t->spoof_nfree++] = e->vic.spoof;
-    e->vic.spoof = VT_NONE;
+    struct vt_victim *vic = vt_vic(t, e);
+    if (vic->spoof == VT_NONE)
+        return;
+    t->spoofs[vic->spoof].entry = VT_NONE;
+    t->spoof_free[t->spoof_nfree++] = vic->spoof;
+    vic->spoof = VT_NONE;
 }
 
 /* Forgets entry i: ends or cancels its episodes, hands its last verdict to `gone` (NULL: the
@@ -894,7 +974,7 @@ static void vt_forget(struct verdict_table *t, uint32_t i, struct verdict *gone)
     struct vt_view w[VT_ROLES];
     for (int role = 0; role < VT_ROLES; role++) {
         w[role] = vt_role_view(t, e, role);
-        struct vt_role *r = &e->r[role];
+        struct vt_role *r = vt_r(t, e, role);
         if (r->ep_state == VT_EP_TRACKED && !t->eps[r->ep].start_emitted) {
             /* Never announced: drop it silently. */
             vt_episode_free(t, r->ep);
@@ -910,6 +990,11 @@ static void vt_forget(struct verdict_table *t, uint32_t i, struct verdict *gone)
         t->st.by_level[e->pub_level]--;
     }
     vt_spoof_release(t, e);
+    for (int role = 0; role < VT_ROLES; role++) {
+        if (e->ri[role] != VT_NONE)
+            t->rfree[role][t->rnfree[role]++] = e->ri[role];
+        e->ri[role] = VT_NONE;
+    }
     vt_wheel_remove(t, i);
     uint32_t *p = &t->heads[vt_bucket(t, e->ip, e->ver)];
     while (*p != i)
@@ -932,9 +1017,14 @@ static void vt_evict(struct verdict_table *t, uint32_t pin)
         struct vt_entry *e = &t->e[i];
         if (i == pin || !e->used)
             continue;
-        uint8_t lvl = e->r[0].level > e->r[1].level ? e->r[0].level : e->r[1].level;
+        uint8_t l0 = vt_rc(t, e, 0)->level, l1 = vt_rc(t, e, 1)->level;
+        uint8_t lvl = l0 > l1 ? l0 : l1;
         const struct vt_entry *b = best == VT_NONE ? NULL : &t->e[best];
-        uint8_t blvl = b ? (b->r[0].level > b->r[1].level ? b->r[0].level : b->r[1].level) : 0;
+        uint8_t blvl = 0;
+        if (b) {
+            uint8_t b0 = vt_rc(t, b, 0)->level, b1 = vt_rc(t, b, 1)->level;
+            blvl = b0 > b1 ? b0 : b1;
+        }
         if (!b || lvl < blvl || (lvl == blvl && e->touched_us < b->touched_us))
             best = i;
     }
@@ -977,8 +1067,7 @@ static uint32_t vt_get(struct verdict_table *t, const uint8_t ip[16], uint8_t ve
     e->ver = ver;
     e->used = 1;
     e->wprev = e->wnext = VT_NONE;
-    e->r[0].ep = e->r[1].ep = VT_NONE;
-    e->vic.spoof = VT_NONE;
+    e->ri[0] = e->ri[1] = VT_NONE;
     uint32_t b = vt_bucket(t, ip, ver);
     e->hnext = t->heads[b];
     t->heads[b] = i;
@@ -1042,7 +1131,7 @@ static void vt_episode_check(struct verdict_table *t, uint32_t i, int role, cons
                              bool may_end)
 {
     struct vt_entry *e = &t->e[i];
-    struct vt_role *r = &e->r[role];
+    struct vt_role *r = vt_r(t, e, role);
     if (r->ep_state == VT_EP_TRACKED && t->eps[r->ep].level != w->level)
         vt_level_note(t, e, role, w, &t->eps[r->ep]);
     if (w->level >= THREAT_HIGH) {
@@ -1128,8 +1217,8 @@ static void vt_flow_role(struct verdict_table *t, uint32_t i, int role,
                          const struct vt_weigh *wg, const uint8_t *peer)
 {
     struct vt_entry *e = &t->e[i];
-    struct vt_role *r = &e->r[role];
-    struct vt_victim *vic = role == VERDICT_ROLE_VICTIM ? &e->vic : NULL;
+    struct vt_role *r = vt_rneed(t, e, role);
+    struct vt_victim *vic = role == VERDICT_ROLE_VICTIM ? vt_vic(t, e) : NULL;
     vt_roll(r, vic, t->now);
     r->has_model = 1;
     vt_seen(r, fe->first_us, fe->last_us ? fe->last_us : t->now);
@@ -1258,7 +1347,7 @@ static unsigned vt_sketch(struct verdict_table *t, const uint8_t ip[16], uint8_t
 static void vt_attacker_hit(struct verdict_table *t, uint32_t a, const struct flow_evidence *fe)
 {
     struct vt_entry *e = &t->e[a];
-    struct vt_role *r = &e->r[VERDICT_ROLE_ATTACKER];
+    struct vt_role *r = vt_rneed(t, e, VERDICT_ROLE_ATTACKER); /* present: it sent the flow */
     /* Flows are counted once, at their first report; a heavy flow's snapshot counts too when
      * the window has no hit yet (its first report came before it was heavy). */
     bool any = false;
@@ -1312,7 +1401,7 @@ static unsigned vt_pair(struct verdict_table *t, const struct flow_evidence *fe,
  * sender (high_flows attack flows with their share, a heavy flow) or its own rate alert. */
 static bool vt_source_proven(const struct verdict_table *t, const struct vt_entry *e)
 {
-    const struct vt_role *r = &e->r[VERDICT_ROLE_ATTACKER];
+    const struct vt_role *r = vt_rc(t, e, VERDICT_ROLE_ATTACKER);
     if (r->heavy || vt_rate_active(t, r))
         return true;
     uint64_t flows = 0, att = 0, blame = 0;
@@ -1383,8 +1472,10 @@ void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
          * one that sprays a whole network, a carpet bombing's spoofed source). */
         bool blame = c.handshake || c.heavy || v == VT_NONE;
         if (!blame) {
-            vt_roll(&t->e[v].r[VERDICT_ROLE_VICTIM], &t->e[v].vic, t->now);
-            double theirs = (double)vt_att_flows(&t->e[v].r[VERDICT_ROLE_VICTIM]) + 1;
+            /* (the victim record is needed: this flow is its evidence just below) */
+            struct vt_role *rv = vt_rneed(t, &t->e[v], VERDICT_ROLE_VICTIM);
+            vt_roll(rv, vt_vic(t, &t->e[v]), t->now);
+            double theirs = (double)vt_att_flows(rv) + 1;
             /* ... and never before it sent half of high's flows to it: at an attack's onset
              * every source is a large share of the little seen so far. */
             double need = t->source_min_share * theirs, least = (t->high_flows + 1) / 2;
@@ -1425,7 +1516,7 @@ void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
     }
     vt_flow_role(t, v, VERDICT_ROLE_VICTIM, fe, &c, &wv, fe->src);
     if (a != VT_NONE && c.attack && !c.reflected &&
-        t->e[v].r[VERDICT_ROLE_VICTIM].level >= THREAT_HIGH)
+        vt_rc(t, &t->e[v], VERDICT_ROLE_VICTIM)->level >= THREAT_HIGH)
         vt_attacker_hit(t, a, fe);
 }
 
@@ -1444,7 +1535,7 @@ void verdict_table_alert(struct verdict_table *t, const struct rate_alert *a)
     if (i == VT_NONE)
         return;
     struct vt_entry *e = &t->e[i];
-    struct vt_role *r = &e->r[a->role];
+    struct vt_role *r = vt_rneed(t, e, a->role);
     /* An alert stamped long before the stage clock (a shard that saw no packet ticks from
      * time 0) is taken as now. */
     uint64_t ts = a->ts_us && a->ts_us + VERDICT_WINDOW_US >= t->now ? a->ts_us : t->now;
@@ -1486,7 +1577,7 @@ void verdict_table_report(struct verdict_table *t, const struct verdict *v, uint
     if (i == VT_NONE)
         return;
     struct vt_entry *e = &t->e[i];
-    struct vt_role *r = &e->r[v->role];
+    struct vt_role *r = vt_rneed(t, e, v->role);
     uint8_t level = v->level > THREAT_CRITICAL ? THREAT_CRITICAL : v->level;
     uint64_t until = now_us + (ttl_us ? ttl_us : t->ttl_us);
     if (vt_report_active(t, r)) {
@@ -1524,7 +1615,7 @@ static uint64_t vt_next_due(const struct verdict_table *t, const struct vt_entry
             due = x_;                                                                              \
     } while (0)
     for (int role = 0; role < VT_ROLES; role++) {
-        const struct vt_role *r = &e->r[role];
+        const struct vt_role *r = vt_rc(t, e, role);
         uint32_t attacks = 0;
         uint64_t oldest = 0;
         for (uint64_t s = r->win_sec >= VT_BUCKETS - 1 ? r->win_sec - (VT_BUCKETS - 1) : 0;
@@ -1553,8 +1644,8 @@ static void vt_evaluate(struct verdict_table *t, uint32_t i)
     struct vt_entry *e = &t->e[i];
     struct vt_view w[VT_ROLES];
     for (int role = 0; role < VT_ROLES; role++) {
-        struct vt_role *r = &e->r[role];
         w[role] = vt_role_view(t, e, role);
+        struct vt_role *r = vt_r(t, e, role);
         r->level = w[role].level;
         if (w[role].attacks == 0) {
             memset(r->fam_n, 0, sizeof(r->fam_n));
@@ -1566,15 +1657,16 @@ static void vt_evaluate(struct verdict_table *t, uint32_t i)
     }
     /* A victim's spoofed-source tally lives while such sources are in its window or its
      * episode lasts (the end event reports it). */
-    const struct vt_role *rvv = &e->r[VERDICT_ROLE_VICTIM];
-    if (e->vic.spoof != VT_NONE && !w[VERDICT_ROLE_VICTIM].live_evidence &&
+    const struct vt_role *rvv = vt_rc(t, e, VERDICT_ROLE_VICTIM);
+    if (vt_vicc(t, e)->spoof != VT_NONE && !w[VERDICT_ROLE_VICTIM].live_evidence &&
         rvv->ep_state == VT_EP_NONE && w[VERDICT_ROLE_VICTIM].level == THREAT_LOW) {
         vt_spoof_release(t, e);
         w[VERDICT_ROLE_VICTIM].spoofed = 0;
     }
     /* The role of the higher level, ties to the victim; a role without any evidence never
      * speaks for the IP. */
-    const struct vt_role *ra = &e->r[VERDICT_ROLE_ATTACKER], *rv = &e->r[VERDICT_ROLE_VICTIM];
+    const struct vt_role *ra = vt_rc(t, e, VERDICT_ROLE_ATTACKER);
+    const struct vt_role *rv = vt_rc(t, e, VERDICT_ROLE_VICTIM);
     int role;
     if (!rv->last_seen_us)
         role = VERDICT_ROLE_ATTACKER;
@@ -1585,7 +1677,7 @@ static void vt_evaluate(struct verdict_table *t, uint32_t i)
                    ? VERDICT_ROLE_VICTIM
                    : VERDICT_ROLE_ATTACKER;
     const struct vt_view *pw = &w[role];
-    const struct vt_role *r = &e->r[role];
+    const struct vt_role *r = vt_rc(t, e, role);
 
     bool changed = !e->published || e->pub_role != role || e->pub_level != pw->level ||
                    e->pub_reasons != pw->reasons || e->pub_score != pw->score ||
@@ -1593,7 +1685,7 @@ static void vt_evaluate(struct verdict_table *t, uint32_t i)
                    e->pub_flows_total != r->flows_total || e->pub_flows_attack != r->flows_attack ||
                    e->pub_spoofed != pw->spoofed;
     /* Unchanged but still seen: refreshed now and then so that stores with a ttl keep it. */
-    bool refresh = e->published && e->pub_last_seen != vt_entry_last_seen(e) &&
+    bool refresh = e->published && e->pub_last_seen != vt_entry_last_seen(t, e) &&
                    t->now - e->pub_us >= t->ttl_us / 4;
     if (changed || refresh) {
         struct verdict v;
@@ -1612,7 +1704,7 @@ static void vt_evaluate(struct verdict_table *t, uint32_t i)
         e->pub_flows_total = r->flows_total;
         e->pub_flows_attack = r->flows_attack;
         e->pub_spoofed = pw->spoofed;
-        e->pub_last_seen = vt_entry_last_seen(e);
+        e->pub_last_seen = vt_entry_last_seen(t, e);
         e->pub_us = t->now;
         t->st.published++;
         if (t->sink.verdict)
@@ -1707,7 +1799,7 @@ static bool vt_idle(const struct verdict_table *t, const struct vt_entry *e)
     if (t->now - e->touched_us < t->ttl_us)
         return false;
     for (int role = 0; role < VT_ROLES; role++) {
-        const struct vt_role *r = &e->r[role];
+        const struct vt_role *r = vt_rc(t, e, role);
         if (r->ep_state != VT_EP_NONE || vt_report_active(t, r) || vt_rate_active(t, r))
             return false;
     }
@@ -1829,8 +1921,12 @@ struct verdict_table *verdict_table_create(const struct verdict_table_config *cf
     t->gone = malloc((size_t)t->gone_cap * sizeof(*t->gone));
     t->spoofs = calloc(t->max_spoofed, sizeof(*t->spoofs));
     t->spoof_free = malloc((size_t)t->max_spoofed * sizeof(*t->spoof_free));
+    t->ra = calloc(max_ips, sizeof(*t->ra));
+    t->rv = calloc(max_ips, sizeof(*t->rv));
+    for (int role = 0; role < VT_ROLES; role++)
+        t->rfree[role] = malloc((size_t)max_ips * sizeof(*t->rfree[role]));
     if (!t->heads || !t->e || !t->dirty || !t->eps || !t->ep_free || !t->gone || !t->spoofs ||
-        !t->spoof_free)
+        !t->spoof_free || !t->ra || !t->rv || !t->rfree[0] || !t->rfree[1])
         goto fail;
     for (uint32_t k = 0; k < t->max_spoofed; k++) {
         t->spoof_free[k] = t->max_spoofed - 1 - k;
@@ -1849,7 +1945,9 @@ struct verdict_table *verdict_table_create(const struct verdict_table_config *cf
     DD_INFO("verdict table: %u IPs (%zu MiB reserved, touched as used), %u episodes (%zu KiB), "
             "%u spoofed-source tallies (%zu KiB)",
             (unsigned)max_ips,
-            ((size_t)max_ips * (sizeof(struct vt_entry) + 2 * sizeof(uint32_t))) >> 20,
+            ((size_t)max_ips * (sizeof(struct vt_entry) + sizeof(struct vt_role) +
+                                sizeof(struct vt_vrole) + 4 * sizeof(uint32_t))) >>
+                20,
             (unsigned)max_eps, ((size_t)max_eps * sizeof(struct vt_episode)) >> 10,
             (unsigned)t->max_spoofed, ((size_t)t->max_spoofed * sizeof(struct vt_spoof)) >> 10);
     return t;
@@ -1872,6 +1970,10 @@ void verdict_table_destroy(struct verdict_table *t)
     free(t->gone);
     free(t->spoofs);
     free(t->spoof_free);
+    free(t->ra);
+    free(t->rv);
+    free(t->rfree[0]);
+    free(t->rfree[1]);
     free(t);
 }
 
@@ -1889,12 +1991,12 @@ void verdict_table_publish_seen(struct verdict_table *t)
 {
     for (uint32_t i = 0; i < t->high; i++) {
         struct vt_entry *e = &t->e[i];
-        if (!e->used || !e->published || e->pub_last_seen == vt_entry_last_seen(e))
+        if (!e->used || !e->published || e->pub_last_seen == vt_entry_last_seen(t, e))
             continue;
         struct vt_view w = vt_role_view(t, e, e->pub_role);
         struct verdict v;
         vt_build_published(t, e, e->pub_role, &w, &v);
-        e->pub_last_seen = vt_entry_last_seen(e);
+        e->pub_last_seen = vt_entry_last_seen(t, e);
         t->st.published++;
         if (t->sink.verdict)
             t->sink.verdict(t->sink.user, &v);
@@ -1921,10 +2023,10 @@ bool verdict_table_episode_get(struct verdict_table *t, const uint8_t ip[16], ui
     if (role < 0 || role >= VT_ROLES)
         return false;
     uint32_t i = vt_find(t, ip, ip_version);
-    if (i == VT_NONE || t->e[i].r[role].ep_state != VT_EP_TRACKED)
+    if (i == VT_NONE || vt_rc(t, &t->e[i], role)->ep_state != VT_EP_TRACKED)
         return false;
     struct vt_entry *e = &t->e[i];
-    const struct vt_episode *ep = &t->eps[e->r[role].ep];
+    const struct vt_episode *ep = &t->eps[vt_rc(t, e, role)->ep];
     struct vt_view w = vt_role_view(t, e, role);
     vt_build(t, e, role, &w, &out->v);
     out->start_us = ep->start_us;
