@@ -8,7 +8,8 @@
 # (`ddosd -r`, --api none, the default model, --verdicts-out), R alternating rounds of Redis off
 # (--redis none) and Redis on (a fresh redis-server on a free loopback port, FLUSHALL and CONFIG
 # RESETSTAT before each run). Medians of:
-#   - wall time, process start to exit, and the ratio on/off (goal <= 1.5);
+#   - wall time, process start to exit, and the ratio on/off (goal <= 1.5); CPU seconds (user +
+#     system, all threads) and their ratio, steadier than wall time on a busy machine;
 #   - peak RSS (/usr/bin/time -v);
 #   - Redis keys after the run (DBSIZE) against the IPs ddosd judged (--verdicts-out lines; goal
 #     keys <= judged + 1000), and Redis used_memory (goal <= 50 MB);
@@ -172,13 +173,15 @@ res = {"sources": sources, "runs": runs, "builds": {}}
 for label in labels:
     b = {}
     for mode in ("off", "on"):
-        walls, rss, pkts, keys, judged, mem, srv, cli = [], [], [], [], [], [], [], []
+        walls, cpus, rss, pkts, keys, judged, mem, srv, cli = [], [], [], [], [], [], [], [], []
         for r in range(1, runs + 1):
             base = f"{rundir}/{label}-{mode}-{r}"
             t0, t1 = map(float, read(base + ".wall").split())
             walls.append(t1 - t0)
             log = read(base + ".log")
             rss.append(int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", log).group(1)))
+            cpus.append(sum(float(x) for x in re.findall(
+                r"(?:User|System) time \(seconds\): ([0-9.]+)", log)))
             m = re.search(r"final counters: packets (\d+)", log)
             pkts.append(int(m.group(1)) if m else 0)
             judged.append(sum(1 for _ in open(base + ".jsonl")))
@@ -195,6 +198,7 @@ for label in labels:
                     cli.append(int(cm.group(1)))
         p = med(pkts)
         b[mode] = {"wall_s": round(med(walls), 3), "walls_s": [round(w, 3) for w in walls],
+                   "cpu_s": round(med(cpus), 3), "cpus_s": [round(c, 3) for c in cpus],
                    "peak_rss_mb": round(med(rss) / 1024, 1), "packets": int(p),
                    "judged_ips": int(med(judged))}
         if mode == "on":
@@ -205,6 +209,7 @@ for label in labels:
     on, off = b["on"], b["off"]
     ratio = on["wall_s"] / off["wall_s"]
     b["ratio_on_off"] = round(ratio, 3)
+    b["cpu_ratio_on_off"] = round(on["cpu_s"] / off["cpu_s"], 3)
     b["goals"] = {"ratio_le_1.5": ratio <= RATIO_GOAL,
                   "keys_le_judged_plus_1000": on["redis_keys"] <= on["judged_ips"] + KEYS_SLACK,
                   "used_memory_le_50mb": on["redis_used_memory_mb"] <= MEM_GOAL_MB}
@@ -219,6 +224,8 @@ rows = [
     ("time, Redis off (s)", lambda b: f"{b['off']['wall_s']:.2f}"),
     ("time, Redis on (s)", lambda b: f"{b['on']['wall_s']:.2f}"),
     ("ratio on/off (goal <= 1.5)", lambda b: f"{b['ratio_on_off']:.2f}"),
+    ("CPU s off / on (user+sys)", lambda b: f"{b['off']['cpu_s']:.1f} / {b['on']['cpu_s']:.1f}"),
+    ("CPU ratio on/off", lambda b: f"{b['cpu_ratio_on_off']:.2f}"),
     ("peak RSS off / on (MB)", lambda b: f"{b['off']['peak_rss_mb']:.0f} / {b['on']['peak_rss_mb']:.0f}"),
     ("packets", lambda b: f"{b['on']['packets']:,}"),
     ("IPs judged", lambda b: f"{b['on']['judged_ips']:,}"),
