@@ -686,11 +686,16 @@ static int write_summary_html(struct run *r, double elapsed)
         .nfacts = n,
     };
     const char *path = r->opt->summary_html;
+    errno = 0;
     int rc = flows_summary_write_html(r->summary, &info, r->summary_out);
+    int werr = errno; /* the failed write's reason (ENOSPC, say): fclose may not repeat it */
     FILE *f = r->summary_out;
     r->summary_out = NULL;
     if (fclose(f) != 0 || rc != 0) {
-        fprintf(stderr, "ddos-flows: writing %s failed: %s\n", path, strerror(rc ? -rc : errno));
+        fprintf(stderr, "ddos-flows: writing %s failed: %s\n", path,
+                strerror(rc && werr ? werr
+                         : errno    ? errno
+                                    : EIO));
         return -EIO;
     }
     return 0;
@@ -784,17 +789,8 @@ static int open_output(struct run *r)
         return -1;
     if (opt->snapshots)
         flow_table_set_report(r->table, write_snapshot, r);
-    if (opt->out_path) {
-        r->out = fopen(opt->out_path, "w");
-        if (!r->out) {
-            fprintf(stderr, "ddos-flows: cannot write %s: %s\n", opt->out_path, strerror(errno));
-            return -1;
-        }
-    } else {
-        r->out = stdout;
-    }
-    setvbuf(r->out, outbuf, _IOFBF, OUT_BUFFER);
-    /* Opened now, written at the end: an unwritable path fails before a long run, not after. */
+    /* Opened now, written at the end: an unwritable path fails before a long run, not after
+     * it, and before the CSV is created. */
     if (opt->summary_html) {
         r->summary = flows_summary_create();
         if (!r->summary) {
@@ -808,6 +804,16 @@ static int open_output(struct run *r)
             return -1;
         }
     }
+    if (opt->out_path) {
+        r->out = fopen(opt->out_path, "w");
+        if (!r->out) {
+            fprintf(stderr, "ddos-flows: cannot write %s: %s\n", opt->out_path, strerror(errno));
+            return -1;
+        }
+    } else {
+        r->out = stdout;
+    }
+    setvbuf(r->out, outbuf, _IOFBF, OUT_BUFFER);
 
     char header[FLOW_CSV_ROW_MAX];
     size_t hn = flow_csv_format_header(header, sizeof(header), opt->mode);

@@ -8,10 +8,9 @@
  * outside the window either slides the window, when the used range and the row fit in it, or
  * doubles the bucket width and merges pairs, so rows may arrive in any time order: ddos-flows
  * writes flows in end order, not start order) and, for a flagged row, two Space-Saving sketches
- * (Metwally et al. 2005) whose 32-bit hashes sit in their own array so the lookup scans 512
- * bytes. Rendering happens once, at the end, with stdio. Bars are CSS widths computed here;
- * the timeline is an inline SVG with a <title> per bar (the browser shows it on hover, no
- * script). */
+ * (Metwally et al. 2005), each with a hash index over its entries. Rendering happens once, at the
+ * end, with stdio. Bars are CSS widths computed here; the timeline is an inline SVG with a <title>
+ * per bar (the browser shows it on hover, no script). */
 #include "app/flows_summary.h"
 
 #include <errno.h>
@@ -40,13 +39,20 @@ struct fs_classes {
 struct fs_addr {
     uint8_t addr[16];
     uint8_t ip_version;
+    uint32_t hash;
     uint64_t count, err;
 };
 
+enum { TOP_SLOTS = 2 * FLOWS_SUMMARY_TRACKED }; /* a power of two: the index's mask */
+_Static_assert((TOP_SLOTS & (TOP_SLOTS - 1)) == 0, "TOP_SLOTS must be a power of two");
+_Static_assert(FLOWS_SUMMARY_TRACKED < 65535, "slot holds an entry index + 1 in 16 bits");
+
 struct fs_top {
-    uint32_t hash[FLOWS_SUMMARY_TRACKED];
+    uint16_t slot[TOP_SLOTS]; /* open addressing, linear probing: entry index + 1, 0 empty */
     struct fs_addr e[FLOWS_SUMMARY_TRACKED];
     size_t n;
+    size_t cursor; /* where the search for a least counted entry resumes */
+    uint64_t min;  /* no entry counts less (entries only grow, so this only rises) */
 };
 
 struct fs_timeline {
@@ -207,32 +213,83 @@ static uint32_t addr_hash(const uint8_t a[16], uint8_t ver)
     return (uint32_t)(x ^ (x >> 32));
 }
 
+/* The slot of the index that holds entry idx (it is there). */
+static size_t top_slot_of(const struct fs_top *t, size_t idx)
+{
+    size_t i = t->e[idx].hash & (TOP_SLOTS - 1);
+    while (t->slot[i] != idx + 1)
+        i = (i + 1) & (TOP_SLOTS - 1);
+    return i;
+}
+
+/* Removes slot p from the index, moving later entries of its probe run back (no tombstones). */
+static void top_slot_remove(struct fs_top *t, size_t p)
+{
+    for (size_t j = (p + 1) & (TOP_SLOTS - 1); t->slot[j]; j = (j + 1) & (TOP_SLOTS - 1)) {
+        size_t home = t->e[t->slot[j] - 1].hash & (TOP_SLOTS - 1);
+        /* j's entry may move to p when its home is not cyclically in (p, j]. */
+        bool stays = p <= j ? (home > p && home <= j) : (home > p || home <= j);
+        if (!stays) {
+            t->slot[p] = t->slot[j];
+            p = j;
+        }
+    }
+    t->slot[p] = 0;
+}
+
+/* An entry with the least count: resumes where the last search stopped, so in a flood of
+ * one-flow sources (most entries at the minimum) it is found in a step or two. */
+static size_t top_least(struct fs_top *t)
+{
+    for (;;) {
+        for (size_t k = 0; k < t->n; k++) {
+            size_t i = (t->cursor + k) % t->n;
+            if (t->e[i].count == t->min) {
+                t->cursor = (i + 1) % t->n;
+                return i;
+            }
+        }
+        uint64_t min = UINT64_MAX; /* none left at the old minimum: it rose */
+        for (size_t i = 0; i < t->n; i++)
+            if (t->e[i].count < min)
+                min = t->e[i].count;
+        t->min = min;
+    }
+}
+
 static void top_add(struct fs_top *t, const uint8_t a[16], uint8_t ver)
 {
     uint32_t h = addr_hash(a, ver);
-    for (size_t i = 0; i < t->n; i++)
-        if (t->hash[i] == h && t->e[i].ip_version == ver && memcmp(t->e[i].addr, a, 16) == 0) {
-            t->e[i].count++;
+    size_t i = h & (TOP_SLOTS - 1);
+    for (; t->slot[i]; i = (i + 1) & (TOP_SLOTS - 1)) {
+        struct fs_addr *e = &t->e[t->slot[i] - 1];
+        if (e->hash == h && e->ip_version == ver && memcmp(e->addr, a, 16) == 0) {
+            e->count++;
             return;
         }
-    size_t i;
+    }
+    size_t idx;
     uint64_t err = 0;
     if (t->n < FLOWS_SUMMARY_TRACKED) {
-        i = t->n++;
+        idx = t->n++;
+        t->min = 0; /* a new entry counts 1; min only matters once the table is full */
     } else {
-        /* Space-Saving: the new address takes the least counted slot and inherits its count
-         * as its possible error. */
-        i = 0;
-        for (size_t j = 1; j < t->n; j++)
-            if (t->e[j].count < t->e[i].count)
-                i = j;
-        err = t->e[i].count;
+        /* Space-Saving: the new address takes a least counted entry and inherits its count as
+         * its possible error. */
+        idx = top_least(t);
+        err = t->e[idx].count;
+        top_slot_remove(t, top_slot_of(t, idx));
+        i = h & (TOP_SLOTS - 1); /* the removal may have moved the run: probe again */
+        while (t->slot[i])
+            i = (i + 1) & (TOP_SLOTS - 1);
     }
-    t->hash[i] = h;
-    memcpy(t->e[i].addr, a, 16);
-    t->e[i].ip_version = ver;
-    t->e[i].count = err + 1;
-    t->e[i].err = err;
+    struct fs_addr *e = &t->e[idx];
+    memcpy(e->addr, a, 16);
+    e->ip_version = ver;
+    e->hash = h;
+    e->count = err + 1;
+    e->err = err;
+    t->slot[i] = (uint16_t)(idx + 1);
 }
 
 void flows_summary_add(struct flows_summary *s, const struct flow *f, const char *predicted,
@@ -560,10 +617,20 @@ static void put_timeline(FILE *out, const struct flows_summary *s, bool model)
     fputs("</svg>\n", out);
 }
 
+/* true when entry a goes before b: more certain flows first (the lower bound), then the upper
+ * bound, then the address, so the page is deterministic. */
+static bool top_before(const struct fs_addr *a, const struct fs_addr *b)
+{
+    if (a->count - a->err != b->count - b->err)
+        return a->count - a->err > b->count - b->err;
+    if (a->count != b->count)
+        return a->count > b->count;
+    return memcmp(a->addr, b->addr, 16) < 0;
+}
+
 static void put_top(FILE *out, const struct fs_top *t, const char *title, const char *id,
                     uint64_t flagged)
 {
-    /* The sketch's entries, largest first (at most TOP_SHOWN, picked by selection). */
     bool taken[FLOWS_SUMMARY_TRACKED] = {false};
     bool approx = false;
     fprintf(out,
@@ -571,11 +638,9 @@ static void put_top(FILE *out, const struct fs_top *t, const char *title, const 
             "<th class=\"n\">flagged flows</th><th class=\"n\">%%</th></tr>\n",
             title, id);
     for (int k = 0; k < FLOWS_SUMMARY_TOP_SHOWN; k++) {
-        size_t best = SIZE_MAX;
+        size_t best = SIZE_MAX; /* selection: TOP_SHOWN passes over the sketch */
         for (size_t i = 0; i < t->n; i++)
-            if (!taken[i] && (best == SIZE_MAX || t->e[i].count > t->e[best].count ||
-                              (t->e[i].count == t->e[best].count &&
-                               memcmp(t->e[i].addr, t->e[best].addr, 16) < 0)))
+            if (!taken[i] && (best == SIZE_MAX || top_before(&t->e[i], &t->e[best])))
                 best = i;
         if (best == SIZE_MAX)
             break;
@@ -591,22 +656,19 @@ static void put_top(FILE *out, const struct fs_top *t, const char *title, const 
         fputs("</code></td><td class=\"n\">", out);
         if (e->err) {
             approx = true;
-            fputs("&le; ", out);
+            put_count(out, e->count - e->err);
+            fputs("&ndash;", out);
         }
         put_count(out, e->count);
         fprintf(out, "</td><td class=\"n\">%.1f</td></tr>\n", pct(e->count, flagged));
-        if (e->err) {
-            fputs("<tr><td></td><td class=\"n note\" colspan=\"2\">at least ", out);
-            put_count(out, e->count - e->err);
-            fputs("</td></tr>\n", out);
-        }
     }
     fputs("</table>\n", out);
     if (approx)
         fprintf(out,
-                "<p class=\"note\">More than %d distinct addresses were flagged: counts marked "
-                "&le; are upper bounds (Space-Saving sketch).</p>\n",
-                FLOWS_SUMMARY_TRACKED);
+                "<p class=\"note\">More than %d distinct addresses were flagged: a range is "
+                "what is certain (Space-Saving sketch); an address with more than %.1f %% of "
+                "the flagged flows is always listed.</p>\n",
+                FLOWS_SUMMARY_TRACKED, 100.0 / FLOWS_SUMMARY_TRACKED);
     fputs("</div>\n", out);
 }
 

@@ -9,15 +9,18 @@
  * string that comes from the capture, the manifest or the model (file names, labels, class
  * names, provenance) is HTML-escaped.
  *
- * Memory is fixed at creation (about 60 KB) and nothing is allocated per flow:
+ * Memory is fixed at creation (about 130 KB) and nothing is allocated per flow:
  *   - classes: the first FLOWS_SUMMARY_CLASSES distinct names of each kind are counted by name;
  *     rows with later names are counted together as "other";
  *   - timeline: FLOWS_SUMMARY_BUCKETS buckets of 1 s; when the capture spans more, neighbouring
  *     buckets merge (2 s, 4 s, ...), so any span fits;
  *   - top addresses: a Space-Saving sketch of FLOWS_SUMMARY_TRACKED addresses per direction.
- *     While no more distinct addresses than that were flagged, counts are exact; beyond, a
- *     shown count may exceed the true one by at most its stated error (the page says so), and
- *     every address with more than flagged/FLOWS_SUMMARY_TRACKED flows is guaranteed to be there.
+ *     While no more distinct addresses than that were flagged, counts are exact; beyond, the
+ *     page shows an address's count as the range the sketch guarantees (data-flows is the upper
+ *     bound, data-err its width), lists the most certain first, and every address with more
+ *     than flagged/FLOWS_SUMMARY_TRACKED flows is guaranteed to be tracked. A lookup is a probe
+ *     of a hash index; a miss with a full sketch replaces a least counted entry, found from a
+ *     cursor (amortised O(1) when many entries share the minimum, as in a spoofed flood).
  *
  * Every number on the page is also in a data-* attribute or an id'd element, so a script (and
  * tests/integration/flows_summary_html.py) can read it back.
@@ -38,7 +41,7 @@ enum {
     FLOWS_SUMMARY_CLASSES = 64,   /* distinct names counted per kind (predicted, truth) */
     FLOWS_SUMMARY_NAME_MAX = 256, /* bytes kept of a name, NUL included (longer: truncated) */
     FLOWS_SUMMARY_BUCKETS = 120,  /* timeline bars */
-    FLOWS_SUMMARY_TRACKED = 128,  /* addresses the top-N sketch tracks per direction */
+    FLOWS_SUMMARY_TRACKED = 1024, /* addresses the top-N sketch tracks per direction */
     FLOWS_SUMMARY_TOP_SHOWN = 10  /* addresses listed per direction */
 };
 

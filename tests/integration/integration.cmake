@@ -35,6 +35,14 @@ add_test(NAME shared_captures
 set_tests_properties(shared_captures PROPERTIES SKIP_RETURN_CODE 77 LABELS integration
   TIMEOUT 600)
 
+# ddos-flows --summary-html on a ddos-trafgen capture: every count on the page equals the CSV's
+# (rows, flagged, per class and label, timeline bars, top flagged addresses), no script, and an
+# unwritable path fails at once with exit 1 (stdlib only).
+add_test(NAME flows_summary_html
+  COMMAND ${Python3_EXECUTABLE} ${DDOSD_IT}/flows_summary_html.py --bin $<TARGET_FILE:ddos-flows>
+    --trafgen ${DDOSD_IT_TRAFGEN} --model ${PROJECT_SOURCE_DIR}/models/ddosd-model.msgpack)
+set_tests_properties(flows_summary_html PROPERTIES LABELS integration TIMEOUT 120)
+
 # Live capture on a veth pair in a namespace the test creates (root only; 77 = skipped).
 add_test(NAME live_capture
   COMMAND bash ${DDOSD_IT}/live_capture.sh $<TARGET_FILE:ddos-flows>)
