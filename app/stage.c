@@ -282,6 +282,9 @@ static void on_expired(void *user, const struct verdict *v)
 static void resync_one(void *user, const struct verdict *v)
 {
     struct stage *st = user;
+    /* A stop signal: the drain's budget is short, and waiting for room here would spend it. */
+    if (atomic_load_explicit(&st->d->stop_capture, memory_order_relaxed))
+        return;
     if (worth_writing(st, v))
         (void)redis_thread_put_sync(st->redis, v, 50);
 }
