@@ -2,7 +2,8 @@
  * (verdict_store.h).
  *
  * Owns: one pool of entry slots (capacity, allocated once with calloc so that untouched pages
- * cost nothing until used), VS_STRIPES stripes of bucket heads each with its own rwlock, and a
+ * cost nothing until used) and one of cold records for the slots' report fields (see struct
+ * vs_slot), VS_STRIPES stripes of bucket heads each with its own rwlock, and a
  * ring of tombstones with its own mutex. Nothing is allocated after create except the arrays
  * verdict_store_list and verdict_store_changes return.
  *
@@ -48,6 +49,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,10 +66,31 @@ enum {
 };
 #define VS_NONE UINT32_MAX
 
+/* A slot holds the hot prefix of struct verdict_store_entry (the verdict, its expiry and the
+ * decision bookkeeping: every entry has them), laid out as there, so one memcpy of VS_HOT bytes
+ * moves it either way. The rest (the report and the pipeline's verdict under it: zero unless
+ * an operator report was ever merged) lives in a cold record taken at the first non-zero
+ * write and given back when it is all zero again or the slot is freed. */
 struct vs_slot {
-    struct verdict_store_entry e;
+    struct verdict v;
+    uint64_t expires_ms, seq;
+    uint64_t decision_seq, decision_prev, decision_since, decision_until_ms;
     uint32_t next; /* chain of the bucket, or the free list */
+    uint32_t cold; /* 1 + index of its cold record; 0: none (the cold fields are all zero) */
 };
+#define VS_HOT  offsetof(struct verdict_store_entry, report_until_ms)
+#define VS_COLD (sizeof(struct verdict_store_entry) - VS_HOT)
+_Static_assert(offsetof(struct vs_slot, next) == VS_HOT &&
+                   offsetof(struct vs_slot, expires_ms) ==
+                       offsetof(struct verdict_store_entry, expires_ms) &&
+                   offsetof(struct vs_slot, decision_until_ms) ==
+                       offsetof(struct verdict_store_entry, decision_until_ms),
+               "vs_slot's hot part must be laid out as verdict_store_entry's prefix");
+
+struct vs_cold {
+    _Alignas(8) unsigned char b[VS_COLD];
+};
+static const struct vs_cold vs_cold_zero;
 
 struct vs_stripe {
     pthread_rwlock_t lock;
@@ -84,9 +107,13 @@ struct verdict_store {
     unsigned decision_levels; /* enum config_level_bits */
     unsigned decision_roles;  /* bit per enum verdict_role */
 
-    /* Free slots: the list, then the never-used tail [high, capacity). Guarded by pool_lock. */
+    /* Free slots: the list, then the never-used tail [high, capacity). Guarded by pool_lock,
+     * as are the cold records' free stack and tail (a cold record's bytes are guarded by the
+     * stripe lock of the slot that holds it). */
     pthread_mutex_t pool_lock;
     uint32_t free_head, high;
+    struct vs_cold *colds; /* capacity records: a slot holds at most one */
+    uint32_t *cold_free, cold_nfree, cold_high;
 
     /* Tombstone ring: entry i of the stream lives at tombs[i % tomb_cap]. Guarded by tomb_lock. */
     pthread_mutex_t tomb_lock;
@@ -131,7 +158,7 @@ static uint32_t vs_find_locked(const struct verdict_store *s, struct vs_pos p, c
 {
     uint32_t pr = VS_NONE;
     for (uint32_t i = p.st->heads[p.bucket]; i != VS_NONE; i = s->slots[i].next) {
-        if (vs_key_eq(&s->slots[i].e.v, ip, ver)) {
+        if (vs_key_eq(&s->slots[i].v, ip, ver)) {
             if (prev)
                 *prev = pr;
             return i;
@@ -150,6 +177,48 @@ bool verdict_store_verdict_is_decision(const struct verdict_store *s, const stru
 static inline bool vs_is_dec(const struct verdict_store *s, const struct verdict_store_entry *e)
 {
     return verdict_store_verdict_is_decision(s, &e->v);
+}
+
+/* ---- hot slots and cold records ------------------------------------------------------------ */
+
+/* Copies slot sl's entry, cold fields included, into *out. Caller holds its stripe's lock. */
+static void vs_load(const struct verdict_store *s, const struct vs_slot *sl,
+                    struct verdict_store_entry *out)
+{
+    memcpy(out, sl, VS_HOT);
+    memcpy((unsigned char *)out + VS_HOT, sl->cold ? &s->colds[sl->cold - 1] : &vs_cold_zero,
+           VS_COLD);
+}
+
+static void vs_cold_release(struct verdict_store *s, struct vs_slot *sl)
+{
+    if (!sl->cold)
+        return;
+    pthread_mutex_lock(&s->pool_lock);
+    s->cold_free[s->cold_nfree++] = sl->cold - 1;
+    pthread_mutex_unlock(&s->pool_lock);
+    sl->cold = 0;
+}
+
+/* Writes *e into slot sl: the hot part in place, the cold part into its cold record (taken when
+ * it becomes non-zero, released when it is zero again). Never fails: there are as many cold
+ * records as slots. Caller holds the slot's stripe write lock. */
+static void vs_save_locked(struct verdict_store *s, struct vs_slot *sl,
+                           const struct verdict_store_entry *e)
+{
+    memcpy(sl, e, VS_HOT);
+    const unsigned char *tail = (const unsigned char *)e + VS_HOT;
+    if (memcmp(tail, &vs_cold_zero, VS_COLD) == 0) {
+        vs_cold_release(s, sl);
+        return;
+    }
+    if (!sl->cold) {
+        pthread_mutex_lock(&s->pool_lock);
+        uint32_t k = s->cold_nfree ? s->cold_free[--s->cold_nfree] : s->cold_high++;
+        pthread_mutex_unlock(&s->pool_lock);
+        sl->cold = k + 1;
+    }
+    memcpy(&s->colds[sl->cold - 1], tail, VS_COLD);
 }
 
 /* ---- create / destroy ---------------------------------------------------------------------- */
@@ -181,8 +250,10 @@ struct verdict_store *verdict_store_create(uint32_t capacity, uint32_t tombstone
     s->stripes = aligned_alloc(DD_CACHELINE, VS_STRIPES * sizeof(*s->stripes));
     s->heads = malloc((size_t)VS_STRIPES * nb * sizeof(*s->heads));
     s->slots = calloc(capacity, sizeof(*s->slots));
+    s->colds = calloc(capacity, sizeof(*s->colds));
+    s->cold_free = malloc((size_t)capacity * sizeof(*s->cold_free));
     s->tombs = calloc(ntomb, sizeof(*s->tombs));
-    if (!s->stripes || !s->heads || !s->slots || !s->tombs)
+    if (!s->stripes || !s->heads || !s->slots || !s->colds || !s->cold_free || !s->tombs)
         goto fail;
     memset(s->heads, 0xff, (size_t)VS_STRIPES * nb * sizeof(*s->heads));
 
@@ -235,6 +306,8 @@ fail:
         free(s->stripes);
         free(s->heads);
         free(s->slots);
+        free(s->colds);
+        free(s->cold_free);
         free(s->tombs);
         free(s);
     }
@@ -253,6 +326,8 @@ void verdict_store_destroy(struct verdict_store *s)
     free(s->stripes);
     free(s->heads);
     free(s->slots);
+    free(s->colds);
+    free(s->cold_free);
     free(s->tombs);
     free(s);
 }
@@ -297,6 +372,7 @@ static uint32_t vs_slot_alloc(struct verdict_store *s)
 
 static void vs_slot_free(struct verdict_store *s, uint32_t i)
 {
+    vs_cold_release(s, &s->slots[i]);
     pthread_mutex_lock(&s->pool_lock);
     s->slots[i].next = s->free_head;
     s->free_head = i;
@@ -314,8 +390,8 @@ static void vs_unlink_locked(struct verdict_store *s, struct vs_stripe *st, uint
     else
         s->slots[prev].next = sl->next;
     uint64_t seq = vs_next_seq(s);
-    if (vs_is_dec(s, &sl->e)) {
-        vs_tomb_push(s, &sl->e.v, seq);
+    if (verdict_store_verdict_is_decision(s, &sl->v)) {
+        vs_tomb_push(s, &sl->v, seq);
         atomic_fetch_sub_explicit(&s->decisions, 1, memory_order_relaxed);
     }
     atomic_fetch_sub_explicit(&s->entries, 1, memory_order_relaxed);
@@ -332,7 +408,7 @@ static uint32_t vs_evict_in_locked(struct verdict_store *s, struct vs_stripe *st
     for (uint32_t k = 0; k <= s->bmask && *budget && !best_expired; k++) {
         uint32_t b = (from + k) & s->bmask, prev = VS_NONE;
         for (uint32_t i = st->heads[b]; i != VS_NONE && *budget; prev = i, i = s->slots[i].next) {
-            const struct verdict_store_entry *e = &s->slots[i].e;
+            const struct vs_slot *e = &s->slots[i];
             --*budget;
             if (e->expires_ms <= now_ms) {
                 best = i, best_prev = prev, best_b = b, best_expired = true;
@@ -340,9 +416,8 @@ static uint32_t vs_evict_in_locked(struct verdict_store *s, struct vs_stripe *st
             }
             if (e->v.level >= level)
                 continue;
-            if (best == VS_NONE || e->v.level < s->slots[best].e.v.level ||
-                (e->v.level == s->slots[best].e.v.level &&
-                 e->expires_ms < s->slots[best].e.expires_ms))
+            if (best == VS_NONE || e->v.level < s->slots[best].v.level ||
+                (e->v.level == s->slots[best].v.level && e->expires_ms < s->slots[best].expires_ms))
                 best = i, best_prev = prev, best_b = b;
         }
     }
@@ -484,6 +559,7 @@ static int vs_store(struct verdict_store *s, const struct verdict *v, uint64_t e
     pthread_rwlock_wrlock(&p.st->lock);
     uint32_t i = vs_find_locked(s, p, v->ip, v->ip_version, NULL);
     bool was_dec = false, live = false, live_report = false;
+    struct verdict_store_entry ent; /* the entry's working copy, saved back at the end */
     if (i == VS_NONE) {
         i = vs_slot_alloc(s);
         if (i == VS_NONE)
@@ -496,15 +572,17 @@ static int vs_store(struct verdict_store *s, const struct verdict *v, uint64_t e
         s->slots[i].next = p.st->heads[p.bucket];
         p.st->heads[p.bucket] = i;
         atomic_fetch_add_explicit(&s->entries, 1, memory_order_relaxed);
-        /* A reused slot keeps its last tenant's bytes: start clean. */
-        memset(&s->slots[i].e, 0, sizeof(s->slots[i].e));
+        /* A reused slot (an evicted one) keeps its last tenant's cold record: start clean. */
+        vs_cold_release(s, &s->slots[i]);
+        memset(&ent, 0, sizeof(ent));
     } else {
-        const struct verdict_store_entry *old = &s->slots[i].e;
+        vs_load(s, &s->slots[i], &ent);
+        const struct verdict_store_entry *old = &ent;
         was_dec = vs_is_dec(s, old);
         live = old->expires_ms > now_ms; /* not live: the new version stands alone */
         live_report = live && old->report_until_ms > now_ms;
     }
-    struct verdict_store_entry *e = &s->slots[i].e;
+    struct verdict_store_entry *e = &ent;
     char old_type[VERDICT_ATTACK_TYPE_MAX];
     memcpy(old_type, e->v.attack_type, sizeof(old_type));
     if (report && live) {
@@ -526,6 +604,7 @@ static int vs_store(struct verdict_store *s, const struct verdict *v, uint64_t e
         e->report_until_ms = 0;
     }
     vs_changed_locked(s, e, was_dec, old_type);
+    vs_save_locked(s, &s->slots[i], e);
     atomic_fetch_add_explicit(&s->puts, 1, memory_order_relaxed);
     if (out)
         *out = *e;
@@ -552,7 +631,11 @@ static bool vs_remove(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_
     pthread_rwlock_wrlock(&p.st->lock);
     uint32_t prev = VS_NONE;
     uint32_t i = vs_find_locked(s, p, ip, ip_version, &prev);
-    struct verdict_store_entry *e = i != VS_NONE ? &s->slots[i].e : NULL;
+    struct verdict_store_entry ent, *e = NULL;
+    if (i != VS_NONE) {
+        vs_load(s, &s->slots[i], &ent);
+        e = &ent;
+    }
     if (keep_report && e && e->report_until_ms > now_ms && e->expires_ms > now_ms) {
         /* The pipeline forgot the address; the report has not expired: it stands alone. */
         bool was_dec = vs_is_dec(s, e);
@@ -566,6 +649,7 @@ static bool vs_remove(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_
         e->expires_ms = e->report_until_ms;
         e->base_expires_ms = 0;
         vs_changed_locked(s, e, was_dec, old_type);
+        vs_save_locked(s, &s->slots[i], e);
     } else if (i != VS_NONE) {
         vs_unlink_locked(s, p.st, p.bucket, i, prev);
         vs_slot_free(s, i);
@@ -593,9 +677,9 @@ bool verdict_store_get(struct verdict_store *s, const uint8_t ip[16], uint8_t ip
     struct vs_pos p = vs_locate(s, ip, ip_version);
     pthread_rwlock_rdlock(&p.st->lock);
     uint32_t i = vs_find_locked(s, p, ip, ip_version, NULL);
-    bool ok = i != VS_NONE && s->slots[i].e.expires_ms > now_ms;
+    bool ok = i != VS_NONE && s->slots[i].expires_ms > now_ms;
     if (ok)
-        *out = s->slots[i].e;
+        vs_load(s, &s->slots[i], out);
     pthread_rwlock_unlock(&p.st->lock);
     return ok;
 }
@@ -606,7 +690,8 @@ bool verdict_store_is_decision(struct verdict_store *s, const uint8_t ip[16], ui
     struct vs_pos p = vs_locate(s, ip, ip_version);
     pthread_rwlock_rdlock(&p.st->lock);
     uint32_t i = vs_find_locked(s, p, ip, ip_version, NULL);
-    bool dec = i != VS_NONE && s->slots[i].e.expires_ms > now_ms && vs_is_dec(s, &s->slots[i].e);
+    bool dec = i != VS_NONE && s->slots[i].expires_ms > now_ms &&
+               verdict_store_verdict_is_decision(s, &s->slots[i].v);
     pthread_rwlock_unlock(&p.st->lock);
     return dec;
 }
@@ -651,10 +736,16 @@ size_t verdict_store_expire(struct verdict_store *s, uint64_t now_ms, size_t bud
             for (uint32_t i = st->heads[b]; i != VS_NONE;) {
                 uint32_t next = s->slots[i].next;
                 visited++;
-                struct verdict_store_entry *e = &s->slots[i].e;
-                if (e->expires_ms > now_ms && e->report_until_ms && e->report_until_ms <= now_ms)
-                    vs_report_ended_locked(s, e, now_ms);
-                if (e->expires_ms <= now_ms) {
+                struct vs_slot *sl = &s->slots[i];
+                if (sl->cold && sl->expires_ms > now_ms) { /* only a cold record has a report */
+                    struct verdict_store_entry e;
+                    vs_load(s, sl, &e);
+                    if (e.report_until_ms && e.report_until_ms <= now_ms) {
+                        vs_report_ended_locked(s, &e, now_ms);
+                        vs_save_locked(s, sl, &e);
+                    }
+                }
+                if (sl->expires_ms <= now_ms) {
                     vs_unlink_locked(s, st, b, i, prev);
                     vs_slot_free(s, i);
                     removed++;
@@ -766,9 +857,12 @@ long verdict_store_list(struct verdict_store *s, enum threat_level min_level, si
         pthread_rwlock_rdlock(&st->lock);
         for (uint32_t b = 0; b <= s->bmask; b++)
             for (uint32_t i = st->heads[b]; i != VS_NONE; i = s->slots[i].next) {
-                const struct verdict_store_entry *e = &s->slots[i].e;
-                if (e->expires_ms > now_ms && e->v.level >= (unsigned)min_level)
-                    vs_collect_add(&c, e);
+                const struct vs_slot *e = &s->slots[i];
+                if (e->expires_ms > now_ms && e->v.level >= (unsigned)min_level) {
+                    struct verdict_store_entry full;
+                    vs_load(s, e, &full);
+                    vs_collect_add(&c, &full);
+                }
             }
         pthread_rwlock_unlock(&st->lock);
     }
@@ -818,10 +912,13 @@ int verdict_store_changes(struct verdict_store *s, uint64_t since, uint64_t now_
         pthread_rwlock_rdlock(&st->lock);
         for (uint32_t b = 0; b <= s->bmask; b++)
             for (uint32_t i = st->heads[b]; i != VS_NONE; i = s->slots[i].next) {
-                const struct verdict_store_entry *e = &s->slots[i].e;
+                const struct vs_slot *e = &s->slots[i];
                 if (e->decision_seq > since && e->decision_seq <= c0 && e->expires_ms > now_ms &&
-                    vs_is_dec(s, e))
-                    vs_collect_add(&c, e);
+                    verdict_store_verdict_is_decision(s, &e->v)) {
+                    struct verdict_store_entry full;
+                    vs_load(s, e, &full);
+                    vs_collect_add(&c, &full);
+                }
             }
         pthread_rwlock_unlock(&st->lock);
     }

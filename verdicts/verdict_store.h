@@ -23,8 +23,11 @@
  * reader that falls too far behind learns it (verdict_store_changes sets *complete = false) and
  * should start over from a full listing.
  *
- * Memory: the entry pool (capacity * ~440 bytes) is reserved at create and touched only as
- * entries are first used; the tombstone ring is 32 bytes per tombstone. */
+ * Memory: the entry pool (capacity * 328 bytes) is reserved at create and touched only as
+ * entries are first used; an entry that ever had an operator report merged into it also takes
+ * a 112-byte record of its report_* and base_* fields (from a pool of capacity records,
+ * touched as used, given back when those fields are all zero again or the entry goes). The
+ * tombstone ring is 32 bytes per tombstone. */
 #ifndef DD_VERDICTS_VERDICT_STORE_H
 #define DD_VERDICTS_VERDICT_STORE_H
 
