@@ -17,7 +17,9 @@ its default (api.max_connections 1024, api.reserved_connections 64, api.per_addr
    answer must be complete (connect to last byte) within 100 ms, and none may fail.
 3. The counters say what happened: ddosd_api_connections_refused_total with reason per_address
    (100 wanted per address, 64 allowed) and shared_full (20 x 64 > the 960 shared slots), and
-   ddosd_api_connections_deadline_closed_total, are all above 0.
+   ddosd_api_connections_deadline_closed_total, are all above 0; after the attack the shared
+   pool's open count returns to 0 and every attacking address is served again (the per-address
+   counts balance).
 
 Against a ddosd without the guard (an idle timeout, one global limit) step 1 fails (the trickler
 stays open) and step 2 fails (the attackers take every slot, the gateway's probes time out).
@@ -261,6 +263,20 @@ def main():
     t.check("ddosd closed trickling connections at their deadline", reaped > 0, str(reaped))
     t.check("ddosd still answers after the attack",
             curl(f"http://127.0.0.1:{port}/health").code == 200)
+    # The books balance once the attackers are gone: no shared slot stays counted, and every
+    # attacking address may connect again (a leaked per-address count would refuse it forever).
+    deadline = time.monotonic() + TIMEOUT_S + 2
+    shared = -1
+    while time.monotonic() < deadline:
+        shared = metric(port, 'ddosd_api_connections_open{pool="shared"}')
+        if shared == 0:
+            break
+        time.sleep(0.2)
+    t.check(f"no shared connection slot stays counted after the attack (open: {shared})",
+            shared == 0)
+    served = [src for src in ATTACKERS if "200" in (timed_get(port, src, "/health")[1] or "")]
+    t.check(f"every attacking address is served again afterwards ({len(served)}/"
+            f"{len(ATTACKERS)})", len(served) == len(ATTACKERS))
     rc = env.stop(ddosd_p, wait=15)
     t.check(f"ddosd exits 0 on SIGTERM (got {rc})", rc == 0, env.log_tail(ddosd_p))
     t.finish()
