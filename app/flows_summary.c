@@ -242,17 +242,19 @@ static void top_slot_remove(struct fs_top *t, size_t p)
 static size_t top_least(struct fs_top *t)
 {
     for (;;) {
-        for (size_t k = 0; k < t->n; k++) {
-            size_t i = (t->cursor + k) % t->n;
+        size_t i = t->cursor;
+        for (size_t k = 0; k < t->n; k++, i++) {
+            if (i >= t->n)
+                i = 0;
             if (t->e[i].count == t->min) {
-                t->cursor = (i + 1) % t->n;
+                t->cursor = i + 1;
                 return i;
             }
         }
         uint64_t min = UINT64_MAX; /* none left at the old minimum: it rose */
-        for (size_t i = 0; i < t->n; i++)
-            if (t->e[i].count < min)
-                min = t->e[i].count;
+        for (size_t j = 0; j < t->n; j++)
+            if (t->e[j].count < min)
+                min = t->e[j].count;
         t->min = min;
     }
 }
