@@ -10,7 +10,8 @@ library's html.parser and every number on it is checked against the CSV written 
   - rows and flagged rows per predicted class and per manifest label;
   - the timeline: rows and flagged rows per bar, recomputed from the CSV's Timestamp;
   - the top flagged sources and destinations (exact counts: fewer than 1024 addresses here);
-  - no script, a CSP, nothing fetched (no src/href attributes).
+  - no script, a CSP, nothing fetched (no src/href attributes), every element closed in order;
+  - a capture named like markup (<b>x&y'".pcap) appears escaped.
 Then the failures: a path in a missing directory and a path that is a directory fail before
 anything is read (exit 1, "cannot write PATH", no CSV created), and /dev/full fails at the end
 (exit 1, "writing /dev/full failed"), as -o and --summary-json do.
@@ -43,10 +44,29 @@ class Page(html.parser.HTMLParser):
         self.table = None
         self.urls = []
         self.csp = None
+        self.stack = []  # open elements: every one must be closed, in order
+        self.unbalanced = []
+
+    def handle_startendtag(self, tag, attrs):  # <rect .../>: opened and closed at once
+        self.handle_starttag(tag, attrs)
+        if tag not in self.VOID:
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag):
+        if tag in self.VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.unbalanced.append((tag, list(self.stack[-3:])))
+        else:
+            self.stack.pop()
+
+    VOID = {"meta", "br", "line", "rect", "img", "hr", "input", "link"}
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         self.tags[tag] += 1
+        if tag not in self.VOID:
+            self.stack.append(tag)
         for k in ("src", "href", "action", "data"):
             if k in a:
                 self.urls.append(a[k])
@@ -109,6 +129,8 @@ def main():
         check(pg.csp and "default-src 'none'" in pg.csp, f"CSP forbids everything: {pg.csp}")
         check(not pg.urls, f"nothing fetched: {pg.urls}")
         check(pg.tags["svg"] == 1, "the timeline is an inline SVG")
+        check(not pg.unbalanced and not pg.stack,
+              f"well nested: {pg.unbalanced[:3]}, left open {pg.stack}")
 
         benign = "benign"
         flagged = [r for r in rows if r["Predicted Label"] != benign]
@@ -150,6 +172,16 @@ def main():
             check(all(e == 0 for _, _, e in pg.tops[table]), f"{table}: exact")
             check([n for _, n in got] == [n for _, n in want] and
                   all(count[a] == n for a, n in got), f"{table}: page {got}, CSV {want}")
+
+        # A capture whose name is markup: shown as text, never as elements.
+        evil = os.path.join(t, "<b>x&y'\".pcap")
+        os.symlink(cap, evil)
+        p = subprocess.run([args.bin, "-r", evil, "--model", args.model, "-o", os.devnull,
+                            "--summary-html", page, "-q"], capture_output=True, text=True)
+        check(p.returncode == 0, f"markup file name: exit {p.returncode}: {p.stderr}")
+        text = open(page, encoding="utf-8").read()
+        check("<b>x" not in text and "&lt;b&gt;x&amp;y&#39;&quot;.pcap" in text,
+              "the file name is escaped")
 
         # Failures, the way -o fails: at once, exit 1, a message naming the path.
         for bad in (os.path.join(t, "missing", "s.html"), t):
