@@ -33,8 +33,8 @@ from flowcheck import MODES, Checks, Run, run_flows, sanitizer_marks  # noqa: E4
 N_ID_COLUMNS = 7
 # Every option ddos-flows accepts (its getopt long options); --help must mention each.
 ALL_OPTIONS = ["--read", "--interface", "--filter", "--snaplen", "--no-promisc", "--output",
-               "--manifest", "--summary-json", "--quiet", "--progress", "--no-progress",
-               "--compat", "--idle-timeout", "--active-timeout", "--max-flows", "--seed",
+               "--manifest", "--summary-json", "--summary-html", "--quiet", "--progress",
+               "--no-progress", "--compat", "--idle-timeout", "--active-timeout", "--max-flows", "--seed",
                "--version", "--help"]
 
 
