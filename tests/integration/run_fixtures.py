@@ -34,8 +34,8 @@ N_ID_COLUMNS = 7
 # Every option ddos-flows accepts (its getopt long options); --help must mention each.
 ALL_OPTIONS = ["--read", "--interface", "--filter", "--snaplen", "--no-promisc", "--output",
                "--manifest", "--summary-json", "--summary-html", "--quiet", "--progress",
-               "--no-progress", "--compat", "--idle-timeout", "--active-timeout", "--max-flows", "--seed",
-               "--version", "--help"]
+               "--no-progress", "--compat", "--idle-timeout", "--active-timeout", "--max-flows",
+               "--seed", "--version", "--help"]
 
 
 class Tool:
