@@ -1,12 +1,12 @@
 /* verdict_table.c - the verdict stage's per-IP judgement (verdict_table.h): model evidence, rate
  * alerts and reports merged into one verdict per IP, attack episodes and their events.
  *
- * Owns: an entry pool of max_ips entries with a chained hash index over it, two pools of role
- * records (attacker, victim) that entries take at a role's first evidence, a list of dirty
- * entries, a 64-slot timer wheel, an episode pool of max_episodes records, a pool of
- * max_spoofed_victims spoofed-source tallies, a count-min sketch of attack flows per source
- * without an entry, a ring of verdicts of evicted IPs waiting for
- * their expired callback, and a table of interned attack family names. All allocated in
+ * Owns: an entry pool of max_ips entries with a chained hash index over it, four pools of role
+ * records (light and whole, attacker and victim) that entries take at a role's first
+ * evidence, a list of dirty entries, a 64-slot timer wheel, an episode pool of max_episodes
+ * records, a pool of max_spoofed_victims spoofed-source tallies, a count-min sketch of attack
+ * flows per source without an entry, a ring of verdicts of evicted IPs waiting for their
+ * expired callback, and a table of interned attack family names. All allocated in
  * verdict_table_create (calloc, so pages of entries never used cost nothing); nothing is
  * allocated afterwards.
  *
@@ -45,13 +45,14 @@
  * round the wheel and are re-filed.
  *
  * Memory: an entry is 136 bytes (address, index links, what was published) plus a record per
- * role that received evidence: an attacker role 432 bytes, a victim role 536 (its window and
- * the victim-only counters). Most addresses are only ever sources or only destinations, so a
- * typical IP costs ~570 bytes, not the ~1100 of both roles inline. Role records come from two
- * pools of max_ips records (calloc'd, touched as used, freed with their entry); a role without
- * a record reads as zero (vt_r). Peers live only in episode records (VT_PEERS of them,
- * space-saving), ~850 bytes each; a spoofed tally is ~360 bytes; the source sketch 192 KiB,
- * the pair sketch 768 KiB.
+ * role that received evidence. A role that only ever saw benign flows is light: 176 bytes (200
+ * as a victim: its windows of reports, packets, bytes and flows, its seen times and flow
+ * count); attack evidence, an alert or a report makes it whole: 432 bytes as an attacker, 536
+ * as a victim. Most addresses are one light role (~312 bytes), where both whole roles inline
+ * took ~1100. Role records come from four pools of max_ips records (calloc'd, touched as used,
+ * freed with their entry); see "role records" below. Peers live only in episode records
+ * (VT_PEERS of them, space-saving), ~850 bytes each; a spoofed tally is ~360 bytes; the source
+ * sketch 192 KiB, the pair sketch 768 KiB.
  *
  * Calls: common/cidr (CIDR matching), common/hash (keyed hashes), common/log (at create only),
  * features/port_class (reflector and web ports). */
@@ -100,6 +101,10 @@ enum {
 _Static_assert(VT_BUCKETS <= 16, "heavy is a 16-bit mask");
 
 enum { VT_EP_NONE = 0, VT_EP_TRACKED = 1, VT_EP_UNTRACKED = 2 };
+
+/* Role record pools: pool = role + 2 * whole. */
+enum { VT_POOL_LA = 0, VT_POOL_LV = 1, VT_POOL_RA = 2, VT_POOL_RV = 3, VT_POOLS = 4 };
+#define VT_FULL 0x80000000u /* in vt_entry.ri: the index is of a whole role */
 
 /* TCP flag bits of flow_evidence.first_flags / flags_seen. */
 enum { VT_FIN = 1, VT_SYN = 2, VT_RST = 4, VT_PSH = 8, VT_ACK = 16 };
@@ -162,6 +167,23 @@ struct vt_vrole {
     struct vt_victim vic;
 };
 
+/* A light role: what a role that never received attack evidence, an alert or a report holds
+ * (everything else of its struct vt_role is zero, its level low). Most roles stay light. */
+struct vt_lrole {
+    uint32_t reports[VT_BUCKETS];
+    uint32_t pkts[VT_BUCKETS];
+    uint32_t bytes16[VT_BUCKETS];
+    uint16_t flows[VT_BUCKETS];
+    uint8_t has_model;
+    uint64_t win_sec, flows_total, first_seen_us, last_seen_us;
+};
+
+/* ... and a light victim role, with the only victim-only counter benign flows touch. */
+struct vt_lvrole {
+    struct vt_lrole r;
+    uint16_t ends[VT_BUCKETS];
+};
+
 /* A victim's tally of unblamed sources: a HyperLogLog of distinct addresses and a bottom-k
  * sample of them (the VT_EXAMPLES addresses of smallest hash: uniform, deterministic). */
 struct vt_spoof {
@@ -190,7 +212,8 @@ struct vt_entry {
     double pub_score, pub_pps, pub_bps;
     uint64_t pub_flows_total, pub_flows_attack, pub_last_seen, pub_us;
     /* Its roles' records (VT_NONE: the role never received evidence), taken from the role
-     * pools at the role's first evidence: most addresses are only ever seen in one role. */
+     * pools at the role's first evidence: most addresses are only ever seen in one role. A
+     * record index with VT_FULL is a whole role, else a light one (see vt_r). */
     uint32_t ri[VT_ROLES];
 };
 
@@ -253,12 +276,16 @@ struct verdict_table {
     uint32_t cap, hmask, high, free_head;
     uint32_t *heads;
     struct vt_entry *e;
-    /* Role records, one pool per role (cap each: an entry holds at most one of each), taken
-     * from the bottom (rhigh) or the free stack, so memory follows the roles in use. */
-    struct vt_role *ra;  /* attacker roles */
-    struct vt_vrole *rv; /* victim roles */
-    uint32_t *rfree[VT_ROLES], rnfree[VT_ROLES], rhigh[VT_ROLES];
-    struct vt_vrole scratch; /* stands for an absent role in evaluations (see vt_r) */
+    /* Role records, four pools (light and whole, per role: enum vt_pool) of cap records each
+     * (an entry holds at most one per role), taken from the bottom (phigh) or the free stack,
+     * so memory follows the roles in use. */
+    struct vt_role *ra;   /* whole attacker roles */
+    struct vt_vrole *rv;  /* whole victim roles */
+    struct vt_lrole *la;  /* light attacker roles */
+    struct vt_lvrole *lv; /* light victim roles */
+    uint32_t *pfree[VT_POOLS], pnfree[VT_POOLS], phigh[VT_POOLS];
+    struct vt_vrole *scr; /* [VT_ROLES]: an absent or light role as a whole one (see vt_r);
+                             behind a pointer so that readers of a const table can fill it */
     uint32_t *dirty, ndirty;
     uint32_t wheel[VT_WHEEL];
     uint64_t wheel_sec; /* the last second whose slot was processed */
@@ -313,59 +340,166 @@ static inline void vt_clock(struct verdict_table *t, uint64_t ts)
 }
 
 /* ---- role records ---------------------------------------------------------------------------
- * A role without a record never received evidence: its state is that of a zeroed role (ep and
- * spoof VT_NONE), which evaluations only roll and re-judge at low. Evaluations read and write an
- * absent role through `scratch`, reset at each call, so they need no special case; every
- * evidence path takes vt_rneed, which gives the role its record first. A fresh record equals a
- * role that only ever went through evaluations: all its buckets are zero either way. */
+ * A role is absent (no record: it never received evidence), light (struct vt_lrole: only
+ * benign flows so far) or whole. An absent or light role is a whole role whose other fields
+ * are zero (ep and spoof VT_NONE): its level is low (no attack evidence, alert or report), so
+ * what an evaluation writes into it (a rolled window, level low, no families, no episode) can
+ * always be derived again, and is thrown away: vt_r and vt_rc hand out the role expanded into
+ * t->scr[role], re-filled at each call. Evidence takes vt_rneed: an attack flow, an alert or a
+ * report makes the role whole (promoting a light one); a benign flow writes into the scratch
+ * copy of a light role and vt_rcommit stores it back. A fresh or promoted record equals the
+ * inline role it replaces: buckets nobody wrote are zero either way. */
 
 static const struct vt_vrole vt_zero_role = {.r = {.ep = VT_NONE}, .vic = {.spoof = VT_NONE}};
 
+/* Expands a light role (lr; lv: its victim part or NULL) into the whole role *out. */
+static void vt_expand(const struct vt_lrole *lr, const struct vt_lvrole *lv, struct vt_vrole *out)
+{
+    *out = vt_zero_role;
+    memcpy(out->r.reports, lr->reports, sizeof(lr->reports));
+    memcpy(out->r.pkts, lr->pkts, sizeof(lr->pkts));
+    memcpy(out->r.bytes16, lr->bytes16, sizeof(lr->bytes16));
+    memcpy(out->r.flows, lr->flows, sizeof(lr->flows));
+    out->r.has_model = lr->has_model;
+    out->r.win_sec = lr->win_sec;
+    out->r.flows_total = lr->flows_total;
+    out->r.first_seen_us = lr->first_seen_us;
+    out->r.last_seen_us = lr->last_seen_us;
+    if (lv)
+        memcpy(out->vic.ends, lv->ends, sizeof(lv->ends));
+}
+
+static struct vt_vrole *vt_scratch(const struct verdict_table *t, const struct vt_entry *e,
+                                   int role)
+{
+    struct vt_vrole *sc = &t->scr[role];
+    uint32_t k = e->ri[role];
+    if (k == VT_NONE)
+        *sc = vt_zero_role;
+    else if (role == VERDICT_ROLE_VICTIM)
+        vt_expand(&t->lv[k].r, &t->lv[k], sc);
+    else
+        vt_expand(&t->la[k], NULL, sc);
+    return sc;
+}
+
+static inline bool vt_whole(const struct vt_entry *e, int role)
+{
+    return e->ri[role] != VT_NONE && (e->ri[role] & VT_FULL);
+}
+
+/* The role as a whole one: its record when whole, else t->scr[role] (writes are lost). */
 static inline struct vt_role *vt_r(struct verdict_table *t, const struct vt_entry *e, int role)
 {
-    uint32_t k = e->ri[role];
-    if (k != VT_NONE)
+    if (vt_whole(e, role)) {
+        uint32_t k = e->ri[role] & ~VT_FULL;
         return role == VERDICT_ROLE_VICTIM ? &t->rv[k].r : &t->ra[k];
-    t->scratch = vt_zero_role;
-    return &t->scratch.r;
+    }
+    return &vt_scratch(t, e, role)->r;
 }
 
 static inline const struct vt_role *vt_rc(const struct verdict_table *t, const struct vt_entry *e,
                                           int role)
 {
-    uint32_t k = e->ri[role];
-    if (k != VT_NONE)
+    if (vt_whole(e, role)) {
+        uint32_t k = e->ri[role] & ~VT_FULL;
         return role == VERDICT_ROLE_VICTIM ? &t->rv[k].r : &t->ra[k];
-    return &vt_zero_role.r;
+    }
+    if (e->ri[role] == VT_NONE)
+        return &vt_zero_role.r;
+    return &vt_scratch(t, e, role)->r;
 }
 
-/* The victim-only counters: the victim record's, or (absent) those of the role vt_r gave. */
+/* The victim-only counters: the whole victim record's, else those of the role vt_r or vt_rneed
+ * just gave for the victim. */
 static inline struct vt_victim *vt_vic(struct verdict_table *t, const struct vt_entry *e)
 {
-    uint32_t k = e->ri[VERDICT_ROLE_VICTIM];
-    return k != VT_NONE ? &t->rv[k].vic : &t->scratch.vic;
+    if (vt_whole(e, VERDICT_ROLE_VICTIM))
+        return &t->rv[e->ri[VERDICT_ROLE_VICTIM] & ~VT_FULL].vic;
+    return &t->scr[VERDICT_ROLE_VICTIM].vic;
 }
 
-static inline const struct vt_victim *vt_vicc(const struct verdict_table *t,
-                                              const struct vt_entry *e)
+/* The spoofed-source tally of the victim role (only a whole one has one): VT_NONE or a record. */
+static inline uint32_t vt_spoof_of(const struct verdict_table *t, const struct vt_entry *e)
 {
-    uint32_t k = e->ri[VERDICT_ROLE_VICTIM];
-    return k != VT_NONE ? &t->rv[k].vic : &vt_zero_role.vic;
+    if (vt_whole(e, VERDICT_ROLE_VICTIM))
+        return t->rv[e->ri[VERDICT_ROLE_VICTIM] & ~VT_FULL].vic.spoof;
+    return VT_NONE;
 }
 
-/* The role's record, taken from its pool when absent (never fails: a pool has an entry's worth
- * of records for every entry). */
-static struct vt_role *vt_rneed(struct verdict_table *t, struct vt_entry *e, int role)
+static uint32_t vt_pool_take(struct verdict_table *t, unsigned pool)
 {
-    if (e->ri[role] == VT_NONE) {
-        uint32_t k = t->rnfree[role] ? t->rfree[role][--t->rnfree[role]] : t->rhigh[role]++;
-        if (role == VERDICT_ROLE_VICTIM)
-            t->rv[k] = vt_zero_role;
+    return t->pnfree[pool] ? t->pfree[pool][--t->pnfree[pool]] : t->phigh[pool]++;
+}
+
+static void vt_pool_give(struct verdict_table *t, unsigned pool, uint32_t k)
+{
+    t->pfree[pool][t->pnfree[pool]++] = k;
+}
+
+/* The role for new evidence: `whole` (attack evidence, an alert, a report) gives it a whole
+ * record (taken, or promoted from its light one); else an absent role gets a light record.
+ * A light role comes back as t->scr[role]: the caller stores it with vt_rcommit, calling
+ * neither vt_r nor vt_rc for the same role in between. Never fails: every pool has a record
+ * for every entry. */
+static struct vt_role *vt_rneed(struct verdict_table *t, struct vt_entry *e, int role, bool whole)
+{
+    bool vic = role == VERDICT_ROLE_VICTIM;
+    if (whole && !vt_whole(e, role)) {
+        const struct vt_vrole *from = vt_scratch(t, e, role); /* zero when absent */
+        uint32_t k = vt_pool_take(t, vic ? VT_POOL_RV : VT_POOL_RA);
+        if (vic)
+            t->rv[k] = *from;
         else
-            t->ra[k] = vt_zero_role.r;
+            t->ra[k] = from->r;
+        if (e->ri[role] != VT_NONE)
+            vt_pool_give(t, vic ? VT_POOL_LV : VT_POOL_LA, e->ri[role]);
+        e->ri[role] = k | VT_FULL;
+    } else if (e->ri[role] == VT_NONE) {
+        uint32_t k = vt_pool_take(t, vic ? VT_POOL_LV : VT_POOL_LA);
+        if (vic)
+            memset(&t->lv[k], 0, sizeof(t->lv[k]));
+        else
+            memset(&t->la[k], 0, sizeof(t->la[k]));
         e->ri[role] = k;
     }
     return vt_r(t, e, role);
+}
+
+/* Stores a light role written through vt_rneed's scratch copy back into its record. */
+static void vt_rcommit(struct verdict_table *t, const struct vt_entry *e, int role)
+{
+    if (e->ri[role] == VT_NONE || vt_whole(e, role))
+        return;
+    const struct vt_vrole *sc = &t->scr[role];
+    uint32_t k = e->ri[role];
+    struct vt_lrole *lr = role == VERDICT_ROLE_VICTIM ? &t->lv[k].r : &t->la[k];
+    memcpy(lr->reports, sc->r.reports, sizeof(lr->reports));
+    memcpy(lr->pkts, sc->r.pkts, sizeof(lr->pkts));
+    memcpy(lr->bytes16, sc->r.bytes16, sizeof(lr->bytes16));
+    memcpy(lr->flows, sc->r.flows, sizeof(lr->flows));
+    lr->has_model = sc->r.has_model;
+    lr->win_sec = sc->r.win_sec;
+    lr->flows_total = sc->r.flows_total;
+    lr->first_seen_us = sc->r.first_seen_us;
+    lr->last_seen_us = sc->r.last_seen_us;
+    if (role == VERDICT_ROLE_VICTIM)
+        memcpy(t->lv[k].ends, sc->vic.ends, sizeof(t->lv[k].ends));
+}
+
+/* Gives the entry's role records back. */
+static void vt_roles_free(struct verdict_table *t, struct vt_entry *e)
+{
+    for (int role = 0; role < VT_ROLES; role++) {
+        if (e->ri[role] == VT_NONE)
+            continue;
+        if (vt_whole(e, role))
+            vt_pool_give(t, role == VERDICT_ROLE_VICTIM ? VT_POOL_RV : VT_POOL_RA,
+                         e->ri[role] & ~VT_FULL);
+        else
+            vt_pool_give(t, role == VERDICT_ROLE_VICTIM ? VT_POOL_LV : VT_POOL_LA, e->ri[role]);
+        e->ri[role] = VT_NONE;
+    }
 }
 
 /* True when the whitelist says the IP is never judged in this role. */
@@ -797,8 +931,8 @@ static void vt_build(const struct verdict_table *t, const struct vt_entry *e, in
     memcpy(v->sensor, t->sensor, sizeof(v->sensor));
     if (r->has_model)
         memcpy(v->model_version, t->model_version, sizeof(v->model_version));
-    if (role == VERDICT_ROLE_VICTIM && vt_vicc(t, e)->spoof != VT_NONE) {
-        const struct vt_spoof *sp = &t->spoofs[vt_vicc(t, e)->spoof];
+    if (role == VERDICT_ROLE_VICTIM && vt_spoof_of(t, e) != VT_NONE) {
+        const struct vt_spoof *sp = &t->spoofs[vt_spoof_of(t, e)];
         uint32_t count = w->spoofed;
         /* Examples in address order, so that a verdict does not change with hash order. A
          * sample that proved to be a real sender since (its first flow was counted before it
@@ -938,7 +1072,7 @@ static void vt_episode_free(struct verdict_table *t, uint32_t k)
 static struct vt_spoof *vt_spoof_get(struct verdict_table *t, uint32_t i)
 {
     struct vt_entry *e = &t->e[i];
-    vt_rneed(t, e, VERDICT_ROLE_VICTIM); /* the flow that needs it is victim evidence */
+    vt_rneed(t, e, VERDICT_ROLE_VICTIM, true); /* an attack flow's victim: a whole role */
     struct vt_victim *vic = vt_vic(t, e);
     if (vic->spoof != VT_NONE)
         return &t->spoofs[vic->spoof];
@@ -956,7 +1090,7 @@ static struct vt_spoof *vt_spoof_get(struct verdict_table *t, uint32_t i)
 
 static void vt_spoof_release(struct verdict_table *t, struct vt_entry *e)
 {
-    if (e->ri[VERDICT_ROLE_VICTIM] == VT_NONE)
+    if (!vt_whole(e, VERDICT_ROLE_VICTIM))
         return;
     struct vt_victim *vic = vt_vic(t, e);
     if (vic->spoof == VT_NONE)
@@ -990,11 +1124,7 @@ static void vt_forget(struct verdict_table *t, uint32_t i, struct verdict *gone)
         t->st.by_level[e->pub_level]--;
     }
     vt_spoof_release(t, e);
-    for (int role = 0; role < VT_ROLES; role++) {
-        if (e->ri[role] != VT_NONE)
-            t->rfree[role][t->rnfree[role]++] = e->ri[role];
-        e->ri[role] = VT_NONE;
-    }
+    vt_roles_free(t, e);
     vt_wheel_remove(t, i);
     uint32_t *p = &t->heads[vt_bucket(t, e->ip, e->ver)];
     while (*p != i)
@@ -1217,7 +1347,9 @@ static void vt_flow_role(struct verdict_table *t, uint32_t i, int role,
                          const struct vt_weigh *wg, const uint8_t *peer)
 {
     struct vt_entry *e = &t->e[i];
-    struct vt_role *r = vt_rneed(t, e, role);
+    /* Attack evidence of any kind needs the whole role; a benign flow does with a light one. */
+    bool whole = wg->attack || wg->spoofed || wg->reflected || wg->halfopen || wg->seed;
+    struct vt_role *r = vt_rneed(t, e, role, whole);
     struct vt_victim *vic = role == VERDICT_ROLE_VICTIM ? vt_vic(t, e) : NULL;
     vt_roll(r, vic, t->now);
     r->has_model = 1;
@@ -1235,6 +1367,7 @@ static void vt_flow_role(struct verdict_table *t, uint32_t i, int role,
         ev_sec = r->win_sec;
     if (ev_sec + VT_BUCKETS <= r->win_sec) {
         t->st.stale++;
+        vt_rcommit(t, e, role);
         e->touched_us = t->now;
         vt_mark_dirty(t, i);
         return;
@@ -1317,6 +1450,7 @@ static void vt_flow_role(struct verdict_table *t, uint32_t i, int role,
         r->level = w.level;
         vt_episode_check(t, i, role, &w, false);
     }
+    vt_rcommit(t, e, role);
     e->touched_us = t->now;
     vt_mark_dirty(t, i);
 }
@@ -1347,7 +1481,7 @@ static unsigned vt_sketch(struct verdict_table *t, const uint8_t ip[16], uint8_t
 static void vt_attacker_hit(struct verdict_table *t, uint32_t a, const struct flow_evidence *fe)
 {
     struct vt_entry *e = &t->e[a];
-    struct vt_role *r = vt_rneed(t, e, VERDICT_ROLE_ATTACKER); /* present: it sent the flow */
+    struct vt_role *r = vt_rneed(t, e, VERDICT_ROLE_ATTACKER, true); /* whole: it sent the flow */
     /* Flows are counted once, at their first report; a heavy flow's snapshot counts too when
      * the window has no hit yet (its first report came before it was heavy). */
     bool any = false;
@@ -1472,8 +1606,7 @@ void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
          * one that sprays a whole network, a carpet bombing's spoofed source). */
         bool blame = c.handshake || c.heavy || v == VT_NONE;
         if (!blame) {
-            /* (the victim record is needed: this flow is its evidence just below) */
-            struct vt_role *rv = vt_rneed(t, &t->e[v], VERDICT_ROLE_VICTIM);
+            struct vt_role *rv = vt_r(t, &t->e[v], VERDICT_ROLE_VICTIM);
             vt_roll(rv, vt_vic(t, &t->e[v]), t->now);
             double theirs = (double)vt_att_flows(rv) + 1;
             /* ... and never before it sent half of high's flows to it: at an attack's onset
@@ -1535,7 +1668,7 @@ void verdict_table_alert(struct verdict_table *t, const struct rate_alert *a)
     if (i == VT_NONE)
         return;
     struct vt_entry *e = &t->e[i];
-    struct vt_role *r = vt_rneed(t, e, a->role);
+    struct vt_role *r = vt_rneed(t, e, a->role, true);
     /* An alert stamped long before the stage clock (a shard that saw no packet ticks from
      * time 0) is taken as now. */
     uint64_t ts = a->ts_us && a->ts_us + VERDICT_WINDOW_US >= t->now ? a->ts_us : t->now;
@@ -1577,7 +1710,7 @@ void verdict_table_report(struct verdict_table *t, const struct verdict *v, uint
     if (i == VT_NONE)
         return;
     struct vt_entry *e = &t->e[i];
-    struct vt_role *r = vt_rneed(t, e, v->role);
+    struct vt_role *r = vt_rneed(t, e, v->role, true);
     uint8_t level = v->level > THREAT_CRITICAL ? THREAT_CRITICAL : v->level;
     uint64_t until = now_us + (ttl_us ? ttl_us : t->ttl_us);
     if (vt_report_active(t, r)) {
@@ -1658,7 +1791,7 @@ static void vt_evaluate(struct verdict_table *t, uint32_t i)
     /* A victim's spoofed-source tally lives while such sources are in its window or its
      * episode lasts (the end event reports it). */
     const struct vt_role *rvv = vt_rc(t, e, VERDICT_ROLE_VICTIM);
-    if (vt_vicc(t, e)->spoof != VT_NONE && !w[VERDICT_ROLE_VICTIM].live_evidence &&
+    if (vt_spoof_of(t, e) != VT_NONE && !w[VERDICT_ROLE_VICTIM].live_evidence &&
         rvv->ep_state == VT_EP_NONE && w[VERDICT_ROLE_VICTIM].level == THREAT_LOW) {
         vt_spoof_release(t, e);
         w[VERDICT_ROLE_VICTIM].spoofed = 0;
@@ -1923,10 +2056,14 @@ struct verdict_table *verdict_table_create(const struct verdict_table_config *cf
     t->spoof_free = malloc((size_t)t->max_spoofed * sizeof(*t->spoof_free));
     t->ra = calloc(max_ips, sizeof(*t->ra));
     t->rv = calloc(max_ips, sizeof(*t->rv));
-    for (int role = 0; role < VT_ROLES; role++)
-        t->rfree[role] = malloc((size_t)max_ips * sizeof(*t->rfree[role]));
+    t->la = calloc(max_ips, sizeof(*t->la));
+    t->lv = calloc(max_ips, sizeof(*t->lv));
+    t->scr = calloc(VT_ROLES, sizeof(*t->scr));
+    bool pools = true;
+    for (unsigned p = 0; p < VT_POOLS; p++)
+        pools = (t->pfree[p] = malloc((size_t)max_ips * sizeof(*t->pfree[p]))) && pools;
     if (!t->heads || !t->e || !t->dirty || !t->eps || !t->ep_free || !t->gone || !t->spoofs ||
-        !t->spoof_free || !t->ra || !t->rv || !t->rfree[0] || !t->rfree[1])
+        !t->spoof_free || !t->ra || !t->rv || !t->la || !t->lv || !t->scr || !pools)
         goto fail;
     for (uint32_t k = 0; k < t->max_spoofed; k++) {
         t->spoof_free[k] = t->max_spoofed - 1 - k;
@@ -1945,8 +2082,9 @@ struct verdict_table *verdict_table_create(const struct verdict_table_config *cf
     DD_INFO("verdict table: %u IPs (%zu MiB reserved, touched as used), %u episodes (%zu KiB), "
             "%u spoofed-source tallies (%zu KiB)",
             (unsigned)max_ips,
-            ((size_t)max_ips * (sizeof(struct vt_entry) + sizeof(struct vt_role) +
-                                sizeof(struct vt_vrole) + 4 * sizeof(uint32_t))) >>
+            ((size_t)max_ips *
+             (sizeof(struct vt_entry) + sizeof(struct vt_role) + sizeof(struct vt_vrole) +
+              sizeof(struct vt_lrole) + sizeof(struct vt_lvrole) + 6 * sizeof(uint32_t))) >>
                 20,
             (unsigned)max_eps, ((size_t)max_eps * sizeof(struct vt_episode)) >> 10,
             (unsigned)t->max_spoofed, ((size_t)t->max_spoofed * sizeof(struct vt_spoof)) >> 10);
@@ -1972,8 +2110,11 @@ void verdict_table_destroy(struct verdict_table *t)
     free(t->spoof_free);
     free(t->ra);
     free(t->rv);
-    free(t->rfree[0]);
-    free(t->rfree[1]);
+    free(t->la);
+    free(t->lv);
+    free(t->scr);
+    for (unsigned p = 0; p < VT_POOLS; p++)
+        free(t->pfree[p]);
     free(t);
 }
 
