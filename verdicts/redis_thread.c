@@ -272,7 +272,7 @@ bool redis_thread_stop(struct redis_thread *t, uint32_t drain_ms, const _Atomic 
     bool waiting = st.pending + queued || st.events_pending + queued_ev;
     bool was_connected = st.connected;
     if (waiting && !st.connected)
-        DD_WARN("redis: unreachable (%s): waiting up to %.1f s for it to take %" PRIu64
+        DD_WARN("redis: unreachable (%s): waiting up to %g s for it to take %" PRIu64
                 " verdicts and %" PRIu64 " events%s",
                 st.last_error[0] ? st.last_error : "not connected yet", drain_ms / 1000.0,
                 st.pending + queued, st.events_pending + queued_ev,
