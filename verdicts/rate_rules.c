@@ -3,10 +3,11 @@
  * (rate_rules.h).
  *
  * Owns: an open-addressing index of slots (a 32-bit tag and an entry number each), a dense
- * pool of struct rr_entry (one per IP, both roles in it) with its free stack, and the list of
- * alerting IP/roles. All allocated in rate_rules_create(); nothing is allocated afterwards
- * (the pool is an anonymous mapping filled from the bottom, so memory follows the addresses
- * tracked: ~570 bytes each, not the capacity). The reflector service ports are
+ * pool of struct rr_entry (one per IP, both roles in it) with its free stack, a pool of burst
+ * snapshots (struct rr_snap, 68 bytes, only for entries that ever burst over a threshold) and
+ * the list of alerting IP/roles. All allocated in rate_rules_create(); nothing is allocated
+ * afterwards (the pool is an anonymous mapping filled from the bottom, so memory follows the
+ * addresses tracked: 504 bytes each, not the capacity). The reflector service ports are
  * features/port_class's list (the model and the judge use the same one).
  *
  * Threads: none of its own. One capture shard calls rate_rules_packet() per packet and
@@ -135,6 +136,17 @@ struct rr_sub {
     uint32_t bytes[RR_ROLES];
 };
 
+/* The sub-window of an entry's latest worst burst, for the alert's values: one for both roles
+ * (an IP bursting as victim and attacker at once shows the later one's sub-window). Only
+ * entries that ever burst over a threshold have one (rate_rules.snaps), kept until the entry
+ * is freed. */
+struct rr_snap {
+    struct rr_sub sub;
+    float sources; /* the HyperLogLog estimate when sub was taken */
+    uint32_t pkts; /* victim packets of the second until sub was taken */
+};
+static const struct rr_snap rr_snap_zero;
+
 struct rr_entry {
     uint8_t addr[16];
     uint8_t version;
@@ -146,11 +158,7 @@ struct rr_entry {
     uint64_t sub_id;   /* the 100 ms sub-window sub belongs to */
     uint64_t last_pkt_s;
     struct rr_sub sub;
-    /* The sub-window of the latest worst burst, for the alert's values: one for both roles (an
-     * IP bursting as victim and attacker at once shows the later one's sub-window). */
-    struct rr_sub snap;
-    float snap_sources;                    /* the HyperLogLog estimate when snap was taken */
-    uint32_t snap_pkts;                    /* victim packets of the second until snap was taken */
+    uint32_t snap;                         /* 1 + its struct rr_snap in rate_rules.snaps; 0: none */
     uint32_t count[RR_ROLES][RR_NPKT + 1]; /* the second so far, RR_BYTES included */
     float rate[RR_ROLES][RR_METRIC_COUNT]; /* smoothed per-second values */
     uint8_t hll[RR_HLL_REGS];              /* sources of packets to this IP */
@@ -176,6 +184,10 @@ struct rate_rules {
     uint32_t pool_high;
     uint32_t *pool_free; /* stack of freed entries */
     uint32_t pool_nfree;
+    /* Burst snapshots, one per entry that ever burst: as many as entries (calloc'd, touched as
+     * used), taken like them. */
+    struct rr_snap *snaps;
+    uint32_t *snap_free, snap_nfree, snap_high;
     uint32_t *active; /* slot << 1 | role of alerting IP/roles; capacity 2 * slots */
     uint32_t n_active;
     uint32_t active_cursor;
@@ -278,7 +290,10 @@ struct rate_rules *rate_rules_create(const struct ddosd_config *cfg, uint32_t ma
     if (r->pool == MAP_FAILED)
         r->pool = NULL;
     r->active = calloc((size_t)cap * 2, sizeof(*r->active));
-    if (!r->tags || !r->pidx || !r->pool_free || !r->pool || !r->active)
+    r->snaps = calloc(cap, sizeof(*r->snaps));
+    r->snap_free = malloc((size_t)cap * sizeof(*r->snap_free));
+    if (!r->tags || !r->pidx || !r->pool_free || !r->pool || !r->active || !r->snaps ||
+        !r->snap_free)
         goto fail;
     r->seed = dd_hash_seed(r);
     /* A fixed key, not the table's random seed: the distinct-source estimate decides levels
@@ -319,6 +334,8 @@ void rate_rules_destroy(struct rate_rules *r)
     if (r->pool)
         munmap(r->pool, r->pool_bytes);
     free(r->active);
+    free(r->snaps);
+    free(r->snap_free);
     free(r);
 }
 
@@ -556,9 +573,12 @@ static void rr_burst_evaluate(struct rate_rules *r, uint32_t slot, int role)
     rs->win_reasons |= reasons;
     if ((float)excess > rs->win_excess) {
         rs->win_excess = (float)excess;
-        e->snap = e->sub;
-        e->snap_sources = (float)sources;
-        e->snap_pkts = (uint32_t)(pkts < UINT32_MAX ? pkts : UINT32_MAX);
+        if (!e->snap) /* never empty: one snapshot per entry */
+            e->snap = 1 + (r->snap_nfree ? r->snap_free[--r->snap_nfree] : r->snap_high++);
+        struct rr_snap *sn = &r->snaps[e->snap - 1];
+        sn->sub = e->sub;
+        sn->sources = (float)sources;
+        sn->pkts = (uint32_t)(pkts < UINT32_MAX ? pkts : UINT32_MAX);
     }
     rr_publish(r, slot, role);
 }
@@ -668,6 +688,10 @@ static void rr_slot_free(struct rate_rules *r, uint32_t slot)
         if (rr_e(r, slot)->role[role].active_pos >= 0)
             rr_active_remove(r, slot, role);
     r->tags[slot] = 0;
+    struct rr_entry *e = rr_e(r, slot);
+    if (e->snap)
+        r->snap_free[r->snap_nfree++] = e->snap - 1;
+    e->snap = 0;
     r->pool_free[r->pool_nfree++] = r->pidx[slot];
     r->st.tracked_ips--;
 }
@@ -946,10 +970,10 @@ static void rr_alert_fill(const struct rate_rules *r, uint32_t slot, int role, u
     const struct rr_entry *e = rr_e(r, slot);
     const struct rr_role_state *rs = &e->role[role];
     struct rr_view v;
-    if (rs->burst)
-        rr_view_sub(&v, &e->snap, role, role == VERDICT_ROLE_VICTIM ? e->snap_sources : 0,
-                    e->snap_pkts);
-    else
+    if (rs->burst) {
+        const struct rr_snap *sn = e->snap ? &r->snaps[e->snap - 1] : &rr_snap_zero;
+        rr_view_sub(&v, &sn->sub, role, role == VERDICT_ROLE_VICTIM ? sn->sources : 0, sn->pkts);
+    } else
         rr_view_sustained(&v, e, role);
     memset(a, 0, sizeof(*a));
     memcpy(a->ip, e->addr, 16);
