@@ -4,11 +4,13 @@
  *
  * Owns: an open-addressing index of slots (a 32-bit tag and an entry number each), a dense
  * pool of struct rr_entry (one per IP, both roles in it) with its free stack, a pool of burst
- * snapshots (struct rr_snap, 68 bytes, only for entries that ever burst over a threshold) and
- * the list of alerting IP/roles. All allocated in rate_rules_create(); nothing is allocated
- * afterwards (the pool is an anonymous mapping filled from the bottom, so memory follows the
- * addresses tracked: 504 bytes each, not the capacity). The reflector service ports are
- * features/port_class's list (the model and the judge use the same one).
+ * snapshots (struct rr_snap, 68 bytes, only for entries that ever burst over a threshold), a
+ * pool of role states (struct rr_roles, 96 bytes, only for entries whose alert state left the
+ * defaults: a role over a threshold, a fragment) and the list of alerting IP/roles. All
+ * allocated in rate_rules_create(); nothing is allocated afterwards (the pool is an anonymous
+ * mapping filled from the bottom, so memory follows the addresses tracked: 416 bytes each, not
+ * the capacity; the other two pools are calloc'd, touched as used). The reflector service
+ * ports are features/port_class's list (the model and the judge use the same one).
  *
  * Threads: none of its own. One capture shard calls rate_rules_packet() per packet and
  * rate_rules_tick() on 100 ms boundaries; no locks, no atomics, no logging per packet.
@@ -130,6 +132,14 @@ struct rr_role_state {
     uint64_t last_emit_s;
 };
 
+/* The alert state of both roles of an entry. Only entries whose state ever left the defaults
+ * (a role over a threshold, a fragment seen) have one (rate_rules.states, kept until the
+ * entry is freed); the others read rr_roles_default: not alerting, nothing counted. */
+struct rr_roles {
+    struct rr_role_state role[RR_ROLES];
+};
+static const struct rr_roles rr_roles_default = {{{.active_pos = -1}, {.active_pos = -1}}};
+
 /* One 100 ms sub-window of both directions. */
 struct rr_sub {
     uint16_t n[RR_ROLES][RR_NPKT];
@@ -162,7 +172,7 @@ struct rr_entry {
     uint32_t count[RR_ROLES][RR_NPKT + 1]; /* the second so far, RR_BYTES included */
     float rate[RR_ROLES][RR_METRIC_COUNT]; /* smoothed per-second values */
     uint8_t hll[RR_HLL_REGS];              /* sources of packets to this IP */
-    struct rr_role_state role[RR_ROLES];
+    uint32_t rsi; /* 1 + its struct rr_roles in rate_rules.states; 0: both at the defaults */
 };
 
 struct rate_rules {
@@ -188,6 +198,9 @@ struct rate_rules {
      * used), taken like them. */
     struct rr_snap *snaps;
     uint32_t *snap_free, snap_nfree, snap_high;
+    /* Role states, one per entry whose state left the defaults, taken the same way. */
+    struct rr_roles *states;
+    uint32_t *state_free, state_nfree, state_high;
     uint32_t *active; /* slot << 1 | role of alerting IP/roles; capacity 2 * slots */
     uint32_t n_active;
     uint32_t active_cursor;
@@ -292,8 +305,10 @@ struct rate_rules *rate_rules_create(const struct ddosd_config *cfg, uint32_t ma
     r->active = calloc((size_t)cap * 2, sizeof(*r->active));
     r->snaps = calloc(cap, sizeof(*r->snaps));
     r->snap_free = malloc((size_t)cap * sizeof(*r->snap_free));
+    r->states = calloc(cap, sizeof(*r->states));
+    r->state_free = malloc((size_t)cap * sizeof(*r->state_free));
     if (!r->tags || !r->pidx || !r->pool_free || !r->pool || !r->active || !r->snaps ||
-        !r->snap_free)
+        !r->snap_free || !r->states || !r->state_free)
         goto fail;
     r->seed = dd_hash_seed(r);
     /* A fixed key, not the table's random seed: the distinct-source estimate decides levels
@@ -336,6 +351,8 @@ void rate_rules_destroy(struct rate_rules *r)
     free(r->active);
     free(r->snaps);
     free(r->snap_free);
+    free(r->states);
+    free(r->state_free);
     free(r);
 }
 
@@ -344,11 +361,32 @@ void rate_rules_stats_get(const struct rate_rules *r, struct rate_rules_stats *o
     *out = r->st;
 }
 
+/* ---- role states ------------------------------------------------------------------------ */
+
+/* A role's state for reading: its record's, or the defaults. */
+static inline const struct rr_role_state *rr_rs(const struct rate_rules *r,
+                                                const struct rr_entry *e, int role)
+{
+    return e->rsi ? &r->states[e->rsi - 1].role[role] : &rr_roles_default.role[role];
+}
+
+/* A role's state for writing: the entry takes its record (at the defaults) first. Never fails:
+ * there is a record per entry. */
+static struct rr_role_state *rr_rs_need(struct rate_rules *r, struct rr_entry *e, int role)
+{
+    if (!e->rsi) {
+        uint32_t k = r->state_nfree ? r->state_free[--r->state_nfree] : r->state_high++;
+        r->states[k] = rr_roles_default;
+        e->rsi = k + 1;
+    }
+    return &r->states[e->rsi - 1].role[role];
+}
+
 /* ---- alerting list ---------------------------------------------------------------------- */
 
 static void rr_active_add(struct rate_rules *r, uint32_t slot, int role)
 {
-    struct rr_role_state *rs = &rr_e(r, slot)->role[role];
+    struct rr_role_state *rs = rr_rs_need(r, rr_e(r, slot), role);
     rs->active_pos = (int32_t)r->n_active;
     rs->emitted = false;
     rs->emitted_level = 0;
@@ -359,11 +397,11 @@ static void rr_active_add(struct rate_rules *r, uint32_t slot, int role)
 
 static void rr_active_remove(struct rate_rules *r, uint32_t slot, int role)
 {
-    struct rr_role_state *rs = &rr_e(r, slot)->role[role];
+    struct rr_role_state *rs = rr_rs_need(r, rr_e(r, slot), role); /* alerting: it has one */
     uint32_t pos = (uint32_t)rs->active_pos;
     uint32_t last = r->active[--r->n_active];
     r->active[pos] = last;
-    rr_e(r, last >> 1)->role[last & 1].active_pos = (int32_t)pos;
+    rr_rs_need(r, rr_e(r, last >> 1), (int)(last & 1))->active_pos = (int32_t)pos;
     rs->active_pos = -1;
     r->st.alerting--;
 }
@@ -493,10 +531,11 @@ static uint32_t rr_judge(const struct rate_rules *r, struct rr_entry *e, int rol
  * second's bursts. Puts the role on the alerting list when it starts. */
 static void rr_publish(struct rate_rules *r, uint32_t slot, int role)
 {
-    struct rr_role_state *rs = &rr_e(r, slot)->role[role];
-    uint32_t reasons = rs->sus_reasons | rs->win_reasons;
+    const struct rr_role_state *rc = rr_rs(r, rr_e(r, slot), role);
+    uint32_t reasons = rc->sus_reasons | rc->win_reasons;
     if (!reasons)
         return;
+    struct rr_role_state *rs = rr_rs_need(r, rr_e(r, slot), role);
     float excess = rs->sus_excess > rs->win_excess ? rs->sus_excess : rs->win_excess;
     rs->reasons = reasons;
     rs->burst = rs->win_excess > rs->sus_excess;
@@ -569,7 +608,7 @@ static void rr_burst_evaluate(struct rate_rules *r, uint32_t slot, int role)
     uint32_t reasons = rr_judge(r, e, role, &v, &excess);
     if (!reasons)
         return;
-    struct rr_role_state *rs = &e->role[role];
+    struct rr_role_state *rs = rr_rs_need(r, e, role);
     rs->win_reasons |= reasons;
     if ((float)excess > rs->win_excess) {
         rs->win_excess = (float)excess;
@@ -588,11 +627,14 @@ static void rr_burst_evaluate(struct rate_rules *r, uint32_t slot, int role)
 static void rr_entry_evaluate(struct rate_rules *r, uint32_t slot, int role)
 {
     struct rr_entry *e = rr_e(r, slot);
-    struct rr_role_state *rs = &e->role[role];
     struct rr_view v;
     rr_view_sustained(&v, e, role);
     double excess;
-    rs->sus_reasons = rr_judge(r, e, role, &v, &excess);
+    uint32_t sus = rr_judge(r, e, role, &v, &excess);
+    if (!sus && !e->rsi)
+        return; /* under every threshold at the defaults: what follows writes the defaults */
+    struct rr_role_state *rs = rr_rs_need(r, e, role);
+    rs->sus_reasons = sus;
     rs->sus_excess = rs->sus_reasons ? (float)excess : 0;
     if (!(rs->sus_reasons | rs->win_reasons)) {
         if (rs->active_pos >= 0 && rs->quiet < 255)
@@ -605,10 +647,10 @@ static void rr_entry_evaluate(struct rate_rules *r, uint32_t slot, int role)
 }
 
 /* True while a role of e alerts and has not yet seen RATE_RULES_END_WINDOWS quiet windows. */
-static bool rr_entry_ending(const struct rr_entry *e)
+static bool rr_entry_ending(const struct rate_rules *r, const struct rr_entry *e)
 {
     for (int role = 0; role < RR_ROLES; role++)
-        if (e->role[role].active_pos >= 0 && e->role[role].quiet < RATE_RULES_END_WINDOWS)
+        if (rr_rs(r, e, role)->active_pos >= 0 && rr_rs(r, e, role)->quiet < RATE_RULES_END_WINDOWS)
             return true;
     return false;
 }
@@ -664,7 +706,7 @@ static void rr_entry_roll(struct rate_rules *r, uint32_t slot, uint64_t now_us)
     /* Empty windows: evaluated one by one while an alert is ending (64 halvings take any rate
      * under any threshold), then decayed at once. */
     uint64_t empty = gap - 1, step = 0;
-    for (; step < empty && step < 64 && rr_entry_ending(e); step++) {
+    for (; step < empty && step < 64 && rr_entry_ending(r, e); step++) {
         for (int role = 0; role < RR_ROLES; role++) {
             for (int m = 0; m < RR_METRIC_COUNT; m++)
                 e->rate[role][m] *= 1 - a;
@@ -685,10 +727,13 @@ static void rr_entry_roll(struct rate_rules *r, uint32_t slot, uint64_t now_us)
 static void rr_slot_free(struct rate_rules *r, uint32_t slot)
 {
     for (int role = 0; role < RR_ROLES; role++)
-        if (rr_e(r, slot)->role[role].active_pos >= 0)
+        if (rr_rs(r, rr_e(r, slot), role)->active_pos >= 0)
             rr_active_remove(r, slot, role);
     r->tags[slot] = 0;
     struct rr_entry *e = rr_e(r, slot);
+    if (e->rsi)
+        r->state_free[r->state_nfree++] = e->rsi - 1;
+    e->rsi = 0;
     if (e->snap)
         r->snap_free[r->snap_nfree++] = e->snap - 1;
     e->snap = 0;
@@ -728,7 +773,7 @@ static uint32_t rr_entry_get(struct rate_rules *r, const uint8_t addr[16], uint8
         float rate = e->rate[0][RR_PPS] + e->rate[1][RR_PPS] +
                      (float)(e->count[0][RR_PPS] + e->count[1][RR_PPS]) +
                      (float)(e->sub.n[0][RR_PPS] + e->sub.n[1][RR_PPS]);
-        if (e->role[0].active_pos >= 0 || e->role[1].active_pos >= 0)
+        if (rr_rs(r, e, 0)->active_pos >= 0 || rr_rs(r, e, 1)->active_pos >= 0)
             rate += 1e30f;
         if (victim == UINT32_MAX || rate < victim_rate) {
             victim = slot;
@@ -739,7 +784,7 @@ static uint32_t rr_entry_get(struct rate_rules *r, const uint8_t addr[16], uint8
     if (slot == UINT32_MAX) {
         slot = victim;
         struct rr_entry *old = rr_e(r, slot);
-        if (old->role[0].active_pos >= 0 || old->role[1].active_pos >= 0)
+        if (rr_rs(r, old, 0)->active_pos >= 0 || rr_rs(r, old, 1)->active_pos >= 0)
             r->st.evicted_alerting++;
         rr_slot_free(r, slot);
         r->st.evictions++;
@@ -754,8 +799,6 @@ static uint32_t rr_entry_get(struct rate_rules *r, const uint8_t addr[16], uint8
     e->window_s = ts_us / 1000000u;
     e->sub_id = ts_us / RR_SUB_US;
     e->last_pkt_s = e->window_s;
-    e->role[0].active_pos = -1;
-    e->role[1].active_pos = -1;
     r->tags[slot] = tag;
     r->st.tracked_ips++;
     return slot;
@@ -903,7 +946,7 @@ static void rr_packet_hashed(struct rate_rules *r, const struct pkt_info *p, uin
         *reg = rho;
     e->last_pkt_s = s;
     if (frag)
-        rr_frag_vote(&e->role[VERDICT_ROLE_VICTIM], p->proto);
+        rr_frag_vote(rr_rs_need(r, e, VERDICT_ROLE_VICTIM), p->proto);
     rr_count(r, slot, VERDICT_ROLE_VICTIM, mask, p->wire_len);
     if (e->resolved && e->whitelisted[VERDICT_ROLE_VICTIM])
         r->st.whitelisted_pkts++;
@@ -912,7 +955,7 @@ static void rr_packet_hashed(struct rate_rules *r, const struct pkt_info *p, uin
     e = rr_e(r, slot);
     e->last_pkt_s = s;
     if (frag)
-        rr_frag_vote(&e->role[VERDICT_ROLE_ATTACKER], p->proto);
+        rr_frag_vote(rr_rs_need(r, e, VERDICT_ROLE_ATTACKER), p->proto);
     rr_count(r, slot, VERDICT_ROLE_ATTACKER, mask, p->wire_len);
     if (e->resolved && e->whitelisted[VERDICT_ROLE_ATTACKER])
         r->st.whitelisted_pkts++;
@@ -968,7 +1011,7 @@ static void rr_alert_fill(const struct rate_rules *r, uint32_t slot, int role, u
                           bool ended, struct rate_alert *a)
 {
     const struct rr_entry *e = rr_e(r, slot);
-    const struct rr_role_state *rs = &e->role[role];
+    const struct rr_role_state *rs = rr_rs(r, e, role);
     struct rr_view v;
     if (rs->burst) {
         const struct rr_snap *sn = e->snap ? &r->snaps[e->snap - 1] : &rr_snap_zero;
@@ -1025,8 +1068,8 @@ size_t rate_rules_tick(struct rate_rules *r, uint64_t now_us, struct rate_alert 
             continue;
         struct rr_entry *e = rr_e(r, slot);
         rr_entry_roll(r, slot, now_us);
-        if (now_s > e->last_pkt_s + RR_IDLE_S && e->role[0].active_pos < 0 &&
-            e->role[1].active_pos < 0) {
+        if (now_s > e->last_pkt_s + RR_IDLE_S && rr_rs(r, e, 0)->active_pos < 0 &&
+            rr_rs(r, e, 1)->active_pos < 0) {
             rr_slot_free(r, slot);
             r->st.expired++;
         }
@@ -1041,7 +1084,7 @@ size_t rate_rules_tick(struct rate_rules *r, uint64_t now_us, struct rate_alert 
             i = 0;
         uint32_t slot = r->active[i] >> 1;
         int role = (int)(r->active[i] & 1);
-        struct rr_role_state *rs = &rr_e(r, slot)->role[role];
+        struct rr_role_state *rs = rr_rs_need(r, rr_e(r, slot), role); /* alerting: has one */
         visits--;
         work++;
         rr_entry_roll(r, slot, now_us); /* a roll may add to the list, never removes */

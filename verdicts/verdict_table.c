@@ -27,7 +27,8 @@
  *
  * Window: per role, VT_BUCKETS buckets of one second of the stage clock (10 s =
  * VERDICT_WINDOW_US). Evidence counts in the bucket of its flow's last packet (never later than
- * the stage clock). A bucket holds reports, attack reports, flows and attack flows, the highest
+ * the stage clock). A bucket holds whether it had reports (a bit: only the timers ask, for the
+ * oldest), attack reports, flows and attack flows, the highest
  * p_attack among attacks and whether a heavy attack flow was seen; the victim role also holds
  * flows of unblamed sources and reflectors and half-open/slow reports (struct vt_victim). The
  * window is their sum (max). Attack families are counted per role in VT_FAMILIES space-saving
@@ -45,14 +46,14 @@
  * round the wheel and are re-filed.
  *
  * Memory: an entry is 136 bytes (address, index links, what was published) plus a record per
- * role that received evidence. A role that only ever saw benign flows is light: 176 bytes (200
- * as a victim: its windows of reports, packets, bytes and flows, its seen times and flow
- * count); attack evidence, an alert or a report makes it whole: 432 bytes as an attacker, 536
- * as a victim. Most addresses are one light role (~312 bytes), where both whole roles inline
- * took ~1100. Role records come from four pools of max_ips records (calloc'd, touched as used,
- * freed with their entry); see "role records" below. Peers live only in episode records
- * (VT_PEERS of them, space-saving), ~850 bytes each; a spoofed tally is ~360 bytes; the source
- * sketch 192 KiB, the pair sketch 768 KiB.
+ * role that received evidence. A role that only ever saw benign flows is light: 136 bytes (160
+ * as a victim: its windows of packets, bytes and flows, its seen times and flow count); attack
+ * evidence, an alert or a report makes it whole: 400 bytes as an attacker, 504 as a victim.
+ * Most addresses are one light role (~272 bytes), where both whole roles inline took ~1100. Role
+ * records come from four pools of max_ips records (calloc'd, touched as used, freed with their
+ * entry); see "role records" below. Peers live only in episode records (VT_PEERS of them,
+ * space-saving), ~850 bytes each; a spoofed tally is ~360 bytes; the source sketch 192 KiB, the
+ * pair sketch 768 KiB.
  *
  * Calls: common/cidr (CIDR matching), common/hash (keyed hashes), common/log (at create only),
  * features/port_class (reflector and web ports). */
@@ -110,13 +111,13 @@ enum { VT_POOL_LA = 0, VT_POOL_LV = 1, VT_POOL_RA = 2, VT_POOL_RV = 3, VT_POOLS 
 enum { VT_FIN = 1, VT_SYN = 2, VT_RST = 4, VT_PSH = 8, VT_ACK = 16 };
 
 struct vt_role {
-    uint32_t reports[VT_BUCKETS];
-    uint32_t attacks[VT_BUCKETS];   /* attack reports that count for this role */
-    float maxp[VT_BUCKETS];         /* the highest p_attack of the bucket's attack reports */
-    uint32_t pkts[VT_BUCKETS];      /* packets of the bucket's reports (new since each flow's
-                                       previous report), for the model-side pps estimate */
-    uint32_t bytes16[VT_BUCKETS];   /* their bytes, in units of 16 (no overflow below 68 GB/s) */
-    uint16_t flows[VT_BUCKETS];     /* flows (first reports) of the bucket, saturating */
+    uint16_t reported;            /* bit b: bucket b received a report (only "any" is ever asked) */
+    uint32_t attacks[VT_BUCKETS]; /* attack reports that count for this role */
+    float maxp[VT_BUCKETS];       /* the highest p_attack of the bucket's attack reports */
+    uint32_t pkts[VT_BUCKETS];    /* packets of the bucket's reports (new since each flow's
+                                     previous report), for the model-side pps estimate */
+    uint32_t bytes16[VT_BUCKETS]; /* their bytes, in units of 16 (no overflow below 68 GB/s) */
+    uint16_t flows[VT_BUCKETS];   /* flows (first reports) of the bucket, saturating */
     uint16_t flows_att[VT_BUCKETS]; /* of those, attacks that count for this role */
     uint16_t blame[VT_BUCKETS];     /* attacker: of those, flows that are evidence about this
                                        source (vt_weigh.blame) */
@@ -170,11 +171,11 @@ struct vt_vrole {
 /* A light role: what a role that never received attack evidence, an alert or a report holds
  * (everything else of its struct vt_role is zero, its level low). Most roles stay light. */
 struct vt_lrole {
-    uint32_t reports[VT_BUCKETS];
+    uint16_t reported;
+    uint8_t has_model;
     uint32_t pkts[VT_BUCKETS];
     uint32_t bytes16[VT_BUCKETS];
     uint16_t flows[VT_BUCKETS];
-    uint8_t has_model;
     uint64_t win_sec, flows_total, first_seen_us, last_seen_us;
 };
 
@@ -356,7 +357,7 @@ static const struct vt_vrole vt_zero_role = {.r = {.ep = VT_NONE}, .vic = {.spoo
 static void vt_expand(const struct vt_lrole *lr, const struct vt_lvrole *lv, struct vt_vrole *out)
 {
     *out = vt_zero_role;
-    memcpy(out->r.reports, lr->reports, sizeof(lr->reports));
+    out->r.reported = lr->reported;
     memcpy(out->r.pkts, lr->pkts, sizeof(lr->pkts));
     memcpy(out->r.bytes16, lr->bytes16, sizeof(lr->bytes16));
     memcpy(out->r.flows, lr->flows, sizeof(lr->flows));
@@ -474,7 +475,7 @@ static void vt_rcommit(struct verdict_table *t, const struct vt_entry *e, int ro
     const struct vt_vrole *sc = &t->scr[role];
     uint32_t k = e->ri[role];
     struct vt_lrole *lr = role == VERDICT_ROLE_VICTIM ? &t->lv[k].r : &t->la[k];
-    memcpy(lr->reports, sc->r.reports, sizeof(lr->reports));
+    lr->reported = sc->r.reported;
     memcpy(lr->pkts, sc->r.pkts, sizeof(lr->pkts));
     memcpy(lr->bytes16, sc->r.bytes16, sizeof(lr->bytes16));
     memcpy(lr->flows, sc->r.flows, sizeof(lr->flows));
@@ -733,7 +734,7 @@ static void vt_roll(struct vt_role *r, struct vt_victim *vic, uint64_t now_us)
     if (now_sec <= r->win_sec)
         return;
     if (now_sec - r->win_sec >= VT_BUCKETS) {
-        memset(r->reports, 0, sizeof(r->reports));
+        r->reported = 0;
         memset(r->attacks, 0, sizeof(r->attacks));
         memset(r->maxp, 0, sizeof(r->maxp));
         memset(r->pkts, 0, sizeof(r->pkts));
@@ -753,7 +754,8 @@ static void vt_roll(struct vt_role *r, struct vt_victim *vic, uint64_t now_us)
     } else {
         for (uint64_t s = r->win_sec + 1; s <= now_sec; s++) {
             unsigned b = (unsigned)(s % VT_BUCKETS);
-            r->reports[b] = r->attacks[b] = 0;
+            r->reported &= (uint16_t) ~(1u << b);
+            r->attacks[b] = 0;
             r->pkts[b] = r->bytes16[b] = 0;
             r->flows[b] = r->flows_att[b] = r->hits[b] = r->blame[b] = 0;
             r->maxp[b] = 0;
@@ -1373,8 +1375,7 @@ static void vt_flow_role(struct verdict_table *t, uint32_t i, int role,
         return;
     }
     unsigned b = (unsigned)(ev_sec % VT_BUCKETS);
-    if (r->reports[b] < UINT32_MAX)
-        r->reports[b]++;
+    r->reported |= (uint16_t)(1u << b);
     if (fe->first_report && !wg->neutral) {
         uint32_t nf = r->flows[b] + 1u + wg->seed, na = r->flows_att[b] + (wg->attack ? 1u : 0u);
         if (wg->attack)
@@ -1755,7 +1756,7 @@ static uint64_t vt_next_due(const struct verdict_table *t, const struct vt_entry
              s <= r->win_sec; s++) {
             unsigned b = (unsigned)(s % VT_BUCKETS);
             attacks += r->attacks[b];
-            if (r->reports[b] && !oldest)
+            if ((r->reported & (1u << b)) && !oldest)
                 oldest = s;
         }
         /* Attack reports in the window: the level may move as any bucket leaves it. */

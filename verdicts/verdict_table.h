@@ -139,9 +139,9 @@
  *     evicted IPs wait in a ring of max_ips/8 (64..16384) verdicts until the next tick; when
  *     more are evicted between two ticks, the oldest notices are lost. Only IPs that were
  *     published get an expired callback.
- *   - Memory: 136 bytes per IP, plus for each role it received evidence in: 176 bytes (200 as
- *     a victim) while that evidence is benign flows only, 432 (536 as a victim) from its first
- *     attack evidence, alert or report on (~312 bytes for an IP seen in one role with benign
+ *   - Memory: 136 bytes per IP, plus for each role it received evidence in: 136 bytes (160 as
+ *     a victim) while that evidence is benign flows only, 400 (504 as a victim) from its first
+ *     attack evidence, alert or report on (~272 bytes for an IP seen in one role with benign
  *     flows; calloc'd at create, touched as used), ~850 bytes per episode record, ~360 bytes
  *     per spoofed-source tally, 960 KiB for the two sketches. */
 #ifndef DD_VERDICTS_VERDICT_TABLE_H
