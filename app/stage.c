@@ -35,6 +35,7 @@ enum {
     EXPIRE_EVERY_MS = 1000,
     EVENT_JSON_MAX = 8192,
     SAMPLE_EVERY_US = 1000000, /* incident samples for the dashboard: one per second */
+    STAGE_REPORTED_MAX = 256,  /* reported addresses whose next verdict is written in full */
 };
 /* Attack-event log lines: a burst of 20, then 2 a second; the rest are counted and said in one
  * "suppressed" line (every event stays in the trail: /api/events, and in ddos:events). */
@@ -70,6 +71,12 @@ struct stage {
     uint32_t peaks_mask;
     uint64_t peaks_full;
     uint64_t flows_in, alerts_in, reports_in, flows_out_rows, flows_out_errors;
+    /* Addresses reported since their verdict was last published (a few; see on_verdict). */
+    struct reported_addr {
+        uint8_t ip[16];
+        uint8_t version;
+    } reported[STAGE_REPORTED_MAX];
+    uint32_t nreported, reported_next;
     uint64_t cfg_gen, model_gen;
     uint64_t ttl_us;
     uint64_t next_tick_us;      /* the next evidence-time tick */
@@ -131,14 +138,46 @@ static bool worth_writing(struct stage *st, const struct verdict *v)
            verdict_store_get(st->d->store, v->ip, v->ip_version, verdict_store_now_ms(), &old);
 }
 
+/* Notes a reported address. When the ring is full a rotating slot is overwritten: a report whose
+ * verdict is never published (a whitelisted address) must not hold a slot for good, and an
+ * address that loses its slot in a burst is still written when its verdict changes. */
+static void reported_note(struct stage *st, const struct verdict *v)
+{
+    struct reported_addr *a = st->nreported < STAGE_REPORTED_MAX
+                                  ? &st->reported[st->nreported++]
+                                  : &st->reported[st->reported_next++ % STAGE_REPORTED_MAX];
+    memcpy(a->ip, v->ip, sizeof(a->ip));
+    a->version = v->ip_version;
+}
+
+/* True (and forgets it) when v's address was reported since its last publication. */
+static bool reported_take(struct stage *st, const struct verdict *v)
+{
+    for (uint32_t i = 0; i < st->nreported; i++) {
+        struct reported_addr *a = &st->reported[i];
+        if (a->version == v->ip_version && memcmp(a->ip, v->ip, v->ip_version == 4 ? 4 : 16) == 0) {
+            *a = st->reported[--st->nreported];
+            return true;
+        }
+    }
+    return false;
+}
+
 static void on_verdict(void *user, const struct verdict *v)
 {
     struct stage *st = user;
     peak_note(st, v);
     if (!worth_writing(st, v))
         return;
-    if (st->redis)
-        (void)redis_thread_put(st->redis, v);
+    if (st->redis) {
+        /* The verdict that follows a report is written even when Redis is believed to hold the
+         * same level, role and type already: an operator who deleted the key (or flushed Redis)
+         * and reports again expects the report in Redis now, not at the next TTL refresh. */
+        if (reported_take(st, v))
+            (void)redis_thread_put_sync(st->redis, v, 0);
+        else
+            (void)redis_thread_put(st->redis, v);
+    }
     /* The store may hold the merged view of several sensors (the follower put it there): a
      * local verdict of a lower level does not replace it; Redis has this one too. */
     struct verdict_store_entry cur;
@@ -205,9 +244,13 @@ static void on_event(void *user, enum verdict_event_kind kind, const struct verd
     bool start = kind == VERDICT_EVENT_ATTACK_START;
     event_log_line(st, start ? "start" : "end", v, threat_level_name((enum threat_level)v->level),
                    peers, npeers);
-    if (st->d->trail)
+    if (st->d->trail) {
         (void)trail_event_add(st->d->trail, start ? TRAIL_EVENT_START : TRAIL_EVENT_END, v,
                               v->level, peers, npeers);
+        /* A new incident's chart starts at its onset, not at the next whole second. */
+        if (start)
+            st->next_sample_us = 0;
+    }
     if (st->redis)
         (void)redis_thread_event(
             st->redis, start ? REDIS_SINK_EVENT_ATTACK_START : REDIS_SINK_EVENT_ATTACK_END, v,
@@ -510,8 +553,11 @@ static unsigned stage_reports(struct stage *st, uint64_t now_us)
         d->nreports = 0;
     }
     pthread_mutex_unlock(&d->report_lock);
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < n; i++) {
         verdict_table_report(st->table, &batch[i], now_us, st->ttl_us);
+        if (st->redis)
+            reported_note(st, &batch[i]);
+    }
     st->reports_in += n;
     return n;
 }
