@@ -193,6 +193,10 @@ char *api_go_duration(uint64_t ms, char *buf, size_t len);
 /* Parses an IPv4 or IPv6 address into v (an IPv4-mapped IPv6 address becomes IPv4) and writes
  * its canonical text into text. Returns 0 or -EINVAL. */
 int api_ip_parse(const char *s, struct verdict *v, char text[VERDICT_IP_TEXT_MAX]);
+/* The required query parameter ip, parsed as api_ip_parse does. On failure answers 400 (missing,
+ * or not an address) into out and returns false. */
+bool api_query_ip(const struct api_query *q, struct api_reply *out, struct verdict *key,
+                  char text[VERDICT_IP_TEXT_MAX]);
 /* True when s is at most max bytes and holds no control characters. */
 bool api_text_ok(const char *s, size_t max);
 /* Compares a presented key with a secret in time independent of where they differ. */

@@ -361,17 +361,10 @@ void api_route_timeseries(struct api_core *c, const struct api_request *in,
 {
     if (!dash_allowed(c, in, out))
         return;
-    const char *ip = api_query_get(q, "ip");
     struct verdict key;
     char text[VERDICT_IP_TEXT_MAX];
-    if (ip == NULL || *ip == '\0') {
-        api_reply_error(out, 400, "bad_request", "missing query parameter ip (IPv4 or IPv6)");
+    if (!api_query_ip(q, out, &key, text))
         return;
-    }
-    if (api_ip_parse(ip, &key, text) != 0) {
-        api_reply_error(out, 400, "bad_request", "ip is not an IPv4 or IPv6 address: '%.64s'", ip);
-        return;
-    }
     int role = -1;
     const char *rs = api_query_get(q, "role");
     if (rs && *rs) {

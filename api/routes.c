@@ -102,20 +102,28 @@ static bool verdict_render(struct api_core *c, const char *ip, const struct verd
                             e->expires_ms, NULL);
 }
 
+bool api_query_ip(const struct api_query *q, struct api_reply *out, struct verdict *key,
+                  char text[VERDICT_IP_TEXT_MAX])
+{
+    const char *ip = api_query_get(q, "ip");
+    if (ip == NULL || *ip == '\0') {
+        api_reply_error(out, 400, "bad_request", "missing query parameter ip (IPv4 or IPv6)");
+        return false;
+    }
+    if (api_ip_parse(ip, key, text) != 0) {
+        api_reply_error(out, 400, "bad_request", "ip is not an IPv4 or IPv6 address: '%.64s'", ip);
+        return false;
+    }
+    return true;
+}
+
 void api_route_threat(struct api_core *c, const struct api_request *in, const struct api_query *q,
                       struct api_reply *out)
 {
-    const char *ip = api_query_get(q, "ip");
     struct verdict key;
     char text[VERDICT_IP_TEXT_MAX];
-    if (ip == NULL || *ip == '\0') {
-        api_reply_error(out, 400, "bad_request", "missing query parameter ip (IPv4 or IPv6)");
+    if (!api_query_ip(q, out, &key, text))
         return;
-    }
-    if (api_ip_parse(ip, &key, text) != 0) {
-        api_reply_error(out, 400, "bad_request", "ip is not an IPv4 or IPv6 address: '%.64s'", ip);
-        return;
-    }
     struct verdict_store_entry e;
     bool known = verdict_store_get(c->store, key.ip, key.ip_version, in->now_ms, &e);
     if (!known && c->hooks.lookup) /* read-through (API-only node) */
