@@ -131,8 +131,10 @@ fi
 cat <<EOF
 
 ddosd is running (logs: $out/logs/app.log, errors: $out/logs/error.log; Redis on
-127.0.0.1:$redis_port). Try, while the attack plays:
+127.0.0.1:$redis_port). Open the dashboard in a browser: http://$api/dashboard
+(from another machine: ssh -L ${api##*:}:$api this-host). Or try, while the attack plays:
   curl -s http://$api/health
+  curl -s http://$api/api/incidents
   curl -s 'http://$api/api/verdicts?min_level=high&limit=10'
   curl -s "http://$api/api/threat-analysis?ip=\$(redis-cli -p $redis_port ZREVRANGE ddos:top 0 0)"
   curl -s http://$api/metrics | grep -v '^#' | head -30
