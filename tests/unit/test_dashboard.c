@@ -469,7 +469,7 @@ static void test_endpoint_incidents(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(peers, 0), "ip")),
                         "198.18.0.7");
     json_decref(j);
-    get(f, "/api/incidents?ended=x", 400, NULL);
+    json_decref(get(f, "/api/incidents?ended=x", 400, NULL));
     fx_free(f);
 }
 
@@ -499,9 +499,9 @@ static void test_endpoint_events(void **state)
     assert_int_equal(json_array_size(json_object_get(j, "events")), 1);
     assert_int_equal(json_integer_value(json_object_get(j, "next")), 1);
     json_decref(j);
-    get(f, "/api/events?since=-1", 400, NULL);
-    get(f, "/api/events?ip=nope", 400, NULL);
-    get(f, "/api/events?limit=0", 400, NULL);
+    json_decref(get(f, "/api/events?since=-1", 400, NULL));
+    json_decref(get(f, "/api/events?ip=nope", 400, NULL));
+    json_decref(get(f, "/api/events?limit=0", 400, NULL));
     fx_free(f);
 }
 
@@ -531,7 +531,7 @@ static void test_dashboard_auth(void **state)
     seed(f);
     /* the page and its assets hold no data: served; the data needs the key */
     struct api_reply r;
-    get(f, "/dashboard", 200, &r);
+    json_decref(get(f, "/dashboard", 200, &r));
     assert_non_null(strstr(r.content_type, "text/html"));
     assert_non_null(r.csp);
     assert_non_null(strstr(r.csp, "script-src 'self'"));
@@ -540,10 +540,10 @@ static void test_dashboard_auth(void **state)
     assert_null(memmem(r.body, r.body_len, "<script>", 8)); /* no inline script */
     assert_null(memmem(r.body, r.body_len, "http", 4));     /* nothing from elsewhere */
     api_reply_free(&r);
-    get(f, "/dashboard/dashboard.js", 200, &r);
+    json_decref(get(f, "/dashboard/dashboard.js", 200, &r));
     assert_non_null(strstr(r.content_type, "javascript"));
     api_reply_free(&r);
-    get(f, "/dashboard/chart.min.js", 200, &r);
+    json_decref(get(f, "/dashboard/chart.min.js", 200, &r));
     assert_non_null(memmem(r.body, r.body_len, "Chart.js v", 10));
     api_reply_free(&r);
     json_decref(get(f, "/api/incidents", 401, NULL));
