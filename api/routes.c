@@ -90,16 +90,18 @@ void api_route_health(struct api_core *c, const struct api_request *in, const st
 
 /* ---------------------------------------------------------------- /api/threat-analysis */
 
-enum { THREAT_BODY_MAX = VERDICT_JSON_MAX }; /* fits every verdict and a sensor.id of 64 */
+/* Fits every verdict with its sensor views, and a sensor.id of 64. */
+enum { THREAT_BODY_MAX = VERDICT_JSON_MAX + VERDICT_JSON_VIEWS_MAX };
 
-/* Writes the document of ip (e NULL: an address without a verdict) into b. */
+/* Writes the document of ip (e NULL: an address without a verdict) into b, with the sensors'
+ * views when views holds any (NULL: none, as /api/verdicts lists). */
 static bool verdict_render(struct api_core *c, const char *ip, const struct verdict_store_entry *e,
-                           struct jbuf *b)
+                           const struct verdict_views *views, struct jbuf *b)
 {
     if (e == NULL)
         return verdict_json_api(b, ip, NULL, false, 0, c->cfg->sensor.id);
-    return verdict_json_api(b, ip, &e->v, verdict_store_verdict_is_decision(c->store, &e->v),
-                            e->expires_ms, NULL);
+    return verdict_json_api_views(b, ip, &e->v, verdict_store_verdict_is_decision(c->store, &e->v),
+                                  e->expires_ms, NULL, views);
 }
 
 bool api_query_ip(const struct api_query *q, struct api_reply *out, struct verdict *key,
@@ -125,22 +127,28 @@ void api_route_threat(struct api_core *c, const struct api_request *in, const st
     if (!api_query_ip(q, out, &key, text))
         return;
     struct verdict_store_entry e;
-    bool known = verdict_store_get(c->store, key.ip, key.ip_version, in->now_ms, &e);
-    if (!known && c->hooks.lookup) /* read-through (API-only node) */
+    struct verdict_views views; /* the sensors' own levels when the verdict came from Redis */
+    bool known = verdict_store_get_views(c->store, key.ip, key.ip_version, in->now_ms, &e, &views);
+    if (!known && c->hooks.lookup) { /* read-through (API-only node) */
         known = c->hooks.lookup(c->hooks.user, &key, &e);
+        /* The lookup put the hash in the store, views and all: read them from there. */
+        if (known &&
+            !verdict_store_get_views(c->store, key.ip, key.ip_version, in->now_ms, &e, &views))
+            views.n = 0;
+    }
     /* The gateway's hot path: the body is written into the stack and copied once into a
      * right-sized malloc'd buffer, which libmicrohttpd frees with the response. */
     char buf[THREAT_BODY_MAX];
     struct jbuf b = {.p = buf, .cap = sizeof(buf)};
     char *body;
-    if (verdict_render(c, text, known ? &e : NULL, &b)) {
+    if (verdict_render(c, text, known ? &e : NULL, &views, &b)) {
         body = malloc(b.len + 1);
         if (body)
             memcpy(body, buf, b.len);
     } else { /* a sensor.id longer than the config allows (escaped at 6 bytes per byte) */
         b = (struct jbuf){.cap = THREAT_BODY_MAX + 6 * strlen(c->cfg->sensor.id)};
         body = b.p = malloc(b.cap + 1);
-        if (body && !verdict_render(c, text, known ? &e : NULL, &b)) {
+        if (body && !verdict_render(c, text, known ? &e : NULL, &views, &b)) {
             free(body);
             body = NULL;
         }
@@ -234,7 +242,7 @@ void api_route_verdicts(struct api_core *c, const struct api_request *in, const 
         struct jbuf one = {.p = buf, .cap = sizeof(buf)};
         if (i)
             jbuf_raw(&one, ",", 1);
-        if (!verdict_render(c, verdict_ip_format(&list[i].v, text), &list[i], &one)) {
+        if (!verdict_render(c, verdict_ip_format(&list[i].v, text), &list[i], NULL, &one)) {
             body.overflow = true; /* cannot happen: VERDICT_JSON_MAX fits every verdict */
             break;
         }

@@ -230,6 +230,226 @@ int redis_follow_parse(const char *const *kv, const size_t *lens, size_t n, stru
     return 0;
 }
 
+/* ---- sensor views ----------------------------------------------------------------------- */
+
+/* A sensor id as config.json's sensor.id allows it: 1..63 of [A-Za-z0-9._:-]. What a hostile
+ * writer puts in a field name never reaches the JSON otherwise. */
+static bool view_id_ok(const char *s, size_t n)
+{
+    if (n == 0 || n >= VERDICT_SENSOR_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == ':' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* The next space-separated token of s (len bytes) from *pos: true and [*tok, *tok + *tn). */
+static bool next_token(const char *s, size_t len, size_t *pos, const char **tok, size_t *tn)
+{
+    if (*pos >= len)
+        return false;
+    size_t e = *pos;
+    while (e < len && s[e] != ' ')
+        e++;
+    *tok = s + *pos;
+    *tn = e - *pos;
+    *pos = e + 1;
+    return *tn > 0;
+}
+
+/* A decimal real as a sensor writes it (%.4f, %.1f): digits, sign, point, exponent; strtod's
+ * hex, inf and nan forms are not. */
+static bool parse_real(const char *t, size_t n, double *out)
+{
+    char b[48];
+    if (n >= sizeof(b) || strspn(t, "0123456789+-.eE") < n)
+        return false;
+    memcpy(b, t, n);
+    b[n] = '\0';
+    char *end;
+    errno = 0;
+    double d = strtod(b, &end);
+    if (end == b || *end || !isfinite(d))
+        return false;
+    *out = d;
+    return true;
+}
+
+/* Up to 20 decimal digits, at most max. */
+static bool parse_uint(const char *t, size_t n, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (n == 0 || n > 20)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i] < '0' || t[i] > '9')
+            return false;
+        unsigned d = (unsigned)(t[i] - '0');
+        if (v > (max - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+/* The end of year 9999 in microseconds: a later last_seen is not a time any sensor wrote. */
+#define LAST_SEEN_US_MAX 253402300799999999ull
+
+/* "<level> <score> <unix ms> [<pps> <last_seen>]" (docs/redis.md; a sensor older than pps and
+ * last_seen writes the first three) into w. Score is clamped to 0..1 and a negative pps to 0;
+ * anything else malformed (an unknown level, a token that is not a finite number, an unsigned
+ * out of range, a fourth token without a fifth, a sixth) refuses the view. */
+static bool view_value_parse(const char *s, size_t len, struct verdict_sensor_view *w)
+{
+    const char *t[6];
+    size_t tn[6], pos = 0, k = 0;
+    while (k < 6 && next_token(s, len, &pos, &t[k], &tn[k]))
+        k++;
+    if ((k != 3 && k != 5) || pos < len + 1)
+        return false; /* a count other than 3 or 5, or an empty token (two spaces, a trailing one)
+                       */
+    char lv[16];
+    enum threat_level l;
+    uint64_t ms;
+    if (tn[0] >= sizeof(lv))
+        return false;
+    memcpy(lv, t[0], tn[0]);
+    lv[tn[0]] = '\0';
+    if (threat_level_parse(lv, &l) != 0 || !parse_real(t[1], tn[1], &w->score) ||
+        !parse_uint(t[2], tn[2], UINT64_MAX, &ms))
+        return false;
+    w->level = (uint8_t)l;
+    w->score = w->score < 0 ? 0 : w->score > 1 ? 1 : w->score;
+    if (k == 5) {
+        if (!parse_real(t[3], tn[3], &w->pps) ||
+            !parse_uint(t[4], tn[4], LAST_SEEN_US_MAX, &w->last_seen_us))
+            return false;
+        if (w->pps < 0)
+            w->pps = 0;
+    }
+    return true;
+}
+
+/* Whether id (n bytes) is one of the comma-separated ids of list. */
+static bool in_list(const char *list, const char *id, size_t n)
+{
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t m = e ? (size_t)(e - p) : strlen(p);
+        if (m == n && memcmp(p, id, n) == 0)
+            return true;
+        p = e ? e + 1 : NULL;
+    }
+    return false;
+}
+
+/* The views' order: the leader first, then level and score descending, then id. */
+static int view_cmp(const struct verdict_sensor_view *a, const struct verdict_sensor_view *b,
+                    const char *leader)
+{
+    bool la = strcmp(a->sensor, leader) == 0, lb = strcmp(b->sensor, leader) == 0;
+    if (la != lb)
+        return la ? -1 : 1;
+    if (a->level != b->level)
+        return a->level > b->level ? -1 : 1;
+    if (a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    return strcmp(a->sensor, b->sensor);
+}
+
+/* Inserts w into out in order; past VERDICT_VIEWS_MAX the last one is counted in omitted. */
+static void views_insert(struct verdict_views *out, const struct verdict_sensor_view *w,
+                         const char *leader)
+{
+    size_t i = out->n;
+    while (i > 0 && view_cmp(w, &out->v[i - 1], leader) < 0)
+        i--;
+    if (i == VERDICT_VIEWS_MAX) {
+        out->omitted++;
+        return;
+    }
+    if (out->n == VERDICT_VIEWS_MAX) {
+        out->omitted++;
+        out->n--;
+    }
+    memmove(&out->v[i + 1], &out->v[i], (out->n - i) * sizeof(out->v[0]));
+    memcpy(&out->v[i], w, sizeof(*w));
+    out->n++;
+}
+
+int redis_follow_parse_views(const char *const *kv, const size_t *lens, size_t n,
+                             struct verdict_views *out)
+{
+    memset(out, 0, sizeof(*out));
+    char leader[VERDICT_SENSOR_MAX] = "", sensors[512] = "";
+    bool have_sensors = false;
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        if (field_is(kv[i], lens[i], "sensor")) {
+            copy_str(leader, sizeof(leader), kv[i + 1], lens[i + 1]);
+        } else if (field_is(kv[i], lens[i], "sensors")) {
+            copy_str(sensors, sizeof(sensors), kv[i + 1], lens[i + 1]);
+            have_sensors = lens[i + 1] < sizeof(sensors); /* a cut list cannot say who is live */
+        }
+    }
+    int refused = 0;
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        const char *k = kv[i];
+        size_t kl = lens[i];
+        if (kl < 7 || memcmp(k, "sensor:", 7) != 0)
+            continue;
+        const char *id = k + 7;
+        size_t idn = kl - 7;
+        struct verdict_sensor_view w;
+        memset(&w, 0, sizeof(w)); /* views are compared with memcmp: no stray bytes */
+        if (!view_id_ok(id, idn) || !view_value_parse(kv[i + 1], lens[i + 1], &w)) {
+            refused++;
+            continue;
+        }
+        memcpy(w.sensor, id, idn);
+        if (have_sensors && !in_list(sensors, id, idn))
+            continue; /* older than ttl at the last merge: no longer holds the level up */
+        bool dup = false;
+        for (size_t j = 0; j < out->n && !dup; j++)
+            dup = strcmp(out->v[j].sensor, w.sensor) == 0;
+        if (dup) { /* a hash cannot have it; a list of pairs from elsewhere can */
+            refused++;
+            continue;
+        }
+        views_insert(out, &w, leader);
+    }
+    return refused;
+}
+
+/* The event's own view (its sensor, level, score, pps, last_seen) replaces that sensor's in
+ * views, as the leader: an event is applied when it is ahead of the hash. */
+static void views_note_event(struct verdict_views *views, const struct verdict *ev)
+{
+    struct verdict_sensor_view w;
+    memset(&w, 0, sizeof(w));
+    size_t n = strcspn(ev->sensor, ",");
+    if (!view_id_ok(ev->sensor, n))
+        return;
+    memcpy(w.sensor, ev->sensor, n);
+    w.level = ev->level;
+    w.score = ev->score;
+    w.pps = isfinite(ev->pps) && ev->pps > 0 ? ev->pps : 0;
+    w.last_seen_us = ev->last_seen_us <= LAST_SEEN_US_MAX ? ev->last_seen_us : 0;
+    for (size_t j = 0; j < views->n; j++)
+        if (strcmp(views->v[j].sensor, w.sensor) == 0) {
+            memmove(&views->v[j], &views->v[j + 1], (views->n - j - 1) * sizeof(views->v[0]));
+            views->n--;
+            memset(&views->v[views->n], 0, sizeof(views->v[0]));
+            break;
+        }
+    views_insert(views, &w, w.sensor);
+}
+
 bool redis_follow_is_remote(const struct verdict *e, const char *sensor_id)
 {
     return strcmp(e->sensor, sensor_id) != 0;
@@ -237,24 +457,46 @@ bool redis_follow_is_remote(const struct verdict *e, const char *sensor_id)
 
 /* ---- applying ------------------------------------------------------------------------------ */
 
-/* Puts v unless the store already holds exactly it (see DESIGN) or, in RAISE mode, a local
- * verdict of a higher level. */
-static void apply(struct redis_follow *f, const struct verdict *v, long long pttl_ms)
+/* Sets the views of the entry the store holds for v's address, when they changed (a local
+ * verdict that stays: the other sensors' levels still explain the address). */
+static void apply_views(struct redis_follow *f, const struct verdict *v,
+                        const struct verdict_views *views, bool have,
+                        const struct verdict_views *cur)
+{
+    if (!have || memcmp(cur, views, sizeof(*views)) == 0)
+        return;
+    if (verdict_store_set_views(f->cfg.store, v->ip, v->ip_version, views) == 0)
+        count(f, &f->stats.applied, 1);
+}
+
+/* Puts v with its views unless the store already holds exactly them (see DESIGN) or, in RAISE
+ * mode, a local verdict of a higher level (or this sensor's own: then only the views). */
+static void apply(struct redis_follow *f, const struct verdict *v,
+                  const struct verdict_views *views, long long pttl_ms)
 {
     uint64_t now = verdict_store_now_ms();
     uint64_t expires = now + (pttl_ms > 0 ? (uint64_t)pttl_ms : 300000u);
-    /* A sensor's own verdicts come back from Redis too: its stage knows them better. */
-    if (f->cfg.mode == REDIS_FOLLOW_RAISE && !redis_follow_is_remote(v, f->sensor))
-        return;
     struct verdict_store_entry e;
-    bool have = verdict_store_get(f->cfg.store, v->ip, v->ip_version, now, &e);
+    struct verdict_views cur;
+    bool have = verdict_store_get_views(f->cfg.store, v->ip, v->ip_version, now, &e, &cur);
+    if (!have)
+        memset(&cur, 0, sizeof(cur));
+    /* A sensor's own verdicts come back from Redis too: its stage knows them better. */
+    if (f->cfg.mode == REDIS_FOLLOW_RAISE && !redis_follow_is_remote(v, f->sensor)) {
+        apply_views(f, v, views, have, &cur);
+        return;
+    }
     if (have && f->cfg.mode == REDIS_FOLLOW_RAISE && !redis_follow_is_remote(&e.v, f->sensor) &&
-        e.v.level > v->level)
+        e.v.level > v->level) {
+        apply_views(f, v, views, have, &cur);
         return;
+    }
     /* Unchanged: only a later expiry would be news, and the hash's expiry moves on every write. */
-    if (have && memcmp(&e.v, v, sizeof(*v)) == 0 && e.expires_ms + 5000 > expires)
+    if (have && memcmp(&e.v, v, sizeof(*v)) == 0 && e.expires_ms + 5000 > expires &&
+        memcmp(&cur, views, sizeof(cur)) == 0)
         return;
-    if (verdict_store_put(f->cfg.store, v, expires) == 0)
+    int rc = verdict_store_put_views(f->cfg.store, v, expires, views);
+    if (rc == 0 || rc == -ENOMEM) /* -ENOMEM: the verdict is in, without its views */
         count(f, &f->stats.applied, 1);
 }
 
@@ -270,8 +512,10 @@ static void drop(struct redis_follow *f, const char *ip_text)
     struct verdict_store_entry e;
     if (!verdict_store_get(f->cfg.store, v.ip, v.ip_version, verdict_store_now_ms(), &e))
         return;
-    if (f->cfg.mode == REDIS_FOLLOW_RAISE && !redis_follow_is_remote(&e.v, f->sensor))
+    if (f->cfg.mode == REDIS_FOLLOW_RAISE && !redis_follow_is_remote(&e.v, f->sensor)) {
+        (void)verdict_store_set_views(f->cfg.store, v.ip, v.ip_version, NULL); /* Redis has none */
         return;
+    }
     if (verdict_store_release(f->cfg.store, v.ip, v.ip_version))
         count(f, &f->stats.removed, 1);
 }
@@ -313,7 +557,9 @@ static bool fetch(struct redis_follow *f, redisContext *c, bool main_conn, const
             count(f, &f->stats.fetched, 1);
             long long pttl = t->type == REDIS_REPLY_INTEGER ? t->integer : -2;
             struct verdict v;
+            struct verdict_views views;
             bool parsed = false;
+            memset(&views, 0, sizeof(views));
             if (h->type == REDIS_REPLY_ARRAY && h->elements > 0 && h->elements <= 256) {
                 const char *kv[256];
                 size_t lens[256];
@@ -324,12 +570,18 @@ static bool fetch(struct redis_follow *f, redisContext *c, bool main_conn, const
                     lens[k] = h->element[k]->len;
                 }
                 parsed = strings && redis_follow_parse(kv, lens, h->elements, &v) == 0;
+                if (parsed) {
+                    int bad = redis_follow_parse_views(kv, lens, h->elements, &views);
+                    if (bad > 0)
+                        count(f, &f->stats.bad_views, (uint64_t)bad);
+                }
             }
             const struct verdict *e = ev ? &ev[base + i] : NULL;
             if (e && e->ip_version && (!parsed || e->level > v.level)) {
-                apply(f, e, pttl);
+                views_note_event(&views, e);
+                apply(f, e, &views, pttl);
             } else if (parsed) {
-                apply(f, &v, pttl);
+                apply(f, &v, &views, pttl);
             } else if (h->type == REDIS_REPLY_ARRAY && h->elements == 0 && pttl == -2) {
                 drop(f, ips[base + i]);
             }

@@ -10,7 +10,11 @@
  * expired). A verdict read from a hash becomes a struct verdict: threat_level, score, role and
  * the leading sensor's descriptive fields; `sensor` holds the leading sensor first, then the
  * other live sensors that hold the address ("edge-fra-1,edge-ams-2", cut at a whole id when it
- * does not fit); expires_ms is the hash's own expiry.
+ * does not fit); expires_ms is the hash's own expiry. Each live sensor's `sensor:<id>` field
+ * becomes a view (struct verdict_views: its level, score, pps and last_seen; at most
+ * VERDICT_VIEWS_MAX, the leader first) stored with the entry (verdict_store_put_views), so the
+ * API can show who saw the address at which level; a field with an id that is not a valid
+ * sensor id or a malformed value is refused and counted (bad_views).
  *
  * Modes: REDIS_FOLLOW_MIRROR (API-only node) makes the store a mirror of Redis. REDIS_FOLLOW_RAISE
  * (a sensor) only adds what this sensor does not already know better: a remote verdict replaces
@@ -59,7 +63,8 @@ struct redis_follow_stats {
     uint64_t reconnects;  /* successful connects after the first */
     uint64_t lookups;     /* read-throughs that asked Redis */
     uint64_t lookup_hits; /* ... and found a hash */
-    uint64_t last_ok_ms;  /* CLOCK_REALTIME ms of the last successful exchange; 0: never */
+    uint64_t bad_views; /* sensor:<id> fields refused (bad id or value; redis_follow_parse_views) */
+    uint64_t last_ok_ms; /* CLOCK_REALTIME ms of the last successful exchange; 0: never */
     bool connected;
     char server[REDIS_CONN_HOST_MAX + 8]; /* "host:port" it reads from now ("" when none) */
     char last_error[224];
@@ -93,5 +98,16 @@ bool redis_follow_is_remote(const struct verdict *e, const char *sensor_id);
  * -EINVAL when the hash lacks a valid ip or threat_level. Exposed for tests. */
 DD_NODISCARD int redis_follow_parse(const char *const *kv, const size_t *lens, size_t n,
                                     struct verdict *v);
+
+/* Fills out with the sensor views of a verdict hash's field/value pairs: one per `sensor:<id>`
+ * field whose id is a valid sensor id (1..63 of [A-Za-z0-9._:-]) and whose value is
+ * "<level> <score> <unix ms> <pps> <last_seen>" (or its first three: pps 0, last_seen 0), of
+ * the sensors listed in `sensors` when the hash has that field; the `sensor` field's (the
+ * leader) first, then by level and score descending, then id; past VERDICT_VIEWS_MAX the rest are
+ * counted in out->omitted. Score is clamped to 0..1 and a negative pps to 0; an unknown level, a
+ * token that is not a finite number, a last_seen past the year 9999, a wrong token count, a bad
+ * id or a repeated id refuses the field. Returns how many fields it refused. Exposed for tests. */
+int redis_follow_parse_views(const char *const *kv, const size_t *lens, size_t n,
+                             struct verdict_views *out);
 
 #endif

@@ -81,6 +81,27 @@ struct verdict {
 /* Verdicts are copied through rings and the Redis sink's backlog: a size change is a decision. */
 _Static_assert(sizeof(struct verdict) == 272, "struct verdict changed size");
 
+/* One sensor's view of a merged verdict (a `sensor:<id>` field of the Redis hash, docs/redis.md):
+ * what that sensor holds for the address, beside the merged level the highest of them sets. */
+struct verdict_sensor_view {
+    char sensor[VERDICT_SENSOR_MAX]; /* its id: 1..63 of [A-Za-z0-9._:-], NUL-padded */
+    double score;                    /* 0..1 */
+    double pps;                      /* its latest smoothed packets/s (>= 0) */
+    uint64_t last_seen_us;           /* its latest evidence, packet time; 0: not written */
+    uint8_t level;                   /* enum threat_level */
+};
+
+enum { VERDICT_VIEWS_MAX = 8 }; /* views carried per address; the rest are only counted */
+
+/* The live sensors' views of one address, at most VERDICT_VIEWS_MAX: the leading sensor first,
+ * then the others by level, score (both descending) and id. omitted counts the live sensors
+ * left out. A value type, compared with memcmp: fill it from a zeroed struct. */
+struct verdict_views {
+    uint32_t n;
+    uint32_t omitted;
+    struct verdict_sensor_view v[VERDICT_VIEWS_MAX];
+};
+
 /* "low", "medium", "high", "critical". Never NULL ("low" for out-of-range values). */
 const char *threat_level_name(enum threat_level level);
 /* Parses the names above. Returns 0 or -EINVAL. */

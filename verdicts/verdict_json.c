@@ -367,11 +367,46 @@ static const uint8_t api_head[] = {F_THREAT_LEVEL, F_END}; /* then "known" */
 static const uint8_t api_body[] = {
     F_SCORE, F_ROLE, F_ATTACK_TYPE, F_REASONS, F_FIRST_SEEN, F_LAST_SEEN,
     F_FLOWS_TOTAL, F_FLOWS_ATTACK, F_PPS, F_BPS, F_SPOOFED_SOURCES, F_SPOOFED_EXAMPLES,
-    F_SENSOR, F_MODEL_VERSION, F_END};
+    F_SENSOR, F_END}; /* then "sensor_views" when there are views */
+static const uint8_t api_tail[] = {F_MODEL_VERSION, F_END};
 /* clang-format on */
+
+/* "sensor_views":[{"sensor","threat_level","score","pps","last_seen"}...] in the API's style. */
+static void put_views(struct jbuf *b, const struct verdict_views *views)
+{
+    size_t n = views->n < VERDICT_VIEWS_MAX ? views->n : VERDICT_VIEWS_MAX;
+    LIT(b, ",\"sensor_views\":[");
+    for (size_t i = 0; i < n; i++) {
+        const struct verdict_sensor_view *w = &views->v[i];
+        if (i)
+            LIT(b, ",");
+        LIT(b, "{\"sensor\":");
+        put_text(b, w->sensor, sizeof(w->sensor), &api_style);
+        LIT(b, ",\"threat_level\":");
+        put_name(b, threat_level_name((enum threat_level)w->level));
+        LIT(b, ",\"score\":");
+        jbuf_real(b, w->score, api_style.real_digits);
+        LIT(b, ",\"pps\":");
+        jbuf_real(b, w->pps, api_style.real_digits);
+        LIT(b, ",\"last_seen\":");
+        if (w->last_seen_us)
+            verdict_json_time(b, w->last_seen_us, api_style.time_digits, false);
+        else
+            LIT(b, "null"); /* a sensor older than the field: it wrote level, score and time only */
+        LIT(b, "}");
+    }
+    LIT(b, "]");
+}
 
 bool verdict_json_api(struct jbuf *b, const char *ip, const struct verdict *v, bool decision,
                       uint64_t expires_ms, const char *unknown_sensor)
+{
+    return verdict_json_api_views(b, ip, v, decision, expires_ms, unknown_sensor, NULL);
+}
+
+bool verdict_json_api_views(struct jbuf *b, const char *ip, const struct verdict *v, bool decision,
+                            uint64_t expires_ms, const char *unknown_sensor,
+                            const struct verdict_views *views)
 {
     LIT(b, "{\"ip\":");
     jbuf_str_or_null(b, ip, strlen(ip));
@@ -387,6 +422,9 @@ bool verdict_json_api(struct jbuf *b, const char *ip, const struct verdict *v, b
     put_fields(b, v, api_head, &api_style);
     LIT(b, ",\"known\":true");
     put_fields(b, v, api_body, &api_style);
+    if (views && views->n)
+        put_views(b, views);
+    put_fields(b, v, api_tail, &api_style);
     if (decision)
         LIT(b, ",\"decision\":true,\"expires\":");
     else

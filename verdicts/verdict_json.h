@@ -36,6 +36,10 @@
  * event adds VERDICT_JSON_PEER_MAX per peer. */
 #define VERDICT_JSON_MAX      2304u
 #define VERDICT_JSON_PEER_MAX 192u
+/* What "sensor_views" adds at most: per view its id escaped at 6 bytes per byte (63 * 6), the
+ * member names, a level name, two 17-digit reals and a time (192); eight views and the brackets. */
+#define VERDICT_JSON_VIEW_MAX  576u
+#define VERDICT_JSON_VIEWS_MAX (VERDICT_VIEWS_MAX * VERDICT_JSON_VIEW_MAX + 32u)
 
 /* ---- the JSON writer ---------------------------------------------------------------------- */
 
@@ -87,6 +91,14 @@ void verdict_json_time(struct jbuf *b, uint64_t us, unsigned digits, bool zero_e
  * "sensor": unknown_sensor. Returns false when b overflowed. */
 bool verdict_json_api(struct jbuf *b, const char *ip, const struct verdict *v, bool decision,
                       uint64_t expires_ms, const char *unknown_sensor);
+
+/* verdict_json_api, and when views holds any (the verdict came from Redis: docs/api.md), a
+ * "sensor_views" member after "sensor": [{"sensor","threat_level","score","pps","last_seen"}...],
+ * one per view in views' order, last_seen with milliseconds (null when 0). views NULL or empty
+ * writes exactly verdict_json_api's document. Needs VERDICT_JSON_VIEWS_MAX more room. */
+bool verdict_json_api_views(struct jbuf *b, const char *ip, const struct verdict *v, bool decision,
+                            uint64_t expires_ms, const char *unknown_sensor,
+                            const struct verdict_views *views);
 
 /* One --verdicts-out line, without its newline (docs/api.md "Verdicts file"):
  *   {"ip","role","threat_level","score","attack_type","reasons","flows_total","flows_attack",

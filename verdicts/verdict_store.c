@@ -76,16 +76,25 @@ struct vs_slot {
     uint64_t expires_ms, seq;
     uint64_t decision_seq, decision_prev, decision_since, decision_until_ms;
     uint32_t next; /* chain of the bucket, or the free list */
-    uint32_t cold; /* 1 + index of its cold record; 0: none (the cold fields are all zero) */
+    /* 1 + index of its cold record (0: none: the cold fields are all zero), and VS_VIEWS_BIT
+     * when the entry carries sensor views, which live in views[that index] (so a slot with
+     * views always has a cold record; see verdict_store_put_views). */
+    uint32_t cold;
 };
-#define VS_HOT  offsetof(struct verdict_store_entry, report_until_ms)
-#define VS_COLD (sizeof(struct verdict_store_entry) - VS_HOT)
+#define VS_VIEWS_BIT 0x80000000u /* capacity <= 2^28: the index never reaches it */
+#define VS_HOT       offsetof(struct verdict_store_entry, report_until_ms)
+#define VS_COLD      (sizeof(struct verdict_store_entry) - VS_HOT)
 _Static_assert(offsetof(struct vs_slot, next) == VS_HOT &&
                    offsetof(struct vs_slot, expires_ms) ==
                        offsetof(struct verdict_store_entry, expires_ms) &&
                    offsetof(struct vs_slot, decision_until_ms) ==
                        offsetof(struct verdict_store_entry, decision_until_ms),
                "vs_slot's hot part must be laid out as verdict_store_entry's prefix");
+
+_Static_assert(sizeof(struct vs_slot) == 328, "the hot slot is the store's per-entry cost: "
+                                              "docs/performance.md");
+_Static_assert(VS_MAX_CAPACITY < VS_VIEWS_BIT, "a cold index must leave VS_VIEWS_BIT free");
+_Static_assert(sizeof(struct verdict_views) == 776, "verdict_store.h states the views' size");
 
 struct vs_cold {
     _Alignas(8) unsigned char b[VS_COLD];
@@ -114,6 +123,11 @@ struct verdict_store {
     uint32_t free_head, high;
     struct vs_cold *colds; /* capacity records: a slot holds at most one */
     uint32_t *cold_free, cold_nfree, cold_high;
+    /* Sensor views, parallel to colds (a slot's views sit at its cold record's index):
+     * allocated at the first put_views (a sensor without a follower never has any), then
+     * touched as used. Written once under pool_lock; read only through a slot whose
+     * VS_VIEWS_BIT was set after it, under the same stripe lock. */
+    struct verdict_views *_Atomic views;
 
     /* Tombstone ring: entry i of the stream lives at tombs[i % tomb_cap]. Guarded by tomb_lock. */
     pthread_mutex_t tomb_lock;
@@ -182,22 +196,43 @@ static inline bool vs_is_dec(const struct verdict_store *s, const struct verdict
 /* ---- hot slots and cold records ------------------------------------------------------------ */
 
 /* Copies slot sl's entry, cold fields included, into *out. Caller holds its stripe's lock. */
+/* 1 + the index of sl's cold record, 0 when it has none. */
+static inline uint32_t vs_cold_of(const struct vs_slot *sl)
+{
+    return sl->cold & ~VS_VIEWS_BIT;
+}
+
 static void vs_load(const struct verdict_store *s, const struct vs_slot *sl,
                     struct verdict_store_entry *out)
 {
+    uint32_t c = vs_cold_of(sl);
     memcpy(out, sl, VS_HOT);
-    memcpy((unsigned char *)out + VS_HOT, sl->cold ? &s->colds[sl->cold - 1] : &vs_cold_zero,
-           VS_COLD);
+    memcpy((unsigned char *)out + VS_HOT, c ? &s->colds[c - 1] : &vs_cold_zero, VS_COLD);
 }
 
+/* Gives back sl's cold record, and with it its views. */
 static void vs_cold_release(struct verdict_store *s, struct vs_slot *sl)
 {
-    if (!sl->cold)
+    uint32_t c = vs_cold_of(sl);
+    sl->cold = 0;
+    if (!c)
         return;
     pthread_mutex_lock(&s->pool_lock);
-    s->cold_free[s->cold_nfree++] = sl->cold - 1;
+    s->cold_free[s->cold_nfree++] = c - 1;
     pthread_mutex_unlock(&s->pool_lock);
-    sl->cold = 0;
+}
+
+/* Takes a cold record for sl when it has none (its bytes zeroed). Never fails: there are as
+ * many cold records as slots. */
+static void vs_cold_take(struct verdict_store *s, struct vs_slot *sl)
+{
+    if (vs_cold_of(sl))
+        return;
+    pthread_mutex_lock(&s->pool_lock);
+    uint32_t k = s->cold_nfree ? s->cold_free[--s->cold_nfree] : s->cold_high++;
+    pthread_mutex_unlock(&s->pool_lock);
+    memset(&s->colds[k], 0, sizeof(s->colds[k]));
+    sl->cold = (sl->cold & VS_VIEWS_BIT) | (k + 1);
 }
 
 /* Writes *e into slot sl: the hot part in place, the cold part into its cold record (taken when
@@ -209,16 +244,54 @@ static void vs_save_locked(struct verdict_store *s, struct vs_slot *sl,
     memcpy(sl, e, VS_HOT);
     const unsigned char *tail = (const unsigned char *)e + VS_HOT;
     if (memcmp(tail, &vs_cold_zero, VS_COLD) == 0) {
-        vs_cold_release(s, sl);
+        if (sl->cold & VS_VIEWS_BIT)
+            memset(&s->colds[vs_cold_of(sl) - 1], 0, VS_COLD); /* kept for the views */
+        else
+            vs_cold_release(s, sl);
         return;
     }
-    if (!sl->cold) {
-        pthread_mutex_lock(&s->pool_lock);
-        uint32_t k = s->cold_nfree ? s->cold_free[--s->cold_nfree] : s->cold_high++;
-        pthread_mutex_unlock(&s->pool_lock);
-        sl->cold = k + 1;
+    vs_cold_take(s, sl);
+    memcpy(&s->colds[vs_cold_of(sl) - 1], tail, VS_COLD);
+}
+
+/* Sets (views with n > 0) or clears sl's sensor views. Returns 0, or -ENOMEM when the views
+ * array could not be allocated (sl then has none). Caller holds the slot's stripe write lock. */
+static int vs_views_set_locked(struct verdict_store *s, struct vs_slot *sl,
+                               const struct verdict_views *views)
+{
+    if (!views || views->n == 0) {
+        if (!(sl->cold & VS_VIEWS_BIT))
+            return 0;
+        sl->cold &= ~VS_VIEWS_BIT;
+        if (memcmp(&s->colds[vs_cold_of(sl) - 1], &vs_cold_zero, VS_COLD) == 0)
+            vs_cold_release(s, sl);
+        return 0;
     }
-    memcpy(&s->colds[sl->cold - 1], tail, VS_COLD);
+    struct verdict_views *arr = atomic_load_explicit(&s->views, memory_order_acquire);
+    if (!arr) {
+        /* Once per store, at the follower's first verdict: calloc'd, so only the records
+         * used are ever touched. */
+        pthread_mutex_lock(&s->pool_lock);
+        arr = atomic_load_explicit(&s->views, memory_order_relaxed);
+        if (!arr) {
+            arr = calloc(s->capacity, sizeof(*arr));
+            atomic_store_explicit(&s->views, arr, memory_order_release);
+        }
+        pthread_mutex_unlock(&s->pool_lock);
+        if (!arr) {
+            (void)vs_views_set_locked(s, sl, NULL);
+            return -ENOMEM;
+        }
+    }
+    vs_cold_take(s, sl);
+    struct verdict_views *w = &arr[vs_cold_of(sl) - 1];
+    memcpy(w, views, sizeof(*w)); /* padding too: readers compare views with memcmp */
+    if (w->n > VERDICT_VIEWS_MAX) {
+        w->omitted += w->n - VERDICT_VIEWS_MAX;
+        w->n = VERDICT_VIEWS_MAX;
+    }
+    sl->cold |= VS_VIEWS_BIT;
+    return 0;
 }
 
 /* ---- create / destroy ---------------------------------------------------------------------- */
@@ -328,6 +401,7 @@ void verdict_store_destroy(struct verdict_store *s)
     free(s->slots);
     free(s->colds);
     free(s->cold_free);
+    free(atomic_load(&s->views));
     free(s->tombs);
     free(s);
 }
@@ -548,9 +622,11 @@ static void vs_changed_locked(struct verdict_store *s, struct verdict_store_entr
         atomic_fetch_add_explicit(&s->decisions, is_dec ? 1 : (uint64_t)-1, memory_order_relaxed);
 }
 
-/* put (report false) and merge (report true): see verdict_store.h. */
+/* put (report false) and merge (report true): see verdict_store.h. set_views: put_views (the
+ * entry's views become *views, or none when views is NULL); otherwise they are kept. */
 static int vs_store(struct verdict_store *s, const struct verdict *v, uint64_t expires_ms,
-                    bool report, struct verdict_store_entry *out)
+                    bool report, struct verdict_store_entry *out, bool set_views,
+                    const struct verdict_views *views)
 {
     if (!v || (v->ip_version != 4 && v->ip_version != 6))
         return -EINVAL;
@@ -605,22 +681,42 @@ static int vs_store(struct verdict_store *s, const struct verdict *v, uint64_t e
     }
     vs_changed_locked(s, e, was_dec, old_type);
     vs_save_locked(s, &s->slots[i], e);
+    /* A plain put keeps the views (the follower's, beside a local verdict) unless the entry
+     * had expired: they explained a version that is gone. */
+    int rc = set_views || !live ? vs_views_set_locked(s, &s->slots[i], views) : 0;
     atomic_fetch_add_explicit(&s->puts, 1, memory_order_relaxed);
     if (out)
         *out = *e;
     pthread_rwlock_unlock(&p.st->lock);
-    return 0;
+    return rc;
 }
 
 int verdict_store_put(struct verdict_store *s, const struct verdict *v, uint64_t expires_ms)
 {
-    return vs_store(s, v, expires_ms, false, NULL);
+    return vs_store(s, v, expires_ms, false, NULL, false, NULL);
+}
+
+int verdict_store_put_views(struct verdict_store *s, const struct verdict *v, uint64_t expires_ms,
+                            const struct verdict_views *views)
+{
+    return vs_store(s, v, expires_ms, false, NULL, true, views);
+}
+
+int verdict_store_set_views(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_version,
+                            const struct verdict_views *views)
+{
+    struct vs_pos p = vs_locate(s, ip, ip_version);
+    pthread_rwlock_wrlock(&p.st->lock);
+    uint32_t i = vs_find_locked(s, p, ip, ip_version, NULL);
+    int rc = i == VS_NONE ? -ENOENT : vs_views_set_locked(s, &s->slots[i], views);
+    pthread_rwlock_unlock(&p.st->lock);
+    return rc;
 }
 
 int verdict_store_merge(struct verdict_store *s, const struct verdict *v, uint64_t expires_ms,
                         struct verdict_store_entry *out)
 {
-    return vs_store(s, v, expires_ms, true, out);
+    return vs_store(s, v, expires_ms, true, out, false, NULL);
 }
 
 static bool vs_remove(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_version,
@@ -649,6 +745,7 @@ static bool vs_remove(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_
         e->expires_ms = e->report_until_ms;
         e->base_expires_ms = 0;
         vs_changed_locked(s, e, was_dec, old_type);
+        (void)vs_views_set_locked(s, &s->slots[i], NULL); /* what they explained is gone */
         vs_save_locked(s, &s->slots[i], e);
     } else if (i != VS_NONE) {
         vs_unlink_locked(s, p.st, p.bucket, i, prev);
@@ -680,6 +777,28 @@ bool verdict_store_get(struct verdict_store *s, const uint8_t ip[16], uint8_t ip
     bool ok = i != VS_NONE && s->slots[i].expires_ms > now_ms;
     if (ok)
         vs_load(s, &s->slots[i], out);
+    pthread_rwlock_unlock(&p.st->lock);
+    return ok;
+}
+
+bool verdict_store_get_views(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_version,
+                             uint64_t now_ms, struct verdict_store_entry *out,
+                             struct verdict_views *views)
+{
+    struct vs_pos p = vs_locate(s, ip, ip_version);
+    pthread_rwlock_rdlock(&p.st->lock);
+    uint32_t i = vs_find_locked(s, p, ip, ip_version, NULL);
+    bool ok = i != VS_NONE && s->slots[i].expires_ms > now_ms;
+    if (ok) {
+        const struct vs_slot *sl = &s->slots[i];
+        vs_load(s, sl, out);
+        if (sl->cold & VS_VIEWS_BIT) /* the array exists: the bit was set after it */
+            memcpy(views,
+                   &atomic_load_explicit(&s->views, memory_order_relaxed)[vs_cold_of(sl) - 1],
+                   sizeof(*views));
+        else
+            views->n = views->omitted = 0;
+    }
     pthread_rwlock_unlock(&p.st->lock);
     return ok;
 }

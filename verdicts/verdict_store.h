@@ -27,7 +27,10 @@
  * entries are first used; an entry that ever had an operator report merged into it also takes
  * a 112-byte record of its report_* and base_* fields (from a pool of capacity records,
  * touched as used, given back when those fields are all zero again or the entry goes). The
- * tombstone ring is 32 bytes per tombstone. */
+ * tombstone ring is 32 bytes per tombstone. An entry that came from Redis (a follower's put,
+ * verdict_store_put_views) also carries its sensors' views (struct verdict_views, 776 bytes),
+ * kept beside its cold record: the array of capacity views is allocated at the first such put
+ * (never on a sensor without a follower) and touched as used; the hot slot does not grow. */
 #ifndef DD_VERDICTS_VERDICT_STORE_H
 #define DD_VERDICTS_VERDICT_STORE_H
 
@@ -133,6 +136,20 @@ void verdict_store_destroy(struct verdict_store *s);
 DD_NODISCARD int verdict_store_put(struct verdict_store *s, const struct verdict *v,
                                    uint64_t expires_ms);
 
+/* verdict_store_put, and the entry's sensor views become *views (NULL or n 0: none; more than
+ * VERDICT_VIEWS_MAX are cut and counted in omitted). The follower's put: a plain put keeps the
+ * views an entry has (a sensor's own verdict beside the other sensors' views) unless the entry
+ * had expired, a release that leaves a report standing drops them, and they go with the entry.
+ * Views are not a change of the entry (no sequence number). Returns as put, or -ENOMEM when the
+ * views could not be stored (the verdict is). */
+DD_NODISCARD int verdict_store_put_views(struct verdict_store *s, const struct verdict *v,
+                                         uint64_t expires_ms, const struct verdict_views *views);
+
+/* Replaces only the sensor views of the address's entry (NULL: none), whatever its verdict (a
+ * sensor's own verdict that it leads in Redis too). Returns 0, -ENOENT (no entry) or -ENOMEM. */
+int verdict_store_set_views(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_version,
+                            const struct verdict_views *views);
+
 /* Records an operator report v, valid until expires_ms, and raises the entry of v's address
  * with it: the report is remembered in the entry (report_* fields; several reports keep the
  * highest level and the latest expiry) so later puts cannot lower it, and level and score become
@@ -161,6 +178,12 @@ bool verdict_store_release(struct verdict_store *s, const uint8_t ip[16], uint8_
 DD_NODISCARD bool verdict_store_get(struct verdict_store *s, const uint8_t ip[16],
                                     uint8_t ip_version, uint64_t now_ms,
                                     struct verdict_store_entry *out);
+
+/* verdict_store_get, and the entry's sensor views into *views (n 0 when it has none). */
+DD_NODISCARD bool verdict_store_get_views(struct verdict_store *s, const uint8_t ip[16],
+                                          uint8_t ip_version, uint64_t now_ms,
+                                          struct verdict_store_entry *out,
+                                          struct verdict_views *views);
 
 /* True when the address has a live entry that is a decision (the `/api/check` fast path: no
  * copy). */

@@ -11,6 +11,9 @@ while A's attack runs), its second is the same flood 20 s later (B sees it too).
   (200 ms in real-time replays) + 100 ms of sensor A's own API, while B has not seen V itself;
 - once B saw the flood too, both sensor ids are in V's hash (`sensors`, `sensor:<id>` fields)
   and in the API-only node's verdict (`sensor`: the leader, then the others);
+- the merged verdict explains itself: the API-only node's and sensor B's answers for V list
+  both sensors in `sensor_views`, each with the level its `sensor:<id>` field holds, pps > 0 and
+  last_seen (ISO 8601 with milliseconds), the leader first, the merged level the highest;
 - the bouncer polling the API-only node gets every attacker's decision, each version once, one
   held at a time per address (an extension is del + add, as api/decisions.c sends it), never
   one per sensor, and nothing for V (a victim);
@@ -28,6 +31,7 @@ usage: api_multi_sensor.py --ddosd PATH --trafgen PATH [--bouncer PATH]
 import http.client
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -180,6 +184,39 @@ def main():
     d = wait_until(api_names_both, 5, 0.1)
     t.check("the API-only node's verdict for V names both sensors (leader first)",
             bool(d) and d["threat_level"] in HIGH, repr(d))
+
+    # Each sensor's own view: level (as its sensor:<id> field in the hash says), pps, last_seen.
+    iso_ms = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+    def views_of(port):
+        _, d = get_json(port, f"/api/threat-analysis?ip={victim}")
+        views = {v.get("sensor"): v for v in (d or {}).get("sensor_views", [])}
+        if set(views) != {"itest-a", "itest-b"}:
+            return None
+        for sid, v in views.items():
+            field = env.redis_cli(rport, "HGET", f"ddos:verdict:{victim}", f"sensor:{sid}")
+            if not field or v.get("threat_level") != field.split()[0]:
+                return None  # a write between the two reads: ask again
+        return d
+    for name, port in (("the API-only node", p_api), ("sensor B (following Redis)", p_b)):
+        d = wait_until(lambda: views_of(port), 5, 0.1)
+        views = (d or {}).get("sensor_views", [])
+        rank = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+        t.check(f"{name}: sensor_views lists both sensors, each at its hash field's level",
+                bool(d), repr(get_json(port, f"/api/threat-analysis?ip={victim}")[1]))
+        t.check(f"{name}: every view has pps > 0 and last_seen with milliseconds",
+                bool(views) and all(isinstance(v.get("pps"), float) and v["pps"] > 0
+                                    and iso_ms.match(v.get("last_seen") or "") for v in views),
+                repr(views))
+        if port == p_api:  # a mirror of the hash: its leader and its merged level
+            t.check(f"{name}: the leader's view first, the merged level the highest view's",
+                    bool(views) and views[0]["sensor"] == d["sensor"].split(",")[0]
+                    and rank[d["threat_level"]] == max(rank[v["threat_level"]] for v in views),
+                    repr(d))
+        else:  # B's own verdict may stand beside the views: never below the highest of them
+            t.check(f"{name}: its level is at least every view's",
+                    bool(views) and rank[d["threat_level"]] >= max(rank[v["threat_level"]]
+                                                                   for v in views), repr(d))
 
     # The bouncer: one add per attacker decision, nothing for the victim, no duplicates.
     time.sleep(3)  # three bouncer polls after the last change

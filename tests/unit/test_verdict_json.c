@@ -573,11 +573,21 @@ static void test_worst_case_fits_and_short_buffers_fail_cleanly(void **state)
     sensor64[64] = '\0';
     char ip[VERDICT_IP_TEXT_MAX];
     verdict_ip_format(&v, ip);
-    static char big[4 * VERDICT_JSON_MAX], out[4 * VERDICT_JSON_MAX];
+    static char big[4 * VERDICT_JSON_MAX + VERDICT_JSON_VIEWS_MAX],
+        out[4 * VERDICT_JSON_MAX + VERDICT_JSON_VIEWS_MAX];
     struct verdict peers[8];
     for (int i = 0; i < 8; i++)
         peers[i] = v;
-    for (int doc = 0; doc < 4; doc++) {
+    struct verdict_views views;
+    memset(&views, 0, sizeof(views));
+    views.n = VERDICT_VIEWS_MAX;
+    for (unsigned i = 0; i < VERDICT_VIEWS_MAX; i++) {
+        memset(views.v[i].sensor, '\x01', sizeof(views.v[i].sensor)); /* unterminated too */
+        views.v[i].level = THREAT_CRITICAL;
+        views.v[i].score = views.v[i].pps = -1.2345678901234567e-308;
+        views.v[i].last_seen_us = UINT64_MAX;
+    }
+    for (int doc = 0; doc < 5; doc++) {
         struct jbuf b = {.p = big, .cap = sizeof(big)};
         size_t cap = VERDICT_JSON_MAX;
         switch (doc) {
@@ -590,9 +600,13 @@ static void test_worst_case_fits_and_short_buffers_fail_cleanly(void **state)
         case 2:
             verdict_json_api(&b, ip, NULL, false, 0, sensor64);
             break;
-        default:
+        case 3:
             verdict_json_event(&b, "attack_start", &v, peers, 8);
             cap += 8 * VERDICT_JSON_PEER_MAX;
+            break;
+        default:
+            verdict_json_api_views(&b, ip, &v, true, UINT64_MAX, NULL, &views);
+            cap += VERDICT_JSON_VIEWS_MAX;
         }
         assert_false(b.overflow);
         if (b.len > cap)
@@ -604,12 +618,73 @@ static void test_worst_case_fits_and_short_buffers_fail_cleanly(void **state)
             bool ok = doc == 0   ? verdict_json_line(&s, &v, 3, first_at)
                       : doc == 1 ? verdict_json_api(&s, ip, &v, true, UINT64_MAX, NULL)
                       : doc == 2 ? verdict_json_api(&s, ip, NULL, false, 0, sensor64)
-                                 : verdict_json_event(&s, "attack_start", &v, peers, 8);
+                      : doc == 3
+                          ? verdict_json_event(&s, "attack_start", &v, peers, 8)
+                          : verdict_json_api_views(&s, ip, &v, true, UINT64_MAX, NULL, &views);
             assert_false(ok);
             assert_true(s.len <= c);
             assert_int_equal(out[c], '#');
             assert_memory_equal(out, big, s.len); /* what was written is the document's start */
         }
+    }
+}
+
+/* sensor_views: after "sensor", one object per view in order, times as the document's other
+ * times; no views is exactly verdict_json_api's document. */
+static void test_api_sensor_views(void **state)
+{
+    (void)state;
+    struct verdict v;
+    memset(&v, 0, sizeof(v));
+    assert_int_equal(verdict_ip_parse("203.0.113.9", &v), 0);
+    v.level = THREAT_HIGH;
+    v.score = 0.9731;
+    v.last_seen_us = 1732431421904113ull;
+    snprintf(v.sensor, sizeof(v.sensor), "edge-fra-1,edge-ams-2");
+    struct verdict_views views;
+    memset(&views, 0, sizeof(views));
+    views.n = 2;
+    snprintf(views.v[0].sensor, sizeof(views.v[0].sensor), "edge-fra-1");
+    views.v[0].level = THREAT_HIGH;
+    views.v[0].score = 0.9731;
+    views.v[0].pps = 48211.7;
+    views.v[0].last_seen_us = 1732431421904113ull;
+    snprintf(views.v[1].sensor, sizeof(views.v[1].sensor), "edge-ams-2");
+    views.v[1].level = THREAT_LOW;
+    views.v[1].score = 0.31;
+    views.v[1].pps = 12;
+    views.v[1].last_seen_us = 0; /* a sensor that wrote no last_seen */
+    char a[VERDICT_JSON_MAX + VERDICT_JSON_VIEWS_MAX], b[VERDICT_JSON_MAX];
+    struct jbuf ja = {.p = a, .cap = sizeof(a)}, jb = {.p = b, .cap = sizeof(b)};
+    assert_true(
+        verdict_json_api_views(&ja, "203.0.113.9", &v, true, 1795501045000ull, NULL, &views));
+    a[ja.len] = '\0';
+    const char *want =
+        "\"sensor\":\"edge-fra-1,edge-ams-2\",\"sensor_views\":["
+        "{\"sensor\":\"edge-fra-1\",\"threat_level\":\"high\",\"score\":0.9731,"
+        "\"pps\":48211.7,\"last_seen\":\"2024-11-24T06:57:01.904Z\"},"
+        "{\"sensor\":\"edge-ams-2\",\"threat_level\":\"low\",\"score\":0.31,\"pps\":12.0,"
+        "\"last_seen\":null}],\"model_version\":null,";
+    if (!strstr(a, want))
+        fail_msg("got %s", a);
+    json_error_t err;
+    json_t *j = json_loads(a, 0, &err);
+    assert_non_null(j);
+    json_t *sv = json_object_get(j, "sensor_views");
+    assert_int_equal(json_array_size(sv), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(sv, 1), "sensor")),
+                        "edge-ams-2");
+    json_decref(j);
+
+    /* No views (NULL or n 0): the document verdict_json_api writes, byte for byte. */
+    assert_true(verdict_json_api(&jb, "203.0.113.9", &v, true, 1795501045000ull, NULL));
+    views.n = 0;
+    for (int k = 0; k < 2; k++) {
+        ja = (struct jbuf){.p = a, .cap = sizeof(a)};
+        assert_true(verdict_json_api_views(&ja, "203.0.113.9", &v, true, 1795501045000ull, NULL,
+                                           k ? &views : NULL));
+        assert_int_equal(ja.len, jb.len);
+        assert_memory_equal(a, b, jb.len);
     }
 }
 
@@ -624,6 +699,7 @@ int main(void)
         cmocka_unit_test(test_documents_match_the_old_jansson_output),
         cmocka_unit_test(test_unterminated_invalid_and_nonfinite),
         cmocka_unit_test(test_worst_case_fits_and_short_buffers_fail_cleanly),
+        cmocka_unit_test(test_api_sensor_views),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* test_verdict_store.c - unit tests of verdicts/verdict_store.c: put/get/replace, address
  * families, expiry, a full store, report merges, listings, the change stream with tombstones,
- * decisions, and readers racing a writer (run it under -fsanitize=thread too). Expiry times are
+ * decisions, sensor views (kept beside the cold record, through puts, reports and reuse), and
+ * readers racing a writer (run it under -fsanitize=thread too). Expiry times are
  * explicit arguments, so only merge (which judges liveness on the wall clock) needs real time,
  * and then with margins of an hour. */
 #include <errno.h>
@@ -597,6 +598,132 @@ static void test_verdict_store_put_keeps_live_report(void **state)
     verdict_store_destroy(s);
 }
 
+static struct verdict_views mkviews(unsigned n)
+{
+    struct verdict_views w;
+    memset(&w, 0, sizeof(w));
+    for (unsigned i = 0; i < n && i < VERDICT_VIEWS_MAX; i++) {
+        snprintf(w.v[i].sensor, sizeof(w.v[i].sensor), "edge-%c", 'a' + (int)i);
+        w.v[i].level = (uint8_t)(i == 0 ? THREAT_HIGH : THREAT_LOW);
+        w.v[i].score = 0.5 + 0.01 * i;
+        w.v[i].pps = 1000.0 * (i + 1);
+        w.v[i].last_seen_us = 1732431421904113ull + i;
+    }
+    w.n = n;
+    return w;
+}
+
+static bool get_views(struct verdict_store *s, const char *ip, struct verdict_store_entry *e,
+                      struct verdict_views *w)
+{
+    struct verdict k = mkv(ip, THREAT_LOW, 0);
+    return verdict_store_get_views(s, k.ip, k.ip_version, now_ms, e, w);
+}
+
+/* Views come with the follower's put, stay through a local put and a report, go with a
+ * release that leaves the report standing, with the entry, with an expired version, and never
+ * pass to the next tenant of a slot. */
+static void test_verdict_store_views(void **state)
+{
+    (void)state;
+    struct verdict_store *s = verdict_store_create(4, 0, NULL);
+    assert_non_null(s);
+    uint64_t t1 = now_ms + HOUR_MS;
+    struct verdict v = mkv("203.0.113.9", THREAT_HIGH, 0.97);
+    snprintf(v.sensor, sizeof(v.sensor), "edge-a,edge-b");
+    struct verdict_views two = mkviews(2), got;
+    struct verdict_store_entry e;
+    assert_int_equal(verdict_store_put_views(s, &v, t1, &two), 0);
+    assert_true(get_views(s, "203.0.113.9", &e, &got));
+    assert_memory_equal(&got, &two, sizeof(two));
+    assert_memory_equal(&e.v, &v, sizeof(v));
+    assert_int_equal(e.seq, 1);
+    assert_int_equal(e.report_until_ms, 0);
+
+    /* A plain put (this sensor's stage) keeps them; plain get is unchanged. */
+    struct verdict local = mkv("203.0.113.9", THREAT_CRITICAL, 0.99);
+    put_ok(s, &local, t1);
+    assert_true(get_views(s, "203.0.113.9", &e, &got));
+    assert_int_equal(e.v.level, THREAT_CRITICAL);
+    assert_memory_equal(&got, &two, sizeof(two));
+    assert_true(get(s, "203.0.113.9", now_ms, &e));
+
+    /* set_views replaces them without a new sequence number; NULL clears. */
+    uint64_t seq = e.seq;
+    struct verdict_views three = mkviews(3);
+    assert_int_equal(verdict_store_set_views(s, v.ip, v.ip_version, &three), 0);
+    assert_true(get_views(s, "203.0.113.9", &e, &got));
+    assert_int_equal(got.n, 3);
+    assert_string_equal(got.v[2].sensor, "edge-c");
+    assert_int_equal(e.seq, seq);
+    struct verdict other = mkv("192.0.2.99", THREAT_HIGH, 0.9);
+    assert_int_equal(verdict_store_set_views(s, other.ip, other.ip_version, &three), -ENOENT);
+
+    /* A report merged into an entry with views: both kept, in one cold record. */
+    struct verdict r = mkv("203.0.113.9", THREAT_CRITICAL, 1.0);
+    r.reasons = VERDICT_REASON_REPORT;
+    assert_int_equal(verdict_store_merge(s, &r, t1, &e), 0);
+    assert_true(get_views(s, "203.0.113.9", &e, &got));
+    assert_int_equal(e.report_until_ms, t1);
+    assert_int_equal(got.n, 3);
+    /* Clearing the views keeps the report. */
+    assert_int_equal(verdict_store_set_views(s, v.ip, v.ip_version, NULL), 0);
+    assert_true(get_views(s, "203.0.113.9", &e, &got));
+    assert_int_equal(got.n, 0);
+    assert_int_equal(e.report_until_ms, t1);
+    /* Views again, then the hash is gone (release): the report stands alone, without views. */
+    assert_int_equal(verdict_store_set_views(s, v.ip, v.ip_version, &two), 0);
+    assert_true(verdict_store_release(s, v.ip, v.ip_version));
+    assert_true(get_views(s, "203.0.113.9", &e, &got));
+    assert_int_equal(e.v.reasons, VERDICT_REASON_REPORT);
+    assert_int_equal(got.n, 0);
+    assert_true(verdict_store_remove(s, v.ip, v.ip_version));
+
+    /* More than VERDICT_VIEWS_MAX are cut and counted. */
+    struct verdict_views many = mkviews(VERDICT_VIEWS_MAX);
+    many.n = VERDICT_VIEWS_MAX + 2;
+    assert_int_equal(verdict_store_put_views(s, &v, t1, &many), 0);
+    assert_true(get_views(s, "203.0.113.9", &e, &got));
+    assert_int_equal(got.n, VERDICT_VIEWS_MAX);
+    assert_int_equal(got.omitted, 2);
+
+    /* An expired version's views do not come back with a plain put. */
+    assert_int_equal(verdict_store_put_views(s, &v, now_ms - 1, &two), 0);
+    put_ok(s, &local, t1);
+    assert_true(get_views(s, "203.0.113.9", &e, &got));
+    assert_int_equal(got.n, 0);
+
+    assert_true(verdict_store_remove(s, v.ip, v.ip_version));
+    /* Slots and cold records cycle (a leak would run past the 4 records): every tenant starts
+     * without views, and views never show on an address that had none. */
+    for (unsigned round = 0; round < 50; round++) {
+        char ip[32];
+        struct verdict a[4];
+        for (unsigned i = 0; i < 4; i++) {
+            snprintf(ip, sizeof(ip), "198.51.100.%u", (round * 4 + i) % 250 + 1);
+            a[i] = mkv(ip, THREAT_HIGH, 0.9);
+            if ((round + i) % 2)
+                assert_int_equal(verdict_store_put_views(s, &a[i], t1, &two), 0);
+            else
+                put_ok(s, &a[i], t1);
+            if ((round + i) % 3 == 0) { /* a report on some: cold fields beside the views */
+                struct verdict ri = a[i];
+                ri.reasons = VERDICT_REASON_REPORT;
+                assert_int_equal(verdict_store_merge(s, &ri, t1, NULL), 0);
+            }
+        }
+        for (unsigned i = 0; i < 4; i++) {
+            char t[VERDICT_IP_TEXT_MAX];
+            assert_true(get_views(s, verdict_ip_format(&a[i], t), &e, &got));
+            assert_int_equal(got.n, (round + i) % 2 ? 2u : 0u);
+            if (i % 2)
+                assert_int_equal(verdict_store_set_views(s, a[i].ip, a[i].ip_version, NULL), 0);
+            assert_true(verdict_store_remove(s, a[i].ip, a[i].ip_version));
+        }
+    }
+    verdict_store_destroy(s);
+}
+
 static void test_verdict_store_list_order_limit_min_level(void **state)
 {
     (void)state;
@@ -913,7 +1040,8 @@ static void test_verdict_store_decision_roles(void **state)
     verdict_store_destroy(s);
 }
 
-/* ---- concurrency ----------------------------------------------------------------------------- */
+/* ---- concurrency
+ * ----------------------------------------------------------------------------- */
 
 enum { MT_IPS = 200, MT_READERS = 3, MT_WRITES = 40000 };
 
@@ -1097,6 +1225,7 @@ int main(void)
         cmocka_unit_test(test_verdict_store_put_keeps_live_report),
         cmocka_unit_test(test_verdict_store_decision_versions),
         cmocka_unit_test(test_verdict_store_report_end_restores_pipeline),
+        cmocka_unit_test(test_verdict_store_views),
         cmocka_unit_test(test_verdict_store_list_order_limit_min_level),
         cmocka_unit_test(test_verdict_store_list_limit_matches_full_sort),
         cmocka_unit_test(test_verdict_store_changes_and_tombstones),
