@@ -16,7 +16,9 @@
  * allocations and a dump per verdict). The bytes are what jansson's json_dumps would write
  * (tests/unit/test_api.c compares them with a jansson oracle for many verdicts); a string field
  * that is not valid UTF-8 is null, and an address without a verdict has the same fields, with
- * "known": false and "threat_level": "low". The other routes build their JSON with jansson. */
+ * "known": false and "threat_level": "low". /api/threat-analysis adds the sensors' views of a
+ * verdict that came from Redis (verdict_store_get_views, in the same lookup). The other routes
+ * build their JSON with jansson. */
 #include "api/api_internal.h"
 
 #include <errno.h>

@@ -474,6 +474,12 @@ static void apply_views(struct redis_follow *f, const struct verdict *v,
 static void apply(struct redis_follow *f, const struct verdict *v,
                   const struct verdict_views *views, long long pttl_ms)
 {
+    /* On a sensor, views explain what the other sensors hold: an address only this sensor
+     * saw keeps the sensor's own document (its single view would repeat the verdict). */
+    static const struct verdict_views none;
+    if (f->cfg.mode == REDIS_FOLLOW_RAISE && views->n + views->omitted == 1 &&
+        strcmp(views->v[0].sensor, f->sensor) == 0)
+        views = &none;
     uint64_t now = verdict_store_now_ms();
     uint64_t expires = now + (pttl_ms > 0 ? (uint64_t)pttl_ms : 300000u);
     struct verdict_store_entry e;

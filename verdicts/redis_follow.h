@@ -13,8 +13,9 @@
  * does not fit); expires_ms is the hash's own expiry. Each live sensor's `sensor:<id>` field
  * becomes a view (struct verdict_views: its level, score, pps and last_seen; at most
  * VERDICT_VIEWS_MAX, the leader first) stored with the entry (verdict_store_put_views), so the
- * API can show who saw the address at which level; a field with an id that is not a valid
- * sensor id or a malformed value is refused and counted (bad_views).
+ * API can show who saw the address at which level (in RAISE mode only when another sensor holds
+ * it too: an address this sensor alone saw keeps its own document); a field with an id that is
+ * not a valid sensor id or a malformed value is refused and counted (bad_views).
  *
  * Modes: REDIS_FOLLOW_MIRROR (API-only node) makes the store a mirror of Redis. REDIS_FOLLOW_RAISE
  * (a sensor) only adds what this sensor does not already know better: a remote verdict replaces

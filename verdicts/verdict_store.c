@@ -3,9 +3,10 @@
  *
  * Owns: one pool of entry slots (capacity, allocated once with calloc so that untouched pages
  * cost nothing until used) and one of cold records for the slots' report fields (see struct
- * vs_slot), VS_STRIPES stripes of bucket heads each with its own rwlock, and a
- * ring of tombstones with its own mutex. Nothing is allocated after create except the arrays
- * verdict_store_list and verdict_store_changes return.
+ * vs_slot), the sensor views parallel to the cold records (allocated at the first
+ * verdict_store_put_views: only a follower's store has them), VS_STRIPES stripes of bucket heads
+ * each with its own rwlock, and a ring of tombstones with its own mutex. Nothing else is
+ * allocated after create except the arrays verdict_store_list and verdict_store_changes return.
  *
  * Threads: none of its own. The verdict stage thread writes (put, release, expire), the API's
  * threads read (get, is_decision, list, changes) and the API's report handler merges. Every

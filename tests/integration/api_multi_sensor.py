@@ -11,8 +11,9 @@ while A's attack runs), its second is the same flood 20 s later (B sees it too).
   (200 ms in real-time replays) + 100 ms of sensor A's own API, while B has not seen V itself;
 - once B saw the flood too, both sensor ids are in V's hash (`sensors`, `sensor:<id>` fields)
   and in the API-only node's verdict (`sensor`: the leader, then the others);
-- the merged verdict explains itself: the API-only node's and sensor B's answers for V list
-  both sensors in `sensor_views`, each with the level its `sensor:<id>` field holds, pps > 0 and
+- the merged verdict explains itself: while only A saw V, A answers its own document (no
+  `sensor_views`) and the API-only node A's single view; then the API-only node's and both
+  sensors' answers for V list both sensors in `sensor_views`, each with the level its `sensor:<id>` field holds, pps > 0 and
   last_seen (ISO 8601 with milliseconds), the leader first, the merged level the highest;
 - the bouncer polling the API-only node gets every attacker's decision, each version once, one
   held at a time per address (an extension is del + add, as api/decisions.c sends it), never
@@ -166,6 +167,13 @@ def main():
     t.check("B had not seen V itself then (its hash field is absent)",
             env.redis_cli(rport, "HGET", f"ddos:verdict:{victim}", "sensor:itest-b") == "",
             env.redis_cli(rport, "HGETALL", f"ddos:verdict:{victim}"))
+    _, d_a = get_json(p_a, f"/api/threat-analysis?ip={victim}")
+    _, d_api = get_json(p_api, f"/api/threat-analysis?ip={victim}")
+    t.check("sensor A, the only one to see V so far: its own document, no sensor_views",
+            d_a is not None and "sensor_views" not in d_a, repr(d_a))
+    t.check("the API-only node meanwhile: V's single view, sensor A's",
+            [v.get("sensor") for v in (d_api or {}).get("sensor_views", [])] == ["itest-a"],
+            repr(d_api))
 
     # B's second capture: the same flood through B. Both ids in the hash and in the API's verdict.
     def both_in_hash():
@@ -198,7 +206,8 @@ def main():
             if not field or v.get("threat_level") != field.split()[0]:
                 return None  # a write between the two reads: ask again
         return d
-    for name, port in (("the API-only node", p_api), ("sensor B (following Redis)", p_b)):
+    for name, port in (("the API-only node", p_api), ("sensor A (following Redis)", p_a),
+                       ("sensor B (following Redis)", p_b)):
         d = wait_until(lambda: views_of(port), 5, 0.1)
         views = (d or {}).get("sensor_views", [])
         rank = {"low": 0, "medium": 1, "high": 2, "critical": 3}
