@@ -151,6 +151,8 @@ static size_t ao_counters(void *user, struct api_counter *out, size_t max)
          NULL, fs.lookups, API_COUNTER},
         {"follower_lookup_hits_total", "Read-throughs that found a verdict", NULL, NULL,
          fs.lookup_hits, API_COUNTER},
+        {"follower_bad_views_total", "sensor:<id> hash fields refused (bad id or value)", NULL,
+         NULL, fs.bad_views, API_COUNTER},
         {"redis_connected", "1 when the follower is connected", NULL, NULL, fs.connected,
          API_GAUGE},
         {"verdict_store_entries", "Addresses in the verdict store", NULL, NULL, ss.entries,

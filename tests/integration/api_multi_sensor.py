@@ -270,14 +270,32 @@ def main():
     # Read-through: a hash no event announced and the top set does not list (written here by
     # hand) is found on the first request for it.
     rt_ip, now_ms = "192.0.2.99", int(time.time() * 1000)
+    # Its sensor fields: one in the older three-token form, and two a sensor cannot have written
+    # (an id with a quote, a score that is no number): refused, counted, never shown.
     env.redis_cli(rport, "HSET", f"ddos:verdict:{rt_ip}", "ip", rt_ip, "threat_level", "high",
                   "score", "0.9000", "role", "attacker", "attack_type", "udp_flood", "reasons",
                   "model", "sensor", "itest-x", "sensors", "itest-x", "sensor:itest-x",
-                  f"high 0.9000 {now_ms}", "first_seen", "0", "last_seen", "0")
+                  f"high 0.9000 {now_ms}", 'sensor:evil"id', f"critical 1 {now_ms} 1.0 1",
+                  "sensor:itest-y", f"critical nan {now_ms} 1.0 1", "first_seen", "0",
+                  "last_seen", "0")
     env.redis_cli(rport, "EXPIRE", f"ddos:verdict:{rt_ip}", "60")
     _, d = get_json(p_api, f"/api/threat-analysis?ip={rt_ip}")
     t.check("read-through: an address the node has not seen is read from Redis on a miss",
             (d or {}).get("threat_level") == "high" and d.get("sensor") == "itest-x", repr(d))
+    t.check("read-through: its one valid sensor field is its one view (old form: pps 0, "
+            "last_seen null)",
+            (d or {}).get("sensor_views") == [{"sensor": "itest-x", "threat_level": "high",
+                                               "score": 0.9, "pps": 0.0, "last_seen": None}],
+            repr(d))
+    c = http.client.HTTPConnection("127.0.0.1", p_api, timeout=2)
+    c.request("GET", "/metrics")
+    metrics = c.getresponse().read().decode()
+    c.close()
+    bad = re.search(r"^ddosd_follower_bad_views_total (\d+)$|^follower_bad_views_total (\d+)$",
+                    metrics, re.M)
+    t.check("the two hostile sensor fields are counted (follower_bad_views_total 2)",
+            bool(bad) and int(bad.group(1) or bad.group(2)) == 2,
+            "\n".join(ln for ln in metrics.splitlines() if "bad_views" in ln))
     _, d = get_json(p_api, "/api/threat-analysis?ip=192.0.2.98")
     t.check("read-through: an address Redis does not hold is low, unknown",
             (d or {}).get("threat_level") == "low" and d.get("known") is False, repr(d))
