@@ -649,7 +649,9 @@ static bool poll_top(struct redis_follow *f, bool full)
     size_t refresh = f->cfg.refresh_per_poll, cursor = f->refresh_cursor;
     for (size_t i = 0; i < m; i++) {
         struct top_item *old =
-            full ? NULL : bsearch(&now[i], f->top, f->ntop, sizeof(*f->top), top_cmp);
+            full || f->ntop == 0 /* bsearch of an empty (NULL) array is undefined */
+                ? NULL
+                : bsearch(&now[i], f->top, f->ntop, sizeof(*f->top), top_cmp);
         bool rotate = m > 0 && refresh > 0 && ((i + m - cursor % m) % m) < refresh;
         if (!old || fabs(old->score - now[i].score) > 1e-9 || rotate)
             want[nw++] = now[i].ip;
@@ -657,7 +659,7 @@ static bool poll_top(struct redis_follow *f, bool full)
     f->refresh_cursor = m ? (cursor + refresh) % m : 0;
     /* Vanished since the last poll: read them (the hash may live on; usually it is gone). */
     for (size_t i = 0; i < f->ntop; i++)
-        if (!bsearch(&f->top[i], now, m, sizeof(*now), top_cmp))
+        if (m == 0 || !bsearch(&f->top[i], now, m, sizeof(*now), top_cmp))
             want[nw++] = f->top[i].ip;
     bool ok = fetch(f, f->ctx, true, want, NULL, nw);
     free(want);
