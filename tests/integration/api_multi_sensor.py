@@ -47,6 +47,13 @@ FLUSH_MS = 200  # ddosd's flush interval in real-time replays (docs/redis.md)
 HIGH = ("high", "critical")
 
 
+def sanitizer_slack_ms(binary):
+    """Extra milliseconds a sanitizer build gets on the latency bound: ASan/UBSan slow every
+    thread (the release build is held to the issue's bound, flush interval + 100 ms)."""
+    with open(binary, "rb") as f:
+        return 200 if b"__asan_init" in f.read() else 0
+
+
 def get_json(port, path, timeout=2.0):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -159,11 +166,13 @@ def main():
                 first[name] = time.monotonic()
         time.sleep(0.01)
     t.check("sensor A answers its victim high", "a" in first, repr(first))
+    slack = sanitizer_slack_ms(ddosd)
     for name, what in (("api", "the API-only node"), ("b", "sensor B (not seeing V yet)")):
         ok = "a" in first and name in first
         lag = (first[name] - first["a"]) * 1000 if ok else float("nan")
-        t.check(f"{what} answers V high {lag:.0f} ms after sensor A (<= {FLUSH_MS} + 100 ms)",
-                ok and lag <= FLUSH_MS + 100, repr(first))
+        bound = f"{FLUSH_MS} + 100" + (f" + {slack} (sanitizers)" if slack else "")
+        t.check(f"{what} answers V high {lag:.0f} ms after sensor A (<= {bound} ms)",
+                ok and lag <= FLUSH_MS + 100 + slack, repr(first))
     t.check("B had not seen V itself then (its hash field is absent)",
             env.redis_cli(rport, "HGET", f"ddos:verdict:{victim}", "sensor:itest-b") == "",
             env.redis_cli(rport, "HGETALL", f"ddos:verdict:{victim}"))
