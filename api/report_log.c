@@ -33,7 +33,7 @@ struct report_log {
     int port;
     int db;
     char *password;
-    char *username; /* NULL: AUTH <password> alone */
+    char *username;       /* NULL: AUTH <password> alone */
     redisContext *ctx;    /* lock; NULL when not connected */
     uint64_t retry_at_ms; /* lock; no connection attempt before this (monotonic ms) */
 };
@@ -49,11 +49,10 @@ struct report_log *report_log_create(const struct config_redis *cfg)
     }
     l->enabled = cfg->enabled;
     char sentinel_host[4096]; /* Sentinel rides in the host string (verdicts/redis_conn.h) */
-    bool sentinel = cfg->sentinels.n &&
-                    redis_conn_sentinel_host(sentinel_host, sizeof(sentinel_host),
-                                             cfg->master_name,
-                                             (const char *const *)cfg->sentinels.items,
-                                             cfg->sentinels.n) == 0;
+    bool sentinel =
+        cfg->sentinels.n &&
+        redis_conn_sentinel_host(sentinel_host, sizeof(sentinel_host), cfg->master_name,
+                                 (const char *const *)cfg->sentinels.items, cfg->sentinels.n) == 0;
     l->host = strdup(sentinel ? sentinel_host : cfg->host ? cfg->host : "127.0.0.1");
     l->username = cfg->username && cfg->username[0] ? strdup(cfg->username) : NULL;
     l->password = strdup(cfg->password ? cfg->password : "");

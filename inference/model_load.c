@@ -1319,8 +1319,7 @@ struct model *model_load_file(const char *path, char *err, size_t err_len)
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
-        model_err(err, err_len, "%s: not a regular file (a %s)", path,
-                  model_file_type(st.st_mode));
+        model_err(err, err_len, "%s: not a regular file (a %s)", path, model_file_type(st.st_mode));
         goto out;
     }
     if (st.st_size > MODEL_MAX_FILE_BYTES) {
