@@ -245,6 +245,8 @@ api_key_id api_authenticate(struct api_core *c, const struct api_request *in, bo
                             struct api_reply *out);
 
 /* Route handlers (routes.c, decisions.c, metrics.c). q is the parsed query. */
+/* The daemon's health snapshot (hooks.health) with every fixed array NUL-terminated. */
+void api_health_read(struct api_core *c, struct api_health *h);
 void api_route_health(struct api_core *c, const struct api_request *in, const struct api_query *q,
                       struct api_reply *out);
 void api_route_threat(struct api_core *c, const struct api_request *in, const struct api_query *q,

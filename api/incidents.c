@@ -133,13 +133,7 @@ static uint64_t counter(const struct api_counter *ctr, size_t n, const char *nam
 static json_t *now_tree(struct api_core *c, uint64_t now_ms)
 {
     struct api_health h;
-    memset(&h, 0, sizeof(h));
-    c->hooks.health(c->hooks.user, &h);
-    h.model_detail[API_DETAIL_MAX - 1] = '\0';
-    h.redis_detail[API_DETAIL_MAX - 1] = '\0';
-    h.capture_detail[API_DETAIL_MAX - 1] = '\0';
-    h.model_version[sizeof(h.model_version) - 1] = '\0';
-    h.sensor[sizeof(h.sensor) - 1] = '\0';
+    api_health_read(c, &h);
     struct api_counter *ctr = calloc(COUNTERS_MAX, sizeof(*ctr));
     size_t n = ctr ? c->hooks.counters(c->hooks.user, ctr, COUNTERS_MAX) : 0;
     double pps = 0, fps = 0;

@@ -45,18 +45,23 @@ static const char *hdr(const struct api_request *in, const char *name)
 
 /* ---------------------------------------------------------------- /health */
 
+void api_health_read(struct api_core *c, struct api_health *h)
+{
+    memset(h, 0, sizeof(*h));
+    c->hooks.health(c->hooks.user, h);
+    /* The daemon fills fixed arrays; never trust them to be terminated. */
+    h->capture_detail[API_DETAIL_MAX - 1] = '\0';
+    h->model_detail[API_DETAIL_MAX - 1] = '\0';
+    h->redis_detail[API_DETAIL_MAX - 1] = '\0';
+    h->model_version[sizeof(h->model_version) - 1] = '\0';
+    h->sensor[sizeof(h->sensor) - 1] = '\0';
+}
+
 void api_route_health(struct api_core *c, const struct api_request *in, const struct api_query *q,
                       struct api_reply *out)
 {
     struct api_health h;
-    memset(&h, 0, sizeof(h));
-    c->hooks.health(c->hooks.user, &h);
-    /* The daemon fills fixed arrays; never trust them to be terminated. */
-    h.capture_detail[API_DETAIL_MAX - 1] = '\0';
-    h.model_detail[API_DETAIL_MAX - 1] = '\0';
-    h.redis_detail[API_DETAIL_MAX - 1] = '\0';
-    h.model_version[sizeof(h.model_version) - 1] = '\0';
-    h.sensor[sizeof(h.sensor) - 1] = '\0';
+    api_health_read(c, &h);
 
     const char *status = "ok";
     int code = 200;
