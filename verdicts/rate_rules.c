@@ -3,14 +3,16 @@
  * (rate_rules.h).
  *
  * Owns: an open-addressing index of slots (a 32-bit tag and an entry number each), a dense
- * pool of struct rr_entry (one per IP, both roles in it) with its free stack, a pool of burst
- * snapshots (struct rr_snap, 68 bytes, only for entries that ever burst over a threshold), a
- * pool of role states (struct rr_roles, 96 bytes, only for entries whose alert state left the
+ * pool of light entries (struct rr_light, 64 bytes: every tracked IP starts there) and one of
+ * full entries (struct rr_full, 396 bytes, at most max_ips / 4 of them: IPs promoted because
+ * their traffic came near a threshold), each with its free stack, a pool of burst snapshots
+ * (struct rr_snap, 68 bytes, only for full entries that ever burst over a threshold), a pool
+ * of role states (struct rr_roles, 96 bytes, only for full entries whose alert state left the
  * defaults: a role over a threshold, a fragment) and the list of alerting IP/roles. All
- * allocated in rate_rules_create(); nothing is allocated afterwards (the pool is an anonymous
- * mapping filled from the bottom, so memory follows the addresses tracked: 416 bytes each, not
- * the capacity; the other two pools are calloc'd, touched as used). The reflector service
- * ports are features/port_class's list (the model and the judge use the same one).
+ * allocated in rate_rules_create(); nothing is allocated afterwards (the two entry pools are
+ * anonymous mappings filled from the bottom, so memory follows the addresses tracked, not the
+ * capacity; the other pools are calloc'd, touched as used). The reflector service ports are
+ * features/port_class's list (the model and the judge use the same one).
  *
  * Threads: none of its own. One capture shard calls rate_rules_packet() per packet and
  * rate_rules_tick() on 100 ms boundaries; no locks, no atomics, no logging per packet.
@@ -27,10 +29,10 @@
  * Counting is by direction: an entry's role VICTIM counts packets towards the IP and its role
  * ATTACKER packets from it, with the same metrics (rr_metric). Judging one role also reads the
  * other direction: the answers a victim sends, the SYN-ACKs it sends, the reflector requests it
- * made. Packets count into a 100 ms sub-window (16-bit saturating counters, bytes 32-bit); a
- * sub-window that ends is added into its 1 s window, and a 1 s window that ends feeds the EWMAs
- * (empty windows in between decay them). Rolls are lazy: a packet or the tick that finds an
- * entry's sub-window or window over rolls it.
+ * made. Packets count into a 100 ms sub-window (full entries: 16-bit saturating counters, bytes
+ * 32-bit); a sub-window that ends is added into its 1 s window, and a 1 s window that ends feeds
+ * the EWMAs (empty windows in between decay them). Rolls are lazy: a packet or the tick that finds
+ * an entry's sub-window or window over rolls it.
  *
  * Two evaluations per role. Sustained: at every 1 s roll, on the EWMAs. Burst: a packet that
  * takes a sub-window count over the "floor" / 10 (per metric, the lowest threshold of the
@@ -41,6 +43,38 @@
  * cached in the entry: a flood of spoofed new sources never costs a CIDR scan per packet. A
  * role's published state is the worse of its last sustained evaluation and the bursts of the
  * current second.
+ *
+ * Two tiers. Most addresses only ever carry light traffic (clients, spoofed sources), and no
+ * metric of such an address can reach a floor: every packet-count metric of a role (SYNs, new
+ * flows, reflector answers, ICMP errors, fragments, distinct sources: one per packet at most)
+ * is bounded by the role's packets, bps by its bytes. So an entry starts LIGHT: key, clocks
+ * (32-bit, relative to an epoch set by the first packet), the current sub-window of both roles
+ * exactly for every metric (3-bit counts, 25-bit bytes), and for the second's closed
+ * sub-windows and the EWMAs only packets and bytes per role: 64 bytes, one cache line. A
+ * packet that would take a role's sub-window over 1/RR_PROMOTE_DIV (1/8) of its lowest
+ * packet-count floor / 10 (with the defaults: syn_per_s 500, so 6 packets; never more than
+ * the 7 a 3-bit count holds) or of its byte floor, or that is a fragment (its protocol vote
+ * needs a role state), PROMOTES the entry first: it takes a full record, the current
+ * sub-window and the packets, bytes and their EWMAs are carried over exactly, and the packet
+ * counts as in a full entry. Under the promotion limits the EWMAs stay under 1/8 of a floor
+ * too, so a light entry is never judged (its burst test and sustained evaluation could not
+ * pass a floor: nothing is lost by not running them), never resolved against host groups and
+ * whitelists, never alerts, and its tick roll only decays two EWMAs per role. What promotion
+ * cannot carry: the other metrics of the second's earlier sub-windows and of the EWMAs (SYNs,
+ * flows, protocol mix, answers, ...) and the sources' HyperLogLog start at zero. Each is
+ * bounded by the packets that were light, under 1/8 of the lowest floor per second: an
+ * under-count of at most that much, once, decaying by half every second (a gate read from
+ * the other direction, answers or SYN-ACKs, under-counted by as much can make the gated value
+ * look larger by that much times its factor for those seconds). A flood onto a quiet address
+ * promotes it within its first sub-window, which is exact: its alerts, burst and sustained,
+ * are the same as with full entries throughout (tests/unit/test_rate_rules.c compares twins).
+ *
+ * The full records are max_ips / 4 (mmap'd, touched as used). When all are taken, a
+ * promotion is refused (promote_failed counts each refusal): the entry stays light, its light
+ * counts saturate at the promotion limits, it cannot alert, and it is promoted at its next
+ * packet over the limits once a record is free again (full entries free theirs when they
+ * expire after RR_IDLE_S idle, or are evicted). Eviction compares both tiers on one scale
+ * (recent packets per second), so spoofed one-packet sources recycle light entries only.
  *
  * Gates (what makes a rate evidence of a flood, not of use):
  *   - pps counts only traffic the IP does not answer: unanswered = pps - RR_ANSWER_FACTOR x
@@ -56,7 +90,7 @@
  *   - ICMP errors count beyond the packets the IP sent (each error answers one packet).
  *
  * Distinct sources per destination are estimated with a 64-register HyperLogLog (64 bytes per
- * entry, ~13% standard error, linear counting for small counts), reset every window; a burst
+ * full entry, ~13% standard error, linear counting for small counts), reset every window; a burst
  * evaluation reads the second's estimate so far (a lower bound of the window's).
  *
  * Known limits: non-first fragments carry no ports, so a fragmented amplification answer counts
@@ -107,6 +141,9 @@ enum {
     RR_MAX_IPS = 1u << 25,
     RR_SUB_US = 100000, /* sub-window length */
     RR_SUBS = 10,       /* sub-windows per 1 s window */
+    RR_PROMOTE_DIV = 8, /* a light entry is promoted at 1/8 of a floor (see DESIGN) */
+    RR_FULL_DIV = 4,    /* full records: max_ips / 4 */
+    RR_EPOCH_BACK_S = 86400,
 };
 
 #define RR_HLL_KEY        0xa54ff53a5f1d36f1ull /* the sources' HyperLogLog hash key */
@@ -157,23 +194,56 @@ struct rr_snap {
 };
 static const struct rr_snap rr_snap_zero;
 
+/* What every tracked address has: its key, its sub-window clock and the second of its latest
+ * packet, both relative to rate_rules.epoch_sub (sub_id in 100 ms sub-windows, whose 1 s window
+ * is sub_id / RR_SUBS: the epoch is a whole second; last_pkt_s modulo 2^16, see rr_idle). The
+ * first member of both tiers' records: a slot's pidx says which one it is (RR_PIDX_FULL), and
+ * RR_FL_FULL in flags says it to code holding only the header. */
 struct rr_entry {
     uint8_t addr[16];
+    uint32_t sub_id;
+    uint16_t last_pkt_s;
     uint8_t version;
+    uint8_t flags; /* RR_FL_HOT(role): over a floor in the current sub-window (full only) */
+};
+enum { RR_FL_FULL = 0x80, RR_PIDX_FULL = 1u << 31 };
+#define RR_FL_HOT(role) (1u << (role))
+
+/* A light entry: one cache line. The current sub-window of both roles is exact for every
+ * metric: 3-bit counts (a light sub-window holds at most RR_LIGHT_MAX packets per role, a
+ * packet over it promotes the entry) and 25 bits of bytes in one word per role. The second's
+ * closed sub-windows and the EWMAs keep packets and bytes only: what bounds the rest. */
+struct rr_light {
+    struct rr_entry h;
+    uint64_t sub[RR_ROLES]; /* metric m: bits 3m..3m+2; bytes: bits 39..63 */
+    uint32_t sec[RR_ROLES]; /* packets << 25 | bytes, of the second's closed sub-windows */
+    float ewma_n[RR_ROLES];
+    float ewma_bytes[RR_ROLES];
+};
+_Static_assert(sizeof(struct rr_light) == 64, "struct rr_light is one cache line");
+#define RR_SUB_BYTES_SHIFT 39
+#define RR_SEC_N_SHIFT     25
+#define RR_BYTES_MAX       ((1u << 25) - 1) /* what 25 bits of bytes hold */
+enum {
+    RR_LIGHT_MAX = 7,                       /* what 3 bits of a count hold */
+    RR_LIGHT_BYTES = RR_BYTES_MAX / RR_SUBS /* a sub-window's bytes, 10 of which fit 25 bits */
+};
+
+/* A full (promoted) entry: every metric of both roles, the sources' HyperLogLog, its host
+ * group and whitelist resolution, and the indices of its role states and burst snapshot. */
+struct rr_full {
+    struct rr_entry h;
     bool resolved; /* group and whitelist below are valid */
     bool whitelisted[RR_ROLES];
-    uint8_t hot;       /* bit per role: over a floor in the current sub-window */
-    int16_t group;     /* hostgroup index for the longest matching CIDR, -1 for global */
-    uint64_t window_s; /* the second the counts below belong to */
-    uint64_t sub_id;   /* the 100 ms sub-window sub belongs to */
-    uint64_t last_pkt_s;
+    int16_t group; /* hostgroup index for the longest matching CIDR, -1 for global */
+    uint32_t snap; /* 1 + its struct rr_snap in rate_rules.snaps; 0: none */
+    uint32_t rsi;  /* 1 + its struct rr_roles in rate_rules.states; 0: both at the defaults */
     struct rr_sub sub;
-    uint32_t snap;                         /* 1 + its struct rr_snap in rate_rules.snaps; 0: none */
     uint32_t count[RR_ROLES][RR_NPKT + 1]; /* the second so far, RR_BYTES included */
     float rate[RR_ROLES][RR_METRIC_COUNT]; /* smoothed per-second values */
     uint8_t hll[RR_HLL_REGS];              /* sources of packets to this IP */
-    uint32_t rsi; /* 1 + its struct rr_roles in rate_rules.states; 0: both at the defaults */
 };
+_Static_assert(sizeof(struct rr_full) == 396, "struct rr_full changed size: update the DESIGN");
 
 struct rate_rules {
     const struct config_rules *rules;
@@ -183,25 +253,38 @@ struct rate_rules {
     uint64_t seed, seed_hll;
     uint32_t mask;
     uint32_t *tags; /* 0: free slot */
-    uint32_t *pidx; /* per slot in use: its entry in pool */
+    uint32_t *pidx; /* per slot in use: its light entry in pool, or RR_PIDX_FULL | its full one */
     /* The entries, dense: taken from the bottom (pool_high) or the free stack, so memory grows
      * with the addresses tracked, one entry each. Slots are spread over the table by the hash;
      * entries living in the slots themselves touched a page per address until every page was
      * (a table of 524,288 slots cost its 297 MB after ~70k addresses). mmap'd: pages never
      * reached cost nothing. */
-    struct rr_entry *pool;
+    struct rr_light *pool;
     size_t pool_bytes;
     uint32_t pool_high;
     uint32_t *pool_free; /* stack of freed entries */
     uint32_t pool_nfree;
-    /* Burst snapshots, one per entry that ever burst: as many as entries (calloc'd, touched as
-     * used), taken like them. */
+    /* Per role, the promotion limits of a light entry's sub-window: 1/RR_PROMOTE_DIV of the
+     * lowest packet-count floor and of the byte floor, per sub-window, capped by what the light
+     * counters hold. A count over one promotes the entry before the packet is counted. */
+    uint32_t promote_n[RR_ROLES], promote_bytes[RR_ROLES];
+    /* The full records, full_cap of them, taken like the entries (mmap'd, touched as used). */
+    struct rr_full *fulls;
+    size_t fulls_bytes;
+    uint32_t full_cap, full_high;
+    uint32_t *full_free, full_nfree;
+    /* Time origin of the entries' 32-bit clocks (in sub-windows, a whole second), set by the
+     * first packet: RR_EPOCH_BACK_S before it, so that slightly older times still count. */
+    uint64_t epoch_sub;
+    bool have_epoch;
+    /* Burst snapshots, one per full entry that ever burst (calloc'd, touched as used), taken
+     * like them. */
     struct rr_snap *snaps;
     uint32_t *snap_free, snap_nfree, snap_high;
-    /* Role states, one per entry whose state left the defaults, taken the same way. */
+    /* Role states, one per full entry whose state left the defaults, taken the same way. */
     struct rr_roles *states;
     uint32_t *state_free, state_nfree, state_high;
-    uint32_t *active; /* slot << 1 | role of alerting IP/roles; capacity 2 * slots */
+    uint32_t *active; /* slot << 1 | role of alerting IP/roles (full entries); 2 * full_cap */
     uint32_t n_active;
     uint32_t active_cursor;
     uint32_t scan_cursor;
@@ -217,10 +300,38 @@ struct rr_view {
     double refl_unrequested, icmp_err_unsolicited;
 };
 
-/* The entry of a slot in use. */
+/* The entry (header) of a slot in use, of either tier. */
 static inline struct rr_entry *rr_e(const struct rate_rules *r, uint32_t slot)
 {
-    return &r->pool[r->pidx[slot]];
+    uint32_t k = r->pidx[slot];
+    return k & RR_PIDX_FULL ? &r->fulls[k & ~RR_PIDX_FULL].h : &r->pool[k].h;
+}
+
+static inline bool rr_is_full(const struct rr_entry *e)
+{
+    return e->flags & RR_FL_FULL;
+}
+
+/* The records an entry header is the first member of. */
+static inline struct rr_full *rr_f(const struct rate_rules *r, const struct rr_entry *e)
+{
+    (void)r;
+    return (struct rr_full *)(uintptr_t)e;
+}
+
+static inline struct rr_light *rr_l(const struct rr_entry *e)
+{
+    return (struct rr_light *)(uintptr_t)e;
+}
+
+/* A time as a sub-window relative to the epoch (0 before it, saturating after 13 years). */
+static inline uint32_t rr_rel_sub(const struct rate_rules *r, uint64_t ts_us)
+{
+    uint64_t sub = ts_us / RR_SUB_US;
+    if (sub < r->epoch_sub)
+        return 0;
+    sub -= r->epoch_sub;
+    return sub > UINT32_MAX ? UINT32_MAX : (uint32_t)sub;
 }
 
 bool rate_rules_reflector_port(uint16_t port)
@@ -271,6 +382,21 @@ static void rr_floors_set(struct rate_rules *r, const struct config_rules *rules
         lim[RR_REFL] = rr_sub_limit(f->reflector_pps);
         lim[RR_ICMP_ERR] = rr_sub_limit(f->icmp_errors_per_s);
         lim[RR_FRAG] = rr_sub_limit(f->fragments_per_s);
+        /* Every packet-count metric of a role (sources too: at most one per packet, the
+         * estimate's error aside) is bounded by its packets, bps by its bytes: a light
+         * sub-window under 1/RR_PROMOTE_DIV of the lowest of them cannot be judged over a
+         * floor, and neither can the EWMAs it feeds. */
+        double n = INFINITY;
+        const double per_pkt[] = {
+            f->pps,           f->syn_per_s,         f->new_flows_per_s, f->distinct_sources,
+            f->reflector_pps, f->icmp_errors_per_s, f->fragments_per_s};
+        for (size_t i = 0; i < sizeof(per_pkt) / sizeof(per_pkt[0]); i++)
+            if (per_pkt[i] > 0 && per_pkt[i] < n)
+                n = per_pkt[i];
+        n = n / RR_SUBS / RR_PROMOTE_DIV;
+        double b = f->bps > 0 ? f->bps / 8.0 / RR_SUBS / RR_PROMOTE_DIV : INFINITY;
+        r->promote_n[role] = n < RR_LIGHT_MAX ? (uint32_t)n : RR_LIGHT_MAX;
+        r->promote_bytes[role] = b < RR_LIGHT_BYTES ? (uint32_t)b : RR_LIGHT_BYTES;
     }
 }
 
@@ -302,13 +428,23 @@ struct rate_rules *rate_rules_create(const struct ddosd_config *cfg, uint32_t ma
     r->pool = mmap(NULL, r->pool_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (r->pool == MAP_FAILED)
         r->pool = NULL;
-    r->active = calloc((size_t)cap * 2, sizeof(*r->active));
-    r->snaps = calloc(cap, sizeof(*r->snaps));
-    r->snap_free = malloc((size_t)cap * sizeof(*r->snap_free));
-    r->states = calloc(cap, sizeof(*r->states));
-    r->state_free = malloc((size_t)cap * sizeof(*r->state_free));
-    if (!r->tags || !r->pidx || !r->pool_free || !r->pool || !r->active || !r->snaps ||
-        !r->snap_free || !r->states || !r->state_free)
+    /* Full records for a quarter of max_ips at once: an address is full only while (or after)
+     * it carried 1/RR_PROMOTE_DIV of a floor, and expires a minute after its last packet. */
+    r->full_cap =
+        max_ips / RR_FULL_DIV < RATE_RULES_PROBES ? RATE_RULES_PROBES : max_ips / RR_FULL_DIV;
+    r->fulls_bytes = (size_t)r->full_cap * sizeof(*r->fulls);
+    r->fulls =
+        mmap(NULL, r->fulls_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (r->fulls == MAP_FAILED)
+        r->fulls = NULL;
+    r->full_free = malloc((size_t)r->full_cap * sizeof(*r->full_free));
+    r->active = calloc((size_t)r->full_cap * 2, sizeof(*r->active));
+    r->snaps = calloc(r->full_cap, sizeof(*r->snaps));
+    r->snap_free = malloc((size_t)r->full_cap * sizeof(*r->snap_free));
+    r->states = calloc(r->full_cap, sizeof(*r->states));
+    r->state_free = malloc((size_t)r->full_cap * sizeof(*r->state_free));
+    if (!r->tags || !r->pidx || !r->pool_free || !r->pool || !r->fulls || !r->full_free ||
+        !r->active || !r->snaps || !r->snap_free || !r->states || !r->state_free)
         goto fail;
     r->seed = dd_hash_seed(r);
     /* A fixed key, not the table's random seed: the distinct-source estimate decides levels
@@ -318,9 +454,11 @@ struct rate_rules *rate_rules_create(const struct ddosd_config *cfg, uint32_t ma
     r->seed_hll = RR_HLL_KEY;
     rr_floors_set(r, &cfg->rules);
     r->st.capacity = cap;
-    DD_INFO("rate rules: %u IP slots (%zu bytes per address tracked, touched as used), %zu KiB "
-            "of index",
-            (unsigned)cap, sizeof(struct rr_entry), ((size_t)cap * sizeof(uint32_t) * 5) / 1024);
+    r->st.full_capacity = r->full_cap;
+    DD_INFO("rate rules: %u IP slots (%zu bytes per address tracked, %zu more for each of at "
+            "most %u promoted ones, touched as used), %zu KiB of index",
+            (unsigned)cap, sizeof(struct rr_light), sizeof(struct rr_full), (unsigned)r->full_cap,
+            ((size_t)cap * sizeof(uint32_t) * 3) / 1024);
     return r;
 fail:
     DD_ERROR("rate rules: out of memory for %u IPs", (unsigned)max_ips);
@@ -334,9 +472,8 @@ void rate_rules_set_config(struct rate_rules *r, const struct ddosd_config *cfg)
     rr_floors_set(r, &cfg->rules);
     /* Host groups and whitelists may have changed: every entry resolves again on its next
      * evaluation. */
-    for (uint32_t i = 0; i <= r->mask; i++)
-        if (r->tags[i]) /* free slots are reset when taken; leave their pages untouched */
-            rr_e(r, i)->resolved = false;
+    for (uint32_t i = 0; i < r->full_high; i++) /* free ones are reset when taken */
+        r->fulls[i].resolved = false;
 }
 
 void rate_rules_destroy(struct rate_rules *r)
@@ -348,6 +485,9 @@ void rate_rules_destroy(struct rate_rules *r)
     free(r->pool_free);
     if (r->pool)
         munmap(r->pool, r->pool_bytes);
+    if (r->fulls)
+        munmap(r->fulls, r->fulls_bytes);
+    free(r->full_free);
     free(r->active);
     free(r->snaps);
     free(r->snap_free);
@@ -367,19 +507,22 @@ void rate_rules_stats_get(const struct rate_rules *r, struct rate_rules_stats *o
 static inline const struct rr_role_state *rr_rs(const struct rate_rules *r,
                                                 const struct rr_entry *e, int role)
 {
-    return e->rsi ? &r->states[e->rsi - 1].role[role] : &rr_roles_default.role[role];
+    if (rr_is_full(e) && rr_f(r, e)->rsi)
+        return &r->states[rr_f(r, e)->rsi - 1].role[role];
+    return &rr_roles_default.role[role];
 }
 
-/* A role's state for writing: the entry takes its record (at the defaults) first. Never fails:
- * there is a record per entry. */
+/* A role's state for writing, of a full entry: it takes its record (at the defaults) first.
+ * Never fails: there is a record per full record. */
 static struct rr_role_state *rr_rs_need(struct rate_rules *r, struct rr_entry *e, int role)
 {
-    if (!e->rsi) {
+    struct rr_full *f = rr_f(r, e);
+    if (!f->rsi) {
         uint32_t k = r->state_nfree ? r->state_free[--r->state_nfree] : r->state_high++;
         r->states[k] = rr_roles_default;
-        e->rsi = k + 1;
+        f->rsi = k + 1;
     }
-    return &r->states[e->rsi - 1].role[role];
+    return &r->states[f->rsi - 1].role[role];
 }
 
 /* ---- alerting list ---------------------------------------------------------------------- */
@@ -408,7 +551,8 @@ static void rr_active_remove(struct rate_rules *r, uint32_t slot, int role)
 
 /* ---- evaluation ------------------------------------------------------------------------- */
 
-static void rr_entry_resolve(const struct rate_rules *r, struct rr_entry *e)
+static void rr_entry_resolve(const struct rate_rules *r, const struct rr_entry *e,
+                             struct rr_full *f)
 {
     const struct config_rules *rules = r->rules;
     /* The group of the longest matching prefix; the first group on a tie. */
@@ -420,20 +564,20 @@ static void rr_entry_resolve(const struct rate_rules *r, struct rr_entry *e)
             best_len = len;
         }
     }
-    e->group = (int16_t)best;
-    e->whitelisted[VERDICT_ROLE_ATTACKER] =
+    f->group = (int16_t)best;
+    f->whitelisted[VERDICT_ROLE_ATTACKER] =
         cidr_list_contains(&rules->whitelist.sources, e->version, e->addr);
-    e->whitelisted[VERDICT_ROLE_VICTIM] =
+    f->whitelisted[VERDICT_ROLE_VICTIM] =
         cidr_list_contains(&rules->whitelist.destinations, e->version, e->addr);
-    e->resolved = true;
+    f->resolved = true;
 }
 
 static const struct config_thresholds *rr_thresholds(const struct rate_rules *r,
-                                                     const struct rr_entry *e, int role)
+                                                     const struct rr_full *f, int role)
 {
-    if (e->group < 0)
+    if (f->group < 0)
         return role == VERDICT_ROLE_VICTIM ? &r->rules->victim : &r->rules->attacker;
-    const struct config_hostgroup *g = &r->rules->hostgroups.items[e->group];
+    const struct config_hostgroup *g = &r->rules->hostgroups.items[f->group];
     return role == VERDICT_ROLE_VICTIM ? &g->victim : &g->attacker;
 }
 
@@ -471,11 +615,11 @@ static void rr_view_build(struct rr_view *v, const float *in, const float *out, 
     v->icmp_err_unsolicited = fmax(0, v->icmp_err - out[RR_PPS]);
 }
 
-/* The view of one role on its sustained rates (the EWMAs of e). */
-static void rr_view_sustained(struct rr_view *v, const struct rr_entry *e, int role)
+/* The view of one role on its sustained rates (the EWMAs of f). */
+static void rr_view_sustained(struct rr_view *v, const struct rr_full *f, int role)
 {
-    const float *in = e->rate[role];
-    rr_view_build(v, in, e->rate[!role], role == VERDICT_ROLE_VICTIM ? in[RR_SOURCES] : 0,
+    const float *in = f->rate[role];
+    rr_view_build(v, in, f->rate[!role], role == VERDICT_ROLE_VICTIM ? in[RR_SOURCES] : 0,
                   in[RR_PPS]);
 }
 
@@ -512,19 +656,20 @@ static uint32_t rr_reasons(const struct rr_view *v, const struct config_threshol
 
 /* Reasons of one role's view against its floor, then (only when over it) against the entry's
  * own thresholds; 0 for a whitelisted role. */
-static uint32_t rr_judge(const struct rate_rules *r, struct rr_entry *e, int role,
+static uint32_t rr_judge(const struct rate_rules *r, const struct rr_entry *e, int role,
                          const struct rr_view *v, double *excess)
 {
     *excess = 0;
     if (!rr_reasons(v, &r->floor[role], role, excess))
         return 0;
-    if (!e->resolved)
-        rr_entry_resolve(r, e);
-    if (e->whitelisted[role]) {
+    struct rr_full *f = rr_f(r, e);
+    if (!f->resolved)
+        rr_entry_resolve(r, e, f);
+    if (f->whitelisted[role]) {
         *excess = 0;
         return 0;
     }
-    return rr_reasons(v, rr_thresholds(r, e, role), role, excess);
+    return rr_reasons(v, rr_thresholds(r, f, role), role, excess);
 }
 
 /* Publishes a role's state: the worse of its last sustained evaluation and the current
@@ -598,12 +743,13 @@ static void rr_view_sub(struct rr_view *v, const struct rr_sub *s, int role, dou
 static void rr_burst_evaluate(struct rate_rules *r, uint32_t slot, int role)
 {
     struct rr_entry *e = rr_e(r, slot);
+    struct rr_full *f = rr_f(r, e);
     double sources = 0;
-    double pkts = (double)e->count[role][RR_PPS] + e->sub.n[role][RR_PPS];
+    double pkts = (double)f->count[role][RR_PPS] + f->sub.n[role][RR_PPS];
     if (role == VERDICT_ROLE_VICTIM)
-        sources = rr_hll_estimate(e->hll); /* the second so far: a lower bound */
+        sources = rr_hll_estimate(f->hll); /* the second so far: a lower bound */
     struct rr_view v;
-    rr_view_sub(&v, &e->sub, role, sources, pkts);
+    rr_view_sub(&v, &f->sub, role, sources, pkts);
     double excess;
     uint32_t reasons = rr_judge(r, e, role, &v, &excess);
     if (!reasons)
@@ -612,10 +758,10 @@ static void rr_burst_evaluate(struct rate_rules *r, uint32_t slot, int role)
     rs->win_reasons |= reasons;
     if ((float)excess > rs->win_excess) {
         rs->win_excess = (float)excess;
-        if (!e->snap) /* never empty: one snapshot per entry */
-            e->snap = 1 + (r->snap_nfree ? r->snap_free[--r->snap_nfree] : r->snap_high++);
-        struct rr_snap *sn = &r->snaps[e->snap - 1];
-        sn->sub = e->sub;
+        if (!f->snap) /* never empty: one snapshot per full record */
+            f->snap = 1 + (r->snap_nfree ? r->snap_free[--r->snap_nfree] : r->snap_high++);
+        struct rr_snap *sn = &r->snaps[f->snap - 1];
+        sn->sub = f->sub;
         sn->sources = (float)sources;
         sn->pkts = (uint32_t)(pkts < UINT32_MAX ? pkts : UINT32_MAX);
     }
@@ -628,10 +774,10 @@ static void rr_entry_evaluate(struct rate_rules *r, uint32_t slot, int role)
 {
     struct rr_entry *e = rr_e(r, slot);
     struct rr_view v;
-    rr_view_sustained(&v, e, role);
+    rr_view_sustained(&v, rr_f(r, e), role);
     double excess;
     uint32_t sus = rr_judge(r, e, role, &v, &excess);
-    if (!sus && !e->rsi)
+    if (!sus && !rr_f(r, e)->rsi)
         return; /* under every threshold at the defaults: what follows writes the defaults */
     struct rr_role_state *rs = rr_rs_need(r, e, role);
     rs->sus_reasons = sus;
@@ -661,20 +807,53 @@ static inline uint32_t rr_sat_add32(uint32_t a, uint32_t b)
     return s < a ? UINT32_MAX : s;
 }
 
-/* Closes the sub-window: hot roles are judged on its final counts, then it joins its second. */
+/* Closes the sub-window of a full entry: hot roles are judged on its final counts, then it
+ * joins its second. */
 static void rr_sub_close(struct rate_rules *r, uint32_t slot)
 {
     struct rr_entry *e = rr_e(r, slot);
+    struct rr_full *f = rr_f(r, e);
     for (int role = 0; role < RR_ROLES; role++)
-        if (e->hot & (1u << role))
+        if (e->flags & RR_FL_HOT(role))
             rr_burst_evaluate(r, slot, role);
     for (int role = 0; role < RR_ROLES; role++) {
         for (int m = 0; m < RR_NPKT; m++)
-            e->count[role][m] += e->sub.n[role][m]; /* <= 10 x 65535 per second */
-        e->count[role][RR_BYTES] = rr_sat_add32(e->count[role][RR_BYTES], e->sub.bytes[role]);
+            f->count[role][m] += f->sub.n[role][m]; /* <= 10 x 65535 per second */
+        f->count[role][RR_BYTES] = rr_sat_add32(f->count[role][RR_BYTES], f->sub.bytes[role]);
     }
-    memset(&e->sub, 0, sizeof(e->sub));
-    e->hot = 0;
+    memset(&f->sub, 0, sizeof(f->sub));
+    e->flags = RR_FL_FULL;
+}
+
+/* Rolls a light entry from second old_s to s: the same arithmetic as a full one's on its
+ * packets and bytes (the other metrics of the closed sub-window are dropped), nothing to judge
+ * (under every floor, see DESIGN). */
+static void rr_light_roll(struct rr_light *l, uint32_t old_s, uint32_t s)
+{
+    const float a = (float)RATE_RULES_ALPHA;
+    for (int role = 0; role < RR_ROLES; role++) {
+        uint64_t sub = l->sub[role];
+        /* <= 10 x RR_LIGHT_MAX packets and 10 x rr_promote_bytes bytes: the fields hold them */
+        l->sec[role] +=
+            (uint32_t)(sub & 7) << RR_SEC_N_SHIFT | (uint32_t)(sub >> RR_SUB_BYTES_SHIFT);
+        l->sub[role] = 0;
+    }
+    if (s <= old_s)
+        return;
+    for (int role = 0; role < RR_ROLES; role++) {
+        uint32_t n = l->sec[role] >> RR_SEC_N_SHIFT, bytes = l->sec[role] & RR_BYTES_MAX;
+        l->ewma_n[role] = a * (float)n + (1 - a) * l->ewma_n[role];
+        l->ewma_bytes[role] = a * (float)bytes + (1 - a) * l->ewma_bytes[role];
+        l->sec[role] = 0;
+    }
+    uint32_t empty = s - old_s - 1;
+    if (empty) {
+        float decay = powf(1 - a, (float)(empty > 64 ? 64 : empty));
+        for (int role = 0; role < RR_ROLES; role++) {
+            l->ewma_n[role] *= decay;
+            l->ewma_bytes[role] *= decay;
+        }
+    }
 }
 
 /* Rolls e to now_us: closes its sub-window if it ended, then every 1 s window before now's
@@ -682,34 +861,40 @@ static void rr_sub_close(struct rate_rules *r, uint32_t slot)
 static void rr_entry_roll(struct rate_rules *r, uint32_t slot, uint64_t now_us)
 {
     struct rr_entry *e = rr_e(r, slot);
-    uint64_t sub_id = now_us / RR_SUB_US;
+    uint32_t sub_id = rr_rel_sub(r, now_us);
     if (sub_id <= e->sub_id)
         return; /* same sub-window (or time went back: counted in the current one) */
+    uint32_t old_s = e->sub_id / RR_SUBS, s = sub_id / RR_SUBS;
+    if (!rr_is_full(e)) {
+        e->sub_id = sub_id;
+        rr_light_roll(rr_l(e), old_s, s);
+        return;
+    }
     rr_sub_close(r, slot);
     e->sub_id = sub_id;
-    uint64_t s = now_us / 1000000u;
-    if (s <= e->window_s)
+    if (s <= old_s)
         return;
-    uint64_t gap = s - e->window_s;
+    struct rr_full *f = rr_f(r, e);
+    uint32_t gap = s - old_s;
     const float a = (float)RATE_RULES_ALPHA;
-    double sources = rr_hll_estimate(e->hll);
+    double sources = rr_hll_estimate(f->hll);
     for (int role = 0; role < RR_ROLES; role++)
         for (int m = 0; m < RR_METRIC_COUNT; m++) {
             double w = m == RR_SOURCES ? (role == VERDICT_ROLE_VICTIM ? sources : 0)
-                                       : (double)e->count[role][m];
-            e->rate[role][m] = a * (float)w + (1 - a) * e->rate[role][m];
+                                       : (double)f->count[role][m];
+            f->rate[role][m] = a * (float)w + (1 - a) * f->rate[role][m];
         }
-    memset(e->count, 0, sizeof(e->count));
-    memset(e->hll, 0, sizeof(e->hll));
+    memset(f->count, 0, sizeof(f->count));
+    memset(f->hll, 0, sizeof(f->hll));
     for (int role = 0; role < RR_ROLES; role++)
         rr_entry_evaluate(r, slot, role);
     /* Empty windows: evaluated one by one while an alert is ending (64 halvings take any rate
      * under any threshold), then decayed at once. */
-    uint64_t empty = gap - 1, step = 0;
+    uint32_t empty = gap - 1, step = 0;
     for (; step < empty && step < 64 && rr_entry_ending(r, e); step++) {
         for (int role = 0; role < RR_ROLES; role++) {
             for (int m = 0; m < RR_METRIC_COUNT; m++)
-                e->rate[role][m] *= 1 - a;
+                f->rate[role][m] *= 1 - a;
             rr_entry_evaluate(r, slot, role);
         }
     }
@@ -717,12 +902,24 @@ static void rr_entry_roll(struct rate_rules *r, uint32_t slot, uint64_t now_us)
         float decay = powf(1 - a, (float)(empty - step > 64 ? 64 : empty - step));
         for (int role = 0; role < RR_ROLES; role++)
             for (int m = 0; m < RR_METRIC_COUNT; m++)
-                e->rate[role][m] *= decay;
+                f->rate[role][m] *= decay;
     }
-    e->window_s = s;
 }
 
 /* ---- table ------------------------------------------------------------------------------ */
+
+/* Boyer-Moore majority vote of the protocol fragments carry (O(1), two bytes). */
+static void rr_frag_vote(struct rr_role_state *rs, uint8_t proto)
+{
+    if (rs->frag_votes == 0) {
+        rs->frag_proto = proto;
+        rs->frag_votes = 1;
+    } else if (rs->frag_proto == proto) {
+        rs->frag_votes += rs->frag_votes < UINT8_MAX;
+    } else {
+        rs->frag_votes--;
+    }
+}
 
 static void rr_slot_free(struct rate_rules *r, uint32_t slot)
 {
@@ -730,19 +927,42 @@ static void rr_slot_free(struct rate_rules *r, uint32_t slot)
         if (rr_rs(r, rr_e(r, slot), role)->active_pos >= 0)
             rr_active_remove(r, slot, role);
     r->tags[slot] = 0;
-    struct rr_entry *e = rr_e(r, slot);
-    if (e->rsi)
-        r->state_free[r->state_nfree++] = e->rsi - 1;
-    e->rsi = 0;
-    if (e->snap)
-        r->snap_free[r->snap_nfree++] = e->snap - 1;
-    e->snap = 0;
-    r->pool_free[r->pool_nfree++] = r->pidx[slot];
+    uint32_t k = r->pidx[slot];
+    if (k & RR_PIDX_FULL) {
+        struct rr_full *f = &r->fulls[k & ~RR_PIDX_FULL];
+        if (f->rsi)
+            r->state_free[r->state_nfree++] = f->rsi - 1;
+        if (f->snap)
+            r->snap_free[r->snap_nfree++] = f->snap - 1;
+        r->full_free[r->full_nfree++] = k & ~RR_PIDX_FULL;
+        r->st.full_ips--;
+    } else {
+        r->pool_free[r->pool_nfree++] = k;
+    }
     r->st.tracked_ips--;
 }
 
+/* The recent packet rate eviction compares: smoothed plus what the current window has seen,
+ * both roles; alerting entries are kept unless every candidate alerts. */
+static float rr_recent_rate(const struct rate_rules *r, const struct rr_entry *e)
+{
+    if (!rr_is_full(e)) {
+        const struct rr_light *l = rr_l(e);
+        return l->ewma_n[0] + l->ewma_n[1] +
+               (float)((l->sec[0] >> RR_SEC_N_SHIFT) + (l->sec[1] >> RR_SEC_N_SHIFT)) +
+               (float)((l->sub[0] & 7) + (l->sub[1] & 7));
+    }
+    const struct rr_full *f = rr_f(r, e);
+    float rate = f->rate[0][RR_PPS] + f->rate[1][RR_PPS] +
+                 (float)(f->count[0][RR_PPS] + f->count[1][RR_PPS]) +
+                 (float)(f->sub.n[0][RR_PPS] + f->sub.n[1][RR_PPS]);
+    if (rr_rs(r, e, 0)->active_pos >= 0 || rr_rs(r, e, 1)->active_pos >= 0)
+        rate += 1e30f;
+    return rate;
+}
+
 /* Finds or inserts the entry of addr (h: its dd_hash_addr with r->seed) and rolls it to ts_us.
- * Returns its slot. */
+ * Returns its slot. A new entry is light. */
 static uint32_t rr_entry_get(struct rate_rules *r, const uint8_t addr[16], uint8_t version,
                              uint64_t ts_us, uint64_t h)
 {
@@ -767,14 +987,7 @@ static uint32_t rr_entry_get(struct rate_rules *r, const uint8_t addr[16], uint8
         }
         if (free_slot != UINT32_MAX)
             continue;
-        /* Recent rate: smoothed plus what the current window has seen; alerting entries are
-         * kept unless every candidate alerts. */
-        const struct rr_entry *e = rr_e(r, slot);
-        float rate = e->rate[0][RR_PPS] + e->rate[1][RR_PPS] +
-                     (float)(e->count[0][RR_PPS] + e->count[1][RR_PPS]) +
-                     (float)(e->sub.n[0][RR_PPS] + e->sub.n[1][RR_PPS]);
-        if (rr_rs(r, e, 0)->active_pos >= 0 || rr_rs(r, e, 1)->active_pos >= 0)
-            rate += 1e30f;
+        float rate = rr_recent_rate(r, rr_e(r, slot));
         if (victim == UINT32_MAX || rate < victim_rate) {
             victim = slot;
             victim_rate = rate;
@@ -789,55 +1002,128 @@ static uint32_t rr_entry_get(struct rate_rules *r, const uint8_t addr[16], uint8
         rr_slot_free(r, slot);
         r->st.evictions++;
     }
-    /* Every slot in use has its own entry, and the pool has one per slot: never empty here. */
+    /* Every slot in use has at most one light entry, and the pool has one per slot: never
+     * empty here. */
     r->pidx[slot] = r->pool_nfree ? r->pool_free[--r->pool_nfree] : r->pool_high++;
-    struct rr_entry *e = rr_e(r, slot);
-    memset(e, 0, sizeof(*e));
-    memcpy(e->addr, addr, 16);
-    e->version = version;
-    e->group = -1;
-    e->window_s = ts_us / 1000000u;
-    e->sub_id = ts_us / RR_SUB_US;
-    e->last_pkt_s = e->window_s;
+    struct rr_light *l = &r->pool[r->pidx[slot]];
+    memset(l, 0, sizeof(*l));
+    memcpy(l->h.addr, addr, 16);
+    l->h.version = version;
+    l->h.sub_id = rr_rel_sub(r, ts_us);
+    l->h.last_pkt_s = (uint16_t)(l->h.sub_id / RR_SUBS);
     r->tags[slot] = tag;
     r->st.tracked_ips++;
     return slot;
 }
 
-/* Counts one packet's metrics (bits of mask) into one direction of e's sub-window; a count over
- * the role's floor makes the role hot and judges the sub-window at once. */
-static void rr_count(struct rate_rules *r, uint32_t slot, int role, uint32_t mask, uint32_t bytes)
+/* Promotes the light entry of slot: takes a full record, moves the header into it and carries
+ * the counts over: the current sub-window exactly (every metric), the second's closed
+ * sub-windows and the EWMAs as packets and bytes; every other metric of those starts at zero,
+ * and so does the HyperLogLog. Returns false, counted, when every full record is taken: the
+ * entry stays light. */
+static bool rr_promote(struct rate_rules *r, uint32_t slot)
+{
+    uint32_t k;
+    if (r->full_nfree)
+        k = r->full_free[--r->full_nfree];
+    else if (r->full_high < r->full_cap)
+        k = r->full_high++;
+    else {
+        r->st.promote_failed++;
+        return false;
+    }
+    uint32_t li = r->pidx[slot];
+    const struct rr_light *l = &r->pool[li];
+    struct rr_full *f = &r->fulls[k];
+    memset(f, 0, sizeof(*f));
+    f->h = l->h;
+    f->h.flags = RR_FL_FULL;
+    f->group = -1;
+    for (int role = 0; role < RR_ROLES; role++) {
+        for (int m = 0; m < RR_NPKT; m++)
+            f->sub.n[role][m] = (uint16_t)(l->sub[role] >> (3 * m) & 7);
+        f->sub.bytes[role] = (uint32_t)(l->sub[role] >> RR_SUB_BYTES_SHIFT);
+        f->count[role][RR_PPS] = l->sec[role] >> RR_SEC_N_SHIFT;
+        f->count[role][RR_BYTES] = l->sec[role] & RR_BYTES_MAX;
+        f->rate[role][RR_PPS] = l->ewma_n[role];
+        f->rate[role][RR_BYTES] = l->ewma_bytes[role];
+    }
+    r->pool_free[r->pool_nfree++] = li;
+    r->pidx[slot] = k | RR_PIDX_FULL;
+    r->st.promotions++;
+    r->st.full_ips++;
+    return true;
+}
+
+/* Counts one packet into a light entry's sub-window of one role, unless it takes it over a
+ * promotion limit or is a fragment (whose protocol vote needs a role state): then returns
+ * false and the caller promotes. With no full record free the entry stays light and the
+ * packet is counted as far as the light counts go (past RR_LIGHT_MAX packets or
+ * RR_LIGHT_BYTES bytes a sub-window drops the rest, counted in promote_failed). */
+static bool rr_light_count(const struct rate_rules *r, struct rr_light *l, int role, uint32_t mask,
+                           uint32_t bytes, bool must_fit)
+{
+    uint64_t sub = l->sub[role];
+    uint32_t n1 = (uint32_t)(sub & 7) + 1;
+    uint64_t b1 = (sub >> RR_SUB_BYTES_SHIFT) + bytes;
+    if (!must_fit &&
+        (n1 > r->promote_n[role] || b1 > r->promote_bytes[role] || (mask & (1u << RR_FRAG))))
+        return false;
+    if (n1 > RR_LIGHT_MAX || b1 > RR_LIGHT_BYTES)
+        return true; /* no full record free: the light counts are full */
+    for (uint32_t m = mask; m; m &= m - 1)
+        sub += 1ull << (3 * __builtin_ctz(m)); /* every count <= the packets' <= 7 */
+    l->sub[role] = sub + ((uint64_t)bytes << RR_SUB_BYTES_SHIFT);
+    return true;
+}
+
+/* Counts one packet into one role (direction) of the entry of slot, at second s (relative):
+ * its metrics (bits of mask) into the sub-window, its source into the HyperLogLog (victim,
+ * hll_hash), a fragment's protocol into the vote; a count over the role's floor makes the role
+ * hot and judges the sub-window at once. A light entry is promoted first when this packet
+ * takes it over a promotion limit (rr_light_count). */
+static void rr_count(struct rate_rules *r, uint32_t slot, int role, uint32_t mask, uint32_t bytes,
+                     uint32_t s, uint64_t hll_hash, uint8_t frag_proto)
 {
     struct rr_entry *e = rr_e(r, slot);
-    uint16_t *n = e->sub.n[role];
+    e->last_pkt_s = (uint16_t)s;
+    if (!rr_is_full(e)) {
+        if (rr_light_count(r, rr_l(e), role, mask, bytes, false))
+            return;
+        if (!rr_promote(r, slot)) {
+            (void)rr_light_count(r, rr_l(e), role, mask, bytes, true);
+            return;
+        }
+        e = rr_e(r, slot);
+    }
+    /* The HyperLogLog before the counts, so that a burst judged on this packet sees its
+     * source. */
+    struct rr_full *f = rr_f(r, e);
+    if (role == VERDICT_ROLE_VICTIM) {
+        uint8_t rho = (uint8_t)(__builtin_clzll((hll_hash << 6) | (1ull << 5)) + 1);
+        uint8_t *reg = &f->hll[hll_hash >> 58];
+        if (rho > *reg)
+            *reg = rho;
+    }
+    if (mask & (1u << RR_FRAG))
+        rr_frag_vote(rr_rs_need(r, e, role), frag_proto);
+    uint16_t *n = f->sub.n[role];
     for (uint32_t m = mask; m; m &= m - 1) {
         int i = __builtin_ctz(m);
         n[i] += n[i] != UINT16_MAX;
     }
-    e->sub.bytes[role] = rr_sat_add32(e->sub.bytes[role], bytes);
-    if (e->hot & (1u << role))
-        return;
+    f->sub.bytes[role] = rr_sat_add32(f->sub.bytes[role], bytes);
     const float *lim = r->burst_lim[role];
-    if ((float)n[RR_PPS] > lim[RR_PPS] || (float)e->sub.bytes[role] > lim[RR_BYTES] ||
-        (float)n[RR_SYN] > lim[RR_SYN] || (float)n[RR_FLOWS] > lim[RR_FLOWS] ||
-        (float)n[RR_REFL] > lim[RR_REFL] || (float)n[RR_ICMP_ERR] > lim[RR_ICMP_ERR] ||
-        (float)n[RR_FRAG] > lim[RR_FRAG]) {
-        e->hot |= (uint8_t)(1u << role);
+    if (!(e->flags & RR_FL_HOT(role)) &&
+        ((float)n[RR_PPS] > lim[RR_PPS] || (float)f->sub.bytes[role] > lim[RR_BYTES] ||
+         (float)n[RR_SYN] > lim[RR_SYN] || (float)n[RR_FLOWS] > lim[RR_FLOWS] ||
+         (float)n[RR_REFL] > lim[RR_REFL] || (float)n[RR_ICMP_ERR] > lim[RR_ICMP_ERR] ||
+         (float)n[RR_FRAG] > lim[RR_FRAG])) {
+        e->flags |= (uint8_t)RR_FL_HOT(role);
         rr_burst_evaluate(r, slot, role);
     }
-}
-
-/* Boyer-Moore majority vote of the protocol fragments carry (O(1), two bytes). */
-static void rr_frag_vote(struct rr_role_state *rs, uint8_t proto)
-{
-    if (rs->frag_votes == 0) {
-        rs->frag_proto = proto;
-        rs->frag_votes = 1;
-    } else if (rs->frag_proto == proto) {
-        rs->frag_votes += rs->frag_votes < UINT8_MAX;
-    } else {
-        rs->frag_votes--;
-    }
+    if (f->resolved && f->whitelisted[role])
+        r->st.whitelisted_pkts++;
 }
 
 /* The metrics one packet counts in (bits of enum rr_metric, RR_PPS always). */
@@ -913,52 +1199,49 @@ static inline void rr_prefetch_slot(const struct rate_rules *r, uint64_t h)
     __builtin_prefetch(&r->pidx[slot]);
 }
 
-/* Then, once those have had time to arrive, the lines of the home slot's entry that a hit
- * touches (key, sub-window counts, the HyperLogLog register). */
-static inline void rr_prefetch_entry(const struct rate_rules *r, uint64_t h, uint64_t hll)
+/* Then, once those have had time to arrive, the line of the home slot's entry (key, clocks and
+ * a light entry's counts: one line). */
+static inline void rr_prefetch_entry(const struct rate_rules *r, uint64_t h)
+{
+    uint32_t slot = (uint32_t)h & r->mask;
+    if (r->tags[slot])
+        __builtin_prefetch(rr_e(r, slot), 1);
+}
+
+/* Last, a full entry's record: the lines a hit touches (sub-window counts, the HyperLogLog
+ * register). */
+static inline void rr_prefetch_full(const struct rate_rules *r, uint64_t h, uint64_t hll)
 {
     uint32_t slot = (uint32_t)h & r->mask;
     if (!r->tags[slot])
         return;
     const struct rr_entry *e = rr_e(r, slot);
-    __builtin_prefetch(e, 1);
-    __builtin_prefetch((const char *)e + 64, 1);
+    if (!rr_is_full(e))
+        return;
+    const struct rr_full *f = rr_f(r, e);
+    __builtin_prefetch(&f->sub, 1);
     if (hll)
-        __builtin_prefetch(&e->hll[hll >> 58], 1);
+        __builtin_prefetch(&f->hll[hll >> 58], 1);
 }
 
 /* rate_rules_packet with the hashes already computed. */
 static void rr_packet_hashed(struct rate_rules *r, const struct pkt_info *p, uint64_t ts_us,
                              bool new_flow, const struct rr_hashes *h)
 {
-    uint64_t s = ts_us / 1000000u;
+    if (DD_UNLIKELY(!r->have_epoch)) {
+        uint64_t s0 = ts_us / 1000000u;
+        r->epoch_sub = (s0 > RR_EPOCH_BACK_S ? s0 - RR_EPOCH_BACK_S : 0) * RR_SUBS;
+        r->have_epoch = true;
+    }
+    uint32_t s = rr_rel_sub(r, ts_us) / RR_SUBS;
     uint32_t mask = rr_packet_mask(p, new_flow);
-    bool frag = p->flags & PKT_F_FRAGMENT;
 
     /* Destination first, then source: the source's insert may evict, so the destination's
-     * entry is never touched after it. The HyperLogLog is updated before the count so that a
-     * burst judged on this packet sees its source. */
+     * entry is never touched after it. */
     uint32_t slot = rr_entry_get(r, p->dst, p->ip_version, ts_us, h->dst);
-    struct rr_entry *e = rr_e(r, slot);
-    uint8_t rho = (uint8_t)(__builtin_clzll((h->hll << 6) | (1ull << 5)) + 1);
-    uint8_t *reg = &e->hll[h->hll >> 58];
-    if (rho > *reg)
-        *reg = rho;
-    e->last_pkt_s = s;
-    if (frag)
-        rr_frag_vote(rr_rs_need(r, e, VERDICT_ROLE_VICTIM), p->proto);
-    rr_count(r, slot, VERDICT_ROLE_VICTIM, mask, p->wire_len);
-    if (e->resolved && e->whitelisted[VERDICT_ROLE_VICTIM])
-        r->st.whitelisted_pkts++;
-
+    rr_count(r, slot, VERDICT_ROLE_VICTIM, mask, p->wire_len, s, h->hll, p->proto);
     slot = rr_entry_get(r, p->src, p->ip_version, ts_us, h->src);
-    e = rr_e(r, slot);
-    e->last_pkt_s = s;
-    if (frag)
-        rr_frag_vote(rr_rs_need(r, e, VERDICT_ROLE_ATTACKER), p->proto);
-    rr_count(r, slot, VERDICT_ROLE_ATTACKER, mask, p->wire_len);
-    if (e->resolved && e->whitelisted[VERDICT_ROLE_ATTACKER])
-        r->st.whitelisted_pkts++;
+    rr_count(r, slot, VERDICT_ROLE_ATTACKER, mask, p->wire_len, s, 0, p->proto);
 }
 
 void rate_rules_packet(struct rate_rules *r, const struct pkt_info *p, uint64_t ts_us,
@@ -978,8 +1261,8 @@ void rate_rules_packet_burst(struct rate_rules *r, const struct pkt_info *pkts,
     while (n > 0) {
         size_t m = n < RATE_RULES_BURST ? n : RATE_RULES_BURST;
         /* Pass 1: every hash of the group, and the loads of the home slots they name, so the
-         * misses of the group overlap; pass 2: the entries those slots point to. Only hints:
-         * pass 3 may insert or evict in between. */
+         * misses of the group overlap; pass 2: the entries those slots point to; pass 3 the full
+         * records of those that have one. Only hints: pass 4 may insert or evict in between. */
         for (size_t i = 0; i < m; i++) {
             if (DD_UNLIKELY(pkts[i].ip_version != 4 && pkts[i].ip_version != 6))
                 continue;
@@ -989,11 +1272,17 @@ void rate_rules_packet_burst(struct rate_rules *r, const struct pkt_info *pkts,
         }
         for (size_t i = 0; i < m; i++) {
             if (DD_LIKELY(pkts[i].ip_version == 4 || pkts[i].ip_version == 6)) {
-                rr_prefetch_entry(r, h[i].dst, h[i].hll);
-                rr_prefetch_entry(r, h[i].src, 0);
+                rr_prefetch_entry(r, h[i].dst);
+                rr_prefetch_entry(r, h[i].src);
             }
         }
-        /* Pass 3: the packets in order, exactly as rate_rules_packet would take them. */
+        for (size_t i = 0; i < m; i++) {
+            if (DD_LIKELY(pkts[i].ip_version == 4 || pkts[i].ip_version == 6)) {
+                rr_prefetch_full(r, h[i].dst, h[i].hll);
+                rr_prefetch_full(r, h[i].src, 0);
+            }
+        }
+        /* Pass 4: the packets in order, exactly as rate_rules_packet would take them. */
         for (size_t i = 0; i < m; i++)
             if (DD_LIKELY(pkts[i].ip_version == 4 || pkts[i].ip_version == 6))
                 rr_packet_hashed(r, &pkts[i], ts_us[i], new_flow && new_flow[i], &h[i]);
@@ -1010,14 +1299,15 @@ void rate_rules_packet_burst(struct rate_rules *r, const struct pkt_info *pkts,
 static void rr_alert_fill(const struct rate_rules *r, uint32_t slot, int role, uint64_t now_us,
                           bool ended, struct rate_alert *a)
 {
-    const struct rr_entry *e = rr_e(r, slot);
+    const struct rr_entry *e = rr_e(r, slot); /* alerting: full */
+    const struct rr_full *f = rr_f(r, e);
     const struct rr_role_state *rs = rr_rs(r, e, role);
     struct rr_view v;
     if (rs->burst) {
-        const struct rr_snap *sn = e->snap ? &r->snaps[e->snap - 1] : &rr_snap_zero;
+        const struct rr_snap *sn = f->snap ? &r->snaps[f->snap - 1] : &rr_snap_zero;
         rr_view_sub(&v, &sn->sub, role, role == VERDICT_ROLE_VICTIM ? sn->sources : 0, sn->pkts);
     } else
-        rr_view_sustained(&v, e, role);
+        rr_view_sustained(&v, f, role);
     memset(a, 0, sizeof(*a));
     memcpy(a->ip, e->addr, 16);
     a->version = e->version;
@@ -1048,10 +1338,19 @@ static void rr_alert_fill(const struct rate_rules *r, uint32_t slot, int role, u
     a->fragment_proto = rs->frag_votes ? rs->frag_proto : 0;
 }
 
+/* True when the entry's latest packet (second last, modulo 2^16) is more than RR_IDLE_S before
+ * now_s. 16 bits are enough: the tick visits every entry far more often than every 2^15 s, so
+ * a difference that large is a packet time ahead of the tick's (live), not an idle entry. */
+static inline bool rr_idle(uint32_t now_s, uint16_t last)
+{
+    uint16_t d = (uint16_t)(now_s - last);
+    return d > RR_IDLE_S && d < 0x8000u;
+}
+
 size_t rate_rules_tick(struct rate_rules *r, uint64_t now_us, struct rate_alert *out, size_t max,
                        size_t budget)
 {
-    uint64_t now_s = now_us / 1000000u;
+    uint32_t now_s = rr_rel_sub(r, now_us) / RR_SUBS;
     size_t n = 0, work = 0;
 
     /* A slice of the table first: roll what went quiet (which may start alerts), free what has
@@ -1068,7 +1367,7 @@ size_t rate_rules_tick(struct rate_rules *r, uint64_t now_us, struct rate_alert 
             continue;
         struct rr_entry *e = rr_e(r, slot);
         rr_entry_roll(r, slot, now_us);
-        if (now_s > e->last_pkt_s + RR_IDLE_S && rr_rs(r, e, 0)->active_pos < 0 &&
+        if (rr_idle(now_s, e->last_pkt_s) && rr_rs(r, e, 0)->active_pos < 0 &&
             rr_rs(r, e, 1)->active_pos < 0) {
             rr_slot_free(r, slot);
             r->st.expired++;

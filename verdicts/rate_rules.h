@@ -4,8 +4,9 @@
  *
  * Ownership and threads: one struct rate_rules belongs to ONE thread (a capture shard); every
  * function here must be called from that thread only. rate_rules_create() allocates everything
- * once (the entries as a dense pool in an anonymous mapping: memory follows the addresses
- * tracked, not the capacity); rate_rules_packet() and rate_rules_tick() never allocate. The config
+ * once (the entries as dense pools in anonymous mappings: memory follows the addresses
+ * tracked, not the capacity: 64 bytes per address with light traffic, 460 per address promoted
+ * near a threshold); rate_rules_packet() and rate_rules_tick() never allocate. The config
  * passed to create is borrowed: it must outlive the rate_rules (it is read-only after start-up, see
  * config.h).
  *
@@ -82,7 +83,7 @@ struct rate_alert {
 /* Alerts are copied into caller buffers and onward to the verdict stage: pin the size. */
 _Static_assert(sizeof(struct rate_alert) == 184, "struct rate_alert changed size");
 
-/* Counters, monotonic except tracked_ips and alerting. */
+/* Counters, monotonic except tracked_ips, full_ips and alerting. */
 struct rate_rules_stats {
     uint64_t tracked_ips;      /* entries in use now */
     uint64_t capacity;         /* table slots */
@@ -95,10 +96,18 @@ struct rate_rules_stats {
     uint64_t whitelisted_pkts; /* packets of whitelisted IP/roles (counted, never flagged), from
                                   the IP's first evaluation over a threshold on */
     uint64_t tick_visits;      /* entries visited by rate_rules_tick (work done) */
+    uint64_t full_ips;         /* of tracked_ips, promoted (full) entries now */
+    uint64_t full_capacity;    /* full records: max_ips / 4, at least RATE_RULES_PROBES */
+    uint64_t promotions;       /* light entries promoted to full */
+    uint64_t promote_failed;   /* promotions refused because every full record was taken (the
+                                  entry stayed light: it cannot alert until one is free) */
 };
 
 /* Builds the rules for max_ips addresses (table capacity: the next power of two >= 2 * max_ips, at
- * least RATE_RULES_PROBES). cfg->rules is borrowed for the object's lifetime. Returns NULL after
+ * least RATE_RULES_PROBES), of which max_ips / 4 (at least RATE_RULES_PROBES) can be promoted
+ * to full entries at once (see rate_rules.c's DESIGN: an address is promoted when its traffic
+ * comes within 1/8 of a threshold; with every full record taken, promotions are refused and
+ * counted in promote_failed). cfg->rules is borrowed for the object's lifetime. Returns NULL after
  * logging why (max_ips 0 or too large, out of memory). */
 DD_NODISCARD struct rate_rules *rate_rules_create(const struct ddosd_config *cfg, uint32_t max_ips);
 

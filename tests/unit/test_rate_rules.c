@@ -744,6 +744,284 @@ static void test_rate_rules_tcp_reflection(void **state)
     rate_rules_destroy(r);
 }
 
+/* ---- the two tiers ------------------------------------------------------------------------ */
+
+/* A second configuration for a reference twin whose every entry is full from its first packet:
+ * the defaults plus a host group for an unrelated prefix with a 1 pps threshold, which takes the
+ * floors (and so the promotion limits) to 0 while every address tested keeps the global
+ * thresholds. */
+static struct ddosd_config cfg_full;
+
+static struct rate_rules *rules_all_full(uint32_t max_ips)
+{
+    char err[256] = "";
+    const char *json = "{\"rules\": {\"hostgroups\": [{\"name\": \"tiny\", \"cidrs\": "
+                       "[\"100.64.0.0/10\"], \"victim\": {\"pps\": 1}, \"attacker\": "
+                       "{\"pps\": 1}}]}}";
+    assert_int_equal(config_defaults(&cfg_full), 0);
+    if (config_load_buffer(json, strlen(json), "full.json", &cfg_full, err, sizeof(err)) != 0)
+        fail_msg("config: %s", err);
+    struct rate_rules *r = rate_rules_create(&cfg_full, max_ips);
+    assert_non_null(r);
+    return r;
+}
+
+static void stats(const struct rate_rules *r, struct rate_rules_stats *st)
+{
+    rate_rules_stats_get(r, st);
+}
+
+/* With the defaults the lowest victim floor is syn_per_s 500: a light destination holds up to
+ * 500 / 10 / 8 = 6 packets per 100 ms sub-window and is promoted by the 7th; the attacker
+ * floor (syn_per_s 1000) gives 12, capped at the 7 a light count holds. A second's total does not
+ * promote (6 per sub-window for 3 s is 60/s), bytes over 1/8 of the bps floor per sub-window do,
+ * and so does a fragment. */
+static void test_rate_rules_tier_promotion_at_floor_fraction(void **state)
+{
+    (void)state;
+    struct rate_rules *r = rules_new(4096);
+    struct rate_rules_stats st;
+    struct pkt_info p = pkt("203.0.113.9", "192.0.2.50", IPPROTO_NUM_UDP, 5000, 53, 0);
+    for (uint32_t sub = 0; sub < 30; sub++) /* 6 per sub-window for 3 s */
+        spread(r, &p, T0 + sub * (SEC / 10), 6, SEC / 10, false);
+    stats(r, &st);
+    assert_int_equal(st.tracked_ips, 2);
+    assert_int_equal(st.full_ips, 0);
+    assert_int_equal(st.promotions, 0);
+    /* The 7th packet of one sub-window promotes the destination, not yet the source (whose
+     * 12 is capped at the 7 a light count holds: its 8th). */
+    uint64_t t = T0 + 5 * SEC;
+    spread(r, &p, t, 7, SEC / 20, false);
+    stats(r, &st);
+    assert_int_equal(st.promotions, 1);
+    assert_int_equal(st.full_ips, 1);
+    rate_rules_packet(r, &p, t + SEC / 10 - 1, false);
+    stats(r, &st);
+    assert_int_equal(st.full_ips, 2);
+
+    /* Bytes: one 400 kB "packet" is over 2e8 / 8 / 10 / 8 = 312,500 bytes. */
+    struct pkt_info big = pkt("203.0.113.10", "192.0.2.51", IPPROTO_NUM_UDP, 5000, 53, 0);
+    big.wire_len = 400000;
+    rate_rules_packet(r, &big, t, false);
+    stats(r, &st);
+    assert_int_equal(st.full_ips, 4); /* both ends: the source sent those bytes */
+    /* A fragment: its protocol vote needs a full entry. */
+    struct pkt_info frag = pkt("203.0.113.11", "192.0.2.52", IPPROTO_NUM_UDP, 0, 0, 0);
+    frag.flags = PKT_F_FRAGMENT;
+    rate_rules_packet(r, &frag, t, false);
+    stats(r, &st);
+    assert_int_equal(st.full_ips, 6);
+    assert_int_equal(st.promotions, 6);
+    assert_int_equal(st.promote_failed, 0);
+    rate_rules_destroy(r);
+}
+
+/* Every alert of a[0..n) and b[0..n) the same but for what the light tier does not keep: the
+ * other metrics of a promoted entry's earlier sub-windows (tcp/udp/icmp, syn, flows, ...), which
+ * may only be lower in a. pps, bps, level, reasons, role and tick are exact. */
+static int alert_order(const void *x, const void *y)
+{
+    const struct rate_alert *a = x, *b = y;
+    int c = memcmp(a->ip, b->ip, 16);
+    return c ? c : (int)a->role - (int)b->role;
+}
+
+/* (Each twin's table has its own random seed, so one tick lists its alerts in its own order.) */
+static void alerts_match(struct rate_alert *a, size_t na, struct rate_alert *b, size_t nb,
+                         bool exact)
+{
+    assert_int_equal(na, nb);
+    qsort(a, na, sizeof(*a), alert_order);
+    qsort(b, nb, sizeof(*b), alert_order);
+    for (size_t i = 0; i < na; i++) {
+        if (exact) {
+            assert_memory_equal(&a[i], &b[i], sizeof(a[i]));
+            continue;
+        }
+        assert_memory_equal(a[i].ip, b[i].ip, 16);
+        assert_int_equal(a[i].role, b[i].role);
+        assert_int_equal(a[i].level, b[i].level);
+        assert_int_equal(a[i].reasons, b[i].reasons);
+        assert_int_equal(a[i].ended, b[i].ended);
+        assert_int_equal(a[i].burst, b[i].burst);
+        assert_int_equal(a[i].ts_us, b[i].ts_us);
+        assert_true(a[i].pps == b[i].pps);
+        assert_true(a[i].bps == b[i].bps);
+        assert_true(a[i].udp_pps <= b[i].udp_pps);
+    }
+}
+
+/* A destination light for 4 s (50 packets/s from 10 sources, 5 per sub-window), then a UDP
+ * flood at 60,000 pps for 3 s, then quiet: against a twin whose entries are all full, the same
+ * alerts at the same ticks, with the same pps and bps (the light EWMAs carried over exactly); only
+ * the protocol mix's EWMA misses the light seconds' 50/s. */
+static void test_rate_rules_tier_promotion_carries_pps_bps(void **state)
+{
+    (void)state;
+    struct rate_rules *ra = rules_new(1u << 12), *rb = rules_all_full(1u << 12);
+    struct rate_alert a[ALERT_MAX], b[ALERT_MAX];
+    char src[64];
+    size_t total = 0, total_burst = 0;
+    for (uint32_t sub = 0; sub < 80; sub++) {
+        uint64_t t = T0 + sub * (SEC / 10);
+        if (sub >= 70)
+            ; /* quiet: the EWMAs alone (26,250 pps after the flood) alert */
+        else if (sub < 40) {
+            for (uint32_t k = 0; k < 5; k++) {
+                src_of(src, sizeof(src), k + (sub % 2) * 5, false);
+                struct pkt_info p = pkt(src, "192.0.2.60", IPPROTO_NUM_UDP, 5000, 53, 0);
+                p.wire_len = 100 + k;
+                rate_rules_packet(ra, &p, t + k * 1000, false);
+                rate_rules_packet(rb, &p, t + k * 1000, false);
+            }
+        } else {
+            struct pkt_info f = pkt("198.51.100.1", "192.0.2.60", IPPROTO_NUM_UDP, 7, 9, 0);
+            f.wire_len = 1000;
+            spread(ra, &f, t, 6000, SEC / 10, false);
+            spread(rb, &f, t, 6000, SEC / 10, false);
+        }
+        size_t na = tick_all(ra, t + SEC / 10, a), nb = tick_all(rb, t + SEC / 10, b);
+        alerts_match(a, na, b, nb, false);
+        for (size_t i = 0; i < na; i++)
+            total_burst += a[i].burst;
+        total += na;
+    }
+    assert_true(total >= 2 && total_burst >= 1 && total > total_burst);
+    struct rate_rules_stats st;
+    stats(ra, &st);
+    assert_int_equal(st.full_ips, 2); /* the destination and the flooding source */
+    assert_int_equal(st.tracked_ips, 12);
+    rate_rules_destroy(ra);
+    rate_rules_destroy(rb);
+    config_free(&cfg_full);
+}
+
+/* A SYN flood from spoofed sources onto a destination that had only light traffic: the light
+ * sub-window is exact for every metric, so every alert, the first burst at the tick closing its
+ * sub-window included, is byte for byte the all-full twin's. The spoofed sources stay light. */
+static void test_rate_rules_tier_attack_alerts_same_tick(void **state)
+{
+    (void)state;
+    struct rate_rules *ra = rules_new(1u << 15), *rb = rules_all_full(1u << 15);
+    struct rate_alert a[ALERT_MAX], b[ALERT_MAX];
+    struct pkt_info q = pkt("203.0.113.5", "192.0.2.70", IPPROTO_NUM_TCP, 40000, 80, TCP_ACK);
+    spread(ra, &q, T0, 4, SEC / 10, false);
+    spread(rb, &q, T0, 4, SEC / 10, false);
+    size_t first = 0;
+    for (uint32_t sub = 1; sub < 40; sub++) {
+        uint64_t t = T0 + sub * (SEC / 10);
+        for (uint32_t i = 0; sub >= 3 && sub < 13 && i < 300; i++) { /* 3000 SYN/s */
+            char src[64];
+            src_of(src, sizeof(src), sub * 300 + i, false);
+            struct pkt_info p = pkt(src, "192.0.2.70", IPPROTO_NUM_TCP, 1024, 80, TCP_SYN);
+            rate_rules_packet(ra, &p, t + i * (SEC / 10 / 300), true);
+            rate_rules_packet(rb, &p, t + i * (SEC / 10 / 300), true);
+        }
+        size_t na = tick_all(ra, t + SEC / 10, a), nb = tick_all(rb, t + SEC / 10, b);
+        alerts_match(a, na, b, nb, true);
+        if (na && !first)
+            first = sub;
+    }
+    assert_int_equal(first, 3); /* the tick closing the flood's first sub-window */
+    struct rate_rules_stats st;
+    stats(ra, &st);
+    assert_int_equal(st.full_ips, 1);
+    assert_true(st.tracked_ips > 3000);
+    rate_rules_destroy(ra);
+    rate_rules_destroy(rb);
+    config_free(&cfg_full);
+}
+
+/* Eviction compares both tiers on one scale (recent packets per second): in a 128-slot table
+ * 16 addresses are promoted by a burst, then, when they have been quiet for 10 s, 3000
+ * one-packet sources churn through: the quiet full entries go first (their records return to
+ * the pool), the busy alerting one never does, and the churn itself stays light. */
+static void test_rate_rules_tier_eviction_across_tiers(void **state)
+{
+    (void)state;
+    cfg.rules.victim.pps = 500;
+    struct rate_rules *r = rules_new(64);
+    struct rate_alert a[ALERT_MAX];
+    struct rate_rules_stats st;
+    char dst[64];
+    for (uint32_t i = 0; i < 12; i++) { /* 10 packets in 100 ms each: promoted */
+        snprintf(dst, sizeof(dst), "192.0.2.%u", 100 + i);
+        struct pkt_info p = pkt("203.0.113.1", dst, IPPROTO_NUM_UDP, 5000, 53, 0);
+        spread(r, &p, T0 + i * 1000, 10, 900, false);
+    }
+    stats(r, &st);
+    assert_int_equal(st.full_ips, 13); /* and their source */
+    uint64_t t = T0 + 10 * SEC;
+    (void)tick_all(r, t, a); /* rolls them: 10 quiet seconds decay their rates */
+    char src[64];
+    for (uint32_t i = 0; i < 3000; i++) {
+        src_of(src, sizeof(src), i, false);
+        struct pkt_info p = pkt(src, "192.0.2.31", IPPROTO_NUM_UDP, 5000, 80, 0);
+        rate_rules_packet(r, &p, t + i * (SEC / 3000), true);
+    }
+    stats(r, &st);
+    assert_true(st.evictions > 0);
+    assert_int_equal(st.evicted_alerting, 0);
+    assert_true(st.full_ips < 13);           /* quiet full entries were evicted... */
+    assert_int_equal(st.promotions, 13 + 1); /* ...the churn never promoted but the victim */
+    assert_true(st.tracked_ips <= st.capacity);
+    assert_non_null(find(a, tick_all(r, t + SEC, a), "192.0.2.31", VERDICT_ROLE_VICTIM));
+    /* Their records were freed: new promotions do not fail. */
+    for (uint32_t i = 0; i < 8; i++) {
+        snprintf(dst, sizeof(dst), "198.51.100.%u", 1 + i);
+        struct pkt_info p = pkt("203.0.113.2", dst, IPPROTO_NUM_UDP, 5000, 53, 0);
+        spread(r, &p, t + SEC + i * 1000, 10, 900, false);
+    }
+    stats(r, &st);
+    assert_int_equal(st.promote_failed, 0);
+    rate_rules_destroy(r);
+}
+
+/* max_ips 64 gives 16 full records. With all of them taken, a flood onto a light address is
+ * refused promotion (counted) and cannot alert; once the full entries expire (60 s idle) the
+ * next burst promotes it and it alerts. */
+static void test_rate_rules_tier_full_pool_exhausted(void **state)
+{
+    (void)state;
+    struct rate_rules *r = rules_new(64);
+    struct rate_alert a[ALERT_MAX];
+    struct rate_rules_stats st;
+    stats(r, &st);
+    assert_int_equal(st.full_capacity, 16);
+    char dst[64];
+    for (uint32_t i = 0; i < 15; i++) { /* 15 destinations + their source */
+        snprintf(dst, sizeof(dst), "192.0.2.%u", 100 + i);
+        struct pkt_info p = pkt("203.0.113.1", dst, IPPROTO_NUM_UDP, 5000, 53, 0);
+        spread(r, &p, T0 + i * 1000, 10, 900, false);
+    }
+    stats(r, &st);
+    assert_int_equal(st.full_ips, 16);
+    assert_int_equal(st.promote_failed, 0);
+    /* 3000 SYN/s onto 192.0.2.70 (6x the syn floor) from one more light source. */
+    struct pkt_info syn = pkt("203.0.113.2", "192.0.2.70", IPPROTO_NUM_TCP, 1024, 80, TCP_SYN);
+    size_t n = 0;
+    for (uint32_t sub = 1; sub <= 10; sub++) {
+        spread(r, &syn, T0 + sub * (SEC / 10), 300, SEC / 10, true);
+        n += tick_all(r, T0 + (sub + 1) * (SEC / 10), a);
+    }
+    assert_int_equal(n, 0);
+    stats(r, &st);
+    assert_true(st.promote_failed > 0);
+    assert_int_equal(st.full_ips, 16);
+    assert_int_equal(st.promotions, 16);
+    /* Everything idle for a minute expires; the flood's next burst is promoted and alerts. */
+    (void)tick_all(r, T0 + 80 * SEC, a);
+    stats(r, &st);
+    assert_int_equal(st.full_ips, 0);
+    assert_int_equal(st.tracked_ips, 0);
+    spread(r, &syn, T0 + 80 * SEC, 300, SEC / 10, true);
+    const struct rate_alert *v =
+        find(a, tick_all(r, T0 + 80 * SEC + SEC / 10, a), "192.0.2.70", VERDICT_ROLE_VICTIM);
+    assert_non_null(v);
+    assert_true(v->reasons & VERDICT_REASON_RATE_SYN);
+    rate_rules_destroy(r);
+}
+
 static void test_rate_rules_create_rejects_zero(void **state)
 {
     (void)state;
@@ -869,6 +1147,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rate_rules_tick_budget_bounds_work, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_rules_create_rejects_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_rules_burst_equals_per_packet, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rules_tier_promotion_at_floor_fraction, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rules_tier_promotion_carries_pps_bps, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rules_tier_attack_alerts_same_tick, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rules_tier_eviction_across_tiers, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rules_tier_full_pool_exhausted, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
