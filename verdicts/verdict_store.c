@@ -1,12 +1,13 @@
 /* verdict_store.c - the API's concurrent map from IP address to the latest published verdict
  * (verdict_store.h).
  *
- * Owns: one pool of entry slots (capacity, allocated once with calloc so that untouched pages
- * cost nothing until used) and one of cold records for the slots' report fields (see struct
- * vs_slot), the sensor views parallel to the cold records (allocated at the first
- * verdict_store_put_views: only a follower's store has them), VS_STRIPES stripes of bucket heads
- * each with its own rwlock, and a ring of tombstones with its own mutex. Nothing else is
- * allocated after create except the arrays verdict_store_list and verdict_store_changes return.
+ * Owns: one pool of entry slots (capacity, mapped once so that untouched pages cost nothing
+ * until used), the slots' expiry timers (parallel to them) and one pool of cold records for the
+ * slots' report fields (see struct vs_slot), the sensor views parallel to the cold records
+ * (allocated at the first verdict_store_put_views: only a follower's store has them),
+ * VS_STRIPES stripes of bucket heads and expiry-wheel lists each with its own rwlock, and a
+ * ring of tombstones with its own mutex. Nothing else is allocated after create except the
+ * arrays verdict_store_list and verdict_store_changes return.
  *
  * Threads: none of its own. The verdict stage thread writes (put, release, expire), the API's
  * threads read (get, is_decision, list, changes) and the API's report handler merges. Every
@@ -45,6 +46,25 @@
  * the ring remembers the highest sequence number it has overwritten: a reader whose `since` is
  * below it missed a deletion.
  *
+ * Expiry wheel: verdict_store_expire must not scan the store (100,000 entries every second
+ * under write locks took 4 % of a core and stalled the API's readers), so each stripe files its
+ * entries by their next event, the earlier of expires_ms and a live report's report_until_ms,
+ * in a hashed timing wheel of VS_WHEEL lists of 2^VS_TICK_SHIFT ms ticks (the links live in a
+ * parallel array, struct vs_timer, 12 bytes an entry, under the stripe lock like the slot). An
+ * entry is filed at a tick no later than its event; a write that moves the event later leaves
+ * it where it is (no relink on the common path: a verdict republished with a later expiry),
+ * one that moves it earlier refiles it. A pass visits the lists of the ticks from the stripe's
+ * cursor to now's: a due entry is expired (or its report ended) exactly as a full scan would,
+ * one not yet due is refiled at its event, and one filed for a later turn of the wheel is passed
+ * over. A pass therefore costs what expires plus about entries / VS_WHEEL per tick, and holds
+ * each stripe's write lock only for that stripe's share. Entries are filed at no tick before the
+ * stripe's cursor, which never goes back, so after a clock step back whatever is due sits in
+ * the cursor's list, which every pass visits.
+ *
+ * Memory: the slots, cold records, timers and bucket heads are mmap'd with MADV_HUGEPAGE
+ * (vs_big_alloc): a lookup touches a random bucket head and a random slot, and with 4 KiB pages
+ * each was a TLB miss as well as a cache miss. Pages are still touched only as used.
+ *
  * Calls: common/log (at create only). */
 #include "verdicts/verdict_store.h"
 
@@ -54,6 +74,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/hash.h"
 #include "common/log.h"
@@ -64,6 +85,8 @@ enum {
     VS_SAMPLE = 8, /* entries of the stripe looked at for eviction when full */
     VS_TOMBSTONES_DEFAULT = 65536,
     VS_MAX_CAPACITY = 1u << 28,
+    VS_WHEEL = 512,     /* timer lists per stripe (power of two): 512 ticks, about 8.7 min */
+    VS_TICK_SHIFT = 10, /* a tick is 1024 ms: the stage expires once a second */
 };
 #define VS_NONE UINT32_MAX
 
@@ -102,9 +125,18 @@ struct vs_cold {
 };
 static const struct vs_cold vs_cold_zero;
 
+/* Slot i's place in its stripe's expiry wheel (see DESIGN), guarded like the slot. */
+struct vs_timer {
+    uint32_t prev, next; /* the tick's list (VS_NONE: none) */
+    uint32_t at;         /* 1 + the tick it is filed at (saturated), 0: not filed */
+};
+
 struct vs_stripe {
     pthread_rwlock_t lock;
-    uint32_t *heads; /* nbuckets chain heads (VS_NONE: empty); guarded by lock */
+    uint32_t *heads;    /* nbuckets chain heads (VS_NONE: empty); guarded by lock */
+    uint32_t *wheel;    /* VS_WHEEL timer lists (VS_NONE: empty); guarded by lock */
+    uint32_t wheel_cur; /* ticks before it were expired; nothing is filed before it; lock */
+    uint32_t wheel_end; /* the last tick the latest pass went to; lock */
 } DD_ALIGNED_CL;
 
 struct verdict_store {
@@ -112,6 +144,9 @@ struct verdict_store {
     uint32_t *heads;           /* VS_STRIPES * nbuckets, the stripes' heads */
     uint32_t bmask;            /* nbuckets - 1 */
     struct vs_slot *slots;     /* a slot belongs to the stripe whose chain holds it */
+    struct vs_timer *timers;   /* capacity, parallel to slots */
+    uint32_t *wheels;          /* VS_STRIPES * VS_WHEEL, the stripes' timer lists */
+    size_t heads_bytes, slots_bytes, timers_bytes, colds_bytes; /* vs_big_alloc'd */
     uint32_t capacity;
     uint64_t seed;
     unsigned decision_levels; /* enum config_level_bits */
@@ -141,7 +176,8 @@ struct verdict_store {
      * locks, so relaxed atomics. seq is the exception: see DESIGN. */
     atomic_uint_fast64_t seq;
     atomic_uint_fast64_t entries, puts, full_drops, expired, removed, decisions, tomb_lost;
-    atomic_uint_fast32_t expire_cursor; /* global bucket index of the next expire slice */
+    atomic_uint_fast64_t expire_visited;
+    atomic_uint_fast32_t expire_cursor; /* the stripe the next expire pass starts at */
     pthread_mutex_t expire_lock;        /* one expire at a time (the cursor) */
 };
 
@@ -183,6 +219,23 @@ static uint32_t vs_find_locked(const struct verdict_store *s, struct vs_pos p, c
     return VS_NONE;
 }
 
+/* vs_find_locked for a reader that copies the entry out: each slot of the chain is prefetched
+ * whole as soon as its index is known, so its cache misses overlap with the key compare's
+ * instead of following it one by one. */
+static inline uint32_t vs_find_copy_locked(const struct verdict_store *s, struct vs_pos p,
+                                           const uint8_t ip[16], uint8_t ver)
+{
+    for (uint32_t i = p.st->heads[p.bucket]; i != VS_NONE; i = s->slots[i].next) {
+        const char *a = (const char *)&s->slots[i];
+        for (size_t o = 0; o < sizeof(struct vs_slot); o += DD_CACHELINE)
+            __builtin_prefetch(a + o);
+        __builtin_prefetch(a + sizeof(struct vs_slot) - 1);
+        if (vs_key_eq(&s->slots[i].v, ip, ver))
+            return i;
+    }
+    return VS_NONE;
+}
+
 bool verdict_store_verdict_is_decision(const struct verdict_store *s, const struct verdict *v)
 {
     return v->level < 4 && v->role < 2 && ((s->decision_levels >> v->level) & 1u) &&
@@ -192,6 +245,42 @@ bool verdict_store_verdict_is_decision(const struct verdict_store *s, const stru
 static inline bool vs_is_dec(const struct verdict_store *s, const struct verdict_store_entry *e)
 {
     return verdict_store_verdict_is_decision(s, &e->v);
+}
+
+/* ---- big arrays ---------------------------------------------------------------------------- */
+
+#define VS_HUGE ((size_t)2 << 20)
+
+/* size bytes of zeroed memory, touched only as used; at least VS_HUGE of it is 2 MiB-aligned and
+ * asks for transparent huge pages (see DESIGN: Memory). NULL when mmap fails. */
+static void *vs_big_alloc(size_t size)
+{
+    if (size < VS_HUGE) {
+        void *p =
+            mmap(NULL, size ? size : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return p == MAP_FAILED ? NULL : p;
+    }
+    size_t len = (size + VS_HUGE - 1) & ~(VS_HUGE - 1);
+    unsigned char *p =
+        mmap(NULL, len + VS_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    size_t head = (VS_HUGE - ((uintptr_t)p & (VS_HUGE - 1))) & (VS_HUGE - 1);
+    if (head)
+        munmap(p, head);
+    if (VS_HUGE - head)
+        munmap(p + head + len, VS_HUGE - head);
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p + head, len, MADV_HUGEPAGE); /* a hint: without THP it stays 4 KiB pages */
+#endif
+    return p + head;
+}
+
+static void vs_big_free(void *p, size_t size)
+{
+    if (p == NULL)
+        return;
+    munmap(p, size < VS_HUGE ? (size ? size : 1) : (size + VS_HUGE - 1) & ~(VS_HUGE - 1));
 }
 
 /* ---- hot slots and cold records ------------------------------------------------------------ */
@@ -295,6 +384,75 @@ static int vs_views_set_locked(struct verdict_store *s, struct vs_slot *sl,
     return 0;
 }
 
+/* ---- the expiry wheel (see DESIGN) --------------------------------------------------------- */
+
+#define VS_TICK_MAX (UINT32_MAX - 1u)
+
+/* The tick of a CLOCK_REALTIME millisecond, saturated (2109 and later share the last one). */
+static inline uint32_t vs_tick(uint64_t ms)
+{
+    uint64_t t = ms >> VS_TICK_SHIFT;
+    return t > VS_TICK_MAX ? VS_TICK_MAX : (uint32_t)t;
+}
+
+/* An entry's next event: its expiry, or its live report's end when that comes first. */
+static inline uint64_t vs_event_ms(const struct verdict_store_entry *e)
+{
+    return e->report_until_ms && e->report_until_ms < e->expires_ms ? e->report_until_ms
+                                                                    : e->expires_ms;
+}
+
+/* vs_event_ms of a slot, reading only its report_until_ms from the cold record. */
+static uint64_t vs_slot_event(const struct verdict_store *s, const struct vs_slot *sl)
+{
+    uint64_t ev = sl->expires_ms, until;
+    uint32_t c = vs_cold_of(sl);
+    if (c) {
+        memcpy(&until,
+               s->colds[c - 1].b + offsetof(struct verdict_store_entry, report_until_ms) - VS_HOT,
+               sizeof(until));
+        if (until && until < ev)
+            ev = until;
+    }
+    return ev;
+}
+
+static void vs_timer_unlink_locked(struct verdict_store *s, struct vs_stripe *st, uint32_t i)
+{
+    struct vs_timer *t = &s->timers[i];
+    if (t->at == 0)
+        return;
+    if (t->prev == VS_NONE)
+        st->wheel[(t->at - 1) & (VS_WHEEL - 1)] = t->next;
+    else
+        s->timers[t->prev].next = t->next;
+    if (t->next != VS_NONE)
+        s->timers[t->next].prev = t->prev;
+    t->at = 0;
+}
+
+/* Files slot i (in stripe st) for an event at event_ms: at its tick, never before the stripe's
+ * cursor. One already filed no later stays where it is (it is visited in time, then refiled).
+ * Caller holds st's write lock. */
+static void vs_timer_file_locked(struct verdict_store *s, struct vs_stripe *st, uint32_t i,
+                                 uint64_t event_ms)
+{
+    uint32_t tick = vs_tick(event_ms);
+    if (tick < st->wheel_cur)
+        tick = (uint32_t)st->wheel_cur;
+    struct vs_timer *t = &s->timers[i];
+    if (t->at != 0 && t->at - 1 <= tick)
+        return;
+    vs_timer_unlink_locked(s, st, i);
+    uint32_t *list = &st->wheel[tick & (VS_WHEEL - 1)];
+    t->at = tick + 1;
+    t->prev = VS_NONE;
+    t->next = *list;
+    if (*list != VS_NONE)
+        s->timers[*list].prev = i;
+    *list = i;
+}
+
 /* ---- create / destroy ---------------------------------------------------------------------- */
 
 struct verdict_store *verdict_store_create(uint32_t capacity, uint32_t tombstones,
@@ -322,14 +480,22 @@ struct verdict_store *verdict_store_create(uint32_t capacity, uint32_t tombstone
     s->tomb_cap = ntomb;
     s->free_head = VS_NONE;
     s->stripes = aligned_alloc(DD_CACHELINE, VS_STRIPES * sizeof(*s->stripes));
-    s->heads = malloc((size_t)VS_STRIPES * nb * sizeof(*s->heads));
-    s->slots = calloc(capacity, sizeof(*s->slots));
-    s->colds = calloc(capacity, sizeof(*s->colds));
+    s->heads_bytes = (size_t)VS_STRIPES * nb * sizeof(*s->heads);
+    s->slots_bytes = (size_t)capacity * sizeof(*s->slots);
+    s->timers_bytes = (size_t)capacity * sizeof(*s->timers);
+    s->colds_bytes = (size_t)capacity * sizeof(*s->colds);
+    s->heads = vs_big_alloc(s->heads_bytes);
+    s->slots = vs_big_alloc(s->slots_bytes);
+    s->timers = vs_big_alloc(s->timers_bytes);
+    s->colds = vs_big_alloc(s->colds_bytes);
+    s->wheels = malloc((size_t)VS_STRIPES * VS_WHEEL * sizeof(*s->wheels));
     s->cold_free = malloc((size_t)capacity * sizeof(*s->cold_free));
     s->tombs = calloc(ntomb, sizeof(*s->tombs));
-    if (!s->stripes || !s->heads || !s->slots || !s->colds || !s->cold_free || !s->tombs)
+    if (!s->stripes || !s->heads || !s->slots || !s->timers || !s->colds || !s->wheels ||
+        !s->cold_free || !s->tombs)
         goto fail;
-    memset(s->heads, 0xff, (size_t)VS_STRIPES * nb * sizeof(*s->heads));
+    memset(s->heads, 0xff, s->heads_bytes);
+    memset(s->wheels, 0xff, (size_t)VS_STRIPES * VS_WHEEL * sizeof(*s->wheels));
 
     pthread_rwlockattr_t attr;
     if (pthread_rwlockattr_init(&attr) != 0)
@@ -338,6 +504,8 @@ struct verdict_store *verdict_store_create(uint32_t capacity, uint32_t tombstone
     for (; stripes_init < VS_STRIPES; stripes_init++) {
         struct vs_stripe *st = &s->stripes[stripes_init];
         st->heads = s->heads + stripes_init * nb;
+        st->wheel = s->wheels + stripes_init * VS_WHEEL;
+        st->wheel_cur = st->wheel_end = 0;
         if (pthread_rwlock_init(&st->lock, &attr) != 0)
             break;
     }
@@ -378,9 +546,11 @@ fail:
         if (expire_init)
             pthread_mutex_destroy(&s->expire_lock);
         free(s->stripes);
-        free(s->heads);
-        free(s->slots);
-        free(s->colds);
+        vs_big_free(s->heads, s->heads_bytes);
+        vs_big_free(s->slots, s->slots_bytes);
+        vs_big_free(s->timers, s->timers_bytes);
+        vs_big_free(s->colds, s->colds_bytes);
+        free(s->wheels);
         free(s->cold_free);
         free(s->tombs);
         free(s);
@@ -398,9 +568,11 @@ void verdict_store_destroy(struct verdict_store *s)
     pthread_mutex_destroy(&s->tomb_lock);
     pthread_mutex_destroy(&s->expire_lock);
     free(s->stripes);
-    free(s->heads);
-    free(s->slots);
-    free(s->colds);
+    vs_big_free(s->heads, s->heads_bytes);
+    vs_big_free(s->slots, s->slots_bytes);
+    vs_big_free(s->timers, s->timers_bytes);
+    vs_big_free(s->colds, s->colds_bytes);
+    free(s->wheels);
     free(s->cold_free);
     free(atomic_load(&s->views));
     free(s->tombs);
@@ -454,8 +626,9 @@ static void vs_slot_free(struct verdict_store *s, uint32_t i)
     pthread_mutex_unlock(&s->pool_lock);
 }
 
-/* Takes slot i (prev its predecessor in bucket b) out of its chain and records the removal: a
- * sequence number, and a tombstone when the entry was a decision. Does not free the slot. */
+/* Takes slot i (prev its predecessor in bucket b) out of its chain and its timer list and
+ * records the removal: a sequence number, and a tombstone when the entry was a decision. Does
+ * not free the slot. */
 static void vs_unlink_locked(struct verdict_store *s, struct vs_stripe *st, uint32_t b, uint32_t i,
                              uint32_t prev)
 {
@@ -464,6 +637,7 @@ static void vs_unlink_locked(struct verdict_store *s, struct vs_stripe *st, uint
         st->heads[b] = sl->next;
     else
         s->slots[prev].next = sl->next;
+    vs_timer_unlink_locked(s, st, i);
     uint64_t seq = vs_next_seq(s);
     if (verdict_store_verdict_is_decision(s, &sl->v)) {
         vs_tomb_push(s, &sl->v, seq);
@@ -682,6 +856,7 @@ static int vs_store(struct verdict_store *s, const struct verdict *v, uint64_t e
     }
     vs_changed_locked(s, e, was_dec, old_type);
     vs_save_locked(s, &s->slots[i], e);
+    vs_timer_file_locked(s, p.st, i, vs_event_ms(e));
     /* A plain put keeps the views (the follower's, beside a local verdict) unless the entry
      * had expired: they explained a version that is gone. */
     int rc = set_views || !live ? vs_views_set_locked(s, &s->slots[i], views) : 0;
@@ -748,6 +923,7 @@ static bool vs_remove(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_
         vs_changed_locked(s, e, was_dec, old_type);
         (void)vs_views_set_locked(s, &s->slots[i], NULL); /* what they explained is gone */
         vs_save_locked(s, &s->slots[i], e);
+        vs_timer_file_locked(s, p.st, i, vs_event_ms(e));
     } else if (i != VS_NONE) {
         vs_unlink_locked(s, p.st, p.bucket, i, prev);
         vs_slot_free(s, i);
@@ -773,8 +949,9 @@ bool verdict_store_get(struct verdict_store *s, const uint8_t ip[16], uint8_t ip
                        uint64_t now_ms, struct verdict_store_entry *out)
 {
     struct vs_pos p = vs_locate(s, ip, ip_version);
+    __builtin_prefetch(&p.st->heads[p.bucket]); /* its miss overlaps with taking the lock */
     pthread_rwlock_rdlock(&p.st->lock);
-    uint32_t i = vs_find_locked(s, p, ip, ip_version, NULL);
+    uint32_t i = vs_find_copy_locked(s, p, ip, ip_version);
     bool ok = i != VS_NONE && s->slots[i].expires_ms > now_ms;
     if (ok)
         vs_load(s, &s->slots[i], out);
@@ -787,8 +964,9 @@ bool verdict_store_get_views(struct verdict_store *s, const uint8_t ip[16], uint
                              struct verdict_views *views)
 {
     struct vs_pos p = vs_locate(s, ip, ip_version);
+    __builtin_prefetch(&p.st->heads[p.bucket]); /* its miss overlaps with taking the lock */
     pthread_rwlock_rdlock(&p.st->lock);
-    uint32_t i = vs_find_locked(s, p, ip, ip_version, NULL);
+    uint32_t i = vs_find_copy_locked(s, p, ip, ip_version);
     bool ok = i != VS_NONE && s->slots[i].expires_ms > now_ms;
     if (ok) {
         const struct vs_slot *sl = &s->slots[i];
@@ -808,6 +986,7 @@ bool verdict_store_is_decision(struct verdict_store *s, const uint8_t ip[16], ui
                                uint64_t now_ms)
 {
     struct vs_pos p = vs_locate(s, ip, ip_version);
+    __builtin_prefetch(&p.st->heads[p.bucket]);
     pthread_rwlock_rdlock(&p.st->lock);
     uint32_t i = vs_find_locked(s, p, ip, ip_version, NULL);
     bool dec = i != VS_NONE && s->slots[i].expires_ms > now_ms &&
@@ -838,50 +1017,93 @@ static void vs_report_ended_locked(struct verdict_store *s, struct verdict_store
     vs_changed_locked(s, e, was_dec, old_type);
 }
 
+/* Slot i of stripe st, filed at a tick up to now's: ends its report when that is due, removes it
+ * when it expired (returns 1), else refiles it at its next event. Stripe write-locked. */
+static size_t vs_expire_one_locked(struct verdict_store *s, struct vs_stripe *st, uint32_t i,
+                                   uint64_t now_ms)
+{
+    struct vs_slot *sl = &s->slots[i];
+    if (sl->cold && sl->expires_ms > now_ms) { /* only a cold record has a report */
+        struct verdict_store_entry e;
+        vs_load(s, sl, &e);
+        if (e.report_until_ms && e.report_until_ms <= now_ms) {
+            vs_report_ended_locked(s, &e, now_ms);
+            vs_save_locked(s, sl, &e);
+        }
+    }
+    if (sl->expires_ms <= now_ms) {
+        struct vs_pos p = vs_locate(s, sl->v.ip, sl->v.ip_version);
+        uint32_t prev = VS_NONE;
+        if (vs_find_locked(s, p, sl->v.ip, sl->v.ip_version, &prev) == i) {
+            vs_unlink_locked(s, st, p.bucket, i, prev);
+            vs_slot_free(s, i);
+            return 1;
+        }
+    }
+    vs_timer_unlink_locked(s, st, i);
+    vs_timer_file_locked(s, st, i, vs_slot_event(s, sl));
+    return 0;
+}
+
+/* One stripe's share of verdict_store_expire: the timer lists of the ticks from its cursor to
+ * now's (all VS_WHEEL of them after a longer gap). *visited counts the timers looked at; with
+ * a budget it stops before passing it, the cursor at the tick it stopped in (*done false), and
+ * the next pass goes on to the same end. Returns how many it removed. Stripe write-locked.
+ *
+ * The cursor never goes back: an entry is filed no earlier than the cursor, so when the clock
+ * steps back whatever is due sits in the cursor's own list, which every pass visits. */
+static size_t vs_expire_stripe_locked(struct verdict_store *s, struct vs_stripe *st,
+                                      uint64_t now_ms, size_t budget, size_t *visited, bool *done)
+{
+    uint32_t lo = st->wheel_cur, hi = vs_tick(now_ms);
+    if (hi < st->wheel_end)
+        hi = st->wheel_end;
+    if (hi < lo)
+        hi = lo;
+    if (hi - lo >= VS_WHEEL)
+        lo = hi - (VS_WHEEL - 1);
+    st->wheel_end = hi;
+    st->wheel_cur = hi; /* what is refiled now goes at or after hi: not revisited in this pass */
+    size_t removed = 0;
+    for (uint32_t t = lo;; t++) {
+        for (uint32_t i = st->wheel[t & (VS_WHEEL - 1)]; i != VS_NONE;) {
+            if (budget && *visited >= budget) {
+                st->wheel_cur = t;
+                *done = false;
+                return removed;
+            }
+            uint32_t next = s->timers[i].next; /* i may be refiled at this list's head */
+            ++*visited;
+            if (s->timers[i].at - 1 <= hi) /* else filed for a later turn of the wheel */
+                removed += vs_expire_one_locked(s, st, i, now_ms);
+            i = next;
+        }
+        if (t == hi)
+            break;
+    }
+    *done = true;
+    return removed;
+}
+
 size_t verdict_store_expire(struct verdict_store *s, uint64_t now_ms, size_t budget)
 {
-    uint32_t nb = s->bmask + 1;
-    uint64_t total = (uint64_t)nb * VS_STRIPES;
     size_t removed = 0, visited = 0;
     pthread_mutex_lock(&s->expire_lock);
-    uint64_t g = atomic_load_explicit(&s->expire_cursor, memory_order_relaxed) % total;
-    uint64_t buckets_done = 0;
-    /* One stripe lock per slice; a bucket's chain is visited whole, so a call may pass a small
-     * budget by the rest of one chain. */
-    while (buckets_done < total && (budget == 0 || visited < budget)) {
-        struct vs_stripe *st = &s->stripes[g / nb];
+    uint32_t k0 = (uint32_t)atomic_load_explicit(&s->expire_cursor, memory_order_relaxed);
+    uint32_t k = k0 % VS_STRIPES;
+    for (uint32_t n = 0; n < VS_STRIPES; n++, k = (k + 1) % VS_STRIPES) {
+        struct vs_stripe *st = &s->stripes[k];
+        bool done;
         pthread_rwlock_wrlock(&st->lock);
-        do {
-            uint32_t b = (uint32_t)(g % nb), prev = VS_NONE;
-            for (uint32_t i = st->heads[b]; i != VS_NONE;) {
-                uint32_t next = s->slots[i].next;
-                visited++;
-                struct vs_slot *sl = &s->slots[i];
-                if (sl->cold && sl->expires_ms > now_ms) { /* only a cold record has a report */
-                    struct verdict_store_entry e;
-                    vs_load(s, sl, &e);
-                    if (e.report_until_ms && e.report_until_ms <= now_ms) {
-                        vs_report_ended_locked(s, &e, now_ms);
-                        vs_save_locked(s, sl, &e);
-                    }
-                }
-                if (sl->expires_ms <= now_ms) {
-                    vs_unlink_locked(s, st, b, i, prev);
-                    vs_slot_free(s, i);
-                    removed++;
-                } else {
-                    prev = i;
-                }
-                i = next;
-            }
-            g = (g + 1) % total;
-            buckets_done++;
-        } while (g % nb != 0 && buckets_done < total && (budget == 0 || visited < budget));
+        removed += vs_expire_stripe_locked(s, st, now_ms, budget, &visited, &done);
         pthread_rwlock_unlock(&st->lock);
+        if (!done)
+            break; /* the budget is spent: the next call goes on in this stripe */
     }
-    atomic_store_explicit(&s->expire_cursor, (uint32_t)g, memory_order_relaxed);
+    atomic_store_explicit(&s->expire_cursor, k, memory_order_relaxed);
     pthread_mutex_unlock(&s->expire_lock);
     atomic_fetch_add_explicit(&s->expired, removed, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->expire_visited, visited, memory_order_relaxed);
     return removed;
 }
 
@@ -1112,4 +1334,5 @@ void verdict_store_stats_get(struct verdict_store *s, struct verdict_store_stats
     out->decisions = atomic_load_explicit(&s->decisions, memory_order_relaxed);
     out->seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
     out->tombstones_lost = atomic_load_explicit(&s->tomb_lost, memory_order_relaxed);
+    out->expire_visited = atomic_load_explicit(&s->expire_visited, memory_order_relaxed);
 }

@@ -23,14 +23,16 @@
  * reader that falls too far behind learns it (verdict_store_changes sets *complete = false) and
  * should start over from a full listing.
  *
- * Memory: the entry pool (capacity * 328 bytes) is reserved at create and touched only as
- * entries are first used; an entry that ever had an operator report merged into it also takes
- * a 112-byte record of its report_* and base_* fields (from a pool of capacity records,
- * touched as used, given back when those fields are all zero again or the entry goes). The
- * tombstone ring is 32 bytes per tombstone. An entry that came from Redis (a follower's put,
- * verdict_store_put_views) also carries its sensors' views (struct verdict_views, 776 bytes),
- * kept beside its cold record: the array of capacity views is allocated at the first such put
- * (never on a sensor without a follower) and touched as used; the hot slot does not grow. */
+ * Memory: the entry pool (capacity * 328 bytes) and its expiry timers (capacity * 12 bytes)
+ * are reserved at create (on transparent huge pages where the kernel allows: RSS then grows in
+ * 2 MiB steps) and touched only as entries are first used; an entry that ever had an operator
+ * report merged into it also takes a 112-byte record of its report_* and base_* fields (from a pool
+ * of capacity records, touched as used, given back when those fields are all zero again or the
+ * entry goes). The tombstone ring is 32 bytes per tombstone. An entry that came from Redis (a
+ * follower's put, verdict_store_put_views) also carries its sensors' views (struct verdict_views,
+ * 776 bytes), kept beside its cold record: the array of capacity views is allocated at the first
+ * such put (never on a sensor without a follower) and touched as used; the hot slot does not grow.
+ */
 #ifndef DD_VERDICTS_VERDICT_STORE_H
 #define DD_VERDICTS_VERDICT_STORE_H
 
@@ -103,6 +105,7 @@ struct verdict_store_stats {
     uint64_t decisions;       /* entries that are decisions now */
     uint64_t seq;             /* the last sequence number given */
     uint64_t tombstones_lost; /* tombstones overwritten in the ring (slow readers miss them) */
+    uint64_t expire_visited;  /* entries verdict_store_expire looked at (its cost) */
 };
 
 /* Which verdicts are decisions (config.json's `decisions`): both bits must be set. */
@@ -190,11 +193,12 @@ DD_NODISCARD bool verdict_store_get_views(struct verdict_store *s, const uint8_t
 bool verdict_store_is_decision(struct verdict_store *s, const uint8_t ip[16], uint8_t ip_version,
                                uint64_t now_ms);
 
-/* Removes entries expired at now_ms, visiting at most `budget` entries (0: all), round-robin
- * across calls; a bucket's chain is visited whole, so a call may pass the budget by the rest of
- * one (short) chain. An entry whose operator report ended at now_ms falls back to the
- * pipeline's verdict under it (see verdict_store_put), or is removed when there is none or it
- * expired too. Returns how many it removed. */
+/* Removes entries expired at now_ms, visiting at most `budget` entries (0: no limit; the next
+ * call goes on where a limited one stopped). An entry whose operator report ended at now_ms
+ * falls back to the pipeline's verdict under it (see verdict_store_put), or is removed when
+ * there is none or it expired too. Cost: the entries whose expiry or report end is due, plus
+ * about one in 512 of the others per second elapsed since the last call (an expiry wheel of
+ * 1.024 s ticks; nothing scans the store). Returns how many it removed. */
 size_t verdict_store_expire(struct verdict_store *s, uint64_t now_ms, size_t budget);
 
 /* Lists live entries of level >= min_level, worst first (level, then score, then last_seen, all

@@ -1,9 +1,9 @@
 /* test_verdict_store.c - unit tests of verdicts/verdict_store.c: put/get/replace, address
  * families, expiry, a full store, report merges, listings, the change stream with tombstones,
- * decisions, sensor views (kept beside the cold record, through puts, reports and reuse), and
- * readers racing a writer (run it under -fsanitize=thread too). Expiry times are
- * explicit arguments, so only merge (which judges liveness on the wall clock) needs real time,
- * and then with margins of an hour. */
+ * decisions, sensor views (kept beside the cold record, through puts, reports and reuse), the
+ * expiry wheel (its cost, and the same result as a full scan), and readers racing a writer (run it
+ * under -fsanitize=thread too). Expiry times are explicit arguments, so only merge (which judges
+ * liveness on the wall clock) needs real time, and then with margins of an hour. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -235,6 +235,160 @@ static void test_verdict_store_expire_budget_round_robin(void **state)
     struct verdict_store_stats st;
     verdict_store_stats_get(s, &st);
     assert_int_equal(st.entries, 0);
+    verdict_store_destroy(s);
+}
+
+/* Expiry costs what expires, not the store's size (an expiry wheel; a full scan of 20,000
+ * entries every second took 4 % of the API's core and stalled its readers). */
+static void test_verdict_store_expire_cost_follows_what_expires(void **state)
+{
+    (void)state;
+    enum { LONG = 20000, SHORT = 100 };
+    struct verdict_store *s = verdict_store_create(32768, 0, NULL);
+    assert_non_null(s);
+    uint64_t t0 = now_ms;
+    char ip[32];
+    for (int i = 0; i < LONG; i++) { /* expiring over the next two hours, one tick in 80 */
+        snprintf(ip, sizeof(ip), "10.1.%d.%d", i / 256, i % 256);
+        struct verdict v = mkv(ip, THREAT_HIGH, 0.5);
+        put_ok(s, &v, t0 + HOUR_MS + (uint64_t)i * 180);
+    }
+    for (int i = 0; i < SHORT; i++) {
+        snprintf(ip, sizeof(ip), "10.2.0.%d", i);
+        struct verdict v = mkv(ip, THREAT_HIGH, 0.5);
+        put_ok(s, &v, t0 + 3000);
+    }
+    assert_int_equal(verdict_store_expire(s, t0, 0), 0); /* the first pass may look at all */
+    struct verdict_store_stats a, b;
+    verdict_store_stats_get(s, &a);
+    uint64_t t = t0;
+    size_t removed = 0;
+    for (int sec = 1; sec <= 10; sec++) { /* the stage's rhythm: once a second */
+        t = t0 + (uint64_t)sec * 1000;
+        removed += verdict_store_expire(s, t, 0);
+    }
+    verdict_store_stats_get(s, &b);
+    assert_int_equal(removed, SHORT);
+    assert_int_equal(b.entries, LONG);
+    /* A full scan would have looked at LONG + SHORT entries ten times: 201,000. The wheel looks
+     * at the SHORT due ones and at the long ones filed in the ten ticks' lists (about LONG / 512
+     * per tick, each only to pass it over). */
+    fprintf(stderr, "expire: %llu entries looked at over 10 passes of a %d-entry store\n",
+            (unsigned long long)(b.expire_visited - a.expire_visited), LONG + SHORT);
+    assert_true(b.expire_visited - a.expire_visited <= SHORT + 2000);
+    /* And every long entry is still there, each expires at its own time. */
+    assert_int_equal(verdict_store_expire(s, t0 + HOUR_MS + 180 * 999, 0), 1000);
+    assert_int_equal(verdict_store_expire(s, UINT64_MAX, 0), LONG - 1000);
+    verdict_store_destroy(s);
+}
+
+/* What a full scan at now would leave of entry *e (the store's contract, verdict_store.h):
+ * false when it goes; else *e as it would be afterwards. */
+static bool scan_oracle(struct verdict_store_entry *e, uint64_t now)
+{
+    if (e->expires_ms <= now)
+        return false;
+    if (e->report_until_ms && e->report_until_ms <= now) {
+        if (e->base_expires_ms <= now)
+            return false;
+        e->v.level = e->base_level;
+        e->v.role = e->base_role;
+        e->v.score = e->base_score;
+        e->v.reasons = e->base_reasons;
+        e->expires_ms = e->base_expires_ms;
+        e->report_until_ms = 0;
+    }
+    return true;
+}
+
+static int cmp_entry_addr(const void *pa, const void *pb)
+{
+    const struct verdict_store_entry *a = pa, *b = pb;
+    return memcmp(a->v.ip, b->v.ip, 16);
+}
+
+/* Every entry in the store (whatever its expiry), sorted by address. */
+static long all_entries(struct verdict_store *s, struct verdict_store_entry **out)
+{
+    long n = verdict_store_list(s, THREAT_LOW, 0, 0, out);
+    assert_true(n >= 0);
+    if (n > 1)
+        qsort(*out, (size_t)n, sizeof(**out), cmp_entry_addr);
+    return n;
+}
+
+static uint64_t lcg(uint64_t *x)
+{
+    *x = *x * 6364136223846793005ull + 1442695040888963407ull;
+    return *x >> 33;
+}
+
+/* The wheel expires exactly what a full scan would (entries, reports that end, the pipeline's
+ * verdict coming back), through puts that move expiries both ways, reports, removals, releases,
+ * passes seconds or hours apart, a clock that steps back, and budgeted passes. */
+static void test_verdict_store_expire_matches_full_scan(void **state)
+{
+    (void)state;
+    enum { IPS = 1500, ROUNDS = 40 };
+    struct verdict_store *s = verdict_store_create(4096, 0, NULL);
+    assert_non_null(s);
+    uint64_t x = 12345, now = now_ms, wall = now_ms;
+    char ip[32];
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int k = 0; k < 300; k++) {
+            unsigned a = (unsigned)(lcg(&x) % IPS);
+            snprintf(ip, sizeof(ip), "10.3.%u.%u", a / 256, a % 256);
+            struct verdict v =
+                mkv(ip, (enum threat_level)(lcg(&x) % 4), (double)(lcg(&x) % 100) / 100);
+            /* Expiries from the past to two hours ahead of the pass clock (and of the wall
+             * clock, which merge judges liveness on). */
+            uint64_t exp = now - 20000 + lcg(&x) % (2 * HOUR_MS);
+            unsigned op = (unsigned)(lcg(&x) % 10);
+            if (op < 6) {
+                put_ok(s, &v, exp);
+            } else if (op < 8) {
+                v.reasons = VERDICT_REASON_REPORT;
+                assert_int_equal(verdict_store_merge(s, &v, wall + lcg(&x) % HOUR_MS, NULL), 0);
+            } else if (op == 8) {
+                (void)verdict_store_release(s, v.ip, v.ip_version);
+            } else {
+                (void)verdict_store_remove(s, v.ip, v.ip_version);
+            }
+        }
+        /* The pass clock: mostly a second or two on, sometimes minutes or an hour, once back. */
+        unsigned step = (unsigned)(lcg(&x) % 10);
+        if (r == ROUNDS / 2)
+            now -= 5 * 60000;
+        else
+            now += step < 7 ? 1000 + lcg(&x) % 1500 : step < 9 ? lcg(&x) % 600000 : HOUR_MS;
+        struct verdict_store_entry *before = NULL, *after = NULL;
+        long nb = all_entries(s, &before);
+        long kept = 0;
+        for (long i = 0; i < nb; i++)
+            if (scan_oracle(&before[i], now))
+                before[kept++] = before[i];
+        if (r % 3 == 2) { /* budgeted passes until everything due is done */
+            for (int c = 0; c < 4000; c++)
+                (void)verdict_store_expire(s, now, 7);
+        } else {
+            (void)verdict_store_expire(s, now, 0);
+        }
+        long na = all_entries(s, &after);
+        assert_int_equal(na, kept);
+        for (long i = 0; i < na; i++) {
+            assert_memory_equal(after[i].v.ip, before[i].v.ip, 16);
+            assert_int_equal(after[i].v.level, before[i].v.level);
+            assert_int_equal(after[i].v.reasons, before[i].v.reasons);
+            assert_int_equal(after[i].expires_ms, before[i].expires_ms);
+            assert_int_equal(after[i].report_until_ms, before[i].report_until_ms);
+        }
+        free(before);
+        free(after);
+    }
+    struct verdict_store_stats st;
+    verdict_store_stats_get(s, &st);
+    assert_true(st.expired > 0);
+    assert_int_equal(verdict_store_expire(s, UINT64_MAX, 0), st.entries);
     verdict_store_destroy(s);
 }
 
@@ -1220,6 +1374,8 @@ int main(void)
         cmocka_unit_test(test_verdict_store_ipv4_ipv6_distinct),
         cmocka_unit_test(test_verdict_store_expiry_invisible_then_removed),
         cmocka_unit_test(test_verdict_store_expire_budget_round_robin),
+        cmocka_unit_test(test_verdict_store_expire_cost_follows_what_expires),
+        cmocka_unit_test(test_verdict_store_expire_matches_full_scan),
         cmocka_unit_test(test_verdict_store_full_evicts_lower_or_refuses),
         cmocka_unit_test(test_verdict_store_merge_semantics),
         cmocka_unit_test(test_verdict_store_put_keeps_live_report),
