@@ -3,7 +3,8 @@
  *
  * Owns: an entry pool of max_ips entries with a chained hash index over it, four pools of role
  * records (light and whole, attacker and victim) that entries take at a role's first
- * evidence, a list of dirty entries, a 64-slot timer wheel, an episode pool of max_episodes
+ * evidence, a pool of entry extension records (timer links, published state), a list of dirty
+ * entries, a 64-slot timer wheel, an episode pool of max_episodes
  * records, a pool of max_spoofed_victims spoofed-source tallies, a count-min sketch of attack
  * flows per source without an entry, a ring of verdicts of evicted IPs waiting for their
  * expired callback, and a table of interned attack family names. All allocated in
@@ -45,15 +46,20 @@
  * whole second when that can first happen; a benign-only entry costs no timer. Far timers go
  * round the wheel and are re-filed.
  *
- * Memory: an entry is 136 bytes (address, index links, what was published) plus a record per
- * role that received evidence. A role that only ever saw benign flows is light: 136 bytes (160
- * as a victim: its windows of packets, bytes and flows, its seen times and flow count); attack
- * evidence, an alert or a report makes it whole: 400 bytes as an attacker, 504 as a victim.
- * Most addresses are one light role (~272 bytes), where both whole roles inline took ~1100. Role
- * records come from four pools of max_ips records (calloc'd, touched as used, freed with their
- * entry); see "role records" below. Peers live only in episode records (VT_PEERS of them,
- * space-saving), ~850 bytes each; a spoofed tally is ~360 bytes; the source sketch 192 KiB, the
- * pair sketch 768 KiB.
+ * Memory: an entry is 80 bytes (address, index links, the low verdict it published last) plus
+ * a record per role that received evidence. A role that only ever saw benign flows is light:
+ * 68 bytes (80 as a victim: its windows of packets, bytes and flows in 16- and 8-bit counters,
+ * its seen times as 32-bit distances from its window's second, its flow count); attack
+ * evidence, an alert, a report, or a count that outgrows a light field makes it whole: 400
+ * bytes as an attacker, 504 as a victim. An entry that needs a timer, or published more than
+ * a low verdict, takes a 64-byte extension record (timer links, the rest of what it
+ * published). Most addresses are one light role (~148 bytes), where both whole roles inline
+ * took ~1100. Role and extension records come from pools of max_ips records (calloc'd,
+ * touched as used, freed with their entry: they never run out); see "role records" below.
+ * Every compact form is exact: what it cannot hold moves to the whole form, so verdicts are
+ * the same as with whole records. Peers live only in episode records (VT_PEERS of them,
+ * space-saving), ~850 bytes each; a spoofed tally is ~360 bytes; the source sketch 192 KiB,
+ * the pair sketch 768 KiB.
  *
  * Calls: common/cidr (CIDR matching), common/hash (keyed hashes), common/log (at create only),
  * features/port_class (reflector and web ports). */
@@ -169,20 +175,27 @@ struct vt_vrole {
 };
 
 /* A light role: what a role that never received attack evidence, an alert or a report holds
- * (everything else of its struct vt_role is zero, its level low). Most roles stay light. */
+ * (everything else of its struct vt_role is zero, has_model 1, its level low), in the narrowest
+ * fields its values usually fit: 68 bytes (80 as a victim). It is only a compact form of the
+ * whole role: vt_expand gives the whole role back exactly, and a light role whose values no
+ * longer fit (a bucket over 65,535 packets or 65,535 x 16 bytes or 255 flows, more than 2^32
+ * flows, seen times more than 71 minutes apart, a clock past 2106) is made whole instead of
+ * stored (vt_rcommit; counted in light_promoted). Most roles stay light. */
 struct vt_lrole {
+    uint16_t pkts[VT_BUCKETS];
+    uint16_t bytes16[VT_BUCKETS];
+    uint8_t flows[VT_BUCKETS];
     uint16_t reported;
-    uint8_t has_model;
-    uint32_t pkts[VT_BUCKETS];
-    uint32_t bytes16[VT_BUCKETS];
-    uint16_t flows[VT_BUCKETS];
-    uint64_t win_sec, flows_total, first_seen_us, last_seen_us;
+    uint32_t win_sec;
+    uint32_t last_back;  /* (win_sec + 1) s - 1 us - last_seen_us */
+    uint32_t first_back; /* last_seen_us - first_seen_us */
+    uint32_t flows_total;
 };
 
 /* ... and a light victim role, with the only victim-only counter benign flows touch. */
 struct vt_lvrole {
     struct vt_lrole r;
-    uint16_t ends[VT_BUCKETS];
+    uint8_t ends[VT_BUCKETS];
 };
 
 /* A victim's tally of unblamed sources: a HyperLogLog of distinct addresses and a bottom-k
@@ -195,6 +208,11 @@ struct vt_spoof {
     uint64_t ex_h[VT_EXAMPLES];
 };
 
+/* An IP: 80 bytes. What was published last is kept here in the form most verdicts fit (a low
+ * verdict: no reasons, score, attack type, attack flows or spoofed sources); the rest of it, and
+ * the timer links an entry needs only while its level can move without evidence, are in its
+ * extension record (struct vt_ext), taken from a pool of max_ips records the first time either
+ * is needed and kept until the entry is freed. */
 struct vt_entry {
     uint8_t ip[16];
     uint8_t ver;
@@ -203,20 +221,42 @@ struct vt_entry {
     uint8_t published; /* the sink has heard of it */
     uint8_t pub_level, pub_role;
     uint32_t hnext; /* hash chain */
-    uint32_t wprev, wnext;
-    uint64_t due_sec;    /* in the wheel at this second; 0: not in the wheel */
-    uint64_t touched_us; /* stage clock at the last evidence */
-    /* What was published last (a change republishes). */
-    uint32_t pub_reasons;
-    uint32_t pub_spoofed;
-    const char *pub_attack; /* interned or static name, compared by address */
-    double pub_score, pub_pps, pub_bps;
-    uint64_t pub_flows_total, pub_flows_attack, pub_last_seen, pub_us;
     /* Its roles' records (VT_NONE: the role never received evidence), taken from the role
      * pools at the role's first evidence: most addresses are only ever seen in one role. A
      * record index with VT_FULL is a whole role, else a light one (see vt_r). */
     uint32_t ri[VT_ROLES];
+    uint32_t x; /* its extension record, or VT_NONE */
+    /* What was published last (a change republishes), with pub_pps, pub_bps and pub_last_seen
+     * below; without an extension record the rest of it is zero and: */
+    uint32_t pub_flows_total;
+    int32_t pub_age;     /* pub_us - pub_last_seen */
+    uint64_t touched_us; /* stage clock at the last evidence */
+    double pub_pps, pub_bps;
+    uint64_t pub_last_seen;
 };
+
+/* An entry's extension: its place in the timer wheel and what it published last in full. */
+struct vt_ext {
+    uint32_t wprev, wnext;
+    uint64_t due_sec; /* in the wheel at this second; 0: not in the wheel */
+    uint32_t pub_reasons;
+    uint32_t pub_spoofed;
+    double pub_score;
+    uint64_t pub_flows_total, pub_flows_attack, pub_us;
+    uint8_t pub_attack; /* interned family id, 0 for "" */
+};
+
+/* What an entry published last, unpacked (vt_pub_load, vt_pub_store). */
+struct vt_pub {
+    uint8_t attack;
+    uint32_t reasons, spoofed;
+    double score, pps, bps;
+    uint64_t flows_total, flows_attack, last_seen, us;
+};
+/* The sizes the header and docs/verdicts.md state (bytes per judged IP, issue 11). */
+_Static_assert(sizeof(struct vt_entry) == 80 && sizeof(struct vt_ext) == 64, "entry size");
+_Static_assert(sizeof(struct vt_lrole) == 68 && sizeof(struct vt_lvrole) == 80, "light sizes");
+_Static_assert(sizeof(struct vt_role) == 400 && sizeof(struct vt_vrole) == 504, "whole sizes");
 
 struct vt_episode {
     uint32_t entry; /* VT_NONE once detached (its entry was evicted) */
@@ -257,6 +297,7 @@ struct vt_view {
     uint32_t reasons;
     double score;
     const char *attack;
+    uint8_t attack_id; /* attack's interned family id (0: "") */
     double pps, bps;
     uint32_t attacks;   /* attack reports in the window */
     uint32_t spoofed;   /* unblamed sources in the window (victim) */
@@ -287,6 +328,8 @@ struct verdict_table {
     uint32_t *pfree[VT_POOLS], pnfree[VT_POOLS], phigh[VT_POOLS];
     struct vt_vrole *scr; /* [VT_ROLES]: an absent or light role as a whole one (see vt_r);
                              behind a pointer so that readers of a const table can fill it */
+    struct vt_ext *xs;    /* extension records: a pool of cap (an entry holds at most one) */
+    uint32_t *xfree, xnfree, xhigh;
     uint32_t *dirty, ndirty;
     uint32_t wheel[VT_WHEEL];
     uint64_t wheel_sec; /* the last second whose slot was processed */
@@ -358,16 +401,53 @@ static void vt_expand(const struct vt_lrole *lr, const struct vt_lvrole *lv, str
 {
     *out = vt_zero_role;
     out->r.reported = lr->reported;
-    memcpy(out->r.pkts, lr->pkts, sizeof(lr->pkts));
-    memcpy(out->r.bytes16, lr->bytes16, sizeof(lr->bytes16));
-    memcpy(out->r.flows, lr->flows, sizeof(lr->flows));
-    out->r.has_model = lr->has_model;
+    for (unsigned b = 0; b < VT_BUCKETS; b++) {
+        out->r.pkts[b] = lr->pkts[b];
+        out->r.bytes16[b] = lr->bytes16[b];
+        out->r.flows[b] = lr->flows[b];
+    }
+    out->r.has_model = 1;
     out->r.win_sec = lr->win_sec;
     out->r.flows_total = lr->flows_total;
-    out->r.first_seen_us = lr->first_seen_us;
-    out->r.last_seen_us = lr->last_seen_us;
+    out->r.last_seen_us = ((uint64_t)lr->win_sec + 1) * VT_BUCKET_US - 1 - lr->last_back;
+    out->r.first_seen_us = out->r.last_seen_us - lr->first_back;
     if (lv)
-        memcpy(out->vic.ends, lv->ends, sizeof(lv->ends));
+        for (unsigned b = 0; b < VT_BUCKETS; b++)
+            out->vic.ends[b] = lv->ends[b];
+}
+
+/* Stores the whole role *in as the light role *lr (lv: its victim part or NULL). False, with
+ * nothing written, when one of its values does not fit a light role's fields. Only the fields
+ * a benign flow writes are looked at: the others are zero (see vt_rneed). */
+static bool vt_shrink(const struct vt_vrole *in, struct vt_lrole *lr, struct vt_lvrole *lv)
+{
+    const struct vt_role *r = &in->r;
+    uint32_t big = 0; /* bits above each light field's width */
+    for (unsigned b = 0; b < VT_BUCKETS; b++) {
+        big |= (r->pkts[b] | r->bytes16[b]) >> 16;
+        big |= (uint32_t)r->flows[b] >> 8;
+        if (lv)
+            big |= (uint32_t)in->vic.ends[b] >> 8;
+    }
+    uint64_t base = (r->win_sec + 1) * VT_BUCKET_US - 1; /* the newest bucket's last us */
+    if (big || !r->has_model || r->win_sec > UINT32_MAX || r->flows_total > UINT32_MAX ||
+        r->last_seen_us > base || base - r->last_seen_us > UINT32_MAX ||
+        r->first_seen_us > r->last_seen_us || r->last_seen_us - r->first_seen_us > UINT32_MAX)
+        return false;
+    lr->reported = r->reported;
+    for (unsigned b = 0; b < VT_BUCKETS; b++) {
+        lr->pkts[b] = (uint16_t)r->pkts[b];
+        lr->bytes16[b] = (uint16_t)r->bytes16[b];
+        lr->flows[b] = (uint8_t)r->flows[b];
+    }
+    lr->win_sec = (uint32_t)r->win_sec;
+    lr->flows_total = (uint32_t)r->flows_total;
+    lr->last_back = (uint32_t)(base - r->last_seen_us);
+    lr->first_back = (uint32_t)(r->last_seen_us - r->first_seen_us);
+    if (lv)
+        for (unsigned b = 0; b < VT_BUCKETS; b++)
+            lv->ends[b] = (uint8_t)in->vic.ends[b];
+    return true;
 }
 
 static struct vt_vrole *vt_scratch(const struct verdict_table *t, const struct vt_entry *e,
@@ -438,54 +518,56 @@ static void vt_pool_give(struct verdict_table *t, unsigned pool, uint32_t k)
     t->pfree[pool][t->pnfree[pool]++] = k;
 }
 
+/* Makes the entry's role whole with the values of *from (its light or absent role expanded, or
+ * the scratch copy of one written since), giving a light record back. */
+static struct vt_role *vt_promote(struct verdict_table *t, struct vt_entry *e, int role,
+                                  const struct vt_vrole *from)
+{
+    bool vic = role == VERDICT_ROLE_VICTIM;
+    uint32_t k = vt_pool_take(t, vic ? VT_POOL_RV : VT_POOL_RA);
+    if (vic)
+        t->rv[k] = *from;
+    else
+        t->ra[k] = from->r;
+    if (e->ri[role] != VT_NONE)
+        vt_pool_give(t, vic ? VT_POOL_LV : VT_POOL_LA, e->ri[role]);
+    e->ri[role] = k | VT_FULL;
+    return vic ? &t->rv[k].r : &t->ra[k];
+}
+
 /* The role for new evidence: `whole` (attack evidence, an alert, a report) gives it a whole
  * record (taken, or promoted from its light one); else an absent role gets a light record.
- * A light role comes back as t->scr[role]: the caller stores it with vt_rcommit, calling
- * neither vt_r nor vt_rc for the same role in between. Never fails: every pool has a record
- * for every entry. */
+ * A light role comes back as t->scr[role] (a new one as the zero role: its record is written
+ * only by vt_rcommit): the caller stores it with vt_rcommit, calling neither vt_r nor vt_rc
+ * for the same role in between, and writes only what a benign flow writes. Never fails: every
+ * pool has a record for every entry. */
 static struct vt_role *vt_rneed(struct verdict_table *t, struct vt_entry *e, int role, bool whole)
 {
     bool vic = role == VERDICT_ROLE_VICTIM;
-    if (whole && !vt_whole(e, role)) {
-        const struct vt_vrole *from = vt_scratch(t, e, role); /* zero when absent */
-        uint32_t k = vt_pool_take(t, vic ? VT_POOL_RV : VT_POOL_RA);
-        if (vic)
-            t->rv[k] = *from;
-        else
-            t->ra[k] = from->r;
-        if (e->ri[role] != VT_NONE)
-            vt_pool_give(t, vic ? VT_POOL_LV : VT_POOL_LA, e->ri[role]);
-        e->ri[role] = k | VT_FULL;
-    } else if (e->ri[role] == VT_NONE) {
-        uint32_t k = vt_pool_take(t, vic ? VT_POOL_LV : VT_POOL_LA);
-        if (vic)
-            memset(&t->lv[k], 0, sizeof(t->lv[k]));
-        else
-            memset(&t->la[k], 0, sizeof(t->la[k]));
-        e->ri[role] = k;
+    if (whole && !vt_whole(e, role))
+        return vt_promote(t, e, role, vt_scratch(t, e, role)); /* zero when absent */
+    if (e->ri[role] == VT_NONE) {
+        e->ri[role] = vt_pool_take(t, vic ? VT_POOL_LV : VT_POOL_LA);
+        t->scr[role] = vt_zero_role;
+        return &t->scr[role].r;
     }
     return vt_r(t, e, role);
 }
 
-/* Stores a light role written through vt_rneed's scratch copy back into its record. */
-static void vt_rcommit(struct verdict_table *t, const struct vt_entry *e, int role)
+/* Stores a light role written through vt_rneed's scratch copy back into its record, or makes it
+ * whole when its values outgrew the light record (the whole role holds them as they are). */
+static void vt_rcommit(struct verdict_table *t, struct vt_entry *e, int role)
 {
     if (e->ri[role] == VT_NONE || vt_whole(e, role))
         return;
     const struct vt_vrole *sc = &t->scr[role];
     uint32_t k = e->ri[role];
-    struct vt_lrole *lr = role == VERDICT_ROLE_VICTIM ? &t->lv[k].r : &t->la[k];
-    lr->reported = sc->r.reported;
-    memcpy(lr->pkts, sc->r.pkts, sizeof(lr->pkts));
-    memcpy(lr->bytes16, sc->r.bytes16, sizeof(lr->bytes16));
-    memcpy(lr->flows, sc->r.flows, sizeof(lr->flows));
-    lr->has_model = sc->r.has_model;
-    lr->win_sec = sc->r.win_sec;
-    lr->flows_total = sc->r.flows_total;
-    lr->first_seen_us = sc->r.first_seen_us;
-    lr->last_seen_us = sc->r.last_seen_us;
-    if (role == VERDICT_ROLE_VICTIM)
-        memcpy(t->lv[k].ends, sc->vic.ends, sizeof(t->lv[k].ends));
+    bool ok = role == VERDICT_ROLE_VICTIM ? vt_shrink(sc, &t->lv[k].r, &t->lv[k])
+                                          : vt_shrink(sc, &t->la[k], NULL);
+    if (!ok) {
+        vt_promote(t, e, role, sc);
+        t->st.light_promoted++;
+    }
 }
 
 /* Gives the entry's role records back. */
@@ -901,10 +983,12 @@ static struct vt_view vt_role_view(struct verdict_table *t, struct vt_entry *e, 
         }
         if (wrate > best_n)
             best = r->rate_fam;
-        if (best)
+        if (!best)
+            best = r->report_fam;
+        if (best) {
             v.attack = t->fam[best];
-        else if (r->report_fam)
-            v.attack = t->fam[r->report_fam];
+            v.attack_id = best;
+        }
     }
     return v;
 }
@@ -992,18 +1076,96 @@ static void vt_mark_dirty(struct verdict_table *t, uint32_t i)
     }
 }
 
+/* What the entry published last (zero when nothing). */
+static void vt_pub_load(const struct verdict_table *t, const struct vt_entry *e, struct vt_pub *p)
+{
+    p->pps = e->pub_pps;
+    p->bps = e->pub_bps;
+    p->last_seen = e->pub_last_seen;
+    if (e->x != VT_NONE) {
+        const struct vt_ext *x = &t->xs[e->x];
+        p->attack = x->pub_attack;
+        p->reasons = x->pub_reasons;
+        p->spoofed = x->pub_spoofed;
+        p->score = x->pub_score;
+        p->flows_total = x->pub_flows_total;
+        p->flows_attack = x->pub_flows_attack;
+        p->us = x->pub_us;
+    } else {
+        p->attack = 0;
+        p->reasons = p->spoofed = 0;
+        p->score = 0;
+        p->flows_total = e->pub_flows_total;
+        p->flows_attack = 0;
+        p->us = e->pub_last_seen + (uint64_t)(int64_t)e->pub_age;
+    }
+}
+
+/* The entry's extension record, taken from its pool when it has none (never fails: the pool
+ * has a record for every entry); what the entry published moves into it. */
+static struct vt_ext *vt_ext_need(struct verdict_table *t, struct vt_entry *e)
+{
+    if (e->x == VT_NONE) {
+        struct vt_pub p;
+        vt_pub_load(t, e, &p);
+        e->x = t->xnfree ? t->xfree[--t->xnfree] : t->xhigh++;
+        struct vt_ext *x = &t->xs[e->x];
+        memset(x, 0, sizeof(*x));
+        x->wprev = x->wnext = VT_NONE;
+        x->pub_flows_total = p.flows_total;
+        x->pub_us = p.us;
+    }
+    return &t->xs[e->x];
+}
+
+static void vt_ext_free(struct verdict_table *t, struct vt_entry *e)
+{
+    if (e->x != VT_NONE)
+        t->xfree[t->xnfree++] = e->x;
+    e->x = VT_NONE;
+}
+
+/* Records what the entry published, in the entry alone when it fits (vt_pub_load gives back
+ * exactly *p either way), else in its extension record. */
+static void vt_pub_store(struct verdict_table *t, struct vt_entry *e, const struct vt_pub *p)
+{
+    int64_t age = (int64_t)(p->us - p->last_seen);
+    bool fits = p->attack == 0 && p->reasons == 0 && p->spoofed == 0 && p->score == 0 &&
+                p->flows_attack == 0 && p->flows_total <= UINT32_MAX && age >= INT32_MIN &&
+                age <= INT32_MAX;
+    e->pub_pps = p->pps;
+    e->pub_bps = p->bps;
+    e->pub_last_seen = p->last_seen;
+    if (fits && e->x == VT_NONE) {
+        e->pub_flows_total = (uint32_t)p->flows_total;
+        e->pub_age = (int32_t)age;
+        return;
+    }
+    struct vt_ext *x = vt_ext_need(t, e);
+    x->pub_attack = p->attack;
+    x->pub_reasons = p->reasons;
+    x->pub_spoofed = p->spoofed;
+    x->pub_score = p->score;
+    x->pub_flows_total = p->flows_total;
+    x->pub_flows_attack = p->flows_attack;
+    x->pub_us = p->us;
+}
+
 static void vt_wheel_remove(struct verdict_table *t, uint32_t i)
 {
     struct vt_entry *e = &t->e[i];
-    if (!e->due_sec)
+    if (e->x == VT_NONE)
         return;
-    if (e->wprev != VT_NONE)
-        t->e[e->wprev].wnext = e->wnext;
+    struct vt_ext *x = &t->xs[e->x];
+    if (!x->due_sec)
+        return;
+    if (x->wprev != VT_NONE)
+        t->xs[t->e[x->wprev].x].wnext = x->wnext;
     else
-        t->wheel[e->due_sec % VT_WHEEL] = e->wnext;
-    if (e->wnext != VT_NONE)
-        t->e[e->wnext].wprev = e->wprev;
-    e->due_sec = 0;
+        t->wheel[x->due_sec % VT_WHEEL] = x->wnext;
+    if (x->wnext != VT_NONE)
+        t->xs[t->e[x->wnext].x].wprev = x->wprev;
+    x->due_sec = 0;
 }
 
 static void vt_wheel_insert(struct verdict_table *t, uint32_t i, uint64_t due_us)
@@ -1011,13 +1173,13 @@ static void vt_wheel_insert(struct verdict_table *t, uint32_t i, uint64_t due_us
     uint64_t sec = (due_us + VT_SEC - 1) / VT_SEC;
     if (sec <= t->wheel_sec)
         sec = t->wheel_sec + 1;
-    struct vt_entry *e = &t->e[i];
+    struct vt_ext *x = vt_ext_need(t, &t->e[i]);
     uint32_t *slot = &t->wheel[sec % VT_WHEEL];
-    e->due_sec = sec;
-    e->wprev = VT_NONE;
-    e->wnext = *slot;
+    x->due_sec = sec;
+    x->wprev = VT_NONE;
+    x->wnext = *slot;
     if (*slot != VT_NONE)
-        t->e[*slot].wprev = i;
+        t->xs[t->e[*slot].x].wprev = i;
     *slot = i;
 }
 
@@ -1128,6 +1290,7 @@ static void vt_forget(struct verdict_table *t, uint32_t i, struct verdict *gone)
     vt_spoof_release(t, e);
     vt_roles_free(t, e);
     vt_wheel_remove(t, i);
+    vt_ext_free(t, e);
     uint32_t *p = &t->heads[vt_bucket(t, e->ip, e->ver)];
     while (*p != i)
         p = &t->e[*p].hnext;
@@ -1198,7 +1361,7 @@ static uint32_t vt_get(struct verdict_table *t, const uint8_t ip[16], uint8_t ve
     memcpy(e->ip, ip, 16);
     e->ver = ver;
     e->used = 1;
-    e->wprev = e->wnext = VT_NONE;
+    e->x = VT_NONE;
     e->ri[0] = e->ri[1] = VT_NONE;
     uint32_t b = vt_bucket(t, ip, ver);
     e->hnext = t->heads[b];
@@ -1813,14 +1976,15 @@ static void vt_evaluate(struct verdict_table *t, uint32_t i)
     const struct vt_view *pw = &w[role];
     const struct vt_role *r = vt_rc(t, e, role);
 
+    struct vt_pub p;
+    vt_pub_load(t, e, &p);
     bool changed = !e->published || e->pub_role != role || e->pub_level != pw->level ||
-                   e->pub_reasons != pw->reasons || e->pub_score != pw->score ||
-                   e->pub_attack != pw->attack || e->pub_pps != pw->pps || e->pub_bps != pw->bps ||
-                   e->pub_flows_total != r->flows_total || e->pub_flows_attack != r->flows_attack ||
-                   e->pub_spoofed != pw->spoofed;
+                   p.reasons != pw->reasons || p.score != pw->score || p.attack != pw->attack_id ||
+                   p.pps != pw->pps || p.bps != pw->bps || p.flows_total != r->flows_total ||
+                   p.flows_attack != r->flows_attack || p.spoofed != pw->spoofed;
     /* Unchanged but still seen: refreshed now and then so that stores with a ttl keep it. */
-    bool refresh = e->published && e->pub_last_seen != vt_entry_last_seen(t, e) &&
-                   t->now - e->pub_us >= t->ttl_us / 4;
+    bool refresh =
+        e->published && p.last_seen != vt_entry_last_seen(t, e) && t->now - p.us >= t->ttl_us / 4;
     if (changed || refresh) {
         struct verdict v;
         vt_build_published(t, e, role, pw, &v);
@@ -1830,16 +1994,17 @@ static void vt_evaluate(struct verdict_table *t, uint32_t i)
         e->published = 1;
         e->pub_role = (uint8_t)role;
         e->pub_level = pw->level;
-        e->pub_reasons = pw->reasons;
-        e->pub_score = pw->score;
-        e->pub_attack = pw->attack;
-        e->pub_pps = pw->pps;
-        e->pub_bps = pw->bps;
-        e->pub_flows_total = r->flows_total;
-        e->pub_flows_attack = r->flows_attack;
-        e->pub_spoofed = pw->spoofed;
-        e->pub_last_seen = vt_entry_last_seen(t, e);
-        e->pub_us = t->now;
+        p = (struct vt_pub){.attack = pw->attack_id,
+                            .reasons = pw->reasons,
+                            .spoofed = pw->spoofed,
+                            .score = pw->score,
+                            .pps = pw->pps,
+                            .bps = pw->bps,
+                            .flows_total = r->flows_total,
+                            .flows_attack = r->flows_attack,
+                            .last_seen = vt_entry_last_seen(t, e),
+                            .us = t->now};
+        vt_pub_store(t, e, &p);
         t->st.published++;
         if (t->sink.verdict)
             t->sink.verdict(t->sink.user, &v);
@@ -1951,8 +2116,9 @@ void verdict_table_tick(struct verdict_table *t, uint64_t now_us, size_t budget)
             from = now_sec - VT_WHEEL + 1;
         for (uint64_t s = from; s <= now_sec; s++) {
             for (uint32_t i = t->wheel[s % VT_WHEEL]; i != VT_NONE;) {
-                uint32_t next = t->e[i].wnext;
-                if (t->e[i].due_sec <= now_sec) {
+                const struct vt_ext *x = &t->xs[t->e[i].x];
+                uint32_t next = x->wnext;
+                if (x->due_sec <= now_sec) {
                     vt_wheel_remove(t, i);
                     vt_mark_dirty(t, i);
                 }
@@ -2060,11 +2226,14 @@ struct verdict_table *verdict_table_create(const struct verdict_table_config *cf
     t->la = calloc(max_ips, sizeof(*t->la));
     t->lv = calloc(max_ips, sizeof(*t->lv));
     t->scr = calloc(VT_ROLES, sizeof(*t->scr));
+    t->xs = calloc(max_ips, sizeof(*t->xs));
+    t->xfree = malloc((size_t)max_ips * sizeof(*t->xfree));
     bool pools = true;
     for (unsigned p = 0; p < VT_POOLS; p++)
         pools = (t->pfree[p] = malloc((size_t)max_ips * sizeof(*t->pfree[p]))) && pools;
     if (!t->heads || !t->e || !t->dirty || !t->eps || !t->ep_free || !t->gone || !t->spoofs ||
-        !t->spoof_free || !t->ra || !t->rv || !t->la || !t->lv || !t->scr || !pools)
+        !t->spoof_free || !t->ra || !t->rv || !t->la || !t->lv || !t->scr || !t->xs || !t->xfree ||
+        !pools)
         goto fail;
     for (uint32_t k = 0; k < t->max_spoofed; k++) {
         t->spoof_free[k] = t->max_spoofed - 1 - k;
@@ -2085,7 +2254,8 @@ struct verdict_table *verdict_table_create(const struct verdict_table_config *cf
             (unsigned)max_ips,
             ((size_t)max_ips *
              (sizeof(struct vt_entry) + sizeof(struct vt_role) + sizeof(struct vt_vrole) +
-              sizeof(struct vt_lrole) + sizeof(struct vt_lvrole) + 6 * sizeof(uint32_t))) >>
+              sizeof(struct vt_lrole) + sizeof(struct vt_lvrole) + sizeof(struct vt_ext) +
+              7 * sizeof(uint32_t))) >>
                 20,
             (unsigned)max_eps, ((size_t)max_eps * sizeof(struct vt_episode)) >> 10,
             (unsigned)t->max_spoofed, ((size_t)t->max_spoofed * sizeof(struct vt_spoof)) >> 10);
@@ -2114,6 +2284,8 @@ void verdict_table_destroy(struct verdict_table *t)
     free(t->la);
     free(t->lv);
     free(t->scr);
+    free(t->xs);
+    free(t->xfree);
     for (unsigned p = 0; p < VT_POOLS; p++)
         free(t->pfree[p]);
     free(t);
@@ -2138,7 +2310,10 @@ void verdict_table_publish_seen(struct verdict_table *t)
         struct vt_view w = vt_role_view(t, e, e->pub_role);
         struct verdict v;
         vt_build_published(t, e, e->pub_role, &w, &v);
-        e->pub_last_seen = vt_entry_last_seen(t, e);
+        struct vt_pub p;
+        vt_pub_load(t, e, &p);
+        p.last_seen = vt_entry_last_seen(t, e);
+        vt_pub_store(t, e, &p);
         t->st.published++;
         if (t->sink.verdict)
             t->sink.verdict(t->sink.user, &v);

@@ -139,11 +139,14 @@
  *     evicted IPs wait in a ring of max_ips/8 (64..16384) verdicts until the next tick; when
  *     more are evicted between two ticks, the oldest notices are lost. Only IPs that were
  *     published get an expired callback.
- *   - Memory: 136 bytes per IP, plus for each role it received evidence in: 136 bytes (160 as
- *     a victim) while that evidence is benign flows only, 400 (504 as a victim) from its first
- *     attack evidence, alert or report on (~272 bytes for an IP seen in one role with benign
- *     flows; calloc'd at create, touched as used), ~850 bytes per episode record, ~360 bytes
- *     per spoofed-source tally, 960 KiB for the two sketches. */
+ *   - Memory: 80 bytes per IP, plus for each role it received evidence in: 68 bytes (80 as a
+ *     victim) while that evidence is benign flows only and its counts fit a light record's
+ *     narrow fields (else, and from its first attack evidence, alert or report on, 400; 504 as a
+ *     victim), plus 64 bytes for an IP that has had a timer or published more than a low
+ *     verdict (~148 bytes for an IP seen in one role with benign flows; pools of max_ips records
+ *     each, calloc'd at create and touched as used, so none can run out), ~850 bytes per
+ *     episode record, ~360 bytes per spoofed-source tally, 960 KiB for the two sketches. The
+ *     compact records are a representation only: the verdicts are those of whole records. */
 #ifndef DD_VERDICTS_VERDICT_TABLE_H
 #define DD_VERDICTS_VERDICT_TABLE_H
 
@@ -291,6 +294,8 @@ struct verdict_table_stats {
     uint64_t unjudged_sources;  /* attack flows whose unproven source got no entry (spoofed or
                                    reflector: counted for the victim instead) */
     uint64_t spoofed_untracked; /* spoofed-source tallies lost: the victims' pool was empty */
+    uint64_t light_promoted;    /* light roles made whole because a value outgrew the light
+                                   record's fields (memory only: the verdicts are the same) */
 };
 
 /* Builds a table (everything allocated here, sizes logged). Returns NULL after logging why. */

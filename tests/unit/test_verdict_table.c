@@ -1702,6 +1702,162 @@ static void test_verdict_table_flows_judged_at_their_end(void **state)
     verdict_table_destroy(t);
 }
 
+/* ---- compact records (memory): the verdicts are those of whole roles --------------------------
+ */
+
+/* A benign-only role is kept in a light record with narrow per-second counters; a role whose
+ * counts outgrow them is made whole with the exact counts (light_promoted). A victim with 300
+ * benign flows in one second (over a light bucket's 255) stays low when 60 attack flows come:
+ * their share of 360 flows is under half; a light record that had kept only 300 mod 256 = 44 of
+ * them would make it high (60 of 104). */
+static void test_verdict_table_light_overflow_keeps_exact_counts(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk(NULL);
+    const char *d = "192.0.2.150";
+    char src[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(src, sizeof(src), "10.15.%d.%d", i >> 8, i & 0xff);
+        flow(t, src, d, T0 + (uint64_t)i * 1000, BENIGN_SHAPED(SH_HS));
+    }
+    struct verdict_table_stats st;
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.light_promoted, 1); /* the victim; each source sent one flow */
+    verdict_table_tick(t, T0 + SEC / 2, 0);
+    assert_int_equal(must_pub(d)->flows_total, 300);
+    /* Attack flows known only at their end (not first reports): counted among the victim's
+     * ends (300 benign + 60 attack), whose share decides when it exceeds the first reports'. */
+    for (int i = 0; i < 60; i++) {
+        snprintf(src, sizeof(src), "10.16.0.%d", i);
+        flow(t, src, d, T0 + SEC / 2 + (uint64_t)i * 1000,
+             (struct fl){.attack = true, .p = 0.9f, .final = true, .later = true, .shape = SH_UDP});
+    }
+    verdict_table_tick(t, T0 + SEC / 2 + SEC / 10, 0);
+    const struct verdict *v = must_pub(d);
+    assert_int_equal(v->level, THREAT_LOW);
+    assert_int_equal(v->flows_total, 360);
+    assert_int_equal(v->flows_attack, 60);
+    verdict_table_destroy(t);
+}
+
+/* Packets and bytes of one second over a light bucket's 16 bits, and seen times hours apart:
+ * the published rates and times are exact. */
+static void test_verdict_table_light_overflow_keeps_exact_rates_and_times(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk(NULL);
+    /* one snapshot of 70,000 new packets (7,000,000 bytes) half a second old: over 1 s */
+    flow(t, "10.17.0.1", "192.0.2.151", T0,
+         (struct fl){
+             .attack = false, .p = 0.1f, .final = false, .new_packets = 70000, .shape = SH_HS});
+    /* a flow that began two hours ago (2^32 us is 71 minutes) */
+    flow(t, "10.17.0.2", "192.0.2.152", T0,
+         (struct fl){.attack = false, .p = 0.1f, .final = true, .shape = SH_HS, .age = 7200 * SEC});
+    /* and one that fits: stays light */
+    flow(t, "10.17.0.3", "192.0.2.153", T0, BENIGN_SHAPED(SH_HS));
+    struct verdict_table_stats st;
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.light_promoted, 4); /* both roles of each of the first two flows */
+    verdict_table_tick(t, T0, 0);
+    const struct verdict *v = must_pub("192.0.2.151");
+    assert_true(v->pps == 70000.0);
+    assert_true(v->bps == 7000000.0 * 8);
+    assert_true(must_pub("10.17.0.1")->pps == 70000.0);
+    v = must_pub("192.0.2.152");
+    assert_int_equal(v->first_seen_us, T0 - 7200 * SEC);
+    assert_int_equal(v->last_seen_us, T0);
+    assert_int_equal(must_pub("10.17.0.2")->first_seen_us, T0 - 7200 * SEC);
+    v = must_pub("10.17.0.3");
+    assert_int_equal(v->first_seen_us, T0 - SEC / 2);
+    assert_int_equal(v->last_seen_us, T0);
+    assert_int_equal(v->flows_total, 1);
+    /* the promoted roles go on counting */
+    flow(t, "10.17.0.1", "192.0.2.151", T0 + SEC / 2,
+         (struct fl){.attack = false,
+                     .p = 0.1f,
+                     .final = true,
+                     .later = true,
+                     .new_packets = 10000,
+                     .shape = SH_HS});
+    verdict_table_tick(t, T0 + SEC / 2, 0);
+    v = must_pub("192.0.2.151");
+    assert_true(v->pps == 80000.0);
+    assert_int_equal(v->flows_total, 1);
+    verdict_table_destroy(t);
+}
+
+/* What an IP published last is kept in the entry while it fits (a low verdict) and moves into
+ * the entry's extension record when the entry needs one (a timer): the move loses nothing, so
+ * an unchanged verdict is not published again (only its last_seen moved, and the ttl/4
+ * refresh is far). */
+static void test_verdict_table_published_state_moves_exactly(void **state)
+{
+    (void)state;
+    struct verdict_table_config cfg = {
+        .sensor_id = "s", .model_medium_flows = 2, .model_high_flows = 3, .ttl_us = 400 * SEC};
+    struct verdict_table *t = mk(&cfg);
+    const char *d = "192.0.2.160";
+    struct fl snap = {.attack = false, .p = 0.1f, .final = false, .shape = SH_HS};
+    flow(t, "10.18.0.1", d, T0, snap);
+    verdict_table_tick(t, T0, 0);
+    assert_int_equal(count_pub(d), 1);
+    /* one attack snapshot: still low, nothing published changes, but the victim now has a
+     * timer (the attack report leaves its window at T0 + 11 s) */
+    snap.attack = true;
+    snap.p = 0.9f;
+    snap.later = true;
+    flow(t, "10.18.0.1", d, T0 + SEC, snap);
+    verdict_table_tick(t, T0 + SEC, 0);
+    verdict_table_tick(t, T0 + 12 * SEC, 0);
+    assert_int_equal(count_pub(d), 1);
+    /* a changed verdict is still published, with its new fields */
+    for (int i = 0; i < 3; i++)
+        flow(t, "10.18.0.2", d, T0 + 13 * SEC, ATTACK_SHAPED("tcp_flood", SH_HS));
+    verdict_table_tick(t, T0 + 13 * SEC, 0);
+    assert_int_equal(count_pub(d), 2);
+    const struct verdict *v = must_pub(d);
+    assert_int_equal(v->level, THREAT_HIGH);
+    assert_int_equal(v->flows_attack, 3);
+    assert_string_equal(v->attack_type, "tcp_flood");
+    verdict_table_destroy(t);
+}
+
+/* Every entry can hold an extension record at once (the pool has one per entry), and records
+ * go back to the pool with their entries: a full table of IPs with timers, evicted by new
+ * ones with timers, keeps judging. */
+static void test_verdict_table_extension_records_follow_entries(void **state)
+{
+    (void)state;
+    struct verdict_table_config cfg = {.sensor_id = "s", .model_high_flows = 3, .max_ips = 4};
+    struct verdict_table *t = mk(&cfg);
+    char src[32], dst[32];
+    for (int round = 0; round < 5; round++) {
+        uint64_t ts = T0 + (uint64_t)round * SEC;
+        for (int i = 0; i < 2; i++) {
+            /* a source with a handshake (an entry) attacking its own victim: both with timers */
+            snprintf(src, sizeof(src), "10.19.%d.%d", round, i);
+            snprintf(dst, sizeof(dst), "192.0.%d.%d", 3 + round, i);
+            flow(t, src, dst, ts, ATTACK_SHAPED("tcp_flood", SH_HS));
+        }
+        verdict_table_tick(t, ts, 0);
+    }
+    struct verdict_table_stats st;
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.ips, 4);
+    assert_int_equal(st.evictions, 16);
+    assert_int_equal(st.published, 20);
+    /* the last round's IPs are judged in full */
+    for (int i = 0; i < 3; i++)
+        flow(t, "10.19.4.0", "192.0.7.0", T0 + 5 * SEC, ATTACK_SHAPED("tcp_flood", SH_HS));
+    verdict_table_tick(t, T0 + 5 * SEC, 0);
+    assert_int_equal(must_pub("192.0.7.0")->level, THREAT_HIGH);
+    assert_int_equal(must_pub("192.0.7.0")->flows_attack, 4);
+    /* their timers still fire: the window slides back to low */
+    verdict_table_tick(t, T0 + 30 * SEC, 0);
+    assert_int_equal(must_pub("192.0.7.0")->level, THREAT_LOW);
+    verdict_table_destroy(t);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, reset)
@@ -1742,6 +1898,10 @@ int main(void)
         T(test_verdict_table_pool_spoofed_flood),
         T(test_verdict_table_carpet_bombing_blames_nobody),
         T(test_verdict_table_flows_judged_at_their_end),
+        T(test_verdict_table_light_overflow_keeps_exact_counts),
+        T(test_verdict_table_light_overflow_keeps_exact_rates_and_times),
+        T(test_verdict_table_published_state_moves_exactly),
+        T(test_verdict_table_extension_records_follow_entries),
     };
 #undef T
     return cmocka_run_group_tests(tests, group_setup, NULL);
