@@ -23,6 +23,17 @@
  *   libmicrohttpd allows, else the rest is drained (up to 4 x the limit, then the connection is
  *   dropped) and answered 413.
  * - /api/check's 204 and 403 are responses built once and queued by reference.
+ * - Request heads: libmicrohttpd 0.9.75 reads a request's line and headers into half of the
+ *   connection's memory pool, and zeroes the whole pool after every keep-alive request
+ *   (MHD_pool_reset; no option turns it off). Its default 32 KiB pool made that memset about a
+ *   tenth of the CPU time of a /api/threat-analysis request; API_CONN_MEMORY 16 KiB halves it
+ *   and still holds request heads up to about 7.5 KiB (a longer one: the connection is closed
+ *   unanswered). Our clients send a few hundred bytes: the gateway's lookups, bouncers' keys,
+ *   and nginx's auth_request, which forwards only X-Real-IP in the configuration docs/api.md
+ *   gives (proxy_pass_request_headers off: with the client's headers forwarded, no pool size
+ *   would do, nginx accepts 32 KiB of them by default); the shipped nginx site caps what it
+ *   passes (large_client_header_buffers). tests/integration/api_nginx_auth_request.py sends
+ *   both a 7 KiB head directly and 21 KiB of client headers through nginx.
  *
  * Hostile clients (the "guard": admission, deadlines, a quiet error log):
  * - Deadline, not idle time. libmicrohttpd 0.9.75's MHD_OPTION_CONNECTION_TIMEOUT restarts on
@@ -86,6 +97,8 @@ enum {
     API_LOG_LINES = 10,        /* libmicrohttpd lines written per window ... */
     API_LOG_WINDOW_S = 60,     /* ... of this many seconds; then one "suppressed N" line */
     API_MHD_LIMIT_MARGIN = 16, /* per thread: connections in flight to a refusal */
+    /* Each connection's libmicrohttpd memory pool: see DESIGN, "Request heads". */
+    API_CONN_MEMORY = 16384,
 };
 
 enum api_pool { API_POOL_NONE = 0, API_POOL_RESERVED, API_POOL_SHARED };
@@ -982,9 +995,9 @@ struct api_server *api_start(const struct api_options *o, char *err, size_t err_
         flags, 0, on_accept, srv, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-        MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY, MHD_OPTION_STRICT_FOR_CLIENT,
+        (int)1, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_URI_LOG_CALLBACK,
+        on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
     if (srv->daemon == NULL) {
         snprintf(err, err_len,
                  "cannot start the HTTP server on %s:%d (libmicrohttpd refused; see the log "
