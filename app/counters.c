@@ -20,6 +20,7 @@ struct totals {
     uint64_t flows_ended[FLOW_END_COUNT];
     uint64_t records_out, records_dropped, alerts_out;
     uint64_t rate_ips, rate_evictions, rate_alerting;
+    uint64_t rate_full_ips, rate_promotions, rate_promote_failed;
     uint64_t scored, attacks, scored_dropped, icmp_errors;
     uint64_t reports_dropped;
     struct stage_snapshot snap;
@@ -58,6 +59,9 @@ static void gather(struct daemon *d, struct totals *t)
         t->rate_ips += LOAD(s->rate_ips);
         t->rate_evictions += LOAD(s->rate_evictions);
         t->rate_alerting += LOAD(s->rate_alerting);
+        t->rate_full_ips += LOAD(s->rate_full_ips);
+        t->rate_promotions += LOAD(s->rate_promotions);
+        t->rate_promote_failed += LOAD(s->rate_promote_failed);
     }
     for (unsigned i = 0; d->workers && i < d->nworkers; i++) {
         t->scored += LOAD(d->workers[i].scored);
@@ -184,6 +188,13 @@ size_t counters_fill(struct daemon *d, struct api_counter *out, size_t max)
     G("rate_tracked_ips", "Addresses tracked by the rate rules", t.rate_ips);
     C("rate_evictions_total", "Rate-rule entries replaced: the table was full", t.rate_evictions);
     G("rate_alerting", "Address/role pairs over a rate threshold now", t.rate_alerting);
+    G("rate_full_ips", "Of rate_tracked_ips, addresses promoted to full entries now",
+      t.rate_full_ips);
+    C("rate_promotions_total", "Light rate-rule entries promoted: traffic near a threshold",
+      t.rate_promotions);
+    C("rate_promote_failed_total",
+      "Promotions refused: every full rate-rule entry was taken (the address cannot alert)",
+      t.rate_promote_failed);
     const struct stage_snapshot *s = &t.snap;
     G("verdict_ips", "Addresses with a verdict", s->table.ips);
     static const char *const lv[4] = {"low", "medium", "high", "critical"};
