@@ -228,6 +228,11 @@ struct daemon {
     struct verdict *reports, *reports_spare;
     unsigned nreports;
     _Atomic uint64_t reports_dropped;
+    /* Addresses the verdict store may hold, a Bloom filter of STORE_MAYBE_BITS bits (stage.c,
+     * store_maybe_*): set by the stage before each put and by stage_report (an API report is
+     * merged into the store after its queueing); NULL until stage_start, freed by stage_join
+     * under report_lock. */
+    _Atomic uint64_t *store_maybe;
     pthread_mutex_t stats_lock;
     struct stage_snapshot snap;
     _Atomic bool stage_done;
