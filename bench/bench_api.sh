@@ -32,7 +32,9 @@
 # every process of its session, from /proc) over the requests answered; for ddosd also its
 # libmicrohttpd threads alone. On a machine shared with other work, requests/s move with what
 # else runs; CPU time per request much less, and it says what the pinned ratio would be with the
-# server's core to itself ("CPU-bound ratio": nginx's CPU per request over ddosd's).
+# server's core to itself ("CPU-bound ratio": nginx's CPU per request over ddosd's). The
+# 1-minute load average after each run is kept too (bench_api.json, each run's loadavg_1m, and
+# its range in the table's footer): above about 2 on 2 CPUs, other work took the server's CPU.
 #
 # Usage: bench/bench_api.sh [BUILD_DIR] [--duration S] [--connections C] [--threads T]
 #                           [--verdicts N] [--rounds R] [--api-threads K] [--before DDOSD]
@@ -486,6 +488,7 @@ for ((r = 1; r <= rounds; r++)); do
         c1=$(cpu_ticks "${sid[$t]}")
         m1=$(cpu_ticks "${sid[$t]}" MHD)
         echo "SERVER_CPU_TICKS $((c1 - c0)) HTTP_THREADS $((m1 - m0))" >>"$work/wrk-$t-$r.txt"
+        echo "LOADAVG $(cut -d' ' -f1 /proc/loadavg)" >>"$work/wrk-$t-$r.txt"
         cp "$work/wrk-$t-$r.txt" "$outdir/bench_api-wrk-$t-$r.txt"
     done
 done
@@ -516,6 +519,7 @@ def parse(path):
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     reqs = re.search(r"(\d+) requests in", text)
     ticks = re.search(r"SERVER_CPU_TICKS (\d+) HTTP_THREADS (\d+)", text)
+    load = re.search(r"LOADAVG ([\d.]+)", text)
     return {"rps": float(m.group(1)), "p50_ms": ms(lat["50"]), "p99_ms": ms(lat["99"]),
             "requests": int(reqs.group(1)) if reqs else None,
             "non2xx": int(non2xx.group(1)) if non2xx else 0,
@@ -523,7 +527,8 @@ def parse(path):
                                    if ticks and reqs and int(reqs.group(1)) else None),
             "mhd_cpu_us_per_request": (int(ticks.group(2)) * 1e4 / int(reqs.group(1))
                                        if ticks and reqs and int(reqs.group(1)) else None),
-            "socket_errors": sum(map(int, sock.groups())) if sock else 0}
+            "socket_errors": sum(map(int, sock.groups())) if sock else 0,
+            "loadavg_1m": float(load.group(1)) if load else None}
 
 
 res = {}
@@ -560,11 +565,6 @@ for name in ("ddosd", "ddosd_before"):
     result["p99_met" + key] = d["p99_ms"] <= P99_GOAL_MS
 if "ddosd" in res and "ddosd_before" in res:
     result["speedup_vs_before"] = round(res["ddosd"]["rps"] / res["ddosd_before"]["rps"], 4)
-with open(out_path + ".tmp", "w") as f:
-    json.dump(result, f, indent=2)
-    f.write("\n")
-os.replace(out_path + ".tmp", out_path)
-
 names = {"nginx": "nginx return 200 (ceiling)", "fastapi": "seed FastAPI (uvicorn, 2 workers)",
          "ddosd": "ddosd", "ddosd_before": "ddosd before (--before)"}
 print(f"GET /api/threat-analysis?ip=, {int(verdicts):,} verdicts loaded, 25 % unknown addresses")
@@ -579,6 +579,12 @@ for t in targets:
     mhd = f"{r['mhd_cpu_us_per_request']:.2f}" if r["mhd_cpu_us_per_request"] else "-"
     print(f"  {names[t]:36}{r['rps']:>12,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
           f"{r['non2xx'] + r['socket_errors']:>8}{r['cpu_us_per_request']:>12.2f}{mhd:>16}")
+loads = [r["loadavg_1m"] for t in targets for r in res[t]["runs"] if r["loadavg_1m"] is not None]
+if loads:
+    result["loadavg_1m"] = {"min": min(loads), "max": max(loads)}
+    print(f"  load average (1 min) after each run: {min(loads):.1f} to {max(loads):.1f} on "
+          f"{os.cpu_count()} CPUs (above about 2, other work shared the server's CPU: "
+          f"requests/s and p99 move with it, CPU us/req much less)")
 ok = lambda b: "met" if b else "MISSED"
 for name, key in (("ddosd", ""), ("ddosd_before", "_before")):
     if name not in res:
@@ -590,11 +596,12 @@ for name, key in (("ddosd", ""), ("ddosd_before", "_before")):
         print(f"  ratio {label} / fastapi {result['ratio_vs_fastapi' + key]:6.2f}")
     print(f"  {label} p99             {res[name]['p99_ms']:6.2f} ms  goal <= {P99_GOAL_MS} ms "
           f"at {conns} connections  {ok(result['p99_met' + key])}")
-if "ddosd" in res and res["nginx"]["cpu_us_per_request"] and res["ddosd"]["cpu_us_per_request"]:
-    result["cpu_ratio_vs_nginx"] = round(res["nginx"]["cpu_us_per_request"]
-                                         / res["ddosd"]["cpu_us_per_request"], 4)
-    print(f"  CPU-bound ratio ddosd / nginx (nginx's CPU per request / ddosd's) "
-          f"{result['cpu_ratio_vs_nginx']:6.3f}")
+for name, key in (("ddosd", ""), ("ddosd_before", "_before")):
+    if name in res and res["nginx"]["cpu_us_per_request"] and res[name]["cpu_us_per_request"]:
+        result["cpu_ratio_vs_nginx" + key] = round(res["nginx"]["cpu_us_per_request"]
+                                                   / res[name]["cpu_us_per_request"], 4)
+        print(f"  CPU-bound ratio {name.replace('_', ' ')} / nginx (nginx's CPU per request / "
+              f"ddosd's) {result['cpu_ratio_vs_nginx' + key]:6.3f}")
 if "speedup_vs_before" in result:
     print(f"  ddosd / ddosd before  {result['speedup_vs_before']:6.3f}")
 if "ddosd" in res:
@@ -602,6 +609,10 @@ if "ddosd" in res:
         print(f"  ddosd start to {int(verdicts):,} verdicts: {result['ddosd_load_s']:.1f} s")
 else:
     print("  ddosd: not built")
+with open(out_path + ".tmp", "w") as f:
+    json.dump(result, f, indent=2)
+    f.write("\n")
+os.replace(out_path + ".tmp", out_path)
 print(f"  written: {out_path}")
 PY
 
