@@ -326,8 +326,7 @@ struct verdict_table {
     struct vt_lrole *la;  /* light attacker roles */
     struct vt_lvrole *lv; /* light victim roles */
     uint32_t *pfree[VT_POOLS], pnfree[VT_POOLS], phigh[VT_POOLS];
-    struct vt_vrole *scr; /* [VT_ROLES]: an absent or light role as a whole one (see vt_r);
-                             behind a pointer so that readers of a const table can fill it */
+    struct vt_vrole *scr; /* [VT_ROLES]: an absent or light role as a whole one (see vt_r) */
     struct vt_ext *xs;    /* extension records: a pool of cap (an entry holds at most one) */
     uint32_t *xfree, xnfree, xhigh;
     uint32_t *dirty, ndirty;
@@ -387,19 +386,25 @@ static inline void vt_clock(struct verdict_table *t, uint64_t ts)
  * A role is absent (no record: it never received evidence), light (struct vt_lrole: only
  * benign flows so far) or whole. An absent or light role is a whole role whose other fields
  * are zero (ep and spoof VT_NONE): its level is low (no attack evidence, alert or report), so
- * what an evaluation writes into it (a rolled window, level low, no families, no episode) can
- * always be derived again, and is thrown away: vt_r and vt_rc hand out the role expanded into
- * t->scr[role], re-filled at each call. Evidence takes vt_rneed: an attack flow, an alert or a
- * report makes the role whole (promoting a light one); a benign flow writes into the scratch
- * copy of a light role and vt_rcommit stores it back. A fresh or promoted record equals the
- * inline role it replaces: buckets nobody wrote are zero either way. */
+ * what an evaluation would write into it (a rolled window, level low, no families, no episode)
+ * can always be derived again. Judgements therefore read such a role as it is, never expanding
+ * or writing it: vt_light_view (its view: low, rates from its window as slid to now),
+ * vt_seen_of, vt_last_seen, vt_level; whatever asks for an alert, a report, an episode or
+ * attack counts skips it (vt_next_due, vt_idle, vt_source_proven). Evidence takes vt_rneed: an
+ * attack flow, an alert or a report makes the role whole (promoting a light one); a benign
+ * flow writes into a scratch expansion of a light role (t->scr[role], vt_r) and vt_rcommit
+ * stores it back. A fresh or promoted record equals the inline role it replaces: buckets
+ * nobody wrote are zero either way. */
 
 static const struct vt_vrole vt_zero_role = {.r = {.ep = VT_NONE}, .vic = {.spoof = VT_NONE}};
 
 /* Expands a light role (lr; lv: its victim part or NULL) into the whole role *out. */
 static void vt_expand(const struct vt_lrole *lr, const struct vt_lvrole *lv, struct vt_vrole *out)
 {
-    *out = vt_zero_role;
+    if (lv)
+        *out = vt_zero_role;
+    else
+        out->r = vt_zero_role.r; /* an attacker's scratch: its victim part is never read */
     out->r.reported = lr->reported;
     for (unsigned b = 0; b < VT_BUCKETS; b++) {
         out->r.pkts[b] = lr->pkts[b];
@@ -450,8 +455,8 @@ static bool vt_shrink(const struct vt_vrole *in, struct vt_lrole *lr, struct vt_
     return true;
 }
 
-static struct vt_vrole *vt_scratch(const struct verdict_table *t, const struct vt_entry *e,
-                                   int role)
+/* The absent or light role expanded into t->scr[role]. */
+static struct vt_vrole *vt_scratch(struct verdict_table *t, const struct vt_entry *e, int role)
 {
     struct vt_vrole *sc = &t->scr[role];
     uint32_t k = e->ri[role];
@@ -479,16 +484,70 @@ static inline struct vt_role *vt_r(struct verdict_table *t, const struct vt_entr
     return &vt_scratch(t, e, role)->r;
 }
 
-static inline const struct vt_role *vt_rc(const struct verdict_table *t, const struct vt_entry *e,
+/* A whole role's record (vt_whole(e, role) must hold). Readers that also take absent and light
+ * roles use the helpers below, which read light records as they are. */
+static inline const struct vt_role *vt_rw(const struct verdict_table *t, const struct vt_entry *e,
                                           int role)
 {
-    if (vt_whole(e, role)) {
-        uint32_t k = e->ri[role] & ~VT_FULL;
-        return role == VERDICT_ROLE_VICTIM ? &t->rv[k].r : &t->ra[k];
-    }
+    uint32_t k = e->ri[role] & ~VT_FULL;
+    return role == VERDICT_ROLE_VICTIM ? &t->rv[k].r : &t->ra[k];
+}
+
+/* The light record of a light role (neither absent nor whole). */
+static inline const struct vt_lrole *vt_rl(const struct verdict_table *t, const struct vt_entry *e,
+                                           int role)
+{
+    uint32_t k = e->ri[role];
+    return role == VERDICT_ROLE_VICTIM ? &t->lv[k].r : &t->la[k];
+}
+
+/* What any role (absent, light or whole) says of its own evidence, as its whole form holds it:
+ * an absent role's is zero, a light role has model evidence and no attack flow. */
+struct vt_seen_of {
+    uint64_t first_seen_us, last_seen_us, flows_total, flows_attack;
+    uint8_t has_model;
+};
+
+static inline uint64_t vt_light_last(const struct vt_lrole *lr)
+{
+    return ((uint64_t)lr->win_sec + 1) * VT_BUCKET_US - 1 - lr->last_back;
+}
+
+static struct vt_seen_of vt_seen_of(const struct verdict_table *t, const struct vt_entry *e,
+                                    int role)
+{
+    struct vt_seen_of s = {0};
     if (e->ri[role] == VT_NONE)
-        return &vt_zero_role.r;
-    return &vt_scratch(t, e, role)->r;
+        return s;
+    if (vt_whole(e, role)) {
+        const struct vt_role *r = vt_rw(t, e, role);
+        s.first_seen_us = r->first_seen_us;
+        s.last_seen_us = r->last_seen_us;
+        s.flows_total = r->flows_total;
+        s.flows_attack = r->flows_attack;
+        s.has_model = r->has_model;
+        return s;
+    }
+    const struct vt_lrole *lr = vt_rl(t, e, role);
+    s.last_seen_us = vt_light_last(lr);
+    s.first_seen_us = s.last_seen_us - lr->first_back;
+    s.flows_total = lr->flows_total;
+    s.has_model = 1;
+    return s;
+}
+
+static inline uint64_t vt_last_seen(const struct verdict_table *t, const struct vt_entry *e,
+                                    int role)
+{
+    if (e->ri[role] == VT_NONE)
+        return 0;
+    return vt_whole(e, role) ? vt_rw(t, e, role)->last_seen_us : vt_light_last(vt_rl(t, e, role));
+}
+
+/* The role's level at its last evaluation: an absent or light role's is always low. */
+static inline uint8_t vt_level(const struct verdict_table *t, const struct vt_entry *e, int role)
+{
+    return vt_whole(e, role) ? vt_rw(t, e, role)->level : THREAT_LOW;
 }
 
 /* The victim-only counters: the whole victim record's, else those of the role vt_r or vt_rneed
@@ -538,7 +597,7 @@ static struct vt_role *vt_promote(struct verdict_table *t, struct vt_entry *e, i
 /* The role for new evidence: `whole` (attack evidence, an alert, a report) gives it a whole
  * record (taken, or promoted from its light one); else an absent role gets a light record.
  * A light role comes back as t->scr[role] (a new one as the zero role: its record is written
- * only by vt_rcommit): the caller stores it with vt_rcommit, calling neither vt_r nor vt_rc
+ * only by vt_rcommit): the caller stores it with vt_rcommit, not calling vt_r or vt_rneed
  * for the same role in between, and writes only what a benign flow writes. Never fails: every
  * pool has a record for every entry. */
 static struct vt_role *vt_rneed(struct verdict_table *t, struct vt_entry *e, int role, bool whole)
@@ -686,15 +745,28 @@ static bool vt_stalled_request(const struct flow_evidence *fe, bool handshake)
     return fe->fwd_payload / (fe->fwd_packets - 2) <= VT_STALLED_SEG;
 }
 
+/* True when the model's family label (at most VERDICT_ATTACK_TYPE_MAX - 1 characters of it, as
+ * a bounded copy would keep) is `name`. */
+static bool vt_label_is(const struct flow_evidence *fe, const char *name)
+{
+    size_t n = strlen(name);
+    return n < VERDICT_ATTACK_TYPE_MAX && memcmp(fe->attack_type, name, n) == 0 &&
+           (n == VERDICT_ATTACK_TYPE_MAX - 1 || fe->attack_type[n] == '\0');
+}
+
+/* Copies a family name (NUL-terminated within VERDICT_ATTACK_TYPE_MAX: "" or an interned name)
+ * into a zeroed attack_type field, as snprintf("%s") would leave it. */
+static inline void vt_type_copy(char dst[VERDICT_ATTACK_TYPE_MAX], const char *name)
+{
+    memcpy(dst, name, strnlen(name, VERDICT_ATTACK_TYPE_MAX - 1));
+}
+
 /* Reads one flow report: whether the model's attack holds, who may be blamed for it, and the
  * attack family its protocol evidence allows (docs/verdicts.md, "Attack types"). */
 static struct vt_class vt_classify(const struct verdict_table *t, const struct flow_evidence *fe)
 {
     struct vt_class c = {.attack = fe->is_attack != 0 || fe->p_attack >= t->evidence_p,
                          .family = ""};
-    char model[VERDICT_ATTACK_TYPE_MAX];
-    snprintf(model, sizeof(model), "%.*s", (int)strnlen(fe->attack_type, sizeof(model) - 1),
-             fe->attack_type);
     if (fe->proto == 6) {
         uint8_t ff = fe->first_flags;
         bool syn_first = (ff & VT_SYN) && !(ff & VT_ACK);
@@ -713,10 +785,10 @@ static struct vt_class vt_classify(const struct verdict_table *t, const struct f
             c.family = "tcp_reflection";
         else if (c.halfopen)
             c.family = "syn_flood";
-        else if ((strcmp(model, "http_flood") == 0 || strcmp(model, "slow_http") == 0) &&
-                 c.handshake && port_class(fe->dport) == PORT_CLASS_WEB)
-            c.family = vt_http_family(fe, strcmp(model, "slow_http") == 0);
-        else if (strcmp(model, "portscan") == 0)
+        else if ((vt_label_is(fe, "http_flood") || vt_label_is(fe, "slow_http")) && c.handshake &&
+                 port_class(fe->dport) == PORT_CLASS_WEB)
+            c.family = vt_http_family(fe, vt_label_is(fe, "slow_http"));
+        else if (vt_label_is(fe, "portscan"))
             c.family = "portscan";
         else
             c.family = "tcp_flood";
@@ -861,8 +933,55 @@ static inline bool vt_report_active(const struct verdict_table *t, const struct 
     return r->report_level > THREAT_LOW && t->now < r->report_until_us;
 }
 
-/* The role's judgement now (rolls its window). The rules are docs/verdicts.md's "Levels". */
-static struct vt_view vt_role_view(struct verdict_table *t, struct vt_entry *e, int role)
+/* The verdict's rates estimated from the scored flows' packets (pkts) and 16-byte units
+ * (bytes16) in the window, over the window or over the time since the role's first evidence
+ * when that is shorter (at least 1 s). */
+static inline void vt_rate_estimate(const struct verdict_table *t, uint64_t first_seen_us,
+                                    uint64_t pkts, uint64_t bytes16, struct vt_view *v)
+{
+    double span =
+        first_seen_us && t->now > first_seen_us ? (double)(t->now - first_seen_us) / 1e6 : 1.0;
+    double window = (double)VT_BUCKETS * (double)VT_BUCKET_US / 1e6;
+    span = span < 1.0 ? 1.0 : span > window ? window : span;
+    v->pps = (double)pkts / span;
+    v->bps = (double)bytes16 * 16.0 * 8.0 / span;
+}
+
+/* The judgement of an absent or light role now: what vt_whole_view gives for its whole form
+ * (low: no attack evidence, alert or report; rates estimated from its window as slid to now),
+ * read from the light record without expanding it or writing anything. */
+static struct vt_view vt_light_view(const struct verdict_table *t, const struct vt_entry *e,
+                                    int role)
+{
+    struct vt_view v = {.attack = ""};
+    if (e->ri[role] == VT_NONE)
+        return v;
+    const struct vt_lrole *lr = vt_rl(t, e, role);
+    uint64_t now_sec = t->now / VT_BUCKET_US, win = lr->win_sec;
+    /* The buckets vt_roll would clear to reach now_sec: all, or those of win + 1 .. now_sec. */
+    unsigned cleared = 0;
+    if (now_sec > win) {
+        if (now_sec - win >= VT_BUCKETS)
+            return v;
+        for (uint64_t s = win + 1; s <= now_sec; s++)
+            cleared |= 1u << (s % VT_BUCKETS);
+    }
+    uint64_t pkts = 0, bytes16 = 0;
+    for (unsigned b = 0; b < VT_BUCKETS; b++) {
+        if (cleared & (1u << b))
+            continue;
+        pkts += lr->pkts[b];
+        bytes16 += lr->bytes16[b];
+    }
+    if (pkts) {
+        uint64_t last = vt_light_last(lr);
+        vt_rate_estimate(t, last - lr->first_back, pkts, bytes16, &v);
+    }
+    return v;
+}
+
+/* A whole role's judgement now (rolls its window). The rules are docs/verdicts.md's "Levels". */
+static struct vt_view vt_whole_view(struct verdict_table *t, struct vt_entry *e, int role)
 {
     struct vt_view v = {0};
     struct vt_role *r = vt_r(t, e, role);
@@ -951,15 +1070,8 @@ static struct vt_view vt_role_view(struct verdict_table *t, struct vt_entry *e, 
         v.pps = r->pps;
         v.bps = r->bps;
     } else if (pkts) {
-        /* No rate alert: estimate from the scored flows' packets over the window, or over
-         * the time since the role's first evidence when that is shorter (at least 1 s). */
-        double span = r->first_seen_us && t->now > r->first_seen_us
-                          ? (double)(t->now - r->first_seen_us) / 1e6
-                          : 1.0;
-        double window = (double)VT_BUCKETS * (double)VT_BUCKET_US / 1e6;
-        span = span < 1.0 ? 1.0 : span > window ? window : span;
-        v.pps = (double)pkts / span;
-        v.bps = (double)bytes16 * 16.0 * 8.0 / span;
+        /* No rate alert: estimated from the scored flows. */
+        vt_rate_estimate(t, r->first_seen_us, pkts, bytes16, &v);
     }
     if (vt_report_active(t, r)) {
         if (r->report_level > v.level)
@@ -993,13 +1105,20 @@ static struct vt_view vt_role_view(struct verdict_table *t, struct vt_entry *e, 
     return v;
 }
 
+/* Any role's judgement now: a whole role's rolls its window (an evaluation's writes to a light
+ * role's expansion were always thrown away, so a light role is read as it is). */
+static inline struct vt_view vt_role_view(struct verdict_table *t, struct vt_entry *e, int role)
+{
+    return vt_whole(e, role) ? vt_whole_view(t, e, role) : vt_light_view(t, e, role);
+}
+
 static uint32_t vt_find(const struct verdict_table *t, const uint8_t ip[16], uint8_t ver);
 
 /* The verdict of one role of an entry, from its view. */
 static void vt_build(const struct verdict_table *t, const struct vt_entry *e, int role,
                      const struct vt_view *w, struct verdict *v)
 {
-    const struct vt_role *r = vt_rc(t, e, role);
+    struct vt_seen_of r = vt_seen_of(t, e, role);
     memset(v, 0, sizeof(*v));
     memcpy(v->ip, e->ip, 16);
     v->ip_version = e->ver;
@@ -1007,15 +1126,15 @@ static void vt_build(const struct verdict_table *t, const struct vt_entry *e, in
     v->level = w->level;
     v->reasons = w->reasons;
     v->score = w->score;
-    snprintf(v->attack_type, sizeof(v->attack_type), "%s", w->attack);
-    v->flows_total = r->flows_total;
-    v->flows_attack = r->flows_attack;
+    vt_type_copy(v->attack_type, w->attack); /* v is zeroed */
+    v->flows_total = r.flows_total;
+    v->flows_attack = r.flows_attack;
     v->pps = w->pps;
     v->bps = w->bps;
-    v->first_seen_us = r->first_seen_us;
-    v->last_seen_us = r->last_seen_us;
+    v->first_seen_us = r.first_seen_us;
+    v->last_seen_us = r.last_seen_us;
     memcpy(v->sensor, t->sensor, sizeof(v->sensor));
-    if (r->has_model)
+    if (r.has_model)
         memcpy(v->model_version, t->model_version, sizeof(v->model_version));
     if (role == VERDICT_ROLE_VICTIM && vt_spoof_of(t, e) != VT_NONE) {
         const struct vt_spoof *sp = &t->spoofs[vt_spoof_of(t, e)];
@@ -1028,7 +1147,7 @@ static void vt_build(const struct verdict_table *t, const struct vt_entry *e, in
             if (!sp->ex_ver[k])
                 continue;
             uint32_t x = vt_find(t, sp->ex[k], sp->ex_ver[k]);
-            if (x != VT_NONE && vt_rc(t, &t->e[x], VERDICT_ROLE_ATTACKER)->level >= THREAT_MEDIUM) {
+            if (x != VT_NONE && vt_level(t, &t->e[x], VERDICT_ROLE_ATTACKER) >= THREAT_MEDIUM) {
                 count = count ? count - 1 : 0;
                 continue;
             }
@@ -1049,7 +1168,7 @@ static void vt_build(const struct verdict_table *t, const struct vt_entry *e, in
 
 static uint64_t vt_entry_last_seen(const struct verdict_table *t, const struct vt_entry *e)
 {
-    uint64_t a = vt_rc(t, e, 0)->last_seen_us, b = vt_rc(t, e, 1)->last_seen_us;
+    uint64_t a = vt_last_seen(t, e, 0), b = vt_last_seen(t, e, 1);
     return a > b ? a : b;
 }
 
@@ -1059,11 +1178,11 @@ static void vt_build_published(const struct verdict_table *t, const struct vt_en
                                const struct vt_view *w, struct verdict *v)
 {
     vt_build(t, e, role, w, v);
-    const struct vt_role *o = vt_rc(t, e, role ^ 1);
-    if (o->first_seen_us && (!v->first_seen_us || o->first_seen_us < v->first_seen_us))
-        v->first_seen_us = o->first_seen_us;
-    if (o->last_seen_us > v->last_seen_us)
-        v->last_seen_us = o->last_seen_us;
+    struct vt_seen_of o = vt_seen_of(t, e, role ^ 1);
+    if (o.first_seen_us && (!v->first_seen_us || o.first_seen_us < v->first_seen_us))
+        v->first_seen_us = o.first_seen_us;
+    if (o.last_seen_us > v->last_seen_us)
+        v->last_seen_us = o.last_seen_us;
 }
 
 /* ---- entries ------------------------------------------------------------------------------- */
@@ -1272,6 +1391,8 @@ static void vt_forget(struct verdict_table *t, uint32_t i, struct verdict *gone)
     struct vt_view w[VT_ROLES];
     for (int role = 0; role < VT_ROLES; role++) {
         w[role] = vt_role_view(t, e, role);
+        if (!vt_whole(e, role))
+            continue; /* no episode */
         struct vt_role *r = vt_r(t, e, role);
         if (r->ep_state == VT_EP_TRACKED && !t->eps[r->ep].start_emitted) {
             /* Never announced: drop it silently. */
@@ -1312,12 +1433,12 @@ static void vt_evict(struct verdict_table *t, uint32_t pin)
         struct vt_entry *e = &t->e[i];
         if (i == pin || !e->used)
             continue;
-        uint8_t l0 = vt_rc(t, e, 0)->level, l1 = vt_rc(t, e, 1)->level;
+        uint8_t l0 = vt_level(t, e, 0), l1 = vt_level(t, e, 1);
         uint8_t lvl = l0 > l1 ? l0 : l1;
         const struct vt_entry *b = best == VT_NONE ? NULL : &t->e[best];
         uint8_t blvl = 0;
         if (b) {
-            uint8_t b0 = vt_rc(t, b, 0)->level, b1 = vt_rc(t, b, 1)->level;
+            uint8_t b0 = vt_level(t, b, 0), b1 = vt_level(t, b, 1);
             blvl = b0 > b1 ? b0 : b1;
         }
         if (!b || lvl < blvl || (lvl == blvl && e->touched_us < b->touched_us))
@@ -1699,7 +1820,10 @@ static unsigned vt_pair(struct verdict_table *t, const struct flow_evidence *fe,
  * sender (high_flows attack flows with their share, a heavy flow) or its own rate alert. */
 static bool vt_source_proven(const struct verdict_table *t, const struct vt_entry *e)
 {
-    const struct vt_role *r = vt_rc(t, e, VERDICT_ROLE_ATTACKER);
+    /* An absent or light role has no attack flow, no alert: never proven. */
+    if (!vt_whole(e, VERDICT_ROLE_ATTACKER))
+        return false;
+    const struct vt_role *r = vt_rw(t, e, VERDICT_ROLE_ATTACKER);
     if (r->heavy || vt_rate_active(t, r))
         return true;
     uint64_t flows = 0, att = 0, blame = 0;
@@ -1770,9 +1894,13 @@ void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
          * one that sprays a whole network, a carpet bombing's spoofed source). */
         bool blame = c.handshake || c.heavy || v == VT_NONE;
         if (!blame) {
-            struct vt_role *rv = vt_r(t, &t->e[v], VERDICT_ROLE_VICTIM);
-            vt_roll(rv, vt_vic(t, &t->e[v]), t->now);
-            double theirs = (double)vt_att_flows(rv) + 1;
+            /* (an absent or light victim role has no attack flow) */
+            double theirs = 1;
+            if (vt_whole(&t->e[v], VERDICT_ROLE_VICTIM)) {
+                struct vt_role *rv = vt_r(t, &t->e[v], VERDICT_ROLE_VICTIM);
+                vt_roll(rv, vt_vic(t, &t->e[v]), t->now);
+                theirs += (double)vt_att_flows(rv);
+            }
             /* ... and never before it sent half of high's flows to it: at an attack's onset
              * every source is a large share of the little seen so far. */
             double need = t->source_min_share * theirs, least = (t->high_flows + 1) / 2;
@@ -1813,7 +1941,7 @@ void verdict_table_flow(struct verdict_table *t, const struct flow_evidence *fe)
     }
     vt_flow_role(t, v, VERDICT_ROLE_VICTIM, fe, &c, &wv, fe->src);
     if (a != VT_NONE && c.attack && !c.reflected &&
-        vt_rc(t, &t->e[v], VERDICT_ROLE_VICTIM)->level >= THREAT_HIGH)
+        vt_level(t, &t->e[v], VERDICT_ROLE_VICTIM) >= THREAT_HIGH)
         vt_attacker_hit(t, a, fe);
 }
 
@@ -1912,7 +2040,10 @@ static uint64_t vt_next_due(const struct verdict_table *t, const struct vt_entry
             due = x_;                                                                              \
     } while (0)
     for (int role = 0; role < VT_ROLES; role++) {
-        const struct vt_role *r = vt_rc(t, e, role);
+        /* An absent or light role has no attack report, alert, report or episode. */
+        if (!vt_whole(e, role))
+            continue;
+        const struct vt_role *r = vt_rw(t, e, role);
         uint32_t attacks = 0;
         uint64_t oldest = 0;
         for (uint64_t s = r->win_sec >= VT_BUCKETS - 1 ? r->win_sec - (VT_BUCKETS - 1) : 0;
@@ -1941,7 +2072,12 @@ static void vt_evaluate(struct verdict_table *t, uint32_t i)
     struct vt_entry *e = &t->e[i];
     struct vt_view w[VT_ROLES];
     for (int role = 0; role < VT_ROLES; role++) {
-        w[role] = vt_role_view(t, e, role);
+        if (!vt_whole(e, role)) {
+            /* Low, no episode: what follows would only write a throw-away expansion. */
+            w[role] = vt_light_view(t, e, role);
+            continue;
+        }
+        w[role] = vt_whole_view(t, e, role);
         struct vt_role *r = vt_r(t, e, role);
         r->level = w[role].level;
         if (w[role].attacks == 0) {
@@ -1954,37 +2090,37 @@ static void vt_evaluate(struct verdict_table *t, uint32_t i)
     }
     /* A victim's spoofed-source tally lives while such sources are in its window or its
      * episode lasts (the end event reports it). */
-    const struct vt_role *rvv = vt_rc(t, e, VERDICT_ROLE_VICTIM);
     if (vt_spoof_of(t, e) != VT_NONE && !w[VERDICT_ROLE_VICTIM].live_evidence &&
-        rvv->ep_state == VT_EP_NONE && w[VERDICT_ROLE_VICTIM].level == THREAT_LOW) {
+        vt_rw(t, e, VERDICT_ROLE_VICTIM)->ep_state == VT_EP_NONE &&
+        w[VERDICT_ROLE_VICTIM].level == THREAT_LOW) {
         vt_spoof_release(t, e);
         w[VERDICT_ROLE_VICTIM].spoofed = 0;
     }
     /* The role of the higher level, ties to the victim; a role without any evidence never
      * speaks for the IP. */
-    const struct vt_role *ra = vt_rc(t, e, VERDICT_ROLE_ATTACKER);
-    const struct vt_role *rv = vt_rc(t, e, VERDICT_ROLE_VICTIM);
+    uint64_t seen_a = vt_last_seen(t, e, VERDICT_ROLE_ATTACKER);
+    uint64_t seen_v = vt_last_seen(t, e, VERDICT_ROLE_VICTIM);
     int role;
-    if (!rv->last_seen_us)
+    if (!seen_v)
         role = VERDICT_ROLE_ATTACKER;
-    else if (!ra->last_seen_us)
+    else if (!seen_a)
         role = VERDICT_ROLE_VICTIM;
     else
         role = w[VERDICT_ROLE_VICTIM].level >= w[VERDICT_ROLE_ATTACKER].level
                    ? VERDICT_ROLE_VICTIM
                    : VERDICT_ROLE_ATTACKER;
     const struct vt_view *pw = &w[role];
-    const struct vt_role *r = vt_rc(t, e, role);
+    struct vt_seen_of r = vt_seen_of(t, e, role);
+    uint64_t last_seen = seen_a > seen_v ? seen_a : seen_v; /* vt_entry_last_seen */
 
     struct vt_pub p;
     vt_pub_load(t, e, &p);
     bool changed = !e->published || e->pub_role != role || e->pub_level != pw->level ||
                    p.reasons != pw->reasons || p.score != pw->score || p.attack != pw->attack_id ||
-                   p.pps != pw->pps || p.bps != pw->bps || p.flows_total != r->flows_total ||
-                   p.flows_attack != r->flows_attack || p.spoofed != pw->spoofed;
+                   p.pps != pw->pps || p.bps != pw->bps || p.flows_total != r.flows_total ||
+                   p.flows_attack != r.flows_attack || p.spoofed != pw->spoofed;
     /* Unchanged but still seen: refreshed now and then so that stores with a ttl keep it. */
-    bool refresh =
-        e->published && p.last_seen != vt_entry_last_seen(t, e) && t->now - p.us >= t->ttl_us / 4;
+    bool refresh = e->published && p.last_seen != last_seen && t->now - p.us >= t->ttl_us / 4;
     if (changed || refresh) {
         struct verdict v;
         vt_build_published(t, e, role, pw, &v);
@@ -2000,9 +2136,9 @@ static void vt_evaluate(struct verdict_table *t, uint32_t i)
                             .score = pw->score,
                             .pps = pw->pps,
                             .bps = pw->bps,
-                            .flows_total = r->flows_total,
-                            .flows_attack = r->flows_attack,
-                            .last_seen = vt_entry_last_seen(t, e),
+                            .flows_total = r.flows_total,
+                            .flows_attack = r.flows_attack,
+                            .last_seen = last_seen,
                             .us = t->now};
         vt_pub_store(t, e, &p);
         t->st.published++;
@@ -2098,7 +2234,9 @@ static bool vt_idle(const struct verdict_table *t, const struct vt_entry *e)
     if (t->now - e->touched_us < t->ttl_us)
         return false;
     for (int role = 0; role < VT_ROLES; role++) {
-        const struct vt_role *r = vt_rc(t, e, role);
+        if (!vt_whole(e, role))
+            continue; /* nothing holds an absent or light role */
+        const struct vt_role *r = vt_rw(t, e, role);
         if (r->ep_state != VT_EP_NONE || vt_report_active(t, r) || vt_rate_active(t, r))
             return false;
     }
@@ -2340,10 +2478,11 @@ bool verdict_table_episode_get(struct verdict_table *t, const uint8_t ip[16], ui
     if (role < 0 || role >= VT_ROLES)
         return false;
     uint32_t i = vt_find(t, ip, ip_version);
-    if (i == VT_NONE || vt_rc(t, &t->e[i], role)->ep_state != VT_EP_TRACKED)
+    if (i == VT_NONE || !vt_whole(&t->e[i], role) ||
+        vt_rw(t, &t->e[i], role)->ep_state != VT_EP_TRACKED)
         return false;
     struct vt_entry *e = &t->e[i];
-    const struct vt_episode *ep = &t->eps[vt_rc(t, e, role)->ep];
+    const struct vt_episode *ep = &t->eps[vt_rw(t, e, role)->ep];
     struct vt_view w = vt_role_view(t, e, role);
     vt_build(t, e, role, &w, &out->v);
     out->start_us = ep->start_us;

@@ -1822,6 +1822,67 @@ static void test_verdict_table_published_state_moves_exactly(void **state)
     verdict_table_destroy(t);
 }
 
+struct pps_of {
+    const char *ip;
+    double pps;
+    int found;
+};
+
+static void find_pps(void *user, const struct verdict *v)
+{
+    struct pps_of *q = user;
+    if (is_ip(v, q->ip)) {
+        q->pps = v->pps;
+        q->found++;
+    }
+}
+
+/* The verdict's pps of `ip` as the table judges it now. */
+static double pps_now(struct verdict_table *t, const char *ip)
+{
+    struct pps_of q = {.ip = ip};
+    verdict_table_foreach(t, find_pps, &q);
+    assert_int_equal(q.found, 1);
+    return q.pps;
+}
+
+/* A light role's window slides as a whole role's does: its rates count the seconds still in
+ * the window (read from the light record, which is never rolled by a judgement). */
+static void test_verdict_table_light_window_slides(void **state)
+{
+    (void)state;
+    struct verdict_table *t = mk(NULL);
+    const char *s = "10.20.0.1";
+    struct fl f = {.attack = false, .p = 0.1f, .final = false, .shape = SH_HS};
+    /* 100, 200 and 400 new packets in three consecutive seconds; first packet at T0 - 0.5 s */
+    f.new_packets = 100;
+    flow(t, s, "192.0.2.170", T0, f);
+    f.later = true;
+    f.new_packets = 200;
+    flow(t, s, "192.0.2.170", T0 + SEC, f);
+    f.new_packets = 400;
+    flow(t, s, "192.0.2.170", T0 + 2 * SEC, f);
+    verdict_table_tick(t, T0 + 2 * SEC, 0);
+    assert_true(must_pub(s)->pps == 700.0 / 2.5);
+    struct verdict_table_stats st;
+    verdict_table_stats_get(t, &st);
+    assert_int_equal(st.light_promoted, 0);
+    verdict_table_tick(t, T0 + 9 * SEC + SEC / 2, 0);
+    assert_true(pps_now(t, s) == 700.0 / 10);
+    verdict_table_tick(t, T0 + 10 * SEC + SEC / 2, 0); /* T0's second has left */
+    assert_true(pps_now(t, s) == 600.0 / 10);
+    verdict_table_tick(t, T0 + 11 * SEC, 0);
+    assert_true(pps_now(t, s) == 400.0 / 10);
+    verdict_table_tick(t, T0 + 12 * SEC, 0);
+    assert_true(pps_now(t, s) == 0.0);
+    /* new evidence in a later second starts from an empty window */
+    f.new_packets = 50;
+    flow(t, s, "192.0.2.170", T0 + 13 * SEC, f);
+    verdict_table_tick(t, T0 + 13 * SEC, 0);
+    assert_true(must_pub(s)->pps == 50.0 / 10);
+    verdict_table_destroy(t);
+}
+
 /* Every entry can hold an extension record at once (the pool has one per entry), and records
  * go back to the pool with their entries: a full table of IPs with timers, evicted by new
  * ones with timers, keeps judging. */
@@ -1902,6 +1963,7 @@ int main(void)
         T(test_verdict_table_light_overflow_keeps_exact_rates_and_times),
         T(test_verdict_table_published_state_moves_exactly),
         T(test_verdict_table_extension_records_follow_entries),
+        T(test_verdict_table_light_window_slides),
     };
 #undef T
     return cmocka_run_group_tests(tests, group_setup, NULL);
