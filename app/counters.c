@@ -20,7 +20,7 @@ struct totals {
     uint64_t flows_ended[FLOW_END_COUNT];
     uint64_t records_out, records_dropped, alerts_out;
     uint64_t rate_ips, rate_evictions, rate_alerting;
-    uint64_t rate_full_ips, rate_promotions, rate_promote_failed;
+    uint64_t rate_full_ips, rate_promotions, rate_promote_failed, rate_demotions;
     uint64_t scored, attacks, scored_dropped, icmp_errors;
     uint64_t reports_dropped;
     struct stage_snapshot snap;
@@ -62,6 +62,7 @@ static void gather(struct daemon *d, struct totals *t)
         t->rate_full_ips += LOAD(s->rate_full_ips);
         t->rate_promotions += LOAD(s->rate_promotions);
         t->rate_promote_failed += LOAD(s->rate_promote_failed);
+        t->rate_demotions += LOAD(s->rate_demotions);
     }
     for (unsigned i = 0; d->workers && i < d->nworkers; i++) {
         t->scored += LOAD(d->workers[i].scored);
@@ -195,6 +196,9 @@ size_t counters_fill(struct daemon *d, struct api_counter *out, size_t max)
     C("rate_promote_failed_total",
       "Promotions refused: every full rate-rule entry was taken (the address cannot alert)",
       t.rate_promote_failed);
+    C("rate_demotions_total",
+      "Quiet full rate-rule entries made light again: fewer than 1/8 of them were free",
+      t.rate_demotions);
     const struct stage_snapshot *s = &t.snap;
     G("verdict_ips", "Addresses with a verdict", s->table.ips);
     static const char *const lv[4] = {"low", "medium", "high", "critical"};

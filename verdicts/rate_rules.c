@@ -69,12 +69,18 @@
  * promotes it within its first sub-window, which is exact: its alerts, burst and sustained,
  * are the same as with full entries throughout (tests/unit/test_rate_rules.c compares twins).
  *
- * The full records are max_ips / 4 (mmap'd, touched as used). When all are taken, a
- * promotion is refused (promote_failed counts each refusal): the entry stays light, its light
- * counts saturate at the promotion limits, it cannot alert, and it is promoted at its next
- * packet over the limits once a record is free again (full entries free theirs when they
- * expire after RR_IDLE_S idle, or are evicted). Eviction compares both tiers on one scale
- * (recent packets per second), so spoofed one-packet sources recycle light entries only.
+ * The full records are max_ips / 4 (mmap'd, touched as used). While fewer than 1/8 of them
+ * are free the pool is "tight": the tick's scan DEMOTES the full entries it visits that are
+ * quiet (neither role alerting or hot, their current sub-window, second so far and EWMAs within
+ * what a light entry holds: the invariant above holds again), keeping what a promotion carries
+ * and dropping the rest (the other metrics, the fragment votes), bounded the same way; and a
+ * fragment alone no longer promotes (one spoofed fragment per source would otherwise fill the
+ * pool). Outside that state nothing is ever demoted, so the tiers change no verdict. When all
+ * records are taken anyway (by busy addresses), a promotion is refused (promote_failed counts
+ * each refusal): the entry stays light, its light counts saturate, it cannot alert, and it is
+ * promoted at its next packet over the limits once a record is free again (demoted, expired
+ * after RR_IDLE_S idle, or evicted). Eviction compares both tiers on one scale (recent
+ * packets per second), so spoofed one-packet sources recycle light entries only.
  *
  * Gates (what makes a rate evidence of a flood, not of use):
  *   - pps counts only traffic the IP does not answer: unanswered = pps - RR_ANSWER_FACTOR x
@@ -1055,19 +1061,26 @@ static bool rr_promote(struct rate_rules *r, uint32_t slot)
     return true;
 }
 
+/* True while fewer than 1/8 of the full records are free: the tick then demotes quiet full
+ * entries, and a fragment alone no longer promotes (see DESIGN). */
+static inline bool rr_pool_tight(const struct rate_rules *r)
+{
+    return r->full_nfree + (r->full_cap - r->full_high) < r->full_cap / 8;
+}
+
 /* Counts one packet into a light entry's sub-window of one role, unless it takes it over a
- * promotion limit or is a fragment (whose protocol vote needs a role state): then returns
- * false and the caller promotes. With no full record free the entry stays light and the
- * packet is counted as far as the light counts go (past RR_LIGHT_MAX packets or
- * RR_LIGHT_BYTES bytes a sub-window drops the rest, counted in promote_failed). */
+ * promotion limit or is a fragment (whose protocol vote needs a role state; not while the
+ * full pool is tight): then returns false and the caller promotes. With no full record free the
+ * entry stays light and the packet is counted as far as the light counts go (past RR_LIGHT_MAX
+ * packets or RR_LIGHT_BYTES bytes a sub-window drops the rest, counted in promote_failed). */
 static bool rr_light_count(const struct rate_rules *r, struct rr_light *l, int role, uint32_t mask,
                            uint32_t bytes, bool must_fit)
 {
     uint64_t sub = l->sub[role];
     uint32_t n1 = (uint32_t)(sub & 7) + 1;
     uint64_t b1 = (sub >> RR_SUB_BYTES_SHIFT) + bytes;
-    if (!must_fit &&
-        (n1 > r->promote_n[role] || b1 > r->promote_bytes[role] || (mask & (1u << RR_FRAG))))
+    if (!must_fit && (n1 > r->promote_n[role] || b1 > r->promote_bytes[role] ||
+                      ((mask & (1u << RR_FRAG)) && !rr_pool_tight(r))))
         return false;
     if (n1 > RR_LIGHT_MAX || b1 > RR_LIGHT_BYTES)
         return true; /* no full record free: the light counts are full */
@@ -1338,6 +1351,56 @@ static void rr_alert_fill(const struct rate_rules *r, uint32_t slot, int role, u
     a->fragment_proto = rs->frag_votes ? rs->frag_proto : 0;
 }
 
+/* Demotes the full entry of slot, rolled to now, back to a light one if it is quiet: neither
+ * role alerting or hot, and its current sub-window, second so far and EWMAs within the
+ * promotion limits (what a light entry could hold without being promoted). It keeps the same
+ * as a promotion carries: the sub-window exactly, the second's packets and bytes, their EWMAs;
+ * the role states (fragment votes), the snapshot and the other metrics' EWMAs are dropped,
+ * bounded as at promotion. Returns true when it did. */
+static bool rr_demote(struct rate_rules *r, uint32_t slot)
+{
+    struct rr_entry *e = rr_e(r, slot);
+    struct rr_full *f = rr_f(r, e);
+    if (e->flags & (RR_FL_HOT(0) | RR_FL_HOT(1)) || rr_rs(r, e, 0)->active_pos >= 0 ||
+        rr_rs(r, e, 1)->active_pos >= 0)
+        return false;
+    /* What a light entry could hold: at most the limits in each sub-window, so in the second's
+     * closed ones (sub_id % RR_SUBS of them) and in the EWMAs at most RR_SUBS times that. */
+    uint32_t closed = e->sub_id % RR_SUBS;
+    for (int role = 0; role < RR_ROLES; role++) {
+        uint32_t n = r->promote_n[role], b = r->promote_bytes[role];
+        if (f->sub.n[role][RR_PPS] > n || f->sub.bytes[role] > b ||
+            f->count[role][RR_PPS] > n * closed || f->count[role][RR_BYTES] > b * closed ||
+            f->rate[role][RR_PPS] > (float)(n * RR_SUBS) ||
+            f->rate[role][RR_BYTES] > (float)b * RR_SUBS)
+            return false;
+    }
+    uint32_t k = r->pidx[slot] & ~RR_PIDX_FULL;
+    uint32_t li = r->pool_nfree ? r->pool_free[--r->pool_nfree] : r->pool_high++;
+    struct rr_light *l = &r->pool[li];
+    memset(l, 0, sizeof(*l));
+    l->h = f->h;
+    l->h.flags = 0;
+    for (int role = 0; role < RR_ROLES; role++) {
+        uint64_t sub = (uint64_t)f->sub.bytes[role] << RR_SUB_BYTES_SHIFT;
+        for (int m = 0; m < RR_NPKT; m++) /* each <= the packets' <= RR_LIGHT_MAX */
+            sub |= (uint64_t)f->sub.n[role][m] << (3 * m);
+        l->sub[role] = sub;
+        l->sec[role] = f->count[role][RR_PPS] << RR_SEC_N_SHIFT | f->count[role][RR_BYTES];
+        l->ewma_n[role] = f->rate[role][RR_PPS];
+        l->ewma_bytes[role] = f->rate[role][RR_BYTES];
+    }
+    if (f->rsi)
+        r->state_free[r->state_nfree++] = f->rsi - 1;
+    if (f->snap)
+        r->snap_free[r->snap_nfree++] = f->snap - 1;
+    r->full_free[r->full_nfree++] = k;
+    r->pidx[slot] = li;
+    r->st.full_ips--;
+    r->st.demotions++;
+    return true;
+}
+
 /* True when the entry's latest packet (second last, modulo 2^16) is more than RR_IDLE_S before
  * now_s. 16 bits are enough: the tick visits every entry far more often than every 2^15 s, so
  * a difference that large is a packet time ahead of the tick's (live), not an idle entry. */
@@ -1371,6 +1434,8 @@ size_t rate_rules_tick(struct rate_rules *r, uint64_t now_us, struct rate_alert 
             rr_rs(r, e, 1)->active_pos < 0) {
             rr_slot_free(r, slot);
             r->st.expired++;
+        } else if (rr_is_full(e) && rr_pool_tight(r)) {
+            (void)rr_demote(r, slot);
         }
     }
 

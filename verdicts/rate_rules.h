@@ -101,13 +101,16 @@ struct rate_rules_stats {
     uint64_t promotions;       /* light entries promoted to full */
     uint64_t promote_failed;   /* promotions refused because every full record was taken (the
                                   entry stayed light: it cannot alert until one is free) */
+    uint64_t demotions;        /* quiet full entries made light again while the full records
+                                  were tight (fewer than 1/8 free) */
 };
 
 /* Builds the rules for max_ips addresses (table capacity: the next power of two >= 2 * max_ips, at
  * least RATE_RULES_PROBES), of which max_ips / 4 (at least RATE_RULES_PROBES) can be promoted
  * to full entries at once (see rate_rules.c's DESIGN: an address is promoted when its traffic
- * comes within 1/8 of a threshold; with every full record taken, promotions are refused and
- * counted in promote_failed). cfg->rules is borrowed for the object's lifetime. Returns NULL after
+ * comes within 1/8 of a threshold; while fewer than 1/8 of the full records are free the tick
+ * demotes quiet ones; with every full record taken, promotions are refused and counted in
+ * promote_failed). cfg->rules is borrowed for the object's lifetime. Returns NULL after
  * logging why (max_ips 0 or too large, out of memory). */
 DD_NODISCARD struct rate_rules *rate_rules_create(const struct ddosd_config *cfg, uint32_t max_ips);
 

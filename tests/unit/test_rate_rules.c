@@ -977,9 +977,10 @@ static void test_rate_rules_tier_eviction_across_tiers(void **state)
     rate_rules_destroy(r);
 }
 
-/* max_ips 64 gives 16 full records. With all of them taken, a flood onto a light address is
- * refused promotion (counted) and cannot alert; once the full entries expire (60 s idle) the
- * next burst promotes it and it alerts. */
+/* max_ips 64 gives 16 full records. While all of them are taken by busy addresses, a flood
+ * onto a light address is refused promotion (counted) and cannot alert; when the busy ones go
+ * quiet the tick demotes them (the pool is tight: fewer than 1/8 free), and the flood is
+ * promoted and alerts. Everything idle for a minute expires. */
 static void test_rate_rules_tier_full_pool_exhausted(void **state)
 {
     (void)state;
@@ -988,37 +989,51 @@ static void test_rate_rules_tier_full_pool_exhausted(void **state)
     struct rate_rules_stats st;
     stats(r, &st);
     assert_int_equal(st.full_capacity, 16);
-    char dst[64];
-    for (uint32_t i = 0; i < 15; i++) { /* 15 destinations + their source */
-        snprintf(dst, sizeof(dst), "192.0.2.%u", 100 + i);
-        struct pkt_info p = pkt("203.0.113.1", dst, IPPROTO_NUM_UDP, 5000, 53, 0);
-        spread(r, &p, T0 + i * 1000, 10, 900, false);
-    }
-    stats(r, &st);
-    assert_int_equal(st.full_ips, 16);
-    assert_int_equal(st.promote_failed, 0);
-    /* 3000 SYN/s onto 192.0.2.70 (6x the syn floor) from one more light source. */
+    /* 3000 SYN/s onto 192.0.2.70 (6x the syn floor) from one more source, from 1 s on; until
+     * 2 s, 15 destinations get 20 packets per sub-window (200/s: promoted, never alerting, and
+     * their EWMAs stay over what a light entry holds until 4 s). */
     struct pkt_info syn = pkt("203.0.113.2", "192.0.2.70", IPPROTO_NUM_TCP, 1024, 80, TCP_SYN);
-    size_t n = 0;
-    for (uint32_t sub = 1; sub <= 10; sub++) {
-        spread(r, &syn, T0 + sub * (SEC / 10), 300, SEC / 10, true);
-        n += tick_all(r, T0 + (sub + 1) * (SEC / 10), a);
+    char dst[64];
+    size_t first_alert = 0;
+    for (uint32_t sub = 0; sub < 60; sub++) {
+        uint64_t t = T0 + sub * (SEC / 10);
+        for (uint32_t i = 0; sub < 20 && i < 15; i++) {
+            snprintf(dst, sizeof(dst), "192.0.2.%u", 100 + i);
+            struct pkt_info p = pkt("203.0.113.1", dst, IPPROTO_NUM_UDP, 5000, 53, 0);
+            spread(r, &p, t + i * 1000, 20, 900, false);
+        }
+        if (sub >= 10)
+            spread(r, &syn, t + 20000, 300, SEC / 20, true);
+        size_t n = tick_all(r, t + SEC / 10, a);
+        if (sub == 19) { /* still busy: nothing could be demoted */
+            assert_int_equal(n, 0);
+            stats(r, &st);
+            assert_int_equal(st.full_ips, 16);
+            assert_int_equal(st.promotions, 16);
+            assert_true(st.promote_failed > 0);
+            assert_int_equal(st.demotions, 0);
+            /* While the pool is tight a fragment alone does not try to promote. */
+            struct pkt_info frag = pkt("203.0.113.3", "192.0.2.71", IPPROTO_NUM_UDP, 0, 0, 0);
+            frag.flags = PKT_F_FRAGMENT;
+            uint64_t failed = st.promote_failed;
+            rate_rules_packet(r, &frag, t + SEC / 10 - 1, false);
+            stats(r, &st);
+            assert_int_equal(st.promote_failed, failed);
+            assert_int_equal(st.tracked_ips, 20);
+        }
+        if (!first_alert && find(a, n, "192.0.2.70", VERDICT_ROLE_VICTIM))
+            first_alert = sub;
     }
-    assert_int_equal(n, 0);
     stats(r, &st);
-    assert_true(st.promote_failed > 0);
-    assert_int_equal(st.full_ips, 16);
-    assert_int_equal(st.promotions, 16);
-    /* Everything idle for a minute expires; the flood's next burst is promoted and alerts. */
+    assert_true(st.demotions >= 2);
+    assert_true(st.full_ips <= 16);
+    assert_true(first_alert > 19 && first_alert < 60);
+    /* Everything idle for a minute expires. */
     (void)tick_all(r, T0 + 80 * SEC, a);
+    (void)tick_all(r, T0 + 90 * SEC, a);
     stats(r, &st);
     assert_int_equal(st.full_ips, 0);
     assert_int_equal(st.tracked_ips, 0);
-    spread(r, &syn, T0 + 80 * SEC, 300, SEC / 10, true);
-    const struct rate_alert *v =
-        find(a, tick_all(r, T0 + 80 * SEC + SEC / 10, a), "192.0.2.70", VERDICT_ROLE_VICTIM);
-    assert_non_null(v);
-    assert_true(v->reasons & VERDICT_REASON_RATE_SYN);
     rate_rules_destroy(r);
 }
 
