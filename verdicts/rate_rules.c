@@ -461,7 +461,7 @@ struct rate_rules *rate_rules_create(const struct ddosd_config *cfg, uint32_t ma
     rr_floors_set(r, &cfg->rules);
     r->st.capacity = cap;
     r->st.full_capacity = r->full_cap;
-    DD_INFO("rate rules: %u IP slots (%zu bytes per address tracked, %zu more for each of at "
+    DD_INFO("rate rules: %u IP slots (%zu bytes per address tracked, %zu instead for each of at "
             "most %u promoted ones, touched as used), %zu KiB of index",
             (unsigned)cap, sizeof(struct rr_light), sizeof(struct rr_full), (unsigned)r->full_cap,
             ((size_t)cap * sizeof(uint32_t) * 3) / 1024);

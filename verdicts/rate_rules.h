@@ -5,10 +5,10 @@
  * Ownership and threads: one struct rate_rules belongs to ONE thread (a capture shard); every
  * function here must be called from that thread only. rate_rules_create() allocates everything
  * once (the entries as dense pools in anonymous mappings: memory follows the addresses
- * tracked, not the capacity: 64 bytes per address with light traffic, 460 per address promoted
- * near a threshold); rate_rules_packet() and rate_rules_tick() never allocate. The config
- * passed to create is borrowed: it must outlive the rate_rules (it is read-only after start-up, see
- * config.h).
+ * tracked, not the capacity: 64 bytes per address with light traffic, 396 instead per address
+ * promoted near a threshold, 164 more once it alerted); rate_rules_packet() and rate_rules_tick()
+ * never allocate. The config passed to create is borrowed: it must outlive the rate_rules (it is
+ * read-only after start-up, see config.h).
  *
  * Time is whatever the caller passes (packet time offline, packet or wall time live), in
  * microseconds; it should not go backwards (a packet older than its entry's window counts in
@@ -116,7 +116,8 @@ DD_NODISCARD struct rate_rules *rate_rules_create(const struct ddosd_config *cfg
 
 /* Switches to the rules of cfg (a configuration reload; cfg is borrowed from now on and the old
  * one may be freed after this returns). Rates and alerts in progress are kept; host groups and
- * whitelists are resolved again. O(capacity). Owner thread only. */
+ * whitelists are resolved again; the promotion limits follow the new floors (a light entry
+ * over them is promoted by its next packet). O(full entries). Owner thread only. */
 void rate_rules_set_config(struct rate_rules *r, const struct ddosd_config *cfg);
 
 /* Frees r. Accepts NULL. */
