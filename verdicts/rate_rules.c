@@ -202,7 +202,7 @@ static const struct rr_snap rr_snap_zero;
 
 /* What every tracked address has: its key, its sub-window clock and the second of its latest
  * packet, both relative to rate_rules.epoch_sub (sub_id in 100 ms sub-windows, whose 1 s window
- * is sub_id / RR_SUBS: the epoch is a whole second; last_pkt_s modulo 2^16, see rr_idle). The
+ * is sub_id / RR_SUBS: the epoch is a whole second; last_pkt_s modulo 2^16, see rr_idle_s). The
  * first member of both tiers' records: a slot's pidx says which one it is (RR_PIDX_FULL), and
  * RR_FL_FULL in flags says it to code holding only the header. */
 struct rr_entry {
@@ -1401,13 +1401,16 @@ static bool rr_demote(struct rate_rules *r, uint32_t slot)
     return true;
 }
 
-/* True when the entry's latest packet (second last, modulo 2^16) is more than RR_IDLE_S before
- * now_s. 16 bits are enough: the tick visits every entry far more often than every 2^15 s, so
- * a difference that large is a packet time ahead of the tick's (live), not an idle entry. */
-static inline bool rr_idle(uint32_t now_s, uint16_t last)
+/* Seconds from e's latest packet to now_s, exactly, read BEFORE the entry is rolled to now:
+ * the latest packet is never after the entry's own clock (sub_id), and never 2^16 s before it
+ * either (the tick frees an entry idle for more than RR_IDLE_S at every visit, and only an
+ * alerting one, which ends within seconds once rolled, is kept), so the 16-bit difference
+ * between them is exact, and the rest is the clock's distance to now (0 if now is older: a
+ * packet time ahead of the tick's, live). Exact across any gap in packet time. */
+static inline uint32_t rr_idle_s(const struct rr_entry *e, uint32_t now_s)
 {
-    uint16_t d = (uint16_t)(now_s - last);
-    return d > RR_IDLE_S && d < 0x8000u;
+    uint32_t own_s = e->sub_id / RR_SUBS;
+    return (uint16_t)(own_s - e->last_pkt_s) + (now_s > own_s ? now_s - own_s : 0);
 }
 
 size_t rate_rules_tick(struct rate_rules *r, uint64_t now_us, struct rate_alert *out, size_t max,
@@ -1429,8 +1432,9 @@ size_t rate_rules_tick(struct rate_rules *r, uint64_t now_us, struct rate_alert 
         if (r->tags[slot] == 0)
             continue;
         struct rr_entry *e = rr_e(r, slot);
+        uint32_t idle_s = rr_idle_s(e, now_s);
         rr_entry_roll(r, slot, now_us);
-        if (rr_idle(now_s, e->last_pkt_s) && rr_rs(r, e, 0)->active_pos < 0 &&
+        if (idle_s > RR_IDLE_S && rr_rs(r, e, 0)->active_pos < 0 &&
             rr_rs(r, e, 1)->active_pos < 0) {
             rr_slot_free(r, slot);
             r->st.expired++;

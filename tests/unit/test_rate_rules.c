@@ -1037,6 +1037,31 @@ static void test_rate_rules_tier_full_pool_exhausted(void **state)
     rate_rules_destroy(r);
 }
 
+/* Idle entries of both tiers expire after a minute however long the gap in packet time before
+ * the next tick: the entries keep their latest packet's second in 16 bits, which must not wrap
+ * (40,000 s and 65,566 s gaps looked like a packet from the future and 30 s idle). */
+static void test_rate_rules_tier_idle_expiry_across_gaps(void **state)
+{
+    (void)state;
+    const uint64_t gaps[] = {30, 61, 40000, 65536 + 30, 200000};
+    for (size_t g = 0; g < sizeof(gaps) / sizeof(gaps[0]); g++) {
+        struct rate_rules *r = rules_new(4096);
+        struct rate_alert a[ALERT_MAX];
+        struct rate_rules_stats st;
+        struct pkt_info p = pkt("203.0.113.9", "192.0.2.50", IPPROTO_NUM_UDP, 5000, 53, 0);
+        spread(r, &p, T0, 7, SEC / 20, false); /* the destination full, the source light */
+        stats(r, &st);
+        assert_int_equal(st.tracked_ips, 2);
+        assert_int_equal(st.full_ips, 1);
+        (void)tick_all(r, T0 + SEC, a);
+        (void)tick_all(r, T0 + gaps[g] * SEC, a);
+        stats(r, &st);
+        assert_int_equal(st.tracked_ips, gaps[g] > 60 ? 0 : 2);
+        assert_int_equal(st.expired, gaps[g] > 60 ? 2 : 0);
+        rate_rules_destroy(r);
+    }
+}
+
 static void test_rate_rules_create_rejects_zero(void **state)
 {
     (void)state;
@@ -1171,6 +1196,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rate_rules_tier_eviction_across_tiers, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rate_rules_tier_full_pool_exhausted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rules_tier_idle_expiry_across_gaps, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
