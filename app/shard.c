@@ -142,6 +142,10 @@ static void shard_take_notes(struct shard *s)
         size_t n;
         do {
             n = ring_spsc_pop_burst(s->from_worker[w], notes, DD_ARRAY_LEN(notes));
+            /* Each note's flow is a cache miss (its snapshot left the shard long ago): ask for
+             * them all before looking at the first. */
+            for (size_t i = 0; i < n; i++)
+                flow_table_prefetch_slot(s->table, notes[i].slot);
             for (size_t i = 0; i < n; i++) {
                 struct flow *f = flow_table_slot_flow(s->table, notes[i].slot);
                 if (f && f->first_ts == notes[i].first_us &&

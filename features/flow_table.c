@@ -610,9 +610,12 @@ size_t flow_table_expire(struct flow_table *t, uint64_t now, size_t budget)
 
 void flow_table_flush(struct flow_table *t)
 {
-    for (uint32_t i = 0; i < t->high_water; i++)
+    for (uint32_t i = 0; i < t->high_water; i++) {
+        if (i + SWEEP_AHEAD < t->high_water)
+            __builtin_prefetch(&t->slots[i + SWEEP_AHEAD]);
         if (t->slots[i].in_use)
             flow_end_slot(t, i, FLOW_END_FLUSH);
+    }
     t->young_head = t->young_tail; /* every queued flow ended */
     /* An empty table starts a new stream: the next input's clock is its own. */
     t->now = 0;
@@ -637,6 +640,12 @@ struct flow *flow_table_slot_flow(struct flow_table *t, uint32_t slot)
     if (slot >= t->high_water || !t->slots[slot].in_use)
         return NULL;
     return &t->slots[slot];
+}
+
+void flow_table_prefetch_slot(const struct flow_table *t, uint32_t slot)
+{
+    if (slot < t->high_water)
+        __builtin_prefetch(&t->slots[slot]);
 }
 
 const struct flow_table_stats *flow_table_stats(const struct flow_table *t)

@@ -145,6 +145,9 @@ void flow_table_foreach(struct flow_table *t, void (*fn)(void *user, struct flow
  * the user fields of a flow (user_tag, user_score) may be written through the pointer. */
 uint32_t flow_table_slot_of(const struct flow_table *t, const struct flow *f);
 struct flow *flow_table_slot_flow(struct flow_table *t, uint32_t slot);
+/* Starts loading the head of slot's flow (the fields flow_table_slot_flow's callers check), for
+ * callers about to look at many slots; any slot number is harmless. */
+void flow_table_prefetch_slot(const struct flow_table *t, uint32_t slot);
 
 const struct flow_table_stats *flow_table_stats(const struct flow_table *t);
 const struct flow_table_config *flow_table_config(const struct flow_table *t);
