@@ -14,7 +14,11 @@
  * SOURCE_MAP_WINDOW bytes moved along the file, so resident memory does not grow with the file.
  * A record the mapping does not handle plainly (longer than the file's snapshot length, cut
  * short at the end of the file) hands the rest of the file back to libpcap at that record
- * (fseek of libpcap's FILE), so damaged files end with libpcap's own words and counts.
+ * (fseek of libpcap's FILE), so damaged files end with libpcap's own words and counts; so does
+ * the end of the file as it was at open (what was written since is libpcap's to read) and a file
+ * found shorter than that before a window is mapped (truncated under us: a mapping past its end
+ * would fault). A file cut while its window is being read is the one case libpcap survives
+ * and this reader does not (SIGBUS): replaying a capture while truncating it is not supported.
  *
  * Errors become one line an operator can act on; libpcap's own text is kept in it. */
 #include "capture/source.h"
@@ -24,7 +28,7 @@
 #include <sys/socket.h>
 #include <errno.h>
 #include <pcap/pcap.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +61,9 @@ struct capture_source {
     void *user;
     char name[256];
     char error[CAPTURE_ERRBUF_SIZE];
-    /* The mapped reader (see DESIGN); map_on false: libpcap reads. */
-    bool map_on;
+    /* The mapped reader (see DESIGN); map_on false: libpcap reads. Atomic (sequentially
+     * consistent with map_break): capture_source_break reads it from any thread. */
+    _Atomic bool map_on;
     bool map_nsec;         /* the file's stamps are nanoseconds (else microseconds) */
     uint32_t map_snapshot; /* libpcap's snapshot length for the file */
     int map_fd;            /* fileno(file) */
@@ -67,7 +72,7 @@ struct capture_source {
     uint8_t *map;          /* the window: file bytes [map_base, map_base + map_len) */
     uint64_t map_base;
     size_t map_len;
-    volatile sig_atomic_t map_break; /* capture_source_break, as libpcap's break_loop */
+    _Atomic bool map_break; /* capture_source_break while mapped, as libpcap's break_loop */
 };
 
 static void source_trampoline(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
@@ -122,7 +127,7 @@ static void source_map_setup(struct capture_source *s)
     if ((magic != 0xa1b2c3d4u && magic != 0xa1b23c4du) || major != 2 || minor != 4 ||
         pcap_is_swapped(s->pcap) || pcap_snapshot(s->pcap) <= 0)
         return;
-    s->map_on = true;
+    atomic_store(&s->map_on, true);
     s->map_nsec = magic == 0xa1b23c4du;
     s->map_snapshot = (uint32_t)pcap_snapshot(s->pcap);
     s->map_fd = fd;
@@ -150,6 +155,11 @@ static void source_unmap(struct capture_source *s)
 static bool source_map_at(struct capture_source *s, uint64_t off)
 {
     source_unmap(s);
+    /* A file cut shorter since it was opened: a mapping past its end would fault (SIGBUS),
+     * where libpcap says the file is truncated. */
+    struct stat st;
+    if (fstat(s->map_fd, &st) != 0 || (uint64_t)st.st_size < s->file_size)
+        return false;
     uint64_t base = source_page_floor(off);
     uint64_t len =
         s->file_size - base < SOURCE_MAP_WINDOW ? s->file_size - base : SOURCE_MAP_WINDOW;
@@ -168,7 +178,12 @@ static bool source_map_at(struct capture_source *s, uint64_t off)
 static void source_map_handover(struct capture_source *s)
 {
     source_unmap(s);
-    s->map_on = false;
+    atomic_store(&s->map_on, false);
+    /* A break that came while the mapping was read is libpcap's to honour now. The store above
+     * and the load below pair with capture_source_break's (all sequentially consistent): a
+     * break is never lost between the two readers, at worst set twice. */
+    if (atomic_exchange(&s->map_break, false))
+        pcap_breakloop(s->pcap);
     if (fseeko(s->file, (off_t)s->map_off, SEEK_SET) != 0)
         clearerr(s->file); /* libpcap then reads where it stood and reports what it finds */
 }
@@ -178,16 +193,19 @@ static int source_map_dispatch(struct capture_source *s, int max, capture_packet
 {
     int n = 0;
     for (;;) {
-        if (s->map_break) { /* as libpcap: a break ends this call; with none delivered, -2 */
+        if (atomic_load_explicit(&s->map_break, memory_order_relaxed)) {
+            /* as libpcap: a break ends this call; with none delivered, -2 */
             if (n == 0) {
-                s->map_break = 0;
+                atomic_store(&s->map_break, false);
                 return CAPTURE_BROKEN;
             }
             return n;
         }
         if (s->map_off >= s->file_size) {
-            source_unmap(s);
-            return n > 0 ? n : CAPTURE_END;
+            /* The size at open: libpcap reads on from here, so a file still being written
+             * ends where libpcap would end it, and this one where it ends now. */
+            source_map_handover(s);
+            break;
         }
         uint64_t end = s->map_base + s->map_len;
         struct source_rec_hdr h;
@@ -232,8 +250,11 @@ static int source_map_dispatch(struct capture_source *s, int max, capture_packet
     s->cb = cb;
     s->user = user;
     int m = pcap_dispatch(s->pcap, rest, source_trampoline, (u_char *)s);
-    if (m == PCAP_ERROR_BREAK)
+    if (m == PCAP_ERROR_BREAK) {
+        if (n > 0) /* as libpcap: this call returns its packets, the next one the break */
+            pcap_breakloop(s->pcap);
         return n > 0 ? n : CAPTURE_BROKEN;
+    }
     if (m < 0) {
         snprintf(s->error, sizeof(s->error), "%s: %s", s->name, pcap_geterr(s->pcap));
         return CAPTURE_FAILED;
@@ -362,7 +383,7 @@ struct capture_source *capture_source_open_live(const char *iface,
 
 int capture_source_dispatch(struct capture_source *src, int max, capture_packet_fn cb, void *user)
 {
-    if (src->map_on)
+    if (atomic_load_explicit(&src->map_on, memory_order_relaxed))
         return source_map_dispatch(src, max, cb, user);
     src->cb = cb;
     src->user = user;
@@ -380,13 +401,16 @@ int capture_source_dispatch(struct capture_source *src, int max, capture_packet_
 
 void capture_source_break(struct capture_source *src)
 {
-    src->map_break = 1;
-    pcap_breakloop(src->pcap);
+    /* Lock-free atomics: async-signal-safe. While the mapping is read the break is its own
+     * (libpcap's flag would outlive it); see source_map_handover. */
+    atomic_store(&src->map_break, true);
+    if (!atomic_load(&src->map_on))
+        pcap_breakloop(src->pcap);
 }
 
 bool capture_source_mapped(const struct capture_source *src)
 {
-    return src->map_on;
+    return atomic_load_explicit(&src->map_on, memory_order_relaxed);
 }
 
 int capture_source_linktype(const struct capture_source *src)
@@ -400,7 +424,8 @@ double capture_source_progress(const struct capture_source *src)
         return -1.0;
     if (src->file_size == 0)
         return 1.0;
-    long pos = src->map_on ? (long)src->map_off : ftell(src->file);
+    long pos = atomic_load_explicit(&src->map_on, memory_order_relaxed) ? (long)src->map_off
+                                                                        : ftell(src->file);
     if (pos < 0)
         return 0.0;
     double f = (double)pos / (double)src->file_size;

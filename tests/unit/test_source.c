@@ -9,7 +9,8 @@
  * libpcap directly (the reference), comparing a digest of every packet. Files bigger than the
  * mapping's window, nanosecond files, time stamps with the high bit set, a record longer than the
  * snapshot length (libpcap cuts it and reads on), files cut inside a record or a record header,
- * the other byte order and a BPF filter (libpcap reads those) are covered, and a break. */
+ * the other byte order and a BPF filter (libpcap reads those) are covered, and breaks, and a
+ * file that grows while it is read. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -382,12 +383,80 @@ static void test_break(void **state)
     unlink(c.path);
 }
 
+/* A file still being written: what was appended after the open is read too, as libpcap reads
+ * it (the mapping covers the size at open, libpcap the rest). */
+static void test_growing_file(void **state)
+{
+    (void)state;
+    struct capfile c;
+    cap_open(&c, "growing", 0xa1b2c3d4u, SNAPLEN, false);
+    cap_many(&c, 3000, false);
+    cap_close(&c);
+    char err[CAPTURE_ERRBUF_SIZE];
+    struct capture_source *s = capture_source_open_file(c.path, NULL, err);
+    assert_non_null(s);
+    assert_true(capture_source_mapped(s));
+    struct run r;
+    run_init(&r);
+    assert_int_equal(capture_source_dispatch(s, 100, on_packet, &r), 100);
+    c.f = fopen(c.path, "ab");
+    assert_non_null(c.f);
+    for (uint32_t i = 0; i < 40; i++)
+        cap_packet(&c, 1800000000u, i, 60 + i, 60 + i, 90000 + i);
+    cap_close(&c);
+    int n;
+    while ((n = capture_source_dispatch(s, 256, on_packet, &r)) > 0)
+        ;
+    assert_int_equal(n, CAPTURE_END);
+    assert_int_equal(r.n, 3040);
+    assert_int_equal(r.p[3039].ts_us, 1800000000ull * 1000000u + 39);
+    assert_false(capture_source_mapped(s)); /* libpcap read the end */
+    capture_source_close(s);
+    free(r.p);
+    unlink(c.path);
+}
+
+/* A break one packet before the end of the file, where the mapped reader hands over to libpcap:
+ * the break, the last packet and the end come as libpcap alone gives them. */
+static void test_break_at_the_end(void **state)
+{
+    (void)state;
+    struct capfile c;
+    cap_open(&c, "break_end", 0xa1b2c3d4u, SNAPLEN, false);
+    cap_many(&c, 20, false);
+    cap_close(&c);
+    for (int mapped = 0; mapped < 2; mapped++) {
+        char err[CAPTURE_ERRBUF_SIZE];
+        /* A filter makes libpcap read the file: the same sequence is expected of both. */
+        struct capture_options o = {.filter = mapped ? NULL : "udp"};
+        struct capture_source *s = capture_source_open_file(c.path, &o, err);
+        assert_non_null(s);
+        assert_int_equal(capture_source_mapped(s), mapped);
+        struct run r;
+        run_init(&r);
+        assert_int_equal(capture_source_dispatch(s, 19, on_packet, &r), 19);
+        capture_source_break(s);
+        assert_int_equal(capture_source_dispatch(s, 5, on_packet, &r), CAPTURE_BROKEN);
+        assert_int_equal(capture_source_dispatch(s, 5, on_packet, &r), 1);
+        assert_int_equal(capture_source_dispatch(s, 5, on_packet, &r), CAPTURE_END);
+        assert_int_equal(r.n, 20);
+        capture_source_close(s);
+        free(r.p);
+    }
+    unlink(c.path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain_micro_and_nano),       cmocka_unit_test(test_odd_time_stamps),
-        cmocka_unit_test(test_record_longer_than_snaplen), cmocka_unit_test(test_cut_short),
-        cmocka_unit_test(test_libpcap_reads_the_rest),     cmocka_unit_test(test_break),
+        cmocka_unit_test(test_plain_micro_and_nano),
+        cmocka_unit_test(test_odd_time_stamps),
+        cmocka_unit_test(test_record_longer_than_snaplen),
+        cmocka_unit_test(test_cut_short),
+        cmocka_unit_test(test_libpcap_reads_the_rest),
+        cmocka_unit_test(test_break),
+        cmocka_unit_test(test_growing_file),
+        cmocka_unit_test(test_break_at_the_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
