@@ -73,11 +73,6 @@ enum { CAPTURE_END = -2, CAPTURE_FAILED = -1, CAPTURE_BROKEN = -3 };
 DD_NODISCARD int capture_source_dispatch(struct capture_source *src, int max, capture_packet_fn cb,
                                          void *user);
 
-/* True while a file's records are read from its mapping rather than through libpcap (a plain
- * pcap file without a filter, up to the first record libpcap must judge; source.c, DESIGN).
- * Either way the packets, their order and the errors are libpcap's. For tests. */
-bool capture_source_mapped(const struct capture_source *src);
-
 /* Makes a running or the next dispatch return CAPTURE_BROKEN. Async-signal-safe. */
 void capture_source_break(struct capture_source *src);
 
