@@ -61,6 +61,18 @@ enum {
     DD_MAX_LIVE_SOURCES = 64, /* interfaces per shard */
 };
 
+/* The hash seed of the rate rules and the verdict table in offline replays (-r), where live
+ * capture draws a random one at start-up. With a full table (a flood of spoofed sources) the
+ * seed decides which addresses are evicted, and so what a replay reports: a random seed gave
+ * each run of a million-source capture a different set of low verdicts. A replay must give the
+ * same verdicts every time (evaluations, tests and comparisons of builds rest on it).
+ * The trade-off: the seed is public, so traffic crafted in advance for a replay, or a crafted
+ * capture file, can aim its sources at one probe window of the rate rules or one chain of the
+ * verdict table's index. That costs lookups (CPU of the replay) and can evict the quietest
+ * entries of a window, never a busy one, in a run with no live decisions hanging on it; live
+ * traffic, which an attacker shapes while it is judged, keeps the random seed. */
+#define DD_REPLAY_SEED 0x5851f42d4c957f2dull
+
 /* flow_record.end for a snapshot of a running flow (flow_end values mean the flow ended). */
 #define FLOW_RECORD_SNAPSHOT 0xff
 /* flow_record.end for a rate alert riding the record stream (flow_record.alert is valid): alerts

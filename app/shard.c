@@ -559,6 +559,11 @@ int shards_create(struct daemon *d, char *err, size_t err_len)
             snprintf(err, err_len, "shard %u: cannot create the rate rules", i);
             return -ENOMEM;
         }
+        /* A replay's rules are keyed alike every run (DD_REPLAY_SEED); still empty here. */
+        if (!d->live && rate_rules_set_seed(s->rules, DD_REPLAY_SEED) != 0) {
+            snprintf(err, err_len, "shard %u: cannot seed the rate rules", i);
+            return -EBUSY;
+        }
         s->to_worker = calloc(d->nworkers, sizeof(*s->to_worker));
         s->from_worker = calloc(d->nworkers, sizeof(*s->from_worker));
         if (!s->to_worker || !s->from_worker)

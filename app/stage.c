@@ -810,6 +810,7 @@ int stage_start(struct daemon *d, char *err, size_t err_len)
         .sensor_id = cfg->sensor.id,
         .whitelist = &cfg->rules.whitelist,
         .evidence_p = cfg->ml_model.evidence_threshold,
+        .seed = d->live ? 0 : DD_REPLAY_SEED, /* a replay evicts alike every run (daemon.h) */
     };
     struct verdict_table_sink sink = {.user = st,
                                       .verdict = on_verdict,

@@ -24,7 +24,8 @@
  * only recycles the quietest entries, never the victim it is flooding). Because lookups always scan
  * the whole window, a slot can be freed without tombstones, which lets the tick expire idle
  * entries. The hash is keyed with a random seed chosen at start-up so that sources cannot be picked
- * to collide into one window.
+ * to collide into one window (offline replays fix it instead, rate_rules_set_seed: with a full
+ * window the seed decides which entry is evicted).
  *
  * Counting is by direction: an entry's role VICTIM counts packets towards the IP and its role
  * ATTACKER packets from it, with the same metrics (rr_metric). Judging one role also reads the
@@ -107,6 +108,7 @@
  * Calls: common/cidr (CIDR matching), common/log (at create only), features/port_class. */
 #include "verdicts/rate_rules.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -470,6 +472,15 @@ fail:
     DD_ERROR("rate rules: out of memory for %u IPs", (unsigned)max_ips);
     rate_rules_destroy(r);
     return NULL;
+}
+
+int rate_rules_set_seed(struct rate_rules *r, uint64_t seed)
+{
+    if (r->st.tracked_ips) /* their slots and tags were placed with the old seed */
+        return -EBUSY;
+    if (seed)
+        r->seed = seed;
+    return 0;
 }
 
 void rate_rules_set_config(struct rate_rules *r, const struct ddosd_config *cfg)

@@ -114,6 +114,13 @@ struct rate_rules_stats {
  * logging why (max_ips 0 or too large, out of memory). */
 DD_NODISCARD struct rate_rules *rate_rules_create(const struct ddosd_config *cfg, uint32_t max_ips);
 
+/* Keys the table's hash with seed instead of the random one rate_rules_create chose (seed 0:
+ * keep it). Slot positions decide which entry a full probe window evicts and where the tick's
+ * bounded scan meets each entry (idle expiry, demotion), so two runs over the same packets with
+ * the same seed track, evict and alert exactly alike: offline replays pass a fixed seed
+ * (app/daemon.h says what that trades). Only while no address is tracked: -EBUSY otherwise. */
+DD_NODISCARD int rate_rules_set_seed(struct rate_rules *r, uint64_t seed);
+
 /* Switches to the rules of cfg (a configuration reload; cfg is borrowed from now on and the old
  * one may be freed after this returns). Rates and alerts in progress are kept; host groups and
  * whitelists are resolved again; the promotion limits follow the new floors (a light entry

@@ -38,8 +38,10 @@
  *
  * Determinism: everything that decides a level or a published field is keyed by packet time
  * and fixed hash keys (the spoofed-source HyperLogLog, its sample, the sketch); only the hash
- * index and eviction sampling use the random seed, and they decide nothing a replay shows
- * unless the table is full.
+ * index and eviction sampling use the seed (verdict_table_config.seed: random by default), and
+ * they decide nothing a replay shows unless the table is full. Then the sampling decides which
+ * addresses are evicted (a flood of a million spoofed sources keeps a different quarter of
+ * them on every run), so offline replays pass a fixed seed.
  *
  * Timers: an entry whose level could change without new evidence (attack reports still in its
  * window, a held alert, a report with a ttl, an episode waiting to end) sits in the wheel at the
@@ -2384,7 +2386,7 @@ struct verdict_table *verdict_table_create(const struct verdict_table_config *cf
     for (uint32_t k = 0; k < max_eps; k++)
         t->ep_free[k] = max_eps - 1 - k;
     t->ep_nfree = max_eps;
-    t->seed = dd_hash_seed(t);
+    t->seed = cfg->seed ? cfg->seed : dd_hash_seed(t);
     t->rng = dd_hash_mix64(t->seed ^ 0x2545f4914f6cdd1dull) | 1;
     t->st.capacity = max_ips;
     DD_INFO("verdict table: %u IPs (%zu MiB reserved, touched as used), %u episodes (%zu KiB), "

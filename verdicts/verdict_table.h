@@ -249,6 +249,10 @@ struct verdict_table_config {
                                       VERDICT_EVIDENCE_P; above 1: the model's decision only */
     const char *sensor_id;         /* copied into every verdict (copied at create) */
     const struct config_whitelist *whitelist; /* borrowed; may be NULL */
+    uint64_t seed; /* keys the index hash and the eviction sampling; 0: a random one (live
+                      traffic: an attacker cannot aim at either). A full table evicts by this
+                      sampling, so with the same seed and the same calls the same addresses
+                      are evicted: offline replays pass a fixed one (app/daemon.h) */
 };
 
 enum verdict_event_kind { VERDICT_EVENT_ATTACK_START = 0, VERDICT_EVENT_ATTACK_END = 1 };

@@ -90,6 +90,8 @@ set_tests_properties(train_quick PROPERTIES LABELS integration TIMEOUT 900)
 #                         and the service user's, also after a reopen (root parts skip otherwise)
 #   daemon_reload_fifo    SIGHUP with a FIFO at the model path: refused at once with the reason,
 #                         /health within 1 s, the old model kept, SIGTERM exits 0 (issue 15 #6)
+#   daemon_determinism    replays give byte-identical --verdicts-out: a full verdict table (fixed
+#                         replay seed, DD_REPLAY_SEED), and runs with all threads on one CPU
 function(ddosd_daemon_test name timeout)
   add_test(NAME ${name} COMMAND bash ${DDOSD_IT}/${name}.sh ${PROJECT_BINARY_DIR})
   set_tests_properties(${name} PROPERTIES LABELS integration TIMEOUT ${timeout}
@@ -107,6 +109,7 @@ ddosd_daemon_test(daemon_hardening 180)
 ddosd_daemon_test(daemon_live_capture 120 RUN_SERIAL TRUE)
 ddosd_daemon_test(daemon_reload_fifo 60)
 ddosd_daemon_test(daemon_secrets 60)
+ddosd_daemon_test(daemon_determinism 180)
 
 # ---- the REST API -------------------------------------------------------------------------------
 # Real HTTP against a running ddosd that replays a ddos-trafgen capture with --serve. Each script
