@@ -213,6 +213,9 @@ size_t counters_fill(struct daemon *d, struct api_counter *out, size_t max)
     C("verdicts_published_total", "Verdict changes published", s->table.published);
     C("verdict_evictions_total", "Verdicts forgotten early: the verdict table was full",
       s->table.evictions);
+    C("verdict_light_promoted_total",
+      "Benign-only roles made whole because a count outgrew their compact record (memory only)",
+      s->table.light_promoted);
     C("unjudged_sources_total",
       "Attack flows whose source proved nothing about itself (spoofed, reflector): counted in "
       "the victim's spoofed_sources, never blamed",

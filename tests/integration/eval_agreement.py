@@ -176,6 +176,11 @@ def main():
     t.check("the daemon drains its pipeline after the replay", wait_until(drained, 20,
                                                                           interval=0.1))
 
+    # The verdict table's and rate rules' memory counters are exported with the others.
+    st = get("/api/stats").get("pipeline", {})
+    for name in ("verdict_light_promoted_total", "rate_promotions_total", "rate_full_ips"):
+        t.check("/api/stats exports %s" % name, isinstance(st.get(name), int), repr(st.get(name)))
+
     t_end = time.monotonic()
     live_list = get("/api/verdicts?min_level=medium&limit=10000")
     live_above = {v["ip"]: v for v in live_list.get("verdicts", [])}
