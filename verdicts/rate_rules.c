@@ -57,18 +57,23 @@
  * the 7 a 3-bit count holds) or of its byte floor, or that is a fragment (its protocol vote
  * needs a role state), PROMOTES the entry first: it takes a full record, the current
  * sub-window and the packets, bytes and their EWMAs are carried over exactly, and the packet
- * counts as in a full entry. Under the promotion limits the EWMAs stay under 1/8 of a floor
- * too, so a light entry is never judged (its burst test and sustained evaluation could not
- * pass a floor: nothing is lost by not running them), never resolved against host groups and
- * whitelists, never alerts, and its tick roll only decays two EWMAs per role. What promotion
- * cannot carry: the other metrics of the second's earlier sub-windows and of the EWMAs (SYNs,
- * flows, protocol mix, answers, ...) and the sources' HyperLogLog start at zero. Each is
- * bounded by the packets that were light, under 1/8 of the lowest floor per second: an
- * under-count of at most that much, once, decaying by half every second (a gate read from
- * the other direction, answers or SYN-ACKs, under-counted by as much can make the gated value
- * look larger by that much times its factor for those seconds). A flood onto a quiet address
- * promotes it within its first sub-window, which is exact: its alerts, burst and sustained,
- * are the same as with full entries throughout (tests/unit/test_rate_rules.c compares twins).
+ * counts as in a full entry. Where 1/8 of a floor / 10 is under one packet (floors under
+ * 80/s, in any host group: the floor is the lowest of all) the limit is instead the largest
+ * count whose ten-fold stays under the floor (a floor of 50/s: 4), so that one-packet
+ * addresses stay light; only floors of 10/s or less promote at the first packet
+ * (rr_promote_limit). Under the promotion limits a sub-window x 10, a second and the EWMAs stay
+ * under every floor (under 1/8 of it but for those low floors), so a light entry is never judged
+ * (its burst test and sustained evaluation could not pass a floor: nothing is lost by not running
+ * them), never resolved against host groups and whitelists, never alerts, and its tick roll only
+ * decays two EWMAs per role. What promotion cannot carry: the other metrics of the second's earlier
+ * sub-windows and of the EWMAs (SYNs, flows, protocol mix, answers, ...) and the sources'
+ * HyperLogLog start at zero. Each is bounded by the packets that were light, under 1/8 of the
+ * lowest floor per second (under the floor itself for floors under 80/s): an under-count of at most
+ * that much, once, decaying by half every second (a gate read from the other direction, answers or
+ * SYN-ACKs, under-counted by as much can make the gated value look larger by that much times its
+ * factor for those seconds). A flood onto a quiet address promotes it within its first sub-window,
+ * which is exact: its alerts, burst and sustained, are the same as with full entries throughout
+ * (tests/unit/test_rate_rules.c compares twins).
  *
  * The full records are max_ips / 4 (mmap'd, touched as used). While fewer than 1/8 of them
  * are free the pool is "tight": the tick's scan DEMOTES the full entries it visits that are
@@ -273,8 +278,9 @@ struct rate_rules {
     uint32_t *pool_free; /* stack of freed entries */
     uint32_t pool_nfree;
     /* Per role, the promotion limits of a light entry's sub-window: 1/RR_PROMOTE_DIV of the
-     * lowest packet-count floor and of the byte floor, per sub-window, capped by what the light
-     * counters hold. A count over one promotes the entry before the packet is counted. */
+     * lowest packet-count floor and of the byte floor, per sub-window (for low floors the
+     * largest count x 10 under them, rr_promote_limit), capped by what the light counters hold. A
+     * count over one promotes the entry before the packet is counted. */
     uint32_t promote_n[RR_ROLES], promote_bytes[RR_ROLES];
     /* The full records, full_cap of them, taken like the entries (mmap'd, touched as used). */
     struct rr_full *fulls;
@@ -366,6 +372,23 @@ static void rr_floor_build(struct config_thresholds *floor, const struct config_
     }
 }
 
+/* The promotion limit of a light sub-window for a floor of per_s per second (a packet count, or
+ * bytes; INFINITY: none): 1/RR_PROMOTE_DIV of the floor per sub-window where that is at least
+ * 1, else (floors under 80/s) the largest count whose ten-fold stays under the floor, so that
+ * neither a sub-window x 10 nor a second (ten sub-windows) nor the EWMAs of those can reach it.
+ * At least 1 once the floor per sub-window is over 1: truncating the fraction to 0 promoted every
+ * address at its first packet (a 50 SYN/s host group anywhere filled the full pool with one-packet
+ * sources). 0 only for floors of 10/s or less, where one packet x 10 already reaches them. Capped
+ * at cap, what the light counters hold. */
+static uint32_t rr_promote_limit(double per_s, uint32_t cap)
+{
+    double per_sub = per_s / RR_SUBS;
+    double lim = per_sub / RR_PROMOTE_DIV;
+    if (lim < 1)
+        lim = ceil(per_sub) - 1;
+    return lim < cap ? (uint32_t)lim : cap;
+}
+
 /* A per-second threshold as a count per sub-window (INFINITY when disabled). */
 static float rr_sub_limit(double per_s)
 {
@@ -392,8 +415,8 @@ static void rr_floors_set(struct rate_rules *r, const struct config_rules *rules
         lim[RR_FRAG] = rr_sub_limit(f->fragments_per_s);
         /* Every packet-count metric of a role (sources too: at most one per packet, the
          * estimate's error aside) is bounded by its packets, bps by its bytes: a light
-         * sub-window under 1/RR_PROMOTE_DIV of the lowest of them cannot be judged over a
-         * floor, and neither can the EWMAs it feeds. */
+         * sub-window within the promotion limit of the lowest of them (rr_promote_limit)
+         * cannot be judged over a floor, and neither can the EWMAs it feeds. */
         double n = INFINITY;
         const double per_pkt[] = {
             f->pps,           f->syn_per_s,         f->new_flows_per_s, f->distinct_sources,
@@ -401,10 +424,9 @@ static void rr_floors_set(struct rate_rules *r, const struct config_rules *rules
         for (size_t i = 0; i < sizeof(per_pkt) / sizeof(per_pkt[0]); i++)
             if (per_pkt[i] > 0 && per_pkt[i] < n)
                 n = per_pkt[i];
-        n = n / RR_SUBS / RR_PROMOTE_DIV;
-        double b = f->bps > 0 ? f->bps / 8.0 / RR_SUBS / RR_PROMOTE_DIV : INFINITY;
-        r->promote_n[role] = n < RR_LIGHT_MAX ? (uint32_t)n : RR_LIGHT_MAX;
-        r->promote_bytes[role] = b < RR_LIGHT_BYTES ? (uint32_t)b : RR_LIGHT_BYTES;
+        r->promote_n[role] = rr_promote_limit(n, RR_LIGHT_MAX);
+        r->promote_bytes[role] =
+            rr_promote_limit(f->bps > 0 ? f->bps / 8.0 : INFINITY, RR_LIGHT_BYTES);
     }
 }
 

@@ -1062,6 +1062,61 @@ static void test_rate_rules_tier_idle_expiry_across_gaps(void **state)
     }
 }
 
+/* A threshold under 80/s anywhere (here a host group on an unrelated prefix, attacker
+ * syn_per_s 50) made 1/8 of it per sub-window truncate to 0: every address was promoted at its
+ * first packet, spoofed one-packet sources filled the full records and a real flood was then
+ * refused promotion and never alerted. The limit is now the largest count x 10 under the floor
+ * (4 SYNs per 100 ms for 50/s): a fifth promotes, a spoofed flood's sources stay light. */
+static void test_rate_rules_tier_low_floor_keeps_sources_light(void **state)
+{
+    (void)state;
+    load_rules("{\"rules\": {\"hostgroups\": [{\"name\": \"lab\", \"cidrs\": "
+               "[\"203.0.113.0/24\"], \"attacker\": {\"syn_per_s\": 50}}]}}");
+    struct rate_rules *r = rules_new(1024);
+    struct rate_alert a[ALERT_MAX];
+    struct rate_rules_stats st;
+    stats(r, &st);
+    assert_int_equal(st.full_capacity, 256);
+    /* 4 SYNs in one sub-window keep the source light (and the destination: its floor is the
+     * global 500/s), the fifth promotes the source only. */
+    struct pkt_info p = pkt("198.51.100.200", "192.0.2.200", IPPROTO_NUM_TCP, 1024, 80, TCP_SYN);
+    spread(r, &p, T0, 4, SEC / 20, true);
+    stats(r, &st);
+    assert_int_equal(st.tracked_ips, 2);
+    assert_int_equal(st.full_ips, 0);
+    rate_rules_packet(r, &p, T0 + SEC / 20, true);
+    stats(r, &st);
+    assert_int_equal(st.full_ips, 1);
+
+    /* A spoofed SYN flood onto 192.0.2.1 (2000/s, one packet per source) for 6 s, and from 3 s
+     * one onto 192.0.2.153 from 20 sources: both alert, no promotion is refused. */
+    char src[64];
+    uint32_t next_src = 0, alerts_a = 0, alerts_b = 0;
+    for (uint32_t sec = 1; sec <= 6; sec++) {
+        for (uint32_t i = 0; i < 2000; i++) {
+            uint64_t t = T0 + sec * SEC + (uint64_t)i * SEC / 2000;
+            src_of(src, sizeof(src), next_src++, false);
+            struct pkt_info q = pkt(src, "192.0.2.1", IPPROTO_NUM_TCP, 1024, 80, TCP_SYN);
+            rate_rules_packet(r, &q, t, true);
+            if (sec >= 4) {
+                snprintf(src, sizeof(src), "198.51.100.%u", i % 20);
+                q = pkt(src, "192.0.2.153", IPPROTO_NUM_TCP, 1024, 80, TCP_SYN);
+                rate_rules_packet(r, &q, t, true);
+            }
+        }
+        for (uint32_t k = 1; k <= 10; k++) {
+            size_t n = tick_all(r, T0 + sec * SEC + k * (SEC / 10), a);
+            alerts_a += find(a, n, "192.0.2.1", VERDICT_ROLE_VICTIM) != NULL;
+            alerts_b += find(a, n, "192.0.2.153", VERDICT_ROLE_VICTIM) != NULL;
+        }
+    }
+    stats(r, &st);
+    assert_int_equal(st.promote_failed, 0);
+    assert_true(alerts_a >= 5);
+    assert_true(alerts_b >= 3);
+    rate_rules_destroy(r);
+}
+
 static void test_rate_rules_create_rejects_zero(void **state)
 {
     (void)state;
@@ -1197,6 +1252,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rate_rules_tier_full_pool_exhausted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_rules_tier_idle_expiry_across_gaps, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rules_tier_low_floor_keeps_sources_light, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
