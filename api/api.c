@@ -27,13 +27,15 @@
  *   connection's memory pool, and zeroes the whole pool after every keep-alive request
  *   (MHD_pool_reset; no option turns it off). Its default 32 KiB pool made that memset about a
  *   tenth of the CPU time of a /api/threat-analysis request; API_CONN_MEMORY 16 KiB halves it
- *   and still holds request heads up to about 7.5 KiB (a longer one: the connection is closed
- *   unanswered). Our clients send a few hundred bytes: the gateway's lookups, bouncers' keys,
- *   and nginx's auth_request, which forwards only X-Real-IP in the configuration docs/api.md
- *   gives (proxy_pass_request_headers off: with the client's headers forwarded, no pool size
- *   would do, nginx accepts 32 KiB of them by default); the shipped nginx site caps what it
- *   passes (large_client_header_buffers). tests/integration/api_nginx_auth_request.py sends
- *   both a 7 KiB head directly and 21 KiB of client headers through nginx.
+ *   and still holds one header line up to about 7.5 KiB, a head of several lines up to about
+ *   15 KiB (measured; beyond, 431 Request Header Fields Too Large, or for a line just under
+ *   8 KiB the connection closed unanswered). Our clients send a few hundred bytes: the
+ *   gateway's lookups, bouncers' keys, and nginx's auth_request, which forwards only X-Real-IP
+ *   in the configuration docs/api.md gives (proxy_pass_request_headers off: with the client's
+ *   headers forwarded, no pool size would do, nginx accepts 32 KiB of them by default); the
+ *   shipped nginx site caps what it passes (large_client_header_buffers).
+ *   tests/integration/api_nginx_auth_request.py sends both a 7 KiB head directly and 21 KiB of
+ *   client headers through nginx.
  *
  * Hostile clients (the "guard": admission, deadlines, a quiet error log):
  * - Deadline, not idle time. libmicrohttpd 0.9.75's MHD_OPTION_CONNECTION_TIMEOUT restarts on
