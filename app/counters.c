@@ -21,6 +21,7 @@ struct totals {
     uint64_t records_out, records_dropped, alerts_out;
     uint64_t rate_ips, rate_evictions, rate_alerting;
     uint64_t rate_full_ips, rate_promotions, rate_promote_failed, rate_demotions;
+    uint64_t rate_clock_resets;
     uint64_t scored, attacks, scored_dropped, icmp_errors;
     uint64_t reports_dropped;
     struct stage_snapshot snap;
@@ -63,6 +64,7 @@ static void gather(struct daemon *d, struct totals *t)
         t->rate_promotions += LOAD(s->rate_promotions);
         t->rate_promote_failed += LOAD(s->rate_promote_failed);
         t->rate_demotions += LOAD(s->rate_demotions);
+        t->rate_clock_resets += LOAD(s->rate_clock_resets);
     }
     for (unsigned i = 0; d->workers && i < d->nworkers; i++) {
         t->scored += LOAD(d->workers[i].scored);
@@ -199,6 +201,9 @@ size_t counters_fill(struct daemon *d, struct api_counter *out, size_t max)
     C("rate_demotions_total",
       "Quiet full rate-rule entries made light again: fewer than 1/8 of them were free",
       t.rate_demotions);
+    C("rate_clock_resets_total",
+      "Rate-rule tables emptied and re-based: a packet time outside what their clocks hold",
+      t.rate_clock_resets);
     const struct stage_snapshot *s = &t.snap;
     G("verdict_ips", "Addresses with a verdict", s->table.ips);
     static const char *const lv[4] = {"low", "medium", "high", "critical"};

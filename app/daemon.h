@@ -151,6 +151,7 @@ struct shard {
     _Atomic uint64_t flows_ended[FLOW_END_COUNT];
     _Atomic uint64_t rate_ips, rate_evictions, rate_alerting;
     _Atomic uint64_t rate_full_ips, rate_promotions, rate_promote_failed, rate_demotions;
+    _Atomic uint64_t rate_clock_resets;
     _Atomic uint64_t clock_us; /* newest packet time seen */
     _Atomic bool done;         /* release: every record and alert of this shard is pushed */
     _Atomic bool failed;       /* a live source failed */

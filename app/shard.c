@@ -204,6 +204,7 @@ static void shard_rules_tick(struct shard *s, uint64_t now_us)
     PUB(s->rate_promotions, st.promotions);
     PUB(s->rate_promote_failed, st.promote_failed);
     PUB(s->rate_demotions, st.demotions);
+    PUB(s->rate_clock_resets, st.clock_resets);
 }
 
 /* Builds this shard's rules from cfg: thresholds that measure a share of the traffic (rates,

@@ -49,7 +49,8 @@
  * metric of such an address can reach a floor: every packet-count metric of a role (SYNs, new
  * flows, reflector answers, ICMP errors, fragments, distinct sources: one per packet at most)
  * is bounded by the role's packets, bps by its bytes. So an entry starts LIGHT: key, clocks
- * (32-bit, relative to an epoch set by the first packet), the current sub-window of both roles
+ * (32-bit, relative to an epoch set by the first packet, re-based by a packet time they cannot
+ * hold: rr_clock_reset), the current sub-window of both roles
  * exactly for every metric (3-bit counts, 25-bit bytes), and for the second's closed
  * sub-windows and the EWMAs only packets and bytes per role: 64 bytes, one cache line. A
  * packet that would take a role's sub-window over 1/RR_PROMOTE_DIV (1/8) of its lowest
@@ -288,7 +289,8 @@ struct rate_rules {
     uint32_t full_cap, full_high;
     uint32_t *full_free, full_nfree;
     /* Time origin of the entries' 32-bit clocks (in sub-windows, a whole second), set by the
-     * first packet: RR_EPOCH_BACK_S before it, so that slightly older times still count. */
+     * first packet: RR_EPOCH_BACK_S before it, so that slightly older times still count; set
+     * again (the table emptied) by a packet time outside the clocks (rr_clock_reset). */
     uint64_t epoch_sub;
     bool have_epoch;
     /* Burst snapshots, one per full entry that ever burst (calloc'd, touched as used), taken
@@ -338,7 +340,8 @@ static inline struct rr_light *rr_l(const struct rr_entry *e)
     return (struct rr_light *)(uintptr_t)e;
 }
 
-/* A time as a sub-window relative to the epoch (0 before it, saturating after 13 years). */
+/* A time as a sub-window relative to the epoch (0 before it, saturating after 13 years: only
+ * tick times can be out there, a packet's re-bases the epoch first, rr_clock_reset). */
 static inline uint32_t rr_rel_sub(const struct rate_rules *r, uint64_t ts_us)
 {
     uint64_t sub = ts_us / RR_SUB_US;
@@ -1270,15 +1273,41 @@ static inline void rr_prefetch_full(const struct rate_rules *r, uint64_t h, uint
         __builtin_prefetch(&f->hll[hll >> 58], 1);
 }
 
+/* True when ts_us is a sub-window the entries' 32-bit clocks can hold: not before the epoch,
+ * and under 2^32 sub-windows (13 years) after it. */
+static inline bool rr_time_fits(const struct rate_rules *r, uint64_t ts_us)
+{
+    uint64_t sub = ts_us / RR_SUB_US;
+    return sub >= r->epoch_sub && sub - r->epoch_sub <= UINT32_MAX;
+}
+
+/* Sets the epoch from ts_us (RR_EPOCH_BACK_S before it), at the first packet and again when a
+ * packet time falls outside what the clocks can hold (a first packet stamped 1970 or 2043, or
+ * files replayed out of order). Those times used to be clamped to the epoch or to the last
+ * sub-window: every later packet then counted in one sub-window, no window closed, alerts never
+ * repeated or ended and nothing expired. A re-base frees every entry (their clocks would be
+ * meaningless against the new epoch; alerts in progress are dropped without an end, the
+ * counters kept) and is counted in clock_resets: a stray timestamp costs one reset, and
+ * counting starts afresh at the new time. O(capacity), never on a capture with sane times. */
+static void rr_clock_reset(struct rate_rules *r, uint64_t ts_us)
+{
+    if (r->have_epoch) {
+        for (uint32_t slot = 0; slot <= r->mask; slot++)
+            if (r->tags[slot])
+                rr_slot_free(r, slot);
+        r->st.clock_resets++;
+    }
+    uint64_t s0 = ts_us / 1000000u;
+    r->epoch_sub = (s0 > RR_EPOCH_BACK_S ? s0 - RR_EPOCH_BACK_S : 0) * RR_SUBS;
+    r->have_epoch = true;
+}
+
 /* rate_rules_packet with the hashes already computed. */
 static void rr_packet_hashed(struct rate_rules *r, const struct pkt_info *p, uint64_t ts_us,
                              bool new_flow, const struct rr_hashes *h)
 {
-    if (DD_UNLIKELY(!r->have_epoch)) {
-        uint64_t s0 = ts_us / 1000000u;
-        r->epoch_sub = (s0 > RR_EPOCH_BACK_S ? s0 - RR_EPOCH_BACK_S : 0) * RR_SUBS;
-        r->have_epoch = true;
-    }
+    if (DD_UNLIKELY(!r->have_epoch || !rr_time_fits(r, ts_us)))
+        rr_clock_reset(r, ts_us);
     uint32_t s = rr_rel_sub(r, ts_us) / RR_SUBS;
     uint32_t mask = rr_packet_mask(p, new_flow);
 

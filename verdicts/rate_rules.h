@@ -103,6 +103,9 @@ struct rate_rules_stats {
                                   entry stayed light: it cannot alert until one is free) */
     uint64_t demotions;        /* quiet full entries made light again while the full records
                                   were tight (fewer than 1/8 free) */
+    uint64_t clock_resets;     /* packet times outside what the entries' 32-bit clocks hold
+                                  (13 years from an epoch a day before the first packet): the
+                                  table was emptied and its epoch set from that time */
 };
 
 /* Builds the rules for max_ips addresses (table capacity: the next power of two >= 2 * max_ips, at

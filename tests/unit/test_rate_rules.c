@@ -1117,6 +1117,66 @@ static void test_rate_rules_tier_low_floor_keeps_sources_light(void **state)
     rate_rules_destroy(r);
 }
 
+/* One flood onto 192.0.2.1 (5000 SYN/s from 20 sources for 5 s), ticked every 100 ms for
+ * 100 s, after a first packet at first_us (0: none): its victim alerts and ends. */
+static void stray_first_run(uint64_t first_us, uint32_t *alerts, uint32_t *ended,
+                            struct rate_rules_stats *st)
+{
+    struct rate_rules *r = rules_new(4096);
+    struct rate_alert a[ALERT_MAX];
+    char src[64];
+    if (first_us) {
+        struct pkt_info p = pkt("1.2.3.4", "5.6.7.8", IPPROTO_NUM_TCP, 1234, 80, TCP_ACK);
+        rate_rules_packet(r, &p, first_us, false);
+    }
+    *alerts = *ended = 0;
+    for (uint32_t sec = 0; sec < 100; sec++) {
+        for (uint32_t i = 0; sec < 5 && i < 5000; i++) {
+            snprintf(src, sizeof(src), "10.0.0.%u", i % 20);
+            struct pkt_info p = pkt(src, "192.0.2.1", IPPROTO_NUM_TCP, 1234, 80, TCP_SYN);
+            rate_rules_packet(r, &p, T0 + sec * SEC + (uint64_t)i * SEC / 5000, true);
+        }
+        for (uint32_t k = 1; k <= 10; k++) {
+            size_t n = tick_all(r, T0 + sec * SEC + k * (SEC / 10), a);
+            for (size_t j = 0; j < n; j++)
+                if (a[j].role == VERDICT_ROLE_VICTIM)
+                    *(a[j].ended ? ended : alerts) += 1;
+        }
+    }
+    stats(r, st);
+    rate_rules_destroy(r);
+}
+
+/* A first packet whose time the entries' 32-bit clocks cannot relate to the next ones (1 s
+ * after 1970, two days or 20 years later than the rest) set the epoch once, and every later time
+ * was clamped into one sub-window: no window closed, the alert never repeated or ended and
+ * nothing expired. Now the table re-bases at the first time outside its clocks (counted once)
+ * and the flood alerts and ends exactly as without the stray packet. */
+static void test_rate_rules_stray_first_timestamp_rebases(void **state)
+{
+    (void)state;
+    struct rate_rules_stats st;
+    uint32_t base_alerts, base_ended, alerts, ended;
+    stray_first_run(0, &base_alerts, &base_ended, &st);
+    assert_true(base_alerts >= 5);
+    assert_int_equal(base_ended, 1);
+    assert_int_equal(st.clock_resets, 0);
+    assert_int_equal(st.tracked_ips, 0);
+    const uint64_t firsts[] = {1 * SEC, T0 + 2 * 86400 * SEC, T0 + 20ull * 365 * 86400 * SEC};
+    for (size_t i = 0; i < sizeof(firsts) / sizeof(firsts[0]); i++) {
+        stray_first_run(firsts[i], &alerts, &ended, &st);
+        assert_int_equal(alerts, base_alerts);
+        assert_int_equal(ended, 1);
+        assert_int_equal(st.clock_resets, 1);
+        assert_int_equal(st.tracked_ips, 0);
+        assert_int_equal(st.alerting, 0);
+    }
+    /* A packet a little older than the first (within the day the epoch keeps) is no reset. */
+    stray_first_run(T0 + 3600 * SEC, &alerts, &ended, &st);
+    assert_int_equal(st.clock_resets, 0);
+    assert_int_equal(ended, 1);
+}
+
 static void test_rate_rules_create_rejects_zero(void **state)
 {
     (void)state;
@@ -1254,6 +1314,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rate_rules_tier_idle_expiry_across_gaps, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rate_rules_tier_low_floor_keeps_sources_light, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rules_stray_first_timestamp_rebases, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
