@@ -177,6 +177,7 @@ struct verdict_store {
     atomic_uint_fast64_t seq;
     atomic_uint_fast64_t entries, puts, full_drops, expired, removed, decisions, tomb_lost;
     atomic_uint_fast64_t expire_visited;
+    atomic_uint_fast64_t wheel_rebases; /* vs_wheel_rebase_locked calls, all stripes */
     atomic_uint_fast32_t expire_cursor; /* the stripe the next expire pass starts at */
     pthread_mutex_t expire_lock;        /* one expire at a time (the cursor) */
 };
@@ -1052,9 +1053,32 @@ static size_t vs_expire_one_locked(struct verdict_store *s, struct vs_stripe *st
  *
  * The cursor never goes back: an entry is filed no earlier than the cursor, so when the clock
  * steps back whatever is due sits in the cursor's own list, which every pass visits. */
+/* The wheel's cursor is more than a turn ahead of now's tick: the wall clock jumped forward and
+ * came back (a bad clock at boot corrected by NTP, a manual step). Everything put since would be
+ * filed at the cursor, in the one list every pass visits, until real time caught up: a full scan
+ * per pass, for as long as the clock was ahead. Instead the cursor comes back to now and every
+ * timer is refiled at its own tick (once, O(entries)). Stripe write-locked. */
+static void vs_wheel_rebase_locked(struct verdict_store *s, struct vs_stripe *st, uint32_t now_tick)
+{
+    st->wheel_cur = st->wheel_end = now_tick;
+    for (uint32_t w = 0; w < VS_WHEEL; w++) {
+        uint32_t i = st->wheel[w];
+        st->wheel[w] = VS_NONE; /* the list is detached: refiling links into fresh lists */
+        while (i != VS_NONE) {
+            uint32_t next = s->timers[i].next;
+            s->timers[i].at = 0; /* not linked any more: filing must not unlink it */
+            vs_timer_file_locked(s, st, i, vs_slot_event(s, &s->slots[i]));
+            i = next;
+        }
+    }
+    atomic_fetch_add_explicit(&s->wheel_rebases, 1, memory_order_relaxed);
+}
+
 static size_t vs_expire_stripe_locked(struct verdict_store *s, struct vs_stripe *st,
                                       uint64_t now_ms, size_t budget, size_t *visited, bool *done)
 {
+    if ((uint64_t)vs_tick(now_ms) + VS_WHEEL < st->wheel_end)
+        vs_wheel_rebase_locked(s, st, vs_tick(now_ms));
     uint32_t lo = st->wheel_cur, hi = vs_tick(now_ms);
     if (hi < st->wheel_end)
         hi = st->wheel_end;
@@ -1335,4 +1359,5 @@ void verdict_store_stats_get(struct verdict_store *s, struct verdict_store_stats
     out->seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
     out->tombstones_lost = atomic_load_explicit(&s->tomb_lost, memory_order_relaxed);
     out->expire_visited = atomic_load_explicit(&s->expire_visited, memory_order_relaxed);
+    out->wheel_rebases = atomic_load_explicit(&s->wheel_rebases, memory_order_relaxed);
 }

@@ -106,6 +106,8 @@ struct verdict_store_stats {
     uint64_t seq;             /* the last sequence number given */
     uint64_t tombstones_lost; /* tombstones overwritten in the ring (slow readers miss them) */
     uint64_t expire_visited;  /* entries verdict_store_expire looked at (its cost) */
+    uint64_t wheel_rebases;   /* expiry wheels brought back to now: the wall clock came back
+                                 more than a turn (512 s) after running ahead */
 };
 
 /* Which verdicts are decisions (config.json's `decisions`): both bits must be set. */

@@ -282,6 +282,40 @@ static void test_verdict_store_expire_cost_follows_what_expires(void **state)
     verdict_store_destroy(s);
 }
 
+/* The wall clock ran a day ahead for one pass, then came back: the entries put afterwards are
+ * still looked at only when due (the wheel comes back to now), not on every pass until real time
+ * catches up, and each still expires at its own time. */
+static void test_verdict_store_expire_after_clock_came_back(void **state)
+{
+    (void)state;
+    enum { N = 18000 }; /* 300 per second of expiry */
+    struct verdict_store *s = verdict_store_create(32768, 0, NULL);
+    assert_non_null(s);
+    uint64_t t0 = now_ms;
+    assert_int_equal(verdict_store_expire(s, t0 + 24 * HOUR_MS, 0), 0); /* the clock ahead */
+    char ip[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(ip, sizeof(ip), "10.3.%d.%d", i / 256, i % 256);
+        struct verdict v = mkv(ip, THREAT_HIGH, 0.5);
+        put_ok(s, &v, t0 + 300000 + (uint64_t)(i % 60) * 1000); /* 5 to 6 minutes from t0 */
+    }
+    struct verdict_store_stats a, b;
+    verdict_store_stats_get(s, &a);
+    size_t removed = 0;
+    for (int sec = 1; sec <= 10; sec++) /* back at t0: a pass a second */
+        removed += verdict_store_expire(s, t0 + (uint64_t)sec * 1000, 0);
+    verdict_store_stats_get(s, &b);
+    assert_int_equal(removed, 0);
+    assert_true(b.wheel_rebases >= 1);
+    fprintf(stderr, "expire after the clock came back: %llu entries looked at over 10 passes\n",
+            (unsigned long long)(b.expire_visited - a.expire_visited));
+    /* Stuck at the day-ahead cursor, every pass would look at all N: 200,000. */
+    assert_true(b.expire_visited - a.expire_visited <= N);
+    assert_int_equal(verdict_store_expire(s, t0 + 300000 + 29 * 1000, 0), N / 2);
+    assert_int_equal(verdict_store_expire(s, t0 + 360000, 0), N / 2);
+    verdict_store_destroy(s);
+}
+
 /* What a full scan at now would leave of entry *e (the store's contract, verdict_store.h):
  * false when it goes; else *e as it would be afterwards. */
 static bool scan_oracle(struct verdict_store_entry *e, uint64_t now)
@@ -1376,6 +1410,7 @@ int main(void)
         cmocka_unit_test(test_verdict_store_expire_budget_round_robin),
         cmocka_unit_test(test_verdict_store_expire_cost_follows_what_expires),
         cmocka_unit_test(test_verdict_store_expire_matches_full_scan),
+        cmocka_unit_test(test_verdict_store_expire_after_clock_came_back),
         cmocka_unit_test(test_verdict_store_full_evicts_lower_or_refuses),
         cmocka_unit_test(test_verdict_store_merge_semantics),
         cmocka_unit_test(test_verdict_store_put_keeps_live_report),
