@@ -1135,7 +1135,13 @@ static void rr_count(struct rate_rules *r, uint32_t slot, int role, uint32_t mas
                      uint32_t s, uint64_t hll_hash, uint8_t frag_proto)
 {
     struct rr_entry *e = rr_e(r, slot);
-    e->last_pkt_s = (uint16_t)s;
+    /* The latest packet's second never goes back: the entry's clock (rolled to this packet,
+     * so never before s) does not, and rr_idle_s measures from it, so an older packet's second
+     * here (a capture stepping back over a minute) made a live entry look idle. own_s - s is
+     * exact, own_s - last_pkt_s too (rr_idle_s). */
+    uint32_t own_s = e->sub_id / RR_SUBS;
+    if (DD_LIKELY(s == own_s) || own_s - s < (uint16_t)(own_s - e->last_pkt_s))
+        e->last_pkt_s = (uint16_t)s;
     if (!rr_is_full(e)) {
         if (rr_light_count(r, rr_l(e), role, mask, bytes, false))
             return;
@@ -1464,7 +1470,8 @@ static bool rr_demote(struct rate_rules *r, uint32_t slot)
 }
 
 /* Seconds from e's latest packet to now_s, exactly, read BEFORE the entry is rolled to now:
- * the latest packet is never after the entry's own clock (sub_id), and never 2^16 s before it
+ * the latest packet is never after the entry's own clock (sub_id) nor moved back by an older
+ * packet (rr_count), and never 2^16 s before it
  * either (the tick frees an entry idle for more than RR_IDLE_S at every visit, and only an
  * alerting one, which ends within seconds once rolled, is kept), so the 16-bit difference
  * between them is exact, and the rest is the clock's distance to now (0 if now is older: a

@@ -1177,6 +1177,38 @@ static void test_rate_rules_stray_first_timestamp_rebases(void **state)
     assert_int_equal(ended, 1);
 }
 
+/* A capture stepping back 120 s in the middle of a conversation: the entries' clocks stay at
+ * the newest time while the latest packet's second was set to the older packets', so the tick
+ * measured them idle for over a minute and freed both live entries. They stay, and expire a
+ * minute after the newest packet time once the conversation stops. */
+static void test_rate_rules_step_back_keeps_live_entries(void **state)
+{
+    (void)state;
+    struct rate_rules *r = rules_new(4096);
+    struct rate_alert a[ALERT_MAX];
+    struct rate_rules_stats st;
+    struct pkt_info p = pkt("10.0.0.1", "192.0.2.1", IPPROTO_NUM_TCP, 1234, 80, TCP_ACK);
+    for (uint64_t t = T0 + 200 * SEC; t < T0 + 210 * SEC; t += SEC / 10) {
+        rate_rules_packet(r, &p, t, false);
+        (void)tick_all(r, t, a);
+    }
+    for (uint64_t t = T0 + 90 * SEC; t < T0 + 100 * SEC; t += SEC / 10) {
+        rate_rules_packet(r, &p, t, false);
+        (void)tick_all(r, t, a);
+    }
+    stats(r, &st);
+    assert_int_equal(st.expired, 0);
+    assert_int_equal(st.tracked_ips, 2);
+    (void)tick_all(r, T0 + 260 * SEC, a);
+    stats(r, &st);
+    assert_int_equal(st.tracked_ips, 2);
+    (void)tick_all(r, T0 + 271 * SEC, a);
+    stats(r, &st);
+    assert_int_equal(st.expired, 2);
+    assert_int_equal(st.tracked_ips, 0);
+    rate_rules_destroy(r);
+}
+
 static void test_rate_rules_create_rejects_zero(void **state)
 {
     (void)state;
@@ -1316,6 +1348,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rate_rules_tier_low_floor_keeps_sources_light, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rate_rules_stray_first_timestamp_rebases, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rules_step_back_keeps_live_entries, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
