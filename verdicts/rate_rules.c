@@ -1293,8 +1293,9 @@ static inline bool rr_time_fits(const struct rate_rules *r, uint64_t ts_us)
  * sub-window: every later packet then counted in one sub-window, no window closed, alerts never
  * repeated or ended and nothing expired. A re-base frees every entry (their clocks would be
  * meaningless against the new epoch; alerts in progress are dropped without an end, the
- * counters kept) and is counted in clock_resets: a stray timestamp costs one reset, and
- * counting starts afresh at the new time. O(capacity), never on a capture with sane times. */
+ * counters kept) and is counted in clock_resets: a stray timestamp costs a reset (two amid sane
+ * times: to it and back), and counting starts afresh at the new time. O(capacity), never on a
+ * capture with sane times. */
 static void rr_clock_reset(struct rate_rules *r, uint64_t ts_us)
 {
     if (r->have_epoch) {
