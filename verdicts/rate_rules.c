@@ -329,9 +329,8 @@ static inline bool rr_is_full(const struct rr_entry *e)
 }
 
 /* The records an entry header is the first member of. */
-static inline struct rr_full *rr_f(const struct rate_rules *r, const struct rr_entry *e)
+static inline struct rr_full *rr_f(const struct rr_entry *e)
 {
-    (void)r;
     return (struct rr_full *)(uintptr_t)e;
 }
 
@@ -549,8 +548,8 @@ void rate_rules_stats_get(const struct rate_rules *r, struct rate_rules_stats *o
 static inline const struct rr_role_state *rr_rs(const struct rate_rules *r,
                                                 const struct rr_entry *e, int role)
 {
-    if (rr_is_full(e) && rr_f(r, e)->rsi)
-        return &r->states[rr_f(r, e)->rsi - 1].role[role];
+    if (rr_is_full(e) && rr_f(e)->rsi)
+        return &r->states[rr_f(e)->rsi - 1].role[role];
     return &rr_roles_default.role[role];
 }
 
@@ -558,7 +557,7 @@ static inline const struct rr_role_state *rr_rs(const struct rate_rules *r,
  * Never fails: there is a record per full record. */
 static struct rr_role_state *rr_rs_need(struct rate_rules *r, struct rr_entry *e, int role)
 {
-    struct rr_full *f = rr_f(r, e);
+    struct rr_full *f = rr_f(e);
     if (!f->rsi) {
         uint32_t k = r->state_nfree ? r->state_free[--r->state_nfree] : r->state_high++;
         r->states[k] = rr_roles_default;
@@ -704,7 +703,7 @@ static uint32_t rr_judge(const struct rate_rules *r, const struct rr_entry *e, i
     *excess = 0;
     if (!rr_reasons(v, &r->floor[role], role, excess))
         return 0;
-    struct rr_full *f = rr_f(r, e);
+    struct rr_full *f = rr_f(e);
     if (!f->resolved)
         rr_entry_resolve(r, e, f);
     if (f->whitelisted[role]) {
@@ -785,7 +784,7 @@ static void rr_view_sub(struct rr_view *v, const struct rr_sub *s, int role, dou
 static void rr_burst_evaluate(struct rate_rules *r, uint32_t slot, int role)
 {
     struct rr_entry *e = rr_e(r, slot);
-    struct rr_full *f = rr_f(r, e);
+    struct rr_full *f = rr_f(e);
     double sources = 0;
     double pkts = (double)f->count[role][RR_PPS] + f->sub.n[role][RR_PPS];
     if (role == VERDICT_ROLE_VICTIM)
@@ -816,10 +815,10 @@ static void rr_entry_evaluate(struct rate_rules *r, uint32_t slot, int role)
 {
     struct rr_entry *e = rr_e(r, slot);
     struct rr_view v;
-    rr_view_sustained(&v, rr_f(r, e), role);
+    rr_view_sustained(&v, rr_f(e), role);
     double excess;
     uint32_t sus = rr_judge(r, e, role, &v, &excess);
-    if (!sus && !rr_f(r, e)->rsi)
+    if (!sus && !rr_f(e)->rsi)
         return; /* under every threshold at the defaults: what follows writes the defaults */
     struct rr_role_state *rs = rr_rs_need(r, e, role);
     rs->sus_reasons = sus;
@@ -854,7 +853,7 @@ static inline uint32_t rr_sat_add32(uint32_t a, uint32_t b)
 static void rr_sub_close(struct rate_rules *r, uint32_t slot)
 {
     struct rr_entry *e = rr_e(r, slot);
-    struct rr_full *f = rr_f(r, e);
+    struct rr_full *f = rr_f(e);
     for (int role = 0; role < RR_ROLES; role++)
         if (e->flags & RR_FL_HOT(role))
             rr_burst_evaluate(r, slot, role);
@@ -916,7 +915,7 @@ static void rr_entry_roll(struct rate_rules *r, uint32_t slot, uint64_t now_us)
     e->sub_id = sub_id;
     if (s <= old_s)
         return;
-    struct rr_full *f = rr_f(r, e);
+    struct rr_full *f = rr_f(e);
     uint32_t gap = s - old_s;
     const float a = (float)RATE_RULES_ALPHA;
     double sources = rr_hll_estimate(f->hll);
@@ -994,7 +993,7 @@ static float rr_recent_rate(const struct rate_rules *r, const struct rr_entry *e
                (float)((l->sec[0] >> RR_SEC_N_SHIFT) + (l->sec[1] >> RR_SEC_N_SHIFT)) +
                (float)((l->sub[0] & 7) + (l->sub[1] & 7));
     }
-    const struct rr_full *f = rr_f(r, e);
+    const struct rr_full *f = rr_f(e);
     float rate = f->rate[0][RR_PPS] + f->rate[1][RR_PPS] +
                  (float)(f->count[0][RR_PPS] + f->count[1][RR_PPS]) +
                  (float)(f->sub.n[0][RR_PPS] + f->sub.n[1][RR_PPS]);
@@ -1153,7 +1152,7 @@ static void rr_count(struct rate_rules *r, uint32_t slot, int role, uint32_t mas
     }
     /* The HyperLogLog before the counts, so that a burst judged on this packet sees its
      * source. */
-    struct rr_full *f = rr_f(r, e);
+    struct rr_full *f = rr_f(e);
     if (role == VERDICT_ROLE_VICTIM) {
         uint8_t rho = (uint8_t)(__builtin_clzll((hll_hash << 6) | (1ull << 5)) + 1);
         uint8_t *reg = &f->hll[hll_hash >> 58];
@@ -1273,7 +1272,7 @@ static inline void rr_prefetch_full(const struct rate_rules *r, uint64_t h, uint
     const struct rr_entry *e = rr_e(r, slot);
     if (!rr_is_full(e))
         return;
-    const struct rr_full *f = rr_f(r, e);
+    const struct rr_full *f = rr_f(e);
     __builtin_prefetch(&f->sub, 1);
     if (hll)
         __builtin_prefetch(&f->hll[hll >> 58], 1);
@@ -1382,7 +1381,7 @@ static void rr_alert_fill(const struct rate_rules *r, uint32_t slot, int role, u
                           bool ended, struct rate_alert *a)
 {
     const struct rr_entry *e = rr_e(r, slot); /* alerting: full */
-    const struct rr_full *f = rr_f(r, e);
+    const struct rr_full *f = rr_f(e);
     const struct rr_role_state *rs = rr_rs(r, e, role);
     struct rr_view v;
     if (rs->burst) {
@@ -1429,7 +1428,7 @@ static void rr_alert_fill(const struct rate_rules *r, uint32_t slot, int role, u
 static bool rr_demote(struct rate_rules *r, uint32_t slot)
 {
     struct rr_entry *e = rr_e(r, slot);
-    struct rr_full *f = rr_f(r, e);
+    struct rr_full *f = rr_f(e);
     if (e->flags & (RR_FL_HOT(0) | RR_FL_HOT(1)) || rr_rs(r, e, 0)->active_pos >= 0 ||
         rr_rs(r, e, 1)->active_pos >= 0)
         return false;
